@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The README's test command (and CI's): sets up what is missing, then runs, in order, the
+# formatting check, clippy, the Rust tests (SQLite and PostgreSQL) and the browser tests.
+source "$(dirname "$0")/common.sh"
+
+"$ROOT/scripts/setup.sh"
+
+say "cargo fmt --check"
+cargo fmt --check
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --quiet --locked --all-targets -- -D warnings
+
+# PostgreSQL: required in CI, optional elsewhere (skipped, and said so).
+export NUMBAT_TEST_POSTGRES_URL="${NUMBAT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_hostport="$(sed -E 's#^[a-z]+://([^@/]*@)?([^/:?]+)(:([0-9]+))?.*#\2 \4#' <<<"$NUMBAT_TEST_POSTGRES_URL")"
+read -r pg_host pg_port <<<"$pg_hostport"
+pg_port="${pg_port:-5432}"
+postgres_answers() { timeout 2 bash -c "exec 3<>/dev/tcp/$pg_host/$pg_port" 2>/dev/null; }
+if ! postgres_answers && [ "${CI:-}" = true ] && command -v pg_ctlcluster >/dev/null 2>&1; then
+  say "PostgreSQL is not answering on $pg_host:$pg_port: starting the local cluster"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  sleep 2
+fi
+if postgres_answers; then
+  pg_summary="PostgreSQL tests ran against $pg_host:$pg_port"
+elif [ "${CI:-}" = true ]; then
+  die "PostgreSQL at $pg_host:$pg_port is unreachable, and CI=true requires the PostgreSQL tests"
+else
+  pg_summary="PostgreSQL tests were SKIPPED: nothing answers on $pg_host:$pg_port (set NUMBAT_TEST_POSTGRES_URL to point at a server)"
+  export NUMBAT_TEST_POSTGRES_URL=skip
+  say "$pg_summary"
+fi
+
+say "cargo test"
+cargo test --locked
+
+say "browser tests"
+"$ROOT/scripts/build-bundle.sh"
+cargo build --quiet --locked --bin numbat
+(cd end2end && npx playwright test)
+
+say "all tests passed; $pg_summary"

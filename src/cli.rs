@@ -1,0 +1,81 @@
+//! The command line: every flag can also be given as an environment variable.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The SQLite file used when no database URL is given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/numbat.db";
+
+#[derive(Debug, Parser)]
+#[command(name = "numbat", version, about = "Provisioning for a voice gateway")]
+pub struct Cli {
+    /// How log lines are written to standard error.
+    #[arg(long, env = "NUMBAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web portal and APIs (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (the file and its folder are created when missing) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "NUMBAT_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Folder holding the browser bundle (`pkg/numbat.js`, `pkg/numbat_bg.wasm`).
+    #[arg(long, env = "NUMBAT_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_defaults_match_the_readme() {
+        let cli = Cli::try_parse_from(["numbat", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(args.database.database_url, "sqlite://data/numbat.db");
+        assert_eq!(args.site_root, PathBuf::from("target/site"));
+        assert_eq!(cli.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn an_unknown_log_format_is_refused_by_name() {
+        let err = Cli::try_parse_from(["numbat", "--log-format", "xml", "migrate"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("--log-format"), "{text}");
+        assert!(text.contains("text") && text.contains("json"), "{text}");
+    }
+}

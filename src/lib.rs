@@ -1,0 +1,27 @@
+//! Numbat: provisioning for a voice gateway.
+//!
+//! The same library is compiled twice: with `ssr` it is the server (CLI, HTTP, database), with
+//! `hydrate` it is the browser bundle that makes the server-rendered pages interactive. `ui` is
+//! shared by both; everything else is server-only.
+
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod telemetry;
+
+/// The version shown in the footer and reported by `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Entry point of the browser bundle: attaches the client code to the HTML the server rendered.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(ui::App);
+}

@@ -1,0 +1,125 @@
+//! The HTTP server: the router that joins the portal, health checks and static files, and the
+//! process around it (start-up migrations, graceful shutdown).
+
+mod assets;
+mod health;
+
+use crate::cli::ServeArgs;
+use crate::store::Database;
+use crate::ui::{shell, App};
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::path::{Path, PathBuf};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+/// Everything a request handler may need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Database,
+    /// Whether the browser bundle was found at start-up; without it pages are served as plain HTML.
+    pub with_bundle: bool,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// State for a server whose browser bundle, if any, lives under `site_root/pkg`.
+    pub fn new(db: Database, site_root: &Path) -> Self {
+        let leptos_options = LeptosOptions::builder()
+            .output_name("numbat")
+            .site_root(site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .build();
+        let with_bundle = bundle_files(site_root).iter().all(|file| file.is_file());
+        Self {
+            leptos_options,
+            db,
+            with_bundle,
+        }
+    }
+}
+
+/// The two files the hydration script loads.
+pub fn bundle_files(site_root: &Path) -> [PathBuf; 2] {
+    let pkg = site_root.join("pkg");
+    [pkg.join("numbat.js"), pkg.join("numbat_bg.wasm")]
+}
+
+/// The whole application as one `Router`; tests drive it directly.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let with_bundle = state.with_bundle;
+    let page_shell = {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone(), with_bundle)
+    };
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/theme", get(assets::set_theme))
+        .route("/style/numbat.css", get(assets::stylesheet))
+        .route("/favicon.svg", get(assets::favicon))
+        .leptos_routes(&state, routes, page_shell)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            move |options| shell(options, with_bundle),
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `numbat serve`: open and migrate the database, then answer until SIGINT or SIGTERM.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let db = Database::connect(&args.database.database_url).await?;
+    let schema_version = db.migrate().await?;
+    tracing::info!(database = db.kind(), schema_version, "database ready");
+
+    let state = AppState::new(db.clone(), &args.site_root);
+    if !state.with_bundle {
+        tracing::warn!(
+            site_root = %args.site_root.display(),
+            "browser bundle not found: serving pages without it (they work, without live controls)"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received: finishing requests in flight"),
+        () = terminate => tracing::info!("SIGTERM received: finishing requests in flight"),
+    }
+}

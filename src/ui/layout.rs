@@ -1,0 +1,69 @@
+//! The header (product name, navigation, theme switch) and footer shared by every page.
+
+use super::theme::Theme;
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_location;
+
+/// The sections of the portal, in the order the navigation shows them.
+pub const SECTIONS: [(&str, &str); 4] = [
+    ("/accounts", "Accounts"),
+    ("/numbers", "Numbers"),
+    ("/requests-for-information", "Requests for Information"),
+    ("/audit", "Audit"),
+];
+
+#[component]
+pub fn Header() -> impl IntoView {
+    view! {
+        <header class="site-header">
+            <a class="brand" href="/">
+                <img src="/favicon.svg" alt="" width="28" height="28"/>
+                <span>"Numbat"</span>
+            </a>
+            <nav aria-label="Main">
+                <ul>
+                    {SECTIONS
+                        .iter()
+                        .map(|(href, label)| view! { <li><A href=*href>{*label}</A></li> })
+                        .collect_view()}
+                </ul>
+            </nav>
+            <ThemeSwitch/>
+        </header>
+    }
+}
+
+#[component]
+pub fn Footer() -> impl IntoView {
+    view! {
+        <footer class="site-footer">
+            <span>"Numbat " <span data-testid="version">{crate::VERSION}</span></span>
+        </footer>
+    }
+}
+
+/// Cycles the colour scheme (automatic, light, dark). Without JavaScript it is a GET form to
+/// `/theme`, which sets a cookie and sends the browser back; with the bundle loaded it switches
+/// in place, with no page load.
+#[component]
+fn ThemeSwitch() -> impl IntoView {
+    let theme = RwSignal::new(Theme::current());
+    let location = use_location();
+    let switch_in_place = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let next = theme.get_untracked().next();
+        theme.set(next);
+        next.apply_in_browser();
+    };
+    view! {
+        <form class="theme-switch" method="get" action="/theme" on:submit=switch_in_place>
+            <input type="hidden" name="set" value=move || theme.get().next().as_str()/>
+            <input type="hidden" name="back" value=move || location.pathname.get()/>
+            <button type="submit" data-testid="theme-switch" title="Switch the colour scheme">
+                "Theme: " {move || theme.get().as_str()}
+            </button>
+        </form>
+    }
+}

@@ -1,0 +1,127 @@
+//! The `numbat` binary as an operator runs it: flags, environment variables, start-up and
+//! graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn numbat() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_numbat"));
+    command
+        .env_remove("DATABASE_URL")
+        .env_remove("NUMBAT_LISTEN")
+        .env("RUST_LOG", "info");
+    command
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_named_by_the_environment() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("fresh/numbat.db");
+    let output = numbat()
+        .arg("migrate")
+        .env("DATABASE_URL", format!("sqlite://{}", file.display()))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        file.is_file(),
+        "the database file and its folder are created"
+    );
+}
+
+#[test]
+fn migrate_without_a_url_uses_data_numbat_db_in_the_working_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let output = numbat()
+        .arg("migrate")
+        .current_dir(root.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(root.path().join("data/numbat.db").is_file());
+}
+
+#[test]
+fn a_bad_database_url_stops_with_a_message_naming_the_schemes() {
+    let output = numbat()
+        .args(["migrate", "--database-url", "mysql://x"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sqlite://") && stderr.contains("postgres://"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_answers_then_stops_cleanly_on_sigterm() {
+    let root = tempfile::tempdir().unwrap();
+    let mut child = numbat()
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/numbat.db", root.path().display()),
+        )
+        .env("NUMBAT_SITE_ROOT", root.path().join("no-bundle"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut logs = BufReader::new(child.stderr.take().unwrap()).lines();
+
+    // The JSON log line that announces the address carries the port the OS picked.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let address = loop {
+        assert!(Instant::now() < deadline, "no 'listening' log line");
+        let line = logs.next().expect("server exited early").unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+        if let Some(address) = event["address"].as_str() {
+            break address.to_owned();
+        }
+    };
+
+    let health = http_get(&address, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains(r#""status":"ok""#), "{health}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = logs.map_while(Result::ok).collect();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit {exit:?}; logs: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("SIGTERM received")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains(r#""message":"stopped""#)),
+        "{rest:?}"
+    );
+}
+
+/// A minimal HTTP/1.1 GET, enough to talk to our own server.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}

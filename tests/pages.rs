@@ -1,0 +1,177 @@
+//! The portal's shell as a browser without JavaScript receives it, through the axum router.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{Request, StatusCode};
+use common::{app, app_without_bundle, get, send, TestDb};
+
+const SECTIONS: [(&str, &str); 4] = [
+    ("/accounts", "Accounts"),
+    ("/numbers", "Numbers"),
+    ("/requests-for-information", "Requests for Information"),
+    ("/audit", "Audit"),
+];
+
+#[tokio::test]
+async fn every_section_renders_complete_with_header_navigation_and_footer() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    for (path, title) in std::iter::once(("/", "Number provisioning")).chain(SECTIONS) {
+        let (response, html) = get(&app, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(html.starts_with("<!DOCTYPE html>"), "{path}: {html}");
+        assert!(
+            html.contains(&format!("<h1>{title}</h1>")),
+            "{path} lacks its heading: {html}"
+        );
+        assert!(
+            html.contains(r#"<a class="brand" href="/">"#),
+            "{path}: no product name link"
+        );
+        for (href, label) in SECTIONS {
+            let current = if href == path {
+                r#" aria-current="page""#
+            } else {
+                ""
+            };
+            assert!(
+                html.contains(&format!(r#"<a href="{href}"{current}>{label}</a>"#)),
+                "{path}: navigation to {href} missing or wrongly marked: {html}"
+            );
+        }
+        assert!(html.contains(&format!(
+            r#"<span data-testid="version">{}</span>"#,
+            numbat::VERSION
+        )));
+        assert!(html.contains(r#"<link rel="stylesheet" href="/style/numbat.css">"#));
+    }
+}
+
+#[tokio::test]
+async fn each_page_has_its_own_title() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let (_, html) = get(&app, "/audit").await;
+    assert!(html.contains("<title>Audit · Numbat</title>"), "{html}");
+    let (_, html) = get(&app, "/").await;
+    assert!(html.contains("<title>Numbat</title>"), "{html}");
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_404_inside_the_shell() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let (response, html) = get(&app, "/no-such-page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(html.contains("Page not found"), "{html}");
+    assert!(
+        html.contains(r#"<a href="/accounts">Accounts</a>"#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_stylesheet_has_light_and_dark_schemes() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let (response, css) = get(&app, "/style/numbat.css").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/css; charset=utf-8");
+    assert!(css.contains("@media (prefers-color-scheme: dark)"));
+    assert!(css.contains(r#":root[data-theme="dark"]"#));
+}
+
+#[tokio::test]
+async fn the_theme_switch_works_without_javascript() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+
+    let (_, html) = get(&app, "/numbers").await;
+    assert!(
+        html.contains(r#"<html lang="en">"#),
+        "automatic by default: {html}"
+    );
+    assert!(
+        html.contains(r#"<input type="hidden" name="set" value="light">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="hidden" name="back" value="/numbers">"#),
+        "{html}"
+    );
+
+    let (response, _) = get(&app, "/theme?set=dark&back=/numbers").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/numbers");
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("numbat_theme=dark;"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+
+    let request = Request::get("/numbers")
+        .header(COOKIE, pair)
+        .body(Body::empty())
+        .unwrap();
+    let (_, html) = send(&app, request).await;
+    assert!(
+        html.contains(r#"<html lang="en" data-theme="dark">"#),
+        "{html}"
+    );
+    assert!(html.contains("Theme: <!>dark"), "{html}");
+    assert!(
+        html.contains(r#"<input type="hidden" name="set" value="auto">"#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_theme_switch_refuses_unknown_schemes_and_foreign_redirects() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let (response, body) = get(&app, "/theme?set=purple&back=/").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        body.contains("set") && body.contains("auto, light, dark"),
+        "{body}"
+    );
+    assert!(response.headers().get(SET_COOKIE).is_none());
+
+    let (response, _) = get(&app, "/theme?set=light&back=//evil.example/").await;
+    assert_eq!(response.headers()[LOCATION], "/");
+}
+
+#[tokio::test]
+async fn pages_load_the_browser_bundle_only_when_it_exists() {
+    let test = TestDb::sqlite().await.migrated().await;
+
+    let (_, html) = get(&app_without_bundle(&test.db), "/").await;
+    assert!(
+        !html.contains("/pkg/numbat.js"),
+        "no bundle, no script: {html}"
+    );
+
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    std::fs::write(
+        site.path().join("pkg/numbat.js"),
+        "export default function(){}",
+    )
+    .unwrap();
+    std::fs::write(site.path().join("pkg/numbat_bg.wasm"), b"\0asm").unwrap();
+    let app = app(&test.db, site.path());
+    let (_, html) = get(&app, "/").await;
+    assert!(
+        html.contains(r#"<link rel="modulepreload" href="/pkg/numbat.js""#),
+        "{html}"
+    );
+    assert!(html.contains("/pkg/numbat_bg.wasm"), "{html}");
+
+    let (response, js) = get(&app, "/pkg/numbat.js").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert_eq!(js, "export default function(){}");
+}

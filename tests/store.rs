@@ -1,0 +1,70 @@
+//! Opening and migrating both databases.
+
+mod common;
+
+use common::TestDb;
+use numbat::store::{Database, StoreError};
+
+#[tokio::test]
+async fn migrations_apply_once_and_create_the_settings_table() {
+    for test in TestDb::every_backend().await {
+        assert_eq!(test.db.migrate().await.unwrap(), 1, "{}", test.db.kind());
+        assert_eq!(
+            test.db.migrate().await.unwrap(),
+            1,
+            "a second run changes nothing"
+        );
+        let insert = "INSERT INTO deployment_settings (key, value, updated_at) \
+                      VALUES ('sip_header_name', 'X-Numbat-Customer', CURRENT_TIMESTAMP)";
+        let select = "SELECT value FROM deployment_settings WHERE key = 'sip_header_name'";
+        let value: String = match &test.db {
+            Database::Sqlite(pool) => {
+                sqlx::query(insert).execute(pool).await.unwrap();
+                sqlx::query_scalar(select).fetch_one(pool).await.unwrap()
+            }
+            Database::Postgres(pool) => {
+                sqlx::query(insert).execute(pool).await.unwrap();
+                sqlx::query_scalar(select).fetch_one(pool).await.unwrap()
+            }
+        };
+        assert_eq!(value, "X-Numbat-Customer");
+        test.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn a_missing_sqlite_file_is_created_with_its_folders_in_wal_mode() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("deep/er/numbat.db");
+    let db = Database::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    assert!(file.is_file());
+    let Database::Sqlite(pool) = &db else {
+        panic!("expected SQLite")
+    };
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(foreign_keys, 1);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn an_unsupported_database_url_is_refused_by_scheme() {
+    let err = Database::connect("mysql://root@127.0.0.1/test")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnsupportedScheme(ref s) if s == "mysql"));
+    let text = err.to_string();
+    assert!(
+        text.contains("sqlite://") && text.contains("postgres://"),
+        "{text}"
+    );
+}
