@@ -24,4 +24,11 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(ui::App);
+    // Tells people's tools and our browser tests that the page is now driven by client code.
+    if let Some(html) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.document_element())
+    {
+        let _ = html.set_attribute("data-hydrated", "true");
+    }
 }
