@@ -1,13 +1,16 @@
 //! Numbat: provisioning for a voice gateway.
 //!
 //! The same library is compiled twice: with `ssr` it is the server (CLI, HTTP, database), with
-//! `hydrate` it is the browser bundle that makes the server-rendered pages interactive. `ui` is
-//! shared by both; everything else is server-only.
+//! `hydrate` it is the browser bundle that makes the server-rendered pages interactive. `ui`
+//! and `domain` are shared by both; everything else is server-only.
 
+pub mod domain;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod provisioning;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

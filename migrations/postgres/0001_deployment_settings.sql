@@ -2,5 +2,5 @@
 CREATE TABLE deployment_settings (
     key        TEXT PRIMARY KEY NOT NULL,
     value      TEXT NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    updated_at TEXT NOT NULL
 );

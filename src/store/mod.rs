@@ -1,7 +1,19 @@
 //! The database: one handle over SQLite (embedded default) or PostgreSQL (several nodes).
 //!
-//! Concrete pools, not sqlx's `Any` driver, so each side keeps its native types. Each backend
-//! has its own migration folder; both are embedded in the binary.
+//! Concrete pools, not sqlx's `Any` driver, so each side keeps its native types; the SQL text
+//! is shared where it can be (`$1` placeholders work on both). Each backend has its own
+//! migration folder; both are embedded in the binary. Holds no provisioning rule: that is the
+//! core's (`crate::provisioning`).
+
+pub mod accounts;
+pub mod audit;
+pub mod consents;
+pub mod numbers;
+pub mod outbox;
+pub mod settings;
+mod tx;
+
+pub use tx::Tx;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -28,6 +40,8 @@ pub enum StoreError {
         database: &'static str,
         source: sqlx::migrate::MigrateError,
     },
+    #[error("stored data cannot be read back ({0})")]
+    Corrupt(String),
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
 }

@@ -152,3 +152,15 @@ pub async fn send(app: &axum::Router, request: Request<Body>) -> (Response<Body>
 pub async fn get(app: &axum::Router, uri: &str) -> (Response<Body>, String) {
     send(app, Request::get(uri).body(Body::empty()).unwrap()).await
 }
+
+/// The version of the newest migration shipped, read from the migration folder's file names.
+pub fn latest_migration() -> i64 {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .expect("migrations folder")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.split('_').next()?.parse::<i64>().ok()
+        })
+        .max()
+        .expect("at least one migration")
+}

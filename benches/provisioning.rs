@@ -1,0 +1,212 @@
+//! Loads numbers through the provisioning core and prints how fast, then times a filtered,
+//! paged list and single-number lookups at that size. SQLite always; PostgreSQL when
+//! `NUMBAT_BENCH_POSTGRES_URL` (default the local server) answers.
+//!
+//! `cargo bench --bench provisioning` loads 1,000,000 numbers over 1,000 accounts in batches of
+//! 1,000; `-- --accounts N --per-account M` changes the size. Prints figures; asserts nothing.
+
+use numbat::domain::{
+    Account, AccountName, AccountServices, CustomSipHeader, Number, NumberServices, Service,
+    TelephoneNumber,
+};
+use numbat::provisioning::{
+    Actor, Door, NumberFilter, NumberOrder, Precondition, Provisioning, Role,
+};
+use numbat::store::Database;
+use std::time::{Duration, Instant};
+
+struct Size {
+    accounts: usize,
+    per_account: usize,
+}
+
+fn size_from_args() -> Size {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str, default: usize| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    Size {
+        accounts: value("--accounts", 1000),
+        per_account: value("--per-account", 1000),
+    }
+}
+
+fn account_name(i: usize) -> AccountName {
+    AccountName::parse(&format!("customer-{i:04}")).unwrap()
+}
+
+/// London numbers, +44 20 then eight digits, consecutive within an account.
+fn number(account: usize, j: usize, per_account: usize) -> Number {
+    let serial = account * per_account + j;
+    Number {
+        telephone_number: TelephoneNumber::parse(&format!("+4420{serial:08}")).unwrap(),
+        account_name: account_name(account),
+        services: NumberServices::only(Service::TeamsDirectRouting, None),
+        custom_sip_header: j
+            .is_multiple_of(3)
+            .then(|| CustomSipHeader::parse(&format!("cost-centre-{}", j % 50)).unwrap()),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn summary(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    format!(
+        "p50 {:>8.3} ms  p95 {:>8.3} ms  p99 {:>8.3} ms  ({} runs)",
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        percentile(&samples, 0.95).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.len()
+    )
+}
+
+async fn run(label: &str, db: Database, size: &Size) {
+    let core = Provisioning::new(db);
+    let actor = Actor::new("bench", &[Role::Admin], Door::Cli);
+    let services = AccountServices::default().with(Service::TeamsDirectRouting, true, false);
+    for i in 0..size.accounts {
+        let account = Account {
+            services: services.clone(),
+            ..Account::named(account_name(i))
+        };
+        core.put_account(&actor, account, Precondition::None)
+            .await
+            .unwrap();
+    }
+
+    let total = size.accounts * size.per_account;
+    let mut batch_times = Vec::with_capacity(size.accounts);
+    let started = Instant::now();
+    for i in 0..size.accounts {
+        let batch: Vec<Number> = (0..size.per_account)
+            .map(|j| number(i, j, size.per_account))
+            .collect();
+        let t = Instant::now();
+        core.upsert_numbers(&actor, &account_name(i), batch)
+            .await
+            .unwrap();
+        batch_times.push(t.elapsed());
+        if (i + 1).is_multiple_of(100) {
+            eprintln!("{label}: {} numbers loaded", (i + 1) * size.per_account);
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{label}: loaded {total} numbers over {} accounts in batches of {} in {:.1} s: {:.0} numbers/s",
+        size.accounts,
+        size.per_account,
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "{label}: batch of {}: {}",
+        size.per_account,
+        summary(batch_times)
+    );
+
+    // A filtered, paged list: one account's numbers that carry a header, 100 a page, walked to the end.
+    let mut page_times = Vec::new();
+    for round in 0..20 {
+        let filter = NumberFilter {
+            account: Some(account_name((round * 37) % size.accounts)),
+            has_custom_header: Some(true),
+            ..Default::default()
+        };
+        let mut after: Option<TelephoneNumber> = None;
+        loop {
+            let t = Instant::now();
+            let page = core
+                .list_numbers(&actor, &filter, NumberOrder::Ascending, after.as_ref(), 100)
+                .await
+                .unwrap();
+            page_times.push(t.elapsed());
+            match page.last() {
+                Some(last) if page.len() == 100 => {
+                    after = Some(last.number.telephone_number.clone())
+                }
+                _ => break,
+            }
+        }
+    }
+    println!(
+        "{label}: list page (account + has header, 100 rows): {}",
+        summary(page_times)
+    );
+
+    // Across all accounts: a number prefix with a service filter, pages deep into the range.
+    let mut prefix_times = Vec::new();
+    let filter = NumberFilter {
+        prefix: Some("+44200".into()),
+        service: Some(Service::TeamsDirectRouting),
+        ..Default::default()
+    };
+    let mut after: Option<TelephoneNumber> = None;
+    for _ in 0..200 {
+        let t = Instant::now();
+        let page = core
+            .list_numbers(&actor, &filter, NumberOrder::Ascending, after.as_ref(), 100)
+            .await
+            .unwrap();
+        prefix_times.push(t.elapsed());
+        after = page.last().map(|r| r.number.telephone_number.clone());
+    }
+    println!(
+        "{label}: list page (prefix + service, 100 rows, 200 pages deep): {}",
+        summary(prefix_times)
+    );
+
+    let mut lookup_times = Vec::new();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..5000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let serial = (seed % total as u64) as usize;
+        let wanted = TelephoneNumber::parse(&format!("+4420{serial:08}")).unwrap();
+        let t = Instant::now();
+        core.get_number(&actor, None, &wanted).await.unwrap();
+        lookup_times.push(t.elapsed());
+    }
+    println!("{label}: single-number lookup: {}", summary(lookup_times));
+    core.database().close().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let size = size_from_args();
+
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/bench.db", folder.path().display());
+    let db = Database::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    run("sqlite", db, &size).await;
+
+    let admin_url = std::env::var("NUMBAT_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let Ok(Database::Postgres(admin)) = Database::connect(&admin_url).await else {
+        println!("postgres: skipped, nothing answers at {admin_url}");
+        return;
+    };
+    let name = format!("numbat_bench_{}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    let db = Database::connect(&format!("{base}/{name}")).await.unwrap();
+    db.migrate().await.unwrap();
+    run("postgres", db, &size).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

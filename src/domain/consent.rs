@@ -1,0 +1,147 @@
+//! Operator Connect consents (ACG's Requests for Information) and Teams civic addresses: both
+//! come from Microsoft through sync; an operator only updates a consent's customer relationship.
+
+use super::names::{AccountName, TenantId};
+use super::violation::Violation;
+use serde::{Deserialize, Serialize};
+
+/// An enterprise's request for Operator Connect / Teams Phone Mobile service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestForInformation {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub account_name: Option<AccountName>,
+    pub product_context: String,
+    pub operator_id: Option<String>,
+    pub status: ConsentStatus,
+    pub consented_on: Option<String>,
+    pub last_modified_on: Option<String>,
+    #[serde(default)]
+    pub consented_countries: Vec<String>,
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+    pub customer_relationship: Option<CustomerRelationship>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConsentStatus {
+    Active,
+    Suspended,
+    Removed,
+}
+
+impl ConsentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Removed => "removed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub full_name: String,
+    pub email: String,
+    pub telephone_number: Option<String>,
+    pub company_name: Option<String>,
+    pub company_size: Option<String>,
+}
+
+/// Where the operator stands with the enterprise; the only part of a consent Numbat writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerRelationship {
+    pub status: Option<String>,
+    pub last_modified_on: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// A change to a customer relationship, as a merge patch: `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RelationshipChange {
+    pub status: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// Statuses that need a reason in `comment` (the portal's "Consent declined", "Contract terminated").
+const NEEDS_REASON: [&str; 2] = ["ConsentDeclined", "ContractTerminated"];
+
+impl RelationshipChange {
+    pub const COMMENT_MAX_LEN: usize = 1024;
+    pub const STATUS_MAX_LEN: usize = 64;
+
+    pub fn check(&self, current: Option<&CustomerRelationship>) -> Result<(), Violation> {
+        if let Some(status) = &self.status {
+            if status.is_empty()
+                || status.len() > Self::STATUS_MAX_LEN
+                || !status.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                return Err(Violation::new(
+                    "customerRelationship.status",
+                    "InvalidFormat",
+                    "must be 1–64 letters and digits, e.g. AgreementSigned",
+                ));
+            }
+        }
+        if self
+            .comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > Self::COMMENT_MAX_LEN)
+        {
+            return Err(Violation::new(
+                "customerRelationship.comment",
+                "InvalidFormat",
+                format!("must be at most {} characters", Self::COMMENT_MAX_LEN),
+            ));
+        }
+        let status = self
+            .status
+            .as_deref()
+            .or(current.and_then(|c| c.status.as_deref()));
+        let comment = self
+            .comment
+            .as_deref()
+            .or(current.and_then(|c| c.comment.as_deref()));
+        if let Some(status) = status.filter(|s| NEEDS_REASON.contains(s)) {
+            if comment.is_none_or(|c| c.trim().is_empty()) {
+                return Err(Violation::new(
+                    "customerRelationship.comment",
+                    "Required",
+                    format!("must give the reason when the status is {status}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An emergency address the enterprise keeps in Teams, with its locations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamsCivicAddress {
+    pub id: String,
+    pub tenant_id: Option<TenantId>,
+    pub default_location_id: String,
+    pub validation_status: Option<String>,
+    /// The address lines and the rest of ACG's fields, kept as they came.
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub locations: Vec<TeamsLocation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamsLocation {
+    pub id: String,
+    pub civic_address_id: String,
+    pub description: Option<String>,
+    pub additional_info: Option<String>,
+    pub is_default: Option<bool>,
+    pub elin: Option<String>,
+}

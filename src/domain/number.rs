@@ -1,0 +1,196 @@
+//! A telephone number assigned to an account: its services and its custom header value.
+
+use super::names::{AccountName, CustomSipHeader};
+use super::service::Service;
+use super::telephone::TelephoneNumber;
+use super::violation::Violation;
+use serde::{Deserialize, Serialize};
+
+/// What a caller says a number should be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Number {
+    pub telephone_number: TelephoneNumber,
+    pub account_name: AccountName,
+    pub services: NumberServices,
+    pub custom_sip_header: Option<CustomSipHeader>,
+}
+
+impl Number {
+    pub fn enabled_services(&self) -> impl Iterator<Item = Service> + '_ {
+        Service::ALL
+            .into_iter()
+            .filter(|s| self.services.is_enabled(*s))
+    }
+}
+
+/// Per service: `None` when not mentioned, else whether it is enabled, and for the Teams
+/// services their assignment and configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberServices {
+    pub teams_operator_connect: Option<TeamsNumberService>,
+    pub teams_phone_mobile: Option<TeamsNumberService>,
+    pub teams_direct_routing: Option<bool>,
+    pub zoom_phone_cloud_peering: Option<bool>,
+    pub azure_operator_call_protection: Option<bool>,
+}
+
+impl NumberServices {
+    pub fn is_enabled(&self, service: Service) -> bool {
+        match service {
+            Service::TeamsOperatorConnect => self
+                .teams_operator_connect
+                .as_ref()
+                .is_some_and(|s| s.enabled),
+            Service::TeamsPhoneMobile => {
+                self.teams_phone_mobile.as_ref().is_some_and(|s| s.enabled)
+            }
+            Service::TeamsDirectRouting => self.teams_direct_routing == Some(true),
+            Service::ZoomPhoneCloudPeering => self.zoom_phone_cloud_peering == Some(true),
+            Service::AzureOperatorCallProtection => {
+                self.azure_operator_call_protection == Some(true)
+            }
+        }
+    }
+
+    /// The Teams block (assignment and configuration) of a service that has one.
+    pub fn teams(&self, service: Service) -> Option<&TeamsNumberService> {
+        match service {
+            Service::TeamsOperatorConnect => self.teams_operator_connect.as_ref(),
+            Service::TeamsPhoneMobile => self.teams_phone_mobile.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Only `service` enabled (a Teams service gets an empty block to be filled in).
+    pub fn only(service: Service, teams: Option<TeamsNumberService>) -> Self {
+        let mut services = Self::default();
+        match service {
+            Service::TeamsOperatorConnect => services.teams_operator_connect = teams,
+            Service::TeamsPhoneMobile => services.teams_phone_mobile = teams,
+            Service::TeamsDirectRouting => services.teams_direct_routing = Some(true),
+            Service::ZoomPhoneCloudPeering => services.zoom_phone_cloud_peering = Some(true),
+            Service::AzureOperatorCallProtection => {
+                services.azure_operator_call_protection = Some(true)
+            }
+        }
+        services
+    }
+}
+
+/// Operator Connect or Teams Phone Mobile on one number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamsNumberService {
+    pub enabled: bool,
+    pub assignment_status: Option<AssignmentStatus>,
+    pub configuration: Option<TeamsNumberConfig>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AssignmentStatus {
+    Assigned,
+    Unassigned,
+}
+
+impl AssignmentStatus {
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        match raw {
+            "assigned" => Ok(Self::Assigned),
+            "unassigned" => Ok(Self::Unassigned),
+            _ => Err(Violation::new(
+                "",
+                "InvalidValue",
+                "must be assigned or unassigned",
+            )),
+        }
+    }
+}
+
+/// How a Teams number is used and what it can do (ACG's `TeamsCommonNumberConfig`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamsNumberConfig {
+    pub usage: Usage,
+    pub choosable_capabilities: Vec<Capability>,
+    pub additional_usages: Vec<Usage>,
+    pub civic_address_id: Option<String>,
+    pub location_id: Option<String>,
+    pub allow_tenant_address_update: bool,
+    pub displayed_country_code: Option<String>,
+}
+
+/// What a Teams number is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Usage {
+    CallingUserAssignment,
+    FirstPartyAppAssignment,
+    ConferenceAssignment,
+}
+
+impl Usage {
+    pub const ALL: [Usage; 3] = [
+        Self::CallingUserAssignment,
+        Self::FirstPartyAppAssignment,
+        Self::ConferenceAssignment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CallingUserAssignment => "CallingUserAssignment",
+            Self::FirstPartyAppAssignment => "FirstPartyAppAssignment",
+            Self::ConferenceAssignment => "ConferenceAssignment",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        Self::ALL
+            .into_iter()
+            .find(|u| u.as_str() == raw)
+            .ok_or_else(|| {
+                Violation::new(
+                "",
+                "InvalidValue",
+                "must be CallingUserAssignment, FirstPartyAppAssignment or ConferenceAssignment",
+            )
+            })
+    }
+}
+
+/// A Teams capability name such as `InboundCalling`, `OutboundCalling` or `Mobile`: the set
+/// comes from the operator's capability plans, so any name of 1–64 letters and digits is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Capability(String);
+
+impl Capability {
+    pub fn parse(raw: &str) -> Result<Self, Violation> {
+        if raw.is_empty() || raw.len() > 64 || !raw.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Violation::new(
+                "",
+                "InvalidFormat",
+                "must be a capability name of 1–64 letters and digits, e.g. InboundCalling",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Capability {
+    type Error = Violation;
+    fn try_from(raw: String) -> Result<Self, Violation> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<Capability> for String {
+    fn from(value: Capability) -> String {
+        value.0
+    }
+}

@@ -1,0 +1,224 @@
+//! The five communications services and the seed's table of how each is provisioned, as data.
+//!
+//! Rules read this table; nothing else in the code asks "is this service X?".
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Service {
+    TeamsOperatorConnect,
+    TeamsDirectRouting,
+    TeamsPhoneMobile,
+    ZoomPhoneCloudPeering,
+    AzureOperatorCallProtection,
+}
+
+/// How the service reaches its upstream platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowThrough {
+    /// Numbat never provisions the upstream; `syncEnabled` must stay false.
+    NotSupported,
+    /// Provisioned upstream when the account's `syncEnabled` is on.
+    WhenSyncEnabled,
+    /// Always provisioned upstream; there is no `syncEnabled` switch.
+    Automatic,
+}
+
+/// One row of the seed's table, plus what follows from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceTraits {
+    pub service: Service,
+    /// The property name in ACG's JSON.
+    pub wire_name: &'static str,
+    /// The name people read.
+    pub label: &'static str,
+    /// Numbers must be associated with the service explicitly (no default by line type).
+    pub explicit_association: bool,
+    pub flow_through: FlowThrough,
+    /// A number with this service enabled may carry a custom SIP header value.
+    pub custom_header: bool,
+    /// The account needs its Teams tenant ID before a number may use this service, and the
+    /// number carries an assignment status and a Teams configuration.
+    pub teams_tenant: bool,
+    /// Services that may not be enabled on the same number as this one.
+    pub excludes: &'static [Service],
+}
+
+const TABLE: [ServiceTraits; 5] = [
+    ServiceTraits {
+        service: Service::TeamsDirectRouting,
+        wire_name: "teamsDirectRouting",
+        label: "Microsoft Teams Direct Routing",
+        explicit_association: true,
+        flow_through: FlowThrough::NotSupported,
+        custom_header: true,
+        teams_tenant: false,
+        excludes: &[],
+    },
+    ServiceTraits {
+        service: Service::TeamsOperatorConnect,
+        wire_name: "teamsOperatorConnect",
+        label: "Operator Connect",
+        explicit_association: false,
+        flow_through: FlowThrough::WhenSyncEnabled,
+        custom_header: true,
+        teams_tenant: true,
+        excludes: &[Service::AzureOperatorCallProtection],
+    },
+    ServiceTraits {
+        service: Service::TeamsPhoneMobile,
+        wire_name: "teamsPhoneMobile",
+        label: "Teams Phone Mobile",
+        explicit_association: false,
+        flow_through: FlowThrough::WhenSyncEnabled,
+        custom_header: false,
+        teams_tenant: true,
+        excludes: &[Service::AzureOperatorCallProtection],
+    },
+    ServiceTraits {
+        service: Service::ZoomPhoneCloudPeering,
+        wire_name: "zoomPhoneCloudPeering",
+        label: "Zoom Phone Cloud Peering",
+        explicit_association: true,
+        flow_through: FlowThrough::NotSupported,
+        custom_header: true,
+        teams_tenant: false,
+        excludes: &[Service::AzureOperatorCallProtection],
+    },
+    ServiceTraits {
+        service: Service::AzureOperatorCallProtection,
+        wire_name: "azureOperatorCallProtection",
+        label: "Azure Operator Call Protection",
+        explicit_association: true,
+        flow_through: FlowThrough::Automatic,
+        custom_header: false,
+        teams_tenant: false,
+        excludes: &[
+            Service::TeamsOperatorConnect,
+            Service::TeamsPhoneMobile,
+            Service::ZoomPhoneCloudPeering,
+        ],
+    },
+];
+
+impl Service {
+    /// Every service, in the order the API documents them.
+    pub const ALL: [Service; 5] = [
+        Service::TeamsOperatorConnect,
+        Service::TeamsDirectRouting,
+        Service::TeamsPhoneMobile,
+        Service::ZoomPhoneCloudPeering,
+        Service::AzureOperatorCallProtection,
+    ];
+
+    pub fn traits(self) -> &'static ServiceTraits {
+        TABLE
+            .iter()
+            .find(|row| row.service == self)
+            .expect("every service has a row in the table")
+    }
+
+    pub fn wire_name(self) -> &'static str {
+        self.traits().wire_name
+    }
+
+    pub fn label(self) -> &'static str {
+        self.traits().label
+    }
+
+    /// A stable position 0..5, for per-service arrays.
+    pub fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|s| *s == self)
+            .expect("listed in ALL")
+    }
+
+    pub fn from_wire_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.wire_name() == name)
+    }
+
+    /// Whether this service and `other` may be enabled on the same number.
+    pub fn combines_with(self, other: Service) -> bool {
+        !self.traits().excludes.contains(&other) && !other.traits().excludes.contains(&self)
+    }
+
+    pub fn has_sync_switch(self) -> bool {
+        self.traits().flow_through != FlowThrough::Automatic
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.wire_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_matches_the_seed() {
+        use Service::*;
+        let explicit: Vec<_> = Service::ALL
+            .into_iter()
+            .filter(|s| s.traits().explicit_association)
+            .collect();
+        assert_eq!(
+            explicit,
+            [
+                TeamsDirectRouting,
+                ZoomPhoneCloudPeering,
+                AzureOperatorCallProtection
+            ]
+        );
+        let flow: Vec<_> = Service::ALL
+            .into_iter()
+            .filter(|s| s.traits().flow_through != FlowThrough::NotSupported)
+            .collect();
+        assert_eq!(
+            flow,
+            [
+                TeamsOperatorConnect,
+                TeamsPhoneMobile,
+                AzureOperatorCallProtection
+            ]
+        );
+        let header: Vec<_> = Service::ALL
+            .into_iter()
+            .filter(|s| s.traits().custom_header)
+            .collect();
+        assert_eq!(
+            header,
+            [
+                TeamsOperatorConnect,
+                TeamsDirectRouting,
+                ZoomPhoneCloudPeering
+            ]
+        );
+    }
+
+    #[test]
+    fn call_protection_combines_only_with_direct_routing() {
+        use Service::*;
+        let partners: Vec<_> = Service::ALL
+            .into_iter()
+            .filter(|s| {
+                *s != AzureOperatorCallProtection && AzureOperatorCallProtection.combines_with(*s)
+            })
+            .collect();
+        assert_eq!(partners, [TeamsDirectRouting]);
+        assert!(TeamsOperatorConnect.combines_with(TeamsDirectRouting));
+    }
+
+    #[test]
+    fn wire_names_round_trip() {
+        for service in Service::ALL {
+            assert_eq!(Service::from_wire_name(service.wire_name()), Some(service));
+            assert_eq!(Service::ALL[service.index()], service);
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Commands and queries on accounts.
+
+use super::{
+    audit_event, now, outbox_job, to_json, Actor, Change, Outcome, Permission, Precondition,
+    Provisioning, ProvisioningError, Written,
+};
+use crate::domain::rules::{self, ServiceUsage};
+use crate::domain::{Account, AccountName, ProvisioningStatus, SubdomainStatus, Violation};
+use crate::store::accounts::{self as stored, AccountFilter, AccountRecord};
+use crate::store::{audit, numbers, outbox};
+
+const RESOURCE: &str = "account";
+
+impl Provisioning {
+    /// Creates or replaces an account (ACG's PUT /accounts/{name}).
+    pub async fn put_account(
+        &self,
+        actor: &Actor,
+        account: Account,
+        precondition: Precondition,
+    ) -> Result<Written<AccountRecord>, ProvisioningError> {
+        let permit = actor.permit(Permission::Write)?;
+        let settings = self.settings_unchecked().await?;
+        let mut tx = self.begin(&permit).await?;
+        let current = stored::fetch_for_update(&mut tx, &account.name).await?;
+        let key = account.name.to_string();
+        let key = key.as_str();
+        precondition.check(RESOURCE, key, current.as_ref().map(|c| c.version))?;
+
+        let violations = rules::check_account(
+            &account,
+            current.as_ref().map(|c| (&c.account, c.usage())),
+            settings.base_domain.as_ref(),
+        );
+        if !violations.is_empty() {
+            return Err(ProvisioningError::from_violations(
+                RESOURCE, key, violations,
+            ));
+        }
+        if let Some(current) = current.as_ref().filter(|c| c.account == account) {
+            return Ok(Written {
+                record: current.clone(),
+                outcome: Outcome::Unchanged,
+            });
+        }
+
+        let at = now();
+        let subdomain_status = match &current {
+            Some(c) if c.account.direct_routing == account.direct_routing => c.subdomain_status,
+            _ => SubdomainStatus::NotProvisioned,
+        };
+        let syncs = account.syncs_anything()
+            || current.as_ref().is_some_and(|c| c.account.syncs_anything());
+        let record = AccountRecord {
+            number_counts: current
+                .as_ref()
+                .map(|c| c.number_counts)
+                .unwrap_or_default(),
+            subdomain_status,
+            provisioning_status: if syncs {
+                ProvisioningStatus::Pending
+            } else {
+                ProvisioningStatus::Synced
+            },
+            provisioning_errors: Vec::new(),
+            version: current.as_ref().map_or(1, |c| c.version + 1),
+            created_at: current
+                .as_ref()
+                .map_or_else(|| at.clone(), |c| c.created_at.clone()),
+            updated_at: at.clone(),
+            account,
+        };
+        stored::upsert(&mut tx, &record).await?;
+        let outcome = if current.is_some() {
+            Outcome::Replaced
+        } else {
+            Outcome::Created
+        };
+        let change = Change {
+            action: if current.is_some() {
+                "replace"
+            } else {
+                "create"
+            },
+            resource_type: RESOURCE,
+            key,
+            version: Some(record.version),
+            before: current.as_ref().map(|c| to_json(&c.account)),
+            after: Some(to_json(&record.account)),
+        };
+        audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
+        if syncs {
+            let job = outbox_job(
+                &at,
+                "account.upsert",
+                RESOURCE,
+                key,
+                to_json(&record.account),
+            );
+            outbox::enqueue(&mut tx, &job).await?;
+        }
+        tx.commit().await?;
+        Ok(Written { record, outcome })
+    }
+
+    /// Deletes an account. With numbers it fails unless `with_numbers`, which deletes them too.
+    pub async fn delete_account(
+        &self,
+        actor: &Actor,
+        name: &AccountName,
+        with_numbers: bool,
+        precondition: Precondition,
+    ) -> Result<(), ProvisioningError> {
+        let permit = actor.permit(Permission::Delete)?;
+        let mut tx = self.begin(&permit).await?;
+        let key = name.as_str();
+        let current = stored::fetch_for_update(&mut tx, name).await?;
+        precondition.check(RESOURCE, key, current.as_ref().map(|c| c.version))?;
+        let Some(current) = current else {
+            return Err(ProvisioningError::not_found(RESOURCE, key));
+        };
+        let owned = numbers::fetch_account_numbers_for_update(&mut tx, name).await?;
+        if !owned.is_empty() && !with_numbers {
+            return Err(ProvisioningError::Conflict(
+                Violation::new(
+                    "deleteNumbers",
+                    "AccountHasNumbers",
+                    format!(
+                        "account {key} has {} numbers: delete them first, or ask for them to be deleted with it (deleteNumbers=true)",
+                        owned.len()
+                    ),
+                )
+                .into(),
+            ));
+        }
+        let at = now();
+        self.remove_numbers(&permit, &mut tx, &current.account, &owned, &at)
+            .await?;
+        stored::delete(&mut tx, name).await?;
+        let change = Change {
+            action: "delete",
+            resource_type: RESOURCE,
+            key,
+            version: None,
+            before: Some(to_json(&current.account)),
+            after: None,
+        };
+        audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
+        if current.account.syncs_anything() {
+            let job = outbox_job(
+                &at,
+                "account.delete",
+                RESOURCE,
+                key,
+                to_json(&current.account),
+            );
+            outbox::enqueue(&mut tx, &job).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_account(
+        &self,
+        actor: &Actor,
+        name: &AccountName,
+    ) -> Result<AccountRecord, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        stored::get(&self.db, name)
+            .await?
+            .ok_or_else(|| ProvisioningError::not_found(RESOURCE, name.as_str()))
+    }
+
+    /// Accounts in name order after `after`, at most `limit`.
+    pub async fn list_accounts(
+        &self,
+        actor: &Actor,
+        filter: &AccountFilter,
+        after: Option<&AccountName>,
+        limit: i64,
+    ) -> Result<Vec<AccountRecord>, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(stored::list(&self.db, filter, after, limit).await?)
+    }
+
+    pub async fn count_accounts(
+        &self,
+        actor: &Actor,
+        filter: &AccountFilter,
+    ) -> Result<i64, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(stored::count(&self.db, filter).await?)
+    }
+}
+
+/// How the per-service counts change when numbers go from `before` to `after` enabled sets.
+pub(super) fn usage_delta<'a>(
+    before: impl Iterator<Item = &'a crate::domain::Number>,
+    after: impl Iterator<Item = &'a crate::domain::Number>,
+) -> ServiceUsage {
+    let mut delta = [0i64; 5];
+    for number in before {
+        for service in number.enabled_services() {
+            delta[service.index()] -= 1;
+        }
+    }
+    for number in after {
+        for service in number.enabled_services() {
+            delta[service.index()] += 1;
+        }
+    }
+    ServiceUsage(delta)
+}

@@ -1,0 +1,86 @@
+//! How a provisioning command fails: every case names what went wrong so a door can say it.
+
+use crate::domain::{Violation, Violations};
+use crate::store::StoreError;
+
+/// Codes of violations that are conflicts with what is stored, not bad input.
+const CONFLICT_CODES: [&str; 2] = ["NumberInAnotherAccount", "AccountHasNumbers"];
+/// Codes of violations about things that do not exist.
+const NOT_FOUND_CODES: [&str; 1] = ["NumberNotFound"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisioningError {
+    #[error("{principal} may not do this: it needs the {needed} role")]
+    Forbidden {
+        principal: String,
+        needed: &'static str,
+    },
+    /// The request breaks rules; nothing was changed.
+    #[error("{0}")]
+    Invalid(Violations),
+    /// The request clashes with what is stored; nothing was changed.
+    #[error("{0}")]
+    Conflict(Violations),
+    #[error("{resource} {key} does not exist")]
+    NotFound {
+        resource: &'static str,
+        key: String,
+        /// For a batch: which items were missing.
+        items: Violations,
+    },
+    /// A conditional write whose condition does not hold; nothing was changed.
+    #[error("{resource} {key} is at version {current:?}, not the one the request expects")]
+    PreconditionFailed {
+        resource: &'static str,
+        key: String,
+        current: Option<i64>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ProvisioningError {
+    /// Sorts broken rules into the error a caller should see: not-found when every item is
+    /// missing, conflict when every rule broken is a clash, invalid otherwise.
+    pub fn from_violations(resource: &'static str, key: &str, violations: Violations) -> Self {
+        let all = |codes: &[&str]| violations.iter().all(|v| codes.contains(&v.code.as_str()));
+        if all(&NOT_FOUND_CODES) {
+            Self::NotFound {
+                resource,
+                key: key.to_owned(),
+                items: violations,
+            }
+        } else if all(&CONFLICT_CODES) {
+            Self::Conflict(violations)
+        } else {
+            Self::Invalid(violations)
+        }
+    }
+
+    pub fn invalid(violation: Violation) -> Self {
+        Self::Invalid(violation.into())
+    }
+
+    pub fn not_found(resource: &'static str, key: impl Into<String>) -> Self {
+        Self::NotFound {
+            resource,
+            key: key.into(),
+            items: Violations::new(),
+        }
+    }
+
+    /// The violations carried, if any.
+    pub fn violations(&self) -> Option<&Violations> {
+        match self {
+            Self::Invalid(v) | Self::Conflict(v) => Some(v),
+            Self::NotFound { items, .. } if !items.is_empty() => Some(items),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ProvisioningError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}

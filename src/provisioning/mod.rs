@@ -1,0 +1,187 @@
+//! The provisioning core: the one door every write goes through, whichever door it came by.
+//!
+//! Each command checks the caller's role, applies every rule, then writes the change, its audit
+//! event, any outbox job for upstream platforms and the new version (the ETag) in one database
+//! transaction. Reads go through here too, so doors never touch the store. Depends on `domain`
+//! and `store`.
+
+pub mod access;
+mod accounts;
+mod consents;
+pub mod error;
+mod numbers;
+mod settings;
+
+pub use access::{Actor, Door, Permission, Permit, Role};
+pub use error::ProvisioningError;
+pub use settings::DeploymentSettings;
+
+pub use crate::store::accounts::{AccountFilter, AccountRecord, ProvisioningIssue};
+pub use crate::store::audit::AuditEvent;
+pub use crate::store::consents::{CivicAddressRecord, RfiRecord};
+pub use crate::store::numbers::{NumberFilter, NumberOrder, NumberRecord};
+pub use crate::store::outbox::OutboxJob;
+
+use crate::store::{audit, outbox, Database, Tx};
+use serde::Serialize;
+
+/// The core, over one database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Provisioning {
+    db: Database,
+}
+
+/// A condition a write carries (HTTP `If-Match` / `If-None-Match`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precondition {
+    #[default]
+    None,
+    /// The resource must exist at exactly this version.
+    IfMatch(i64),
+    /// The resource must exist, at any version (`If-Match: *`).
+    IfExists,
+    /// The resource must not exist yet (`If-None-Match: *`).
+    IfAbsent,
+}
+
+impl Precondition {
+    fn holds(self, current: Option<i64>) -> bool {
+        match self {
+            Self::None => true,
+            Self::IfMatch(version) => current == Some(version),
+            Self::IfExists => current.is_some(),
+            Self::IfAbsent => current.is_none(),
+        }
+    }
+
+    fn check(
+        self,
+        resource: &'static str,
+        key: &str,
+        current: Option<i64>,
+    ) -> Result<(), ProvisioningError> {
+        if self.holds(current) {
+            Ok(())
+        } else {
+            Err(ProvisioningError::PreconditionFailed {
+                resource,
+                key: key.to_owned(),
+                current,
+            })
+        }
+    }
+}
+
+/// What a write did: the resource as it now stands and whether it was created, changed or
+/// left as it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written<T> {
+    pub record: T,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Replaced,
+    /// The request asked for what was already stored: nothing was written.
+    Unchanged,
+}
+
+impl Provisioning {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Begins the transaction of a write; needs a permit, so no write skips the role check.
+    async fn begin(&self, _permit: &Permit<'_>) -> Result<Tx, ProvisioningError> {
+        Ok(self.db.begin().await?)
+    }
+
+    /// The audit trail of one resource, or of every resource of a type, oldest first.
+    pub async fn audit_events(
+        &self,
+        actor: &Actor,
+        resource_type: Option<&str>,
+        key: Option<&str>,
+        after_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(audit::list(&self.db, resource_type, key, after_id, limit).await?)
+    }
+
+    /// Jobs waiting to be pushed upstream, oldest first.
+    pub async fn pending_outbox(
+        &self,
+        actor: &Actor,
+        limit: i64,
+    ) -> Result<Vec<OutboxJob>, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(outbox::pending(&self.db, limit).await?)
+    }
+}
+
+/// Now, as RFC 3339 UTC with milliseconds (sorts as text).
+pub(crate) fn now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    now.format(&format).expect("a UTC time formats")
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("domain values serialise")
+}
+
+/// One change to one resource, as the audit trail records it.
+pub(crate) struct Change<'a> {
+    pub action: &'a str,
+    pub resource_type: &'a str,
+    pub key: &'a str,
+    /// The version after the change; none after a delete.
+    pub version: Option<i64>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// The audit event of `change` made by `permit`'s actor at `at`.
+pub(crate) fn audit_event(permit: &Permit<'_>, at: &str, change: Change<'_>) -> AuditEvent {
+    let actor = permit.actor();
+    AuditEvent {
+        id: None,
+        at: at.to_owned(),
+        actor: actor.principal.clone(),
+        role: actor.roles_text(),
+        door: actor.door.as_str().to_owned(),
+        action: change.action.to_owned(),
+        resource_type: change.resource_type.to_owned(),
+        resource_key: change.key.to_owned(),
+        version: change.version,
+        before: change.before,
+        after: change.after,
+    }
+}
+
+pub(crate) fn outbox_job(
+    at: &str,
+    kind: &str,
+    resource_type: &str,
+    key: &str,
+    payload: String,
+) -> OutboxJob {
+    OutboxJob {
+        id: None,
+        created_at: at.to_owned(),
+        kind: kind.to_owned(),
+        resource_type: resource_type.to_owned(),
+        resource_key: key.to_owned(),
+        payload,
+        state: "pending".to_owned(),
+    }
+}

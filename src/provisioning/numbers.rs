@@ -1,0 +1,431 @@
+//! Commands and queries on numbers; batches are all or nothing.
+
+use super::accounts::usage_delta;
+use super::{
+    audit_event, now, outbox_job, to_json, Actor, Change, Outcome, Permission, Permit,
+    Precondition, Provisioning, ProvisioningError, Written,
+};
+use crate::domain::rules;
+use crate::domain::{
+    Account, AccountName, Number, ProvisioningStatus, TelephoneNumber, Violation, Violations,
+};
+use crate::store::numbers::{self as stored, NumberFilter, NumberOrder, NumberRecord};
+use crate::store::{accounts, audit, outbox, Tx};
+use std::collections::{HashMap, HashSet};
+
+const RESOURCE: &str = "number";
+
+/// Whether changes to `number` are pushed upstream under `account`.
+fn syncs(account: &Account, number: &Number) -> bool {
+    number
+        .enabled_services()
+        .any(|service| account.syncs(service))
+}
+
+impl Provisioning {
+    /// Creates or replaces numbers of one account, all or nothing: if any item breaks a rule,
+    /// nothing is written and every broken rule is returned, named by item index and field.
+    pub async fn upsert_numbers(
+        &self,
+        actor: &Actor,
+        account_name: &AccountName,
+        batch: Vec<Number>,
+    ) -> Result<Vec<Written<NumberRecord>>, ProvisioningError> {
+        let permit = actor.permit(Permission::Write)?;
+        let mut tx = self.begin(&permit).await?;
+        let written = self
+            .write_numbers(&permit, &mut tx, account_name, batch, Precondition::None)
+            .await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Creates or replaces one number (ACG's PUT /accounts/{name}/numbers/{number}).
+    pub async fn put_number(
+        &self,
+        actor: &Actor,
+        number: Number,
+        precondition: Precondition,
+    ) -> Result<Written<NumberRecord>, ProvisioningError> {
+        let permit = actor.permit(Permission::Write)?;
+        let mut tx = self.begin(&permit).await?;
+        let account = number.account_name.clone();
+        let mut written = self
+            .write_numbers(&permit, &mut tx, &account, vec![number], precondition)
+            .await
+            .map_err(single_item_errors)?;
+        tx.commit().await?;
+        Ok(written.remove(0))
+    }
+
+    async fn write_numbers(
+        &self,
+        permit: &Permit<'_>,
+        tx: &mut Tx,
+        account_name: &AccountName,
+        batch: Vec<Number>,
+        precondition: Precondition,
+    ) -> Result<Vec<Written<NumberRecord>>, ProvisioningError> {
+        let account = accounts::fetch_for_update(tx, account_name)
+            .await?
+            .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?
+            .account;
+        let keys: Vec<&TelephoneNumber> = batch.iter().map(|n| &n.telephone_number).collect();
+        let existing: HashMap<TelephoneNumber, NumberRecord> = stored::fetch_for_update(tx, &keys)
+            .await?
+            .into_iter()
+            .map(|r| (r.number.telephone_number.clone(), r))
+            .collect();
+
+        let mut violations = Violations::new();
+        let mut seen = HashSet::with_capacity(batch.len());
+        let mut facts = Vec::with_capacity(batch.len());
+        for (index, number) in batch.iter().enumerate() {
+            let current = existing.get(&number.telephone_number);
+            precondition.check(
+                RESOURCE,
+                number.telephone_number.as_str(),
+                current.map(|c| c.version),
+            )?;
+            if !seen.insert(&number.telephone_number) {
+                violations.push(
+                    Violation::new(
+                        "telephoneNumber",
+                        "Duplicate",
+                        "appears more than once in this batch",
+                    )
+                    .in_item("numbers", index),
+                );
+            }
+            if let Some(owner) = current
+                .map(|c| &c.number.account_name)
+                .filter(|o| *o != account_name)
+            {
+                violations.push(
+                    Violation::new(
+                        "telephoneNumber",
+                        "NumberInAnotherAccount",
+                        format!(
+                            "{} already belongs to account {owner}",
+                            number.telephone_number
+                        ),
+                    )
+                    .in_item("numbers", index),
+                );
+            }
+            let number_facts = number.telephone_number.classify();
+            for violation in rules::check_number(number, &account, &number_facts).0 {
+                violations.push(violation.in_item("numbers", index));
+            }
+            facts.push(number_facts);
+        }
+        if !violations.is_empty() {
+            return Err(ProvisioningError::from_violations(
+                "account",
+                account_name.as_str(),
+                violations,
+            ));
+        }
+
+        let at = now();
+        let mut results = Vec::with_capacity(batch.len());
+        let mut changed = Vec::new();
+        let mut events = Vec::new();
+        let mut synced_keys = Vec::new();
+        for (number, facts) in batch.into_iter().zip(facts) {
+            let current = existing.get(&number.telephone_number);
+            if let Some(current) = current.filter(|c| c.number == number) {
+                results.push(Written {
+                    record: current.clone(),
+                    outcome: Outcome::Unchanged,
+                });
+                continue;
+            }
+            let pushes =
+                syncs(&account, &number) || current.is_some_and(|c| syncs(&account, &c.number));
+            if pushes {
+                synced_keys.push(number.telephone_number.as_str().to_owned());
+            }
+            let record = NumberRecord {
+                country: facts.country,
+                line_type: facts.line_type,
+                provisioning_status: if pushes {
+                    ProvisioningStatus::Pending
+                } else {
+                    ProvisioningStatus::Synced
+                },
+                provisioning_errors: Vec::new(),
+                version: current.map_or(1, |c| c.version + 1),
+                created_at: current.map_or_else(|| at.clone(), |c| c.created_at.clone()),
+                updated_at: at.clone(),
+                number,
+            };
+            let key = record.number.telephone_number.as_str();
+            events.push(audit_event(
+                permit,
+                &at,
+                Change {
+                    action: if current.is_some() {
+                        "replace"
+                    } else {
+                        "create"
+                    },
+                    resource_type: RESOURCE,
+                    key,
+                    version: Some(record.version),
+                    before: current.map(|c| to_json(&c.number)),
+                    after: Some(to_json(&record.number)),
+                },
+            ));
+            let outcome = if current.is_some() {
+                Outcome::Replaced
+            } else {
+                Outcome::Created
+            };
+            changed.push(record.clone());
+            results.push(Written { record, outcome });
+        }
+        if changed.is_empty() {
+            return Ok(results);
+        }
+
+        stored::upsert(tx, &changed).await?;
+        let before = changed
+            .iter()
+            .filter_map(|r| existing.get(&r.number.telephone_number))
+            .map(|c| &c.number);
+        let delta = usage_delta(before, changed.iter().map(|r| &r.number));
+        accounts::add_number_counts(tx, account_name, delta).await?;
+        audit::record(tx, &events).await?;
+        if !synced_keys.is_empty() {
+            let payload =
+                serde_json::json!({ "accountName": account_name, "telephoneNumbers": synced_keys });
+            let job = outbox_job(
+                &at,
+                "numbers.upsert",
+                "account",
+                account_name.as_str(),
+                payload.to_string(),
+            );
+            outbox::enqueue(tx, &job).await?;
+        }
+        Ok(results)
+    }
+
+    /// Deletes numbers of one account, all or nothing: every number must belong to it.
+    pub async fn delete_numbers(
+        &self,
+        actor: &Actor,
+        account_name: &AccountName,
+        batch: &[TelephoneNumber],
+    ) -> Result<(), ProvisioningError> {
+        let permit = actor.permit(Permission::Delete)?;
+        let mut tx = self.begin(&permit).await?;
+        self.delete_numbers_in(&permit, &mut tx, account_name, batch, Precondition::None)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes one number (ACG's DELETE /accounts/{name}/numbers/{number}).
+    pub async fn delete_number(
+        &self,
+        actor: &Actor,
+        account_name: &AccountName,
+        number: &TelephoneNumber,
+        precondition: Precondition,
+    ) -> Result<(), ProvisioningError> {
+        let permit = actor.permit(Permission::Delete)?;
+        let mut tx = self.begin(&permit).await?;
+        self.delete_numbers_in(
+            &permit,
+            &mut tx,
+            account_name,
+            std::slice::from_ref(number),
+            precondition,
+        )
+        .await
+        .map_err(|error| match error {
+            ProvisioningError::NotFound { items, .. } if !items.is_empty() => {
+                ProvisioningError::not_found(RESOURCE, number.as_str())
+            }
+            other => single_item_errors(other),
+        })?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_numbers_in(
+        &self,
+        permit: &Permit<'_>,
+        tx: &mut Tx,
+        account_name: &AccountName,
+        batch: &[TelephoneNumber],
+        precondition: Precondition,
+    ) -> Result<(), ProvisioningError> {
+        let account = accounts::fetch_for_update(tx, account_name)
+            .await?
+            .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?
+            .account;
+        let keys: Vec<&TelephoneNumber> = batch.iter().collect();
+        let existing: HashMap<TelephoneNumber, NumberRecord> = stored::fetch_for_update(tx, &keys)
+            .await?
+            .into_iter()
+            .filter(|r| &r.number.account_name == account_name)
+            .map(|r| (r.number.telephone_number.clone(), r))
+            .collect();
+        let mut violations = Violations::new();
+        let mut seen = HashSet::new();
+        let mut doomed = Vec::with_capacity(batch.len());
+        for (index, number) in batch.iter().enumerate() {
+            let current = existing.get(number);
+            precondition.check(RESOURCE, number.as_str(), current.map(|c| c.version))?;
+            match current {
+                None => violations.push(
+                    Violation::new(
+                        "telephoneNumber",
+                        "NumberNotFound",
+                        format!("{number} is not a number of account {account_name}"),
+                    )
+                    .in_item("numbers", index),
+                ),
+                Some(record) if seen.insert(number) => doomed.push(record.clone()),
+                Some(_) => {}
+            }
+        }
+        if !violations.is_empty() {
+            return Err(ProvisioningError::from_violations(
+                "account",
+                account_name.as_str(),
+                violations,
+            ));
+        }
+        self.remove_numbers(permit, tx, &account, &doomed, &now())
+            .await
+    }
+
+    /// Deletes stored numbers of `account`, with their audit events, counts and outbox job.
+    pub(super) async fn remove_numbers(
+        &self,
+        permit: &Permit<'_>,
+        tx: &mut Tx,
+        account: &Account,
+        doomed: &[NumberRecord],
+        at: &str,
+    ) -> Result<(), ProvisioningError> {
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&TelephoneNumber> =
+            doomed.iter().map(|r| &r.number.telephone_number).collect();
+        stored::delete(tx, &keys).await?;
+        let delta = usage_delta(doomed.iter().map(|r| &r.number), std::iter::empty());
+        accounts::add_number_counts(tx, &account.name, delta).await?;
+        let events: Vec<_> = doomed
+            .iter()
+            .map(|r| {
+                audit_event(
+                    permit,
+                    at,
+                    Change {
+                        action: "delete",
+                        resource_type: RESOURCE,
+                        key: r.number.telephone_number.as_str(),
+                        version: None,
+                        before: Some(to_json(&r.number)),
+                        after: None,
+                    },
+                )
+            })
+            .collect();
+        audit::record(tx, &events).await?;
+        let released: Vec<&str> = doomed
+            .iter()
+            .filter(|r| syncs(account, &r.number))
+            .map(|r| r.number.telephone_number.as_str())
+            .collect();
+        if !released.is_empty() {
+            let payload =
+                serde_json::json!({ "accountName": account.name, "telephoneNumbers": released });
+            let job = outbox_job(
+                at,
+                "numbers.release",
+                "account",
+                account.name.as_str(),
+                payload.to_string(),
+            );
+            outbox::enqueue(tx, &job).await?;
+        }
+        Ok(())
+    }
+
+    /// One number, wherever it is; with `account`, only if it belongs to that account.
+    pub async fn get_number(
+        &self,
+        actor: &Actor,
+        account: Option<&AccountName>,
+        number: &TelephoneNumber,
+    ) -> Result<NumberRecord, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        stored::get(&self.db, number)
+            .await?
+            .filter(|r| account.is_none_or(|a| &r.number.account_name == a))
+            .ok_or_else(|| ProvisioningError::not_found(RESOURCE, number.as_str()))
+    }
+
+    /// A page of numbers: those matching `filter`, in `order`, after `after`, at most `limit`.
+    pub async fn list_numbers(
+        &self,
+        actor: &Actor,
+        filter: &NumberFilter,
+        order: NumberOrder,
+        after: Option<&TelephoneNumber>,
+        limit: i64,
+    ) -> Result<Vec<NumberRecord>, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(stored::list(&self.db, filter, order, after, limit).await?)
+    }
+
+    pub async fn count_numbers(
+        &self,
+        actor: &Actor,
+        filter: &NumberFilter,
+    ) -> Result<i64, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(stored::count(&self.db, filter).await?)
+    }
+}
+
+/// A single-number write reports its fields without the `numbers[0].` of a batch.
+fn single_item_errors(error: ProvisioningError) -> ProvisioningError {
+    let strip = |violations: Violations| {
+        Violations(
+            violations
+                .0
+                .into_iter()
+                .map(|mut v| {
+                    v.field = v
+                        .field
+                        .trim_start_matches("numbers[0]")
+                        .trim_start_matches('.')
+                        .to_owned();
+                    v
+                })
+                .collect(),
+        )
+    };
+    match error {
+        ProvisioningError::Invalid(v) => ProvisioningError::Invalid(strip(v)),
+        ProvisioningError::Conflict(v) => ProvisioningError::Conflict(strip(v)),
+        ProvisioningError::NotFound {
+            resource,
+            key,
+            items,
+        } => ProvisioningError::NotFound {
+            resource,
+            key,
+            items: strip(items),
+        },
+        other => other,
+    }
+}

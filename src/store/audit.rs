@@ -1,0 +1,110 @@
+//! The audit trail: who changed what, when, through which door, with before and after.
+
+use super::tx::{on_pool, on_tx};
+use super::{Database, StoreError, Tx};
+use serde::Serialize;
+
+/// One change to one resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: Option<i64>,
+    pub at: String,
+    pub actor: String,
+    pub role: String,
+    pub door: String,
+    /// `create`, `replace`, `delete`, `update`.
+    pub action: String,
+    /// `account`, `number`, `requestForInformation`, `settings`, …
+    pub resource_type: String,
+    pub resource_key: String,
+    /// The resource's version after the change (none after a delete).
+    pub version: Option<i64>,
+    /// JSON of the resource before and after; none where it did not exist.
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: String,
+    actor: String,
+    role: String,
+    door: String,
+    action: String,
+    resource_type: String,
+    resource_key: String,
+    version: Option<i64>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+const ROWS_PER_STATEMENT: usize = 1000;
+
+pub async fn record(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError> {
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        on_tx!(tx, conn => {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_events (at, actor, role, door, action, resource_type, resource_key, version, before, after) ",
+            );
+            query.push_values(chunk, |mut row, event| {
+                row.push_bind(event.at.clone())
+                    .push_bind(event.actor.clone())
+                    .push_bind(event.role.clone())
+                    .push_bind(event.door.clone())
+                    .push_bind(event.action.clone())
+                    .push_bind(event.resource_type.clone())
+                    .push_bind(event.resource_key.clone())
+                    .push_bind(event.version)
+                    .push_bind(event.before.clone())
+                    .push_bind(event.after.clone());
+            });
+            query.build().execute(&mut *conn).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Events about one resource (or every resource of a type when `key` is `None`), oldest first.
+pub async fn list(
+    db: &Database,
+    resource_type: Option<&str>,
+    key: Option<&str>,
+    after_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let rows: Vec<AuditRow> = on_pool!(db, pool => {
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT id, at, actor, role, door, action, resource_type, resource_key, version, before, after \
+             FROM audit_events WHERE TRUE",
+        );
+        if let Some(resource_type) = resource_type {
+            query.push(" AND resource_type = ").push_bind(resource_type.to_owned());
+        }
+        if let Some(key) = key {
+            query.push(" AND resource_key = ").push_bind(key.to_owned());
+        }
+        if let Some(after_id) = after_id {
+            query.push(" AND id > ").push_bind(after_id);
+        }
+        query.push(" ORDER BY id LIMIT ").push_bind(limit);
+        query.build_query_as().fetch_all(pool).await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|r| AuditEvent {
+            id: Some(r.id),
+            at: r.at,
+            actor: r.actor,
+            role: r.role,
+            door: r.door,
+            action: r.action,
+            resource_type: r.resource_type,
+            resource_key: r.resource_key,
+            version: r.version,
+            before: r.before,
+            after: r.after,
+        })
+        .collect())
+}

@@ -1,0 +1,354 @@
+//! Numbers as stored: rows, conversion, keyset-paged lists with filters, bulk writes.
+
+use super::accounts::{column_prefix, ProvisioningIssue};
+use super::tx::{on_pool, on_tx};
+use super::{Database, StoreError, Tx};
+use crate::domain::telephone::NumberFacts;
+use crate::domain::{
+    AccountName, CustomSipHeader, LineType, Number, NumberServices, ProvisioningStatus, Service,
+    TeamsNumberService, TelephoneNumber,
+};
+use serde::Serialize;
+
+/// A number with what the server keeps beside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberRecord {
+    pub number: Number,
+    /// ISO region and line type from the numbering plan.
+    pub country: Option<String>,
+    pub line_type: LineType,
+    pub provisioning_status: ProvisioningStatus,
+    pub provisioning_errors: Vec<ProvisioningIssue>,
+    /// Bumped by every change; the ETag.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl NumberRecord {
+    pub fn facts(&self) -> NumberFacts {
+        NumberFacts {
+            country: self.country.clone(),
+            calling_code: None,
+            line_type: self.line_type,
+        }
+    }
+}
+
+const COLUMNS: &str = "telephone_number, account_name, oc_enabled, dr_enabled, tpm_enabled, \
+    zoom_enabled, aocp_enabled, oc_detail, tpm_detail, custom_sip_header, country, line_type, \
+    provisioning_status, provisioning_errors, version, created_at, updated_at";
+
+/// Rows per INSERT: 17 parameters each stays well under SQLite's 32,766.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+#[derive(sqlx::FromRow)]
+struct NumberRow {
+    telephone_number: String,
+    account_name: String,
+    oc_enabled: Option<bool>,
+    dr_enabled: Option<bool>,
+    tpm_enabled: Option<bool>,
+    zoom_enabled: Option<bool>,
+    aocp_enabled: Option<bool>,
+    oc_detail: Option<String>,
+    tpm_detail: Option<String>,
+    custom_sip_header: Option<String>,
+    country: Option<String>,
+    line_type: String,
+    provisioning_status: String,
+    provisioning_errors: String,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {detail}"))
+}
+
+/// The assignment and configuration of a Teams service, as kept in `*_detail`.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamsDetail {
+    assignment_status: Option<crate::domain::AssignmentStatus>,
+    configuration: Option<crate::domain::TeamsNumberConfig>,
+}
+
+fn teams_service(
+    enabled: Option<bool>,
+    detail: Option<&str>,
+) -> Result<Option<TeamsNumberService>, StoreError> {
+    let Some(enabled) = enabled else {
+        return Ok(None);
+    };
+    let detail: TeamsDetail = match detail {
+        Some(json) => serde_json::from_str(json).map_err(|e| corrupt("teams detail", e))?,
+        None => TeamsDetail {
+            assignment_status: None,
+            configuration: None,
+        },
+    };
+    Ok(Some(TeamsNumberService {
+        enabled,
+        assignment_status: detail.assignment_status,
+        configuration: detail.configuration,
+    }))
+}
+
+fn teams_detail(service: Option<&TeamsNumberService>) -> Option<String> {
+    service.map(|s| {
+        serde_json::to_string(&TeamsDetail {
+            assignment_status: s.assignment_status,
+            configuration: s.configuration.clone(),
+        })
+        .expect("detail serialises")
+    })
+}
+
+impl NumberRow {
+    fn into_record(self) -> Result<NumberRecord, StoreError> {
+        Ok(NumberRecord {
+            number: Number {
+                telephone_number: TelephoneNumber::parse(&self.telephone_number)
+                    .map_err(|e| corrupt("telephone number", e))?,
+                account_name: AccountName::parse(&self.account_name)
+                    .map_err(|e| corrupt("account", e))?,
+                services: NumberServices {
+                    teams_operator_connect: teams_service(
+                        self.oc_enabled,
+                        self.oc_detail.as_deref(),
+                    )?,
+                    teams_phone_mobile: teams_service(
+                        self.tpm_enabled,
+                        self.tpm_detail.as_deref(),
+                    )?,
+                    teams_direct_routing: self.dr_enabled,
+                    zoom_phone_cloud_peering: self.zoom_enabled,
+                    azure_operator_call_protection: self.aocp_enabled,
+                },
+                custom_sip_header: self
+                    .custom_sip_header
+                    .as_deref()
+                    .map(CustomSipHeader::parse)
+                    .transpose()
+                    .map_err(|e| corrupt("custom header", e))?,
+            },
+            country: self.country,
+            line_type: LineType::parse(&self.line_type).map_err(|e| corrupt("line type", e))?,
+            provisioning_status: ProvisioningStatus::parse(&self.provisioning_status)
+                .ok_or_else(|| corrupt("provisioning status", &self.provisioning_status))?,
+            provisioning_errors: serde_json::from_str(&self.provisioning_errors)
+                .map_err(|e| corrupt("provisioning errors", e))?,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Which numbers a list shows. Every field narrows the list; `None` means any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NumberFilter {
+    pub account: Option<AccountName>,
+    /// Only numbers with this service enabled.
+    pub service: Option<Service>,
+    pub status: Option<ProvisioningStatus>,
+    pub line_type: Option<LineType>,
+    /// Only numbers starting with these characters, e.g. `+44`.
+    pub prefix: Option<String>,
+    pub has_custom_header: Option<bool>,
+}
+
+/// Order of a number list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NumberOrder {
+    #[default]
+    Ascending,
+    Descending,
+}
+
+/// Appends `filter`'s conditions to a query that already has a WHERE clause.
+macro_rules! push_filter {
+    ($query:expr, $filter:expr) => {{
+        let filter: &NumberFilter = $filter;
+        if let Some(account) = &filter.account {
+            $query
+                .push(" AND account_name = ")
+                .push_bind(account.as_str().to_owned());
+        }
+        if let Some(service) = filter.service {
+            $query.push(format!(" AND {}_enabled = TRUE", column_prefix(service)));
+        }
+        if let Some(status) = filter.status {
+            $query
+                .push(" AND provisioning_status = ")
+                .push_bind(status.as_str());
+        }
+        if let Some(line_type) = filter.line_type {
+            $query
+                .push(" AND line_type = ")
+                .push_bind(line_type.as_str());
+        }
+        if let Some(prefix) = &filter.prefix {
+            // A range, not LIKE, so both databases use the primary key's order.
+            $query
+                .push(" AND telephone_number >= ")
+                .push_bind(prefix.clone());
+            $query
+                .push(" AND telephone_number < ")
+                .push_bind(format!("{prefix}~"));
+        }
+        match filter.has_custom_header {
+            Some(true) => {
+                $query.push(" AND custom_sip_header IS NOT NULL");
+            }
+            Some(false) => {
+                $query.push(" AND custom_sip_header IS NULL");
+            }
+            None => {}
+        }
+    }};
+}
+
+/// Numbers matching `filter` in the given order, starting after `after`, at most `limit`.
+pub async fn list(
+    db: &Database,
+    filter: &NumberFilter,
+    order: NumberOrder,
+    after: Option<&TelephoneNumber>,
+    limit: i64,
+) -> Result<Vec<NumberRecord>, StoreError> {
+    let (comparison, direction) = match order {
+        NumberOrder::Ascending => (">", "ASC"),
+        NumberOrder::Descending => ("<", "DESC"),
+    };
+    let rows: Vec<NumberRow> = on_pool!(db, pool => {
+        let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM numbers WHERE TRUE"));
+        push_filter!(query, filter);
+        if let Some(after) = after {
+            query.push(format!(" AND telephone_number {comparison} ")).push_bind(after.as_str().to_owned());
+        }
+        query.push(format!(" ORDER BY telephone_number {direction} LIMIT ")).push_bind(limit);
+        query.build_query_as().fetch_all(pool).await?
+    });
+    rows.into_iter().map(NumberRow::into_record).collect()
+}
+
+pub async fn count(db: &Database, filter: &NumberFilter) -> Result<i64, StoreError> {
+    Ok(on_pool!(db, pool => {
+        let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM numbers WHERE TRUE");
+        push_filter!(query, filter);
+        query.build_query_scalar().fetch_one(pool).await?
+    }))
+}
+
+pub async fn get(
+    db: &Database,
+    number: &TelephoneNumber,
+) -> Result<Option<NumberRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM numbers WHERE telephone_number = $1");
+    let row: Option<NumberRow> = on_pool!(db, pool => {
+        sqlx::query_as(&sql).bind(number.as_str()).fetch_optional(pool).await?
+    });
+    row.map(NumberRow::into_record).transpose()
+}
+
+/// The stored numbers among `numbers`, locked for the transaction where the database can.
+pub async fn fetch_for_update(
+    tx: &mut Tx,
+    numbers: &[&TelephoneNumber],
+) -> Result<Vec<NumberRecord>, StoreError> {
+    let lock = tx.lock_clause();
+    let mut found = Vec::with_capacity(numbers.len());
+    for chunk in numbers.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<NumberRow> = on_tx!(tx, conn => {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM numbers WHERE telephone_number IN ("));
+            let mut list = query.separated(", ");
+            for number in chunk {
+                list.push_bind(number.as_str().to_owned());
+            }
+            query.push(format!("){lock}"));
+            query.build_query_as().fetch_all(&mut *conn).await?
+        });
+        for row in rows {
+            found.push(row.into_record()?);
+        }
+    }
+    Ok(found)
+}
+
+/// The account's numbers, locked for the transaction where the database can.
+pub async fn fetch_account_numbers_for_update(
+    tx: &mut Tx,
+    account: &AccountName,
+) -> Result<Vec<NumberRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM numbers WHERE account_name = $1{}",
+        tx.lock_clause()
+    );
+    let rows: Vec<NumberRow> = on_tx!(tx, conn => {
+        sqlx::query_as(&sql).bind(account.as_str()).fetch_all(conn).await?
+    });
+    rows.into_iter().map(NumberRow::into_record).collect()
+}
+
+/// Inserts or replaces each record (creation time kept on replace).
+pub async fn upsert(tx: &mut Tx, records: &[NumberRecord]) -> Result<(), StoreError> {
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        on_tx!(tx, conn => {
+            let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO numbers ({COLUMNS}) "));
+            query.push_values(chunk, |mut row, record| {
+                let number = &record.number;
+                let services = &number.services;
+                let teams_enabled = |s: Option<&TeamsNumberService>| s.map(|s| s.enabled);
+                row.push_bind(number.telephone_number.as_str().to_owned())
+                    .push_bind(number.account_name.as_str().to_owned())
+                    .push_bind(teams_enabled(services.teams_operator_connect.as_ref()))
+                    .push_bind(services.teams_direct_routing)
+                    .push_bind(teams_enabled(services.teams_phone_mobile.as_ref()))
+                    .push_bind(services.zoom_phone_cloud_peering)
+                    .push_bind(services.azure_operator_call_protection)
+                    .push_bind(teams_detail(services.teams_operator_connect.as_ref()))
+                    .push_bind(teams_detail(services.teams_phone_mobile.as_ref()))
+                    .push_bind(number.custom_sip_header.as_ref().map(|h| h.as_str().to_owned()))
+                    .push_bind(record.country.clone())
+                    .push_bind(record.line_type.as_str())
+                    .push_bind(record.provisioning_status.as_str())
+                    .push_bind(serde_json::to_string(&record.provisioning_errors).expect("issues serialise"))
+                    .push_bind(record.version)
+                    .push_bind(record.created_at.clone())
+                    .push_bind(record.updated_at.clone());
+            });
+            query.push(
+                " ON CONFLICT (telephone_number) DO UPDATE SET account_name = excluded.account_name, \
+                 oc_enabled = excluded.oc_enabled, dr_enabled = excluded.dr_enabled, \
+                 tpm_enabled = excluded.tpm_enabled, zoom_enabled = excluded.zoom_enabled, \
+                 aocp_enabled = excluded.aocp_enabled, oc_detail = excluded.oc_detail, \
+                 tpm_detail = excluded.tpm_detail, custom_sip_header = excluded.custom_sip_header, \
+                 country = excluded.country, line_type = excluded.line_type, \
+                 provisioning_status = excluded.provisioning_status, \
+                 provisioning_errors = excluded.provisioning_errors, version = excluded.version, \
+                 updated_at = excluded.updated_at",
+            );
+            query.build().execute(&mut *conn).await?;
+        });
+    }
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx, numbers: &[&TelephoneNumber]) -> Result<(), StoreError> {
+    for chunk in numbers.chunks(ROWS_PER_STATEMENT) {
+        on_tx!(tx, conn => {
+            let mut query = sqlx::QueryBuilder::new("DELETE FROM numbers WHERE telephone_number IN (");
+            let mut list = query.separated(", ");
+            for number in chunk {
+                list.push_bind(number.as_str().to_owned());
+            }
+            query.push(")");
+            query.build().execute(&mut *conn).await?;
+        });
+    }
+    Ok(())
+}
