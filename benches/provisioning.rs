@@ -6,8 +6,8 @@
 //! 1,000; `-- --accounts N --per-account M` changes the size. Prints figures; asserts nothing.
 
 use numbat::domain::{
-    Account, AccountName, AccountServices, CustomSipHeader, Number, NumberServices, Service,
-    TelephoneNumber,
+    Account, AccountName, AccountServices, CustomSipHeader, Number, NumberServices,
+    ProvisioningStatus, Service, TelephoneNumber,
 };
 use numbat::provisioning::{
     Actor, Door, NumberFilter, NumberOrder, Precondition, Provisioning, Role,
@@ -160,6 +160,24 @@ async fn run(label: &str, db: Database, size: &Size) {
     println!(
         "{label}: list page (prefix + service, 100 rows, 200 pages deep): {}",
         summary(prefix_times)
+    );
+
+    // A rare status across all accounts: the kind of filter that would scan every row unindexed.
+    let mut status_times = Vec::new();
+    let failed = NumberFilter {
+        status: Some(ProvisioningStatus::Failed),
+        ..Default::default()
+    };
+    for _ in 0..50 {
+        let t = Instant::now();
+        core.list_numbers(&actor, &failed, NumberOrder::Ascending, None, 100)
+            .await
+            .unwrap();
+        status_times.push(t.elapsed());
+    }
+    println!(
+        "{label}: list page (status failed, none match): {}",
+        summary(status_times)
     );
 
     let mut lookup_times = Vec::new();

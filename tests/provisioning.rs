@@ -893,3 +893,127 @@ async fn a_customer_relationship_update_is_kept_and_checked() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn civic_addresses_are_read_through_the_accounts_tenant() {
+    use numbat::domain::consent::{TeamsCivicAddress, TeamsLocation};
+    on_every_backend(|core| async move {
+        let sync = Actor::new("sync", &[Role::Admin], Door::Sync);
+        let tenant = TenantId::parse(TENANT).unwrap();
+        let mut details = serde_json::Map::new();
+        details.insert("country".into(), "US".into());
+        details.insert("cityOrTown".into(), "Reston".into());
+        let address = TeamsCivicAddress {
+            id: "ebfee340-a791-11ed-9bfa-ed8bb5c41be4".into(),
+            tenant_id: Some(tenant.clone()),
+            default_location_id: "653c9fed".into(),
+            validation_status: Some("validated".into()),
+            details,
+            locations: vec![TeamsLocation {
+                id: "653c9fed".into(),
+                civic_address_id: "ebfee340-a791-11ed-9bfa-ed8bb5c41be4".into(),
+                description: Some("911".into()),
+                additional_info: None,
+                is_default: Some(true),
+                elin: None,
+            }],
+        };
+        core.record_civic_address(&sync, &tenant, address.clone())
+            .await
+            .unwrap();
+        core.put_account(&admin(), oc_account("contoso", false), Precondition::None)
+            .await
+            .unwrap();
+        let listed = core
+            .list_civic_addresses(&admin(), &name("contoso"), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].address, address);
+        let one = core
+            .get_civic_address(
+                &admin(),
+                &name("contoso"),
+                "ebfee340-a791-11ed-9bfa-ed8bb5c41be4",
+            )
+            .await
+            .unwrap();
+        assert_eq!(one.address.details["cityOrTown"], "Reston");
+        core.put_account(&admin(), dr_account("no-tenant"), Precondition::None)
+            .await
+            .unwrap();
+        let none = core
+            .list_civic_addresses(&admin(), &name("no-tenant"), None, 10)
+            .await
+            .unwrap();
+        assert!(
+            none.is_empty(),
+            "an account without a tenant sees no addresses"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deployment_settings_round_trip_with_the_direct_routing_domains() {
+    use numbat::domain::SipHeaderName;
+    on_every_backend(|core| async move {
+        let settings = DeploymentSettings {
+            sip_header_name: Some(SipHeaderName::parse("X-MS-Operator-Content").unwrap()),
+            base_domain: Some(BaseDomain::parse("Gw.Example.NET").unwrap()),
+        };
+        core.put_settings(&admin(), settings.clone()).await.unwrap();
+        let stored = core.settings(&admin()).await.unwrap();
+        assert_eq!(stored, settings);
+        assert_eq!(
+            stored.direct_routing_domains().unwrap(),
+            ["1r1.gw.example.net", "1r2.gw.example.net"]
+        );
+        let events = core
+            .audit_events(&admin(), Some("settings"), None, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lists_filter_by_provisioning_status() {
+    on_every_backend(|core| async move {
+        core.put_account(&admin(), oc_account("synced", true), Precondition::None)
+            .await
+            .unwrap();
+        core.put_account(&admin(), dr_account("plain"), Precondition::None)
+            .await
+            .unwrap();
+        core.upsert_numbers(
+            &admin(),
+            &name("synced"),
+            vec![oc_number("+442079460001", "synced")],
+        )
+        .await
+        .unwrap();
+        core.upsert_numbers(
+            &admin(),
+            &name("plain"),
+            vec![dr_number("+442079460002", "plain")],
+        )
+        .await
+        .unwrap();
+        let pending = NumberFilter {
+            status: Some(ProvisioningStatus::Pending),
+            ..Default::default()
+        };
+        let found = core
+            .list_numbers(&admin(), &pending, NumberOrder::Ascending, None, 10)
+            .await
+            .unwrap();
+        let numbers: Vec<_> = found
+            .iter()
+            .map(|r| r.number.telephone_number.as_str())
+            .collect();
+        assert_eq!(numbers, ["+442079460001"]);
+    })
+    .await;
+}

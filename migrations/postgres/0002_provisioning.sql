@@ -55,6 +55,8 @@ CREATE TABLE numbers (
     updated_at           TEXT NOT NULL
 );
 CREATE INDEX numbers_by_account ON numbers (account_name, telephone_number);
+-- "Which numbers failed to sync / are still pending?" stays fast among millions of synced ones.
+CREATE INDEX numbers_by_status ON numbers (provisioning_status, telephone_number);
 
 CREATE TABLE audit_events (
     id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

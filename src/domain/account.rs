@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a caller says an account should be. Read-only facts (counts, statuses, version) live
 /// beside it in the store's record, never here.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     pub name: AccountName,
@@ -54,8 +54,24 @@ impl Account {
 }
 
 /// One switch block per service; `None` when the caller did not mention the service.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccountServices(pub [Option<AccountService>; 5]);
+
+/// Written as ACG names them (`{"teamsDirectRouting": {"enabled": true, …}}`), mentioned ones only.
+impl Serialize for AccountServices {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mentioned: Vec<_> = Service::ALL
+            .into_iter()
+            .filter_map(|s| self.get(s).map(|block| (s.wire_name(), block)))
+            .collect();
+        let mut map = serializer.serialize_map(Some(mentioned.len()))?;
+        for (name, block) in mentioned {
+            map.serialize_entry(name, &block)?;
+        }
+        map.end()
+    }
+}
 
 impl AccountServices {
     pub fn get(&self, service: Service) -> Option<AccountService> {

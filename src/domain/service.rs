@@ -2,6 +2,7 @@
 //!
 //! Rules read this table; nothing else in the code asks "is this service X?".
 
+use super::telephone::LineType;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -44,6 +45,9 @@ pub struct ServiceTraits {
     pub teams_tenant: bool,
     /// Services that may not be enabled on the same number as this one.
     pub excludes: &'static [Service],
+    /// For services without explicit association: the kinds of line the gateway gives this
+    /// service when a number is not provisioned at all.
+    pub default_for: &'static [LineType],
 }
 
 const TABLE: [ServiceTraits; 5] = [
@@ -56,6 +60,7 @@ const TABLE: [ServiceTraits; 5] = [
         custom_header: true,
         teams_tenant: false,
         excludes: &[],
+        default_for: &[],
     },
     ServiceTraits {
         service: Service::TeamsOperatorConnect,
@@ -66,6 +71,16 @@ const TABLE: [ServiceTraits; 5] = [
         custom_header: true,
         teams_tenant: true,
         excludes: &[Service::AzureOperatorCallProtection],
+        default_for: &[
+            LineType::FixedLine,
+            LineType::FixedLineOrMobile,
+            LineType::TollFree,
+            LineType::PremiumRate,
+            LineType::SharedCost,
+            LineType::Voip,
+            LineType::Uan,
+            LineType::PersonalNumber,
+        ],
     },
     ServiceTraits {
         service: Service::TeamsPhoneMobile,
@@ -76,6 +91,7 @@ const TABLE: [ServiceTraits; 5] = [
         custom_header: false,
         teams_tenant: true,
         excludes: &[Service::AzureOperatorCallProtection],
+        default_for: &[LineType::Mobile],
     },
     ServiceTraits {
         service: Service::ZoomPhoneCloudPeering,
@@ -86,6 +102,7 @@ const TABLE: [ServiceTraits; 5] = [
         custom_header: true,
         teams_tenant: false,
         excludes: &[Service::AzureOperatorCallProtection],
+        default_for: &[],
     },
     ServiceTraits {
         service: Service::AzureOperatorCallProtection,
@@ -100,6 +117,7 @@ const TABLE: [ServiceTraits; 5] = [
             Service::TeamsPhoneMobile,
             Service::ZoomPhoneCloudPeering,
         ],
+        default_for: &[],
     },
 ];
 
@@ -143,6 +161,15 @@ impl Service {
     /// Whether this service and `other` may be enabled on the same number.
     pub fn combines_with(self, other: Service) -> bool {
         !self.traits().excludes.contains(&other) && !other.traits().excludes.contains(&self)
+    }
+
+    /// The service the gateway assumes for a number nobody provisioned, by its kind of line:
+    /// Operator Connect for fixed lines, Teams Phone Mobile for mobiles, none otherwise.
+    pub fn default_for(line_type: LineType) -> Option<Service> {
+        Self::ALL.into_iter().find(|s| {
+            let row = s.traits();
+            !row.explicit_association && row.default_for.contains(&line_type)
+        })
     }
 
     pub fn has_sync_switch(self) -> bool {
@@ -212,6 +239,26 @@ mod tests {
             .collect();
         assert_eq!(partners, [TeamsDirectRouting]);
         assert!(TeamsOperatorConnect.combines_with(TeamsDirectRouting));
+    }
+
+    #[test]
+    fn unprovisioned_numbers_default_by_line_type_and_never_to_explicit_services() {
+        assert_eq!(
+            Service::default_for(LineType::FixedLine),
+            Some(Service::TeamsOperatorConnect)
+        );
+        assert_eq!(
+            Service::default_for(LineType::Mobile),
+            Some(Service::TeamsPhoneMobile)
+        );
+        assert_eq!(Service::default_for(LineType::Unknown), None);
+        for line_type in LineType::ALL {
+            let default = Service::default_for(line_type);
+            assert!(
+                default.is_none_or(|s| !s.traits().explicit_association),
+                "{line_type:?}"
+            );
+        }
     }
 
     #[test]
