@@ -43,7 +43,8 @@ pub struct ServiceTraits {
     /// The account needs its Teams tenant ID before a number may use this service, and the
     /// number carries an assignment status and a Teams configuration.
     pub teams_tenant: bool,
-    /// Services that may not be enabled on the same number as this one.
+    /// Services that may not be enabled on the same number as this one (stated once, on one
+    /// side; `combines_with` reads it both ways).
     pub excludes: &'static [Service],
     /// For services without explicit association: the kinds of line the gateway gives this
     /// service when a number is not provisioned at all.
@@ -70,7 +71,7 @@ const TABLE: [ServiceTraits; 5] = [
         flow_through: FlowThrough::WhenSyncEnabled,
         custom_header: true,
         teams_tenant: true,
-        excludes: &[Service::AzureOperatorCallProtection],
+        excludes: &[],
         default_for: &[
             LineType::FixedLine,
             LineType::FixedLineOrMobile,
@@ -90,7 +91,7 @@ const TABLE: [ServiceTraits; 5] = [
         flow_through: FlowThrough::WhenSyncEnabled,
         custom_header: false,
         teams_tenant: true,
-        excludes: &[Service::AzureOperatorCallProtection],
+        excludes: &[],
         default_for: &[LineType::Mobile],
     },
     ServiceTraits {
@@ -101,7 +102,7 @@ const TABLE: [ServiceTraits; 5] = [
         flow_through: FlowThrough::NotSupported,
         custom_header: true,
         teams_tenant: false,
-        excludes: &[Service::AzureOperatorCallProtection],
+        excludes: &[],
         default_for: &[],
     },
     ServiceTraits {
