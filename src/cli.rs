@@ -24,6 +24,35 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage the bearer tokens of the Provisioning API.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once, alone on the last line.
+    Create {
+        /// A name to know the token by (the client it is for).
+        #[arg(long)]
+        name: String,
+        /// Read, Write, Delete or Admin; repeat or separate with commas for several.
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List tokens: name, roles, when created and last used (never the secret).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token: requests carrying it are refused from now on.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,7 +1,10 @@
 //! The `numbat` binary: parses the command line and hands over to the library.
 
+use anyhow::Context;
 use clap::Parser;
-use numbat::cli::{Cli, Command};
+use numbat::cli::{Cli, Command, TokenCommand};
+use numbat::provisioning::Role;
+use numbat::store::Database;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -16,5 +19,59 @@ async fn main() -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+        Command::Token(command) => token(command).await,
     }
+}
+
+async fn open(url: &str) -> anyhow::Result<Database> {
+    let db = Database::connect(url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            name,
+            roles,
+            database,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    Role::parse(r.trim()).with_context(|| {
+                        format!("--role {r}: must be Read, Write, Delete or Admin")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let db = open(&database.database_url).await?;
+            let secret = numbat::auth::tokens::create(&db, &name, &roles).await?;
+            db.close().await;
+            println!("Created token {name}. Keep it now: it is not shown again.");
+            println!("{secret}");
+        }
+        TokenCommand::List { database } => {
+            let db = open(&database.database_url).await?;
+            let tokens = numbat::auth::tokens::list(&db).await?;
+            db.close().await;
+            println!("{:<32} {:<24} {:<26} last used", "name", "roles", "created");
+            for token in tokens {
+                let roles: Vec<_> = token.roles.iter().map(|r| r.as_str()).collect();
+                println!(
+                    "{:<32} {:<24} {:<26} {}",
+                    token.name,
+                    roles.join(","),
+                    token.created_at,
+                    token.last_used_at.as_deref().unwrap_or("never")
+                );
+            }
+        }
+        TokenCommand::Revoke { name, database } => {
+            let db = open(&database.database_url).await?;
+            numbat::auth::tokens::revoke(&db, &name).await?;
+            db.close().await;
+            println!("Revoked token {name}.");
+        }
+    }
+    Ok(())
 }

@@ -125,3 +125,84 @@ fn http_get(address: &str, path: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+#[test]
+fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let run = |args: &[&str]| {
+        let output = numbat()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        (
+            output.status.success(),
+            stdout,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    let (ok, stdout, stderr) = run(&[
+        "token", "create", "--name", "bss-prod", "--role", "Read", "--role", "Write",
+    ]);
+    assert!(ok, "{stderr}");
+    let secret = stdout.lines().last().unwrap().to_owned();
+    assert!(
+        secret.starts_with("nbt_") && !secret.contains(' '),
+        "the token alone on the last line: {stdout}"
+    );
+    assert_eq!(stdout.matches(&secret).count(), 1, "shown once");
+
+    let (ok, _, stderr) = run(&["token", "create", "--name", "bss-prod", "--role", "Admin"]);
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+    let (ok, _, stderr) = run(&["token", "create", "--name", "x", "--role", "Root"]);
+    assert!(!ok && stderr.contains("--role Root"), "{stderr}");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = numbat::store::Database::connect(&url).await.unwrap();
+        let numbat::store::Database::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        let stored: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM api_tokens")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_ne!(stored[0].0, secret, "only a hash is kept");
+        assert!(!stored[0].0.contains(&secret[4..]));
+        let actor = numbat::auth::tokens::authenticate(&db, &secret)
+            .await
+            .unwrap()
+            .expect("the token works");
+        assert_eq!(actor.principal, "token:bss-prod");
+        db.close().await;
+    });
+
+    let (_, listed, _) = run(&["token", "list"]);
+    let line = listed.lines().find(|l| l.starts_with("bss-prod")).unwrap();
+    assert!(line.contains("Read,Write"), "{line}");
+    assert!(!line.ends_with("never"), "last use is recorded: {line}");
+    assert!(!listed.contains(&secret), "list never shows the secret");
+
+    let (ok, _, _) = run(&["token", "revoke", "bss-prod"]);
+    assert!(ok);
+    rt.block_on(async {
+        let db = numbat::store::Database::connect(&url).await.unwrap();
+        assert!(
+            numbat::auth::tokens::authenticate(&db, &secret)
+                .await
+                .unwrap()
+                .is_none(),
+            "revoked"
+        );
+        db.close().await;
+    });
+    let (ok, _, stderr) = run(&["token", "revoke", "bss-prod"]);
+    assert!(
+        !ok && stderr.contains("no token is named bss-prod"),
+        "{stderr}"
+    );
+}

@@ -128,6 +128,11 @@ impl Provisioning {
 
 /// Now, as RFC 3339 UTC with milliseconds (sorts as text).
 pub(crate) fn now() -> String {
+    timestamp()
+}
+
+/// Now, as RFC 3339 UTC with milliseconds; what every stored time looks like.
+pub fn timestamp() -> String {
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"

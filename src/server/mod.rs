@@ -21,6 +21,8 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Database,
+    /// The provisioning core every door writes through.
+    pub core: crate::provisioning::Provisioning,
     /// Whether the browser bundle was found at start-up; without it pages are served as plain HTML.
     pub with_bundle: bool,
 }
@@ -42,6 +44,7 @@ impl AppState {
         let with_bundle = bundle_files(site_root).iter().all(|file| file.is_file());
         Self {
             leptos_options,
+            core: crate::provisioning::Provisioning::new(db.clone()),
             db,
             with_bundle,
         }
@@ -68,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/theme", get(assets::set_theme))
         .route("/style/numbat.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::favicon))
+        .nest(crate::api::MOUNT, crate::api::router())
         .leptos_routes(&state, routes, page_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| shell(options, with_bundle),

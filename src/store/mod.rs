@@ -11,6 +11,7 @@ pub mod consents;
 pub mod numbers;
 pub mod outbox;
 pub mod settings;
+pub mod tokens;
 mod tx;
 
 pub use tx::Tx;

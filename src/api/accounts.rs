@@ -1,0 +1,146 @@
+//! `/accounts` and `/accounts/{name}`.
+
+use super::error::ApiError;
+use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
+use super::wire::{AccountIn, AccountOut, Page};
+use crate::domain::{AccountName, Violation};
+use crate::provisioning::{AccountFilter, Outcome};
+use crate::server::AppState;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let core = &state.core;
+    let size = query.page_size()?;
+    if query.filter.is_some() {
+        return Err(unsupported_filter());
+    }
+    let filter = AccountFilter::default();
+    let mut after: Option<AccountName> = query
+        .after
+        .as_deref()
+        .map(extract::account_name)
+        .transpose()?;
+    let mut to_skip = query.skip.unwrap_or(0);
+    while to_skip > 0 {
+        let chunk = core
+            .list_accounts(&actor, &filter, after.as_ref(), to_skip.min(500))
+            .await?;
+        to_skip -= chunk.len() as i64;
+        match chunk.last() {
+            Some(last) => after = Some(last.account.name.clone()),
+            None => break,
+        }
+    }
+    let records = core
+        .list_accounts(&actor, &filter, after.as_ref(), size + 1)
+        .await?;
+    let more = records.len() as i64 > size;
+    let value: Vec<AccountOut> = records
+        .iter()
+        .take(size as usize)
+        .map(AccountOut::from)
+        .collect();
+    let top_left = query.top.map(|t| t - value.len() as i64);
+    let next_link = (more && top_left.is_none_or(|t| t > 0))
+        .then(|| {
+            value
+                .last()
+                .map(|last| extract::next_link(&uri, &headers, &last.name, top_left))
+        })
+        .flatten();
+    let mut response = Json(Page { value, next_link }).into_response();
+    if query.count_records == Some(true) {
+        let count = core.count_accounts(&actor, &filter).await?;
+        response
+            .headers_mut()
+            .insert("x-ms-record-count", count.into());
+    }
+    Ok(response)
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(account): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    let record = state.core.get_account(&actor, &name).await?;
+    Ok((
+        [("etag", extract::etag(record.version))],
+        Json(AccountOut::from(&record)),
+    )
+        .into_response())
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<AccountIn>,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    let precondition = extract::precondition(&headers)?;
+    let account = body
+        .into_domain(&name)
+        .map_err(crate::provisioning::ProvisioningError::Invalid)?;
+    let written = state
+        .core
+        .put_account(&actor, account, precondition)
+        .await?;
+    let status = if written.outcome == Outcome::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        [("etag", extract::etag(written.record.version))],
+        Json(AccountOut::from(&written.record)),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteQuery {
+    pub delete_numbers: Option<bool>,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(account): Path<String>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    let precondition = extract::precondition(&headers)?;
+    state
+        .core
+        .delete_account(
+            &actor,
+            &name,
+            query.delete_numbers.unwrap_or(false),
+            precondition,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub fn unsupported_filter() -> ApiError {
+    ApiError::invalid(Violation::new(
+        "filter",
+        "UnsupportedFilter",
+        "filter expressions are not supported yet; list without filter and page with nextLink",
+    ))
+}

@@ -1,0 +1,211 @@
+//! What handlers take from a request: the caller, JSON bodies with field-named errors, path
+//! keys that parse, conditional headers, and list parameters.
+
+use super::error::ApiError;
+use crate::domain::{AccountName, TelephoneNumber, Violation};
+use crate::provisioning::{Actor, Precondition};
+use crate::server::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+/// The authenticated caller, as the core's `Actor`.
+pub struct Caller(pub Actor);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        let secret = header.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be Bearer <token>")
+        })?;
+        crate::auth::tokens::authenticate(&state.db, secret.trim())
+            .await?
+            .map(Caller)
+            .ok_or_else(|| ApiError::unauthorized("the bearer token is not known or was revoked"))
+    }
+}
+
+/// A JSON body; a body that does not fit ACG's shape is a 400 naming the field.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "InvalidRequest", e.to_string()))?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut deserializer)
+            .map(Body)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let field = if path == "." { String::new() } else { path };
+                let message = error.into_inner().to_string();
+                ApiError::invalid(Violation::new(field, "InvalidJson", message))
+            })
+    }
+}
+
+pub fn account_name(raw: &str) -> Result<AccountName, ApiError> {
+    AccountName::parse(raw).map_err(|mut v| {
+        v.field = "accountName".into();
+        ApiError::invalid(v)
+    })
+}
+
+pub fn telephone_number(raw: &str) -> Result<TelephoneNumber, ApiError> {
+    TelephoneNumber::parse(raw).map_err(|mut v| {
+        v.field = "telephoneNumber".into();
+        ApiError::invalid(v)
+    })
+}
+
+/// `If-Match` / `If-None-Match` as the core's precondition. ETags are `"<version>"`.
+pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(value) = header("if-match") {
+        if value == "*" {
+            return Ok(Precondition::IfExists);
+        }
+        return parse_etag(value).map(Precondition::IfMatch).ok_or_else(|| {
+            ApiError::invalid(Violation::new(
+                "If-Match",
+                "InvalidHeader",
+                "must be * or an ETag this API returned, e.g. \"3\"",
+            ))
+        });
+    }
+    if let Some(value) = header("if-none-match") {
+        if value == "*" {
+            return Ok(Precondition::IfAbsent);
+        }
+        return Err(ApiError::invalid(Violation::new(
+            "If-None-Match",
+            "InvalidHeader",
+            "only * is supported on writes (create only if absent)",
+        )));
+    }
+    Ok(Precondition::None)
+}
+
+fn parse_etag(value: &str) -> Option<i64> {
+    value
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .ok()
+}
+
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// `top`, `skip`, `maxpagesize`, `countRecords`, and our `after` cursor (what `nextLink` carries).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    pub top: Option<i64>,
+    pub skip: Option<i64>,
+    pub maxpagesize: Option<i64>,
+    pub count_records: Option<bool>,
+    pub filter: Option<String>,
+    pub after: Option<String>,
+}
+
+pub const DEFAULT_PAGE: i64 = 200;
+pub const MAX_PAGE: i64 = 500;
+
+impl ListQuery {
+    /// How many items this page holds at most.
+    pub fn page_size(&self) -> Result<i64, ApiError> {
+        let size = self.maxpagesize.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&size) {
+            return Err(ApiError::invalid(Violation::new(
+                "maxpagesize",
+                "OutOfRange",
+                format!("must be 1–{MAX_PAGE} (default {DEFAULT_PAGE})"),
+            )));
+        }
+        if self.top.is_some_and(|t| t < 0) || self.skip.is_some_and(|s| s < 0) {
+            return Err(ApiError::invalid(Violation::new(
+                "top",
+                "OutOfRange",
+                "top and skip must not be negative",
+            )));
+        }
+        Ok(self.top.map_or(size, |top| top.min(size)))
+    }
+}
+
+/// Query parameters; ones that do not parse are a 400 in ACG's error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "InvalidQuery", e.body_text()))
+    }
+}
+
+/// Where the next page is: this request's URL with `after` (and what is left of `top`) set.
+pub fn next_link(
+    parts_uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    after: &str,
+    top_left: Option<i64>,
+) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
+    let kept: Vec<String> = parts_uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            !matches!(key, "after" | "skip" | "top")
+        })
+        .map(str::to_owned)
+        .collect();
+    let mut query = kept;
+    query.push(format!("after={}", encode(after)));
+    if let Some(top) = top_left {
+        query.push(format!("top={top}"));
+    }
+    format!("{scheme}://{host}{}?{}", parts_uri.path(), query.join("&"))
+}
+
+/// Percent-encodes what a query value cannot carry as is (`+` above all).
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

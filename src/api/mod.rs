@@ -1,0 +1,88 @@
+//! The Provisioning API: ACG's `2024-02-29-preview` on the wire, under `/provisioning`.
+//!
+//! Handlers translate between ACG's JSON and headers and the core's commands; they hold no
+//! provisioning rule. Depends on the core (`crate::provisioning`) and `crate::auth`.
+
+mod accounts;
+mod error;
+mod extract;
+mod numbers;
+pub mod wire;
+
+pub use error::{ApiError, ErrorBody};
+
+use crate::server::AppState;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// The only api-version served.
+pub const API_VERSION: &str = "2024-02-29-preview";
+
+/// Where the API is mounted; an ACG client's endpoint is `https://<host>/provisioning`.
+pub const MOUNT: &str = "/provisioning";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/accounts", get(accounts::list))
+        .route(
+            "/accounts/{account}",
+            get(accounts::get)
+                .put(accounts::put)
+                .delete(accounts::delete)
+                .post(numbers::account_action),
+        )
+        .route(
+            "/accounts/{account}/numbers",
+            get(numbers::list_for_account),
+        )
+        .route(
+            "/accounts/{account}/numbers/{number}",
+            get(numbers::get).put(numbers::put).delete(numbers::delete),
+        )
+        .route("/numbers", get(numbers::list_all))
+        .layer(middleware::from_fn(require_api_version))
+        .layer(middleware::from_fn(echo_client_request_id))
+}
+
+/// Every operation needs `?api-version=2024-02-29-preview`.
+async fn require_api_version(request: Request, next: Next) -> Response {
+    let version = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "api-version")
+        .map(|(_, value)| value.to_owned());
+    match version.as_deref() {
+        Some(API_VERSION) => next.run(request).await,
+        Some(other) => ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "UnsupportedApiVersion",
+            format!("api-version {other} is not served; the versions served are: {API_VERSION}"),
+        )
+        .with_target("api-version")
+        .into_response(),
+        None => ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "MissingApiVersion",
+            format!("the api-version query parameter is required; the versions served are: {API_VERSION}"),
+        )
+        .with_target("api-version")
+        .into_response(),
+    }
+}
+
+/// `x-ms-client-request-id` comes back as it was sent.
+async fn echo_client_request_id(request: Request, next: Next) -> Response {
+    let id: Option<HeaderValue> = request.headers().get("x-ms-client-request-id").cloned();
+    let mut response = next.run(request).await;
+    if let Some(id) = id {
+        response.headers_mut().insert("x-ms-client-request-id", id);
+    }
+    response
+}

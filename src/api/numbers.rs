@@ -1,0 +1,281 @@
+//! Numbers: per account, across accounts, one at a time and in batches (the `:action` POSTs).
+
+use super::accounts::unsupported_filter;
+use super::error::ApiError;
+use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
+use super::wire::{BatchDeleteIn, BatchIn, BatchOut, NumberIn, NumberOut, Page};
+use crate::domain::{AccountName, TelephoneNumber, Violation, Violations};
+use crate::provisioning::{Actor, NumberFilter, NumberOrder, Outcome, ProvisioningError};
+use crate::server::AppState;
+use axum::extract::{OriginalUri, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// ACG's batch size limit.
+pub const MAX_BATCH: usize = 100;
+
+pub async fn list_for_account(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(account): Path<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    state.core.get_account(&actor, &name).await?;
+    let filter = NumberFilter {
+        account: Some(name),
+        ..Default::default()
+    };
+    list(&state, &actor, filter, query, &uri, &headers).await
+}
+
+pub async fn list_all(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    list(
+        &state,
+        &actor,
+        NumberFilter::default(),
+        query,
+        &uri,
+        &headers,
+    )
+    .await
+}
+
+async fn list(
+    state: &AppState,
+    actor: &Actor,
+    filter: NumberFilter,
+    query: ListQuery,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let core = &state.core;
+    let size = query.page_size()?;
+    if query.filter.is_some() {
+        return Err(unsupported_filter());
+    }
+    let order = NumberOrder::Ascending;
+    let mut after: Option<TelephoneNumber> = query
+        .after
+        .as_deref()
+        .map(extract::telephone_number)
+        .transpose()?;
+    let mut to_skip = query.skip.unwrap_or(0);
+    while to_skip > 0 {
+        let chunk = core
+            .list_numbers(actor, &filter, order, after.as_ref(), to_skip.min(500))
+            .await?;
+        to_skip -= chunk.len() as i64;
+        match chunk.last() {
+            Some(last) => after = Some(last.number.telephone_number.clone()),
+            None => break,
+        }
+    }
+    let records = core
+        .list_numbers(actor, &filter, order, after.as_ref(), size + 1)
+        .await?;
+    let more = records.len() as i64 > size;
+    let value: Vec<NumberOut> = records
+        .iter()
+        .take(size as usize)
+        .map(NumberOut::from)
+        .collect();
+    let top_left = query.top.map(|t| t - value.len() as i64);
+    let next_link = (more && top_left.is_none_or(|t| t > 0))
+        .then(|| {
+            value
+                .last()
+                .map(|last| extract::next_link(uri, headers, &last.telephone_number, top_left))
+        })
+        .flatten();
+    let mut response = Json(Page { value, next_link }).into_response();
+    if query.count_records == Some(true) {
+        let count = core.count_numbers(actor, &filter).await?;
+        response
+            .headers_mut()
+            .insert("x-ms-record-count", count.into());
+    }
+    Ok(response)
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((account, number)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    let number = extract::telephone_number(&number)?;
+    let record = state.core.get_number(&actor, Some(&name), &number).await?;
+    Ok((
+        [("etag", extract::etag(record.version))],
+        Json(NumberOut::from(&record)),
+    )
+        .into_response())
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((account, number)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<NumberIn>,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    let key = extract::telephone_number(&number)?;
+    let precondition = extract::precondition(&headers)?;
+    let number = body.into_domain().map_err(ProvisioningError::Invalid)?;
+    let mut mismatches = Violations::new();
+    if number.telephone_number != key {
+        mismatches.push(Violation::new(
+            "telephoneNumber",
+            "KeyMismatch",
+            format!("must be {key}, the number in the path"),
+        ));
+    }
+    if number.account_name != name {
+        mismatches.push(Violation::new(
+            "accountName",
+            "KeyMismatch",
+            format!("must be {name}, the account in the path"),
+        ));
+    }
+    if !mismatches.is_empty() {
+        return Err(ProvisioningError::Invalid(mismatches).into());
+    }
+    let written = state.core.put_number(&actor, number, precondition).await?;
+    let status = if written.outcome == Outcome::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        [("etag", extract::etag(written.record.version))],
+        Json(NumberOut::from(&written.record)),
+    )
+        .into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((account, number)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    let number = extract::telephone_number(&number)?;
+    let precondition = extract::precondition(&headers)?;
+    state
+        .core
+        .delete_number(&actor, &name, &number, precondition)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /accounts/{name}:{action}`: the account name cannot hold `:`, so the split is exact.
+pub async fn account_action(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(segment): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let Some((account, action)) = segment.split_once(':') else {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "POST needs an action, e.g. /accounts/{name}:createOrUpdateNumbers",
+        ));
+    };
+    let name = extract::account_name(account)?;
+    match action {
+        "createOrUpdateNumbers" => {
+            let Body(batch) = <Body<BatchIn> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
+            create_or_update(&state, &caller.0, &name, batch).await
+        }
+        "deleteNumbers" => {
+            let Body(batch) = <Body<BatchDeleteIn> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
+            delete_batch(&state, &caller.0, &name, batch).await
+        }
+        "getTeamsCapabilityPlans" | "getTeamsAvailableCapabilities" => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            format!("{action} needs the Operator Connect connection, which this version does not have yet"),
+        )),
+        other => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownAction",
+            format!("{other} is not an action; use createOrUpdateNumbers, deleteNumbers, getTeamsCapabilityPlans or getTeamsAvailableCapabilities"),
+        )),
+    }
+}
+
+fn batch_size_ok(count: usize) -> Result<(), ApiError> {
+    if count == 0 || count > MAX_BATCH {
+        return Err(ApiError::invalid(Violation::new(
+            "numbers",
+            "BatchSize",
+            format!("must hold 1–{MAX_BATCH} numbers; this one holds {count}"),
+        )));
+    }
+    Ok(())
+}
+
+async fn create_or_update(
+    state: &AppState,
+    actor: &Actor,
+    name: &AccountName,
+    batch: BatchIn,
+) -> Result<Response, ApiError> {
+    batch_size_ok(batch.numbers.len())?;
+    let mut violations = Violations::new();
+    let mut numbers = Vec::with_capacity(batch.numbers.len());
+    for (index, item) in batch.numbers.into_iter().enumerate() {
+        match item.into_domain() {
+            Ok(number) => numbers.push(number),
+            Err(found) => found
+                .0
+                .into_iter()
+                .for_each(|v| violations.push(v.in_item("numbers", index))),
+        }
+    }
+    if !violations.is_empty() {
+        return Err(ProvisioningError::Invalid(violations).into());
+    }
+    let written = state.core.upsert_numbers(actor, name, numbers).await?;
+    let numbers = written.iter().map(|w| NumberOut::from(&w.record)).collect();
+    Ok(Json(BatchOut { numbers }).into_response())
+}
+
+async fn delete_batch(
+    state: &AppState,
+    actor: &Actor,
+    name: &AccountName,
+    batch: BatchDeleteIn,
+) -> Result<Response, ApiError> {
+    batch_size_ok(batch.numbers.len())?;
+    let mut violations = Violations::new();
+    let mut numbers = Vec::with_capacity(batch.numbers.len());
+    for (index, item) in batch.numbers.iter().enumerate() {
+        if let Some(number) = violations.parse(
+            &format!("numbers[{index}].telephoneNumber"),
+            &item.telephone_number,
+            TelephoneNumber::parse,
+        ) {
+            numbers.push(number);
+        }
+    }
+    if !violations.is_empty() {
+        return Err(ProvisioningError::Invalid(violations).into());
+    }
+    state.core.delete_numbers(actor, name, &numbers).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,637 @@
+//! The Provisioning API over the axum router: ACG's paths, shapes, status codes and headers.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{app_without_bundle, send, TestDb};
+use numbat::provisioning::Role;
+use serde_json::{json, Value};
+
+const V: &str = "api-version=2024-02-29-preview";
+
+struct Api {
+    app: axum::Router,
+    token: String,
+    _test: TestDb,
+}
+
+impl Api {
+    async fn new() -> Self {
+        Self::with_roles(&[Role::Admin]).await
+    }
+
+    async fn with_roles(roles: &[Role]) -> Self {
+        let test = TestDb::sqlite().await.migrated().await;
+        let token = numbat::auth::tokens::create(&test.db, "bss", roles)
+            .await
+            .unwrap();
+        Self {
+            app: app_without_bundle(&test.db),
+            token,
+            _test: test,
+        }
+    }
+
+    async fn token(&self, name: &str, roles: &[Role]) -> String {
+        numbat::auth::tokens::create(&self._test.db, name, roles)
+            .await
+            .unwrap()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        self.call_as(&self.token, method, path, body, headers).await
+    }
+
+    async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("/provisioning{path}{separator}{V}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let (response, text) = send(&self.app, request.body(body).unwrap()).await;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (response.status(), response.headers().clone(), value)
+    }
+}
+
+fn dr_account(name: &str) -> Value {
+    json!({ "name": name, "serviceDetails": { "teamsDirectRouting": { "enabled": true, "syncEnabled": false } } })
+}
+
+fn dr_number(number: &str, account: &str) -> Value {
+    json!({ "telephoneNumber": number, "accountName": account, "serviceDetails": { "teamsDirectRouting": { "enabled": true } } })
+}
+
+fn oc_account(name: &str) -> Value {
+    json!({
+        "name": name,
+        "correlationId": "c7aa0070-3956-11eb-8d59-4d9d2e7a4a8d",
+        "serviceDetails": {
+            "teamsTenantId": "a7f4bd5c-cc01-40f4-8baa-2b6bdb272b8a",
+            "teamsOperatorConnect": { "enabled": true, "syncEnabled": true }
+        }
+    })
+}
+
+#[tokio::test]
+async fn api_version_is_required_and_names_the_versions_served() {
+    let api = Api::new().await;
+    let request = Request::get("/provisioning/accounts")
+        .header("authorization", format!("Bearer {}", api.token))
+        .body(Body::empty())
+        .unwrap();
+    let (response, text) = send(&api.app, request).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()["x-ms-error-code"], "MissingApiVersion");
+    assert!(text.contains("2024-02-29-preview"), "{text}");
+
+    let request = Request::get("/provisioning/accounts?api-version=2023-10-01")
+        .body(Body::empty())
+        .unwrap();
+    let (response, text) = send(&api.app, request).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["code"], "UnsupportedApiVersion");
+    assert_eq!(body["error"]["target"], "api-version");
+}
+
+#[tokio::test]
+async fn a_missing_or_unknown_token_is_401() {
+    let api = Api::new().await;
+    let request = Request::get(format!("/provisioning/accounts?{V}"))
+        .body(Body::empty())
+        .unwrap();
+    let (response, _) = send(&api.app, request).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let (status, headers, body) = api.call_as("nbt_0000", "GET", "/accounts", None, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["x-ms-error-code"], "Unauthorized");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not known"));
+}
+
+#[tokio::test]
+async fn put_creates_then_replaces_an_account_with_etags() {
+    let api = Api::new().await;
+    let (status, headers, body) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(oc_account("contoso")),
+            &[(
+                "x-ms-client-request-id",
+                "7b1f6b8e-0000-4000-8000-000000000001",
+            )],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(headers["etag"], "\"1\"");
+    assert_eq!(
+        headers["x-ms-client-request-id"],
+        "7b1f6b8e-0000-4000-8000-000000000001"
+    );
+    assert_eq!(body["name"], "contoso");
+    assert_eq!(
+        body["serviceDetails"]["teamsOperatorConnect"],
+        json!({ "enabled": true, "syncEnabled": true, "numberCount": 0 })
+    );
+    assert_eq!(
+        body["serviceDetails"]["teamsTenantId"],
+        "a7f4bd5c-cc01-40f4-8baa-2b6bdb272b8a"
+    );
+    assert_eq!(body["serviceProvisioningStatus"], "pending");
+    assert_eq!(body["serviceProvisioningErrors"], json!([]));
+
+    let mut changed = oc_account("contoso");
+    changed["correlationId"] = json!("crm-2");
+    let (status, headers, _) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(changed.clone()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (status, headers["etag"].to_str().unwrap()),
+        (StatusCode::OK, "\"2\"")
+    );
+
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(changed.clone()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    let (status, _, _) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(changed),
+            &[("if-none-match", "*")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+
+    let (status, headers, body) = api.call("GET", "/accounts/contoso", None, &[]).await;
+    assert_eq!(
+        (status, headers["etag"].to_str().unwrap()),
+        (StatusCode::OK, "\"2\"")
+    );
+    assert_eq!(body["correlationId"], "crm-2");
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400s_that_name_the_field() {
+    let api = Api::new().await;
+    let mut wrong_type = oc_account("contoso");
+    wrong_type["serviceDetails"]["teamsOperatorConnect"]["enabled"] = json!("yes");
+    let (status, headers, body) = api
+        .call("PUT", "/accounts/contoso", Some(wrong_type), &[])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["x-ms-error-code"], "InvalidRequest");
+    assert_eq!(
+        body["error"]["target"], "serviceDetails.teamsOperatorConnect.enabled",
+        "{body}"
+    );
+
+    let (status, _, body) = api
+        .call("PUT", "/accounts/contoso", Some(oc_account("other")), &[])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "name");
+
+    let mut no_tenant = oc_account("contoso");
+    no_tenant["serviceDetails"]["teamsTenantId"] = json!("not-a-guid");
+    let (_, _, body) = api
+        .call("PUT", "/accounts/contoso", Some(no_tenant), &[])
+        .await;
+    assert_eq!(body["error"]["target"], "serviceDetails.teamsTenantId");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("GUID"),
+        "{body}"
+    );
+
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/accounts/bad%20name",
+            Some(dr_account("bad name")),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "accountName");
+    let (status, _, _) = api.call("GET", "/accounts/contoso", None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was created");
+}
+
+#[tokio::test]
+async fn batches_create_numbers_all_or_nothing_and_delete_them() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
+        .await;
+    let mut with_header = dr_number("+442079460001", "contoso");
+    with_header["configuration"] = json!({ "customSipHeader": "contoso-commsgw" });
+    let batch = json!({ "numbers": [with_header, dr_number("+442079460002", "contoso")] });
+    let (status, _, body) = api
+        .call(
+            "POST",
+            "/accounts/contoso:createOrUpdateNumbers",
+            Some(batch),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["numbers"][0]["configuration"]["customSipHeader"],
+        "contoso-commsgw"
+    );
+    assert_eq!(body["numbers"][1]["serviceProvisioningStatus"], "synced");
+
+    let mut zoom = dr_number("+442079460003", "contoso");
+    zoom["serviceDetails"] = json!({ "zoomPhoneCloudPeering": { "enabled": true } });
+    let bad = json!({ "numbers": [dr_number("+442079460004", "contoso"), zoom, dr_number("0207946", "contoso")] });
+    let (status, _, body) = api
+        .call(
+            "POST",
+            "/accounts/contoso:createOrUpdateNumbers",
+            Some(bad),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let targets: Vec<_> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["target"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        targets,
+        ["numbers[2].telephoneNumber"],
+        "parse errors come first, per item"
+    );
+    let (_, _, listed) = api
+        .call("GET", "/accounts/contoso/numbers", None, &[])
+        .await;
+    assert_eq!(
+        listed["value"].as_array().unwrap().len(),
+        2,
+        "nothing of the bad batch was written"
+    );
+
+    let too_many = json!({ "numbers": (0..101).map(|i| dr_number(&format!("+4420794610{i:02}"), "contoso")).collect::<Vec<_>>() });
+    let (status, _, body) = api
+        .call(
+            "POST",
+            "/accounts/contoso:createOrUpdateNumbers",
+            Some(too_many),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "InvalidRequest");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("1–100"),
+        "{body}"
+    );
+
+    let delete = json!({ "numbers": [{ "telephoneNumber": "+442079460001" }] });
+    let (status, _, _) = api
+        .call("POST", "/accounts/contoso:deleteNumbers", Some(delete), &[])
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = api
+        .call(
+            "GET",
+            "/accounts/contoso/numbers/%2B442079460001",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn one_number_is_put_got_and_deleted_at_its_own_path() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
+        .await;
+    let (status, headers, body) = api
+        .call(
+            "PUT",
+            "/accounts/contoso/numbers/%2B442079460001",
+            Some(dr_number("+442079460001", "contoso")),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, headers["etag"].to_str().unwrap()),
+        (StatusCode::CREATED, "\"1\""),
+        "{body}"
+    );
+    assert_eq!(
+        body["serviceDetails"],
+        json!({ "teamsDirectRouting": { "enabled": true } })
+    );
+
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/accounts/contoso/numbers/%2B442079460009",
+            Some(dr_number("+442079460001", "contoso")),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "telephoneNumber");
+
+    let (status, _, body) = api
+        .call(
+            "GET",
+            "/accounts/contoso/numbers/%2B442079460001",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["accountName"], "contoso");
+    let (status, _, _) = api
+        .call(
+            "DELETE",
+            "/accounts/contoso/numbers/%2B442079460001",
+            None,
+            &[("if-match", "\"9\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, _, _) = api
+        .call(
+            "DELETE",
+            "/accounts/contoso/numbers/%2B442079460001",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, headers, _) = api
+        .call(
+            "DELETE",
+            "/accounts/contoso/numbers/%2B442079460001",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, headers["x-ms-error-code"].to_str().unwrap()),
+        (StatusCode::NOT_FOUND, "NotFound")
+    );
+}
+
+#[tokio::test]
+async fn a_number_in_another_account_is_409() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/first", Some(dr_account("first")), &[])
+        .await;
+    api.call("PUT", "/accounts/second", Some(dr_account("second")), &[])
+        .await;
+    api.call(
+        "PUT",
+        "/accounts/first/numbers/%2B442079460001",
+        Some(dr_number("+442079460001", "first")),
+        &[],
+    )
+    .await;
+    let (status, headers, body) = api
+        .call(
+            "PUT",
+            "/accounts/second/numbers/%2B442079460001",
+            Some(dr_number("+442079460001", "second")),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(headers["x-ms-error-code"], "Conflict");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already belongs to account first"));
+}
+
+#[tokio::test]
+async fn deleting_an_account_with_numbers_needs_delete_numbers() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
+        .await;
+    api.call(
+        "PUT",
+        "/accounts/contoso/numbers/%2B442079460001",
+        Some(dr_number("+442079460001", "contoso")),
+        &[],
+    )
+    .await;
+    let (status, _, body) = api.call("DELETE", "/accounts/contoso", None, &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("deleteNumbers=true"));
+    let (status, _, _) = api
+        .call("DELETE", "/accounts/contoso?deleteNumbers=true", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, body) = api.call("GET", "/numbers", None, &[]).await;
+    assert_eq!(body["value"], json!([]));
+}
+
+#[tokio::test]
+async fn lists_page_with_next_link_and_count_records() {
+    let api = Api::new().await;
+    for name in ["a", "b", "c", "d", "e"] {
+        api.call(
+            "PUT",
+            &format!("/accounts/{name}"),
+            Some(dr_account(name)),
+            &[],
+        )
+        .await;
+    }
+    let (status, headers, body) = api
+        .call(
+            "GET",
+            "/accounts?maxpagesize=2&countRecords=true",
+            None,
+            &[("host", "numbat.test")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-ms-record-count"], "5");
+    let mut names: Vec<String> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    let mut next = body["nextLink"].as_str().map(str::to_owned);
+    while let Some(link) = next {
+        assert!(
+            link.starts_with("http://numbat.test/provisioning/accounts?"),
+            "{link}"
+        );
+        let path = link.trim_start_matches("http://numbat.test/provisioning");
+        let path = path
+            .replace(&format!("{V}&"), "")
+            .replace(&format!("&{V}"), "");
+        let (_, _, page) = api
+            .call("GET", &path, None, &[("host", "numbat.test")])
+            .await;
+        names.extend(
+            page["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["name"].as_str().unwrap().to_owned()),
+        );
+        next = page["nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(names, ["a", "b", "c", "d", "e"]);
+
+    let (_, _, body) = api
+        .call("GET", "/accounts?top=3&skip=1&maxpagesize=2", None, &[])
+        .await;
+    let first: Vec<_> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].clone())
+        .collect();
+    assert_eq!(first, [json!("b"), json!("c")]);
+    assert!(body["nextLink"].as_str().unwrap().contains("top=1"));
+
+    let (status, _, body) = api
+        .call("GET", "/accounts?maxpagesize=501", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "maxpagesize");
+}
+
+/// What each role may do, operation by operation (ACG's documented role mapping).
+#[tokio::test]
+async fn every_role_against_every_operation() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
+        .await;
+    api.call(
+        "PUT",
+        "/accounts/contoso/numbers/%2B442079460001",
+        Some(dr_number("+442079460001", "contoso")),
+        &[],
+    )
+    .await;
+    // (method, path, body, who may: Read, Write, Delete, Admin)
+    let operations: Vec<(&str, String, Option<Value>, [bool; 4])> = vec![
+        ("GET", "/accounts".into(), None, [true, false, false, true]),
+        (
+            "GET",
+            "/accounts/contoso".into(),
+            None,
+            [true, false, false, true],
+        ),
+        (
+            "PUT",
+            "/accounts/contoso".into(),
+            Some(dr_account("contoso")),
+            [false, true, false, true],
+        ),
+        (
+            "GET",
+            "/accounts/contoso/numbers".into(),
+            None,
+            [true, false, false, true],
+        ),
+        (
+            "GET",
+            "/accounts/contoso/numbers/%2B442079460001".into(),
+            None,
+            [true, false, false, true],
+        ),
+        (
+            "PUT",
+            "/accounts/contoso/numbers/%2B442079460001".into(),
+            Some(dr_number("+442079460001", "contoso")),
+            [false, true, false, true],
+        ),
+        (
+            "POST",
+            "/accounts/contoso:createOrUpdateNumbers".into(),
+            Some(json!({ "numbers": [dr_number("+442079460001", "contoso")] })),
+            [false, true, false, true],
+        ),
+        ("GET", "/numbers".into(), None, [true, false, false, true]),
+        (
+            "POST",
+            "/accounts/contoso:deleteNumbers".into(),
+            Some(json!({ "numbers": [{ "telephoneNumber": "+442079469999" }] })),
+            [false, false, true, true],
+        ),
+        (
+            "DELETE",
+            "/accounts/contoso/numbers/%2B442079469999".into(),
+            None,
+            [false, false, true, true],
+        ),
+        (
+            "DELETE",
+            "/accounts/nobody".into(),
+            None,
+            [false, false, true, true],
+        ),
+    ];
+    let roles = [Role::Read, Role::Write, Role::Delete, Role::Admin];
+    for (i, role) in roles.iter().enumerate() {
+        let token = api
+            .token(&format!("only-{}", role.as_str()), &[*role])
+            .await;
+        for (method, path, body, allowed) in &operations {
+            let (status, _, answer) = api.call_as(&token, method, path, body.clone(), &[]).await;
+            let forbidden = status == StatusCode::FORBIDDEN;
+            assert_eq!(
+                forbidden,
+                !allowed[i],
+                "{} {method} {path}: {status} {answer}",
+                role.as_str()
+            );
+        }
+    }
+}
