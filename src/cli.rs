@@ -74,6 +74,11 @@ pub struct ServeArgs {
     /// Folder holding the browser bundle (`pkg/numbat.js`, `pkg/numbat_bg.wasm`).
     #[arg(long, env = "NUMBAT_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+
+    /// A JSON file in ACG's TeamsCapabilityPlans shape that `:getTeamsCapabilityPlans` answers
+    /// with (until sync asks Operator Connect); without it, a built-in set.
+    #[arg(long, env = "NUMBAT_CAPABILITY_PLANS")]
+    pub capability_plans: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,7 @@ use numbat::provisioning::Role;
 use serde_json::{json, Value};
 
 const V: &str = "api-version=2024-02-29-preview";
+const TENANT: &str = "a7f4bd5c-cc01-40f4-8baa-2b6bdb272b8a";
 
 struct Api {
     app: axum::Router,
@@ -31,6 +32,46 @@ impl Api {
             token,
             _test: test,
         }
+    }
+
+    fn core(&self) -> numbat::provisioning::Provisioning {
+        numbat::provisioning::Provisioning::new(self._test.db.clone())
+    }
+
+    /// A consent and a civic address for tenant `TENANT`, as sync would record them.
+    async fn seed_teams_data(&self) {
+        use numbat::domain::consent::{ConsentStatus, RequestForInformation, TeamsCivicAddress};
+        use numbat::provisioning::{Actor, Door};
+        let sync = Actor::new("sync", &[Role::Admin], Door::Sync);
+        let tenant = numbat::domain::TenantId::parse(TENANT).unwrap();
+        let rfi = RequestForInformation {
+            id: "214b3a0e-fb7c-481f-9f38-fcb7eab5fad3".into(),
+            tenant_id: tenant.clone(),
+            account_name: None,
+            product_context: "teams".into(),
+            operator_id: Some("75f9fed4-d8e9-4c90-bc28-523cfdb83244".into()),
+            status: ConsentStatus::Active,
+            consented_on: Some("2024-01-18T07:58:49.570Z".into()),
+            last_modified_on: None,
+            consented_countries: vec!["US".into(), "GB".into()],
+            contacts: vec![],
+            customer_relationship: None,
+        };
+        self.core().record_rfi(&sync, rfi).await.unwrap();
+        let address: TeamsCivicAddress = serde_json::from_value(json!({
+            "id": "ebfee340-a791-11ed-9bfa-ed8bb5c41be4",
+            "tenantId": TENANT,
+            "country": "US",
+            "cityOrTown": "Reston",
+            "defaultLocationId": "653c9fed-f8a7-4a6c-917b-b5b1ad4d45f7",
+            "validationStatus": "validated",
+            "locations": [{ "id": "653c9fed-f8a7-4a6c-917b-b5b1ad4d45f7", "civicAddressId": "ebfee340-a791-11ed-9bfa-ed8bb5c41be4", "isDefault": true, "description": "911" }]
+        }))
+        .unwrap();
+        self.core()
+            .record_civic_address(&sync, &tenant, address)
+            .await
+            .unwrap();
     }
 
     async fn token(&self, name: &str, roles: &[Role]) -> String {
@@ -634,4 +675,144 @@ async fn every_role_against_every_operation() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn requests_for_information_are_listed_read_and_patched() {
+    let api = Api::new().await;
+    api.seed_teams_data().await;
+    let (status, headers, body) = api
+        .call(
+            "GET",
+            "/teamsRequestsForInformation?countRecords=true",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["x-ms-record-count"], "1");
+    let rfi = &body["value"][0];
+    assert_eq!(rfi["tenantId"], TENANT);
+    assert_eq!(rfi["status"], "active");
+    assert_eq!(rfi["consentedCountries"], json!(["US", "GB"]));
+    assert!(
+        rfi.get("customerRelationship").is_none(),
+        "absent, not null: {rfi}"
+    );
+
+    let patch = json!({ "customerRelationship": { "status": "ConsentDeclined" } });
+    let (status, _, body) = api
+        .call(
+            "PATCH",
+            &format!("/teamsRequestsForInformation/{TENANT}"),
+            Some(patch),
+            &[("content-type", "application/merge-patch+json")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "customerRelationship.comment");
+
+    let patch = json!({ "customerRelationship": { "status": "ConsentAcknowledged", "comment": "Consent accepted on 2024-01-12" } });
+    let (status, headers, body) = api
+        .call(
+            "PATCH",
+            &format!("/teamsRequestsForInformation/{TENANT}"),
+            Some(patch),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["etag"], "\"2\"");
+    assert_eq!(
+        body["customerRelationship"]["status"],
+        "ConsentAcknowledged"
+    );
+    assert!(body["customerRelationship"]["lastModifiedOn"].is_string());
+
+    let (status, _, body) = api
+        .call("GET", "/teamsRequestsForInformation/not-a-guid", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "tenantId");
+    let (status, _, _) = api
+        .call(
+            "GET",
+            "/teamsRequestsForInformation/00000000-0000-4000-8000-000000000001",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn civic_addresses_and_capabilities_are_answered_for_teams_accounts() {
+    let api = Api::new().await;
+    api.seed_teams_data().await;
+    api.call("PUT", "/accounts/teams", Some(oc_account("teams")), &[])
+        .await;
+    let (status, _, body) = api
+        .call("GET", "/accounts/teams/teamsCivicAddresses", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["value"][0]["cityOrTown"], "Reston");
+    assert_eq!(body["value"][0]["locations"][0]["description"], "911");
+    let (status, headers, body) = api
+        .call(
+            "GET",
+            "/accounts/teams/teamsCivicAddresses/ebfee340-a791-11ed-9bfa-ed8bb5c41be4",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (status, headers["etag"].to_str().unwrap()),
+        (StatusCode::OK, "\"1\"")
+    );
+    assert_eq!(
+        body["defaultLocationId"],
+        "653c9fed-f8a7-4a6c-917b-b5b1ad4d45f7"
+    );
+
+    let (status, _, body) = api
+        .call("POST", "/accounts/teams:getTeamsCapabilityPlans", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let usages: Vec<_> = body["capabilityPlans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["usage"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        usages.contains(&"CallingUserAssignment".to_owned()),
+        "{body}"
+    );
+    let ask = json!({ "numbers": [{ "telephoneNumber": "+442079460001" }] });
+    let (status, _, body) = api
+        .call(
+            "POST",
+            "/accounts/teams:getTeamsAvailableCapabilities",
+            Some(ask),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["availableCapabilities"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("InboundCalling")));
+
+    api.call("PUT", "/accounts/plain", Some(dr_account("plain")), &[])
+        .await;
+    let (status, _, body) = api
+        .call("POST", "/accounts/plain:getTeamsCapabilityPlans", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "serviceDetails.teamsTenantId");
+    let (status, _, body) = api
+        .call("POST", "/accounts/teams:doSomething", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "UnknownAction");
 }

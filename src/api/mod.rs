@@ -4,11 +4,13 @@
 //! provisioning rule. Depends on the core (`crate::provisioning`) and `crate::auth`.
 
 mod accounts;
+mod consents;
 mod error;
 mod extract;
 mod numbers;
 pub mod wire;
 
+pub use consents::{default_capability_plans, CapabilityPlan};
 pub use error::{ApiError, ErrorBody};
 
 use crate::server::AppState;
@@ -43,7 +45,20 @@ pub fn router() -> Router<AppState> {
             "/accounts/{account}/numbers/{number}",
             get(numbers::get).put(numbers::put).delete(numbers::delete),
         )
+        .route(
+            "/accounts/{account}/teamsCivicAddresses",
+            get(consents::list_civic_addresses),
+        )
+        .route(
+            "/accounts/{account}/teamsCivicAddresses/{id}",
+            get(consents::get_civic_address),
+        )
         .route("/numbers", get(numbers::list_all))
+        .route("/teamsRequestsForInformation", get(consents::list_rfis))
+        .route(
+            "/teamsRequestsForInformation/{tenant}",
+            get(consents::get_rfi).patch(consents::patch_rfi),
+        )
         .layer(middleware::from_fn(require_api_version))
         .layer(middleware::from_fn(echo_client_request_id))
 }

@@ -205,11 +205,11 @@ pub async fn account_action(
             let Body(batch) = <Body<BatchDeleteIn> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
             delete_batch(&state, &caller.0, &name, batch).await
         }
-        "getTeamsCapabilityPlans" | "getTeamsAvailableCapabilities" => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            format!("{action} needs the Operator Connect connection, which this version does not have yet"),
-        )),
+        "getTeamsCapabilityPlans" => super::consents::capability_plans(&state, &caller.0, &name).await,
+        "getTeamsAvailableCapabilities" => {
+            let Body(numbers) = <Body<super::consents::NumberIdentifiers> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
+            super::consents::available_capabilities(&state, &caller.0, &name, numbers).await
+        }
         other => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "UnknownAction",

@@ -11,16 +11,21 @@ use serde::{Deserialize, Serialize};
 pub struct RequestForInformation {
     pub id: String,
     pub tenant_id: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_name: Option<AccountName>,
     pub product_context: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator_id: Option<String>,
     pub status: ConsentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consented_on: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified_on: Option<String>,
     #[serde(default)]
     pub consented_countries: Vec<String>,
     #[serde(default)]
     pub contacts: Vec<Contact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_relationship: Option<CustomerRelationship>,
 }
 
@@ -47,8 +52,11 @@ impl ConsentStatus {
 pub struct Contact {
     pub full_name: String,
     pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telephone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_size: Option<String>,
 }
 
@@ -56,8 +64,11 @@ pub struct Contact {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerRelationship {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified_on: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
 
@@ -125,8 +136,10 @@ impl RelationshipChange {
 #[serde(rename_all = "camelCase")]
 pub struct TeamsCivicAddress {
     pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<TenantId>,
     pub default_location_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_status: Option<String>,
     /// The address lines and the rest of ACG's fields, kept as they came.
     #[serde(flatten)]
@@ -140,8 +153,12 @@ pub struct TeamsCivicAddress {
 pub struct TeamsLocation {
     pub id: String,
     pub civic_address_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_info: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_default: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elin: Option<String>,
 }

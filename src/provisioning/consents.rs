@@ -227,3 +227,21 @@ impl Provisioning {
         Ok(record.account.teams_tenant_id)
     }
 }
+
+impl Provisioning {
+    /// The Teams tenant of an account, for operations that ask Operator Connect about it.
+    pub async fn teams_tenant(
+        &self,
+        actor: &Actor,
+        account: &AccountName,
+    ) -> Result<TenantId, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        self.tenant_of(account).await?.ok_or_else(|| {
+            ProvisioningError::invalid(crate::domain::Violation::new(
+                "serviceDetails.teamsTenantId",
+                "TenantIdRequired",
+                format!("account {account} has no Teams tenant ID, so Operator Connect cannot be asked about it"),
+            ))
+        })
+    }
+}

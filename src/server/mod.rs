@@ -25,6 +25,8 @@ pub struct AppState {
     pub core: crate::provisioning::Provisioning,
     /// Whether the browser bundle was found at start-up; without it pages are served as plain HTML.
     pub with_bundle: bool,
+    /// Operator Connect's capability plans, from configuration until sync fetches them.
+    pub capability_plans: std::sync::Arc<Vec<crate::api::CapabilityPlan>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -47,7 +49,14 @@ impl AppState {
             core: crate::provisioning::Provisioning::new(db.clone()),
             db,
             with_bundle,
+            capability_plans: std::sync::Arc::new(crate::api::default_capability_plans()),
         }
+    }
+
+    /// The same state answering capability questions with `plans`.
+    pub fn with_capability_plans(mut self, plans: Vec<crate::api::CapabilityPlan>) -> Self {
+        self.capability_plans = std::sync::Arc::new(plans);
+        self
     }
 }
 
@@ -87,7 +96,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let schema_version = db.migrate().await?;
     tracing::info!(database = db.kind(), schema_version, "database ready");
 
-    let state = AppState::new(db.clone(), &args.site_root);
+    let mut state = AppState::new(db.clone(), &args.site_root);
+    if let Some(path) = &args.capability_plans {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("--capability-plans {}: {e}", path.display()))?;
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Plans {
+            capability_plans: Vec<crate::api::CapabilityPlan>,
+        }
+        let plans: Plans = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "--capability-plans {}: not ACG's TeamsCapabilityPlans shape: {e}",
+                path.display()
+            )
+        })?;
+        state = state.with_capability_plans(plans.capability_plans);
+    }
     if !state.with_bundle {
         tracing::warn!(
             site_root = %args.site_root.display(),

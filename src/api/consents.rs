@@ -1,0 +1,319 @@
+//! Requests for Information (consents), Teams civic addresses and capability plans.
+
+use super::error::ApiError;
+use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
+use super::wire::Page;
+use crate::domain::consent::{RelationshipChange, RequestForInformation, TeamsCivicAddress};
+use crate::domain::{TenantId, Violation};
+use crate::provisioning::{ProvisioningError, RfiRecord};
+use crate::server::AppState;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RfiOut<'a> {
+    #[serde(flatten)]
+    rfi: &'a RequestForInformation,
+    service_provisioning_status: &'static str,
+    service_provisioning_errors: [(); 0],
+}
+
+impl<'a> From<&'a RfiRecord> for RfiOut<'a> {
+    fn from(record: &'a RfiRecord) -> Self {
+        Self {
+            rfi: &record.rfi,
+            service_provisioning_status: record.provisioning_status.as_str(),
+            service_provisioning_errors: [],
+        }
+    }
+}
+
+fn tenant(raw: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(raw).map_err(|mut v| {
+        v.field = "tenantId".into();
+        ApiError::invalid(v)
+    })
+}
+
+pub async fn list_rfis(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let size = query.page_size()?;
+    if query.filter.is_some() {
+        return Err(super::accounts::unsupported_filter());
+    }
+    let mut after = query.after.as_deref().map(tenant).transpose()?;
+    let mut to_skip = query.skip.unwrap_or(0);
+    while to_skip > 0 {
+        let chunk = state
+            .core
+            .list_rfis(&actor, after.as_ref(), to_skip.min(500))
+            .await?;
+        to_skip -= chunk.len() as i64;
+        match chunk.last() {
+            Some(last) => after = Some(last.rfi.tenant_id.clone()),
+            None => break,
+        }
+    }
+    let records = state
+        .core
+        .list_rfis(&actor, after.as_ref(), size + 1)
+        .await?;
+    let more = records.len() as i64 > size;
+    let page: Vec<&RfiRecord> = records.iter().take(size as usize).collect();
+    let top_left = query.top.map(|t| t - page.len() as i64);
+    let next_link = (more && top_left.is_none_or(|t| t > 0))
+        .then(|| {
+            page.last().map(|last| {
+                extract::next_link(&uri, &headers, last.rfi.tenant_id.as_str(), top_left)
+            })
+        })
+        .flatten();
+    let value: Vec<RfiOut> = page.into_iter().map(RfiOut::from).collect();
+    let mut response = Json(Page { value, next_link }).into_response();
+    if query.count_records == Some(true) {
+        let count = state.core.count_rfis(&actor).await?;
+        response
+            .headers_mut()
+            .insert("x-ms-record-count", count.into());
+    }
+    Ok(response)
+}
+
+pub async fn get_rfi(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(tenant_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = state.core.get_rfi(&actor, &tenant(&tenant_id)?).await?;
+    Ok((
+        [("etag", extract::etag(record.version))],
+        Json(RfiOut::from(&record)),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RfiPatch {
+    customer_relationship: Option<RelationshipPatch>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RelationshipPatch {
+    status: Option<String>,
+    comment: Option<String>,
+}
+
+/// A merge patch of the customer relationship (`application/merge-patch+json`).
+pub async fn patch_rfi(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(tenant_id): Path<String>,
+    headers: HeaderMap,
+    Body(patch): Body<RfiPatch>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&tenant_id)?;
+    let precondition = extract::precondition(&headers)?;
+    let Some(relationship) = patch.customer_relationship else {
+        return Err(ApiError::invalid(Violation::new(
+            "customerRelationship",
+            "Required",
+            "is the only writable part of a request for information and must be given",
+        )));
+    };
+    let change = RelationshipChange {
+        status: relationship.status,
+        comment: relationship.comment,
+    };
+    let record = state
+        .core
+        .update_relationship(&actor, &tenant, change, precondition)
+        .await?;
+    Ok((
+        [("etag", extract::etag(record.version))],
+        Json(RfiOut::from(&record)),
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+struct AddressOut<'a>(&'a TeamsCivicAddress);
+
+pub async fn list_civic_addresses(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(account): Path<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    let size = query.page_size()?;
+    if query.filter.is_some() {
+        return Err(super::accounts::unsupported_filter());
+    }
+    let records = state
+        .core
+        .list_civic_addresses(
+            &actor,
+            &name,
+            query.after.as_deref(),
+            size + 1 + query.skip.unwrap_or(0),
+        )
+        .await?;
+    let skipped: Vec<_> = records
+        .into_iter()
+        .skip(query.skip.unwrap_or(0) as usize)
+        .collect();
+    let more = skipped.len() as i64 > size;
+    let page: Vec<&TeamsCivicAddress> = skipped
+        .iter()
+        .take(size as usize)
+        .map(|r| &r.address)
+        .collect();
+    let top_left = query.top.map(|t| t - page.len() as i64);
+    let next_link = (more && top_left.is_none_or(|t| t > 0))
+        .then(|| {
+            page.last()
+                .map(|last| extract::next_link(&uri, &headers, &last.id, top_left))
+        })
+        .flatten();
+    let mut response = Json(Page {
+        value: page.iter().map(|a| AddressOut(a)).collect(),
+        next_link,
+    })
+    .into_response();
+    if query.count_records == Some(true) {
+        let all = state
+            .core
+            .list_civic_addresses(&actor, &name, None, i64::MAX)
+            .await?;
+        response
+            .headers_mut()
+            .insert("x-ms-record-count", (all.len() as i64).into());
+    }
+    Ok(response)
+}
+
+pub async fn get_civic_address(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let name = extract::account_name(&account)?;
+    let record = state.core.get_civic_address(&actor, &name, &id).await?;
+    Ok((
+        [("etag", extract::etag(record.version))],
+        Json(AddressOut(&record.address)),
+    )
+        .into_response())
+}
+
+/// The capability plans Operator Connect offers. Until sync talks to Operator Connect these
+/// come from configuration (`--capability-plans`, or the built-in default).
+pub async fn capability_plans(
+    state: &AppState,
+    actor: &crate::provisioning::Actor,
+    account: &crate::domain::AccountName,
+) -> Result<Response, ApiError> {
+    state.core.teams_tenant(actor, account).await?;
+    Ok(
+        Json(serde_json::json!({ "capabilityPlans": state.capability_plans.as_ref() }))
+            .into_response(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NumberIdentifiers {
+    pub numbers: Vec<super::wire::NumberIdentifierIn>,
+}
+
+/// The capabilities numbers may choose: every choosable capability of the configured plans.
+pub async fn available_capabilities(
+    state: &AppState,
+    actor: &crate::provisioning::Actor,
+    account: &crate::domain::AccountName,
+    numbers: NumberIdentifiers,
+) -> Result<Response, ApiError> {
+    let mut v = crate::domain::Violations::new();
+    for (i, n) in numbers.numbers.iter().enumerate() {
+        v.parse(
+            &format!("numbers[{i}].telephoneNumber"),
+            &n.telephone_number,
+            crate::domain::TelephoneNumber::parse,
+        );
+    }
+    if !v.is_empty() {
+        return Err(ProvisioningError::Invalid(v).into());
+    }
+    state.core.teams_tenant(actor, account).await?;
+    let mut capabilities: Vec<String> = Vec::new();
+    for plan in state.capability_plans.iter() {
+        for capability in plan
+            .choosable_capabilities
+            .iter()
+            .chain(&plan.mandatory_capabilities)
+        {
+            if !capabilities.contains(capability) {
+                capabilities.push(capability.clone());
+            }
+        }
+    }
+    Ok(Json(serde_json::json!({ "availableCapabilities": capabilities })).into_response())
+}
+
+/// One of Operator Connect's capability plans, in ACG's shape.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapabilityPlan {
+    pub name: String,
+    #[serde(default)]
+    pub offer_types: Vec<String>,
+    pub usage: String,
+    #[serde(default)]
+    pub mandatory_capabilities: Vec<String>,
+    #[serde(default)]
+    pub choosable_capabilities: Vec<String>,
+    pub supports_toll_free: bool,
+}
+
+/// The plans served when none are configured.
+pub fn default_capability_plans() -> Vec<CapabilityPlan> {
+    let plan = |name: &str, usage: &str, choosable: &[&str], toll_free: bool| CapabilityPlan {
+        name: name.to_owned(),
+        offer_types: vec!["Calling".to_owned()],
+        usage: usage.to_owned(),
+        mandatory_capabilities: vec![],
+        choosable_capabilities: choosable.iter().map(|c| (*c).to_owned()).collect(),
+        supports_toll_free: toll_free,
+    };
+    vec![
+        plan(
+            "calling-user",
+            "CallingUserAssignment",
+            &["InboundCalling", "OutboundCalling"],
+            false,
+        ),
+        plan(
+            "first-party-app",
+            "FirstPartyAppAssignment",
+            &["InboundCalling", "OutboundCalling"],
+            true,
+        ),
+        plan(
+            "conference",
+            "ConferenceAssignment",
+            &["InboundCalling"],
+            true,
+        ),
+    ]
+}
