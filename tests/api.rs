@@ -816,3 +816,90 @@ async fn civic_addresses_and_capabilities_are_answered_for_teams_accounts() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "UnknownAction");
 }
+
+fn q(filter: &str) -> String {
+    filter
+        .replace(' ', "%20")
+        .replace('+', "%2B")
+        .replace('\'', "%27")
+        .replace('/', "%2F")
+}
+
+#[tokio::test]
+async fn lists_take_an_odata_filter_and_refuse_what_they_do_not_support() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/uk", Some(dr_account("uk")), &[])
+        .await;
+    api.call("PUT", "/accounts/us", Some(dr_account("us")), &[])
+        .await;
+    let mut tagged = dr_number("+442079460001", "uk");
+    tagged["configuration"] = json!({ "customSipHeader": "billing-7" });
+    api.call(
+        "POST",
+        "/accounts/uk:createOrUpdateNumbers",
+        Some(json!({ "numbers": [tagged, dr_number("+442079460002", "uk")] })),
+        &[],
+    )
+    .await;
+    api.call(
+        "POST",
+        "/accounts/us:createOrUpdateNumbers",
+        Some(json!({ "numbers": [dr_number("+12025550100", "us")] })),
+        &[],
+    )
+    .await;
+
+    let filter =
+        q("startswith(telephoneNumber,'+1') or configuration/customSipHeader eq 'billing-7'");
+    let (status, headers, body) = api
+        .call(
+            "GET",
+            &format!("/numbers?filter={filter}&countRecords=true"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let numbers: Vec<_> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["telephoneNumber"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers, ["+12025550100", "+442079460001"]);
+    assert_eq!(
+        headers["x-ms-record-count"], "2",
+        "the count honours the filter"
+    );
+
+    let filter = q("serviceDetails/teamsDirectRouting/enabled eq true and not name eq 'uk'");
+    let (_, _, body) = api
+        .call("GET", &format!("/accounts?filter={filter}"), None, &[])
+        .await;
+    let names: Vec<_> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("us")]);
+
+    let (status, headers, body) = api
+        .call(
+            "GET",
+            &format!("/numbers?filter={}", q("telephoneNumber gt '+1'")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["x-ms-error-code"], "InvalidRequest");
+    assert_eq!(body["error"]["details"][0]["code"], "UnsupportedFilter");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("startswith(telephoneNumber,'+44')"),
+        "{body}"
+    );
+}

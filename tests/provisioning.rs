@@ -1017,3 +1017,80 @@ async fn lists_filter_by_provisioning_status() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn filter_expressions_mean_the_same_on_both_databases() {
+    use numbat::store::filter::{Expr, Field, Value};
+    on_every_backend(|core| async move {
+        core.put_account(&admin(), dr_account("uk"), Precondition::None)
+            .await
+            .unwrap();
+        core.put_account(&admin(), dr_account("us"), Precondition::None)
+            .await
+            .unwrap();
+        let mut tagged = dr_number("+442079460001", "uk");
+        tagged.custom_sip_header = Some(CustomSipHeader::parse("o-brien").unwrap());
+        core.upsert_numbers(
+            &admin(),
+            &name("uk"),
+            vec![tagged, dr_number("+442079460002", "uk")],
+        )
+        .await
+        .unwrap();
+        core.upsert_numbers(&admin(), &name("us"), vec![dr_number("+12025550100", "us")])
+            .await
+            .unwrap();
+
+        let found = |expr: Expr| {
+            let core = core.clone();
+            async move {
+                let filter = NumberFilter {
+                    expr: Some(expr),
+                    ..Default::default()
+                };
+                let page = core
+                    .list_numbers(&admin(), &filter, NumberOrder::Ascending, None, 10)
+                    .await
+                    .unwrap();
+                page.into_iter()
+                    .map(|r| r.number.telephone_number.to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        let header = || Field::CustomSipHeader;
+        assert_eq!(
+            found(Expr::Ne(header(), Value::Null)).await,
+            ["+442079460001"]
+        );
+        assert_eq!(
+            found(Expr::Ne(header(), Value::Text("o-brien".into()))).await,
+            ["+12025550100", "+442079460002"],
+            "ne keeps nulls"
+        );
+        let uk_or_tagged = Expr::Or(
+            Box::new(Expr::StartsWith(Field::TelephoneNumber, "+1".into())),
+            Box::new(Expr::Eq(header(), Value::Text("o-brien".into()))),
+        );
+        assert_eq!(found(uk_or_tagged).await, ["+12025550100", "+442079460001"]);
+        let not_dr = Expr::Eq(
+            Field::ServiceEnabled(Service::TeamsDirectRouting),
+            Value::Bool(false),
+        );
+        assert!(found(not_dr).await.is_empty());
+        let zoom_off = Expr::Eq(
+            Field::ServiceEnabled(Service::ZoomPhoneCloudPeering),
+            Value::Bool(false),
+        );
+        assert_eq!(
+            found(zoom_off).await.len(),
+            3,
+            "a service never mentioned is off"
+        );
+        let not_uk = Expr::Not(Box::new(Expr::Eq(
+            Field::AccountName,
+            Value::Text("uk".into()),
+        )));
+        assert_eq!(found(not_uk).await, ["+12025550100"]);
+    })
+    .await;
+}

@@ -20,10 +20,14 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let core = &state.core;
     let size = query.page_size()?;
-    if query.filter.is_some() {
-        return Err(unsupported_filter());
-    }
-    let filter = AccountFilter::default();
+    let filter = AccountFilter {
+        expr: query
+            .filter
+            .as_deref()
+            .map(|f| super::filter::parse(f, super::filter::Resource::Accounts))
+            .transpose()?,
+        ..Default::default()
+    };
     let mut after: Option<AccountName> = query
         .after
         .as_deref()

@@ -7,6 +7,7 @@ mod accounts;
 mod consents;
 mod error;
 mod extract;
+mod filter;
 mod numbers;
 pub mod wire;
 

@@ -1,6 +1,5 @@
 //! Numbers: per account, across accounts, one at a time and in batches (the `:action` POSTs).
 
-use super::accounts::unsupported_filter;
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
 use super::wire::{BatchDeleteIn, BatchIn, BatchOut, NumberIn, NumberOut, Page};
@@ -53,16 +52,18 @@ pub async fn list_all(
 async fn list(
     state: &AppState,
     actor: &Actor,
-    filter: NumberFilter,
+    mut filter: NumberFilter,
     query: ListQuery,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let core = &state.core;
     let size = query.page_size()?;
-    if query.filter.is_some() {
-        return Err(unsupported_filter());
-    }
+    filter.expr = query
+        .filter
+        .as_deref()
+        .map(|f| super::filter::parse(f, super::filter::Resource::Numbers))
+        .transpose()?;
     let order = NumberOrder::Ascending;
     let mut after: Option<TelephoneNumber> = query
         .after

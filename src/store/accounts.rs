@@ -173,6 +173,8 @@ pub struct AccountFilter {
     pub service: Option<Service>,
     /// Only names starting with this text.
     pub name_prefix: Option<String>,
+    /// Any further condition, e.g. from an API `filter` expression.
+    pub expr: Option<super::filter::Expr>,
 }
 
 /// Reads one account inside a write transaction, locking it where the database can.
@@ -214,6 +216,10 @@ pub async fn list(
             query.push(" AND name >= ").push_bind(prefix.clone());
             query.push(" AND name < ").push_bind(format!("{prefix}\u{10FFFF}"));
         }
+        if let Some(expr) = &filter.expr {
+            query.push(" AND ");
+            super::filter::push_expr(&mut query, expr, super::filter::Table::Accounts);
+        }
         if let Some(after) = after {
             query.push(" AND name > ").push_bind(after.as_str().to_owned());
         }
@@ -232,6 +238,10 @@ pub async fn count(db: &Database, filter: &AccountFilter) -> Result<i64, StoreEr
         if let Some(prefix) = &filter.name_prefix {
             query.push(" AND name >= ").push_bind(prefix.clone());
             query.push(" AND name < ").push_bind(format!("{prefix}\u{10FFFF}"));
+        }
+        if let Some(expr) = &filter.expr {
+            query.push(" AND ");
+            super::filter::push_expr(&mut query, expr, super::filter::Table::Accounts);
         }
         query.build_query_scalar().fetch_one(pool).await?
     }))

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod consents;
+pub mod filter;
 pub mod numbers;
 pub mod outbox;
 pub mod settings;

@@ -159,6 +159,8 @@ pub struct NumberFilter {
     /// Only numbers starting with these characters, e.g. `+44`.
     pub prefix: Option<String>,
     pub has_custom_header: Option<bool>,
+    /// Any further condition, e.g. from an API `filter` expression.
+    pub expr: Option<super::filter::Expr>,
 }
 
 /// Order of a number list.
@@ -208,6 +210,10 @@ macro_rules! push_filter {
                 $query.push(" AND custom_sip_header IS NULL");
             }
             None => {}
+        }
+        if let Some(expr) = &filter.expr {
+            $query.push(" AND ");
+            super::filter::push_expr(&mut $query, expr, super::filter::Table::Numbers);
         }
     }};
 }

@@ -1,0 +1,318 @@
+//! The `filter` query parameter: a documented subset of OData — `eq` and `ne` on the fields
+//! below, `startswith(field,'text')` on keys, `and`, `or`, `not` and parentheses — parsed into
+//! the store's filter expression.
+
+use super::error::ApiError;
+use crate::domain::{Service, Violation};
+use crate::store::filter::{Expr, Field, Value};
+
+/// Which list a filter is for: it decides the field names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Numbers,
+    Accounts,
+}
+
+impl Resource {
+    fn field(self, name: &str) -> Option<Field> {
+        let name = name.replace('/', ".");
+        let service = |rest: &str| {
+            let wire = rest
+                .strip_prefix("serviceDetails.")?
+                .strip_suffix(".enabled")?;
+            Service::from_wire_name(wire).map(Field::ServiceEnabled)
+        };
+        match (self, name.as_str()) {
+            (_, "serviceProvisioningStatus") => Some(Field::ProvisioningStatus),
+            (Resource::Numbers, "telephoneNumber") => Some(Field::TelephoneNumber),
+            (Resource::Numbers, "accountName") => Some(Field::AccountName),
+            (Resource::Numbers, "configuration.customSipHeader") => Some(Field::CustomSipHeader),
+            (Resource::Numbers, "lineType") => Some(Field::LineType),
+            (Resource::Numbers, "country") => Some(Field::Country),
+            (Resource::Accounts, "name") => Some(Field::AccountName),
+            (Resource::Accounts, "correlationId") => Some(Field::CorrelationId),
+            (Resource::Accounts, "serviceDetails.teamsTenantId") => Some(Field::TeamsTenantId),
+            (_, other) => service(other),
+        }
+    }
+
+    fn supported(self) -> &'static str {
+        match self {
+            Resource::Numbers => {
+                "eq/ne on telephoneNumber, accountName, serviceProvisioningStatus, configuration/customSipHeader \
+                 (also null), lineType, country, serviceDetails/<service>/enabled (true/false); \
+                 startswith(telephoneNumber,'+44'); and, or, not, parentheses"
+            }
+            Resource::Accounts => {
+                "eq/ne on name, correlationId, serviceProvisioningStatus, serviceDetails/teamsTenantId (also null), \
+                 serviceDetails/<service>/enabled (true/false); startswith(name,'abc'); and, or, not, parentheses"
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    Word(String),
+    Text(String),
+    Open,
+    Close,
+    Comma,
+}
+
+fn tokens(input: &str) -> Result<Vec<Token>, String> {
+    let mut out = Vec::new();
+    let mut chars = input.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            ' ' | '\t' => {
+                chars.next();
+            }
+            '(' => {
+                chars.next();
+                out.push(Token::Open);
+            }
+            ')' => {
+                chars.next();
+                out.push(Token::Close);
+            }
+            ',' => {
+                chars.next();
+                out.push(Token::Comma);
+            }
+            '\'' => {
+                chars.next();
+                let mut text = String::new();
+                loop {
+                    match chars.next() {
+                        Some('\'') if chars.peek() == Some(&'\'') => {
+                            chars.next();
+                            text.push('\'');
+                        }
+                        Some('\'') => break,
+                        Some(c) => text.push(c),
+                        None => return Err("a quoted string is not closed".into()),
+                    }
+                }
+                out.push(Token::Text(text));
+            }
+            _ => {
+                let mut word = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c.is_alphanumeric() || "._/-+".contains(c) {
+                        word.push(c);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                if word.is_empty() {
+                    return Err(format!("unexpected character {c:?}"));
+                }
+                out.push(Token::Word(word));
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+    resource: Resource,
+}
+
+impl Parser {
+    fn peek_word(&self, word: &str) -> bool {
+        matches!(self.tokens.get(self.at), Some(Token::Word(w)) if w == word)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let token = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        token
+    }
+
+    fn expect(&mut self, wanted: Token, what: &str) -> Result<(), String> {
+        match self.next() {
+            Some(token) if token == wanted => Ok(()),
+            _ => Err(format!("expected {what}")),
+        }
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut left = self.and()?;
+        while self.peek_word("or") {
+            self.at += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut left = self.unary()?;
+        while self.peek_word("and") {
+            self.at += 1;
+            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        if self.peek_word("not") {
+            self.at += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        self.primary()
+    }
+
+    fn field(&self, name: &str) -> Result<Field, String> {
+        self.resource
+            .field(name)
+            .ok_or_else(|| format!("{name} cannot be filtered on"))
+    }
+
+    fn primary(&mut self) -> Result<Expr, String> {
+        match self.next() {
+            Some(Token::Open) => {
+                let inner = self.or()?;
+                self.expect(Token::Close, ")")?;
+                Ok(inner)
+            }
+            Some(Token::Word(word)) if word == "startswith" => {
+                self.expect(Token::Open, "( after startswith")?;
+                let Some(Token::Word(name)) = self.next() else {
+                    return Err("startswith needs a field".into());
+                };
+                let field = self.field(&name)?;
+                if !matches!(field, Field::TelephoneNumber | Field::AccountName) {
+                    return Err(format!(
+                        "startswith works on telephoneNumber and names, not {name}"
+                    ));
+                }
+                self.expect(Token::Comma, ", in startswith")?;
+                let Some(Token::Text(prefix)) = self.next() else {
+                    return Err("startswith needs a quoted prefix".into());
+                };
+                self.expect(Token::Close, ") after startswith")?;
+                Ok(Expr::StartsWith(field, prefix))
+            }
+            Some(Token::Word(name)) => {
+                let field = self.field(&name)?;
+                let op = match self.next() {
+                    Some(Token::Word(op)) if op == "eq" || op == "ne" => op,
+                    _ => return Err(format!("expected eq or ne after {name}")),
+                };
+                let value = match self.next() {
+                    Some(Token::Text(text)) => Value::Text(text),
+                    Some(Token::Word(w)) if w == "true" => Value::Bool(true),
+                    Some(Token::Word(w)) if w == "false" => Value::Bool(false),
+                    Some(Token::Word(w)) if w == "null" => Value::Null,
+                    _ => {
+                        return Err(format!(
+                            "expected a quoted value, true, false or null after {name} {op}"
+                        ))
+                    }
+                };
+                let boolean = matches!(field, Field::ServiceEnabled(_));
+                if boolean != matches!(value, Value::Bool(_)) {
+                    return Err(if boolean {
+                        format!("{name} is true or false")
+                    } else {
+                        format!("{name} takes a quoted value or null")
+                    });
+                }
+                Ok(if op == "eq" {
+                    Expr::Eq(field, value)
+                } else {
+                    Expr::Ne(field, value)
+                })
+            }
+            _ => Err("expected a condition".into()),
+        }
+    }
+}
+
+/// Parses `filter` for `resource`, or a 400 that says what is supported.
+pub fn parse(filter: &str, resource: Resource) -> Result<Expr, ApiError> {
+    let fail = |why: String| {
+        ApiError::invalid(Violation::new(
+            "filter",
+            "UnsupportedFilter",
+            format!("{why}. Supported: {}", resource.supported()),
+        ))
+    };
+    let tokens = tokens(filter).map_err(fail)?;
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        resource,
+    };
+    let expr = parser.or().map_err(fail)?;
+    if parser.at < parser.tokens.len() {
+        return Err(fail(
+            "unexpected text after the end of the expression".into(),
+        ));
+    }
+    Ok(expr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_is_not_then_and_then_or() {
+        let expr = parse(
+            "accountName eq 'a' or not lineType eq 'mobile' and startswith(telephoneNumber,'+44')",
+            Resource::Numbers,
+        )
+        .unwrap();
+        let expected = Expr::Or(
+            Box::new(Expr::Eq(Field::AccountName, Value::Text("a".into()))),
+            Box::new(Expr::And(
+                Box::new(Expr::Not(Box::new(Expr::Eq(
+                    Field::LineType,
+                    Value::Text("mobile".into()),
+                )))),
+                Box::new(Expr::StartsWith(Field::TelephoneNumber, "+44".into())),
+            )),
+        );
+        assert_eq!(expr, expected);
+    }
+
+    #[test]
+    fn quotes_escape_by_doubling() {
+        let expr = parse(
+            "configuration/customSipHeader eq 'o''brien'",
+            Resource::Numbers,
+        )
+        .unwrap();
+        assert_eq!(
+            expr,
+            Expr::Eq(Field::CustomSipHeader, Value::Text("o'brien".into()))
+        );
+    }
+
+    #[test]
+    fn what_is_not_supported_says_what_is() {
+        for bad in [
+            "telephoneNumber gt '+1'",
+            "price eq '1'",
+            "(accountName eq 'a'",
+            "serviceDetails/teamsDirectRouting/enabled eq 'yes'",
+            "startswith(lineType,'f')",
+        ] {
+            let error = parse(bad, Resource::Numbers).unwrap_err();
+            assert!(
+                error
+                    .body
+                    .message
+                    .contains("Supported: eq/ne on telephoneNumber"),
+                "{bad}: {}",
+                error.body.message
+            );
+            assert_eq!(error.body.target.as_deref(), Some("filter"));
+        }
+    }
+}
