@@ -903,3 +903,126 @@ async fn lists_take_an_odata_filter_and_refuse_what_they_do_not_support() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_repeated_request_is_answered_as_the_first_without_doing_it_twice() {
+    let api = Api::new().await;
+    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let retry = [
+        (
+            "repeatability-request-id",
+            "5b0a5d3e-1111-4000-8000-00000000000a",
+        ),
+        ("repeatability-first-sent", now.as_str()),
+    ];
+    let (status, headers, first) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(dr_account("contoso")),
+            &retry,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["repeatability-result"], "accepted");
+
+    let mut changed = dr_account("contoso");
+    changed["correlationId"] = json!("would-change");
+    let (status, headers, again) = api
+        .call("PUT", "/accounts/contoso", Some(changed), &retry)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "the first answer again");
+    assert_eq!(headers["repeatability-result"], "accepted");
+    assert_eq!(headers["etag"], "\"1\"");
+    assert_eq!(again, first);
+    let (_, headers, body) = api.call("GET", "/accounts/contoso", None, &[]).await;
+    assert_eq!(headers["etag"], "\"1\"", "not done twice");
+    assert!(body.get("correlationId").is_none());
+    let events = api
+        .core()
+        .audit_events(
+            &numbat::provisioning::Actor::new("t", &[Role::Admin], numbat::provisioning::Door::Api),
+            Some("account"),
+            None,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+
+    let batch_retry = [
+        (
+            "repeatability-request-id",
+            "5b0a5d3e-1111-4000-8000-00000000000b",
+        ),
+        ("repeatability-first-sent", now.as_str()),
+    ];
+    let batch = json!({ "numbers": [dr_number("+442079460001", "contoso")] });
+    api.call(
+        "POST",
+        "/accounts/contoso:createOrUpdateNumbers",
+        Some(batch.clone()),
+        &batch_retry,
+    )
+    .await;
+    let (status, headers, _) = api
+        .call(
+            "POST",
+            "/accounts/contoso:createOrUpdateNumbers",
+            Some(batch),
+            &batch_retry,
+        )
+        .await;
+    assert_eq!(
+        (status, headers["repeatability-result"].to_str().unwrap()),
+        (StatusCode::OK, "accepted")
+    );
+    let (_, headers, _) = api
+        .call(
+            "GET",
+            "/accounts/contoso/numbers/%2B442079460001",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(headers["etag"], "\"1\"");
+
+    let (status, headers, body) = api.call("DELETE", "/accounts/contoso", None, &retry).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an ID belongs to one request"
+    );
+    assert_eq!(headers["repeatability-result"], "rejected");
+    assert_eq!(body["error"]["target"], "Repeatability-Request-ID");
+
+    let old = httpdate::fmt_http_date(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600),
+    );
+    let stale = [
+        (
+            "repeatability-request-id",
+            "5b0a5d3e-1111-4000-8000-00000000000c",
+        ),
+        ("repeatability-first-sent", old.as_str()),
+    ];
+    let (status, headers, _) = api
+        .call("PUT", "/accounts/other", Some(dr_account("other")), &stale)
+        .await;
+    assert_eq!(
+        (status, headers["repeatability-result"].to_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "rejected")
+    );
+    let (status, _, _) = api.call("GET", "/accounts/other", None, &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a rejected request changes nothing"
+    );
+
+    let (_, headers, _) = api
+        .call("PUT", "/accounts/plain", Some(dr_account("plain")), &[])
+        .await;
+    assert!(headers.get("repeatability-result").is_none());
+}

@@ -9,10 +9,12 @@ mod error;
 mod extract;
 mod filter;
 mod numbers;
+mod repeat;
 pub mod wire;
 
 pub use consents::{default_capability_plans, CapabilityPlan};
 pub use error::{ApiError, ErrorBody};
+pub use repeat::WINDOW as REPEAT_WINDOW;
 
 use crate::server::AppState;
 use axum::extract::Request;
@@ -28,7 +30,7 @@ pub const API_VERSION: &str = "2024-02-29-preview";
 /// Where the API is mounted; an ACG client's endpoint is `https://<host>/provisioning`.
 pub const MOUNT: &str = "/provisioning";
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/accounts", get(accounts::list))
         .route(
@@ -60,6 +62,7 @@ pub fn router() -> Router<AppState> {
             "/teamsRequestsForInformation/{tenant}",
             get(consents::get_rfi).patch(consents::patch_rfi),
         )
+        .layer(middleware::from_fn_with_state(state, repeat::repeatable))
         .layer(middleware::from_fn(require_api_version))
         .layer(middleware::from_fn(echo_client_request_id))
 }

@@ -133,7 +133,12 @@ pub(crate) fn now() -> String {
 
 /// Now, as RFC 3339 UTC with milliseconds; what every stored time looks like.
 pub fn timestamp() -> String {
-    let now = time::OffsetDateTime::now_utc();
+    timestamp_ago(std::time::Duration::ZERO)
+}
+
+/// The time `ago` before now, in the same form as `timestamp`.
+pub fn timestamp_ago(ago: std::time::Duration) -> String {
+    let now = time::OffsetDateTime::now_utc() - ago;
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );

@@ -80,7 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/theme", get(assets::set_theme))
         .route("/style/numbat.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::favicon))
-        .nest(crate::api::MOUNT, crate::api::router())
+        .nest(crate::api::MOUNT, crate::api::router(state.clone()))
         .leptos_routes(&state, routes, page_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| shell(options, with_bundle),
@@ -119,6 +119,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "browser bundle not found: serving pages without it (they work, without live controls)"
         );
     }
+    tokio::spawn(forget_old_repeatable_answers(db.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
@@ -129,6 +130,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Drops stored answers to repeatable requests once they are past the replay window.
+async fn forget_old_repeatable_answers(db: Database) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        let before = crate::provisioning::timestamp_ago(crate::api::REPEAT_WINDOW);
+        if let Err(error) = crate::store::repeatability::forget_before(&db, &before).await {
+            tracing::warn!(%error, "could not forget old repeatable answers");
+        }
+    }
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.

@@ -11,6 +11,7 @@ pub mod consents;
 pub mod filter;
 pub mod numbers;
 pub mod outbox;
+pub mod repeatability;
 pub mod settings;
 pub mod tokens;
 mod tx;
