@@ -79,6 +79,15 @@ pub struct ServeArgs {
     /// with (until sync asks Operator Connect); without it, a built-in set.
     #[arg(long, env = "NUMBAT_CAPABILITY_PLANS")]
     pub capability_plans: Option<PathBuf>,
+
+    /// Source address ranges allowed to call the Provisioning API, comma-separated CIDRs
+    /// (e.g. 10.0.0.0/8,192.0.2.7/32); none means any.
+    #[arg(long, env = "NUMBAT_API_ALLOW", value_delimiter = ',')]
+    pub api_allow: Vec<ipnet::IpNet>,
+
+    /// Requests per minute each API client may make (a batch is one); none means no limit.
+    #[arg(long, env = "NUMBAT_API_RATE_LIMIT")]
+    pub api_rate_limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1026,3 +1026,56 @@ async fn a_repeated_request_is_answered_as_the_first_without_doing_it_twice() {
         .await;
     assert!(headers.get("repeatability-result").is_none());
 }
+
+#[tokio::test]
+async fn a_rate_limit_answers_429_with_retry_after_and_an_allowlist_403() {
+    use numbat::api::ApiLimits;
+    use numbat::server::{router, AppState};
+    let test = TestDb::sqlite().await.migrated().await;
+    let token = numbat::auth::tokens::create(&test.db, "bss", &[Role::Admin])
+        .await
+        .unwrap();
+    let limits = ApiLimits::new(vec!["192.0.2.0/24".parse().unwrap()], Some(2));
+    let app = router(
+        AppState::new(test.db.clone(), std::path::Path::new("/none")).with_api_limits(limits),
+    );
+    let from = |ip: &str| {
+        let mut request = Request::get(format!("/provisioning/accounts?{V}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                ip.parse().unwrap(),
+                40000,
+            )));
+        request
+    };
+    let (response, body) = send(&app, from("198.51.100.1")).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.headers()["x-ms-error-code"], "SourceNotAllowed");
+    assert!(body.contains("192.0.2.0/24"), "{body}");
+
+    assert_eq!(
+        send(&app, from("192.0.2.7")).await.0.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, from("192.0.2.7")).await.0.status(),
+        StatusCode::OK
+    );
+    let (response, body) = send(&app, from("192.0.2.7")).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["x-ms-error-code"], "TooManyRequests");
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=30).contains(&wait),
+        "one request comes back every 30 s: {wait}"
+    );
+    assert!(body.contains("2 requests a minute"), "{body}");
+}

@@ -17,6 +17,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let source = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        state.api_limits.check_source(source)?;
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -25,10 +30,13 @@ impl FromRequestParts<AppState> for Caller {
         let secret = header.strip_prefix("Bearer ").ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be Bearer <token>")
         })?;
-        crate::auth::tokens::authenticate(&state.db, secret.trim())
+        let actor = crate::auth::tokens::authenticate(&state.db, secret.trim())
             .await?
-            .map(Caller)
-            .ok_or_else(|| ApiError::unauthorized("the bearer token is not known or was revoked"))
+            .ok_or_else(|| {
+                ApiError::unauthorized("the bearer token is not known or was revoked")
+            })?;
+        state.api_limits.take(&actor.principal)?;
+        Ok(Caller(actor))
     }
 }
 

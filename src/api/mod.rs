@@ -8,12 +8,14 @@ mod consents;
 mod error;
 mod extract;
 mod filter;
+mod limits;
 mod numbers;
 mod repeat;
 pub mod wire;
 
 pub use consents::{default_capability_plans, CapabilityPlan};
 pub use error::{ApiError, ErrorBody};
+pub use limits::ApiLimits;
 pub use repeat::WINDOW as REPEAT_WINDOW;
 
 use crate::server::AppState;

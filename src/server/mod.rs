@@ -25,6 +25,8 @@ pub struct AppState {
     pub core: crate::provisioning::Provisioning,
     /// Whether the browser bundle was found at start-up; without it pages are served as plain HTML.
     pub with_bundle: bool,
+    /// The API's source allowlist and rate limit.
+    pub api_limits: std::sync::Arc<crate::api::ApiLimits>,
     /// Operator Connect's capability plans, from configuration until sync fetches them.
     pub capability_plans: std::sync::Arc<Vec<crate::api::CapabilityPlan>>,
 }
@@ -50,7 +52,14 @@ impl AppState {
             db,
             with_bundle,
             capability_plans: std::sync::Arc::new(crate::api::default_capability_plans()),
+            api_limits: std::sync::Arc::default(),
         }
+    }
+
+    /// The same state with the API's allowlist and rate limit.
+    pub fn with_api_limits(mut self, limits: crate::api::ApiLimits) -> Self {
+        self.api_limits = std::sync::Arc::new(limits);
+        self
     }
 
     /// The same state answering capability questions with `plans`.
@@ -119,14 +128,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "browser bundle not found: serving pages without it (they work, without live controls)"
         );
     }
+    state = state.with_api_limits(crate::api::ApiLimits::new(
+        args.api_allow.clone(),
+        args.api_rate_limit,
+    ));
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
