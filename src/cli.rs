@@ -85,6 +85,15 @@ pub struct ServeArgs {
     #[arg(long, env = "NUMBAT_API_ALLOW", value_delimiter = ',')]
     pub api_allow: Vec<ipnet::IpNet>,
 
+    /// An OpenID Connect issuer whose JWTs the API accepts (e.g.
+    /// https://login.microsoftonline.com/<tenant>/v2.0); needs --oidc-audience.
+    #[arg(long, env = "NUMBAT_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// The audience (`aud`) those JWTs must carry: the API's app ID URI or client ID.
+    #[arg(long, env = "NUMBAT_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+
     /// Requests per minute each API client may make (a batch is one); none means no limit.
     #[arg(long, env = "NUMBAT_API_RATE_LIMIT")]
     pub api_rate_limit: Option<u32>,

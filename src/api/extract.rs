@@ -30,11 +30,30 @@ impl FromRequestParts<AppState> for Caller {
         let secret = header.strip_prefix("Bearer ").ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be Bearer <token>")
         })?;
-        let actor = crate::auth::tokens::authenticate(&state.db, secret.trim())
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized("the bearer token is not known or was revoked")
-            })?;
+        let secret = secret.trim();
+        let actor = if secret.starts_with(crate::auth::tokens::PREFIX) {
+            crate::auth::tokens::authenticate(&state.db, secret)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("the bearer token is not known or was revoked")
+                })?
+        } else if let Some(oidc) = &state.oidc {
+            oidc.verify(secret).await.map_err(|e| match e {
+                crate::auth::oidc::OidcError::Invalid(_) => ApiError::unauthorized(&e.to_string()),
+                unreachable => {
+                    tracing::error!(error = %unreachable, "OIDC issuer unreachable");
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "IssuerUnavailable",
+                        unreachable.to_string(),
+                    )
+                }
+            })?
+        } else {
+            return Err(ApiError::unauthorized(
+                "the bearer token is not an API token, and no OIDC issuer is configured",
+            ));
+        };
         state.api_limits.take(&actor.principal)?;
         Ok(Caller(actor))
     }

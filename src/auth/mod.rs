@@ -1,4 +1,5 @@
-//! Who is calling: API tokens today (created with `numbat token create`), turned into the
-//! core's `Actor`. Depends on the core and the store.
+//! Who is calling: API tokens (created with `numbat token create`) and JWTs from an OIDC
+//! issuer, turned into the core's `Actor`. Depends on the core and the store.
 
+pub mod oidc;
 pub mod tokens;

@@ -25,6 +25,8 @@ pub struct AppState {
     pub core: crate::provisioning::Provisioning,
     /// Whether the browser bundle was found at start-up; without it pages are served as plain HTML.
     pub with_bundle: bool,
+    /// Verifies JWTs from the configured OIDC issuer, when there is one.
+    pub oidc: Option<std::sync::Arc<crate::auth::oidc::OidcVerifier>>,
     /// The API's source allowlist and rate limit.
     pub api_limits: std::sync::Arc<crate::api::ApiLimits>,
     /// Operator Connect's capability plans, from configuration until sync fetches them.
@@ -53,7 +55,14 @@ impl AppState {
             with_bundle,
             capability_plans: std::sync::Arc::new(crate::api::default_capability_plans()),
             api_limits: std::sync::Arc::default(),
+            oidc: None,
         }
+    }
+
+    /// The same state accepting JWTs that `verifier` accepts.
+    pub fn with_oidc(mut self, verifier: crate::auth::oidc::OidcVerifier) -> Self {
+        self.oidc = Some(std::sync::Arc::new(verifier));
+        self
     }
 
     /// The same state with the API's allowlist and rate limit.
@@ -132,6 +141,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.api_allow.clone(),
         args.api_rate_limit,
     ));
+    match (&args.oidc_issuer, &args.oidc_audience) {
+        (Some(issuer), Some(audience)) => {
+            let verifier = crate::auth::oidc::OidcVerifier::discover(issuer, audience).await?;
+            tracing::info!(%issuer, %audience, "accepting JWTs from the OIDC issuer");
+            state = state.with_oidc(verifier);
+        }
+        (None, None) => {}
+        _ => anyhow::bail!("--oidc-issuer and --oidc-audience go together: give both or neither"),
+    }
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
