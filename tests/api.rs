@@ -1079,3 +1079,36 @@ async fn a_rate_limit_answers_429_with_retry_after_and_an_allowlist_403() {
     );
     assert!(body.contains("2 requests a minute"), "{body}");
 }
+
+#[tokio::test]
+async fn a_conditional_get_answers_304_or_412() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
+        .await;
+    let (status, headers, body) = api
+        .call(
+            "GET",
+            "/accounts/contoso",
+            None,
+            &[("if-none-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (status, headers["etag"].to_str().unwrap()),
+        (StatusCode::NOT_MODIFIED, "\"1\"")
+    );
+    assert_eq!(body, Value::Null);
+    let (status, _, _) = api
+        .call(
+            "GET",
+            "/accounts/contoso",
+            None,
+            &[("if-none-match", "\"0\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = api
+        .call("GET", "/accounts/contoso", None, &[("if-match", "\"7\"")])
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+}

@@ -75,9 +75,13 @@ pub async fn get(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(account): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
     let record = state.core.get_account(&actor, &name).await?;
+    if let Some(answer) = extract::not_modified(&headers, record.version) {
+        return Ok(answer);
+    }
     Ok((
         [("etag", extract::etag(record.version))],
         Json(AccountOut::from(&record)),

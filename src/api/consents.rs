@@ -92,8 +92,12 @@ pub async fn get_rfi(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path(tenant_id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = state.core.get_rfi(&actor, &tenant(&tenant_id)?).await?;
+    if let Some(answer) = extract::not_modified(&headers, record.version) {
+        return Ok(answer);
+    }
     Ok((
         [("etag", extract::etag(record.version))],
         Json(RfiOut::from(&record)),
@@ -208,9 +212,13 @@ pub async fn get_civic_address(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path((account, id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
     let record = state.core.get_civic_address(&actor, &name, &id).await?;
+    if let Some(answer) = extract::not_modified(&headers, record.version) {
+        return Ok(answer);
+    }
     Ok((
         [("etag", extract::etag(record.version))],
         Json(AddressOut(&record.address)),

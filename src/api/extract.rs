@@ -236,3 +236,38 @@ pub fn encode(value: &str) -> String {
         })
         .collect()
 }
+
+/// A conditional GET: `If-None-Match` naming the current ETag is 304; `If-Match` naming
+/// another is 412. `None` means answer normally.
+pub fn not_modified(headers: &HeaderMap, version: i64) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let matches = |list: &str| {
+        list.split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || parse_etag(tag) == Some(version))
+    };
+    if let Some(list) = header("if-none-match") {
+        if matches(list) {
+            return Some((StatusCode::NOT_MODIFIED, [("etag", etag(version))]).into_response());
+        }
+    }
+    if let Some(list) = header("if-match") {
+        if !matches(list) {
+            return Some(
+                ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "PreconditionFailed",
+                    format!("the resource is at ETag {}", etag(version)),
+                )
+                .into_response(),
+            );
+        }
+    }
+    None
+}

@@ -112,10 +112,14 @@ pub async fn get(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path((account, number)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
     let number = extract::telephone_number(&number)?;
     let record = state.core.get_number(&actor, Some(&name), &number).await?;
+    if let Some(answer) = extract::not_modified(&headers, record.version) {
+        return Ok(answer);
+    }
     Ok((
         [("etag", extract::etag(record.version))],
         Json(NumberOut::from(&record)),
