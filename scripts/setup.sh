@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything Numbat needs on this machine, installing only what is missing:
-# the wasm toolchain and wasm-bindgen for the browser bundle, Chromium and the npm packages
-# for the browser tests. A second run installs nothing.
+# the wasm toolchain and wasm-bindgen for the browser bundle, schemathesis for the API contract
+# test, Chromium and the npm packages for the browser tests. A second run installs nothing.
 source "$(dirname "$0")/common.sh"
 source "$ROOT/scripts/wasm-toolchain.sh"
 
@@ -17,6 +17,17 @@ else
     # No --locked: one of its locked dependencies is not served by the registry.
     cargo install --quiet wasm-bindgen-cli --version "=$want"
   fi
+fi
+
+# The API contract test: schemathesis from PyPI, in its own virtual environment under target/.
+SCHEMATHESIS_VERSION=4.32.5
+if [ "$(target/tools/schemathesis/bin/schemathesis --version 2>/dev/null | awk '{print $NF}')" != "$SCHEMATHESIS_VERSION" ]; then
+  command -v python3 >/dev/null 2>&1 || apt_ensure python3 python3-venv || die "the API contract test needs Python 3"
+  say "installing schemathesis $SCHEMATHESIS_VERSION"
+  rm -rf target/tools/schemathesis
+  python3 -m venv target/tools/schemathesis || { apt_ensure python3-venv && python3 -m venv target/tools/schemathesis; } \
+    || die "cannot make a Python virtual environment for schemathesis"
+  target/tools/schemathesis/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 # The browser tests: Debian's Chromium (Playwright cannot download its own here) and npm packages.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): sets up what is missing, then runs, in order, the
-# formatting check, clippy, the Rust tests (SQLite and PostgreSQL) and the browser tests.
+# formatting check, clippy, the Rust tests (SQLite and PostgreSQL), the API contract test
+# (schemathesis) and the browser tests.
 source "$(dirname "$0")/common.sh"
 
 "$ROOT/scripts/setup.sh"
@@ -35,9 +36,12 @@ fi
 say "cargo test"
 cargo test --locked
 
+say "API contract (schemathesis against /openapi.json)"
+cargo build --quiet --locked --bin numbat
+"$ROOT/scripts/api-contract.sh"
+
 say "browser tests"
 "$ROOT/scripts/build-bundle.sh"
-cargo build --quiet --locked --bin numbat
 (cd end2end && npx playwright test)
 
 say "all tests passed; $pg_summary"

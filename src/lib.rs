@@ -4,6 +4,8 @@
 //! `hydrate` it is the browser bundle that makes the server-rendered pages interactive. `ui`
 //! and `domain` are shared by both; everything else is server-only.
 
+#![recursion_limit = "512"]
+
 pub mod domain;
 pub mod ui;
 

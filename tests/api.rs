@@ -1112,3 +1112,96 @@ async fn a_conditional_get_answers_304_or_412() {
         .await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED);
 }
+
+#[tokio::test]
+async fn a_repeatability_id_is_the_callers_own_and_needs_a_token() {
+    let api = Api::new().await;
+    let other = api.token("other", &[Role::Admin]).await;
+    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let retry = [
+        ("repeatability-request-id", "shared-id"),
+        ("repeatability-first-sent", now.as_str()),
+    ];
+    let (status, _, _) = api
+        .call("PUT", "/accounts/mine", Some(dr_account("mine")), &retry)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, body) = api
+        .call_as(
+            &other,
+            "PUT",
+            "/accounts/mine",
+            Some(dr_account("mine")),
+            &retry,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "done for the other caller, not replayed: {body}"
+    );
+    let (status, _, _) = api
+        .call_as(
+            "",
+            "PUT",
+            "/accounts/mine",
+            Some(dr_account("mine")),
+            &retry,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "authentication comes before any replay"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_reference_page_describe_every_operation() {
+    let api = Api::new().await;
+    let (response, text) = send(
+        &api.app,
+        Request::get("/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["openapi"], "3.0.3");
+    assert_eq!(document["servers"][0]["url"], "/provisioning");
+    let operations: Vec<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|methods| {
+            methods
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|op| op["operationId"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(operations.len(), 18, "ACG's 18 operations: {operations:?}");
+    for id in [
+        "Accounts_CreateOrUpdateNumbers",
+        "ListNumbers",
+        "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
+    ] {
+        assert!(operations.iter().any(|o| o == id), "{id}");
+    }
+
+    let (response, html) = send(
+        &api.app,
+        Request::get("/api-docs").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        html.contains("/accounts/{accountName}:createOrUpdateNumbers"),
+        "every path is listed"
+    );
+    assert!(html.contains("Needs the Delete role."));
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "nothing is fetched from elsewhere"
+    );
+}

@@ -94,10 +94,13 @@ pub async fn put(
     Caller(actor): Caller,
     Path(account): Path<String>,
     headers: HeaderMap,
-    Body(body): Body<AccountIn>,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
     let precondition = extract::precondition(&headers)?;
+    let Body(body) =
+        <Body<AccountIn> as axum::extract::FromRequest<AppState>>::from_request(request, &state)
+            .await?;
     let account = body
         .into_domain(&name)
         .map_err(crate::provisioning::ProvisioningError::Invalid)?;

@@ -16,47 +16,79 @@ pub struct Caller(pub Actor);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let source = parts
+    /// The actor the `authenticate` middleware established for this request.
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
+        parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip());
-        state.api_limits.check_source(source)?;
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-        let secret = header.strip_prefix("Bearer ").ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header must be Bearer <token>")
-        })?;
-        let secret = secret.trim();
-        let actor = if secret.starts_with(crate::auth::tokens::PREFIX) {
-            crate::auth::tokens::authenticate(&state.db, secret)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::unauthorized("the bearer token is not known or was revoked")
-                })?
-        } else if let Some(oidc) = &state.oidc {
-            oidc.verify(secret).await.map_err(|e| match e {
-                crate::auth::oidc::OidcError::Invalid(_) => ApiError::unauthorized(&e.to_string()),
-                unreachable => {
-                    tracing::error!(error = %unreachable, "OIDC issuer unreachable");
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "IssuerUnavailable",
-                        unreachable.to_string(),
-                    )
-                }
-            })?
-        } else {
-            return Err(ApiError::unauthorized(
-                "the bearer token is not an API token, and no OIDC issuer is configured",
-            ));
-        };
-        state.api_limits.take(&actor.principal)?;
-        Ok(Caller(actor))
+            .get::<Actor>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))
     }
+}
+
+/// Middleware: checks the source address, the bearer credential and the caller's rate before
+/// anything else looks at the request, and leaves the `Actor` for the handler.
+pub async fn authenticate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let source = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let authorization = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match identify(source, authorization, &state).await {
+        Ok(actor) => {
+            request.extensions_mut().insert(actor);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn identify(
+    source: Option<std::net::IpAddr>,
+    authorization: Option<String>,
+    state: &AppState,
+) -> Result<Actor, ApiError> {
+    state.api_limits.check_source(source)?;
+    let header = authorization
+        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+    let secret = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <token>"))?
+        .trim()
+        .to_owned();
+    let actor = if secret.starts_with(crate::auth::tokens::PREFIX) {
+        crate::auth::tokens::authenticate(&state.db, &secret)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the bearer token is not known or was revoked"))?
+    } else if let Some(oidc) = &state.oidc {
+        oidc.verify(&secret).await.map_err(|e| match e {
+            crate::auth::oidc::OidcError::Invalid(_) => ApiError::unauthorized(&e.to_string()),
+            unreachable => {
+                tracing::error!(error = %unreachable, "OIDC issuer unreachable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "IssuerUnavailable",
+                    unreachable.to_string(),
+                )
+            }
+        })?
+    } else {
+        return Err(ApiError::unauthorized(
+            "the bearer token is not an API token, and no OIDC issuer is configured",
+        ));
+    };
+    state.api_limits.take(&actor.principal)?;
+    Ok(actor)
 }
 
 /// A JSON body; a body that does not fit ACG's shape is a 400 naming the field.
@@ -74,9 +106,30 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
             .map(Body)
             .map_err(|error| {
                 let path = error.path().to_string();
-                let field = if path == "." { String::new() } else { path };
+                let path = if path == "." { String::new() } else { path };
                 let message = error.into_inner().to_string();
-                ApiError::invalid(Violation::new(field, "InvalidJson", message))
+                // serde names a missing field in its message; make it the target.
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .map(|name| {
+                        if path.is_empty() {
+                            name.to_owned()
+                        } else {
+                            format!("{path}.{name}")
+                        }
+                    });
+                match missing {
+                    Some(field) => {
+                        ApiError::invalid(Violation::new(field, "Required", "is required"))
+                    }
+                    None if bytes.is_empty() => ApiError::invalid(Violation::new(
+                        "",
+                        "InvalidJson",
+                        "the request needs a JSON body",
+                    )),
+                    None => ApiError::invalid(Violation::new(path, "InvalidJson", message)),
+                }
             })
     }
 }

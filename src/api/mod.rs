@@ -5,11 +5,13 @@
 
 mod accounts;
 mod consents;
+pub mod docs;
 mod error;
 mod extract;
 mod filter;
 mod limits;
 mod numbers;
+pub mod openapi;
 mod repeat;
 pub mod wire;
 
@@ -64,9 +66,58 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/teamsRequestsForInformation/{tenant}",
             get(consents::get_rfi).patch(consents::patch_rfi),
         )
-        .layer(middleware::from_fn_with_state(state, repeat::repeatable))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            repeat::repeatable,
+        ))
+        .route_layer(middleware::from_fn_with_state(state, extract::authenticate))
+        .layer(middleware::from_fn(action_methods))
         .layer(middleware::from_fn(require_api_version))
         .layer(middleware::from_fn(echo_client_request_id))
+}
+
+/// The methods each path shape takes, with the `Allow` text. `/accounts/{name}` and
+/// `/accounts/{name}:{action}` share one axum route (a segment cannot hold a parameter and a
+/// literal), so the shape decides here; answering 405 before anything else also keeps header
+/// checks from answering for a method that is not served at all.
+fn allowed_methods(path: &str) -> Option<(&'static [axum::http::Method], &'static str)> {
+    use axum::http::Method;
+    const GET: (&[Method], &str) = (&[Method::GET, Method::HEAD], "GET");
+    const RESOURCE: (&[Method], &str) = (
+        &[Method::GET, Method::HEAD, Method::PUT, Method::DELETE],
+        "GET, PUT, DELETE",
+    );
+    const ACTION: (&[Method], &str) = (&[Method::POST], "POST");
+    const CONSENT: (&[Method], &str) = (&[Method::GET, Method::HEAD, Method::PATCH], "GET, PATCH");
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    Some(match segments.as_slice() {
+        ["accounts"] | ["numbers"] | ["teamsRequestsForInformation"] => GET,
+        ["accounts", account] if account.contains(':') => ACTION,
+        ["accounts", _] => RESOURCE,
+        ["accounts", _, "numbers"]
+        | ["accounts", _, "teamsCivicAddresses"]
+        | ["accounts", _, "teamsCivicAddresses", _] => GET,
+        ["accounts", _, "numbers", _] => RESOURCE,
+        ["teamsRequestsForInformation", _] => CONSENT,
+        _ => return None,
+    })
+}
+
+async fn action_methods(request: Request, next: Next) -> Response {
+    let Some((allowed, allow)) = allowed_methods(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let method = request.method();
+    if allowed.contains(method) {
+        return next.run(request).await;
+    }
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!("{method} is not served here; use {allow}"),
+    )
+    .with_header("allow", allow)
+    .into_response()
 }
 
 /// Every operation needs `?api-version=2024-02-29-preview`.

@@ -198,7 +198,8 @@ pub async fn account_action(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
             "POST needs an action, e.g. /accounts/{name}:createOrUpdateNumbers",
-        ));
+        )
+        .with_header("allow", "GET, PUT, DELETE"));
     };
     let name = extract::account_name(account)?;
     match action {

@@ -29,7 +29,9 @@ fn rejected(field: &str, message: &str) -> Response {
 }
 
 pub async fn repeatable(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() == Method::GET {
+    let repeatable_method =
+        [Method::PUT, Method::PATCH, Method::POST, Method::DELETE].contains(request.method());
+    if !repeatable_method {
         return next.run(request).await;
     }
     let (request_id, first_sent) = {
@@ -74,6 +76,12 @@ pub async fn repeatable(State(state): State<AppState>, request: Request, next: N
     }
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    // IDs are the caller's own: another caller's ID never replays someone else's answer.
+    let principal = request
+        .extensions()
+        .get::<crate::provisioning::Actor>()
+        .map(|a| a.principal.clone());
+    let request_id = format!("{}\u{1f}{request_id}", principal.unwrap_or_default());
 
     match repeatability::get(&state.db, &request_id).await {
         Ok(Some(answer)) if answer.method == method && answer.path == path => {

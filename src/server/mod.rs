@@ -98,6 +98,8 @@ pub fn router(state: AppState) -> Router {
         .route("/theme", get(assets::set_theme))
         .route("/style/numbat.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::favicon))
+        .route("/openapi.json", get(crate::api::docs::openapi_json))
+        .route("/api-docs", get(crate::api::docs::page))
         .nest(crate::api::MOUNT, crate::api::router(state.clone()))
         .leptos_routes(&state, routes, page_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(

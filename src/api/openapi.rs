@@ -1,0 +1,413 @@
+//! Our OpenAPI 3 document (`/openapi.json`): every operation served under `/provisioning`,
+//! ACG's shapes plus what we add (the `after` cursor, `lineType`/`country` filters, 429/403
+//! answers of the optional limits), and the readable reference page at `/api-docs` built from it.
+
+use super::{API_VERSION, MOUNT};
+use serde_json::{json, Value};
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn param_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/parameters/{name}") })
+}
+
+fn json_body(schema: &str, media: &str) -> Value {
+    json!({ "required": true, "content": { media: { "schema": schema_ref(schema) } } })
+}
+
+fn ok(description: &str, schema: &str, etag: bool) -> Value {
+    let mut headers =
+        json!({ "x-ms-client-request-id": { "$ref": "#/components/headers/ClientRequestId" } });
+    if etag {
+        headers["ETag"] = json!({ "$ref": "#/components/headers/ETag" });
+    }
+    json!({ "description": description, "headers": headers, "content": { "application/json": { "schema": schema_ref(schema) } } })
+}
+
+fn list_ok(schema: &str) -> Value {
+    json!({
+        "description": "A page of results.",
+        "headers": {
+            "x-ms-record-count": { "description": "Total number of matching items, with countRecords=true.", "schema": { "type": "integer", "format": "int64" } },
+            "x-ms-client-request-id": { "$ref": "#/components/headers/ClientRequestId" }
+        },
+        "content": { "application/json": { "schema": schema_ref(schema) } }
+    })
+}
+
+fn errors(codes: &[&str]) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for code in codes {
+        out.insert(
+            (*code).to_owned(),
+            json!({ "$ref": format!("#/components/responses/Error{code}") }),
+        );
+    }
+    out
+}
+
+fn operation(
+    id: &str,
+    summary: &str,
+    role: &str,
+    params: &[&str],
+    body: Option<Value>,
+    responses: Vec<(&str, Value)>,
+    error_codes: &[&str],
+) -> Value {
+    let mut all = errors(&["400", "401", "403", "429"]);
+    all.extend(errors(error_codes));
+    for (code, response) in responses {
+        all.insert(code.to_owned(), response);
+    }
+    let mut parameters: Vec<Value> = vec![param_ref("ApiVersion"), param_ref("ClientRequestId")];
+    parameters.extend(params.iter().map(|p| param_ref(p)));
+    let mut op = json!({
+        "operationId": id,
+        "summary": summary,
+        "description": format!("Needs the {role} role."),
+        "parameters": parameters,
+        "responses": all,
+    });
+    if let Some(body) = body {
+        op["requestBody"] = body;
+    }
+    op
+}
+
+const LIST: [&str; 6] = [
+    "Top",
+    "Skip",
+    "MaxPageSize",
+    "Filter",
+    "CountRecords",
+    "After",
+];
+const WRITE: [&str; 4] = [
+    "IfMatch",
+    "IfNoneMatch",
+    "RepeatabilityRequestId",
+    "RepeatabilityFirstSent",
+];
+
+fn with(a: &[&'static str], b: &[&'static str]) -> Vec<&'static str> {
+    a.iter().chain(b).copied().collect()
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let no_content = json!({ "description": "Done.", "headers": { "x-ms-client-request-id": { "$ref": "#/components/headers/ClientRequestId" } } });
+    let paths = json!({
+        "/accounts": { "get": operation("Accounts_List", "List accounts", "Read", &LIST, None, vec![("200", list_ok("PagedAccountResource"))], &[]) },
+        "/accounts/{accountName}": {
+            "get": operation("Accounts_Get", "Get an account", "Read", &["AccountName", "IfMatch", "IfNoneMatch"], None,
+                vec![("200", ok("The account.", "AccountResource", true)), ("304", json!({ "description": "Not modified." }))], &["404", "412"]),
+            "put": operation("Accounts_CreateOrReplace", "Create or replace an account", "Write", &with(&["AccountName"], &WRITE),
+                Some(json_body("AccountResource", "application/json")),
+                vec![("200", ok("Replaced.", "AccountResource", true)), ("201", ok("Created.", "AccountResource", true))], &["409", "412"]),
+            "delete": operation("Accounts_Delete", "Delete an account", "Delete", &with(&["AccountName", "DeleteNumbers"], &WRITE), None,
+                vec![("204", no_content.clone())], &["404", "409", "412"]),
+        },
+        "/accounts/{accountName}:createOrUpdateNumbers": { "post": operation("Accounts_CreateOrUpdateNumbers",
+            "Create or replace up to 100 numbers, all or nothing", "Write", &["AccountName", "RepeatabilityRequestId", "RepeatabilityFirstSent"],
+            Some(json_body("BatchNumbers", "application/json")), vec![("200", ok("The numbers as stored.", "BatchNumbers", false))], &["404", "409"]) },
+        "/accounts/{accountName}:deleteNumbers": { "post": operation("Accounts_DeleteNumbers",
+            "Delete up to 100 numbers, all or nothing", "Delete", &["AccountName", "RepeatabilityRequestId", "RepeatabilityFirstSent"],
+            Some(json_body("BatchNumbersDelete", "application/json")), vec![("204", no_content.clone())], &["404"]) },
+        "/accounts/{accountName}:getTeamsCapabilityPlans": { "post": operation("Accounts_GetTeamsCapabilityPlans",
+            "Capability plans (from configuration until Numbat talks to Operator Connect)", "Read", &["AccountName"], None,
+            vec![("200", ok("The plans.", "TeamsCapabilityPlans", false))], &["404"]) },
+        "/accounts/{accountName}:getTeamsAvailableCapabilities": { "post": operation("Accounts_GetTeamsAvailableCapabilities",
+            "Capabilities numbers may choose (from configuration until Numbat talks to Operator Connect)", "Read", &["AccountName"],
+            Some(json_body("NumberIdentifiers", "application/json")), vec![("200", ok("The capabilities.", "TeamsAvailableCapabilities", false))], &["404"]) },
+        "/accounts/{accountName}/numbers": { "get": operation("Accounts_ListNumbers", "List an account's numbers", "Read",
+            &with(&["AccountName"], &LIST), None, vec![("200", list_ok("PagedNumberResource"))], &["404"]) },
+        "/accounts/{accountName}/numbers/{telephoneNumber}": {
+            "get": operation("Accounts_GetNumber", "Get a number", "Read", &["AccountName", "TelephoneNumber", "IfMatch", "IfNoneMatch"], None,
+                vec![("200", ok("The number.", "NumberResource", true)), ("304", json!({ "description": "Not modified." }))], &["404", "412"]),
+            "put": operation("Accounts_CreateOrReplaceNumber", "Create or replace a number", "Write", &with(&["AccountName", "TelephoneNumber"], &WRITE),
+                Some(json_body("NumberResource", "application/json")),
+                vec![("200", ok("Replaced.", "NumberResource", true)), ("201", ok("Created.", "NumberResource", true))], &["404", "409", "412"]),
+            "delete": operation("Accounts_DeleteNumber", "Delete a number", "Delete", &with(&["AccountName", "TelephoneNumber"], &WRITE), None,
+                vec![("204", no_content.clone())], &["404", "412"]),
+        },
+        "/accounts/{accountName}/teamsCivicAddresses": { "get": operation("Accounts_ListTeamsCivicAddresses", "List the Teams tenant's civic addresses",
+            "Read", &with(&["AccountName"], &LIST), None, vec![("200", list_ok("PagedTeamsCivicAddressResource"))], &["404"]) },
+        "/accounts/{accountName}/teamsCivicAddresses/{civicAddressId}": { "get": operation("Accounts_GetTeamsCivicAddress", "Get a civic address",
+            "Read", &["AccountName", "CivicAddressId", "IfMatch", "IfNoneMatch"], None,
+            vec![("200", ok("The address.", "TeamsCivicAddressResource", true)), ("304", json!({ "description": "Not modified." }))], &["404", "412"]) },
+        "/numbers": { "get": operation("ListNumbers", "List numbers across accounts", "Read", &LIST, None, vec![("200", list_ok("PagedNumberResource"))], &[]) },
+        "/teamsRequestsForInformation": { "get": operation("TeamsRequestsForInformation_List", "List requests for information (consents)", "Read",
+            &LIST, None, vec![("200", list_ok("PagedRequestForInformationResource"))], &[]) },
+        "/teamsRequestsForInformation/{tenantId}": {
+            "get": operation("TeamsRequestsForInformation_GetRequestForInformation", "Get a request for information", "Read",
+                &["TenantId", "IfMatch", "IfNoneMatch"], None,
+                vec![("200", ok("The request.", "RequestForInformationResource", true)), ("304", json!({ "description": "Not modified." }))], &["404", "412"]),
+            "patch": operation("TeamsRequestsForInformation_CreateOrUpdateRequestForInformation", "Update the customer relationship (merge patch)",
+                "Write", &with(&["TenantId"], &WRITE), Some(json_body("RequestForInformationResourceCreateOrUpdate", "application/merge-patch+json")),
+                vec![("200", ok("Updated.", "RequestForInformationResource", true))], &["404", "412"]),
+        },
+    });
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Numbat Provisioning API",
+            "version": API_VERSION,
+            "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
+                Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
+                and 403/429 answers when the optional source allowlist or rate limit is configured. \
+                Capability plans come from Numbat's configuration until it talks to Operator Connect.",
+        },
+        "servers": [{ "url": MOUNT }],
+        "security": [{ "bearer": [] }],
+        "paths": paths,
+        "components": components(),
+    })
+}
+
+fn string(pattern: Option<&str>, min: Option<u64>, max: Option<u64>) -> Value {
+    let mut s = json!({ "type": "string" });
+    if let Some(p) = pattern {
+        s["pattern"] = json!(p);
+    }
+    if let Some(m) = min {
+        s["minLength"] = json!(m);
+    }
+    if let Some(m) = max {
+        s["maxLength"] = json!(m);
+    }
+    s
+}
+
+fn components() -> Value {
+    let name = string(Some("^[A-Za-z0-9_-]+$"), Some(1), Some(100));
+    let e164 = string(Some("^\\+[1-9][0-9]+$"), Some(3), Some(16));
+    let guid = string(
+        Some("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+        None,
+        None,
+    );
+    let status =
+        json!({ "type": "string", "enum": ["pending", "synced", "failed"], "readOnly": true });
+    let errors_list = json!({ "type": "array", "readOnly": true, "items": schema_ref("Error") });
+    let switch = |sync: bool| {
+        let mut props = json!({ "enabled": { "type": "boolean" }, "numberCount": { "type": "integer", "format": "int64", "readOnly": true } });
+        let mut required = vec!["enabled"];
+        if sync {
+            props["syncEnabled"] = json!({ "type": "boolean" });
+            required.push("syncEnabled");
+        }
+        json!({ "type": "object", "required": required, "properties": props })
+    };
+    let teams_number = json!({
+        "type": "object", "required": ["enabled"],
+        "properties": {
+            "enabled": { "type": "boolean" },
+            "assignmentStatus": { "type": "string", "enum": ["assigned", "unassigned"] },
+            "configuration": schema_ref("TeamsCommonNumberConfig"),
+        }
+    });
+    let enabled = json!({ "type": "object", "required": ["enabled"], "properties": { "enabled": { "type": "boolean" } } });
+    let paged = |item: &str| {
+        json!({
+            "type": "object", "required": ["value"],
+            "properties": { "value": { "type": "array", "items": schema_ref(item) }, "nextLink": { "type": "string", "format": "uri" } }
+        })
+    };
+    let param = |name: &str, place: &str, required: bool, schema: Value, description: &str| {
+        json!({
+            "name": name, "in": place, "required": required, "schema": schema, "description": description
+        })
+    };
+    let error_response = |description: &str| {
+        json!({
+            "description": description,
+            "headers": { "x-ms-error-code": { "description": "The error code.", "schema": { "type": "string" } } },
+            "content": { "application/json": { "schema": schema_ref("ErrorResponse") } }
+        })
+    };
+    json!({
+        "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer", "description": "An API token from `numbat token create`, or a JWT from the configured OIDC issuer." }
+        },
+        "headers": {
+            "ETag": { "description": "The resource's version.", "schema": { "type": "string" } },
+            "ClientRequestId": { "description": "Echo of the request's x-ms-client-request-id.", "schema": { "type": "string" } },
+        },
+        "parameters": {
+            "ApiVersion": param("api-version", "query", true, json!({ "type": "string", "enum": [API_VERSION] }), "The API version."),
+            "ClientRequestId": param("x-ms-client-request-id", "header", false, json!({ "type": "string" }), "Echoed back."),
+            "AccountName": param("accountName", "path", true, name.clone(), "The account's name (case-sensitive)."),
+            "TelephoneNumber": param("telephoneNumber", "path", true, e164.clone(), "E.164, with + written %2B."),
+            "TenantId": param("tenantId", "path", true, guid.clone(), "The Teams tenant."),
+            "CivicAddressId": param("civicAddressId", "path", true, string(None, Some(1), None), "The civic address."),
+            "Top": param("top", "query", false, json!({ "type": "integer", "minimum": 0 }), "At most this many items in all."),
+            "Skip": param("skip", "query", false, json!({ "type": "integer", "minimum": 0 }), "Skip this many items first."),
+            "MaxPageSize": param("maxpagesize", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "Items a page (default 200)."),
+            "Filter": param("filter", "query", false, json!({ "type": "string" }),
+                "eq/ne on fields, startswith(telephoneNumber,'+44'), and, or, not, parentheses; a 400 lists the fields of each list."),
+            "CountRecords": param("countRecords", "query", false, json!({ "type": "boolean" }), "Adds x-ms-record-count."),
+            "After": param("after", "query", false, json!({ "type": "string" }), "Numbat's cursor: start after this key (nextLink carries it)."),
+            "DeleteNumbers": param("deleteNumbers", "query", false, json!({ "type": "boolean" }), "Delete the account's numbers with it."),
+            "IfMatch": param("If-Match", "header", false, json!({ "type": "string" }), "Only if the resource is at this ETag (or * for any)."),
+            "IfNoneMatch": param("If-None-Match", "header", false, json!({ "type": "string" }), "On writes: * creates only. On reads: 304 if at this ETag."),
+            "RepeatabilityRequestId": param("Repeatability-Request-ID", "header", false, json!({ "type": "string", "minLength": 1, "maxLength": 128 }), "Retries with this ID are answered as the first request was."),
+            "RepeatabilityFirstSent": param("Repeatability-First-Sent", "header", false, json!({ "type": "string" }), "When the request was first sent (HTTP date)."),
+        },
+        "responses": {
+            "Error400": error_response("The request breaks a rule; nothing changed."),
+            "Error401": error_response("No valid bearer token."),
+            "Error403": error_response("The caller's role does not allow this, or its address is not allowed."),
+            "Error404": error_response("No such resource."),
+            "Error409": error_response("Conflicts with what is stored; nothing changed."),
+            "Error412": error_response("The ETag condition does not hold; nothing changed."),
+            "Error429": error_response("Over the configured rate; see Retry-After."),
+        },
+        "schemas": {
+            "Error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {
+                    "code": { "type": "string" }, "message": { "type": "string" }, "target": { "type": "string" },
+                    "details": { "type": "array", "items": schema_ref("Error") }
+                }
+            },
+            "ErrorResponse": { "type": "object", "required": ["error"], "properties": { "error": schema_ref("Error") } },
+            "AccountResource": {
+                "type": "object", "required": ["name"],
+                "properties": {
+                    "name": name.clone(),
+                    "correlationId": { "type": "string", "maxLength": 256 },
+                    "serviceDetails": schema_ref("AccountServiceDetails"),
+                    "serviceProvisioningStatus": status.clone(),
+                    "serviceProvisioningErrors": errors_list.clone(),
+                }
+            },
+            "AccountServiceDetails": {
+                "type": "object",
+                "properties": {
+                    "teamsTenantId": guid.clone(),
+                    "teamsOperatorConnect": switch(true),
+                    "teamsDirectRouting": schema_ref("TeamsDirectRoutingAccountDetails"),
+                    "teamsPhoneMobile": switch(true),
+                    "zoomPhoneCloudPeering": switch(true),
+                    "azureOperatorCallProtection": switch(false),
+                }
+            },
+            "TeamsDirectRoutingAccountDetails": {
+                "type": "object", "required": ["enabled", "syncEnabled"],
+                "properties": {
+                    "enabled": { "type": "boolean" }, "syncEnabled": { "type": "boolean" },
+                    "numberCount": { "type": "integer", "format": "int64", "readOnly": true },
+                    "configuration": {
+                        "type": "object", "required": ["subdomain", "subdomainTokens"],
+                        "properties": {
+                            "callScreening": { "type": "boolean" },
+                            "subdomain": string(Some("^[A-Za-z0-9_-]+$"), Some(1), Some(10)),
+                            "subdomainTokens": {
+                                "type": "object", "required": ["region1Token", "region2Token"],
+                                "properties": {
+                                    "region1Token": string(Some("^[A-Za-z0-9=_-]+$"), Some(1), Some(100)),
+                                    "region2Token": string(Some("^[A-Za-z0-9=_-]+$"), Some(1), Some(100)),
+                                }
+                            }
+                        }
+                    },
+                    "subdomainStatus": { "type": "string", "enum": ["provisioned", "notProvisioned", "inconsistent"], "readOnly": true },
+                }
+            },
+            "NumberResource": {
+                "type": "object", "required": ["telephoneNumber", "accountName", "serviceDetails"],
+                "properties": {
+                    "telephoneNumber": e164.clone(),
+                    "accountName": name.clone(),
+                    "serviceDetails": {
+                        "type": "object",
+                        "properties": {
+                            "teamsOperatorConnect": teams_number.clone(),
+                            "teamsDirectRouting": enabled.clone(),
+                            "teamsPhoneMobile": teams_number,
+                            "zoomPhoneCloudPeering": enabled.clone(),
+                            "azureOperatorCallProtection": enabled,
+                        }
+                    },
+                    "configuration": { "type": "object", "properties": { "customSipHeader": string(Some("^[A-Za-z0-9_-]+$"), Some(1), Some(100)) } },
+                    "serviceProvisioningStatus": status.clone(),
+                    "serviceProvisioningErrors": errors_list.clone(),
+                }
+            },
+            "TeamsCommonNumberConfig": {
+                "type": "object", "required": ["usage", "choosableCapabilities"],
+                "properties": {
+                    "usage": { "type": "string", "enum": ["CallingUserAssignment", "FirstPartyAppAssignment", "ConferenceAssignment"] },
+                    "choosableCapabilities": { "type": "array", "items": string(Some("^[A-Za-z0-9]+$"), Some(1), Some(64)) },
+                    "additionalUsages": { "type": "array", "items": { "type": "string", "enum": ["CallingUserAssignment", "FirstPartyAppAssignment", "ConferenceAssignment"] } },
+                    "civicAddressId": { "type": "string" },
+                    "locationId": { "type": "string" },
+                    "allowTenantAddressUpdate": { "type": "boolean" },
+                    "displayedCountryCode": { "type": "string" },
+                }
+            },
+            "BatchNumbers": { "type": "object", "required": ["numbers"], "properties": { "numbers": { "type": "array", "minItems": 1, "maxItems": 100, "items": schema_ref("NumberResource") } } },
+            "NumberIdentifier": { "type": "object", "required": ["telephoneNumber"], "properties": { "telephoneNumber": e164 } },
+            "BatchNumbersDelete": { "type": "object", "required": ["numbers"], "properties": { "numbers": { "type": "array", "minItems": 1, "maxItems": 100, "items": schema_ref("NumberIdentifier") } } },
+            "NumberIdentifiers": { "type": "object", "required": ["numbers"], "properties": { "numbers": { "type": "array", "items": schema_ref("NumberIdentifier") } } },
+            "TeamsCapabilityPlans": {
+                "type": "object", "required": ["capabilityPlans"],
+                "properties": { "capabilityPlans": { "type": "array", "items": {
+                    "type": "object", "required": ["name", "usage", "supportsTollFree"],
+                    "properties": {
+                        "name": { "type": "string" }, "offerTypes": { "type": "array", "items": { "type": "string" } },
+                        "usage": { "type": "string" }, "mandatoryCapabilities": { "type": "array", "items": { "type": "string" } },
+                        "choosableCapabilities": { "type": "array", "items": { "type": "string" } }, "supportsTollFree": { "type": "boolean" }
+                    }
+                } } }
+            },
+            "TeamsAvailableCapabilities": { "type": "object", "required": ["availableCapabilities"], "properties": { "availableCapabilities": { "type": "array", "items": { "type": "string" } } } },
+            "TeamsCivicAddressResource": {
+                "type": "object", "required": ["id", "defaultLocationId"],
+                "properties": {
+                    "id": { "type": "string" }, "tenantId": { "type": "string" }, "defaultLocationId": { "type": "string" },
+                    "validationStatus": { "type": "string" }, "country": { "type": "string" }, "cityOrTown": { "type": "string" },
+                    "locations": { "type": "array", "items": {
+                        "type": "object", "required": ["id", "civicAddressId"],
+                        "properties": {
+                            "id": { "type": "string" }, "civicAddressId": { "type": "string" }, "description": { "type": "string" },
+                            "additionalInfo": { "type": "string" }, "isDefault": { "type": "boolean" }, "elin": { "type": "string" }
+                        }
+                    } }
+                }
+            },
+            "CustomerRelationship": {
+                "type": "object",
+                "properties": { "status": { "type": "string" }, "lastModifiedOn": { "type": "string", "format": "date-time", "readOnly": true }, "comment": { "type": "string" } }
+            },
+            "RequestForInformationResource": {
+                "type": "object", "required": ["id", "tenantId", "productContext", "status"],
+                "properties": {
+                    "id": { "type": "string" }, "tenantId": guid, "accountName": { "type": "string" },
+                    "productContext": { "type": "string" }, "operatorId": { "type": "string" },
+                    "status": { "type": "string", "enum": ["active", "suspended", "removed"] },
+                    "consentedOn": { "type": "string" }, "lastModifiedOn": { "type": "string" },
+                    "consentedCountries": { "type": "array", "items": { "type": "string" } },
+                    "contacts": { "type": "array", "items": {
+                        "type": "object", "required": ["fullName", "email"],
+                        "properties": {
+                            "fullName": { "type": "string" }, "email": { "type": "string" }, "telephoneNumber": { "type": "string" },
+                            "companyName": { "type": "string" }, "companySize": { "type": "string" }
+                        }
+                    } },
+                    "customerRelationship": schema_ref("CustomerRelationship"),
+                    "serviceProvisioningStatus": status,
+                    "serviceProvisioningErrors": errors_list,
+                }
+            },
+            "RequestForInformationResourceCreateOrUpdate": { "type": "object", "properties": { "customerRelationship": schema_ref("CustomerRelationship") } },
+            "PagedAccountResource": paged("AccountResource"),
+            "PagedNumberResource": paged("NumberResource"),
+            "PagedTeamsCivicAddressResource": paged("TeamsCivicAddressResource"),
+            "PagedRequestForInformationResource": paged("RequestForInformationResource"),
+        }
+    })
+}
