@@ -583,6 +583,13 @@ async fn lists_page_with_next_link_and_count_records() {
     let (status, _, body) = api
         .call("GET", "/accounts?maxpagesize=501", None, &[])
         .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "more than 500 is cut to 500: {body}"
+    );
+    assert_eq!(body["value"].as_array().unwrap().len(), 5);
+    let (status, _, body) = api.call("GET", "/accounts?maxpagesize=0", None, &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["target"], "maxpagesize");
 }

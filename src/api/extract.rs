@@ -211,12 +211,13 @@ pub const MAX_PAGE: i64 = 500;
 impl ListQuery {
     /// How many items this page holds at most.
     pub fn page_size(&self) -> Result<i64, ApiError> {
-        let size = self.maxpagesize.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&size) {
+        // Larger pages are cut to MAX_PAGE rather than refused, as ACG's clients expect.
+        let size = self.maxpagesize.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+        if size < 1 {
             return Err(ApiError::invalid(Violation::new(
                 "maxpagesize",
                 "OutOfRange",
-                format!("must be 1–{MAX_PAGE} (default {DEFAULT_PAGE})"),
+                format!("must be at least 1 (default {DEFAULT_PAGE}, at most {MAX_PAGE})"),
             )));
         }
         if self.top.is_some_and(|t| t < 0) || self.skip.is_some_and(|s| s < 0) {

@@ -245,7 +245,7 @@ fn components() -> Value {
             "CivicAddressId": param("civicAddressId", "path", true, string(None, Some(1), None), "The civic address."),
             "Top": param("top", "query", false, json!({ "type": "integer", "minimum": 0 }), "At most this many items in all."),
             "Skip": param("skip", "query", false, json!({ "type": "integer", "minimum": 0 }), "Skip this many items first."),
-            "MaxPageSize": param("maxpagesize", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "Items a page (default 200)."),
+            "MaxPageSize": param("maxpagesize", "query", false, json!({ "type": "integer", "minimum": 1 }), "Items a page (default 200; more than 500 is cut to 500)."),
             "Filter": param("filter", "query", false, json!({ "type": "string" }),
                 "eq/ne on fields, startswith(telephoneNumber,'+44'), and, or, not, parentheses; a 400 lists the fields of each list."),
             "CountRecords": param("countRecords", "query", false, json!({ "type": "boolean" }), "Adds x-ms-record-count."),
@@ -253,7 +253,7 @@ fn components() -> Value {
             "DeleteNumbers": param("deleteNumbers", "query", false, json!({ "type": "boolean" }), "Delete the account's numbers with it."),
             "IfMatch": param("If-Match", "header", false, json!({ "type": "string" }), "Only if the resource is at this ETag (or * for any)."),
             "IfNoneMatch": param("If-None-Match", "header", false, json!({ "type": "string" }), "On writes: * creates only. On reads: 304 if at this ETag."),
-            "RepeatabilityRequestId": param("Repeatability-Request-ID", "header", false, json!({ "type": "string", "minLength": 1, "maxLength": 128 }), "Retries with this ID are answered as the first request was."),
+            "RepeatabilityRequestId": param("Repeatability-Request-ID", "header", false, json!({ "type": "string", "maxLength": 128 }), "Retries with this ID are answered as the first request was."),
             "RepeatabilityFirstSent": param("Repeatability-First-Sent", "header", false, json!({ "type": "string" }), "When the request was first sent (HTTP date)."),
         },
         "responses": {

@@ -44,13 +44,14 @@ pub async fn repeatable(State(state): State<AppState>, request: Request, next: N
         };
         (header(REQUEST_ID), header(FIRST_SENT))
     };
-    let Some(request_id) = request_id else {
+    // An empty ID asks for nothing, as if the header were not there.
+    let Some(request_id) = request_id.filter(|id| !id.trim().is_empty()) else {
         return next.run(request).await;
     };
-    if request_id.is_empty() || request_id.len() > 128 {
+    if request_id.len() > 128 {
         return rejected(
             "Repeatability-Request-ID",
-            "must be 1–128 characters (a GUID is usual)",
+            "must be at most 128 characters (a GUID is usual)",
         );
     }
     let first_sent = match first_sent {
