@@ -1207,8 +1207,94 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         "every path is listed"
     );
     assert!(html.contains("Needs the Delete role."));
+    for code in [
+        "InvalidRequest",
+        "UnsupportedApiVersion",
+        "Conflict",
+        "PreconditionFailed",
+        "TooManyRequests",
+    ] {
+        assert!(
+            html.contains(&format!("<code>{code}</code>")),
+            "error code {code} is documented"
+        );
+    }
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http"),
         "nothing is fetched from elsewhere"
     );
+}
+
+#[tokio::test]
+async fn a_client_request_id_must_be_a_uuid() {
+    let api = Api::new().await;
+    let (status, _, body) = api
+        .call(
+            "GET",
+            "/accounts",
+            None,
+            &[("x-ms-client-request-id", "not-a-uuid")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "x-ms-client-request-id");
+}
+
+#[tokio::test]
+async fn date_conditions_apply_to_reads_and_are_refused_on_writes() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
+        .await;
+    let later =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(60));
+    let earlier = httpdate::fmt_http_date(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    let (status, _, _) = api
+        .call(
+            "GET",
+            "/accounts/contoso",
+            None,
+            &[("if-modified-since", later.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    let (status, _, _) = api
+        .call(
+            "GET",
+            "/accounts/contoso",
+            None,
+            &[("if-modified-since", earlier.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = api
+        .call(
+            "GET",
+            "/accounts/contoso",
+            None,
+            &[("if-unmodified-since", earlier.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, _, body) = api
+        .call(
+            "GET",
+            "/accounts/contoso",
+            None,
+            &[("if-unmodified-since", "yesterday")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["target"], "If-Unmodified-Since");
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(dr_account("contoso")),
+            &[("if-unmodified-since", later.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["details"][0]["code"], "UnsupportedHeader");
 }

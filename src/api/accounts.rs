@@ -33,7 +33,7 @@ pub async fn list(
         .as_deref()
         .map(extract::account_name)
         .transpose()?;
-    let mut to_skip = query.skip.unwrap_or(0);
+    let mut to_skip = query.skip();
     while to_skip > 0 {
         let chunk = core
             .list_accounts(&actor, &filter, after.as_ref(), to_skip.min(500))
@@ -53,7 +53,7 @@ pub async fn list(
         .take(size as usize)
         .map(AccountOut::from)
         .collect();
-    let top_left = query.top.map(|t| t - value.len() as i64);
+    let top_left = query.top().map(|t| t - value.len() as i64);
     let next_link = (more && top_left.is_none_or(|t| t > 0))
         .then(|| {
             value
@@ -79,7 +79,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
     let record = state.core.get_account(&actor, &name).await?;
-    if let Some(answer) = extract::not_modified(&headers, record.version) {
+    if let Some(answer) = extract::not_modified(&headers, record.version, &record.updated_at)? {
         return Ok(answer);
     }
     Ok((
@@ -145,7 +145,7 @@ pub async fn delete(
             precondition,
         )
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(super::no_content())
 }
 
 pub fn unsupported_filter() -> ApiError {

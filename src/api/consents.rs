@@ -51,7 +51,7 @@ pub async fn list_rfis(
         return Err(super::accounts::unsupported_filter());
     }
     let mut after = query.after.as_deref().map(tenant).transpose()?;
-    let mut to_skip = query.skip.unwrap_or(0);
+    let mut to_skip = query.skip();
     while to_skip > 0 {
         let chunk = state
             .core
@@ -69,7 +69,7 @@ pub async fn list_rfis(
         .await?;
     let more = records.len() as i64 > size;
     let page: Vec<&RfiRecord> = records.iter().take(size as usize).collect();
-    let top_left = query.top.map(|t| t - page.len() as i64);
+    let top_left = query.top().map(|t| t - page.len() as i64);
     let next_link = (more && top_left.is_none_or(|t| t > 0))
         .then(|| {
             page.last().map(|last| {
@@ -95,7 +95,7 @@ pub async fn get_rfi(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = state.core.get_rfi(&actor, &tenant(&tenant_id)?).await?;
-    if let Some(answer) = extract::not_modified(&headers, record.version) {
+    if let Some(answer) = extract::not_modified(&headers, record.version, &record.updated_at)? {
         return Ok(answer);
     }
     Ok((
@@ -171,20 +171,17 @@ pub async fn list_civic_addresses(
             &actor,
             &name,
             query.after.as_deref(),
-            size + 1 + query.skip.unwrap_or(0),
+            size + 1 + query.skip(),
         )
         .await?;
-    let skipped: Vec<_> = records
-        .into_iter()
-        .skip(query.skip.unwrap_or(0) as usize)
-        .collect();
+    let skipped: Vec<_> = records.into_iter().skip(query.skip() as usize).collect();
     let more = skipped.len() as i64 > size;
     let page: Vec<&TeamsCivicAddress> = skipped
         .iter()
         .take(size as usize)
         .map(|r| &r.address)
         .collect();
-    let top_left = query.top.map(|t| t - page.len() as i64);
+    let top_left = query.top().map(|t| t - page.len() as i64);
     let next_link = (more && top_left.is_none_or(|t| t > 0))
         .then(|| {
             page.last()
@@ -216,7 +213,7 @@ pub async fn get_civic_address(
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
     let record = state.core.get_civic_address(&actor, &name, &id).await?;
-    if let Some(answer) = extract::not_modified(&headers, record.version) {
+    if let Some(answer) = extract::not_modified(&headers, record.version, &record.updated_at)? {
         return Ok(answer);
     }
     Ok((

@@ -50,6 +50,15 @@ pub async fn page() -> impl IntoResponse {
         escape(document["info"]["description"].as_str().unwrap_or_default()),
         escape(document["info"]["version"].as_str().unwrap_or_default()),
     );
+    body.push_str("<section class=\"operation\"><h2>Error codes</h2><p>Errors answer <code>{\"error\": {code, message, target, details}}</code> with the code in <code>x-ms-error-code</code>.</p><table><thead><tr><th>code</th><th>status</th><th>meaning</th></tr></thead><tbody>");
+    for (code, status, meaning) in super::error::ERROR_CODES {
+        let _ = write!(
+            body,
+            "<tr><td><code>{code}</code></td><td>{status}</td><td>{}</td></tr>",
+            escape(meaning)
+        );
+    }
+    body.push_str("</tbody></table></section>");
     for (path, methods) in document["paths"].as_object().into_iter().flatten() {
         for (method, op) in methods.as_object().into_iter().flatten() {
             let _ = write!(

@@ -8,6 +8,25 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+/// Every `error.code` (and `x-ms-error-code`) the API answers with, and what it means. Codes
+/// are stable: clients may branch on them.
+pub const ERROR_CODES: [(&str, u16, &str); 14] = [
+    ("InvalidRequest", 400, "The request breaks a rule; `details` names each field, with a code such as InvalidFormat, Required, ServiceNotEnabledOnAccount, CustomHeaderNotSupported, ServicesCannotCombine, TenantIdLocked, BatchSize, UnsupportedFilter or RepeatabilityRejected."),
+    ("MissingApiVersion", 400, "The api-version query parameter is missing."),
+    ("UnsupportedApiVersion", 400, "The api-version is not one this server speaks."),
+    ("InvalidQuery", 400, "A query parameter has the wrong type."),
+    ("Unauthorized", 401, "No bearer credential, or one that is not known, revoked or expired."),
+    ("Forbidden", 403, "The caller's roles do not allow the operation."),
+    ("SourceNotAllowed", 403, "The caller's address is outside the configured allowlist."),
+    ("NotFound", 404, "The resource does not exist (for a batch, `details` lists the items)."),
+    ("UnknownAction", 404, "The `:action` after an account name is not one the API has."),
+    ("MethodNotAllowed", 405, "The path does not take this method; `Allow` lists those it takes."),
+    ("Conflict", 409, "Clashes with what is stored: a number in another account, an account that still has numbers."),
+    ("PreconditionFailed", 412, "If-Match or If-None-Match does not hold; nothing changed."),
+    ("TooManyRequests", 429, "Over the configured rate; `Retry-After` says when to come back."),
+    ("InternalError", 500, "The database could not complete the request; nothing was changed by it."),
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorBody {
     pub code: String,

@@ -150,6 +150,16 @@ pub fn telephone_number(raw: &str) -> Result<TelephoneNumber, ApiError> {
 
 /// `If-Match` / `If-None-Match` as the core's precondition. ETags are `"<version>"`.
 pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
+    for name in ["If-Modified-Since", "If-Unmodified-Since"] {
+        if headers.contains_key(name) {
+            header_date(headers, name)?;
+            return Err(ApiError::invalid(Violation::new(
+                name,
+                "UnsupportedHeader",
+                "date conditions are honoured on reads only; on writes use If-Match with the ETag",
+            )));
+        }
+    }
     let header = |name: &str| {
         headers
             .get(name)
@@ -197,9 +207,9 @@ pub fn etag(version: i64) -> String {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
-    pub top: Option<i64>,
-    pub skip: Option<i64>,
-    pub maxpagesize: Option<i64>,
+    pub top: Option<i32>,
+    pub skip: Option<i32>,
+    pub maxpagesize: Option<i32>,
     pub count_records: Option<bool>,
     pub filter: Option<String>,
     pub after: Option<String>,
@@ -212,7 +222,10 @@ impl ListQuery {
     /// How many items this page holds at most.
     pub fn page_size(&self) -> Result<i64, ApiError> {
         // Larger pages are cut to MAX_PAGE rather than refused, as ACG's clients expect.
-        let size = self.maxpagesize.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+        let size = self
+            .maxpagesize
+            .map_or(DEFAULT_PAGE, i64::from)
+            .min(MAX_PAGE);
         if size < 1 {
             return Err(ApiError::invalid(Violation::new(
                 "maxpagesize",
@@ -227,7 +240,17 @@ impl ListQuery {
                 "top and skip must not be negative",
             )));
         }
-        Ok(self.top.map_or(size, |top| top.min(size)))
+        Ok(self.top().map_or(size, |top| top.min(size)))
+    }
+
+    /// How many items to skip first.
+    pub fn skip(&self) -> i64 {
+        self.skip.map_or(0, i64::from)
+    }
+
+    /// How many items in all, if limited.
+    pub fn top(&self) -> Option<i64> {
+        self.top.map(i64::from)
     }
 }
 
@@ -291,9 +314,14 @@ pub fn encode(value: &str) -> String {
         .collect()
 }
 
-/// A conditional GET: `If-None-Match` naming the current ETag is 304; `If-Match` naming
-/// another is 412. `None` means answer normally.
-pub fn not_modified(headers: &HeaderMap, version: i64) -> Option<axum::response::Response> {
+/// A conditional GET: `If-None-Match` naming the current ETag, or `If-Modified-Since` not before
+/// the last change, is 304; `If-Match` naming another ETag, or `If-Unmodified-Since` before the
+/// last change, is 412. `Ok(None)` means answer normally.
+pub fn not_modified(
+    headers: &HeaderMap,
+    version: i64,
+    updated_at: &str,
+) -> Result<Option<axum::response::Response>, ApiError> {
     use axum::response::IntoResponse;
     let header = |name: &str| {
         headers
@@ -306,22 +334,57 @@ pub fn not_modified(headers: &HeaderMap, version: i64) -> Option<axum::response:
             .map(str::trim)
             .any(|tag| tag == "*" || parse_etag(tag) == Some(version))
     };
-    if let Some(list) = header("if-none-match") {
-        if matches(list) {
-            return Some((StatusCode::NOT_MODIFIED, [("etag", etag(version))]).into_response());
-        }
+    let changed = changed_at_second(updated_at);
+    let modified_since = header_date(headers, "If-Modified-Since")?;
+    let unmodified_since = header_date(headers, "If-Unmodified-Since")?;
+    let failed = || {
+        ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            format!("the resource is at ETag {}", etag(version)),
+        )
+        .into_response()
+    };
+    if header("if-match").is_some_and(|list| !matches(list))
+        || unmodified_since.is_some_and(|at| changed > at)
+    {
+        return Ok(Some(failed()));
     }
-    if let Some(list) = header("if-match") {
-        if !matches(list) {
-            return Some(
-                ApiError::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    "PreconditionFailed",
-                    format!("the resource is at ETag {}", etag(version)),
-                )
-                .into_response(),
-            );
-        }
+    let not_modified = match header("if-none-match") {
+        Some(list) => matches(list),
+        None => modified_since.is_some_and(|at| changed <= at),
+    };
+    if not_modified {
+        return Ok(Some(
+            (StatusCode::NOT_MODIFIED, [("etag", etag(version))]).into_response(),
+        ));
     }
-    None
+    Ok(None)
+}
+
+/// Seconds since 1970 of a stored RFC 3339 time (HTTP dates have whole seconds).
+fn changed_at_second(stored: &str) -> i64 {
+    time::OffsetDateTime::parse(stored, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .unwrap_or(i64::MAX)
+}
+
+/// An HTTP-date header as seconds since 1970, or a 400 naming it when it is not a date.
+pub fn header_date(headers: &HeaderMap, name: &str) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| httpdate::parse_http_date(text.trim()).ok())
+        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| Some(d.as_secs() as i64))
+        .ok_or_else(|| {
+            ApiError::invalid(Violation::new(
+                name,
+                "InvalidHeader",
+                "must be an HTTP date, e.g. Tue, 15 Nov 1994 08:12:31 GMT",
+            ))
+        })
 }

@@ -120,6 +120,15 @@ async fn action_methods(request: Request, next: Next) -> Response {
     .into_response()
 }
 
+/// 204, with the JSON content type ACG's specification gives every answer.
+fn no_content() -> Response {
+    (
+        axum::http::StatusCode::NO_CONTENT,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+    )
+        .into_response()
+}
+
 /// Every operation needs `?api-version=2024-02-29-preview`.
 async fn require_api_version(request: Request, next: Next) -> Response {
     let version = request
@@ -149,9 +158,20 @@ async fn require_api_version(request: Request, next: Next) -> Response {
     }
 }
 
-/// `x-ms-client-request-id` comes back as it was sent.
+/// `x-ms-client-request-id` is a UUID (Azure Core's rule) and comes back as it was sent.
 async fn echo_client_request_id(request: Request, next: Next) -> Response {
     let id: Option<HeaderValue> = request.headers().get("x-ms-client-request-id").cloned();
+    if let Some(id) = &id {
+        let text = id.to_str().unwrap_or_default();
+        if crate::domain::TenantId::parse(text).is_err() {
+            return ApiError::invalid(crate::domain::Violation::new(
+                "x-ms-client-request-id",
+                "InvalidHeader",
+                "must be a UUID such as 7b1f6b8e-0000-4000-8000-000000000001",
+            ))
+            .into_response();
+        }
+    }
     let mut response = next.run(request).await;
     if let Some(id) = id {
         response.headers_mut().insert("x-ms-client-request-id", id);

@@ -70,7 +70,7 @@ async fn list(
         .as_deref()
         .map(extract::telephone_number)
         .transpose()?;
-    let mut to_skip = query.skip.unwrap_or(0);
+    let mut to_skip = query.skip();
     while to_skip > 0 {
         let chunk = core
             .list_numbers(actor, &filter, order, after.as_ref(), to_skip.min(500))
@@ -90,7 +90,7 @@ async fn list(
         .take(size as usize)
         .map(NumberOut::from)
         .collect();
-    let top_left = query.top.map(|t| t - value.len() as i64);
+    let top_left = query.top().map(|t| t - value.len() as i64);
     let next_link = (more && top_left.is_none_or(|t| t > 0))
         .then(|| {
             value
@@ -117,7 +117,7 @@ pub async fn get(
     let name = extract::account_name(&account)?;
     let number = extract::telephone_number(&number)?;
     let record = state.core.get_number(&actor, Some(&name), &number).await?;
-    if let Some(answer) = extract::not_modified(&headers, record.version) {
+    if let Some(answer) = extract::not_modified(&headers, record.version, &record.updated_at)? {
         return Ok(answer);
     }
     Ok((
@@ -183,7 +183,7 @@ pub async fn delete(
         .core
         .delete_number(&actor, &name, &number, precondition)
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(super::no_content())
 }
 
 /// `POST /accounts/{name}:{action}`: the account name cannot hold `:`, so the split is exact.
@@ -283,5 +283,5 @@ async fn delete_batch(
         return Err(ProvisioningError::Invalid(violations).into());
     }
     state.core.delete_numbers(actor, name, &numbers).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(super::no_content())
 }
