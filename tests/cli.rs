@@ -173,6 +173,17 @@ fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
         assert_eq!(stored.len(), 1);
         assert_ne!(stored[0].0, secret, "only a hash is kept");
         assert!(!stored[0].0.contains(&secret[4..]));
+        let audited: Vec<(String, String)> = sqlx::query_as(
+            "SELECT action, resource_key FROM audit_events WHERE resource_type = 'apiToken'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            audited,
+            [("create".to_owned(), "bss-prod".to_owned())],
+            "token changes are audited"
+        );
         let actor = numbat::auth::tokens::authenticate(&db, &secret)
             .await
             .unwrap()

@@ -53,6 +53,29 @@ fn now() -> String {
     crate::provisioning::timestamp()
 }
 
+/// The audit event of a token change made from this machine's command line.
+fn token_event(
+    action: &str,
+    name: &str,
+    roles: Option<&str>,
+    at: &str,
+) -> crate::store::audit::AuditEvent {
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    crate::store::audit::AuditEvent {
+        id: None,
+        at: at.to_owned(),
+        actor: format!("cli:{operator}"),
+        role: "Admin".to_owned(),
+        door: "cli".to_owned(),
+        action: action.to_owned(),
+        resource_type: "apiToken".to_owned(),
+        resource_key: name.to_owned(),
+        version: None,
+        before: None,
+        after: roles.map(|r| serde_json::json!({ "name": name, "roles": r }).to_string()),
+    }
+}
+
 /// Creates a token and returns its secret, which is not stored and cannot be shown again.
 pub async fn create(db: &Database, name: &str, roles: &[Role]) -> Result<String, TokenError> {
     let valid_name = !name.is_empty()
@@ -72,9 +95,12 @@ pub async fn create(db: &Database, name: &str, roles: &[Role]) -> Result<String,
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
     let mut tx = db.begin().await?;
-    if !tokens::insert(&mut tx, name, &hash(&secret), &roles_text(roles), &now()).await? {
+    let at = now();
+    if !tokens::insert(&mut tx, name, &hash(&secret), &roles_text(roles), &at).await? {
         return Err(TokenError::NameTaken(name.to_owned()));
     }
+    let event = token_event("create", name, Some(&roles_text(roles)), &at);
+    crate::store::audit::record(&mut tx, &[event]).await?;
     tx.commit().await?;
     Ok(secret)
 }
@@ -84,6 +110,7 @@ pub async fn revoke(db: &Database, name: &str) -> Result<(), TokenError> {
     if !tokens::delete(&mut tx, name).await? {
         return Err(TokenError::NoSuchToken(name.to_owned()));
     }
+    crate::store::audit::record(&mut tx, &[token_event("delete", name, None, &now())]).await?;
     tx.commit().await?;
     Ok(())
 }
