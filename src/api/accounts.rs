@@ -2,7 +2,8 @@
 
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
-use super::wire::{AccountIn, AccountOut, Page};
+use super::paging;
+use super::wire::{AccountIn, AccountOut};
 use crate::domain::{AccountName, Violation};
 use crate::provisioning::{AccountFilter, Outcome};
 use crate::server::AppState;
@@ -19,7 +20,6 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let core = &state.core;
-    let size = query.page_size()?;
     let filter = AccountFilter {
         expr: query
             .filter
@@ -28,47 +28,40 @@ pub async fn list(
             .transpose()?,
         ..Default::default()
     };
-    let mut after: Option<AccountName> = query
+    let after = query
         .after
         .as_deref()
         .map(extract::account_name)
         .transpose()?;
-    let mut to_skip = query.skip();
-    while to_skip > 0 {
-        let chunk = core
-            .list_accounts(&actor, &filter, after.as_ref(), to_skip.min(500))
-            .await?;
-        to_skip -= chunk.len() as i64;
-        match chunk.last() {
-            Some(last) => after = Some(last.account.name.clone()),
-            None => break,
-        }
-    }
-    let records = core
-        .list_accounts(&actor, &filter, after.as_ref(), size + 1)
-        .await?;
-    let more = records.len() as i64 > size;
-    let value: Vec<AccountOut> = records
-        .iter()
-        .take(size as usize)
-        .map(AccountOut::from)
-        .collect();
-    let top_left = query.top().map(|t| t - value.len() as i64);
-    let next_link = (more && top_left.is_none_or(|t| t > 0))
-        .then(|| {
-            value
-                .last()
-                .map(|last| extract::next_link(&uri, &headers, &last.name, top_left))
-        })
-        .flatten();
-    let mut response = Json(Page { value, next_link }).into_response();
-    if query.count_records == Some(true) {
-        let count = core.count_accounts(&actor, &filter).await?;
-        response
-            .headers_mut()
-            .insert("x-ms-record-count", count.into());
-    }
-    Ok(response)
+    let (records, more) = paging::page_of(
+        &query,
+        after,
+        |r: &crate::provisioning::AccountRecord| r.account.name.clone(),
+        |after: Option<AccountName>, limit| {
+            let (core, actor, filter) = (&core, &actor, &filter);
+            async move {
+                Ok(core
+                    .list_accounts(actor, filter, after.as_ref(), limit)
+                    .await?)
+            }
+        },
+    )
+    .await?;
+    let count = match query.count_records {
+        Some(true) => Some(core.count_accounts(&actor, &filter).await?),
+        _ => None,
+    };
+    let last = records.last().map(|r| r.account.name.to_string());
+    let value: Vec<AccountOut> = records.iter().map(AccountOut::from).collect();
+    Ok(paging::answer(
+        value,
+        last.as_deref(),
+        more,
+        &query,
+        &uri,
+        &headers,
+        count,
+    ))
 }
 
 pub async fn get(

@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
-use super::wire::Page;
+use super::paging;
 use crate::domain::consent::{RelationshipChange, RequestForInformation, TeamsCivicAddress};
 use crate::domain::{TenantId, Violation};
 use crate::provisioning::{ProvisioningError, RfiRecord};
@@ -46,46 +46,35 @@ pub async fn list_rfis(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let size = query.page_size()?;
     if query.filter.is_some() {
         return Err(super::accounts::unsupported_filter());
     }
-    let mut after = query.after.as_deref().map(tenant).transpose()?;
-    let mut to_skip = query.skip();
-    while to_skip > 0 {
-        let chunk = state
-            .core
-            .list_rfis(&actor, after.as_ref(), to_skip.min(500))
-            .await?;
-        to_skip -= chunk.len() as i64;
-        match chunk.last() {
-            Some(last) => after = Some(last.rfi.tenant_id.clone()),
-            None => break,
-        }
-    }
-    let records = state
-        .core
-        .list_rfis(&actor, after.as_ref(), size + 1)
-        .await?;
-    let more = records.len() as i64 > size;
-    let page: Vec<&RfiRecord> = records.iter().take(size as usize).collect();
-    let top_left = query.top().map(|t| t - page.len() as i64);
-    let next_link = (more && top_left.is_none_or(|t| t > 0))
-        .then(|| {
-            page.last().map(|last| {
-                extract::next_link(&uri, &headers, last.rfi.tenant_id.as_str(), top_left)
-            })
-        })
-        .flatten();
-    let value: Vec<RfiOut> = page.into_iter().map(RfiOut::from).collect();
-    let mut response = Json(Page { value, next_link }).into_response();
-    if query.count_records == Some(true) {
-        let count = state.core.count_rfis(&actor).await?;
-        response
-            .headers_mut()
-            .insert("x-ms-record-count", count.into());
-    }
-    Ok(response)
+    let after = query.after.as_deref().map(tenant).transpose()?;
+    let (records, more) = paging::page_of(
+        &query,
+        after,
+        |r: &RfiRecord| r.rfi.tenant_id.clone(),
+        |after: Option<TenantId>, limit| {
+            let (core, actor) = (&state.core, &actor);
+            async move { Ok(core.list_rfis(actor, after.as_ref(), limit).await?) }
+        },
+    )
+    .await?;
+    let count = match query.count_records {
+        Some(true) => Some(state.core.count_rfis(&actor).await?),
+        _ => None,
+    };
+    let last = records.last().map(|r| r.rfi.tenant_id.to_string());
+    let value: Vec<RfiOut> = records.iter().map(RfiOut::from).collect();
+    Ok(paging::answer(
+        value,
+        last.as_deref(),
+        more,
+        &query,
+        &uri,
+        &headers,
+        count,
+    ))
 }
 
 pub async fn get_rfi(
@@ -161,48 +150,44 @@ pub async fn list_civic_addresses(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
-    let size = query.page_size()?;
     if query.filter.is_some() {
         return Err(super::accounts::unsupported_filter());
     }
-    let records = state
-        .core
-        .list_civic_addresses(
-            &actor,
-            &name,
-            query.after.as_deref(),
-            size + 1 + query.skip(),
-        )
-        .await?;
-    let skipped: Vec<_> = records.into_iter().skip(query.skip() as usize).collect();
-    let more = skipped.len() as i64 > size;
-    let page: Vec<&TeamsCivicAddress> = skipped
-        .iter()
-        .take(size as usize)
-        .map(|r| &r.address)
-        .collect();
-    let top_left = query.top().map(|t| t - page.len() as i64);
-    let next_link = (more && top_left.is_none_or(|t| t > 0))
-        .then(|| {
-            page.last()
-                .map(|last| extract::next_link(&uri, &headers, &last.id, top_left))
-        })
-        .flatten();
-    let mut response = Json(Page {
-        value: page.iter().map(|a| AddressOut(a)).collect(),
-        next_link,
-    })
-    .into_response();
-    if query.count_records == Some(true) {
-        let all = state
-            .core
-            .list_civic_addresses(&actor, &name, None, i64::MAX)
-            .await?;
-        response
-            .headers_mut()
-            .insert("x-ms-record-count", (all.len() as i64).into());
-    }
-    Ok(response)
+    let (records, more) = paging::page_of(
+        &query,
+        query.after.clone(),
+        |r: &crate::provisioning::CivicAddressRecord| r.address.id.clone(),
+        |after: Option<String>, limit| {
+            let (core, actor, name) = (&state.core, &actor, &name);
+            async move {
+                Ok(core
+                    .list_civic_addresses(actor, name, after.as_deref(), limit)
+                    .await?)
+            }
+        },
+    )
+    .await?;
+    let count = match query.count_records {
+        Some(true) => Some(
+            state
+                .core
+                .list_civic_addresses(&actor, &name, None, i64::MAX)
+                .await?
+                .len() as i64,
+        ),
+        _ => None,
+    };
+    let last = records.last().map(|r| r.address.id.clone());
+    let value: Vec<AddressOut> = records.iter().map(|r| AddressOut(&r.address)).collect();
+    Ok(paging::answer(
+        value,
+        last.as_deref(),
+        more,
+        &query,
+        &uri,
+        &headers,
+        count,
+    ))
 }
 
 pub async fn get_civic_address(

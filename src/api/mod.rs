@@ -12,6 +12,7 @@ mod filter;
 mod limits;
 mod numbers;
 pub mod openapi;
+mod paging;
 mod repeat;
 pub mod wire;
 

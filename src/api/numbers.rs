@@ -2,7 +2,8 @@
 
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
-use super::wire::{BatchDeleteIn, BatchIn, BatchOut, NumberIn, NumberOut, Page};
+use super::paging;
+use super::wire::{BatchDeleteIn, BatchIn, BatchOut, NumberIn, NumberOut};
 use crate::domain::{AccountName, TelephoneNumber, Violation, Violations};
 use crate::provisioning::{Actor, NumberFilter, NumberOrder, Outcome, ProvisioningError};
 use crate::server::AppState;
@@ -58,54 +59,48 @@ async fn list(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let core = &state.core;
-    let size = query.page_size()?;
     filter.expr = query
         .filter
         .as_deref()
         .map(|f| super::filter::parse(f, super::filter::Resource::Numbers))
         .transpose()?;
     let order = NumberOrder::Ascending;
-    let mut after: Option<TelephoneNumber> = query
+    let after = query
         .after
         .as_deref()
         .map(extract::telephone_number)
         .transpose()?;
-    let mut to_skip = query.skip();
-    while to_skip > 0 {
-        let chunk = core
-            .list_numbers(actor, &filter, order, after.as_ref(), to_skip.min(500))
-            .await?;
-        to_skip -= chunk.len() as i64;
-        match chunk.last() {
-            Some(last) => after = Some(last.number.telephone_number.clone()),
-            None => break,
-        }
-    }
-    let records = core
-        .list_numbers(actor, &filter, order, after.as_ref(), size + 1)
-        .await?;
-    let more = records.len() as i64 > size;
-    let value: Vec<NumberOut> = records
-        .iter()
-        .take(size as usize)
-        .map(NumberOut::from)
-        .collect();
-    let top_left = query.top().map(|t| t - value.len() as i64);
-    let next_link = (more && top_left.is_none_or(|t| t > 0))
-        .then(|| {
-            value
-                .last()
-                .map(|last| extract::next_link(uri, headers, &last.telephone_number, top_left))
-        })
-        .flatten();
-    let mut response = Json(Page { value, next_link }).into_response();
-    if query.count_records == Some(true) {
-        let count = core.count_numbers(actor, &filter).await?;
-        response
-            .headers_mut()
-            .insert("x-ms-record-count", count.into());
-    }
-    Ok(response)
+    let (records, more) = paging::page_of(
+        &query,
+        after,
+        |r: &crate::provisioning::NumberRecord| r.number.telephone_number.clone(),
+        |after: Option<TelephoneNumber>, limit| {
+            let (core, filter) = (core, &filter);
+            async move {
+                Ok(core
+                    .list_numbers(actor, filter, order, after.as_ref(), limit)
+                    .await?)
+            }
+        },
+    )
+    .await?;
+    let count = match query.count_records {
+        Some(true) => Some(core.count_numbers(actor, &filter).await?),
+        _ => None,
+    };
+    let last = records
+        .last()
+        .map(|r| r.number.telephone_number.to_string());
+    let value: Vec<NumberOut> = records.iter().map(NumberOut::from).collect();
+    Ok(paging::answer(
+        value,
+        last.as_deref(),
+        more,
+        &query,
+        uri,
+        headers,
+        count,
+    ))
 }
 
 pub async fn get(
