@@ -9,31 +9,13 @@ use numbat::server::{router, AppState};
 use numbat::store::Database;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use support::summary;
+
+mod support;
 
 const CLIENTS: usize = 4;
 const BATCH: usize = 100;
 const V: &str = "api-version=2024-02-29-preview";
-
-fn batches_from_args() -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--batches")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500)
-}
-
-fn summary(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    let at =
-        |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
-    format!(
-        "p50 {:.2} ms  p99 {:.2} ms  ({} requests)",
-        at(0.5),
-        at(0.99),
-        samples.len()
-    )
-}
 
 fn number(serial: usize, account: &str) -> Value {
     json!({
@@ -45,7 +27,6 @@ fn number(serial: usize, account: &str) -> Value {
 }
 
 async fn run(label: &str, db: Database, batches: usize) {
-    db.migrate().await.unwrap();
     let token = numbat::auth::tokens::create(&db, "bench", &[Role::Admin])
         .await
         .unwrap();
@@ -158,32 +139,6 @@ async fn run(label: &str, db: Database, batches: usize) {
 
 #[tokio::main]
 async fn main() {
-    let batches = batches_from_args();
-    let folder = tempfile::tempdir().unwrap();
-    let db = Database::connect(&format!("sqlite://{}/bench.db", folder.path().display()))
-        .await
-        .unwrap();
-    run("sqlite", db, batches).await;
-
-    let admin_url = std::env::var("NUMBAT_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let Ok(Database::Postgres(admin)) = Database::connect(&admin_url).await else {
-        println!("postgres: skipped, nothing answers at {admin_url}");
-        return;
-    };
-    let name = format!("numbat_bench_http_{}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    let db = Database::connect(&format!("{base}/{name}")).await.unwrap();
-    run("postgres", db.clone(), batches).await;
-    db.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    let batches = support::arg("--batches", 500);
+    support::on_each_database(|label, db| async move { run(label, db, batches).await }).await;
 }

@@ -13,7 +13,10 @@ use numbat::provisioning::{
     Actor, Door, NumberFilter, NumberOrder, Precondition, Provisioning, Role,
 };
 use numbat::store::Database;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+use support::summary;
+
+mod support;
 
 struct Size {
     accounts: usize,
@@ -21,17 +24,9 @@ struct Size {
 }
 
 fn size_from_args() -> Size {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str, default: usize| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
     Size {
-        accounts: value("--accounts", 1000),
-        per_account: value("--per-account", 1000),
+        accounts: support::arg("--accounts", 1000),
+        per_account: support::arg("--per-account", 1000),
     }
 }
 
@@ -50,21 +45,6 @@ fn number(account: usize, j: usize, per_account: usize) -> Number {
             .is_multiple_of(3)
             .then(|| CustomSipHeader::parse(&format!("cost-centre-{}", j % 50)).unwrap()),
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn summary(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    format!(
-        "p50 {:>8.3} ms  p95 {:>8.3} ms  p99 {:>8.3} ms  ({} runs)",
-        percentile(&samples, 0.50).as_secs_f64() * 1e3,
-        percentile(&samples, 0.95).as_secs_f64() * 1e3,
-        percentile(&samples, 0.99).as_secs_f64() * 1e3,
-        samples.len()
-    )
 }
 
 async fn run(label: &str, db: Database, size: &Size) {
@@ -193,38 +173,14 @@ async fn run(label: &str, db: Database, size: &Size) {
         lookup_times.push(t.elapsed());
     }
     println!("{label}: single-number lookup: {}", summary(lookup_times));
-    core.database().close().await;
 }
 
 #[tokio::main]
 async fn main() {
     let size = size_from_args();
-
-    let folder = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/bench.db", folder.path().display());
-    let db = Database::connect(&url).await.unwrap();
-    db.migrate().await.unwrap();
-    run("sqlite", db, &size).await;
-
-    let admin_url = std::env::var("NUMBAT_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let Ok(Database::Postgres(admin)) = Database::connect(&admin_url).await else {
-        println!("postgres: skipped, nothing answers at {admin_url}");
-        return;
-    };
-    let name = format!("numbat_bench_{}", std::process::id());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    let db = Database::connect(&format!("{base}/{name}")).await.unwrap();
-    db.migrate().await.unwrap();
-    run("postgres", db, &size).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    support::on_each_database(|label, db| {
+        let size = &size;
+        async move { run(label, db, size).await }
+    })
+    .await;
 }
