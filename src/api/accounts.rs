@@ -72,14 +72,12 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
     let record = state.core.get_account(&actor, &name).await?;
-    if let Some(answer) = extract::not_modified(&headers, record.version, &record.updated_at)? {
-        return Ok(answer);
-    }
-    Ok((
-        [("etag", extract::etag(record.version))],
-        Json(AccountOut::from(&record)),
+    extract::read_answer(
+        &headers,
+        record.version,
+        &record.updated_at,
+        AccountOut::from(&record),
     )
-        .into_response())
 }
 
 pub async fn put(

@@ -84,14 +84,12 @@ pub async fn get_rfi(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = state.core.get_rfi(&actor, &tenant(&tenant_id)?).await?;
-    if let Some(answer) = extract::not_modified(&headers, record.version, &record.updated_at)? {
-        return Ok(answer);
-    }
-    Ok((
-        [("etag", extract::etag(record.version))],
-        Json(RfiOut::from(&record)),
+    extract::read_answer(
+        &headers,
+        record.version,
+        &record.updated_at,
+        RfiOut::from(&record),
     )
-        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,14 +196,12 @@ pub async fn get_civic_address(
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
     let record = state.core.get_civic_address(&actor, &name, &id).await?;
-    if let Some(answer) = extract::not_modified(&headers, record.version, &record.updated_at)? {
-        return Ok(answer);
-    }
-    Ok((
-        [("etag", extract::etag(record.version))],
-        Json(AddressOut(&record.address)),
+    extract::read_answer(
+        &headers,
+        record.version,
+        &record.updated_at,
+        AddressOut(&record.address),
     )
-        .into_response())
 }
 
 /// The capability plans Operator Connect offers. Until sync talks to Operator Connect these

@@ -388,3 +388,18 @@ pub fn header_date(headers: &HeaderMap, name: &str) -> Result<Option<i64>, ApiEr
             ))
         })
 }
+
+/// A single resource as a read answers it: 304/412 where its conditions say so, else the body
+/// with its `ETag`.
+pub fn read_answer<T: serde::Serialize>(
+    headers: &HeaderMap,
+    version: i64,
+    updated_at: &str,
+    body: T,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    if let Some(answer) = not_modified(headers, version, updated_at)? {
+        return Ok(answer);
+    }
+    Ok(([("etag", etag(version))], axum::Json(body)).into_response())
+}

@@ -112,14 +112,12 @@ pub async fn get(
     let name = extract::account_name(&account)?;
     let number = extract::telephone_number(&number)?;
     let record = state.core.get_number(&actor, Some(&name), &number).await?;
-    if let Some(answer) = extract::not_modified(&headers, record.version, &record.updated_at)? {
-        return Ok(answer);
-    }
-    Ok((
-        [("etag", extract::etag(record.version))],
-        Json(NumberOut::from(&record)),
+    extract::read_answer(
+        &headers,
+        record.version,
+        &record.updated_at,
+        NumberOut::from(&record),
     )
-        .into_response())
 }
 
 pub async fn put(
