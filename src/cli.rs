@@ -27,6 +27,41 @@ pub enum Command {
     /// Manage the bearer tokens of the Provisioning API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the people who sign in to the portal.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; a one-time password is printed once, alone on the last line, and must be
+    /// changed at first sign-in.
+    Add {
+        /// The name they sign in with (an email address works).
+        name: String,
+        /// ReadUser, WriteUser, DeleteUser or AdminUser; repeat or separate with commas.
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List users: name, roles, when created and last signed in (never a password).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Give a user a new one-time password (printed on the last line) and sign them out.
+    ResetPassword {
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Remove a user and end their sessions.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +132,19 @@ pub struct ServeArgs {
     /// Requests per minute each API client may make (a batch is one); none means no limit.
     #[arg(long, env = "NUMBAT_API_RATE_LIMIT")]
     pub api_rate_limit: Option<u32>,
+
+    /// The portal's address as people's browsers see it, e.g. https://numbat.example.net. When
+    /// it is https, session cookies are marked Secure; single sign-on builds its callback from it.
+    #[arg(long, env = "NUMBAT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Portal sessions end after this many minutes without a request.
+    #[arg(long, env = "NUMBAT_SESSION_IDLE_MINUTES", default_value_t = 60)]
+    pub session_idle_minutes: u64,
+
+    /// Portal sessions end this many hours after signing in, however active.
+    #[arg(long, env = "NUMBAT_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,8 +2,9 @@
 
 use anyhow::Context;
 use clap::Parser;
-use numbat::cli::{Cli, Command, TokenCommand};
-use numbat::provisioning::Role;
+use numbat::auth::users::PortalRole;
+use numbat::cli::{Cli, Command, TokenCommand, UserCommand};
+use numbat::provisioning::{Door, Role};
 use numbat::store::Database;
 
 #[tokio::main]
@@ -20,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(command) => token(command).await,
+        Command::User(command) => user(command).await,
     }
 }
 
@@ -71,6 +73,69 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             numbat::auth::tokens::revoke(&db, &name).await?;
             db.close().await;
             println!("Revoked token {name}.");
+        }
+    }
+    Ok(())
+}
+
+/// Who is acting from this machine's command line, for the audit trail.
+fn cli_operator() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+    )
+}
+
+async fn user(command: UserCommand) -> anyhow::Result<()> {
+    let by = cli_operator();
+    match command {
+        UserCommand::Add {
+            name,
+            roles,
+            database,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    PortalRole::parse(r).with_context(|| {
+                        format!("--role {r}: must be ReadUser, WriteUser, DeleteUser or AdminUser")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let db = open(&database.database_url).await?;
+            let password = numbat::auth::users::add(&db, &by, Door::Cli, &name, &roles).await?;
+            db.close().await;
+            println!("Added user {name}. Their one-time password, to be changed at first sign-in:");
+            println!("{password}");
+        }
+        UserCommand::List { database } => {
+            let db = open(&database.database_url).await?;
+            let users = numbat::auth::users::list(&db).await?;
+            db.close().await;
+            println!("{:<32} {:<40} {:<26} last signed in", "name", "roles", "created");
+            for user in users {
+                let roles: Vec<_> = user.roles.iter().map(|r| r.as_str()).collect();
+                println!(
+                    "{:<32} {:<40} {:<26} {}",
+                    user.name,
+                    roles.join(","),
+                    user.created_at,
+                    user.last_sign_in_at.as_deref().unwrap_or("never")
+                );
+            }
+        }
+        UserCommand::ResetPassword { name, database } => {
+            let db = open(&database.database_url).await?;
+            let password = numbat::auth::users::reset_password(&db, &by, Door::Cli, &name).await?;
+            db.close().await;
+            println!("New one-time password for {name}, to be changed at next sign-in:");
+            println!("{password}");
+        }
+        UserCommand::Remove { name, database } => {
+            let db = open(&database.database_url).await?;
+            numbat::auth::users::remove(&db, &by, Door::Cli, &name).await?;
+            db.close().await;
+            println!("Removed user {name}.");
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ pub mod account;
 pub mod consent;
 pub mod names;
 pub mod number;
+pub mod portal;
 pub mod rules;
 pub mod service;
 pub mod telephone;

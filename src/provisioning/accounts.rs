@@ -183,6 +183,19 @@ impl Provisioning {
         Ok(stored::list(&self.db, filter, after, limit).await?)
     }
 
+    /// Accounts in name order, either way (the portal's sortable list).
+    pub async fn list_accounts_in_order(
+        &self,
+        actor: &Actor,
+        filter: &AccountFilter,
+        order: crate::store::numbers::NumberOrder,
+        after: Option<&AccountName>,
+        limit: i64,
+    ) -> Result<Vec<AccountRecord>, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(stored::list_in_order(&self.db, filter, order, after, limit).await?)
+    }
+
     pub async fn count_accounts(
         &self,
         actor: &Actor,

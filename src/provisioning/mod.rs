@@ -115,6 +115,20 @@ impl Provisioning {
         Ok(audit::list(&self.db, resource_type, key, after_id, limit).await?)
     }
 
+    /// The newest events first, before `before_id` (the portal's audit page).
+    pub async fn recent_audit_events(
+        &self,
+        actor: &Actor,
+        resource_type: Option<&str>,
+        key: Option<&str>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        let page = audit::AuditPage::NewestBefore(before_id);
+        Ok(audit::list_page(&self.db, resource_type, key, page, limit).await?)
+    }
+
     /// Jobs waiting to be pushed upstream, oldest first.
     pub async fn pending_outbox(
         &self,

@@ -394,6 +394,17 @@ impl Provisioning {
         actor.permit(Permission::Read)?;
         Ok(stored::count(&self.db, filter).await?)
     }
+
+    /// How many numbers match, up to `cap + 1` (a result above `cap` means "more than cap").
+    pub async fn count_numbers_capped(
+        &self,
+        actor: &Actor,
+        filter: &NumberFilter,
+        cap: i64,
+    ) -> Result<i64, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(stored::count_capped(&self.db, filter, cap).await?)
+    }
 }
 
 /// A single-number write reports its fields without the `numbers[0].` of a batch.

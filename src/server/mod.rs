@@ -3,6 +3,7 @@
 
 mod assets;
 mod health;
+pub mod portal_session;
 
 use crate::cli::ServeArgs;
 use crate::store::Database;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub api_limits: std::sync::Arc<crate::api::ApiLimits>,
     /// Operator Connect's capability plans, from configuration until sync fetches them.
     pub capability_plans: std::sync::Arc<Vec<crate::api::CapabilityPlan>>,
+    /// Portal sessions: cookie security, idle and absolute lifetimes.
+    pub sessions: portal_session::SessionPolicy,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -56,7 +59,14 @@ impl AppState {
             capability_plans: std::sync::Arc::new(crate::api::default_capability_plans()),
             api_limits: std::sync::Arc::default(),
             oidc: None,
+            sessions: portal_session::SessionPolicy::default(),
         }
+    }
+
+    /// The same state with these session lifetimes and cookie security.
+    pub fn with_session_policy(mut self, policy: portal_session::SessionPolicy) -> Self {
+        self.sessions = policy;
+        self
     }
 
     /// The same state accepting JWTs that `verifier` accepts.
@@ -100,11 +110,20 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.svg", get(assets::favicon))
         .route("/openapi.json", get(crate::api::docs::openapi_json))
         .route("/api-docs", get(crate::api::docs::page))
+        .route("/sign-in", axum::routing::post(portal_session::sign_in))
+        .route("/sign-out", axum::routing::post(portal_session::sign_out))
+        .route("/password", axum::routing::post(portal_session::change_password))
         .nest(crate::api::MOUNT, crate::api::router(state.clone()))
         .leptos_routes(&state, routes, page_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| shell(options, with_bundle),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            portal_session::identify,
+        ))
+        .layer(portal_session::layer(&state.db, &state.sessions))
+        .layer(axum::middleware::from_fn(portal_session::refuse_cross_site))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -116,7 +135,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let schema_version = db.migrate().await?;
     tracing::info!(database = db.kind(), schema_version, "database ready");
 
-    let mut state = AppState::new(db.clone(), &args.site_root);
+    if crate::auth::users::count(&db).await? == 0 {
+        tracing::warn!(
+            "no portal users yet: create the first admin with `numbat user add NAME --role AdminUser` \
+             (it prints a one-time password to change at first sign-in)"
+        );
+    }
+    let mut state = AppState::new(db.clone(), &args.site_root).with_session_policy(
+        portal_session::SessionPolicy {
+            secure_cookie: args.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+            idle: std::time::Duration::from_secs(args.session_idle_minutes * 60),
+            absolute: std::time::Duration::from_secs(args.session_max_hours * 3600),
+        },
+    );
+    tokio::spawn(forget_expired_sessions(db.clone()));
     if let Some(path) = &args.capability_plans {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("--capability-plans {}: {e}", path.display()))?;
@@ -166,6 +198,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Deletes portal sessions past their expiry, every ten minutes.
+async fn forget_expired_sessions(db: Database) {
+    use tower_sessions::session_store::ExpiredDeletion;
+    let store = crate::store::sessions::DatabaseSessionStore::new(db);
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(error) = store.delete_expired().await {
+            tracing::warn!(%error, "could not delete expired portal sessions");
+        }
+    }
 }
 
 /// Drops stored answers to repeatable requests once they are past the replay window.

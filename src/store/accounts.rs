@@ -207,6 +207,21 @@ pub async fn list(
     after: Option<&AccountName>,
     limit: i64,
 ) -> Result<Vec<AccountRecord>, StoreError> {
+    list_in_order(db, filter, super::numbers::NumberOrder::Ascending, after, limit).await
+}
+
+/// Accounts in name order (either way) after `after`, at most `limit`.
+pub async fn list_in_order(
+    db: &Database,
+    filter: &AccountFilter,
+    order: super::numbers::NumberOrder,
+    after: Option<&AccountName>,
+    limit: i64,
+) -> Result<Vec<AccountRecord>, StoreError> {
+    let (comparison, direction) = match order {
+        super::numbers::NumberOrder::Ascending => (">", "ASC"),
+        super::numbers::NumberOrder::Descending => ("<", "DESC"),
+    };
     let rows: Vec<AccountRow> = on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM accounts WHERE TRUE"));
         if let Some(service) = filter.service {
@@ -221,9 +236,9 @@ pub async fn list(
             super::filter::push_expr(&mut query, expr, super::filter::Table::Accounts);
         }
         if let Some(after) = after {
-            query.push(" AND name > ").push_bind(after.as_str().to_owned());
+            query.push(format!(" AND name {comparison} ")).push_bind(after.as_str().to_owned());
         }
-        query.push(" ORDER BY name LIMIT ").push_bind(limit);
+        query.push(format!(" ORDER BY name {direction} LIMIT ")).push_bind(limit);
         query.build_query_as().fetch_all(pool).await?
     });
     rows.into_iter().map(AccountRow::into_record).collect()

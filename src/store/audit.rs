@@ -74,6 +74,26 @@ pub async fn list(
     after_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditEvent>, StoreError> {
+    list_page(db, resource_type, key, AuditPage::OldestAfter(after_id), limit).await
+}
+
+/// Which end of the trail a page starts from.
+#[derive(Clone, Copy, Debug)]
+pub enum AuditPage {
+    /// Oldest first, after this event id.
+    OldestAfter(Option<i64>),
+    /// Newest first, before this event id.
+    NewestBefore(Option<i64>),
+}
+
+/// One page of events in either direction.
+pub async fn list_page(
+    db: &Database,
+    resource_type: Option<&str>,
+    key: Option<&str>,
+    page: AuditPage,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StoreError> {
     let rows: Vec<AuditRow> = on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new(
             "SELECT id, at, actor, role, door, action, resource_type, resource_key, version, before, after \
@@ -85,10 +105,15 @@ pub async fn list(
         if let Some(key) = key {
             query.push(" AND resource_key = ").push_bind(key.to_owned());
         }
-        if let Some(after_id) = after_id {
-            query.push(" AND id > ").push_bind(after_id);
+        match page {
+            AuditPage::OldestAfter(Some(id)) => { query.push(" AND id > ").push_bind(id); }
+            AuditPage::NewestBefore(Some(id)) => { query.push(" AND id < ").push_bind(id); }
+            _ => {}
         }
-        query.push(" ORDER BY id LIMIT ").push_bind(limit);
+        query.push(match page {
+            AuditPage::OldestAfter(_) => " ORDER BY id ASC LIMIT ",
+            AuditPage::NewestBefore(_) => " ORDER BY id DESC LIMIT ",
+        }).push_bind(limit);
         query.build_query_as().fetch_all(pool).await?
     });
     Ok(rows

@@ -12,8 +12,10 @@ pub mod filter;
 pub mod numbers;
 pub mod outbox;
 pub mod repeatability;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
+pub mod users;
 mod tx;
 
 pub use tx::Tx;

@@ -158,6 +158,8 @@ pub struct NumberFilter {
     pub line_type: Option<LineType>,
     /// Only numbers starting with these characters, e.g. `+44`.
     pub prefix: Option<String>,
+    /// Only numbers containing these characters anywhere (a scan: slower than a prefix).
+    pub contains: Option<String>,
     pub has_custom_header: Option<bool>,
     /// Any further condition, e.g. from an API `filter` expression.
     pub expr: Option<super::filter::Expr>,
@@ -201,6 +203,13 @@ macro_rules! push_filter {
             $query
                 .push(" AND telephone_number < ")
                 .push_bind(format!("{prefix}~"));
+        }
+        if let Some(part) = &filter.contains {
+            let escaped = part.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            $query
+                .push(" AND telephone_number LIKE ")
+                .push_bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
         }
         match filter.has_custom_header {
             Some(true) => {
@@ -246,6 +255,17 @@ pub async fn count(db: &Database, filter: &NumberFilter) -> Result<i64, StoreErr
     Ok(on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM numbers WHERE TRUE");
         push_filter!(query, filter);
+        query.build_query_scalar().fetch_one(pool).await?
+    }))
+}
+
+/// How many numbers match, counting no further than `cap + 1` (so a page can say "more than
+/// 10,000" without counting a million rows).
+pub async fn count_capped(db: &Database, filter: &NumberFilter, cap: i64) -> Result<i64, StoreError> {
+    Ok(on_pool!(db, pool => {
+        let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM numbers WHERE TRUE");
+        push_filter!(query, filter);
+        query.push(" LIMIT ").push_bind(cap + 1).push(") AS matching");
         query.build_query_scalar().fetch_one(pool).await?
     }))
 }

@@ -31,7 +31,36 @@ pub fn Header() -> impl IntoView {
                 </ul>
             </nav>
             <ThemeSwitch/>
+            <UserMenu/>
         </header>
+    }
+}
+
+/// Who is signed in, their roles, the admin pages when they may use them, and signing out.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let me = use_context::<super::MeResource>().expect("the app provides the signed-in person");
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().flatten().map(|me| view! {
+                    <div class="user-menu">
+                        <span class="who" data-testid="signed-in-as">
+                            {me.name.clone()} <small>{format!(" ({})", me.roles_text())}</small>
+                        </span>
+                        {me.abilities.administer.then(|| view! {
+                            <a href="/admin/users">"Users"</a>
+                            <a href="/admin/tokens">"API tokens"</a>
+                            <a href="/admin/settings">"Settings"</a>
+                        })}
+                        {me.local.then(|| view! { <a href="/password">"Password"</a> })}
+                        <form method="post" action="/sign-out">
+                            <button type="submit" class="link">"Sign out"</button>
+                        </form>
+                    </div>
+                })
+            })}
+        </Suspense>
     }
 }
 

@@ -1,16 +1,29 @@
 //! The portal's pages: the HTML shell, the app's routes and the pieces every page shares.
 //!
 //! Compiled for the server (rendering) and for the browser (hydration). Every route renders
-//! completely on the server (`SsrMode::Async`), so each page works without JavaScript.
+//! completely on the server (`SsrMode::Async`), so each page works without JavaScript; every
+//! change goes through a server function that asks the provisioning core.
 
+pub mod access;
+mod accounts;
+mod admin;
+mod audit;
+mod home;
 mod layout;
-mod pages;
+mod numbers;
+mod rfis;
+mod sign_in;
 pub mod theme;
+mod widgets;
 
+use access::Me;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
+
+/// The signed-in person, loaded once per page and shared through context.
+pub type MeResource = Resource<Result<Option<Me>, ServerFnError>>;
 
 /// The page's outer HTML. `with_bundle` adds the scripts that load the browser bundle; without
 /// them the pages are plain server-rendered HTML and still work.
@@ -39,23 +52,33 @@ pub fn shell(options: LeptosOptions, with_bundle: bool) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let me: MeResource = Resource::new(|| (), |_| access::whoami());
+    provide_context(me);
     view! {
         <Title formatter=|page: String| {
             if page.is_empty() { "Numbat".to_owned() } else { format!("{page} · Numbat") }
         }/>
         <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
             <layout::Header/>
             <main id="main">
-                <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=pages::Home ssr=SsrMode::Async/>
-                    <Route path=path!("/accounts") view=pages::Accounts ssr=SsrMode::Async/>
-                    <Route path=path!("/numbers") view=pages::Numbers ssr=SsrMode::Async/>
-                    <Route
-                        path=path!("/requests-for-information")
-                        view=pages::RequestsForInformation
-                        ssr=SsrMode::Async
-                    />
-                    <Route path=path!("/audit") view=pages::Audit ssr=SsrMode::Async/>
+                <Routes fallback=home::NotFound>
+                    <Route path=path!("/") view=home::Home ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=sign_in::SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/password") view=sign_in::PasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/accounts") view=accounts::AccountsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/accounts/new") view=accounts::AccountFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("/accounts/:name") view=accounts::AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/accounts/:name/edit") view=accounts::AccountFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("/numbers") view=numbers::NumbersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/numbers/new") view=numbers::NumberFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("/numbers/:number") view=numbers::NumberFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("/requests-for-information") view=rfis::RfiListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/requests-for-information/:tenant") view=rfis::RfiPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/tokens") view=admin::TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/settings") view=admin::SettingsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <layout::Footer/>

@@ -1,0 +1,301 @@
+//! Portal users: local accounts with argon2-hashed passwords and the portal roles ACG uses
+//! (`ReadUser`, `WriteUser`, `DeleteUser`, `AdminUser`). A new user's password is random,
+//! shown once, and must be changed at first sign-in; there is no default password.
+
+use crate::provisioning::{Actor, Door, Role};
+use crate::store::users::{self, UserRow};
+use crate::store::{Database, StoreError};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+pub use crate::domain::portal::PortalRole;
+
+pub use crate::domain::portal::MIN_PASSWORD_LEN;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("a user named {0} already exists")]
+    NameTaken(String),
+    #[error("no user is named {0}")]
+    NoSuchUser(String),
+    #[error("user name must be 1–100 characters of letters, digits, and . _ @ + - (an email address works)")]
+    BadName,
+    #[error("give at least one role (ReadUser, WriteUser, DeleteUser, AdminUser)")]
+    NoRole,
+    #[error("the new password must be at least {MIN_PASSWORD_LEN} characters")]
+    PasswordTooShort,
+    #[error("the new password must differ from the current one")]
+    PasswordUnchanged,
+    #[error("the current password is not correct")]
+    WrongPassword,
+    #[error("the last AdminUser cannot be removed or lose AdminUser: add another admin first")]
+    LastAdmin,
+    #[error("hashing the password failed: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A user as listed: never the password hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: String,
+    pub roles: Vec<PortalRole>,
+    pub must_change_password: bool,
+    pub has_password: bool,
+    pub created_at: String,
+    pub last_sign_in_at: Option<String>,
+}
+
+impl From<UserRow> for UserInfo {
+    fn from(row: UserRow) -> Self {
+        Self {
+            roles: PortalRole::parse_list(&row.roles),
+            name: row.name,
+            must_change_password: row.must_change_password,
+            has_password: row.password_hash.is_some(),
+            created_at: row.created_at,
+            last_sign_in_at: row.last_sign_in_at,
+        }
+    }
+}
+
+/// The core's view of a portal user: their roles turned into provisioning roles.
+pub fn actor(name: &str, roles: &[PortalRole]) -> Actor {
+    let mut core_roles: Vec<Role> = Vec::new();
+    for role in roles {
+        for granted in core_roles_of(*role) {
+            if !core_roles.contains(granted) {
+                core_roles.push(*granted);
+            }
+        }
+    }
+    Actor::new(name, &core_roles, Door::Portal)
+}
+
+/// The provisioning roles a portal role carries.
+fn core_roles_of(role: PortalRole) -> &'static [Role] {
+    match role {
+        PortalRole::ReadUser => &[Role::Read],
+        PortalRole::WriteUser => &[Role::Read, Role::Write],
+        PortalRole::DeleteUser => &[Role::Read, Role::Delete],
+        PortalRole::AdminUser => &[Role::Admin],
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c))
+}
+
+fn hash_password(password: &str) -> Result<String, UserError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| UserError::Hash(e.to_string()))
+}
+
+fn password_matches(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A random password of 20 characters from an alphabet without look-alikes.
+fn one_time_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..20)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn roles_text(roles: &[PortalRole]) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The audit event of a change to a portal user.
+fn user_event(by: &str, door: Door, action: &str, name: &str, after: Option<serde_json::Value>) -> crate::store::audit::AuditEvent {
+    crate::store::audit::AuditEvent {
+        id: None,
+        at: crate::provisioning::timestamp(),
+        actor: by.to_owned(),
+        role: "AdminUser".to_owned(),
+        door: door.as_str().to_owned(),
+        action: action.to_owned(),
+        resource_type: "portalUser".to_owned(),
+        resource_key: name.to_owned(),
+        version: None,
+        before: None,
+        after: after.map(|a| a.to_string()),
+    }
+}
+
+/// Adds a user with a one-time password, which is returned and not kept.
+pub async fn add(
+    db: &Database,
+    by: &str,
+    door: Door,
+    name: &str,
+    roles: &[PortalRole],
+) -> Result<String, UserError> {
+    if !valid_name(name) {
+        return Err(UserError::BadName);
+    }
+    if roles.is_empty() {
+        return Err(UserError::NoRole);
+    }
+    let password = one_time_password();
+    let row = UserRow {
+        name: name.to_owned(),
+        password_hash: Some(hash_password(&password)?),
+        must_change_password: true,
+        roles: roles_text(roles),
+        created_at: crate::provisioning::timestamp(),
+        last_sign_in_at: None,
+    };
+    let mut tx = db.begin().await?;
+    if !users::insert(&mut tx, &row).await? {
+        return Err(UserError::NameTaken(name.to_owned()));
+    }
+    let after = serde_json::json!({ "name": name, "roles": row.roles });
+    crate::store::audit::record(&mut tx, &[user_event(by, door, "create", name, Some(after))]).await?;
+    tx.commit().await?;
+    Ok(password)
+}
+
+/// Gives the user a new one-time password (returned, not kept) and ends their sessions.
+pub async fn reset_password(db: &Database, by: &str, door: Door, name: &str) -> Result<String, UserError> {
+    let password = one_time_password();
+    let mut tx = db.begin().await?;
+    if !users::set_password(&mut tx, name, &hash_password(&password)?, true).await? {
+        return Err(UserError::NoSuchUser(name.to_owned()));
+    }
+    crate::store::audit::record(&mut tx, &[user_event(by, door, "resetPassword", name, None)]).await?;
+    tx.commit().await?;
+    crate::store::sessions::DatabaseSessionStore::new(db.clone()).forget_user(name).await?;
+    Ok(password)
+}
+
+/// Replaces the user's roles, keeping at least one AdminUser in the deployment.
+pub async fn set_roles(
+    db: &Database,
+    by: &str,
+    door: Door,
+    name: &str,
+    roles: &[PortalRole],
+) -> Result<(), UserError> {
+    if roles.is_empty() {
+        return Err(UserError::NoRole);
+    }
+    if !roles.contains(&PortalRole::AdminUser) {
+        refuse_losing_last_admin(db, name).await?;
+    }
+    let mut tx = db.begin().await?;
+    if !users::set_roles(&mut tx, name, &roles_text(roles)).await? {
+        return Err(UserError::NoSuchUser(name.to_owned()));
+    }
+    let after = serde_json::json!({ "name": name, "roles": roles_text(roles) });
+    crate::store::audit::record(&mut tx, &[user_event(by, door, "update", name, Some(after))]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes the user and ends their sessions.
+pub async fn remove(db: &Database, by: &str, door: Door, name: &str) -> Result<(), UserError> {
+    refuse_losing_last_admin(db, name).await?;
+    let mut tx = db.begin().await?;
+    if !users::delete(&mut tx, name).await? {
+        return Err(UserError::NoSuchUser(name.to_owned()));
+    }
+    crate::store::audit::record(&mut tx, &[user_event(by, door, "delete", name, None)]).await?;
+    tx.commit().await?;
+    crate::store::sessions::DatabaseSessionStore::new(db.clone()).forget_user(name).await?;
+    Ok(())
+}
+
+async fn refuse_losing_last_admin(db: &Database, name: &str) -> Result<(), UserError> {
+    let admins: Vec<String> = users::list(db)
+        .await?
+        .into_iter()
+        .filter(|row| PortalRole::parse_list(&row.roles).contains(&PortalRole::AdminUser))
+        .map(|row| row.name)
+        .collect();
+    if admins.len() == 1 && admins[0] == name {
+        return Err(UserError::LastAdmin);
+    }
+    Ok(())
+}
+
+pub async fn list(db: &Database) -> Result<Vec<UserInfo>, UserError> {
+    Ok(users::list(db).await?.into_iter().map(UserInfo::from).collect())
+}
+
+pub async fn get(db: &Database, name: &str) -> Result<Option<UserInfo>, UserError> {
+    Ok(users::get(db, name).await?.map(UserInfo::from))
+}
+
+pub async fn count(db: &Database) -> Result<i64, UserError> {
+    Ok(users::count(db).await?)
+}
+
+/// The user if `password` is theirs. Takes the same time whether or not the user exists.
+pub async fn verify(db: &Database, name: &str, password: &str) -> Result<Option<UserInfo>, UserError> {
+    let row = users::get(db, name).await?;
+    let stored = row.as_ref().and_then(|r| r.password_hash.clone());
+    let password = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => password_matches(&password, &stored),
+        None => {
+            // Spend the same effort on unknown users so timing does not reveal who exists.
+            let _ = hash_password(&password);
+            false
+        }
+    })
+    .await
+    .map_err(|e| UserError::Hash(e.to_string()))?;
+    if !matches {
+        return Ok(None);
+    }
+    users::mark_signed_in(db, name, &crate::provisioning::timestamp()).await?;
+    Ok(row.map(UserInfo::from))
+}
+
+/// Changes a user's own password after checking the current one.
+pub async fn change_password(
+    db: &Database,
+    name: &str,
+    current: &str,
+    new: &str,
+) -> Result<(), UserError> {
+    if new.chars().count() < MIN_PASSWORD_LEN {
+        return Err(UserError::PasswordTooShort);
+    }
+    if new == current {
+        return Err(UserError::PasswordUnchanged);
+    }
+    if verify(db, name, current).await?.is_none() {
+        return Err(UserError::WrongPassword);
+    }
+    let new = new.to_owned();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&new))
+        .await
+        .map_err(|e| UserError::Hash(e.to_string()))??;
+    let mut tx = db.begin().await?;
+    if !users::set_password(&mut tx, name, &hash, false).await? {
+        return Err(UserError::NoSuchUser(name.to_owned()));
+    }
+    crate::store::audit::record(&mut tx, &[user_event(name, Door::Portal, "changePassword", name, None)]).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! Who is signed in to the portal: the session cookie, sign-in and sign-out, first-sign-in
+//! password changes, and the checks every portal request passes (signed in, not cross-site).
+//!
+//! Sign-in, sign-out and the password change are plain form posts answered with a redirect,
+//! so they behave the same with JavaScript on or off.
+
+use super::AppState;
+use crate::auth::users::{self, PortalRole, UserError};
+use crate::domain::portal::Abilities;
+use crate::store::sessions::DatabaseSessionStore;
+use axum::extract::{Form, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+/// The session key holding who signed in.
+const USER_KEY: &str = "user";
+
+/// How long portal sessions last.
+#[derive(Clone, Debug)]
+pub struct SessionPolicy {
+    /// Sent only over HTTPS: on whenever the portal's public URL is https.
+    pub secure_cookie: bool,
+    /// Signed out after this long without a request.
+    pub idle: Duration,
+    /// Signed out this long after signing in, however active.
+    pub absolute: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            secure_cookie: false,
+            idle: Duration::from_secs(60 * 60),
+            absolute: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+}
+
+/// How someone signed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignInMethod {
+    Password,
+    SingleSignOn,
+}
+
+/// What the session remembers about the person signed in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub name: String,
+    pub method: SignInMethod,
+    /// Roles from the identity provider's token (single sign-on); local roles apply otherwise.
+    pub sso_roles: Vec<PortalRole>,
+    /// Unix seconds.
+    pub signed_in_at: i64,
+    /// Unix seconds of the last request that refreshed the idle timer.
+    pub seen_at: i64,
+}
+
+/// The person behind a portal request, put in the request's extensions by `identify`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedIn {
+    pub name: String,
+    pub roles: Vec<PortalRole>,
+    pub must_change_password: bool,
+    pub method: SignInMethod,
+}
+
+impl SignedIn {
+    pub fn abilities(&self) -> Abilities {
+        Abilities::of(&self.roles)
+    }
+
+    /// The provisioning core's view of this person.
+    pub fn actor(&self) -> crate::provisioning::Actor {
+        users::actor(&self.name, &self.roles)
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The session layer: cookie `numbat_session`, HttpOnly, SameSite=Lax, Secure behind TLS.
+pub fn layer(
+    db: &crate::store::Database,
+    policy: &SessionPolicy,
+) -> SessionManagerLayer<DatabaseSessionStore> {
+    let idle = time::Duration::try_from(policy.idle).unwrap_or(time::Duration::HOUR);
+    SessionManagerLayer::new(DatabaseSessionStore::new(db.clone()))
+        .with_name("numbat_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(policy.secure_cookie)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle))
+}
+
+/// Paths anyone may load without signing in.
+fn is_public(path: &str) -> bool {
+    const PUBLIC: [&str; 9] = [
+        "/sign-in",
+        "/healthz",
+        "/readyz",
+        "/theme",
+        "/favicon.svg",
+        "/openapi.json",
+        "/api-docs",
+        "/sso/",
+        "/style/",
+    ];
+    PUBLIC.iter().any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)))
+        || path.starts_with("/pkg/")
+        || path.starts_with(crate::api::MOUNT)
+}
+
+/// Works out who is signed in and keeps them to what they may see: pages need a sign-in
+/// (else a redirect to `/sign-in`), a one-time password must be changed before anything else,
+/// and sessions past their absolute lifetime end.
+pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if path.starts_with(crate::api::MOUNT) {
+        return next.run(request).await;
+    }
+    let session = request.extensions().get::<Session>().cloned();
+    let signed_in = match &session {
+        Some(session) => match current_user(&state, session).await {
+            Ok(user) => user,
+            Err(error) => {
+                tracing::error!(%error, "could not read the portal session");
+                return (StatusCode::SERVICE_UNAVAILABLE, "The session store is not answering; try again shortly.").into_response();
+            }
+        },
+        None => None,
+    };
+    let is_page = request.method() == Method::GET && !is_public(&path) && !path.starts_with("/api/");
+    match &signed_in {
+        None if is_page => {
+            let wanted = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "/".to_owned());
+            return Redirect::to(&format!("/sign-in?next={}", encode(&wanted))).into_response();
+        }
+        Some(user) if user.must_change_password && is_page && path != "/password" => {
+            return Redirect::to("/password").into_response();
+        }
+        _ => {}
+    }
+    if let Some(user) = signed_in {
+        request.extensions_mut().insert(user);
+    }
+    next.run(request).await
+}
+
+/// The person the session stands for, refreshing the idle timer at most once a minute.
+async fn current_user(state: &AppState, session: &Session) -> Result<Option<SignedIn>, String> {
+    let Some(mut stored) = session
+        .get::<SessionUser>(USER_KEY)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let now = now();
+    if now - stored.signed_in_at > state.sessions.absolute.as_secs() as i64 {
+        session.flush().await.map_err(|e| e.to_string())?;
+        return Ok(None);
+    }
+    let local = users::get(&state.db, &stored.name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let signed_in = match (stored.method, local) {
+        (SignInMethod::Password, Some(user)) => SignedIn {
+            name: user.name,
+            roles: user.roles,
+            must_change_password: user.must_change_password,
+            method: SignInMethod::Password,
+        },
+        // A local user removed since signing in is signed out.
+        (SignInMethod::Password, None) => {
+            session.flush().await.map_err(|e| e.to_string())?;
+            return Ok(None);
+        }
+        (SignInMethod::SingleSignOn, local) => SignedIn {
+            roles: if stored.sso_roles.is_empty() {
+                local.map(|u| u.roles).unwrap_or_default()
+            } else {
+                stored.sso_roles.clone()
+            },
+            name: stored.name.clone(),
+            must_change_password: false,
+            method: SignInMethod::SingleSignOn,
+        },
+    };
+    if now - stored.seen_at >= 60 {
+        stored.seen_at = now;
+        session
+            .insert(USER_KEY, &stored)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Some(signed_in))
+}
+
+/// Starts a session for `user`: a fresh session id (no fixation), then who they are.
+pub async fn start_session(
+    session: &Session,
+    name: &str,
+    method: SignInMethod,
+    sso_roles: Vec<PortalRole>,
+) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    let now = now();
+    session
+        .insert(
+            USER_KEY,
+            SessionUser {
+                name: name.to_owned(),
+                method,
+                sso_roles,
+                signed_in_at: now,
+                seen_at: now,
+            },
+        )
+        .await
+}
+
+/// Refuses state-changing requests that a browser says came from another site: the
+/// `Sec-Fetch-Site` header when sent, else `Origin` against `Host`. The Provisioning API is
+/// exempt (it takes bearer tokens, not cookies).
+pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || request.uri().path().starts_with(crate::api::MOUNT) || same_site(request.headers()) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::FORBIDDEN,
+        "Refused: this form was sent from another site. Open the portal and submit it from there.",
+    )
+        .into_response()
+}
+
+fn same_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host),
+        (Some(_), None) => false,
+        // Neither header: not a browser form from another site (curl, scripts, tests).
+        (None, _) => true,
+    }
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only local paths are followed after sign-in, so the form cannot send people elsewhere.
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    name: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// `POST /sign-in`.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = local_path(form.next.as_deref());
+    match users::verify(&state.db, form.name.trim(), &form.password).await {
+        Ok(Some(user)) => {
+            if let Err(error) =
+                start_session(&session, &user.name, SignInMethod::Password, Vec::new()).await
+            {
+                tracing::error!(%error, "could not start a portal session");
+                return Redirect::to("/sign-in?error=unavailable").into_response();
+            }
+            tracing::info!(user = %user.name, "signed in to the portal");
+            if user.must_change_password {
+                Redirect::to("/password").into_response()
+            } else {
+                Redirect::to(&next).into_response()
+            }
+        }
+        Ok(None) => {
+            tracing::info!(user = %form.name.trim(), "portal sign-in refused: wrong name or password");
+            Redirect::to(&format!("/sign-in?error=credentials&next={}", encode(&next))).into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "portal sign-in failed");
+            Redirect::to("/sign-in?error=unavailable").into_response()
+        }
+    }
+}
+
+/// `POST /sign-out`.
+pub async fn sign_out(session: Session) -> Response {
+    if let Err(error) = session.flush().await {
+        tracing::error!(%error, "could not end a portal session");
+    }
+    Redirect::to("/sign-in?signed_out=1").into_response()
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+/// `POST /password`: a signed-in local user changes their password.
+pub async fn change_password(
+    State(state): State<AppState>,
+    session: Session,
+    user: Option<axum::Extension<SignedIn>>,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let Some(axum::Extension(user)) = user else {
+        return Redirect::to("/sign-in?next=/password").into_response();
+    };
+    if user.method != SignInMethod::Password {
+        return Redirect::to("/password?error=sso").into_response();
+    }
+    if form.new != form.confirm {
+        return Redirect::to("/password?error=mismatch").into_response();
+    }
+    match users::change_password(&state.db, &user.name, &form.current, &form.new).await {
+        Ok(()) => {
+            // Other sessions of this user end; this one continues under a new id.
+            let store = DatabaseSessionStore::new(state.db.clone());
+            if let Err(error) = store.forget_user(&user.name).await {
+                tracing::error!(%error, "could not end the user's other sessions");
+            }
+            if let Err(error) =
+                start_session(&session, &user.name, SignInMethod::Password, Vec::new()).await
+            {
+                tracing::error!(%error, "could not renew the portal session");
+            }
+            Redirect::to("/?password_changed=1").into_response()
+        }
+        Err(error) => {
+            let code = match error {
+                UserError::PasswordTooShort => "short",
+                UserError::PasswordUnchanged => "unchanged",
+                UserError::WrongPassword => "current",
+                other => {
+                    tracing::error!(error = %other, "password change failed");
+                    "unavailable"
+                }
+            };
+            Redirect::to(&format!("/password?error={code}")).into_response()
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Who is looking at the page, for the pages to show the right controls, and the server-side
+//! helpers every server function starts with. Showing a control is a courtesy; the check is
+//! the core's, on every call.
+
+use crate::domain::portal::{Abilities, PortalRole};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in person, as the pages see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub roles: Vec<PortalRole>,
+    pub abilities: Abilities,
+    /// Signed in with a local password (so they can change it here).
+    pub local: bool,
+}
+
+impl Me {
+    pub fn roles_text(&self) -> String {
+        self.roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The person signed in, if anyone.
+#[server(endpoint = "me")]
+pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
+    use crate::server::portal_session::SignInMethod;
+    Ok(server::signed_in_opt().map(|user| Me {
+        abilities: user.abilities(),
+        local: user.method == SignInMethod::Password,
+        roles: user.roles,
+        name: user.name,
+    }))
+}
+
+/// The text of a server function's error, without the framework's prefix.
+pub fn error_text(error: &ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(message) => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod server {
+    //! Server-side helpers for server functions: the application state, the caller, and the
+    //! core's refusals as messages a person can act on.
+
+    use crate::provisioning::{Actor, ProvisioningError};
+    use crate::server::portal_session::SignedIn;
+    use crate::server::AppState;
+    use axum::http::request::Parts;
+    use leptos::prelude::*;
+
+    pub fn state() -> Result<AppState, ServerFnError> {
+        use_context::<AppState>().ok_or_else(|| ServerFnError::new("the server state is missing"))
+    }
+
+    pub fn signed_in_opt() -> Option<SignedIn> {
+        use_context::<Parts>().and_then(|parts| parts.extensions.get::<SignedIn>().cloned())
+    }
+
+    /// The caller, or an error asking them to sign in.
+    pub fn signed_in() -> Result<SignedIn, ServerFnError> {
+        signed_in_opt().ok_or_else(|| {
+            ServerFnError::new("You are signed out. Sign in again to continue (your session may have expired).")
+        })
+    }
+
+    /// The caller as the provisioning core sees them.
+    pub fn actor() -> Result<Actor, ServerFnError> {
+        Ok(signed_in()?.actor())
+    }
+
+    /// The core's refusal, in words for the portal.
+    pub fn refused(error: ProvisioningError) -> ServerFnError {
+        let message = match &error {
+            ProvisioningError::Forbidden { needed, .. } => format!(
+                "Your role does not allow this: it needs {}.",
+                portal_role_for(needed)
+            ),
+            ProvisioningError::Store(_) => {
+                tracing::error!(%error, "portal request failed in the store");
+                "The database did not answer; nothing was changed. Try again shortly.".to_owned()
+            }
+            _ => match error.violations() {
+                Some(violations) => violations
+                    .0
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.message))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None => error.to_string(),
+            },
+        };
+        ServerFnError::new(message)
+    }
+
+    /// The portal role that carries a core permission, named as the portal names it.
+    fn portal_role_for(needed: &str) -> &'static str {
+        match needed {
+            "Write or Admin" => "the WriteUser or AdminUser role",
+            "Delete or Admin" => "the DeleteUser or AdminUser role",
+            "Admin" => "the AdminUser role",
+            _ => "the ReadUser role",
+        }
+    }
+}

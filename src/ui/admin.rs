@@ -1,0 +1,460 @@
+//! Administration (AdminUser only): portal users, Provisioning API tokens, and the deployment's
+//! settings (the custom header's name, the Direct Routing base domain). A new password or
+//! token secret is shown once, on the page the form returns to.
+
+use super::access::error_text;
+use super::widgets::*;
+use crate::domain::portal::PortalRole;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+/// The session key holding a secret to show once.
+#[cfg(feature = "ssr")]
+const SHOW_ONCE: &str = "show_once";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Secret {
+    pub what: String,
+    pub value: String,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::*;
+    use crate::provisioning::Permission;
+
+    /// The caller's name, if they may administer; else the core's refusal.
+    pub fn admin() -> Result<(crate::server::AppState, String), ServerFnError> {
+        use super::super::access::server::{actor, refused, state};
+        let actor = actor()?;
+        actor.permit(Permission::Administer).map_err(refused)?;
+        Ok((state()?, actor.principal))
+    }
+
+    pub async fn session() -> Result<tower_sessions::Session, ServerFnError> {
+        leptos_axum::extract::<tower_sessions::Session>()
+            .await
+            .map_err(|e| ServerFnError::new(format!("no session: {e}")))
+    }
+
+    pub async fn show_once(what: String, value: String) -> Result<(), ServerFnError> {
+        session()
+            .await?
+            .insert(SHOW_ONCE, Secret { what, value })
+            .await
+            .map_err(|e| ServerFnError::new(e.to_string()))
+    }
+
+    pub async fn take_shown_once() -> Result<Option<Secret>, ServerFnError> {
+        session()
+            .await?
+            .remove::<Secret>(SHOW_ONCE)
+            .await
+            .map_err(|e| ServerFnError::new(e.to_string()))
+    }
+
+    pub fn failed(error: impl std::fmt::Display) -> ServerFnError {
+        ServerFnError::new(error.to_string())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub name: String,
+    pub roles: Vec<PortalRole>,
+    pub must_change_password: bool,
+    pub last_sign_in_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsersData {
+    pub users: Vec<UserRow>,
+    pub secret: Option<Secret>,
+}
+
+#[server(endpoint = "admin/users")]
+pub async fn load_users() -> Result<UsersData, ServerFnError> {
+    let (state, _) = server::admin()?;
+    let users = crate::auth::users::list(&state.db)
+        .await
+        .map_err(server::failed)?
+        .into_iter()
+        .map(|u| UserRow {
+            name: u.name,
+            roles: u.roles,
+            must_change_password: u.must_change_password,
+            last_sign_in_at: u.last_sign_in_at,
+        })
+        .collect();
+    Ok(UsersData { users, secret: server::take_shown_once().await? })
+}
+
+/// Ticked role boxes, as posted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoleBoxes {
+    pub read: Option<String>,
+    pub write: Option<String>,
+    pub delete: Option<String>,
+    pub admin: Option<String>,
+}
+
+impl RoleBoxes {
+    fn roles(&self) -> Vec<PortalRole> {
+        [
+            (&self.read, PortalRole::ReadUser),
+            (&self.write, PortalRole::WriteUser),
+            (&self.delete, PortalRole::DeleteUser),
+            (&self.admin, PortalRole::AdminUser),
+        ]
+        .into_iter()
+        .filter(|(ticked, _)| ticked.is_some())
+        .map(|(_, role)| role)
+        .collect()
+    }
+}
+
+#[server(endpoint = "admin/users/add")]
+pub async fn add_user(name: String, roles: RoleBoxes) -> Result<(), ServerFnError> {
+    use crate::provisioning::Door;
+    let (state, by) = server::admin()?;
+    let name = name.trim().to_owned();
+    let password = crate::auth::users::add(&state.db, &by, Door::Portal, &name, &roles.roles())
+        .await
+        .map_err(server::failed)?;
+    server::show_once(format!("One-time password for {name} (they choose their own at first sign-in)"), password).await?;
+    leptos_axum::redirect("/admin/users");
+    Ok(())
+}
+
+#[server(endpoint = "admin/users/roles")]
+pub async fn set_user_roles(name: String, roles: RoleBoxes) -> Result<(), ServerFnError> {
+    use crate::provisioning::Door;
+    let (state, by) = server::admin()?;
+    crate::auth::users::set_roles(&state.db, &by, Door::Portal, &name, &roles.roles())
+        .await
+        .map_err(server::failed)?;
+    leptos_axum::redirect("/admin/users");
+    Ok(())
+}
+
+#[server(endpoint = "admin/users/reset")]
+pub async fn reset_user_password(name: String) -> Result<(), ServerFnError> {
+    use crate::provisioning::Door;
+    let (state, by) = server::admin()?;
+    let password = crate::auth::users::reset_password(&state.db, &by, Door::Portal, &name)
+        .await
+        .map_err(server::failed)?;
+    server::show_once(format!("New one-time password for {name}"), password).await?;
+    leptos_axum::redirect("/admin/users");
+    Ok(())
+}
+
+#[server(endpoint = "admin/users/remove")]
+pub async fn remove_user(name: String, confirm: Option<String>) -> Result<(), ServerFnError> {
+    use crate::provisioning::Door;
+    let (state, by) = server::admin()?;
+    if confirm.is_none() {
+        return Err(ServerFnError::new("Tick the confirmation to remove the user."));
+    }
+    crate::auth::users::remove(&state.db, &by, Door::Portal, &name)
+        .await
+        .map_err(server::failed)?;
+    leptos_axum::redirect("/admin/users");
+    Ok(())
+}
+
+#[component]
+fn RoleChecks(roles: Vec<PortalRole>) -> impl IntoView {
+    let has = |r| roles.contains(&r);
+    view! {
+        <Checkbox name="roles[read]" label="ReadUser" checked=has(PortalRole::ReadUser)/>
+        <Checkbox name="roles[write]" label="WriteUser" checked=has(PortalRole::WriteUser)/>
+        <Checkbox name="roles[delete]" label="DeleteUser" checked=has(PortalRole::DeleteUser)/>
+        <Checkbox name="roles[admin]" label="AdminUser" checked=has(PortalRole::AdminUser)/>
+    }
+}
+
+#[component]
+fn ShownOnce(secret: Option<Secret>) -> impl IntoView {
+    secret.map(|s| view! {
+        <div class="notice info secret" role="status">
+            <p>{s.what} ". It is shown only now:"</p>
+            <p><code data-testid="secret">{s.value}</code></p>
+        </div>
+    })
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| load_users());
+    let add = ServerAction::<AddUser>::new();
+    let roles = ServerAction::<SetUserRoles>::new();
+    let reset = ServerAction::<ResetUserPassword>::new();
+    let remove = ServerAction::<RemoveUser>::new();
+    view! {
+        <Title text="Users"/>
+        <h1>"Portal users"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(error) => view! { <LoadError message=error_text(&error)/> }.into_any(),
+                    Ok(data) => view! {
+                        <ShownOnce secret=data.secret/>
+                        {action_error(roles)}{action_error(reset)}{action_error(remove)}
+                        <table class="list">
+                            <caption class="visually-hidden">"Users"</caption>
+                            <thead><tr><th scope="col">"Name"</th><th scope="col">"Roles"</th><th scope="col">"Last signed in"</th><th scope="col">"Actions"</th></tr></thead>
+                            <tbody>{data.users.into_iter().map(|u| { let (n1, n2, n3) = (u.name.clone(), u.name.clone(), u.name.clone()); view! { <tr>
+                                <td>{u.name.clone()}{u.must_change_password.then_some(" (one-time password)")}</td>
+                                <td>
+                                    <ActionForm action=roles attr:class="inline">
+                                        <input type="hidden" name="name" value=n1/>
+                                        <RoleChecks roles=u.roles.clone()/>
+                                        <button type="submit" class="secondary">"Set roles"</button>
+                                    </ActionForm>
+                                </td>
+                                <td>{u.last_sign_in_at.clone().unwrap_or_else(|| "never".to_owned())}</td>
+                                <td>
+                                    <ActionForm action=reset attr:class="inline">
+                                        <input type="hidden" name="name" value=n2/>
+                                        <button type="submit" class="secondary">"New one-time password"</button>
+                                    </ActionForm>
+                                    <ActionForm action=remove attr:class="inline">
+                                        <input type="hidden" name="name" value=n3/>
+                                        <label class="check"><input type="checkbox" name="confirm" required=true/>{format!(" remove {}", u.name)}</label>
+                                        <button type="submit" class="danger">"Remove"</button>
+                                    </ActionForm>
+                                </td>
+                            </tr> }}).collect_view()}</tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+        <h2>"Add a user"</h2>
+        {action_error(add)}
+        <ActionForm action=add attr:class="form">
+            <div class="field">
+                <label for="new-user">"User name"</label>
+                <input id="new-user" name="name" required=true autocomplete="off"/>
+            </div>
+            <fieldset><legend>"Roles"</legend><RoleChecks roles=vec![PortalRole::ReadUser]/></fieldset>
+            <button type="submit">"Add user"</button>
+        </ActionForm>
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenRow {
+    pub name: String,
+    pub roles: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokensData {
+    pub tokens: Vec<TokenRow>,
+    pub secret: Option<Secret>,
+}
+
+#[server(endpoint = "admin/tokens")]
+pub async fn load_tokens() -> Result<TokensData, ServerFnError> {
+    let (state, _) = server::admin()?;
+    let tokens = crate::auth::tokens::list(&state.db)
+        .await
+        .map_err(server::failed)?
+        .into_iter()
+        .map(|t| TokenRow {
+            roles: t.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+        })
+        .collect();
+    Ok(TokensData { tokens, secret: server::take_shown_once().await? })
+}
+
+/// API roles ticked on the token form.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiRoleBoxes {
+    pub read: Option<String>,
+    pub write: Option<String>,
+    pub delete: Option<String>,
+    pub admin: Option<String>,
+}
+
+#[server(endpoint = "admin/tokens/create")]
+pub async fn create_token(name: String, roles: ApiRoleBoxes) -> Result<(), ServerFnError> {
+    use crate::provisioning::Role;
+    let (state, _) = server::admin()?;
+    let chosen: Vec<Role> = [
+        (&roles.read, Role::Read),
+        (&roles.write, Role::Write),
+        (&roles.delete, Role::Delete),
+        (&roles.admin, Role::Admin),
+    ]
+    .into_iter()
+    .filter(|(t, _)| t.is_some())
+    .map(|(_, r)| r)
+    .collect();
+    let name = name.trim().to_owned();
+    let secret = crate::auth::tokens::create(&state.db, &name, &chosen)
+        .await
+        .map_err(server::failed)?;
+    server::show_once(format!("Secret of token {name}: give it to the API client"), secret).await?;
+    leptos_axum::redirect("/admin/tokens");
+    Ok(())
+}
+
+#[server(endpoint = "admin/tokens/revoke")]
+pub async fn revoke_token(name: String, confirm: Option<String>) -> Result<(), ServerFnError> {
+    let (state, _) = server::admin()?;
+    if confirm.is_none() {
+        return Err(ServerFnError::new("Tick the confirmation to revoke the token."));
+    }
+    crate::auth::tokens::revoke(&state.db, &name).await.map_err(server::failed)?;
+    leptos_axum::redirect("/admin/tokens");
+    Ok(())
+}
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| load_tokens());
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    view! {
+        <Title text="API tokens"/>
+        <h1>"Provisioning API tokens"</h1>
+        <p class="lead">"Bearer tokens for systems that call the Provisioning API at " <code>"/provisioning"</code> " (see " <a href="/api-docs">"the API's documentation"</a> ")."</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(error) => view! { <LoadError message=error_text(&error)/> }.into_any(),
+                    Ok(data) => view! {
+                        <ShownOnce secret=data.secret/>
+                        {action_error(revoke)}
+                        {if data.tokens.is_empty() {
+                            view! { <p class="empty">"No tokens yet. Create one for each system that provisions through the API."</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="list">
+                                    <caption class="visually-hidden">"Tokens"</caption>
+                                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Roles"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Revoke"</th></tr></thead>
+                                    <tbody>{data.tokens.into_iter().map(|t| view! { <tr>
+                                        <td>{t.name.clone()}</td><td>{t.roles.clone()}</td><td>{t.created_at.clone()}</td>
+                                        <td>{t.last_used_at.clone().unwrap_or_else(|| "never".to_owned())}</td>
+                                        <td><ActionForm action=revoke attr:class="inline">
+                                            <input type="hidden" name="name" value=t.name.clone()/>
+                                            <label class="check"><input type="checkbox" name="confirm" required=true/>{format!(" revoke {}", t.name)}</label>
+                                            <button type="submit" class="danger">"Revoke"</button>
+                                        </ActionForm></td>
+                                    </tr> }).collect_view()}</tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+        <h2>"Create a token"</h2>
+        {action_error(create)}
+        <ActionForm action=create attr:class="form">
+            <div class="field">
+                <label for="token-name">"Name (the client it is for)"</label>
+                <input id="token-name" name="name" required=true autocomplete="off"/>
+            </div>
+            <fieldset><legend>"Roles"</legend>
+                <Checkbox name="roles[read]" label="Read" checked=true/>
+                <Checkbox name="roles[write]" label="Write" checked=false/>
+                <Checkbox name="roles[delete]" label="Delete" checked=false/>
+                <Checkbox name="roles[admin]" label="Admin" checked=false/>
+            </fieldset>
+            <button type="submit">"Create token"</button>
+        </ActionForm>
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettingsView {
+    pub sip_header_name: Option<String>,
+    pub base_domain: Option<String>,
+    pub region_domains: Option<[String; 2]>,
+}
+
+#[server(endpoint = "admin/settings")]
+pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
+    use super::access::server::refused;
+    let (state, _) = server::admin()?;
+    let actor = super::access::server::actor()?;
+    let settings = state.core.settings(&actor).await.map_err(refused)?;
+    Ok(SettingsView {
+        region_domains: settings.direct_routing_domains(),
+        sip_header_name: settings.sip_header_name.map(|h| h.as_str().to_owned()),
+        base_domain: settings.base_domain.map(|b| b.as_str().to_owned()),
+    })
+}
+
+#[server(endpoint = "admin/settings/save")]
+pub async fn save_settings(sip_header_name: Option<String>, base_domain: Option<String>) -> Result<(), ServerFnError> {
+    use super::access::server::{actor, refused, state};
+    use crate::domain::{BaseDomain, SipHeaderName};
+    use crate::provisioning::DeploymentSettings;
+    let (state, actor) = (state()?, actor()?);
+    let mut problems = Vec::new();
+    let sip_header_name = non_empty(sip_header_name).and_then(|h| {
+        SipHeaderName::parse(&h).map_err(|v| problems.push(format!("Custom header name: {}", v.message))).ok()
+    });
+    let base_domain = non_empty(base_domain).and_then(|d| {
+        BaseDomain::parse(&d).map_err(|v| problems.push(format!("Base domain: {}", v.message))).ok()
+    });
+    if !problems.is_empty() {
+        return Err(ServerFnError::new(problems.join("\n")));
+    }
+    state
+        .core
+        .put_settings(&actor, DeploymentSettings { sip_header_name, base_domain })
+        .await
+        .map_err(refused)?;
+    leptos_axum::redirect("/admin/settings?saved=1");
+    Ok(())
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| load_settings());
+    let save = ServerAction::<SaveSettings>::new();
+    let query = leptos_router::hooks::use_query_map();
+    view! {
+        <Title text="Settings"/>
+        <h1>"Deployment settings"</h1>
+        {query.get_untracked().get("saved").map(|_| view! { <Notice>"Saved."</Notice> })}
+        {action_error(save)}
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(error) => view! { <LoadError message=error_text(&error)/> }.into_any(),
+                    Ok(s) => view! {
+                        <ActionForm action=save attr:class="form">
+                            <div class="field">
+                                <label for="sip-header-name">"Custom SIP header name"</label>
+                                <input id="sip-header-name" name="sip_header_name" value=s.sip_header_name.clone().unwrap_or_default() aria-describedby="sip-header-hint"/>
+                                <small id="sip-header-hint" class="hint">"The header that carries each number's custom value on calls, e.g. X-Customer-Id. One name for the whole deployment."</small>
+                            </div>
+                            <div class="field">
+                                <label for="base-domain">"Direct Routing base domain"</label>
+                                <input id="base-domain" name="base_domain" value=s.base_domain.clone().unwrap_or_default() aria-describedby="base-domain-hint"/>
+                                <small id="base-domain-hint" class="hint">{match &s.region_domains {
+                                    Some([one, two]) => format!("Customers' domains are <subdomain>.{one} and <subdomain>.{two}."),
+                                    None => "Customers' Direct Routing domains are <subdomain>.1r1.<base> and <subdomain>.1r2.<base>.".to_owned(),
+                                }}</small>
+                            </div>
+                            <button type="submit">"Save settings"</button>
+                        </ActionForm>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

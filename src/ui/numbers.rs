@@ -1,0 +1,805 @@
+//! Numbers: the searchable list (fast at a million numbers: keyset pages, capped counts), adding
+//! numbers by hand, a number's page for editing, and deletion with confirmation.
+
+use super::access::error_text;
+use super::widgets::*;
+use crate::domain::{LineType, Service};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+
+/// Rows per page of the number list.
+pub const PAGE: i64 = 50;
+/// Counts stop here: past it the page says "more than".
+pub const COUNT_CAP: i64 = 10_000;
+/// Numbers one "Add numbers" form may carry.
+pub const MAX_ADD: usize = 1_000;
+
+/// A number as the lists show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NumberRow {
+    pub number: String,
+    pub account: String,
+    pub services: Vec<String>,
+    pub custom_header: Option<String>,
+    pub line_type: String,
+    pub country: Option<String>,
+    pub sync_status: String,
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn number_row(record: crate::store::numbers::NumberRecord) -> NumberRow {
+    let number = &record.number;
+    NumberRow {
+        number: number.telephone_number.as_str().to_owned(),
+        account: number.account_name.as_str().to_owned(),
+        services: Service::ALL
+            .into_iter()
+            .filter(|s| number.services.is_enabled(*s))
+            .map(|s| s.label().to_owned())
+            .collect(),
+        custom_header: number.custom_sip_header.as_ref().map(|h| h.as_str().to_owned()),
+        line_type: record.line_type.as_str().to_owned(),
+        country: record.country.clone(),
+        sync_status: record.provisioning_status.as_str().to_owned(),
+    }
+}
+
+#[component]
+pub fn NumberTable(rows: Vec<NumberRow>) -> impl IntoView {
+    view! {
+        <table class="list">
+            <caption class="visually-hidden">"Numbers"</caption>
+            <thead><tr>
+                <th scope="col">"Number"</th>
+                <th scope="col">"Account"</th>
+                <th scope="col">"Services"</th>
+                <th scope="col">"Custom header"</th>
+                <th scope="col">"Line type"</th>
+                <th scope="col">"Sync"</th>
+            </tr></thead>
+            <tbody>
+                {rows.into_iter().map(|row| {
+                    let href = format!("/numbers/{}", encode(&row.number));
+                    let account_href = format!("/accounts/{}", encode(&row.account));
+                    view! { <tr>
+                        <td class="mono"><a href=href>{row.number.clone()}</a></td>
+                        <td><a href=account_href>{row.account.clone()}</a></td>
+                        <td>{row.services.join(", ")}</td>
+                        <td class="mono">{row.custom_header.clone().unwrap_or_default()}</td>
+                        <td>{row.line_type.clone()}{row.country.clone().map(|c| format!(" ({c})"))}</td>
+                        <td><SyncBadge status=row.sync_status.clone()/></td>
+                    </tr> }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// What the number list shows; every field comes from the page's query string.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct NumberQuery {
+    /// `+44…` searches by prefix; digits alone search anywhere in the number.
+    pub q: Option<String>,
+    pub account: Option<String>,
+    pub service: Option<String>,
+    pub status: Option<String>,
+    pub line_type: Option<String>,
+    /// `yes` or `no`.
+    pub header: Option<String>,
+    /// `desc` for highest first.
+    pub sort: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NumberPage {
+    pub rows: Vec<NumberRow>,
+    pub next_after: Option<String>,
+    pub total: String,
+}
+
+#[cfg(feature = "ssr")]
+fn number_filter(query: &NumberQuery) -> Result<crate::store::numbers::NumberFilter, ServerFnError> {
+    use crate::domain::{AccountName, ProvisioningStatus};
+    let bad = |field: &str, rule: &str| ServerFnError::new(format!("{field}: {rule}"));
+    let mut filter = crate::store::numbers::NumberFilter::default();
+    if let Some(q) = non_empty(query.q.clone()) {
+        let compact: String = q.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+        let digits = compact.strip_prefix('+').unwrap_or(&compact);
+        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad("Search", "enter digits, optionally starting with +"));
+        }
+        if compact.starts_with('+') {
+            filter.prefix = Some(compact);
+        } else {
+            filter.contains = Some(compact);
+        }
+    }
+    if let Some(account) = non_empty(query.account.clone()) {
+        filter.account = Some(AccountName::parse(&account).map_err(|v| bad("Account", &v.message))?);
+    }
+    if let Some(service) = non_empty(query.service.clone()) {
+        filter.service = Some(Service::from_wire_name(&service).ok_or_else(|| bad("Service", "not a service"))?);
+    }
+    if let Some(status) = non_empty(query.status.clone()) {
+        filter.status = Some(ProvisioningStatus::parse(&status).ok_or_else(|| bad("Sync status", "must be pending, synced or failed"))?);
+    }
+    if let Some(line_type) = non_empty(query.line_type.clone()) {
+        filter.line_type = Some(LineType::parse(&line_type).map_err(|v| bad("Line type", &v.message))?);
+    }
+    filter.has_custom_header = match query.header.as_deref() {
+        Some("yes") => Some(true),
+        Some("no") => Some(false),
+        _ => None,
+    };
+    Ok(filter)
+}
+
+#[server(endpoint = "numbers/list")]
+pub async fn list_numbers(query: NumberQuery) -> Result<NumberPage, ServerFnError> {
+    use super::access::server::{actor, refused, state};
+    use crate::domain::TelephoneNumber;
+    use crate::store::numbers::NumberOrder;
+    let (state, actor) = (state()?, actor()?);
+    let filter = number_filter(&query)?;
+    let order = if query.sort.as_deref() == Some("desc") { NumberOrder::Descending } else { NumberOrder::Ascending };
+    let after = non_empty(query.after).and_then(|a| TelephoneNumber::parse(&a).ok());
+    let mut records = state
+        .core
+        .list_numbers(&actor, &filter, order, after.as_ref(), PAGE + 1)
+        .await
+        .map_err(refused)?;
+    let more = records.len() as i64 > PAGE;
+    records.truncate(PAGE as usize);
+    let total = state.core.count_numbers_capped(&actor, &filter, COUNT_CAP).await.map_err(refused)?;
+    let rows: Vec<NumberRow> = records.into_iter().map(number_row).collect();
+    Ok(NumberPage {
+        next_after: more.then(|| rows.last().map(|r| r.number.clone())).flatten(),
+        rows,
+        total: count_text(total, COUNT_CAP),
+    })
+}
+
+/// Operator Connect or Teams Phone Mobile settings of a number, as the form shows them.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct TeamsSettings {
+    pub assignment_status: Option<String>,
+    pub usage: Option<String>,
+    pub capabilities: String,
+    pub civic_address_id: Option<String>,
+    pub location_id: Option<String>,
+    pub allow_tenant_address_update: bool,
+    pub displayed_country_code: Option<String>,
+}
+
+/// One number with everything its page shows and its form edits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NumberDetail {
+    pub row: NumberRow,
+    pub enabled: Vec<Service>,
+    pub teams: Option<TeamsSettings>,
+    pub sync_errors: Vec<String>,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+/// What the number forms need besides the number: the header's name and account names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NumberFormData {
+    pub number: Option<NumberDetail>,
+    pub header_name: Option<String>,
+    pub accounts: Vec<String>,
+}
+
+#[server(endpoint = "numbers/form")]
+pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, ServerFnError> {
+    use super::access::server::{actor, refused, state};
+    use crate::domain::TelephoneNumber;
+    use crate::store::accounts::AccountFilter;
+    let (state, actor) = (state()?, actor()?);
+    let number = match non_empty(number) {
+        None => None,
+        Some(text) => {
+            let parsed = TelephoneNumber::parse(&text).map_err(|v| ServerFnError::new(format!("Number {text}: {}", v.message)))?;
+            let record = state.core.get_number(&actor, None, &parsed).await.map_err(refused)?;
+            let services = &record.number.services;
+            let teams = services.teams_operator_connect.as_ref().or(services.teams_phone_mobile.as_ref()).map(|t| {
+                let config = t.configuration.as_ref();
+                TeamsSettings {
+                    assignment_status: t.assignment_status.map(|a| match a {
+                        crate::domain::AssignmentStatus::Assigned => "assigned".to_owned(),
+                        crate::domain::AssignmentStatus::Unassigned => "unassigned".to_owned(),
+                    }),
+                    usage: config.map(|c| c.usage.as_str().to_owned()),
+                    capabilities: config
+                        .map(|c| c.choosable_capabilities.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default(),
+                    civic_address_id: config.and_then(|c| c.civic_address_id.clone()),
+                    location_id: config.and_then(|c| c.location_id.clone()),
+                    allow_tenant_address_update: config.is_some_and(|c| c.allow_tenant_address_update),
+                    displayed_country_code: config.and_then(|c| c.displayed_country_code.clone()),
+                }
+            });
+            Some(NumberDetail {
+                enabled: Service::ALL.into_iter().filter(|s| services.is_enabled(*s)).collect(),
+                teams,
+                sync_errors: record.provisioning_errors.iter().map(|e| format!("{}: {}", e.code, e.message)).collect(),
+                version: record.version,
+                updated_at: record.updated_at.clone(),
+                row: number_row(record),
+            })
+        }
+    };
+    let settings = state.core.settings(&actor).await.map_err(refused)?;
+    let accounts = state
+        .core
+        .list_accounts(&actor, &AccountFilter::default(), None, 500)
+        .await
+        .map_err(refused)?
+        .into_iter()
+        .map(|a| a.account.name.as_str().to_owned())
+        .collect();
+    Ok(NumberFormData {
+        number,
+        header_name: settings.sip_header_name.map(|h| h.as_str().to_owned()),
+        accounts,
+    })
+}
+
+/// The number form as posted (adding several or editing one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NumberForm {
+    pub account: String,
+    /// Adding: the numbers, separated by new lines, commas or spaces. Editing: the one number.
+    pub numbers: String,
+    /// Editing: the version shown.
+    pub version: Option<i64>,
+    pub direct_routing: Option<String>,
+    pub zoom: Option<String>,
+    pub call_protection: Option<String>,
+    pub operator_connect: Option<String>,
+    pub phone_mobile: Option<String>,
+    pub custom_header: Option<String>,
+    pub assignment_status: Option<String>,
+    pub usage: Option<String>,
+    pub capabilities: Option<String>,
+    pub civic_address_id: Option<String>,
+    pub location_id: Option<String>,
+    pub allow_tenant_address_update: Option<String>,
+    pub displayed_country_code: Option<String>,
+}
+
+/// The numbers the form describes, or every problem with it.
+#[cfg(feature = "ssr")]
+fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, ServerFnError> {
+    use crate::domain::number::{Capability, Usage};
+    use crate::domain::{
+        AccountName, AssignmentStatus, CustomSipHeader, Number, NumberServices, TeamsNumberConfig,
+        TeamsNumberService, TelephoneNumber,
+    };
+    let mut problems: Vec<String> = Vec::new();
+    let account = match AccountName::parse(form.account.trim()) {
+        Ok(a) => Some(a),
+        Err(v) => {
+            problems.push(format!("Account: {}", v.message));
+            None
+        }
+    };
+    let texts: Vec<&str> = form
+        .numbers
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|t| !t.is_empty())
+        .collect();
+    if texts.is_empty() {
+        problems.push("Telephone numbers: enter at least one number in E.164 form, e.g. +442079460000".to_owned());
+    }
+    if texts.len() > MAX_ADD {
+        problems.push(format!("Telephone numbers: at most {MAX_ADD} at once here ({} given); upload a CSV for more", texts.len()));
+    }
+    let mut numbers = Vec::new();
+    for text in &texts {
+        match TelephoneNumber::parse(text) {
+            Ok(n) if numbers.contains(&n) => problems.push(format!("Telephone numbers: {text} is listed twice")),
+            Ok(n) => numbers.push(n),
+            Err(v) => problems.push(format!("Telephone numbers: {text} {}", v.message)),
+        }
+    }
+    let header = match non_empty(form.custom_header.clone()) {
+        None => None,
+        Some(text) => match CustomSipHeader::parse(&text) {
+            Ok(h) => Some(h),
+            Err(v) => {
+                problems.push(format!("Custom SIP header value: {}", v.message));
+                None
+            }
+        },
+    };
+    let ticked = |v: &Option<String>| v.is_some();
+    let teams = if ticked(&form.operator_connect) || ticked(&form.phone_mobile) {
+        let assignment_status = match non_empty(form.assignment_status.clone()) {
+            None => None,
+            Some(text) => AssignmentStatus::parse(&text)
+                .map_err(|v| problems.push(format!("Assignment status: {}", v.message)))
+                .ok(),
+        };
+        let configuration = match non_empty(form.usage.clone()) {
+            None => None,
+            Some(text) => {
+                let usage = Usage::parse(&text).map_err(|v| problems.push(format!("Usage: {}", v.message))).ok();
+                let capabilities: Vec<Capability> = form
+                    .capabilities
+                    .clone()
+                    .unwrap_or_default()
+                    .split([',', ' '])
+                    .filter(|c| !c.is_empty())
+                    .filter_map(|c| Capability::parse(c).map_err(|v| problems.push(format!("Capabilities: {c} {}", v.message))).ok())
+                    .collect();
+                usage.map(|usage| TeamsNumberConfig {
+                    usage,
+                    choosable_capabilities: capabilities,
+                    additional_usages: Vec::new(),
+                    civic_address_id: non_empty(form.civic_address_id.clone()),
+                    location_id: non_empty(form.location_id.clone()),
+                    allow_tenant_address_update: ticked(&form.allow_tenant_address_update),
+                    displayed_country_code: non_empty(form.displayed_country_code.clone()),
+                })
+            }
+        };
+        Some(TeamsNumberService { enabled: true, assignment_status, configuration })
+    } else {
+        None
+    };
+    if !problems.is_empty() {
+        return Err(ServerFnError::new(problems.join("\n")));
+    }
+    let account = account.expect("an account that did not parse is a problem above");
+    Ok(numbers
+        .into_iter()
+        .map(|telephone_number| Number {
+            telephone_number,
+            account_name: account.clone(),
+            services: NumberServices {
+                teams_operator_connect: ticked(&form.operator_connect).then(|| teams.clone()).flatten(),
+                teams_phone_mobile: ticked(&form.phone_mobile).then(|| teams.clone()).flatten(),
+                teams_direct_routing: Some(ticked(&form.direct_routing)),
+                zoom_phone_cloud_peering: Some(ticked(&form.zoom)),
+                azure_operator_call_protection: Some(ticked(&form.call_protection)),
+            },
+            custom_sip_header: header.clone(),
+        })
+        .collect())
+}
+
+/// Adds new numbers to an account; numbers that already exist are refused, not replaced.
+#[server(endpoint = "numbers/add")]
+pub async fn add_numbers(form: NumberForm) -> Result<(), ServerFnError> {
+    use super::access::server::{actor, refused, state};
+    use crate::provisioning::ProvisioningError;
+    let (state, actor) = (state()?, actor()?);
+    let numbers = numbers_from_form(&form)?;
+    let mut existing = Vec::new();
+    for number in &numbers {
+        match state.core.get_number(&actor, None, &number.telephone_number).await {
+            Ok(found) => existing.push(format!(
+                "Telephone numbers: {} already exists (in account {}); edit it instead",
+                found.number.telephone_number.as_str(),
+                found.number.account_name.as_str()
+            )),
+            Err(ProvisioningError::NotFound { .. }) => {}
+            Err(error) => return Err(refused(error)),
+        }
+    }
+    if !existing.is_empty() {
+        return Err(ServerFnError::new(existing.join("\n")));
+    }
+    let account = numbers[0].account_name.clone();
+    let count = numbers.len();
+    state.core.upsert_numbers(&actor, &account, numbers).await.map_err(|e| refused_batch(e, &form))?;
+    leptos_axum::redirect(&format!("/numbers?account={}&added={count}", encode(account.as_str())));
+    Ok(())
+}
+
+/// A batch refusal names the numbers by their text, not their index in the batch.
+#[cfg(feature = "ssr")]
+fn refused_batch(error: crate::provisioning::ProvisioningError, form: &NumberForm) -> ServerFnError {
+    let texts: Vec<&str> = form
+        .numbers
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let message = super::access::error_text(&super::access::server::refused(error));
+    let named = message
+        .lines()
+        .map(|line| match line.strip_prefix("numbers[").and_then(|rest| rest.split_once(']')) {
+            Some((index, rest)) => match index.parse::<usize>().ok().and_then(|i| texts.get(i)) {
+                Some(number) => format!("{number}{rest}"),
+                None => line.to_owned(),
+            },
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    ServerFnError::new(named)
+}
+
+/// Changes one number (its version must still be the one shown).
+#[server(endpoint = "numbers/save")]
+pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
+    use super::access::server::{actor, refused, state};
+    use crate::provisioning::{Precondition, ProvisioningError};
+    let (state, actor) = (state()?, actor()?);
+    let mut numbers = numbers_from_form(&form)?;
+    if numbers.len() != 1 {
+        return Err(ServerFnError::new("Telephone number: exactly one number is edited here"));
+    }
+    let number = numbers.remove(0);
+    let text = number.telephone_number.as_str().to_owned();
+    let precondition = form.version.map(Precondition::IfMatch).unwrap_or(Precondition::IfExists);
+    match state.core.put_number(&actor, number, precondition).await {
+        Ok(_) => {
+            leptos_axum::redirect(&format!("/numbers/{}?saved=1", encode(&text)));
+            Ok(())
+        }
+        Err(ProvisioningError::PreconditionFailed { .. }) => Err(ServerFnError::new(format!(
+            "Someone else changed or deleted {text} while you edited it. Open it again, then redo your change."
+        ))),
+        Err(error) => Err(refused(error)),
+    }
+}
+
+/// Deletes one number after the confirmation is ticked.
+#[server(endpoint = "numbers/delete")]
+pub async fn delete_number(number: String, account: String, confirm: Option<String>) -> Result<(), ServerFnError> {
+    use super::access::server::{actor, refused, state};
+    use crate::domain::{AccountName, TelephoneNumber};
+    use crate::provisioning::Precondition;
+    let (state, actor) = (state()?, actor()?);
+    if confirm.is_none() {
+        return Err(ServerFnError::new("Tick the confirmation to delete the number."));
+    }
+    let parsed = TelephoneNumber::parse(&number).map_err(|v| ServerFnError::new(format!("Number: {}", v.message)))?;
+    let account = AccountName::parse(&account).map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?;
+    state.core.delete_number(&actor, &account, &parsed, Precondition::None).await.map_err(refused)?;
+    leptos_axum::redirect(&format!("/numbers?deleted={}", encode(&number)));
+    Ok(())
+}
+
+#[component]
+pub fn NumbersPage() -> impl IntoView {
+    let query = use_query_map();
+    let me = use_context::<super::MeResource>().expect("the app provides the signed-in person");
+    let current = move || {
+        let q = query.get();
+        NumberQuery {
+            q: q.get("q"),
+            account: q.get("account"),
+            service: q.get("service"),
+            status: q.get("status"),
+            line_type: q.get("line_type"),
+            header: q.get("header"),
+            sort: q.get("sort"),
+            after: q.get("after"),
+        }
+    };
+    let page = Resource::new(current, list_numbers);
+    let initial = current();
+    let add_href = match &initial.account {
+        Some(a) => format!("/numbers/new?account={}", encode(a)),
+        None => "/numbers/new".to_owned(),
+    };
+    let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
+    view! {
+        <Title text="Numbers"/>
+        <div class="page-head">
+            <h1>"Numbers"</h1>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let add_href = add_href.clone();
+                    Suspend::new(async move {
+                        let can_change = me.await.ok().flatten().is_some_and(|m| m.abilities.change);
+                        can_change.then(|| view! { <a class="button" href=add_href>"Add numbers"</a> })
+                    })
+                }}
+            </Suspense>
+        </div>
+        {move || {
+            let q = query.get();
+            view! {
+                {q.get("added").map(|n| view! { <Notice>{format!("Added {n} numbers.")}</Notice> })}
+                {q.get("deleted").map(|n| view! { <Notice>{format!("Deleted {n}.")}</Notice> })}
+            }
+        }}
+        <form class="filters" method="get" action="/numbers" role="search">
+            <div class="field">
+                <label for="q">"Number"</label>
+                <input id="q" name="q" inputmode="tel" value=initial.q.clone().unwrap_or_default() aria-describedby="q-hint"/>
+                <small id="q-hint" class="hint">"+44 20 finds numbers starting with it; digits alone find them anywhere."</small>
+            </div>
+            <div class="field">
+                <label for="account">"Account"</label>
+                <input id="account" name="account" value=initial.account.clone().unwrap_or_default()/>
+            </div>
+            <div class="field">
+                <label for="service">"Service"</label>
+                <select id="service" name="service">
+                    <option value="">"Any"</option>
+                    {Service::ALL.into_iter().map(|s| view! {
+                        <option value=s.wire_name() selected=selected(&initial.service, s.wire_name())>{s.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="status">"Sync status"</label>
+                <select id="status" name="status">
+                    <option value="">"Any"</option>
+                    {["pending", "synced", "failed"].into_iter().map(|s| view! {
+                        <option value=s selected=selected(&initial.status, s)>{s}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="line_type">"Line type"</label>
+                <select id="line_type" name="line_type">
+                    <option value="">"Any"</option>
+                    {LineType::ALL.into_iter().map(|t| view! {
+                        <option value=t.as_str() selected=selected(&initial.line_type, t.as_str())>{t.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="header">"Custom header"</label>
+                <select id="header" name="header">
+                    <option value="">"Either"</option>
+                    <option value="yes" selected=selected(&initial.header, "yes")>"Has one"</option>
+                    <option value="no" selected=selected(&initial.header, "no")>"Has none"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="sort">"Sort"</label>
+                <select id="sort" name="sort">
+                    <option value="asc">"Lowest first"</option>
+                    <option value="desc" selected=selected(&initial.sort, "desc")>"Highest first"</option>
+                </select>
+            </div>
+            <button type="submit">"Search"</button>
+        </form>
+        <Suspense fallback=|| view! { <p>"Loading numbers…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(error) => view! { <LoadError message=error_text(&error)/> }.into_any(),
+                    Ok(page) if page.rows.is_empty() => view! {
+                        <div class="empty">
+                            <p>"No numbers match."</p>
+                            <p>"Widen the search, or add numbers to an account with " <a href="/numbers/new">"Add numbers"</a>"."</p>
+                        </div>
+                    }.into_any(),
+                    Ok(page) => {
+                        let shown = page.rows.len();
+                        view! {
+                            <NumberTable rows=page.rows/>
+                            <Pager path="/numbers" next_after=page.next_after shown total=page.total/>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// `/numbers/new` (several numbers) and `/numbers/:number` (one number, editable).
+#[component]
+pub fn NumberFormPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let me = use_context::<super::MeResource>().expect("the app provides the signed-in person");
+    let data = Resource::new(move || params.get().get("number"), load_number_form);
+    let add = ServerAction::<AddNumbers>::new();
+    let save = ServerAction::<SaveNumber>::new();
+    let delete = ServerAction::<DeleteNumber>::new();
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let abilities = me.await.ok().flatten().map(|m| m.abilities).unwrap_or_default();
+                match data.await {
+                    Err(error) => view! { <Title text="Number"/><h1>"Number"</h1><LoadError message=error_text(&error)/> }.into_any(),
+                    Ok(data) => {
+                        let q = query.get_untracked();
+                        view! { <NumberFormBody data abilities prefill_account=q.get("account") saved=q.get("saved").is_some() add save delete/> }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn NumberFormBody(
+    data: NumberFormData,
+    abilities: crate::domain::portal::Abilities,
+    prefill_account: Option<String>,
+    saved: bool,
+    add: ServerAction<AddNumbers>,
+    save: ServerAction<SaveNumber>,
+    delete: ServerAction<DeleteNumber>,
+) -> impl IntoView {
+    let detail = data.number.clone();
+    let editing = detail.is_some();
+    let has = |s: Service| detail.as_ref().is_some_and(|d| d.enabled.contains(&s));
+    // Whether the header field can be used: not with Teams Phone Mobile or Call Protection.
+    let header_blocked = RwSignal::new(has(Service::TeamsPhoneMobile) || has(Service::AzureOperatorCallProtection));
+    let tpm = RwSignal::new(has(Service::TeamsPhoneMobile));
+    let aocp = RwSignal::new(has(Service::AzureOperatorCallProtection));
+    let recompute = move || header_blocked.set(tpm.get_untracked() || aocp.get_untracked());
+    let teams = detail.as_ref().and_then(|d| d.teams.clone()).unwrap_or_default();
+    let header_name = data.header_name.clone();
+    let header_label = match &header_name {
+        Some(name) => format!("Custom SIP header value (sent in the {name} header)"),
+        None => "Custom SIP header value (set the header's name in Settings first)".to_owned(),
+    };
+    let title = match &detail {
+        Some(d) => format!("Number {}", d.row.number),
+        None => "Add numbers".to_owned(),
+    };
+    let read_only = !abilities.change;
+    let form_body = view! {
+        {detail.as_ref().map(|d| view! { <input type="hidden" name="form[version]" value=d.version.to_string()/> })}
+        <fieldset disabled=read_only>
+            <legend>"Numbers"</legend>
+            <div class="field">
+                <label for="field-account">"Account"</label>
+                <input id="field-account" name="form[account]" list="account-names" required=true readonly=editing
+                    value=detail.as_ref().map(|d| d.row.account.clone()).or(prefill_account).unwrap_or_default()/>
+                <datalist id="account-names">{data.accounts.iter().map(|a| view! { <option value=a.clone()></option> }).collect_view()}</datalist>
+            </div>
+            {if let Some(d) = &detail {
+                view! { <input type="hidden" name="form[numbers]" value=d.row.number.clone()/> }.into_any()
+            } else {
+                let problem = RwSignal::new(None::<String>);
+                view! {
+                    <div class="field">
+                        <label for="field-numbers">"Telephone numbers"</label>
+                        <textarea id="field-numbers" name="form[numbers]" rows="6" required=true aria-describedby="numbers-hint numbers-error"
+                            on:input=move |ev| problem.set(check_number_list(&event_target_value(&ev)))></textarea>
+                        <small id="numbers-hint" class="hint">{format!("In E.164 form (+ and country code), one per line or separated by commas; up to {MAX_ADD}. Paste from a spreadsheet works.")}</small>
+                        <small id="numbers-error" class="field-error" aria-live="polite">{move || problem.get()}</small>
+                    </div>
+                }.into_any()
+            }}
+        </fieldset>
+        <fieldset disabled=read_only>
+            <legend>"Services"</legend>
+            <Checkbox name="form[direct_routing]" label="Microsoft Teams Direct Routing" checked=has(Service::TeamsDirectRouting)/>
+            <Checkbox name="form[zoom]" label="Zoom Phone Cloud Peering" checked=has(Service::ZoomPhoneCloudPeering)/>
+            <Checkbox name="form[operator_connect]" label="Operator Connect" checked=has(Service::TeamsOperatorConnect)/>
+            <label class="check">
+                <input type="checkbox" name="form[phone_mobile]" checked=has(Service::TeamsPhoneMobile)
+                    on:change=move |ev| { tpm.set(event_target_checked(&ev)); recompute(); }/>
+                " Teams Phone Mobile"
+            </label>
+            <label class="check">
+                <input type="checkbox" name="form[call_protection]" checked=has(Service::AzureOperatorCallProtection)
+                    on:change=move |ev| { aocp.set(event_target_checked(&ev)); recompute(); }/>
+                " Azure Operator Call Protection"
+            </label>
+        </fieldset>
+        <fieldset disabled=read_only>
+            <legend>"Custom SIP header"</legend>
+            <div class="field">
+                <label for="field-header">{header_label}</label>
+                <input id="field-header" name="form[custom_header]" aria-describedby="header-rule"
+                    value=detail.as_ref().and_then(|d| d.row.custom_header.clone()).unwrap_or_default()
+                    disabled=move || header_blocked.get()/>
+                <small id="header-rule" class="hint">
+                    {move || if header_blocked.get() {
+                        "Unavailable: numbers with Teams Phone Mobile or Azure Operator Call Protection cannot carry a custom header."
+                    } else {
+                        "Up to 100 characters, sent to the gateway on calls to and from this number. Not available with Teams Phone Mobile or Azure Operator Call Protection."
+                    }}
+                </small>
+            </div>
+        </fieldset>
+        <fieldset disabled=read_only>
+            <legend>"Operator Connect and Teams Phone Mobile settings"</legend>
+            <div class="field">
+                <label for="field-usage">"Usage"</label>
+                <select id="field-usage" name="form[usage]">
+                    <option value="">"Not set"</option>
+                    {crate::domain::number::Usage::ALL.into_iter().map(|u| view! {
+                        <option value=u.as_str() selected=teams.usage.as_deref() == Some(u.as_str())>{u.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="field-capabilities">"Capabilities"</label>
+                <input id="field-capabilities" name="form[capabilities]" aria-describedby="capabilities-hint"
+                    value=if teams.capabilities.is_empty() { "InboundCalling, OutboundCalling".to_owned() } else { teams.capabilities.clone() }/>
+                <small id="capabilities-hint" class="hint">"Comma-separated, from your capability plans: InboundCalling, OutboundCalling, Mobile, …"</small>
+            </div>
+            <div class="field">
+                <label for="field-assignment">"Assignment status"</label>
+                <select id="field-assignment" name="form[assignment_status]">
+                    <option value="">"Not set"</option>
+                    <option value="assigned" selected=teams.assignment_status.as_deref() == Some("assigned")>"assigned"</option>
+                    <option value="unassigned" selected=teams.assignment_status.as_deref() == Some("unassigned")>"unassigned"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="field-civic">"Civic address ID"</label>
+                <input id="field-civic" name="form[civic_address_id]" value=teams.civic_address_id.clone().unwrap_or_default()/>
+            </div>
+            <div class="field">
+                <label for="field-location">"Location ID"</label>
+                <input id="field-location" name="form[location_id]" value=teams.location_id.clone().unwrap_or_default()/>
+            </div>
+            <Checkbox name="form[allow_tenant_address_update]" label="Allow the customer to update the address" checked=teams.allow_tenant_address_update/>
+            <div class="field">
+                <label for="field-country">"Displayed country code (North American toll-free only)"</label>
+                <input id="field-country" name="form[displayed_country_code]" value=teams.displayed_country_code.clone().unwrap_or_default()/>
+            </div>
+        </fieldset>
+    };
+    view! {
+        <Title text=title.clone()/>
+        <h1>{title}</h1>
+        {saved.then(|| view! { <Notice>"Saved."</Notice> })}
+        {detail.as_ref().map(|d| view! {
+            <dl class="facts">
+                <dt>"Account"</dt><dd><a href=format!("/accounts/{}", encode(&d.row.account))>{d.row.account.clone()}</a></dd>
+                <dt>"Line type"</dt><dd>{d.row.line_type.clone()}{d.row.country.clone().map(|c| format!(" ({c})"))}</dd>
+                <dt>"Sync status"</dt><dd><SyncBadge status=d.row.sync_status.clone()/>
+                    <ul class="sync-errors">{d.sync_errors.iter().map(|e| view! { <li>{e.clone()}</li> }).collect_view()}</ul></dd>
+                <dt>"Last changed"</dt><dd>{d.updated_at.clone()}</dd>
+            </dl>
+        })}
+        {read_only.then(|| view! { <p class="hint">"Your role lets you view numbers, not change them."</p> })}
+        {if editing {
+            view! {
+                {action_error(save)}
+                <ActionForm action=save attr:class="form">
+                    {form_body}
+                    {abilities.change.then(|| view! { <button type="submit">"Save changes"</button> })}
+                </ActionForm>
+            }.into_any()
+        } else {
+            view! {
+                {action_error(add)}
+                <ActionForm action=add attr:class="form">
+                    {form_body}
+                    {abilities.change.then(|| view! { <button type="submit">"Add numbers"</button> })}
+                </ActionForm>
+            }.into_any()
+        }}
+        {detail.filter(|_| abilities.remove).map(|d| view! {
+            <section class="danger-zone" aria-labelledby="delete-heading">
+                <h2 id="delete-heading">"Delete this number"</h2>
+                {action_error(delete)}
+                <ActionForm action=delete>
+                    <input type="hidden" name="number" value=d.row.number.clone()/>
+                    <input type="hidden" name="account" value=d.row.account.clone()/>
+                    <label class="check"><input type="checkbox" name="confirm" required=true/>
+                        {format!(" Yes, delete {}: calls to and from it stop being routed for {}", d.row.number, d.row.account)}
+                    </label>
+                    <button type="submit" class="danger">"Delete number"</button>
+                </ActionForm>
+            </section>
+        })}
+    }
+}
+
+/// The first problem with a pasted list of numbers, for the as-you-type check.
+fn check_number_list(text: &str) -> Option<String> {
+    let items: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|t| !t.is_empty())
+        .collect();
+    if items.len() > MAX_ADD {
+        return Some(format!("{} numbers: at most {MAX_ADD} at once", items.len()));
+    }
+    items.iter().find_map(|item| {
+        crate::domain::TelephoneNumber::parse(item)
+            .err()
+            .map(|v| format!("{item} {}", v.message))
+    })
+}
