@@ -112,7 +112,10 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             let db = open(&database.database_url).await?;
             let users = numbat::auth::users::list(&db).await?;
             db.close().await;
-            println!("{:<32} {:<40} {:<26} last signed in", "name", "roles", "created");
+            println!(
+                "{:<32} {:<40} {:<26} last signed in",
+                "name", "roles", "created"
+            );
             for user in users {
                 let roles: Vec<_> = user.roles.iter().map(|r| r.as_str()).collect();
                 println!(

@@ -5,7 +5,8 @@ mod common;
 use axum::body::Body;
 use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{Request, StatusCode};
-use common::{app, app_without_bundle, get, send, TestDb};
+use common::{app, app_without_bundle, get, Browser, TestDb};
+use numbat::auth::users::PortalRole;
 
 const SECTIONS: [(&str, &str); 4] = [
     ("/accounts", "Accounts"),
@@ -18,8 +19,9 @@ const SECTIONS: [(&str, &str); 4] = [
 async fn every_section_renders_complete_with_header_navigation_and_footer() {
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
+    let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
     for (path, title) in std::iter::once(("/", "Number provisioning")).chain(SECTIONS) {
-        let (response, html) = get(&app, path).await;
+        let (response, html) = browser.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert!(html.starts_with("<!DOCTYPE html>"), "{path}: {html}");
         assert!(
@@ -53,9 +55,10 @@ async fn every_section_renders_complete_with_header_navigation_and_footer() {
 async fn each_page_has_its_own_title() {
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
-    let (_, html) = get(&app, "/audit").await;
+    let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
+    let (_, html) = browser.get("/audit").await;
     assert!(html.contains("<title>Audit · Numbat</title>"), "{html}");
-    let (_, html) = get(&app, "/").await;
+    let (_, html) = browser.get("/").await;
     assert!(html.contains("<title>Numbat</title>"), "{html}");
 }
 
@@ -63,7 +66,8 @@ async fn each_page_has_its_own_title() {
 async fn an_unknown_page_is_a_404_inside_the_shell() {
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
-    let (response, html) = get(&app, "/no-such-page").await;
+    let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
+    let (response, html) = browser.get("/no-such-page").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(html.contains("Page not found"), "{html}");
     assert!(
@@ -87,8 +91,9 @@ async fn the_stylesheet_has_light_and_dark_schemes() {
 async fn the_theme_switch_works_without_javascript() {
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
+    let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
 
-    let (_, html) = get(&app, "/numbers").await;
+    let (_, html) = browser.get("/numbers").await;
     assert!(
         html.contains(r#"<html lang="en">"#),
         "automatic by default: {html}"
@@ -109,11 +114,12 @@ async fn the_theme_switch_works_without_javascript() {
     assert!(cookie.starts_with("numbat_theme=dark;"), "{cookie}");
     let pair = cookie.split(';').next().unwrap().to_owned();
 
+    let session = browser.cookie.clone().unwrap();
     let request = Request::get("/numbers")
-        .header(COOKIE, pair)
+        .header(COOKIE, format!("{pair}; {session}"))
         .body(Body::empty())
         .unwrap();
-    let (_, html) = send(&app, request).await;
+    let (_, html) = common::send(&app, request).await;
     assert!(
         html.contains(r#"<html lang="en" data-theme="dark">"#),
         "{html}"
@@ -145,7 +151,7 @@ async fn the_theme_switch_refuses_unknown_schemes_and_foreign_redirects() {
 async fn pages_load_the_browser_bundle_only_when_it_exists() {
     let test = TestDb::sqlite().await.migrated().await;
 
-    let (_, html) = get(&app_without_bundle(&test.db), "/").await;
+    let (_, html) = get(&app_without_bundle(&test.db), "/sign-in").await;
     assert!(
         !html.contains("/pkg/numbat.js"),
         "no bundle, no script: {html}"
@@ -160,7 +166,7 @@ async fn pages_load_the_browser_bundle_only_when_it_exists() {
     .unwrap();
     std::fs::write(site.path().join("pkg/numbat_bg.wasm"), b"\0asm").unwrap();
     let app = app(&test.db, site.path());
-    let (_, html) = get(&app, "/").await;
+    let (_, html) = get(&app, "/sign-in").await;
     assert!(
         html.contains(r#"<link rel="modulepreload" href="/pkg/numbat.js""#),
         "{html}"

@@ -2,5 +2,5 @@
 //! issuer, turned into the core's `Actor`. Depends on the core and the store.
 
 pub mod oidc;
-pub mod users;
 pub mod tokens;
+pub mod users;

@@ -125,7 +125,13 @@ fn roles_text(roles: &[PortalRole]) -> String {
 }
 
 /// The audit event of a change to a portal user.
-fn user_event(by: &str, door: Door, action: &str, name: &str, after: Option<serde_json::Value>) -> crate::store::audit::AuditEvent {
+fn user_event(
+    by: &str,
+    door: Door,
+    action: &str,
+    name: &str,
+    after: Option<serde_json::Value>,
+) -> crate::store::audit::AuditEvent {
     crate::store::audit::AuditEvent {
         id: None,
         at: crate::provisioning::timestamp(),
@@ -169,21 +175,36 @@ pub async fn add(
         return Err(UserError::NameTaken(name.to_owned()));
     }
     let after = serde_json::json!({ "name": name, "roles": row.roles });
-    crate::store::audit::record(&mut tx, &[user_event(by, door, "create", name, Some(after))]).await?;
+    crate::store::audit::record(
+        &mut tx,
+        &[user_event(by, door, "create", name, Some(after))],
+    )
+    .await?;
     tx.commit().await?;
     Ok(password)
 }
 
 /// Gives the user a new one-time password (returned, not kept) and ends their sessions.
-pub async fn reset_password(db: &Database, by: &str, door: Door, name: &str) -> Result<String, UserError> {
+pub async fn reset_password(
+    db: &Database,
+    by: &str,
+    door: Door,
+    name: &str,
+) -> Result<String, UserError> {
     let password = one_time_password();
     let mut tx = db.begin().await?;
     if !users::set_password(&mut tx, name, &hash_password(&password)?, true).await? {
         return Err(UserError::NoSuchUser(name.to_owned()));
     }
-    crate::store::audit::record(&mut tx, &[user_event(by, door, "resetPassword", name, None)]).await?;
+    crate::store::audit::record(
+        &mut tx,
+        &[user_event(by, door, "resetPassword", name, None)],
+    )
+    .await?;
     tx.commit().await?;
-    crate::store::sessions::DatabaseSessionStore::new(db.clone()).forget_user(name).await?;
+    crate::store::sessions::DatabaseSessionStore::new(db.clone())
+        .forget_user(name)
+        .await?;
     Ok(password)
 }
 
@@ -206,7 +227,11 @@ pub async fn set_roles(
         return Err(UserError::NoSuchUser(name.to_owned()));
     }
     let after = serde_json::json!({ "name": name, "roles": roles_text(roles) });
-    crate::store::audit::record(&mut tx, &[user_event(by, door, "update", name, Some(after))]).await?;
+    crate::store::audit::record(
+        &mut tx,
+        &[user_event(by, door, "update", name, Some(after))],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -220,7 +245,9 @@ pub async fn remove(db: &Database, by: &str, door: Door, name: &str) -> Result<(
     }
     crate::store::audit::record(&mut tx, &[user_event(by, door, "delete", name, None)]).await?;
     tx.commit().await?;
-    crate::store::sessions::DatabaseSessionStore::new(db.clone()).forget_user(name).await?;
+    crate::store::sessions::DatabaseSessionStore::new(db.clone())
+        .forget_user(name)
+        .await?;
     Ok(())
 }
 
@@ -238,7 +265,11 @@ async fn refuse_losing_last_admin(db: &Database, name: &str) -> Result<(), UserE
 }
 
 pub async fn list(db: &Database) -> Result<Vec<UserInfo>, UserError> {
-    Ok(users::list(db).await?.into_iter().map(UserInfo::from).collect())
+    Ok(users::list(db)
+        .await?
+        .into_iter()
+        .map(UserInfo::from)
+        .collect())
 }
 
 pub async fn get(db: &Database, name: &str) -> Result<Option<UserInfo>, UserError> {
@@ -250,7 +281,11 @@ pub async fn count(db: &Database) -> Result<i64, UserError> {
 }
 
 /// The user if `password` is theirs. Takes the same time whether or not the user exists.
-pub async fn verify(db: &Database, name: &str, password: &str) -> Result<Option<UserInfo>, UserError> {
+pub async fn verify(
+    db: &Database,
+    name: &str,
+    password: &str,
+) -> Result<Option<UserInfo>, UserError> {
     let row = users::get(db, name).await?;
     let stored = row.as_ref().and_then(|r| r.password_hash.clone());
     let password = password.to_owned();
@@ -295,7 +330,11 @@ pub async fn change_password(
     if !users::set_password(&mut tx, name, &hash, false).await? {
         return Err(UserError::NoSuchUser(name.to_owned()));
     }
-    crate::store::audit::record(&mut tx, &[user_event(name, Door::Portal, "changePassword", name, None)]).await?;
+    crate::store::audit::record(
+        &mut tx,
+        &[user_event(name, Door::Portal, "changePassword", name, None)],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

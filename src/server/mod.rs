@@ -112,7 +112,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api-docs", get(crate::api::docs::page))
         .route("/sign-in", axum::routing::post(portal_session::sign_in))
         .route("/sign-out", axum::routing::post(portal_session::sign_out))
-        .route("/password", axum::routing::post(portal_session::change_password))
+        .route(
+            "/password",
+            axum::routing::post(portal_session::change_password),
+        )
         .nest(crate::api::MOUNT, crate::api::router(state.clone()))
         .leptos_routes(&state, routes, page_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
@@ -143,7 +146,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut state = AppState::new(db.clone(), &args.site_root).with_session_policy(
         portal_session::SessionPolicy {
-            secure_cookie: args.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+            secure_cookie: args
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
             idle: std::time::Duration::from_secs(args.session_idle_minutes * 60),
             absolute: std::time::Duration::from_secs(args.session_max_hours * 3600),
         },

@@ -113,7 +113,9 @@ fn is_public(path: &str) -> bool {
         "/sso/",
         "/style/",
     ];
-    PUBLIC.iter().any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)))
+    PUBLIC
+        .iter()
+        .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)))
         || path.starts_with("/pkg/")
         || path.starts_with(crate::api::MOUNT)
 }
@@ -132,12 +134,17 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
             Ok(user) => user,
             Err(error) => {
                 tracing::error!(%error, "could not read the portal session");
-                return (StatusCode::SERVICE_UNAVAILABLE, "The session store is not answering; try again shortly.").into_response();
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The session store is not answering; try again shortly.",
+                )
+                    .into_response();
             }
         },
         None => None,
     };
-    let is_page = request.method() == Method::GET && !is_public(&path) && !path.starts_with("/api/");
+    let is_page =
+        request.method() == Method::GET && !is_public(&path) && !path.starts_with("/api/");
     match &signed_in {
         None if is_page => {
             let wanted = request
@@ -235,7 +242,10 @@ pub async fn start_session(
 /// `Sec-Fetch-Site` header when sent, else `Origin` against `Host`. The Provisioning API is
 /// exempt (it takes bearer tokens, not cookies).
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if safe || request.uri().path().starts_with(crate::api::MOUNT) || same_site(request.headers()) {
         return next.run(request).await;
     }
@@ -317,7 +327,11 @@ pub async fn sign_in(
         }
         Ok(None) => {
             tracing::info!(user = %form.name.trim(), "portal sign-in refused: wrong name or password");
-            Redirect::to(&format!("/sign-in?error=credentials&next={}", encode(&next))).into_response()
+            Redirect::to(&format!(
+                "/sign-in?error=credentials&next={}",
+                encode(&next)
+            ))
+            .into_response()
         }
         Err(error) => {
             tracing::error!(%error, "portal sign-in failed");

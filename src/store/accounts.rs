@@ -207,7 +207,14 @@ pub async fn list(
     after: Option<&AccountName>,
     limit: i64,
 ) -> Result<Vec<AccountRecord>, StoreError> {
-    list_in_order(db, filter, super::numbers::NumberOrder::Ascending, after, limit).await
+    list_in_order(
+        db,
+        filter,
+        super::numbers::NumberOrder::Ascending,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// Accounts in name order (either way) after `after`, at most `limit`.

@@ -74,7 +74,14 @@ pub async fn list(
     after_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditEvent>, StoreError> {
-    list_page(db, resource_type, key, AuditPage::OldestAfter(after_id), limit).await
+    list_page(
+        db,
+        resource_type,
+        key,
+        AuditPage::OldestAfter(after_id),
+        limit,
+    )
+    .await
 }
 
 /// Which end of the trail a page starts from.

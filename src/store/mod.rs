@@ -15,8 +15,8 @@ pub mod repeatability;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;
-pub mod users;
 mod tx;
+pub mod users;
 
 pub use tx::Tx;
 

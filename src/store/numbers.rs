@@ -205,7 +205,10 @@ macro_rules! push_filter {
                 .push_bind(format!("{prefix}~"));
         }
         if let Some(part) = &filter.contains {
-            let escaped = part.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = part
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             $query
                 .push(" AND telephone_number LIKE ")
                 .push_bind(format!("%{escaped}%"))
@@ -261,7 +264,11 @@ pub async fn count(db: &Database, filter: &NumberFilter) -> Result<i64, StoreErr
 
 /// How many numbers match, counting no further than `cap + 1` (so a page can say "more than
 /// 10,000" without counting a million rows).
-pub async fn count_capped(db: &Database, filter: &NumberFilter, cap: i64) -> Result<i64, StoreError> {
+pub async fn count_capped(
+    db: &Database,
+    filter: &NumberFilter,
+    cap: i64,
+) -> Result<i64, StoreError> {
     Ok(on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM numbers WHERE TRUE");
         push_filter!(query, filter);

@@ -30,7 +30,8 @@ impl DatabaseSessionStore {
     async fn insert(&self, record: &Record) -> Result<bool, StoreError> {
         const SQL: &str = "INSERT INTO portal_sessions (id, data, expires_at) VALUES ($1, $2, $3) \
                            ON CONFLICT (id) DO NOTHING";
-        let data = serde_json::to_string(&record.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let data =
+            serde_json::to_string(&record.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id = record.id.to_string();
         let at = record.expiry_date.unix_timestamp();
         let inserted = on_pool!(&self.db, pool => {
@@ -42,7 +43,8 @@ impl DatabaseSessionStore {
     async fn upsert(&self, record: &Record) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO portal_sessions (id, data, expires_at) VALUES ($1, $2, $3) \
                            ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at";
-        let data = serde_json::to_string(&record.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let data =
+            serde_json::to_string(&record.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id = record.id.to_string();
         let at = record.expiry_date.unix_timestamp();
         on_pool!(&self.db, pool => sqlx::query(SQL).bind(&id).bind(&data).bind(at).execute(pool).await?.rows_affected());
@@ -50,7 +52,8 @@ impl DatabaseSessionStore {
     }
 
     async fn fetch(&self, id: &Id) -> Result<Option<Record>, StoreError> {
-        const SQL: &str = "SELECT data, expires_at FROM portal_sessions WHERE id = $1 AND expires_at > $2";
+        const SQL: &str =
+            "SELECT data, expires_at FROM portal_sessions WHERE id = $1 AND expires_at > $2";
         let id_text = id.to_string();
         let row: Option<(String, i64)> = on_pool!(&self.db, pool => {
             sqlx::query_as(SQL).bind(&id_text).bind(now()).fetch_optional(pool).await?
@@ -80,7 +83,10 @@ impl DatabaseSessionStore {
         // "user" as `{"name": …}`. Matching on the serialised text keeps this one statement on
         // both databases.
         let needle = serde_json::to_string(user).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let pattern = format!("%\"name\":{}%", needle.replace('%', "\\%").replace('_', "\\_"));
+        let pattern = format!(
+            "%\"name\":{}%",
+            needle.replace('%', "\\%").replace('_', "\\_")
+        );
         Ok(on_pool!(&self.db, pool => {
             sqlx::query("DELETE FROM portal_sessions WHERE data LIKE $1 ESCAPE '\\'")
                 .bind(&pattern).execute(pool).await?.rows_affected()

@@ -68,7 +68,9 @@ pub mod server {
     /// The caller, or an error asking them to sign in.
     pub fn signed_in() -> Result<SignedIn, ServerFnError> {
         signed_in_opt().ok_or_else(|| {
-            ServerFnError::new("You are signed out. Sign in again to continue (your session may have expired).")
+            ServerFnError::new(
+                "You are signed out. Sign in again to continue (your session may have expired).",
+            )
         })
     }
 

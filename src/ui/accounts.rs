@@ -50,7 +50,11 @@ pub struct AccountView {
 
 impl AccountView {
     pub fn enabled_labels(&self) -> Vec<String> {
-        self.services.iter().filter(|s| s.enabled).map(|s| s.label.clone()).collect()
+        self.services
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| s.label.clone())
+            .collect()
     }
 
     pub fn total_numbers(&self) -> i64 {
@@ -67,7 +71,10 @@ pub(crate) fn account_view(record: crate::store::accounts::AccountRecord) -> Acc
     AccountView {
         name: account.name.as_str().to_owned(),
         correlation_id: account.correlation_id.clone(),
-        teams_tenant_id: account.teams_tenant_id.as_ref().map(|t| t.as_str().to_owned()),
+        teams_tenant_id: account
+            .teams_tenant_id
+            .as_ref()
+            .map(|t| t.as_str().to_owned()),
         services: Service::ALL
             .into_iter()
             .map(|service| {
@@ -123,13 +130,13 @@ pub async fn list_accounts(query: AccountQuery) -> Result<AccountPage, ServerFnE
     use crate::store::accounts::AccountFilter;
     use crate::store::numbers::NumberOrder;
     let (state, actor) = (state()?, actor()?);
-    let service = match non_empty(query.service) {
-        Some(wire) => Some(
-            Service::from_wire_name(&wire)
-                .ok_or_else(|| ServerFnError::new(format!("service: no service is called {wire}")))?,
-        ),
-        None => None,
-    };
+    let service =
+        match non_empty(query.service) {
+            Some(wire) => Some(Service::from_wire_name(&wire).ok_or_else(|| {
+                ServerFnError::new(format!("service: no service is called {wire}"))
+            })?),
+            None => None,
+        };
     let filter = AccountFilter {
         service,
         name_prefix: non_empty(query.q),
@@ -147,7 +154,11 @@ pub async fn list_accounts(query: AccountQuery) -> Result<AccountPage, ServerFnE
         .map_err(refused)?;
     let more = records.len() as i64 > PAGE;
     records.truncate(PAGE as usize);
-    let total = state.core.count_accounts(&actor, &filter).await.map_err(refused)?;
+    let total = state
+        .core
+        .count_accounts(&actor, &filter)
+        .await
+        .map_err(refused)?;
     let rows: Vec<AccountView> = records.into_iter().map(account_view).collect();
     Ok(AccountPage {
         next_after: more.then(|| rows.last().map(|r| r.name.clone())).flatten(),
@@ -184,31 +195,59 @@ pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> 
     use crate::domain::AccountName;
     use crate::store::numbers::{NumberFilter, NumberOrder};
     let (state, actor) = (state()?, actor()?);
-    let name = AccountName::parse(&name).map_err(|v| ServerFnError::new(format!("account name: {}", v.message)))?;
-    let record = state.core.get_account(&actor, &name).await.map_err(refused)?;
-    let filter = NumberFilter { account: Some(name.clone()), ..NumberFilter::default() };
+    let name = AccountName::parse(&name)
+        .map_err(|v| ServerFnError::new(format!("account name: {}", v.message)))?;
+    let record = state
+        .core
+        .get_account(&actor, &name)
+        .await
+        .map_err(refused)?;
+    let filter = NumberFilter {
+        account: Some(name.clone()),
+        ..NumberFilter::default()
+    };
     let numbers = state
         .core
         .list_numbers(&actor, &filter, NumberOrder::Ascending, None, 20)
         .await
         .map_err(refused)?;
-    let number_count = state.core.count_numbers(&actor, &filter).await.map_err(refused)?;
+    let number_count = state
+        .core
+        .count_numbers(&actor, &filter)
+        .await
+        .map_err(refused)?;
     let settings = state.core.settings(&actor).await.map_err(refused)?;
-    let customer_domains = match (&record.account.direct_routing, settings.direct_routing_domains()) {
-        (Some(dr), Some(domains)) => domains.iter().map(|d| format!("{}.{d}", dr.subdomain.as_str())).collect(),
+    let customer_domains = match (
+        &record.account.direct_routing,
+        settings.direct_routing_domains(),
+    ) {
+        (Some(dr), Some(domains)) => domains
+            .iter()
+            .map(|d| format!("{}.{d}", dr.subdomain.as_str()))
+            .collect(),
         _ => Vec::new(),
     };
     let (civic_addresses, civic_note) = if record.account.teams_tenant_id.is_none() {
-        (Vec::new(), Some("This account has no Teams tenant, so it has no civic addresses.".to_owned()))
+        (
+            Vec::new(),
+            Some("This account has no Teams tenant, so it has no civic addresses.".to_owned()),
+        )
     } else {
-        match state.core.list_civic_addresses(&actor, &name, None, 200).await {
+        match state
+            .core
+            .list_civic_addresses(&actor, &name, None, 200)
+            .await
+        {
             Ok(found) => (found.into_iter().map(civic_view).collect(), None),
             Err(error) => (Vec::new(), Some(error_text(&refused(error)))),
         }
     };
     Ok(AccountDetail {
         account: account_view(record),
-        numbers: numbers.into_iter().map(super::numbers::number_row).collect(),
+        numbers: numbers
+            .into_iter()
+            .map(super::numbers::number_row)
+            .collect(),
         number_count,
         civic_addresses,
         civic_note,
@@ -219,7 +258,13 @@ pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> 
 #[cfg(feature = "ssr")]
 fn civic_view(record: crate::store::consents::CivicAddressRecord) -> CivicView {
     let address = record.address;
-    let text = |key: &str| address.details.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let text = |key: &str| {
+        address
+            .details
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
     let summary = ["houseNumber", "streetName", "city", "postalCode", "country"]
         .iter()
         .filter_map(|k| text(k))
@@ -253,17 +298,28 @@ pub async fn load_account_form(name: Option<String>) -> Result<AccountFormData, 
     let (state, actor) = (state()?, actor()?);
     let account = match non_empty(name) {
         Some(name) => {
-            let name = AccountName::parse(&name).map_err(|v| ServerFnError::new(format!("account name: {}", v.message)))?;
-            Some(account_view(state.core.get_account(&actor, &name).await.map_err(refused)?))
+            let name = AccountName::parse(&name)
+                .map_err(|v| ServerFnError::new(format!("account name: {}", v.message)))?;
+            Some(account_view(
+                state
+                    .core
+                    .get_account(&actor, &name)
+                    .await
+                    .map_err(refused)?,
+            ))
         }
         None => None,
     };
     let settings = state.core.settings(&actor).await.map_err(refused)?;
-    Ok(AccountFormData { account, region_domains: settings.direct_routing_domains() })
+    Ok(AccountFormData {
+        account,
+        region_domains: settings.direct_routing_domains(),
+    })
 }
 
 /// The account form as posted: checkboxes are present ("on") when ticked.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AccountForm {
     pub name: String,
     /// The version being edited; absent when creating.
@@ -294,10 +350,16 @@ pub async fn save_account(form: AccountForm) -> Result<(), ServerFnError> {
     use crate::provisioning::Precondition;
     let (state, actor) = (state()?, actor()?);
     fn note<T>(problems: &mut Vec<String>, field: &str, result: Result<T, Violation>) -> Option<T> {
-        result.map_err(|v| problems.push(format!("{field}: {}", v.message))).ok()
+        result
+            .map_err(|v| problems.push(format!("{field}: {}", v.message)))
+            .ok()
     }
     let mut problems: Vec<String> = Vec::new();
-    let name = note(&mut problems, "Account name", AccountName::parse(form.name.trim()));
+    let name = note(
+        &mut problems,
+        "Account name",
+        AccountName::parse(form.name.trim()),
+    );
     let tenant = non_empty(form.teams_tenant_id.clone())
         .and_then(|t| note(&mut problems, "Teams tenant ID", TenantId::parse(&t)));
     let ticked = |v: &Option<String>| v.is_some();
@@ -305,16 +367,30 @@ pub async fn save_account(form: AccountForm) -> Result<(), ServerFnError> {
     let token1 = non_empty(form.region1_token.clone());
     let token2 = non_empty(form.region2_token.clone());
     let direct_routing = if subdomain.is_some() || token1.is_some() || token2.is_some() {
-        let label = note(&mut problems, "Subdomain", SubdomainLabel::parse(subdomain.as_deref().unwrap_or_default()));
-        let first = note(&mut problems, "Region 1 token", SubdomainToken::parse(token1.as_deref().unwrap_or_default()));
-        let second = note(&mut problems, "Region 2 token", SubdomainToken::parse(token2.as_deref().unwrap_or_default()));
+        let label = note(
+            &mut problems,
+            "Subdomain",
+            SubdomainLabel::parse(subdomain.as_deref().unwrap_or_default()),
+        );
+        let first = note(
+            &mut problems,
+            "Region 1 token",
+            SubdomainToken::parse(token1.as_deref().unwrap_or_default()),
+        );
+        let second = note(
+            &mut problems,
+            "Region 2 token",
+            SubdomainToken::parse(token2.as_deref().unwrap_or_default()),
+        );
         match (label, first, second) {
-            (Some(subdomain), Some(region1_token), Some(region2_token)) => Some(DirectRoutingConfig {
-                call_screening: ticked(&form.call_screening),
-                subdomain,
-                region1_token,
-                region2_token,
-            }),
+            (Some(subdomain), Some(region1_token), Some(region2_token)) => {
+                Some(DirectRoutingConfig {
+                    call_screening: ticked(&form.call_screening),
+                    subdomain,
+                    region1_token,
+                    region2_token,
+                })
+            }
             _ => None,
         }
     } else {
@@ -323,13 +399,31 @@ pub async fn save_account(form: AccountForm) -> Result<(), ServerFnError> {
     if !problems.is_empty() {
         return Err(ServerFnError::new(problems.join("\n")));
     }
-    let Some(name) = name else { unreachable!("a name that did not parse is a problem above") };
+    let Some(name) = name else {
+        unreachable!("a name that did not parse is a problem above")
+    };
     let services = AccountServices::default()
-        .with(Service::TeamsOperatorConnect, ticked(&form.operator_connect), ticked(&form.operator_connect_sync))
-        .with(Service::TeamsDirectRouting, ticked(&form.direct_routing), false)
-        .with(Service::TeamsPhoneMobile, ticked(&form.phone_mobile), ticked(&form.phone_mobile_sync))
+        .with(
+            Service::TeamsOperatorConnect,
+            ticked(&form.operator_connect),
+            ticked(&form.operator_connect_sync),
+        )
+        .with(
+            Service::TeamsDirectRouting,
+            ticked(&form.direct_routing),
+            false,
+        )
+        .with(
+            Service::TeamsPhoneMobile,
+            ticked(&form.phone_mobile),
+            ticked(&form.phone_mobile_sync),
+        )
         .with(Service::ZoomPhoneCloudPeering, ticked(&form.zoom), false)
-        .with(Service::AzureOperatorCallProtection, ticked(&form.call_protection), false);
+        .with(
+            Service::AzureOperatorCallProtection,
+            ticked(&form.call_protection),
+            false,
+        );
     let account = Account {
         name: name.clone(),
         correlation_id: non_empty(form.correlation_id),
@@ -371,9 +465,12 @@ pub async fn delete_account(
     use crate::provisioning::Precondition;
     let (state, actor) = (state()?, actor()?);
     if confirm.is_none() {
-        return Err(ServerFnError::new("Tick the confirmation to delete the account."));
+        return Err(ServerFnError::new(
+            "Tick the confirmation to delete the account.",
+        ));
     }
-    let name = AccountName::parse(&name).map_err(|v| ServerFnError::new(format!("account name: {}", v.message)))?;
+    let name = AccountName::parse(&name)
+        .map_err(|v| ServerFnError::new(format!("account name: {}", v.message)))?;
     state
         .core
         .delete_account(&actor, &name, with_numbers.is_some(), Precondition::None)
@@ -483,7 +580,10 @@ pub fn AccountPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let me = use_context::<super::MeResource>().expect("the app provides the signed-in person");
-    let detail = Resource::new(move || params.get().get("name").unwrap_or_default(), load_account);
+    let detail = Resource::new(
+        move || params.get().get("name").unwrap_or_default(),
+        load_account,
+    );
     let delete = ServerAction::<DeleteAccount>::new();
     view! {
         <Suspense fallback=|| view! { <p>"Loading the account…"</p> }>
@@ -577,6 +677,7 @@ pub fn AccountPage() -> impl IntoView {
                                     </article>
                                 }).collect_view()}
                             </section>
+                            {(!abilities.remove).then(|| action_error(delete))}
                             {abilities.remove.then(|| view! {
                                 <section aria-labelledby="delete-heading" class="danger-zone">
                                     <h2 id="delete-heading">"Delete this account"</h2>
@@ -639,7 +740,11 @@ fn AccountFormBody(
         Some(a) => format!("Edit account {}", a.name),
         None => "Create account".to_owned(),
     };
-    let service = |s: Service| account.as_ref().and_then(|a| a.services.iter().find(|x| x.service == s).cloned());
+    let service = |s: Service| {
+        account
+            .as_ref()
+            .and_then(|a| a.services.iter().find(|x| x.service == s).cloned())
+    };
     let on = |s: Service| service(s).is_some_and(|x| x.enabled);
     let sync_on = |s: Service| service(s).is_some_and(|x| x.sync_enabled);
     let oc_on = on(Service::TeamsOperatorConnect);
@@ -657,7 +762,9 @@ fn AccountFormBody(
         let label = subdomain.get();
         match &domains {
             None => vec!["Set the base domain in Settings to see the customer domains.".to_owned()],
-            Some(_) if label.is_empty() => vec!["Enter a subdomain to see the customer domains.".to_owned()],
+            Some(_) if label.is_empty() => {
+                vec!["Enter a subdomain to see the customer domains.".to_owned()]
+            }
             Some(domains) => domains
                 .iter()
                 .map(|d| {
@@ -734,15 +841,21 @@ fn AccountFormBody(
 }
 
 fn check_account_name(text: &str) -> Option<String> {
-    crate::domain::AccountName::parse(text.trim()).err().map(|v| format!("Account name {}", v.message))
+    crate::domain::AccountName::parse(text.trim())
+        .err()
+        .map(|v| format!("Account name {}", v.message))
 }
 
 fn check_tenant(text: &str) -> Option<String> {
-    crate::domain::TenantId::parse(text.trim()).err().map(|v| format!("Teams tenant ID {}", v.message))
+    crate::domain::TenantId::parse(text.trim())
+        .err()
+        .map(|v| format!("Teams tenant ID {}", v.message))
 }
 
 fn check_token(text: &str) -> Option<String> {
-    crate::domain::SubdomainToken::parse(text.trim()).err().map(|v| format!("Token {}", v.message))
+    crate::domain::SubdomainToken::parse(text.trim())
+        .err()
+        .map(|v| format!("Token {}", v.message))
 }
 
 fn check_correlation(text: &str) -> Option<String> {

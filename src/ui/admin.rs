@@ -87,7 +87,10 @@ pub async fn load_users() -> Result<UsersData, ServerFnError> {
             last_sign_in_at: u.last_sign_in_at,
         })
         .collect();
-    Ok(UsersData { users, secret: server::take_shown_once().await? })
+    Ok(UsersData {
+        users,
+        secret: server::take_shown_once().await?,
+    })
 }
 
 /// Ticked role boxes, as posted.
@@ -115,20 +118,30 @@ impl RoleBoxes {
 }
 
 #[server(endpoint = "admin/users/add")]
-pub async fn add_user(name: String, roles: RoleBoxes) -> Result<(), ServerFnError> {
+pub async fn add_user(
+    name: String,
+    #[server(default)] roles: RoleBoxes,
+) -> Result<(), ServerFnError> {
     use crate::provisioning::Door;
     let (state, by) = server::admin()?;
     let name = name.trim().to_owned();
     let password = crate::auth::users::add(&state.db, &by, Door::Portal, &name, &roles.roles())
         .await
         .map_err(server::failed)?;
-    server::show_once(format!("One-time password for {name} (they choose their own at first sign-in)"), password).await?;
+    server::show_once(
+        format!("One-time password for {name} (they choose their own at first sign-in)"),
+        password,
+    )
+    .await?;
     leptos_axum::redirect("/admin/users");
     Ok(())
 }
 
 #[server(endpoint = "admin/users/roles")]
-pub async fn set_user_roles(name: String, roles: RoleBoxes) -> Result<(), ServerFnError> {
+pub async fn set_user_roles(
+    name: String,
+    #[server(default)] roles: RoleBoxes,
+) -> Result<(), ServerFnError> {
     use crate::provisioning::Door;
     let (state, by) = server::admin()?;
     crate::auth::users::set_roles(&state.db, &by, Door::Portal, &name, &roles.roles())
@@ -155,7 +168,9 @@ pub async fn remove_user(name: String, confirm: Option<String>) -> Result<(), Se
     use crate::provisioning::Door;
     let (state, by) = server::admin()?;
     if confirm.is_none() {
-        return Err(ServerFnError::new("Tick the confirmation to remove the user."));
+        return Err(ServerFnError::new(
+            "Tick the confirmation to remove the user.",
+        ));
     }
     crate::auth::users::remove(&state.db, &by, Door::Portal, &name)
         .await
@@ -177,11 +192,13 @@ fn RoleChecks(roles: Vec<PortalRole>) -> impl IntoView {
 
 #[component]
 fn ShownOnce(secret: Option<Secret>) -> impl IntoView {
-    secret.map(|s| view! {
-        <div class="notice info secret" role="status">
-            <p>{s.what} ". It is shown only now:"</p>
-            <p><code data-testid="secret">{s.value}</code></p>
-        </div>
+    secret.map(|s| {
+        view! {
+            <div class="notice info secret" role="status">
+                <p>{s.what} ". It is shown only now:"</p>
+                <p><code data-testid="secret">{s.value}</code></p>
+            </div>
+        }
     })
 }
 
@@ -267,13 +284,21 @@ pub async fn load_tokens() -> Result<TokensData, ServerFnError> {
         .map_err(server::failed)?
         .into_iter()
         .map(|t| TokenRow {
-            roles: t.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+            roles: t
+                .roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             name: t.name,
             created_at: t.created_at,
             last_used_at: t.last_used_at,
         })
         .collect();
-    Ok(TokensData { tokens, secret: server::take_shown_once().await? })
+    Ok(TokensData {
+        tokens,
+        secret: server::take_shown_once().await?,
+    })
 }
 
 /// API roles ticked on the token form.
@@ -286,7 +311,10 @@ pub struct ApiRoleBoxes {
 }
 
 #[server(endpoint = "admin/tokens/create")]
-pub async fn create_token(name: String, roles: ApiRoleBoxes) -> Result<(), ServerFnError> {
+pub async fn create_token(
+    name: String,
+    #[server(default)] roles: ApiRoleBoxes,
+) -> Result<(), ServerFnError> {
     use crate::provisioning::Role;
     let (state, _) = server::admin()?;
     let chosen: Vec<Role> = [
@@ -303,7 +331,11 @@ pub async fn create_token(name: String, roles: ApiRoleBoxes) -> Result<(), Serve
     let secret = crate::auth::tokens::create(&state.db, &name, &chosen)
         .await
         .map_err(server::failed)?;
-    server::show_once(format!("Secret of token {name}: give it to the API client"), secret).await?;
+    server::show_once(
+        format!("Secret of token {name}: give it to the API client"),
+        secret,
+    )
+    .await?;
     leptos_axum::redirect("/admin/tokens");
     Ok(())
 }
@@ -312,9 +344,13 @@ pub async fn create_token(name: String, roles: ApiRoleBoxes) -> Result<(), Serve
 pub async fn revoke_token(name: String, confirm: Option<String>) -> Result<(), ServerFnError> {
     let (state, _) = server::admin()?;
     if confirm.is_none() {
-        return Err(ServerFnError::new("Tick the confirmation to revoke the token."));
+        return Err(ServerFnError::new(
+            "Tick the confirmation to revoke the token.",
+        ));
     }
-    crate::auth::tokens::revoke(&state.db, &name).await.map_err(server::failed)?;
+    crate::auth::tokens::revoke(&state.db, &name)
+        .await
+        .map_err(server::failed)?;
     leptos_axum::redirect("/admin/tokens");
     Ok(())
 }
@@ -397,24 +433,37 @@ pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
 }
 
 #[server(endpoint = "admin/settings/save")]
-pub async fn save_settings(sip_header_name: Option<String>, base_domain: Option<String>) -> Result<(), ServerFnError> {
+pub async fn save_settings(
+    sip_header_name: Option<String>,
+    base_domain: Option<String>,
+) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::{BaseDomain, SipHeaderName};
     use crate::provisioning::DeploymentSettings;
     let (state, actor) = (state()?, actor()?);
     let mut problems = Vec::new();
     let sip_header_name = non_empty(sip_header_name).and_then(|h| {
-        SipHeaderName::parse(&h).map_err(|v| problems.push(format!("Custom header name: {}", v.message))).ok()
+        SipHeaderName::parse(&h)
+            .map_err(|v| problems.push(format!("Custom header name: {}", v.message)))
+            .ok()
     });
     let base_domain = non_empty(base_domain).and_then(|d| {
-        BaseDomain::parse(&d).map_err(|v| problems.push(format!("Base domain: {}", v.message))).ok()
+        BaseDomain::parse(&d)
+            .map_err(|v| problems.push(format!("Base domain: {}", v.message)))
+            .ok()
     });
     if !problems.is_empty() {
         return Err(ServerFnError::new(problems.join("\n")));
     }
     state
         .core
-        .put_settings(&actor, DeploymentSettings { sip_header_name, base_domain })
+        .put_settings(
+            &actor,
+            DeploymentSettings {
+                sip_header_name,
+                base_domain,
+            },
+        )
         .await
         .map_err(refused)?;
     leptos_axum::redirect("/admin/settings?saved=1");

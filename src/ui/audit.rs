@@ -27,7 +27,11 @@ pub struct AuditList {
 }
 
 #[server(endpoint = "audit")]
-pub async fn audit_events(kind: Option<String>, key: Option<String>, before: Option<i64>) -> Result<AuditList, ServerFnError> {
+pub async fn audit_events(
+    kind: Option<String>,
+    key: Option<String>,
+    before: Option<i64>,
+) -> Result<AuditList, ServerFnError> {
     use super::access::server::{actor, refused, state};
     let (state, actor) = (state()?, actor()?);
     let (kind, key) = (non_empty(kind), non_empty(key));
@@ -50,7 +54,10 @@ pub async fn audit_events(kind: Option<String>, key: Option<String>, before: Opt
             resource_key: e.resource_key,
         })
         .collect();
-    Ok(AuditList { older: more.then(|| rows.last().map(|r| r.id)).flatten(), rows })
+    Ok(AuditList {
+        older: more.then(|| rows.last().map(|r| r.id)).flatten(),
+        rows,
+    })
 }
 
 #[component]
@@ -58,9 +65,15 @@ pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let current = move || {
         let q = query.get();
-        (q.get("kind"), q.get("key"), q.get("before").and_then(|b| b.parse::<i64>().ok()))
+        (
+            q.get("kind"),
+            q.get("key"),
+            q.get("before").and_then(|b| b.parse::<i64>().ok()),
+        )
     };
-    let events = Resource::new(current, |(kind, key, before)| audit_events(kind, key, before));
+    let events = Resource::new(current, |(kind, key, before)| {
+        audit_events(kind, key, before)
+    });
     let (kind, key, _) = current();
     view! {
         <Title text="Audit"/>

@@ -27,8 +27,15 @@ pub async fn load_overview() -> Result<Overview, ServerFnError> {
     let count = |status: Option<ProvisioningStatus>| {
         let (state, actor) = (state.clone(), actor.clone());
         async move {
-            let filter = NumberFilter { status, ..NumberFilter::default() };
-            state.core.count_numbers_capped(&actor, &filter, CAP).await.map(|n| count_text(n, CAP))
+            let filter = NumberFilter {
+                status,
+                ..NumberFilter::default()
+            };
+            state
+                .core
+                .count_numbers_capped(&actor, &filter, CAP)
+                .await
+                .map(|n| count_text(n, CAP))
         }
     };
     Ok(Overview {
@@ -38,8 +45,12 @@ pub async fn load_overview() -> Result<Overview, ServerFnError> {
             .await
             .map_err(refused)?,
         numbers: count(None).await.map_err(refused)?,
-        pending_numbers: count(Some(ProvisioningStatus::Pending)).await.map_err(refused)?,
-        failed_numbers: count(Some(ProvisioningStatus::Failed)).await.map_err(refused)?,
+        pending_numbers: count(Some(ProvisioningStatus::Pending))
+            .await
+            .map_err(refused)?,
+        failed_numbers: count(Some(ProvisioningStatus::Failed))
+            .await
+            .map_err(refused)?,
         requests_for_information: state.core.count_rfis(&actor).await.map_err(refused)?,
     })
 }

@@ -39,7 +39,10 @@ pub(crate) fn number_row(record: crate::store::numbers::NumberRecord) -> NumberR
             .filter(|s| number.services.is_enabled(*s))
             .map(|s| s.label().to_owned())
             .collect(),
-        custom_header: number.custom_sip_header.as_ref().map(|h| h.as_str().to_owned()),
+        custom_header: number
+            .custom_sip_header
+            .as_ref()
+            .map(|h| h.as_str().to_owned()),
         line_type: record.line_type.as_str().to_owned(),
         country: record.country.clone(),
         sync_status: record.provisioning_status.as_str().to_owned(),
@@ -101,12 +104,17 @@ pub struct NumberPage {
 }
 
 #[cfg(feature = "ssr")]
-fn number_filter(query: &NumberQuery) -> Result<crate::store::numbers::NumberFilter, ServerFnError> {
+fn number_filter(
+    query: &NumberQuery,
+) -> Result<crate::store::numbers::NumberFilter, ServerFnError> {
     use crate::domain::{AccountName, ProvisioningStatus};
     let bad = |field: &str, rule: &str| ServerFnError::new(format!("{field}: {rule}"));
     let mut filter = crate::store::numbers::NumberFilter::default();
     if let Some(q) = non_empty(query.q.clone()) {
-        let compact: String = q.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+        let compact: String = q
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
         let digits = compact.strip_prefix('+').unwrap_or(&compact);
         if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
             return Err(bad("Search", "enter digits, optionally starting with +"));
@@ -118,16 +126,22 @@ fn number_filter(query: &NumberQuery) -> Result<crate::store::numbers::NumberFil
         }
     }
     if let Some(account) = non_empty(query.account.clone()) {
-        filter.account = Some(AccountName::parse(&account).map_err(|v| bad("Account", &v.message))?);
+        filter.account =
+            Some(AccountName::parse(&account).map_err(|v| bad("Account", &v.message))?);
     }
     if let Some(service) = non_empty(query.service.clone()) {
-        filter.service = Some(Service::from_wire_name(&service).ok_or_else(|| bad("Service", "not a service"))?);
+        filter.service =
+            Some(Service::from_wire_name(&service).ok_or_else(|| bad("Service", "not a service"))?);
     }
     if let Some(status) = non_empty(query.status.clone()) {
-        filter.status = Some(ProvisioningStatus::parse(&status).ok_or_else(|| bad("Sync status", "must be pending, synced or failed"))?);
+        filter.status = Some(
+            ProvisioningStatus::parse(&status)
+                .ok_or_else(|| bad("Sync status", "must be pending, synced or failed"))?,
+        );
     }
     if let Some(line_type) = non_empty(query.line_type.clone()) {
-        filter.line_type = Some(LineType::parse(&line_type).map_err(|v| bad("Line type", &v.message))?);
+        filter.line_type =
+            Some(LineType::parse(&line_type).map_err(|v| bad("Line type", &v.message))?);
     }
     filter.has_custom_header = match query.header.as_deref() {
         Some("yes") => Some(true),
@@ -144,7 +158,11 @@ pub async fn list_numbers(query: NumberQuery) -> Result<NumberPage, ServerFnErro
     use crate::store::numbers::NumberOrder;
     let (state, actor) = (state()?, actor()?);
     let filter = number_filter(&query)?;
-    let order = if query.sort.as_deref() == Some("desc") { NumberOrder::Descending } else { NumberOrder::Ascending };
+    let order = if query.sort.as_deref() == Some("desc") {
+        NumberOrder::Descending
+    } else {
+        NumberOrder::Ascending
+    };
     let after = non_empty(query.after).and_then(|a| TelephoneNumber::parse(&a).ok());
     let mut records = state
         .core
@@ -153,10 +171,16 @@ pub async fn list_numbers(query: NumberQuery) -> Result<NumberPage, ServerFnErro
         .map_err(refused)?;
     let more = records.len() as i64 > PAGE;
     records.truncate(PAGE as usize);
-    let total = state.core.count_numbers_capped(&actor, &filter, COUNT_CAP).await.map_err(refused)?;
+    let total = state
+        .core
+        .count_numbers_capped(&actor, &filter, COUNT_CAP)
+        .await
+        .map_err(refused)?;
     let rows: Vec<NumberRow> = records.into_iter().map(number_row).collect();
     Ok(NumberPage {
-        next_after: more.then(|| rows.last().map(|r| r.number.clone())).flatten(),
+        next_after: more
+            .then(|| rows.last().map(|r| r.number.clone()))
+            .flatten(),
         rows,
         total: count_text(total, COUNT_CAP),
     })
@@ -202,30 +226,54 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
     let number = match non_empty(number) {
         None => None,
         Some(text) => {
-            let parsed = TelephoneNumber::parse(&text).map_err(|v| ServerFnError::new(format!("Number {text}: {}", v.message)))?;
-            let record = state.core.get_number(&actor, None, &parsed).await.map_err(refused)?;
+            let parsed = TelephoneNumber::parse(&text)
+                .map_err(|v| ServerFnError::new(format!("Number {text}: {}", v.message)))?;
+            let record = state
+                .core
+                .get_number(&actor, None, &parsed)
+                .await
+                .map_err(refused)?;
             let services = &record.number.services;
-            let teams = services.teams_operator_connect.as_ref().or(services.teams_phone_mobile.as_ref()).map(|t| {
-                let config = t.configuration.as_ref();
-                TeamsSettings {
-                    assignment_status: t.assignment_status.map(|a| match a {
-                        crate::domain::AssignmentStatus::Assigned => "assigned".to_owned(),
-                        crate::domain::AssignmentStatus::Unassigned => "unassigned".to_owned(),
-                    }),
-                    usage: config.map(|c| c.usage.as_str().to_owned()),
-                    capabilities: config
-                        .map(|c| c.choosable_capabilities.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default(),
-                    civic_address_id: config.and_then(|c| c.civic_address_id.clone()),
-                    location_id: config.and_then(|c| c.location_id.clone()),
-                    allow_tenant_address_update: config.is_some_and(|c| c.allow_tenant_address_update),
-                    displayed_country_code: config.and_then(|c| c.displayed_country_code.clone()),
-                }
-            });
+            let teams = services
+                .teams_operator_connect
+                .as_ref()
+                .or(services.teams_phone_mobile.as_ref())
+                .map(|t| {
+                    let config = t.configuration.as_ref();
+                    TeamsSettings {
+                        assignment_status: t.assignment_status.map(|a| match a {
+                            crate::domain::AssignmentStatus::Assigned => "assigned".to_owned(),
+                            crate::domain::AssignmentStatus::Unassigned => "unassigned".to_owned(),
+                        }),
+                        usage: config.map(|c| c.usage.as_str().to_owned()),
+                        capabilities: config
+                            .map(|c| {
+                                c.choosable_capabilities
+                                    .iter()
+                                    .map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default(),
+                        civic_address_id: config.and_then(|c| c.civic_address_id.clone()),
+                        location_id: config.and_then(|c| c.location_id.clone()),
+                        allow_tenant_address_update: config
+                            .is_some_and(|c| c.allow_tenant_address_update),
+                        displayed_country_code: config
+                            .and_then(|c| c.displayed_country_code.clone()),
+                    }
+                });
             Some(NumberDetail {
-                enabled: Service::ALL.into_iter().filter(|s| services.is_enabled(*s)).collect(),
+                enabled: Service::ALL
+                    .into_iter()
+                    .filter(|s| services.is_enabled(*s))
+                    .collect(),
                 teams,
-                sync_errors: record.provisioning_errors.iter().map(|e| format!("{}: {}", e.code, e.message)).collect(),
+                sync_errors: record
+                    .provisioning_errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.code, e.message))
+                    .collect(),
                 version: record.version,
                 updated_at: record.updated_at.clone(),
                 row: number_row(record),
@@ -250,6 +298,7 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
 
 /// The number form as posted (adding several or editing one).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NumberForm {
     pub account: String,
     /// Adding: the numbers, separated by new lines, commas or spaces. Editing: the one number.
@@ -293,15 +342,23 @@ fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, Se
         .filter(|t| !t.is_empty())
         .collect();
     if texts.is_empty() {
-        problems.push("Telephone numbers: enter at least one number in E.164 form, e.g. +442079460000".to_owned());
+        problems.push(
+            "Telephone numbers: enter at least one number in E.164 form, e.g. +442079460000"
+                .to_owned(),
+        );
     }
     if texts.len() > MAX_ADD {
-        problems.push(format!("Telephone numbers: at most {MAX_ADD} at once here ({} given); upload a CSV for more", texts.len()));
+        problems.push(format!(
+            "Telephone numbers: at most {MAX_ADD} at once here ({} given); upload a CSV for more",
+            texts.len()
+        ));
     }
     let mut numbers = Vec::new();
     for text in &texts {
         match TelephoneNumber::parse(text) {
-            Ok(n) if numbers.contains(&n) => problems.push(format!("Telephone numbers: {text} is listed twice")),
+            Ok(n) if numbers.contains(&n) => {
+                problems.push(format!("Telephone numbers: {text} is listed twice"))
+            }
             Ok(n) => numbers.push(n),
             Err(v) => problems.push(format!("Telephone numbers: {text} {}", v.message)),
         }
@@ -327,14 +384,20 @@ fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, Se
         let configuration = match non_empty(form.usage.clone()) {
             None => None,
             Some(text) => {
-                let usage = Usage::parse(&text).map_err(|v| problems.push(format!("Usage: {}", v.message))).ok();
+                let usage = Usage::parse(&text)
+                    .map_err(|v| problems.push(format!("Usage: {}", v.message)))
+                    .ok();
                 let capabilities: Vec<Capability> = form
                     .capabilities
                     .clone()
                     .unwrap_or_default()
                     .split([',', ' '])
                     .filter(|c| !c.is_empty())
-                    .filter_map(|c| Capability::parse(c).map_err(|v| problems.push(format!("Capabilities: {c} {}", v.message))).ok())
+                    .filter_map(|c| {
+                        Capability::parse(c)
+                            .map_err(|v| problems.push(format!("Capabilities: {c} {}", v.message)))
+                            .ok()
+                    })
                     .collect();
                 usage.map(|usage| TeamsNumberConfig {
                     usage,
@@ -347,7 +410,11 @@ fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, Se
                 })
             }
         };
-        Some(TeamsNumberService { enabled: true, assignment_status, configuration })
+        Some(TeamsNumberService {
+            enabled: true,
+            assignment_status,
+            configuration,
+        })
     } else {
         None
     };
@@ -361,7 +428,9 @@ fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, Se
             telephone_number,
             account_name: account.clone(),
             services: NumberServices {
-                teams_operator_connect: ticked(&form.operator_connect).then(|| teams.clone()).flatten(),
+                teams_operator_connect: ticked(&form.operator_connect)
+                    .then(|| teams.clone())
+                    .flatten(),
                 teams_phone_mobile: ticked(&form.phone_mobile).then(|| teams.clone()).flatten(),
                 teams_direct_routing: Some(ticked(&form.direct_routing)),
                 zoom_phone_cloud_peering: Some(ticked(&form.zoom)),
@@ -381,7 +450,11 @@ pub async fn add_numbers(form: NumberForm) -> Result<(), ServerFnError> {
     let numbers = numbers_from_form(&form)?;
     let mut existing = Vec::new();
     for number in &numbers {
-        match state.core.get_number(&actor, None, &number.telephone_number).await {
+        match state
+            .core
+            .get_number(&actor, None, &number.telephone_number)
+            .await
+        {
             Ok(found) => existing.push(format!(
                 "Telephone numbers: {} already exists (in account {}); edit it instead",
                 found.number.telephone_number.as_str(),
@@ -396,14 +469,24 @@ pub async fn add_numbers(form: NumberForm) -> Result<(), ServerFnError> {
     }
     let account = numbers[0].account_name.clone();
     let count = numbers.len();
-    state.core.upsert_numbers(&actor, &account, numbers).await.map_err(|e| refused_batch(e, &form))?;
-    leptos_axum::redirect(&format!("/numbers?account={}&added={count}", encode(account.as_str())));
+    state
+        .core
+        .upsert_numbers(&actor, &account, numbers)
+        .await
+        .map_err(|e| refused_batch(e, &form))?;
+    leptos_axum::redirect(&format!(
+        "/numbers?account={}&added={count}",
+        encode(account.as_str())
+    ));
     Ok(())
 }
 
 /// A batch refusal names the numbers by their text, not their index in the batch.
 #[cfg(feature = "ssr")]
-fn refused_batch(error: crate::provisioning::ProvisioningError, form: &NumberForm) -> ServerFnError {
+fn refused_batch(
+    error: crate::provisioning::ProvisioningError,
+    form: &NumberForm,
+) -> ServerFnError {
     let texts: Vec<&str> = form
         .numbers
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
@@ -412,12 +495,18 @@ fn refused_batch(error: crate::provisioning::ProvisioningError, form: &NumberFor
     let message = super::access::error_text(&super::access::server::refused(error));
     let named = message
         .lines()
-        .map(|line| match line.strip_prefix("numbers[").and_then(|rest| rest.split_once(']')) {
-            Some((index, rest)) => match index.parse::<usize>().ok().and_then(|i| texts.get(i)) {
-                Some(number) => format!("{number}{rest}"),
+        .map(|line| {
+            match line
+                .strip_prefix("numbers[")
+                .and_then(|rest| rest.split_once(']'))
+            {
+                Some((index, rest)) => match index.parse::<usize>().ok().and_then(|i| texts.get(i))
+                {
+                    Some(number) => format!("{number}{rest}"),
+                    None => line.to_owned(),
+                },
                 None => line.to_owned(),
-            },
-            None => line.to_owned(),
+            }
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -432,11 +521,16 @@ pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
     let (state, actor) = (state()?, actor()?);
     let mut numbers = numbers_from_form(&form)?;
     if numbers.len() != 1 {
-        return Err(ServerFnError::new("Telephone number: exactly one number is edited here"));
+        return Err(ServerFnError::new(
+            "Telephone number: exactly one number is edited here",
+        ));
     }
     let number = numbers.remove(0);
     let text = number.telephone_number.as_str().to_owned();
-    let precondition = form.version.map(Precondition::IfMatch).unwrap_or(Precondition::IfExists);
+    let precondition = form
+        .version
+        .map(Precondition::IfMatch)
+        .unwrap_or(Precondition::IfExists);
     match state.core.put_number(&actor, number, precondition).await {
         Ok(_) => {
             leptos_axum::redirect(&format!("/numbers/{}?saved=1", encode(&text)));
@@ -451,17 +545,29 @@ pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
 
 /// Deletes one number after the confirmation is ticked.
 #[server(endpoint = "numbers/delete")]
-pub async fn delete_number(number: String, account: String, confirm: Option<String>) -> Result<(), ServerFnError> {
+pub async fn delete_number(
+    number: String,
+    account: String,
+    confirm: Option<String>,
+) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::{AccountName, TelephoneNumber};
     use crate::provisioning::Precondition;
     let (state, actor) = (state()?, actor()?);
     if confirm.is_none() {
-        return Err(ServerFnError::new("Tick the confirmation to delete the number."));
+        return Err(ServerFnError::new(
+            "Tick the confirmation to delete the number.",
+        ));
     }
-    let parsed = TelephoneNumber::parse(&number).map_err(|v| ServerFnError::new(format!("Number: {}", v.message)))?;
-    let account = AccountName::parse(&account).map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?;
-    state.core.delete_number(&actor, &account, &parsed, Precondition::None).await.map_err(refused)?;
+    let parsed = TelephoneNumber::parse(&number)
+        .map_err(|v| ServerFnError::new(format!("Number: {}", v.message)))?;
+    let account = AccountName::parse(&account)
+        .map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?;
+    state
+        .core
+        .delete_number(&actor, &account, &parsed, Precondition::None)
+        .await
+        .map_err(refused)?;
     leptos_axum::redirect(&format!("/numbers?deleted={}", encode(&number)));
     Ok(())
 }
@@ -628,11 +734,15 @@ fn NumberFormBody(
     let editing = detail.is_some();
     let has = |s: Service| detail.as_ref().is_some_and(|d| d.enabled.contains(&s));
     // Whether the header field can be used: not with Teams Phone Mobile or Call Protection.
-    let header_blocked = RwSignal::new(has(Service::TeamsPhoneMobile) || has(Service::AzureOperatorCallProtection));
+    let header_blocked =
+        RwSignal::new(has(Service::TeamsPhoneMobile) || has(Service::AzureOperatorCallProtection));
     let tpm = RwSignal::new(has(Service::TeamsPhoneMobile));
     let aocp = RwSignal::new(has(Service::AzureOperatorCallProtection));
     let recompute = move || header_blocked.set(tpm.get_untracked() || aocp.get_untracked());
-    let teams = detail.as_ref().and_then(|d| d.teams.clone()).unwrap_or_default();
+    let teams = detail
+        .as_ref()
+        .and_then(|d| d.teams.clone())
+        .unwrap_or_default();
     let header_name = data.header_name.clone();
     let header_label = match &header_name {
         Some(name) => format!("Custom SIP header value (sent in the {name} header)"),
@@ -771,6 +881,7 @@ fn NumberFormBody(
                 </ActionForm>
             }.into_any()
         }}
+        {(!abilities.remove).then(|| action_error(delete))}
         {detail.filter(|_| abilities.remove).map(|d| view! {
             <section class="danger-zone" aria-labelledby="delete-heading">
                 <h2 id="delete-heading">"Delete this number"</h2>
@@ -795,7 +906,10 @@ fn check_number_list(text: &str) -> Option<String> {
         .filter(|t| !t.is_empty())
         .collect();
     if items.len() > MAX_ADD {
-        return Some(format!("{} numbers: at most {MAX_ADD} at once", items.len()));
+        return Some(format!(
+            "{} numbers: at most {MAX_ADD} at once",
+            items.len()
+        ));
     }
     items.iter().find_map(|item| {
         crate::domain::TelephoneNumber::parse(item)

@@ -18,7 +18,10 @@ pub const RELATIONSHIP_STATUSES: [(&str, &str); 6] = [
     ("AgreementSigned", "Agreement signed"),
     ("ServiceActive", "Service active"),
     ("ConsentDeclined", "Consent declined (reason required)"),
-    ("ContractTerminated", "Contract terminated (reason required)"),
+    (
+        "ContractTerminated",
+        "Contract terminated (reason required)",
+    ),
     ("OnHold", "On hold"),
 ];
 
@@ -53,7 +56,13 @@ fn rfi_view(record: crate::store::consents::RfiRecord) -> RfiView {
         contacts: rfi
             .contacts
             .iter()
-            .map(|c| (c.full_name.clone(), c.email.clone(), c.telephone_number.clone()))
+            .map(|c| {
+                (
+                    c.full_name.clone(),
+                    c.email.clone(),
+                    c.telephone_number.clone(),
+                )
+            })
             .collect(),
         relationship_status: relationship.as_ref().and_then(|r| r.status.clone()),
         relationship_comment: relationship.as_ref().and_then(|r| r.comment.clone()),
@@ -74,7 +83,11 @@ pub struct RfiQuery {
 pub async fn list_rfis(query: RfiQuery) -> Result<Vec<RfiView>, ServerFnError> {
     use super::access::server::{actor, refused, state};
     let (state, actor) = (state()?, actor()?);
-    let records = state.core.list_rfis(&actor, None, READ_AT_MOST).await.map_err(refused)?;
+    let records = state
+        .core
+        .list_rfis(&actor, None, READ_AT_MOST)
+        .await
+        .map_err(refused)?;
     let needle = non_empty(query.q).map(|q| q.to_lowercase());
     let status = non_empty(query.status);
     let relationship = non_empty(query.relationship);
@@ -83,10 +96,14 @@ pub async fn list_rfis(query: RfiQuery) -> Result<Vec<RfiView>, ServerFnError> {
         .map(rfi_view)
         .filter(|r| {
             let text_matches = needle.as_ref().is_none_or(|n| {
-                [Some(&r.tenant_id), r.company.as_ref(), r.account_name.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .any(|field| field.to_lowercase().contains(n))
+                [
+                    Some(&r.tenant_id),
+                    r.company.as_ref(),
+                    r.account_name.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|field| field.to_lowercase().contains(n))
             });
             text_matches
                 && status.as_ref().is_none_or(|s| &r.consent_status == s)
@@ -103,7 +120,9 @@ pub async fn rfi_detail(tenant: String) -> Result<RfiView, ServerFnError> {
     let (state, actor) = (state()?, actor()?);
     let tenant = crate::domain::TenantId::parse(&tenant)
         .map_err(|v| ServerFnError::new(format!("Tenant ID: {}", v.message)))?;
-    Ok(rfi_view(state.core.get_rfi(&actor, &tenant).await.map_err(refused)?))
+    Ok(rfi_view(
+        state.core.get_rfi(&actor, &tenant).await.map_err(refused)?,
+    ))
 }
 
 /// Sets the customer relationship's status and reason through the core.
@@ -128,7 +147,10 @@ pub async fn update_relationship(
         .update_relationship(&actor, &tenant_id, change, Precondition::None)
         .await
         .map_err(refused)?;
-    leptos_axum::redirect(&format!("/requests-for-information/{}?saved=1", encode(&tenant)));
+    leptos_axum::redirect(&format!(
+        "/requests-for-information/{}?saved=1",
+        encode(&tenant)
+    ));
     Ok(())
 }
 
@@ -137,7 +159,11 @@ pub fn RfiListPage() -> impl IntoView {
     let query = use_query_map();
     let current = move || {
         let q = query.get();
-        RfiQuery { q: q.get("q"), status: q.get("status"), relationship: q.get("relationship") }
+        RfiQuery {
+            q: q.get("q"),
+            status: q.get("status"),
+            relationship: q.get("relationship"),
+        }
     };
     let list = Resource::new(current, list_rfis);
     let initial = current();
@@ -210,7 +236,10 @@ pub fn RfiPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let me = use_context::<super::MeResource>().expect("the app provides the signed-in person");
-    let detail = Resource::new(move || params.get().get("tenant").unwrap_or_default(), rfi_detail);
+    let detail = Resource::new(
+        move || params.get().get("tenant").unwrap_or_default(),
+        rfi_detail,
+    );
     let update = ServerAction::<UpdateRelationship>::new();
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -250,6 +279,7 @@ pub fn RfiPage() -> impl IntoView {
                             {(abilities.change && r.account_name.is_none()).then(|| view! {
                                 <p><a class="button" href=create_href>"Create account from this request"</a></p>
                             })}
+                            {(!abilities.change).then(|| action_error(update))}
                             {abilities.change.then(|| view! {
                                 <section aria-labelledby="relationship-heading">
                                     <h2 id="relationship-heading">"Update relationship status"</h2>

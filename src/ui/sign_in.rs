@@ -16,7 +16,10 @@ pub struct SignInOptions {
 #[server(endpoint = "sign-in-options")]
 pub async fn load_sign_in_options() -> Result<SignInOptions, ServerFnError> {
     let state = super::access::server::state()?;
-    let _ = state; Ok(SignInOptions { single_sign_on: false }) // TODO-SSO
+    let _ = state;
+    Ok(SignInOptions {
+        single_sign_on: false,
+    }) // TODO-SSO
 }
 
 fn sign_in_error(code: &str) -> &'static str {
@@ -78,7 +81,10 @@ fn password_error(code: &str) -> String {
         ),
         "unchanged" => "The new password must differ from the current one.".to_owned(),
         "current" => "The current password is not correct.".to_owned(),
-        "sso" => "You signed in with single sign-on: change your password with your identity provider.".to_owned(),
+        "sso" => {
+            "You signed in with single sign-on: change your password with your identity provider."
+                .to_owned()
+        }
         _ => "The password could not be changed right now. Try again shortly.".to_owned(),
     }
 }

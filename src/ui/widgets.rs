@@ -41,7 +41,11 @@ pub fn LoadError(message: String) -> impl IntoView {
 /// The error of the last submission of `action`, if it failed.
 pub fn action_error<I, O>(action: ServerAction<I>) -> impl IntoView
 where
-    I: leptos::server_fn::ServerFn<Output = O, Error = ServerFnError> + Clone + Send + Sync + 'static,
+    I: leptos::server_fn::ServerFn<Output = O, Error = ServerFnError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     O: Clone + Send + Sync + 'static,
 {
     move || {
@@ -123,7 +127,12 @@ pub fn SyncBadge(status: String) -> impl IntoView {
 /// Links to the first and next pages of a keyset-paged list, keeping the page's other query
 /// parameters. `next_after` is the last key shown when there may be more.
 #[component]
-pub fn Pager(path: &'static str, next_after: Option<String>, shown: usize, total: String) -> impl IntoView {
+pub fn Pager(
+    path: &'static str,
+    next_after: Option<String>,
+    shown: usize,
+    total: String,
+) -> impl IntoView {
     let query = use_query_map();
     let link = move |after: Option<&str>| {
         let mut pairs: Vec<(String, String)> = query
@@ -139,7 +148,11 @@ pub fn Pager(path: &'static str, next_after: Option<String>, shown: usize, total
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
-        if text.is_empty() { path.to_owned() } else { format!("{path}?{}", text.join("&")) }
+        if text.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", text.join("&"))
+        }
     };
     let on_later_page = query.get_untracked().get("after").is_some();
     view! {
@@ -156,7 +169,9 @@ pub fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use axum::body::Body;
-use axum::http::{Request, Response};
+use axum::http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use numbat::server::{router, AppState};
 use numbat::store::Database;
@@ -163,4 +163,163 @@ pub fn latest_migration() -> i64 {
         })
         .max()
         .expect("at least one migration")
+}
+
+/// A browser without JavaScript: keeps the portal's session cookie between requests and posts
+/// forms the way a browser does (urlencoded, `Accept: text/html`, a same-origin `Referer`).
+#[allow(dead_code)]
+pub struct Browser {
+    pub app: axum::Router,
+    pub cookie: Option<String>,
+}
+
+#[allow(dead_code)]
+impl Browser {
+    pub fn new(app: &axum::Router) -> Self {
+        Self {
+            app: app.clone(),
+            cookie: None,
+        }
+    }
+
+    /// A browser signed in as a new user `name` with `roles`, past the first password change.
+    pub async fn signed_in(
+        app: &axum::Router,
+        db: &Database,
+        name: &str,
+        roles: &[numbat::auth::users::PortalRole],
+    ) -> Self {
+        let one_time =
+            numbat::auth::users::add(db, "test", numbat::provisioning::Door::Cli, name, roles)
+                .await
+                .expect("user added");
+        let mut browser = Self::new(app);
+        let (response, _) = browser
+            .post(
+                "/sign-in",
+                &format!("name={name}&password={one_time}&next=/"),
+            )
+            .await;
+        assert_eq!(
+            response.headers()["location"],
+            "/password",
+            "one-time password must be changed"
+        );
+        let (response, _) = browser
+            .post(
+                "/password",
+                &format!(
+                    "current={one_time}&new=a-long-enough-password&confirm=a-long-enough-password"
+                ),
+            )
+            .await;
+        assert_eq!(response.headers()["location"], "/?password_changed=1");
+        browser
+    }
+
+    fn remember(&mut self, response: &Response<Body>) {
+        for value in response.headers().get_all(axum::http::header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            if let Some(pair) = text
+                .split(';')
+                .next()
+                .filter(|p| p.starts_with("numbat_session="))
+            {
+                self.cookie = if text.contains("Max-Age=0") {
+                    None
+                } else {
+                    Some(pair.to_owned())
+                };
+            }
+        }
+    }
+
+    pub async fn send(&mut self, mut request: Request<Body>) -> (Response<Body>, String) {
+        if let Some(cookie) = &self.cookie {
+            request
+                .headers_mut()
+                .insert(axum::http::header::COOKIE, cookie.parse().unwrap());
+        }
+        let (response, body) = send(&self.app, request).await;
+        self.remember(&response);
+        (response, body)
+    }
+
+    pub async fn get(&mut self, uri: &str) -> (Response<Body>, String) {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// Posts a urlencoded form as a browser on the portal's own page would.
+    pub async fn post(&mut self, uri: &str, form: &str) -> (Response<Body>, String) {
+        let request = Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .header("referer", "http://portal.test/from-page")
+            .header("host", "portal.test")
+            .header("origin", "http://portal.test")
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(form.to_owned()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Posts a urlencoded form from `page` (the `Referer`), as a browser on that page would.
+    pub async fn post_from(
+        &mut self,
+        page: &str,
+        uri: &str,
+        form: &str,
+    ) -> (Response<Body>, String) {
+        let request = Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .header("referer", format!("http://portal.test{page}"))
+            .header("host", "portal.test")
+            .header("origin", "http://portal.test")
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(form.to_owned()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Posts a server function's form from the page that shows it, then follows the
+    /// no-JavaScript answer back to that page: the error it shows, if any.
+    pub async fn post_error(&mut self, uri: &str, form: &str) -> Option<String> {
+        let field = |name: &str| {
+            form.split('&')
+                .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let page = match uri {
+            "/api/accounts/save" => "/accounts/new".to_owned(),
+            "/api/accounts/delete" => format!("/accounts/{}", field("name")),
+            "/api/numbers/add" => "/numbers/new".to_owned(),
+            "/api/numbers/save" => format!("/numbers/{}", field("form[numbers]")),
+            "/api/numbers/delete" => format!("/numbers/{}", field("number")),
+            "/api/rfis/relationship" => format!("/requests-for-information/{}", field("tenant")),
+            other if other.starts_with("/api/admin/users") => "/admin/users".to_owned(),
+            other if other.starts_with("/api/admin/tokens") => "/admin/tokens".to_owned(),
+            other if other.starts_with("/api/admin/settings") => "/admin/settings".to_owned(),
+            other => panic!("no page is known for {other}"),
+        };
+        let (response, _) = self.post_from(&page, uri, form).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::FOUND,
+            "{uri} answers a form with a redirect"
+        );
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        if !location.contains("__err=") {
+            return None;
+        }
+        let path = location.trim_start_matches("http://portal.test");
+        let (_, html) = self.get(path).await;
+        let start = html
+            .find(r#"<div role="alert" class="notice error">"#)
+            .expect("the page shows the error");
+        let end = html[start..].find("</div>").unwrap() + start;
+        Some(html[start..end].to_owned())
+    }
 }

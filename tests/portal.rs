@@ -1,0 +1,520 @@
+//! The portal as a browser without JavaScript uses it: signing in, roles, the forms of every
+//! workflow (posted as a browser posts them), and the refusals a person must get.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{app_without_bundle, Browser, TestDb};
+use numbat::auth::users::{self, PortalRole};
+use numbat::provisioning::Door;
+
+const TENANT: &str = "6d5a1c3e-0f6b-4a8e-9a43-2d0f3a1b7c55";
+
+fn location(response: &axum::http::Response<Body>) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn pages_need_a_sign_in_and_come_back_after_it() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut browser = Browser::new(&app);
+    let (response, _) = browser.get("/numbers?q=%2B44").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/sign-in?next=/numbers%3Fq%3D%252B44");
+
+    let (response, html) = browser.get("/sign-in?next=/numbers").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        html.contains(r#"<form method="post" action="/sign-in""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="next" value="/numbers""#), "{html}");
+
+    let password = users::add(&test.db, "t", Door::Cli, "ana", &[PortalRole::ReadUser])
+        .await
+        .unwrap();
+    let (response, _) = browser
+        .post(
+            "/sign-in",
+            &format!("name=ana&password={password}&next=/numbers"),
+        )
+        .await;
+    assert_eq!(
+        location(&response),
+        "/password",
+        "a one-time password is changed first"
+    );
+    let first_session = browser.cookie.clone().expect("a session cookie");
+    let (response, _) = browser.get("/numbers").await;
+    assert_eq!(
+        location(&response),
+        "/password",
+        "nothing else opens before the change"
+    );
+
+    let (response, _) = browser
+        .post(
+            "/password",
+            &format!("current={password}&new=short&confirm=short"),
+        )
+        .await;
+    assert_eq!(location(&response), "/password?error=short");
+    let (response, _) = browser
+        .post(
+            "/password",
+            &format!("current={password}&new=a-long-enough-one&confirm=a-long-enough-one"),
+        )
+        .await;
+    assert_eq!(location(&response), "/?password_changed=1");
+    assert_ne!(
+        browser.cookie.clone().unwrap(),
+        first_session,
+        "the session id is cycled"
+    );
+
+    let (response, html) = browser.get("/numbers").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        html.contains("ana"),
+        "the header names who is signed in: {html}"
+    );
+
+    let mut old = Browser::new(&app);
+    old.cookie = Some(first_session);
+    let (response, _) = old.get("/numbers").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "the pre-sign-in id no longer works"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_unknown_user_gets_the_same_answer_and_no_session() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    users::add(&test.db, "t", Door::Cli, "ana", &[PortalRole::ReadUser])
+        .await
+        .unwrap();
+    for form in ["name=ana&password=wrong", "name=nobody&password=wrong"] {
+        let mut browser = Browser::new(&app);
+        let (response, _) = browser.post("/sign-in", form).await;
+        assert_eq!(location(&response), "/sign-in?error=credentials&next=/");
+        let (response, _) = browser.get("/").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let mut browser = Browser::new(&app);
+    let (_, html) = browser.get("/sign-in?error=credentials").await;
+    assert!(
+        html.contains("That name and password do not match"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_everywhere_it_was_used() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut browser = Browser::signed_in(&app, &test.db, "ana", &[PortalRole::ReadUser]).await;
+    let cookie = browser.cookie.clone().unwrap();
+    // A second node on the same database accepts the same session.
+    let mut other_node = Browser::new(&app_without_bundle(&test.db));
+    other_node.cookie = Some(cookie.clone());
+    assert_eq!(other_node.get("/accounts").await.0.status(), StatusCode::OK);
+
+    let (response, _) = browser.post("/sign-out", "").await;
+    assert_eq!(location(&response), "/sign-in?signed_out=1");
+    other_node.cookie = Some(cookie);
+    assert_eq!(
+        other_node.get("/accounts").await.0.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn sessions_end_at_their_absolute_lifetime_and_when_the_user_is_removed() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let state =
+        numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/nonexistent"))
+            .with_session_policy(numbat::server::portal_session::SessionPolicy {
+                secure_cookie: true,
+                idle: std::time::Duration::from_secs(3600),
+                absolute: std::time::Duration::from_secs(0),
+            });
+    let short = numbat::server::router(state);
+    let password = users::add(&test.db, "t", Door::Cli, "ana", &[PortalRole::ReadUser])
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&short);
+    let (response, _) = browser
+        .post("/sign-in", &format!("name=ana&password={password}"))
+        .await;
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Max-Age=3600"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{set_cookie} lacks {attribute}"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        browser.get("/password").await.0.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let app = app_without_bundle(&test.db);
+    let mut browser = Browser::signed_in(&app, &test.db, "bo", &[PortalRole::AdminUser]).await;
+    let mut other = Browser::signed_in(&app, &test.db, "cy", &[PortalRole::ReadUser]).await;
+    assert_eq!(other.get("/").await.0.status(), StatusCode::OK);
+    assert_eq!(
+        browser
+            .post_error("/api/admin/users/remove", "name=cy&confirm=on")
+            .await,
+        None
+    );
+    assert_eq!(
+        other.get("/").await.0.status(),
+        StatusCode::SEE_OTHER,
+        "a removed user is signed out"
+    );
+}
+
+#[tokio::test]
+async fn a_read_user_sees_everything_and_the_server_refuses_their_hand_made_posts() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut writer = Browser::signed_in(&app, &test.db, "wanda", &[PortalRole::WriteUser]).await;
+    assert_eq!(
+        writer
+            .post_error("/api/accounts/save", "form[name]=zoomco&form[zoom]=on")
+            .await,
+        None
+    );
+    let mut reader = Browser::signed_in(&app, &test.db, "rita", &[PortalRole::ReadUser]).await;
+
+    let (_, html) = reader.get("/accounts/zoomco").await;
+    assert!(html.contains("Account zoomco"), "{html}");
+    assert!(
+        !html.contains("Edit account") && !html.contains("Delete account"),
+        "no controls for a reader: {html}"
+    );
+
+    let refusals = [
+        ("/api/accounts/save", "form[name]=sneaky&form[zoom]=on"),
+        ("/api/accounts/delete", "name=zoomco&confirm=on"),
+        (
+            "/api/numbers/add",
+            "form[account]=zoomco&form[numbers]=%2B442079460123&form[zoom]=on",
+        ),
+        ("/api/admin/users/add", "name=mallory&roles[admin]=on"),
+        ("/api/admin/settings/save", "sip_header_name=X-Evil"),
+    ];
+    for (path, form) in refusals {
+        let error = reader
+            .post_error(path, form)
+            .await
+            .unwrap_or_else(|| panic!("{path} accepted a reader's post"));
+        assert!(
+            error.contains("Your role does not allow this"),
+            "{path}: {error}"
+        );
+    }
+    let (_, html) = reader.get("/accounts?q=sneaky").await;
+    assert!(
+        html.contains("No accounts match"),
+        "nothing was created: {html}"
+    );
+    assert!(
+        reader
+            .get("/accounts/zoomco")
+            .await
+            .1
+            .contains("Account zoomco"),
+        "nothing was deleted"
+    );
+    assert!(users::get(&test.db, "mallory").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut browser = Browser::signed_in(&app, &test.db, "ana", &[PortalRole::AdminUser]).await;
+    let forged = |headers: &[(&str, &str)]| {
+        let mut request = Request::post("/api/accounts/save")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("host", "portal.test");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+            .body(Body::from("form[name]=forged&form[zoom]=on"))
+            .unwrap()
+    };
+    for headers in [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![("origin", "http://evil.example")],
+    ] {
+        let (response, body) = browser.send(forged(&headers)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(body.contains("sent from another site"), "{body}");
+    }
+    let (_, html) = browser.get("/accounts?q=forged").await;
+    assert!(html.contains("No accounts match"), "{html}");
+}
+
+#[tokio::test]
+async fn an_operator_provisions_every_service_through_the_forms() {
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let app = app_without_bundle(&test.db);
+        let mut admin = Browser::signed_in(&app, &test.db, "olga", &[PortalRole::AdminUser]).await;
+        assert_eq!(
+            admin
+                .post_error(
+                    "/api/admin/settings/save",
+                    "sip_header_name=X-Customer-Id&base_domain=operator-voice-domains.example.net"
+                )
+                .await,
+            None
+        );
+
+        // One account per service, as the account form posts them.
+        let accounts = [
+            ("oc-co", format!("form[operator_connect]=on&form[operator_connect_sync]=on&form[teams_tenant_id]={TENANT}")),
+            ("dr-co", "form[direct_routing]=on&form[teams_tenant_id]=0b6a2f1c-3d4e-4f50-8a9b-1c2d3e4f5a6b&form[call_screening]=on&form[subdomain]=drco&form[region1_token]=tok-one&form[region2_token]=tok-two".to_owned()),
+            ("tpm-co", "form[phone_mobile]=on&form[teams_tenant_id]=1c7b3a2d-4e5f-4061-9b0c-2d3e4f5a6b7c".to_owned()),
+            ("zoom-co", "form[zoom]=on".to_owned()),
+            ("aocp-co", "form[call_protection]=on".to_owned()),
+        ];
+        for (name, settings) in &accounts {
+            let error = admin
+                .post_error(
+                    "/api/accounts/save",
+                    &format!("form[name]={name}&{settings}"),
+                )
+                .await;
+            assert_eq!(error, None, "{name}");
+        }
+        let (_, html) = admin.get("/accounts/dr-co").await;
+        assert!(html.contains("drco.1r1.operator-voice-domains.example.net, drco.1r2.operator-voice-domains.example.net"), "{html}");
+
+        // A Direct Routing subdomain too long for the 48-character customer domain.
+        let error = admin
+            .post_error("/api/accounts/save", "form[name]=long-co&form[direct_routing]=on&form[subdomain]=tenletters&form[region1_token]=a&form[region2_token]=b")
+            .await
+            .expect("refused");
+        assert!(error.contains("at most 48"), "{error}");
+
+        // Numbers with a custom header, on Direct Routing.
+        let error = admin
+            .post_error("/api/numbers/add", "form[account]=dr-co&form[numbers]=%2B442079460001%0D%0A%2B442079460002&form[direct_routing]=on&form[custom_header]=site-7")
+            .await;
+        assert_eq!(error, None);
+        let (_, html) = admin.get("/numbers?account=dr-co&header=yes").await;
+        assert!(
+            html.contains("+442079460001") && html.contains("site-7"),
+            "{html}"
+        );
+        assert!(html.contains("Showing 2 of 2"), "{html}");
+
+        // The same numbers again are refused, not silently replaced.
+        let error = admin
+            .post_error(
+                "/api/numbers/add",
+                "form[account]=dr-co&form[numbers]=%2B442079460001&form[direct_routing]=on",
+            )
+            .await
+            .expect("refused");
+        assert!(error.contains("+442079460001 already exists"), "{error}");
+
+        // Teams Phone Mobile cannot carry a custom header, whatever the form sends.
+        let error = admin
+            .post_error("/api/numbers/add", "form[account]=tpm-co&form[numbers]=%2B447700900123&form[phone_mobile]=on&form[usage]=CallingUserAssignment&form[capabilities]=Mobile&form[allow_tenant_address_update]=on&form[custom_header]=nope")
+            .await
+            .expect("refused");
+        assert!(error.contains("customSipHeader"), "{error}");
+        assert!(admin
+            .get("/numbers?q=%2B447700900123")
+            .await
+            .1
+            .contains("No numbers match"));
+
+        // Other services' numbers.
+        for (account, form) in [
+            ("zoom-co", "form[zoom]=on&form[custom_header]=zoom-site"),
+            ("aocp-co", "form[call_protection]=on"),
+            ("oc-co", "form[operator_connect]=on&form[usage]=CallingUserAssignment&form[capabilities]=InboundCalling,OutboundCalling&form[allow_tenant_address_update]=on&form[custom_header]=oc-site"),
+            ("tpm-co", "form[phone_mobile]=on&form[usage]=CallingUserAssignment&form[capabilities]=Mobile&form[allow_tenant_address_update]=on"),
+        ] {
+            let number = match account { "zoom-co" => "%2B14155550101", "aocp-co" => "%2B14155550102", "oc-co" => "%2B442079460300", _ => "%2B447700900124" };
+            let error = admin.post_error("/api/numbers/add", &format!("form[account]={account}&form[numbers]={number}&{form}")).await;
+            assert_eq!(error, None, "{account}");
+        }
+
+        // Edit a number: change its header; a stale version is refused.
+        let (_, html) = admin.get("/numbers/%2B442079460001").await;
+        assert!(
+            html.contains("X-Customer-Id"),
+            "the header's name is shown where it is edited: {html}"
+        );
+        let version = html
+            .split(r#"name="form[version]" value=""#)
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let edit = |v: &str, header: &str| {
+            format!("form[account]=dr-co&form[numbers]=%2B442079460001&form[version]={v}&form[direct_routing]=on&form[custom_header]={header}")
+        };
+        assert_eq!(
+            admin
+                .post_error("/api/numbers/save", &edit(&version, "site-8"))
+                .await,
+            None
+        );
+        let error = admin
+            .post_error("/api/numbers/save", &edit(&version, "site-9"))
+            .await
+            .expect("stale");
+        assert!(error.contains("Someone else changed"), "{error}");
+        assert!(admin
+            .get("/numbers?q=2079460001")
+            .await
+            .1
+            .contains("site-8"));
+
+        // A Teams Phone Mobile number's page shows the header field unavailable, with the reason.
+        let (_, html) = admin.get("/numbers/%2B447700900124").await;
+        assert!(
+            html.contains("Unavailable: numbers with Teams Phone Mobile"),
+            "{html}"
+        );
+
+        // Delete a number (confirmation needed), then an account with its numbers.
+        let error = admin
+            .post_error(
+                "/api/numbers/delete",
+                "number=%2B442079460002&account=dr-co",
+            )
+            .await
+            .expect("unconfirmed");
+        assert!(error.contains("Tick the confirmation"), "{error}");
+        assert_eq!(
+            admin
+                .post_error(
+                    "/api/numbers/delete",
+                    "number=%2B442079460002&account=dr-co&confirm=on"
+                )
+                .await,
+            None
+        );
+        let (_, html) = admin.get("/accounts/dr-co").await;
+        assert!(html.contains("Also delete its 1 numbers"), "{html}");
+        let error = admin
+            .post_error("/api/accounts/delete", "name=dr-co&confirm=on")
+            .await
+            .expect("has numbers");
+        assert!(error.contains("number"), "{error}");
+        assert_eq!(
+            admin
+                .post_error(
+                    "/api/accounts/delete",
+                    "name=dr-co&with_numbers=on&confirm=on"
+                )
+                .await,
+            None
+        );
+        assert!(admin
+            .get("/numbers?account=dr-co")
+            .await
+            .1
+            .contains("No numbers match"));
+
+        // Everything above is in the audit trail, by this person, through the portal.
+        let (_, html) = admin.get("/audit?kind=number").await;
+        assert!(html.contains("olga") && html.contains("portal"), "{html}");
+        test.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn an_admin_manages_users_and_api_tokens_and_sees_secrets_once() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut admin = Browser::signed_in(&app, &test.db, "ada", &[PortalRole::AdminUser]).await;
+    assert_eq!(
+        admin
+            .post_error(
+                "/api/admin/users/add",
+                "name=newbie&roles[read]=on&roles[write]=on"
+            )
+            .await,
+        None
+    );
+    let (_, html) = admin.get("/admin/users").await;
+    let secret = html
+        .split(r#"<code data-testid="secret">"#)
+        .nth(1)
+        .expect("password shown")
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(secret.len(), 20);
+    assert!(
+        !admin
+            .get("/admin/users")
+            .await
+            .1
+            .contains("data-testid=\"secret\""),
+        "shown once only"
+    );
+    let mut newbie = Browser::new(&app);
+    let (response, _) = newbie
+        .post("/sign-in", &format!("name=newbie&password={secret}"))
+        .await;
+    assert_eq!(location(&response), "/password");
+
+    assert_eq!(
+        admin
+            .post_error(
+                "/api/admin/tokens/create",
+                "name=crm&roles[read]=on&roles[write]=on"
+            )
+            .await,
+        None
+    );
+    let (_, html) = admin.get("/admin/tokens").await;
+    let token = html
+        .split(r#"<code data-testid="secret">"#)
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let request = Request::get("/provisioning/accounts?api-version=2024-02-29-preview")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        common::send(&app, request).await.0.status(),
+        StatusCode::OK,
+        "the token works on the API"
+    );
+
+    let error = admin
+        .post_error("/api/admin/users/remove", "name=ada&confirm=on")
+        .await
+        .expect("last admin");
+    assert!(error.contains("last AdminUser"), "{error}");
+}
