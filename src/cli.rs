@@ -145,6 +145,19 @@ pub struct ServeArgs {
     /// Portal sessions end this many hours after signing in, however active.
     #[arg(long, env = "NUMBAT_SESSION_MAX_HOURS", default_value_t = 12)]
     pub session_max_hours: u64,
+
+    /// An OpenID Connect issuer people sign in to the portal with (single sign-on), e.g.
+    /// https://login.microsoftonline.com/<tenant>/v2.0; needs --sso-client-id and --public-url.
+    #[arg(long, env = "NUMBAT_SSO_ISSUER")]
+    pub sso_issuer: Option<String>,
+
+    /// The portal's client (application) ID at that issuer.
+    #[arg(long, env = "NUMBAT_SSO_CLIENT_ID")]
+    pub sso_client_id: Option<String>,
+
+    /// The portal's client secret at that issuer (prefer the environment variable).
+    #[arg(long, env = "NUMBAT_SSO_CLIENT_SECRET", hide_env_values = true)]
+    pub sso_client_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

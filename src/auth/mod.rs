@@ -2,5 +2,6 @@
 //! issuer, turned into the core's `Actor`. Depends on the core and the store.
 
 pub mod oidc;
+pub mod sso;
 pub mod tokens;
 pub mod users;

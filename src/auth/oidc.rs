@@ -24,6 +24,10 @@ pub struct OidcVerifier {
     issuer: String,
     audience: String,
     jwks_uri: String,
+    /// Where people sign in (single sign-on), from the discovery document.
+    pub authorization_endpoint: Option<String>,
+    /// Where codes are exchanged for tokens (single sign-on).
+    pub token_endpoint: Option<String>,
     http: reqwest::Client,
     keys: RwLock<(JwkSet, Instant)>,
 }
@@ -40,6 +44,8 @@ impl std::fmt::Debug for OidcVerifier {
 #[derive(Deserialize)]
 struct Discovery {
     jwks_uri: String,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +98,8 @@ impl OidcVerifier {
             issuer,
             audience: audience.to_owned(),
             jwks_uri: discovery.jwks_uri,
+            authorization_endpoint: discovery.authorization_endpoint,
+            token_endpoint: discovery.token_endpoint,
             http,
             keys: RwLock::new((keys, Instant::now())),
         })
@@ -118,17 +126,7 @@ impl OidcVerifier {
     /// The actor a JWT stands for; its roles are the ACG app roles it carries (none is allowed,
     /// and then every operation is refused with 403).
     pub async fn verify(&self, token: &str) -> Result<Actor, OidcError> {
-        let header = decode_header(token).map_err(|e| OidcError::Invalid(e.to_string()))?;
-        let kid = header
-            .kid
-            .ok_or_else(|| OidcError::Invalid("the token names no key (kid)".into()))?;
-        let key = self.key(&kid).await?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[&self.issuer, &format!("{}/", self.issuer)]);
-        validation.set_audience(&[&self.audience]);
-        let claims = decode::<Claims>(token, &key, &validation)
-            .map_err(|e| OidcError::Invalid(e.to_string()))?
-            .claims;
+        let claims: Claims = self.claims(token).await?;
         let roles: Vec<Role> = claims
             .roles
             .iter()
@@ -137,5 +135,23 @@ impl OidcVerifier {
             .collect();
         let who = claims.azp.or(claims.appid).unwrap_or(claims.sub);
         Ok(Actor::new(format!("oidc:{who}"), &roles, Door::Api))
+    }
+
+    /// The claims of a JWT whose signature, issuer, audience and expiry check out.
+    pub async fn claims<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<T, OidcError> {
+        let header = decode_header(token).map_err(|e| OidcError::Invalid(e.to_string()))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| OidcError::Invalid("the token names no key (kid)".into()))?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer, &format!("{}/", self.issuer)]);
+        validation.set_audience(&[&self.audience]);
+        Ok(decode::<T>(token, &key, &validation)
+            .map_err(|e| OidcError::Invalid(e.to_string()))?
+            .claims)
     }
 }

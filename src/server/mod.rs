@@ -34,6 +34,8 @@ pub struct AppState {
     pub capability_plans: std::sync::Arc<Vec<crate::api::CapabilityPlan>>,
     /// Portal sessions: cookie security, idle and absolute lifetimes.
     pub sessions: portal_session::SessionPolicy,
+    /// Single sign-on to the portal, when an identity provider is configured.
+    pub sso: Option<std::sync::Arc<crate::auth::sso::SingleSignOn>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -60,7 +62,14 @@ impl AppState {
             api_limits: std::sync::Arc::default(),
             oidc: None,
             sessions: portal_session::SessionPolicy::default(),
+            sso: None,
         }
+    }
+
+    /// The same state offering single sign-on through `sso`.
+    pub fn with_single_sign_on(mut self, sso: crate::auth::sso::SingleSignOn) -> Self {
+        self.sso = Some(std::sync::Arc::new(sso));
+        self
     }
 
     /// The same state with these session lifetimes and cookie security.
@@ -112,6 +121,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api-docs", get(crate::api::docs::page))
         .route("/sign-in", axum::routing::post(portal_session::sign_in))
         .route("/sign-out", axum::routing::post(portal_session::sign_out))
+        .route("/sso/login", get(portal_session::sso_login))
+        .route("/sso/callback", get(portal_session::sso_callback))
         .route(
             "/password",
             axum::routing::post(portal_session::change_password),
@@ -189,6 +200,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         (None, None) => {}
         _ => anyhow::bail!("--oidc-issuer and --oidc-audience go together: give both or neither"),
+    }
+    match (&args.sso_issuer, &args.sso_client_id, &args.public_url) {
+        (Some(issuer), Some(client_id), Some(public_url)) => {
+            let secret = args.sso_client_secret.clone().unwrap_or_default();
+            let callback = format!("{}/sso/callback", public_url.trim_end_matches('/'));
+            let sso =
+                crate::auth::sso::SingleSignOn::discover(issuer, client_id, &secret, &callback)
+                    .await?;
+            tracing::info!(%issuer, %callback, "portal single sign-on on");
+            state = state.with_single_sign_on(sso);
+        }
+        (None, None, _) => {}
+        (_, _, None) if args.sso_issuer.is_some() => {
+            anyhow::bail!(
+                "--sso-issuer needs --public-url (the callback address browsers return to)"
+            )
+        }
+        _ => anyhow::bail!("--sso-issuer and --sso-client-id go together: give both or neither"),
     }
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -399,3 +399,105 @@ pub async fn change_password(
         }
     }
 }
+
+/// The session key holding a single sign-on in progress.
+const PENDING_SSO_KEY: &str = "sso_pending";
+
+#[derive(Deserialize)]
+pub struct SsoLoginQuery {
+    next: Option<String>,
+}
+
+/// `GET /sso/login`: sends the browser to the identity provider.
+pub async fn sso_login(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Query(query): axum::extract::Query<SsoLoginQuery>,
+) -> Response {
+    let Some(sso) = state.sso.clone() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Single sign-on is not configured on this portal.",
+        )
+            .into_response();
+    };
+    let (url, pending) = sso.begin(local_path(query.next.as_deref()));
+    if let Err(error) = session.insert(PENDING_SSO_KEY, &pending).await {
+        tracing::error!(%error, "could not remember a single sign-on in progress");
+        return Redirect::to("/sign-in?error=unavailable").into_response();
+    }
+    Redirect::to(&url).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SsoCallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /sso/callback`: the identity provider sends the browser back here with a code.
+pub async fn sso_callback(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Query(query): axum::extract::Query<SsoCallbackQuery>,
+) -> Response {
+    let Some(sso) = state.sso.clone() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Single sign-on is not configured on this portal.",
+        )
+            .into_response();
+    };
+    let pending: Option<crate::auth::sso::PendingSignIn> =
+        session.remove(PENDING_SSO_KEY).await.ok().flatten();
+    let (Some(pending), Some(code), Some(returned_state)) = (pending, query.code, query.state)
+    else {
+        tracing::warn!(
+            error = query
+                .error
+                .as_deref()
+                .unwrap_or("no code, state or pending sign-in"),
+            description = query.error_description.as_deref().unwrap_or(""),
+            "single sign-on did not complete"
+        );
+        return Redirect::to("/sign-in?error=sso").into_response();
+    };
+    let identity = match sso.finish(&pending, &code, &returned_state).await {
+        Ok(identity) => identity,
+        Err(error) => {
+            tracing::warn!(%error, "single sign-on refused");
+            return Redirect::to("/sign-in?error=sso").into_response();
+        }
+    };
+    let roles = if identity.roles.is_empty() {
+        match users::get(&state.db, &identity.name).await {
+            Ok(Some(local)) => local.roles,
+            Ok(None) => Vec::new(),
+            Err(error) => {
+                tracing::error!(%error, "could not look up the local user");
+                return Redirect::to("/sign-in?error=unavailable").into_response();
+            }
+        }
+    } else {
+        identity.roles.clone()
+    };
+    if roles.is_empty() {
+        tracing::info!(user = %identity.name, "single sign-on user has no portal role");
+        return Redirect::to("/sign-in?error=sso-roles").into_response();
+    }
+    if let Err(error) = start_session(
+        &session,
+        &identity.name,
+        SignInMethod::SingleSignOn,
+        identity.roles,
+    )
+    .await
+    {
+        tracing::error!(%error, "could not start a portal session");
+        return Redirect::to("/sign-in?error=unavailable").into_response();
+    }
+    tracing::info!(user = %identity.name, "signed in to the portal with single sign-on");
+    Redirect::to(&pending.next).into_response()
+}

@@ -16,10 +16,9 @@ pub struct SignInOptions {
 #[server(endpoint = "sign-in-options")]
 pub async fn load_sign_in_options() -> Result<SignInOptions, ServerFnError> {
     let state = super::access::server::state()?;
-    let _ = state;
     Ok(SignInOptions {
-        single_sign_on: false,
-    }) // TODO-SSO
+        single_sign_on: state.sso.is_some(),
+    })
 }
 
 fn sign_in_error(code: &str) -> &'static str {
