@@ -32,6 +32,6 @@ esac
 
 if [ ! -f "$OUT/numbat_bg.wasm" ] || [ "$WASM" -nt "$OUT/numbat_bg.wasm" ]; then
   command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen is missing: run scripts/setup.sh"
-  wasm-bindgen --target web --no-typescript --out-dir "$OUT" --out-name numbat "$WASM"
+  wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$OUT" --out-name numbat "$WASM"
 fi
 say "browser bundle: $OUT/numbat_bg.wasm ($(wc -c < "$OUT/numbat_bg.wasm") bytes, $(gzip -9c "$OUT/numbat_bg.wasm" | wc -c) gzipped)"

@@ -30,6 +30,9 @@ pub enum Command {
     /// Manage the people who sign in to the portal.
     #[command(subcommand)]
     User(UserCommand),
+    /// Record demonstration data (Operator Connect consents, a linked account, civic
+    /// addresses) so every portal page has something to show before sync runs.
+    DemoData(DatabaseArgs),
 }
 
 #[derive(Debug, Subcommand)]

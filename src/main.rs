@@ -22,6 +22,15 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token(command) => token(command).await,
         Command::User(command) => user(command).await,
+        Command::DemoData(args) => {
+            let db = open(&args.database_url).await?;
+            let core = numbat::provisioning::Provisioning::new(db.clone());
+            for line in numbat::demo::load(&core, &cli_operator()).await? {
+                println!("recorded {line}");
+            }
+            db.close().await;
+            Ok(())
+        }
     }
 }
 

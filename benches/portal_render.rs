@@ -1,0 +1,180 @@
+//! Server render time of the portal's numbers page with a million numbers in SQLite: the first
+//! page, and filtered searches (prefix, anywhere in the number, account + custom header,
+//! service + status). Requests go through the whole router (session lookup, server functions,
+//! rendering) without a network. Prints figures; asserts nothing.
+//!
+//! `cargo bench --bench portal_render` (`-- --accounts N --per-account M --runs R`, default
+//! 1,000 × 1,000 numbers, 200 runs per page).
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use numbat::auth::users::{self, PortalRole};
+use numbat::domain::{
+    Account, AccountName, AccountServices, CustomSipHeader, Number, NumberServices, Service,
+    TelephoneNumber,
+};
+use numbat::provisioning::{Actor, Door, Precondition, Provisioning, Role};
+use numbat::server::{router, AppState};
+use numbat::store::Database;
+use std::time::Instant;
+use support::summary;
+use tower::ServiceExt;
+
+mod support;
+
+fn account_name(i: usize) -> AccountName {
+    AccountName::parse(&format!("customer-{i:04}")).unwrap()
+}
+
+async fn load(db: &Database, accounts: usize, per_account: usize) {
+    let core = Provisioning::new(db.clone());
+    let actor = Actor::new("bench", &[Role::Admin], Door::Cli);
+    let started = Instant::now();
+    for i in 0..accounts {
+        let account = Account {
+            services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
+            ..Account::named(account_name(i))
+        };
+        core.put_account(&actor, account, Precondition::None)
+            .await
+            .unwrap();
+        let batch: Vec<Number> = (0..per_account)
+            .map(|j| Number {
+                telephone_number: TelephoneNumber::parse(&format!(
+                    "+4420{:08}",
+                    i * per_account + j
+                ))
+                .unwrap(),
+                account_name: account_name(i),
+                services: NumberServices::only(Service::TeamsDirectRouting, None),
+                custom_sip_header: j
+                    .is_multiple_of(3)
+                    .then(|| CustomSipHeader::parse(&format!("cost-centre-{}", j % 50)).unwrap()),
+            })
+            .collect();
+        core.upsert_numbers(&actor, &account_name(i), batch)
+            .await
+            .unwrap();
+        if (i + 1).is_multiple_of(100) {
+            eprintln!("loaded {} numbers", (i + 1) * per_account);
+        }
+    }
+    eprintln!(
+        "loaded {} numbers in {:.1} s",
+        accounts * per_account,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Signs a new reader in through the real forms; returns the session cookie.
+async fn sign_in(app: &axum::Router, db: &Database) -> String {
+    let password = users::add(
+        db,
+        "bench",
+        Door::Cli,
+        "bench-reader",
+        &[PortalRole::ReadUser],
+    )
+    .await
+    .unwrap();
+    let post = |uri: &str, body: String, cookie: Option<String>| {
+        let mut request =
+            Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let cookie_of = |response: &axum::response::Response| {
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let response = app
+        .clone()
+        .oneshot(post(
+            "/sign-in",
+            format!("name=bench-reader&password={password}"),
+            None,
+        ))
+        .await
+        .unwrap();
+    let cookie = cookie_of(&response);
+    let form = format!("current={password}&new=bench-password-long&confirm=bench-password-long");
+    let response = app
+        .clone()
+        .oneshot(post("/password", form, Some(cookie)))
+        .await
+        .unwrap();
+    cookie_of(&response)
+}
+
+#[tokio::main]
+async fn main() {
+    let accounts = support::arg("--accounts", 1000);
+    let per_account = support::arg("--per-account", 1000);
+    let runs = support::arg("--runs", 200);
+    let folder = tempfile::tempdir().unwrap();
+    let db = Database::connect(&format!("sqlite://{}/bench.db", folder.path().display()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    load(&db, accounts, per_account).await;
+    let app = router(AppState::new(db.clone(), std::path::Path::new("/none")));
+    let cookie = sign_in(&app, &db).await;
+
+    let middle = accounts / 2;
+    let pages = [
+        ("first page, no filter".to_owned(), "/numbers".to_owned()),
+        (
+            "prefix search +4420005…".to_owned(),
+            format!("/numbers?q=%2B4420{:05}", middle * per_account / 1000),
+        ),
+        (
+            "digits anywhere (…5123…)".to_owned(),
+            "/numbers?q=5123".to_owned(),
+        ),
+        (
+            "account + has custom header".to_owned(),
+            format!("/numbers?account=customer-{middle:04}&header=yes"),
+        ),
+        (
+            "service + sync status synced, sorted highest first".to_owned(),
+            "/numbers?service=teamsDirectRouting&status=synced&sort=desc".to_owned(),
+        ),
+        (
+            "page 100 of a prefix search (after a cursor)".to_owned(),
+            format!("/numbers?q=%2B4420&after=%2B4420{:08}", 50 * 100),
+        ),
+    ];
+    println!(
+        "numbers page, server render with {} numbers in SQLite ({runs} runs each):",
+        accounts * per_account
+    );
+    for (label, uri) in pages {
+        let mut samples = Vec::with_capacity(runs);
+        let mut size = 0;
+        for _ in 0..runs {
+            let request = Request::get(&uri)
+                .header("cookie", &cookie)
+                .body(Body::empty())
+                .unwrap();
+            let started = Instant::now();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200, "{uri}");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            samples.push(started.elapsed());
+            size = body.len();
+            assert!(
+                body.windows(9).any(|w| w == b"<td class"),
+                "{uri} shows rows"
+            );
+        }
+        println!("  {label:<52} {}  {size} bytes", summary(samples));
+    }
+}
