@@ -33,9 +33,11 @@ export default defineConfig({
     { name: "no-javascript", use: { browserName: "chromium", javaScriptEnabled: false } },
   ],
   webServer: {
-    // A fresh SQLite database for every run; the bundle the build script left in target/site.
+    // A fresh SQLite database for every run, with the demo consents and civic addresses; the
+    // bundle the build script left in target/site.
     command:
-      `rm -rf ../target/e2e && ../target/debug/numbat serve --listen 127.0.0.1:${port} ` +
+      `rm -rf ../target/e2e && ../target/debug/numbat demo-data --database-url sqlite://../target/e2e/numbat.db && ` +
+      `../target/debug/numbat serve --listen 127.0.0.1:${port} ` +
       `--database-url sqlite://../target/e2e/numbat.db --site-root ../target/site`,
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,

@@ -1,6 +1,7 @@
 // The app shell as a person sees it: header, navigation, footer, colour schemes, and, with
 // JavaScript, a bundle that hydrates the page.
-import { expect, test, type Page, type TestInfo } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { open, signedIn, unique } from "./support";
 
 const sections = [
   { path: "/accounts", label: "Accounts" },
@@ -9,13 +10,10 @@ const sections = [
   { path: "/audit", label: "Audit" },
 ];
 
-// With JavaScript, wait until the bundle has taken over the page; without, there is nothing to wait for.
-async function open(page: Page, path: string, info: TestInfo) {
-  await page.goto(path);
-  if (info.project.use.javaScriptEnabled !== false) {
-    await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
-  }
-}
+// Every page needs a signed-in person: a ReadUser made for each test.
+test.beforeEach(async ({ page }, info) => {
+  await signedIn(page, info, unique(info, "viewer"), "ReadUser");
+});
 
 test("the shell shows the product, every section and the version", async ({ page }, info) => {
   await open(page, "/", info);
@@ -91,9 +89,9 @@ test.describe("with JavaScript", () => {
       if (message.type() === "error" || message.type() === "warning") problems.push(message.text());
     });
     page.on("pageerror", (error) => problems.push(error.message));
-    const wasm = page.waitForResponse((r) => r.url().endsWith("/pkg/numbat_bg.wasm"));
     await open(page, "/", info);
-    expect((await wasm).status()).toBe(200);
+    const wasm = await page.request.get("/pkg/numbat_bg.wasm");
+    expect(wasm.status()).toBe(200);
     for (const { label } of sections) {
       await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: label, exact: true }).click();
       await expect(page.getByRole("heading", { level: 1 })).toHaveText(label);

@@ -124,7 +124,9 @@ pub struct AccountPage {
 }
 
 #[server(endpoint = "accounts/list")]
-pub async fn list_accounts(query: AccountQuery) -> Result<AccountPage, ServerFnError> {
+pub async fn list_accounts(
+    #[server(default)] query: AccountQuery,
+) -> Result<AccountPage, ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::AccountName;
     use crate::store::accounts::AccountFilter;

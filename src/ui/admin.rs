@@ -204,11 +204,22 @@ fn ShownOnce(secret: Option<Secret>) -> impl IntoView {
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| load_users());
     let add = ServerAction::<AddUser>::new();
     let roles = ServerAction::<SetUserRoles>::new();
     let reset = ServerAction::<ResetUserPassword>::new();
     let remove = ServerAction::<RemoveUser>::new();
+    // Each change returns to this page: the versions make it load the list (and secret) again.
+    let data = Resource::new(
+        move || {
+            (
+                add.version().get(),
+                roles.version().get(),
+                reset.version().get(),
+                remove.version().get(),
+            )
+        },
+        |_| load_users(),
+    );
     view! {
         <Title text="Users"/>
         <h1>"Portal users"</h1>
@@ -357,9 +368,12 @@ pub async fn revoke_token(name: String, confirm: Option<String>) -> Result<(), S
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| load_tokens());
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
+    let data = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| load_tokens(),
+    );
     view! {
         <Title text="API tokens"/>
         <h1>"Provisioning API tokens"</h1>
@@ -472,13 +486,13 @@ pub async fn save_settings(
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| load_settings());
     let save = ServerAction::<SaveSettings>::new();
+    let data = Resource::new(move || save.version().get(), |_| load_settings());
     let query = leptos_router::hooks::use_query_map();
     view! {
         <Title text="Settings"/>
         <h1>"Deployment settings"</h1>
-        {query.get_untracked().get("saved").map(|_| view! { <Notice>"Saved."</Notice> })}
+        {move || query.get().get("saved").map(|_| view! { <Notice>"Saved."</Notice> })}
         {action_error(save)}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -152,7 +152,9 @@ fn number_filter(
 }
 
 #[server(endpoint = "numbers/list")]
-pub async fn list_numbers(query: NumberQuery) -> Result<NumberPage, ServerFnError> {
+pub async fn list_numbers(
+    #[server(default)] query: NumberQuery,
+) -> Result<NumberPage, ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::TelephoneNumber;
     use crate::store::numbers::NumberOrder;
@@ -700,22 +702,27 @@ pub fn NumberFormPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let me = use_context::<super::MeResource>().expect("the app provides the signed-in person");
-    let data = Resource::new(move || params.get().get("number"), load_number_form);
     let add = ServerAction::<AddNumbers>::new();
     let save = ServerAction::<SaveNumber>::new();
     let delete = ServerAction::<DeleteNumber>::new();
+    // A save returns to this same page: its version makes the page load the number again.
+    let data = Resource::new(
+        move || (params.get().get("number"), save.version().get()),
+        |(number, _)| load_number_form(number),
+    );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || {
+                let q = query.get();
+                Suspend::new(async move {
                 let abilities = me.await.ok().flatten().map(|m| m.abilities).unwrap_or_default();
                 match data.await {
                     Err(error) => view! { <Title text="Number"/><h1>"Number"</h1><LoadError message=error_text(&error)/> }.into_any(),
                     Ok(data) => {
-                        let q = query.get_untracked();
                         view! { <NumberFormBody data abilities prefill_account=q.get("account") saved=q.get("saved").is_some() add save delete/> }.into_any()
                     }
                 }
-            })}
+            })}}
         </Suspense>
     }
 }

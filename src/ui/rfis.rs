@@ -80,7 +80,7 @@ pub struct RfiQuery {
 }
 
 #[server(endpoint = "rfis/list")]
-pub async fn list_rfis(query: RfiQuery) -> Result<Vec<RfiView>, ServerFnError> {
+pub async fn list_rfis(#[server(default)] query: RfiQuery) -> Result<Vec<RfiView>, ServerFnError> {
     use super::access::server::{actor, refused, state};
     let (state, actor) = (state()?, actor()?);
     let records = state
@@ -138,9 +138,10 @@ pub async fn update_relationship(
     let (state, actor) = (state()?, actor()?);
     let tenant_id = crate::domain::TenantId::parse(&tenant)
         .map_err(|v| ServerFnError::new(format!("Tenant ID: {}", v.message)))?;
+    // The form always shows the reason, so an emptied field means no reason (not "keep it").
     let change = RelationshipChange {
         status: non_empty(Some(status)),
-        comment: non_empty(comment),
+        comment: Some(comment.unwrap_or_default().trim().to_owned()),
     };
     state
         .core
@@ -236,11 +237,17 @@ pub fn RfiPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let me = use_context::<super::MeResource>().expect("the app provides the signed-in person");
-    let detail = Resource::new(
-        move || params.get().get("tenant").unwrap_or_default(),
-        rfi_detail,
-    );
     let update = ServerAction::<UpdateRelationship>::new();
+    // An update returns to this same page: its version makes the page load the consent again.
+    let detail = Resource::new(
+        move || {
+            (
+                params.get().get("tenant").unwrap_or_default(),
+                update.version().get(),
+            )
+        },
+        |(tenant, _)| rfi_detail(tenant),
+    );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -257,7 +264,7 @@ pub fn RfiPage() -> impl IntoView {
                         view! {
                             <Title text=company.clone()/>
                             <h1>{format!("Request for information: {company}")}</h1>
-                            {query.get_untracked().get("saved").map(|_| view! { <Notice>"Relationship updated."</Notice> })}
+                            {move || query.get().get("saved").map(|_| view! { <Notice>"Relationship updated."</Notice> })}
                             <dl class="facts">
                                 <dt>"Tenant ID"</dt><dd class="mono">{r.tenant_id.clone()}</dd>
                                 <dt>"Consent"</dt><dd>{r.consent_status.clone()}</dd>
