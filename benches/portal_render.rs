@@ -21,6 +21,8 @@ use std::time::Instant;
 use support::summary;
 use tower::ServiceExt;
 
+// Only the argument and summary helpers are used here: SQLite is the database this measures.
+#[allow(dead_code)]
 mod support;
 
 fn account_name(i: usize) -> AccountName {

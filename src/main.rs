@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     numbat::telemetry::init(cli.log_format);
     match cli.command {
-        Command::Serve(args) => numbat::server::serve(args).await,
+        Command::Serve(args) => numbat::server::serve(*args).await,
         Command::Migrate(args) => {
             let db = numbat::store::Database::connect(&args.database_url).await?;
             let applied = db.migrate().await?;

@@ -125,7 +125,16 @@ fn is_public(path: &str) -> bool {
 /// and sessions past their absolute lifetime end.
 pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if path.starts_with(crate::api::MOUNT) {
+    // Files, health checks and the API need no portal session: no database lookup for them.
+    let sessionless = [
+        "/pkg/",
+        "/style/",
+        "/favicon.svg",
+        "/healthz",
+        "/readyz",
+        crate::api::MOUNT,
+    ];
+    if sessionless.iter().any(|prefix| path.starts_with(prefix)) {
         return next.run(request).await;
     }
     let session = request.extensions().get::<Session>().cloned();

@@ -154,8 +154,7 @@ pub async fn list_accounts(
         .list_accounts_in_order(&actor, &filter, order, after.as_ref(), PAGE + 1)
         .await
         .map_err(refused)?;
-    let more = records.len() as i64 > PAGE;
-    records.truncate(PAGE as usize);
+    let more = keep_page(&mut records, PAGE);
     let total = state
         .core
         .count_accounts(&actor, &filter)
@@ -792,7 +791,7 @@ fn AccountFormBody(
                 <CheckedInput name="form[name]" label="Account name" required=true readonly=editing
                     value=account.as_ref().map(|a| a.name.clone()).or(prefill_name).unwrap_or_default()
                     check=check_account_name
-                    hint="Up to 64 characters; it cannot be changed later."/>
+                    hint="Letters, digits, _ and -, up to 100 characters; it cannot be changed later."/>
                 <CheckedInput name="form[teams_tenant_id]" label="Teams tenant ID"
                     value=account.as_ref().and_then(|a| a.teams_tenant_id.clone()).or(prefill_tenant).unwrap_or_default()
                     check=check_tenant

@@ -93,7 +93,7 @@ pub async fn load_users() -> Result<UsersData, ServerFnError> {
     })
 }
 
-/// Ticked role boxes, as posted.
+/// The four role boxes of a user or token form (read, write, delete, admin), as posted.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RoleBoxes {
     pub read: Option<String>,
@@ -103,17 +103,18 @@ pub struct RoleBoxes {
 }
 
 impl RoleBoxes {
+    /// The roles ticked, from the four a form offers in read, write, delete, admin order.
+    fn ticked<R: Copy>(&self, offered: [R; 4]) -> Vec<R> {
+        [&self.read, &self.write, &self.delete, &self.admin]
+            .into_iter()
+            .zip(offered)
+            .filter(|(ticked, _)| ticked.is_some())
+            .map(|(_, role)| role)
+            .collect()
+    }
+
     fn roles(&self) -> Vec<PortalRole> {
-        [
-            (&self.read, PortalRole::ReadUser),
-            (&self.write, PortalRole::WriteUser),
-            (&self.delete, PortalRole::DeleteUser),
-            (&self.admin, PortalRole::AdminUser),
-        ]
-        .into_iter()
-        .filter(|(ticked, _)| ticked.is_some())
-        .map(|(_, role)| role)
-        .collect()
+        self.ticked(PortalRole::ALL)
     }
 }
 
@@ -312,32 +313,14 @@ pub async fn load_tokens() -> Result<TokensData, ServerFnError> {
     })
 }
 
-/// API roles ticked on the token form.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ApiRoleBoxes {
-    pub read: Option<String>,
-    pub write: Option<String>,
-    pub delete: Option<String>,
-    pub admin: Option<String>,
-}
-
 #[server(endpoint = "admin/tokens/create")]
 pub async fn create_token(
     name: String,
-    #[server(default)] roles: ApiRoleBoxes,
+    #[server(default)] roles: RoleBoxes,
 ) -> Result<(), ServerFnError> {
     use crate::provisioning::Role;
     let (state, _) = server::admin()?;
-    let chosen: Vec<Role> = [
-        (&roles.read, Role::Read),
-        (&roles.write, Role::Write),
-        (&roles.delete, Role::Delete),
-        (&roles.admin, Role::Admin),
-    ]
-    .into_iter()
-    .filter(|(t, _)| t.is_some())
-    .map(|(_, r)| r)
-    .collect();
+    let chosen = roles.ticked([Role::Read, Role::Write, Role::Delete, Role::Admin]);
     let name = name.trim().to_owned();
     let secret = crate::auth::tokens::create(&state.db, &name, &chosen)
         .await

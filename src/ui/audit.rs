@@ -40,8 +40,7 @@ pub async fn audit_events(
         .recent_audit_events(&actor, kind.as_deref(), key.as_deref(), before, PAGE + 1)
         .await
         .map_err(refused)?;
-    let more = events.len() as i64 > PAGE;
-    events.truncate(PAGE as usize);
+    let more = keep_page(&mut events, PAGE);
     let rows: Vec<AuditRow> = events
         .into_iter()
         .map(|e| AuditRow {

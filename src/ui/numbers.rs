@@ -171,20 +171,30 @@ pub async fn list_numbers(
         .list_numbers(&actor, &filter, order, after.as_ref(), PAGE + 1)
         .await
         .map_err(refused)?;
-    let more = records.len() as i64 > PAGE;
-    records.truncate(PAGE as usize);
-    let total = state
-        .core
-        .count_numbers_capped(&actor, &filter, COUNT_CAP)
-        .await
-        .map_err(refused)?;
+    let more = keep_page(&mut records, PAGE);
+    // Counting a search anywhere in the number reads every number (no index helps), so the
+    // page says how many it shows and whether there are more, not the total.
+    let total = if filter.contains.is_some() {
+        if more {
+            "many (not counted for a search anywhere in the number)".to_owned()
+        } else {
+            records.len().to_string()
+        }
+    } else {
+        let count = state
+            .core
+            .count_numbers_capped(&actor, &filter, COUNT_CAP)
+            .await
+            .map_err(refused)?;
+        count_text(count, COUNT_CAP)
+    };
     let rows: Vec<NumberRow> = records.into_iter().map(number_row).collect();
     Ok(NumberPage {
         next_after: more
             .then(|| rows.last().map(|r| r.number.clone()))
             .flatten(),
         rows,
-        total: count_text(total, COUNT_CAP),
+        total,
     })
 }
 
@@ -746,6 +756,7 @@ fn NumberFormBody(
     let tpm = RwSignal::new(has(Service::TeamsPhoneMobile));
     let aocp = RwSignal::new(has(Service::AzureOperatorCallProtection));
     let recompute = move || header_blocked.set(tpm.get_untracked() || aocp.get_untracked());
+    let header_problem = RwSignal::new(None::<String>);
     let teams = detail
         .as_ref()
         .and_then(|d| d.teams.clone())
@@ -763,7 +774,7 @@ fn NumberFormBody(
     let form_body = view! {
         {detail.as_ref().map(|d| view! { <input type="hidden" name="form[version]" value=d.version.to_string()/> })}
         <fieldset disabled=read_only>
-            <legend>"Numbers"</legend>
+            <legend>{if editing { "Number" } else { "Numbers" }}</legend>
             <div class="field">
                 <label for="field-account">"Account"</label>
                 <input id="field-account" name="form[account]" list="account-names" required=true readonly=editing
@@ -805,9 +816,20 @@ fn NumberFormBody(
             <legend>"Custom SIP header"</legend>
             <div class="field">
                 <label for="field-header">{header_label}</label>
-                <input id="field-header" name="form[custom_header]" aria-describedby="header-rule"
+                <input id="field-header" name="form[custom_header]" aria-describedby="header-rule header-error"
                     value=detail.as_ref().and_then(|d| d.row.custom_header.clone()).unwrap_or_default()
-                    disabled=move || header_blocked.get()/>
+                    disabled=move || header_blocked.get()
+                    aria-invalid=move || header_problem.get().is_some().then_some("true")
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        header_problem.set(
+                            crate::domain::CustomSipHeader::parse(text.trim())
+                                .err()
+                                .filter(|_| !text.trim().is_empty())
+                                .map(|v| format!("Custom SIP header value {}", v.message)),
+                        );
+                    }/>
+                <small id="header-error" class="field-error" aria-live="polite">{move || header_problem.get()}</small>
                 <small id="header-rule" class="hint">
                     {move || if header_blocked.get() {
                         "Unavailable: numbers with Teams Phone Mobile or Azure Operator Call Protection cannot carry a custom header."

@@ -164,6 +164,14 @@ pub fn Pager(
     }
 }
 
+/// Cuts a list read with one row more than a page down to the page; true when more follow.
+pub fn keep_page<T>(rows: &mut Vec<T>, page: i64) -> bool {
+    let page = usize::try_from(page).unwrap_or(0);
+    let more = rows.len() > page;
+    rows.truncate(page);
+    more
+}
+
 /// Percent-encodes a query-string value.
 pub fn encode(value: &str) -> String {
     value
