@@ -44,5 +44,7 @@ export default defineConfig({
     timeout: 60_000,
     stdout: "ignore",
     stderr: "pipe",
+    // Warnings and errors only: each test's sign-in would otherwise log a line.
+    env: { RUST_LOG: "warn" },
   },
 });

@@ -11,6 +11,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
 /// Rows per page of the account list.
+#[cfg(feature = "ssr")]
 const PAGE: i64 = 50;
 
 /// One service's switches on an account, as the pages show them.

@@ -102,6 +102,7 @@ pub struct RoleBoxes {
     pub admin: Option<String>,
 }
 
+#[cfg(feature = "ssr")]
 impl RoleBoxes {
     /// The roles ticked, from the four a form offers in read, write, delete, admin order.
     fn ticked<R: Copy>(&self, offered: [R; 4]) -> Vec<R> {

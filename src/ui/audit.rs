@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
 const PAGE: i64 = 100;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

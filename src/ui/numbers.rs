@@ -10,8 +10,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
 /// Rows per page of the number list.
+#[cfg(feature = "ssr")]
 pub const PAGE: i64 = 50;
 /// Counts stop here: past it the page says "more than".
+#[cfg(feature = "ssr")]
 pub const COUNT_CAP: i64 = 10_000;
 /// Numbers one "Add numbers" form may carry.
 pub const MAX_ADD: usize = 1_000;

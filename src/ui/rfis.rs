@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// Consents the list reads at most (there are a few per customer, so this is every one in
 /// practice); filters apply to these.
+#[cfg(feature = "ssr")]
 const READ_AT_MOST: i64 = 5_000;
 
 /// The relationship statuses offered, as Operator Connect spells them, with their labels.

@@ -165,6 +165,7 @@ pub fn Pager(
 }
 
 /// Cuts a list read with one row more than a page down to the page; true when more follow.
+#[cfg(feature = "ssr")]
 pub fn keep_page<T>(rows: &mut Vec<T>, page: i64) -> bool {
     let page = usize::try_from(page).unwrap_or(0);
     let more = rows.len() > page;
@@ -186,6 +187,7 @@ pub fn encode(value: &str) -> String {
 }
 
 /// A count for people: exact below the cap, "more than" at it.
+#[cfg(feature = "ssr")]
 pub fn count_text(count: i64, capped_at: i64) -> String {
     if count > capped_at {
         format!("more than {capped_at}")
@@ -195,6 +197,7 @@ pub fn count_text(count: i64, capped_at: i64) -> String {
 }
 
 /// `Some(text)` unless it is empty or only spaces.
+#[cfg(feature = "ssr")]
 pub fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
