@@ -81,6 +81,7 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
 
     // The JSON log line that announces the address carries the port the OS picked.
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut start_up = Vec::new();
     let address = loop {
         assert!(Instant::now() < deadline, "no 'listening' log line");
         let line = logs.next().expect("server exited early").unwrap();
@@ -88,7 +89,14 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
         if let Some(address) = event["address"].as_str() {
             break address.to_owned();
         }
+        start_up.push(line);
     };
+    assert!(
+        start_up
+            .iter()
+            .any(|l| l.contains("numbat user add NAME --role AdminUser")),
+        "a start with no portal users says how to create the first admin: {start_up:?}"
+    );
 
     let health = http_get(&address, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
@@ -216,4 +224,68 @@ fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
         !ok && stderr.contains("no token is named bss-prod"),
         "{stderr}"
     );
+}
+
+#[test]
+fn portal_users_are_added_listed_reset_and_removed_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let run = |args: &[&str]| {
+        let output = numbat()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let last_line = |text: &str| {
+        text.trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let (ok, stdout, stderr) = run(&["user", "add", "ana@operator.example", "--role", "AdminUser"]);
+    assert!(ok, "{stderr}");
+    let first = last_line(&stdout);
+    assert_eq!(
+        first.len(),
+        20,
+        "a one-time password alone on the last line: {stdout}"
+    );
+    assert!(stdout.contains("changed at first sign-in"), "{stdout}");
+
+    let (ok, _, stderr) = run(&["user", "add", "ana@operator.example", "--role", "ReadUser"]);
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+    let (ok, _, stderr) = run(&["user", "add", "bo", "--role", "Root"]);
+    assert!(!ok && stderr.contains("--role Root"), "{stderr}");
+
+    let (ok, stdout, _) = run(&["user", "add", "bo", "--role", "ReadUser,WriteUser"]);
+    assert!(ok);
+    let (_, listing, _) = run(&["user", "list"]);
+    assert!(
+        listing.contains("ana@operator.example") && listing.contains("AdminUser"),
+        "{listing}"
+    );
+    assert!(listing.contains("ReadUser,WriteUser"), "{listing}");
+    assert!(
+        !listing.contains(&first) && !listing.contains(&last_line(&stdout)),
+        "never a password"
+    );
+
+    let (ok, stdout, _) = run(&["user", "reset-password", "ana@operator.example"]);
+    assert!(ok);
+    assert_ne!(last_line(&stdout), first, "a new one-time password");
+
+    let (ok, _, stderr) = run(&["user", "remove", "ana@operator.example"]);
+    assert!(!ok && stderr.contains("last AdminUser"), "{stderr}");
+    let (ok, _, stderr) = run(&["user", "remove", "bo"]);
+    assert!(ok, "{stderr}");
+    let (_, listing, _) = run(&["user", "list"]);
+    assert!(!listing.contains("bo "), "{listing}");
 }
