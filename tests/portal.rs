@@ -518,3 +518,69 @@ async fn an_admin_manages_users_and_api_tokens_and_sees_secrets_once() {
         .expect("last admin");
     assert!(error.contains("last AdminUser"), "{error}");
 }
+
+#[tokio::test]
+async fn a_refused_add_without_javascript_comes_back_with_what_was_typed() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut writer = Browser::signed_in(&app, &test.db, "wanda", &[PortalRole::WriteUser]).await;
+    assert_eq!(
+        writer
+            .post_error(
+                "/api/accounts/save",
+                "form[name]=dr-co&form[direct_routing]=on"
+            )
+            .await,
+        None
+    );
+
+    // 3 good numbers and a typo: refused, and the page it returns to shows them all again.
+    let pasted = "%2B442079460001%0A%2B442079460002%0A%2B44207946000X%0A%2B442079460004";
+    let form = format!("form[account]=dr-co&form[numbers]={pasted}&form[direct_routing]=on&form[custom_header]=site-7");
+    let error = writer
+        .post_error("/api/numbers/add", &form)
+        .await
+        .expect("refused");
+    assert!(error.contains("+44207946000X"), "{error}");
+    // post_error followed the redirect once; the draft is shown on that load, then forgotten.
+    let (_, html) = writer.get("/numbers/new").await;
+    assert!(
+        !html.contains("+442079460004"),
+        "a draft is shown once: {html}"
+    );
+
+    let (response, _) = writer
+        .post_from("/numbers/new", "/api/numbers/add", &form)
+        .await;
+    let back = response.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("http://portal.test")
+        .to_owned();
+    let (_, html) = writer.get(&back).await;
+    assert!(
+        html.contains("+442079460001\n+442079460002\n+44207946000X\n+442079460004</textarea>"),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="site-7""#), "{html}");
+    assert!(
+        html.contains(r#"name="form[direct_routing]" checked"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="dr-co""#), "{html}");
+
+    // A post from the browser bundle (JSON accepted, not HTML) keeps nothing: its form stays on the page.
+    let request = Request::post("/api/numbers/add")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(form.clone()))
+        .unwrap();
+    let (response, _) = writer.send(request).await;
+    assert!(
+        response.status().is_server_error(),
+        "a refusal, answered to the bundle"
+    );
+    let (_, html) = writer.get("/numbers/new").await;
+    assert!(!html.contains("+442079460004"), "{html}");
+}
