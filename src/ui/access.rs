@@ -74,47 +74,6 @@ pub mod server {
         })
     }
 
-    /// The portal session of this request.
-    pub async fn session() -> Result<tower_sessions::Session, ServerFnError> {
-        leptos_axum::extract::<tower_sessions::Session>()
-            .await
-            .map_err(|e| ServerFnError::new(format!("no session: {e}")))
-    }
-
-    /// Keeps a refused form for the page a plain (no-JavaScript) post returns to, so what the
-    /// person typed is shown again. With JavaScript the form never leaves the page: nothing kept.
-    pub async fn keep_draft_for_plain_form<T: serde::Serialize>(
-        key: &str,
-        form: &T,
-    ) -> Result<(), ServerFnError> {
-        let plain = use_context::<Parts>().is_some_and(|parts| {
-            parts
-                .headers
-                .get(axum::http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|accept| accept.contains("text/html"))
-        });
-        if plain {
-            session()
-                .await?
-                .insert(key, form)
-                .await
-                .map_err(|e| ServerFnError::new(e.to_string()))?;
-        }
-        Ok(())
-    }
-
-    /// The draft kept under `key`, once.
-    pub async fn take_draft<T: serde::de::DeserializeOwned>(
-        key: &str,
-    ) -> Result<Option<T>, ServerFnError> {
-        session()
-            .await?
-            .remove::<T>(key)
-            .await
-            .map_err(|e| ServerFnError::new(e.to_string()))
-    }
-
     /// The caller as the provisioning core sees them.
     pub fn actor() -> Result<Actor, ServerFnError> {
         Ok(signed_in()?.actor())

@@ -21,7 +21,6 @@ pub struct Secret {
 
 #[cfg(feature = "ssr")]
 mod server {
-    use super::super::access::server::session;
     use super::*;
     use crate::provisioning::Permission;
 
@@ -31,6 +30,12 @@ mod server {
         let actor = actor()?;
         actor.permit(Permission::Administer).map_err(refused)?;
         Ok((state()?, actor.principal))
+    }
+
+    pub async fn session() -> Result<tower_sessions::Session, ServerFnError> {
+        leptos_axum::extract::<tower_sessions::Session>()
+            .await
+            .map_err(|e| ServerFnError::new(format!("no session: {e}")))
     }
 
     pub async fn show_once(what: String, value: String) -> Result<(), ServerFnError> {

@@ -227,9 +227,6 @@ pub struct NumberDetail {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NumberFormData {
     pub number: Option<NumberDetail>,
-    /// What this person last posted to the add form without JavaScript, when it was refused:
-    /// shown again so a long pasted list is not lost.
-    pub draft: Option<NumberForm>,
     pub header_name: Option<String>,
     pub accounts: Vec<String>,
 }
@@ -306,14 +303,8 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
         .into_iter()
         .map(|a| a.account.name.as_str().to_owned())
         .collect();
-    let draft = if number.is_none() {
-        super::access::server::take_draft::<NumberForm>(ADD_DRAFT).await?
-    } else {
-        None
-    };
     Ok(NumberFormData {
         number,
-        draft,
         header_name: settings.sip_header_name.map(|h| h.as_str().to_owned()),
         accounts,
     })
@@ -464,23 +455,9 @@ fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, Se
         .collect())
 }
 
-/// The session key of a refused add form's draft.
-#[cfg(feature = "ssr")]
-const ADD_DRAFT: &str = "draft:numbers/add";
-
-/// Adds new numbers to an account; numbers that already exist are refused, not replaced. A
-/// refused form posted without JavaScript is kept as a draft for the page it returns to.
+/// Adds new numbers to an account; numbers that already exist are refused, not replaced.
 #[server(endpoint = "numbers/add")]
 pub async fn add_numbers(form: NumberForm) -> Result<(), ServerFnError> {
-    let result = add_numbers_checked(form.clone()).await;
-    if result.is_err() {
-        super::access::server::keep_draft_for_plain_form(ADD_DRAFT, &form).await?;
-    }
-    result
-}
-
-#[cfg(feature = "ssr")]
-async fn add_numbers_checked(form: NumberForm) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::provisioning::ProvisioningError;
     let (state, actor) = (state()?, actor()?);
@@ -774,23 +751,7 @@ fn NumberFormBody(
 ) -> impl IntoView {
     let detail = data.number.clone();
     let editing = detail.is_some();
-    let draft = data.draft.clone();
-    let ticked_in_draft = |s: Service| {
-        draft.as_ref().is_some_and(|f| {
-            match s {
-                Service::TeamsDirectRouting => &f.direct_routing,
-                Service::ZoomPhoneCloudPeering => &f.zoom,
-                Service::AzureOperatorCallProtection => &f.call_protection,
-                Service::TeamsOperatorConnect => &f.operator_connect,
-                Service::TeamsPhoneMobile => &f.phone_mobile,
-            }
-            .is_some()
-        })
-    };
-    let has = |s: Service| match &draft {
-        Some(_) => ticked_in_draft(s),
-        None => detail.as_ref().is_some_and(|d| d.enabled.contains(&s)),
-    };
+    let has = |s: Service| detail.as_ref().is_some_and(|d| d.enabled.contains(&s));
     // Whether the header field can be used: not with Teams Phone Mobile or Call Protection.
     let header_blocked =
         RwSignal::new(has(Service::TeamsPhoneMobile) || has(Service::AzureOperatorCallProtection));
@@ -798,37 +759,9 @@ fn NumberFormBody(
     let aocp = RwSignal::new(has(Service::AzureOperatorCallProtection));
     let recompute = move || header_blocked.set(tpm.get_untracked() || aocp.get_untracked());
     let header_problem = RwSignal::new(None::<String>);
-    let teams = match &draft {
-        Some(f) => TeamsSettings {
-            assignment_status: f.assignment_status.clone(),
-            usage: f.usage.clone(),
-            capabilities: f.capabilities.clone().unwrap_or_default(),
-            civic_address_id: f.civic_address_id.clone(),
-            location_id: f.location_id.clone(),
-            allow_tenant_address_update: f.allow_tenant_address_update.is_some(),
-            displayed_country_code: f.displayed_country_code.clone(),
-        },
-        None => detail
-            .as_ref()
-            .and_then(|d| d.teams.clone())
-            .unwrap_or_default(),
-    };
-    let initial_header = match &draft {
-        Some(f) => f.custom_header.clone().unwrap_or_default(),
-        None => detail
-            .as_ref()
-            .and_then(|d| d.row.custom_header.clone())
-            .unwrap_or_default(),
-    };
-    let initial_account = draft
+    let teams = detail
         .as_ref()
-        .map(|f| f.account.clone())
-        .or(detail.as_ref().map(|d| d.row.account.clone()))
-        .or(prefill_account)
-        .unwrap_or_default();
-    let initial_numbers = draft
-        .as_ref()
-        .map(|f| f.numbers.clone())
+        .and_then(|d| d.teams.clone())
         .unwrap_or_default();
     let header_name = data.header_name.clone();
     let header_label = match &header_name {
@@ -847,7 +780,7 @@ fn NumberFormBody(
             <div class="field">
                 <label for="field-account">"Account"</label>
                 <input id="field-account" name="form[account]" list="account-names" required=true readonly=editing
-                    value=initial_account/>
+                    value=detail.as_ref().map(|d| d.row.account.clone()).or(prefill_account).unwrap_or_default()/>
                 <datalist id="account-names">{data.accounts.iter().map(|a| view! { <option value=a.clone()></option> }).collect_view()}</datalist>
             </div>
             {if let Some(d) = &detail {
@@ -858,7 +791,7 @@ fn NumberFormBody(
                     <div class="field">
                         <label for="field-numbers">"Telephone numbers"</label>
                         <textarea id="field-numbers" name="form[numbers]" rows="6" required=true aria-describedby="numbers-hint numbers-error"
-                            on:input=move |ev| problem.set(check_number_list(&event_target_value(&ev)))>{initial_numbers.clone()}</textarea>
+                            on:input=move |ev| problem.set(check_number_list(&event_target_value(&ev)))></textarea>
                         <small id="numbers-hint" class="hint">{format!("In E.164 form (+ and country code), one per line or separated by commas; up to {MAX_ADD}. Paste from a spreadsheet works.")}</small>
                         <small id="numbers-error" class="field-error" aria-live="polite">{move || problem.get()}</small>
                     </div>
@@ -886,7 +819,7 @@ fn NumberFormBody(
             <div class="field">
                 <label for="field-header">{header_label}</label>
                 <input id="field-header" name="form[custom_header]" aria-describedby="header-rule header-error"
-                    value=initial_header
+                    value=detail.as_ref().and_then(|d| d.row.custom_header.clone()).unwrap_or_default()
                     disabled=move || header_blocked.get()
                     aria-invalid=move || header_problem.get().is_some().then_some("true")
                     on:input=move |ev| {
