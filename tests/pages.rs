@@ -17,6 +17,7 @@ const SECTIONS: [(&str, &str); 4] = [
 
 #[tokio::test]
 async fn every_section_renders_complete_with_header_navigation_and_footer() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
@@ -53,6 +54,7 @@ async fn every_section_renders_complete_with_header_navigation_and_footer() {
 
 #[tokio::test]
 async fn each_page_has_its_own_title() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
@@ -64,6 +66,7 @@ async fn each_page_has_its_own_title() {
 
 #[tokio::test]
 async fn an_unknown_page_is_a_404_inside_the_shell() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
@@ -78,6 +81,7 @@ async fn an_unknown_page_is_a_404_inside_the_shell() {
 
 #[tokio::test]
 async fn the_stylesheet_has_light_and_dark_schemes() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let (response, css) = get(&app, "/style/numbat.css").await;
@@ -89,6 +93,7 @@ async fn the_stylesheet_has_light_and_dark_schemes() {
 
 #[tokio::test]
 async fn the_theme_switch_works_without_javascript() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
@@ -133,6 +138,7 @@ async fn the_theme_switch_works_without_javascript() {
 
 #[tokio::test]
 async fn the_theme_switch_refuses_unknown_schemes_and_foreign_redirects() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let (response, body) = get(&app, "/theme?set=purple&back=/").await;
@@ -149,6 +155,7 @@ async fn the_theme_switch_refuses_unknown_schemes_and_foreign_redirects() {
 
 #[tokio::test]
 async fn pages_load_the_browser_bundle_only_when_it_exists() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
 
     let (_, html) = get(&app_without_bundle(&test.db), "/sign-in").await;

@@ -17,6 +17,7 @@ fn location(response: &axum::http::Response<Body>) -> String {
 
 #[tokio::test]
 async fn pages_need_a_sign_in_and_come_back_after_it() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut browser = Browser::new(&app);
@@ -93,6 +94,7 @@ async fn pages_need_a_sign_in_and_come_back_after_it() {
 
 #[tokio::test]
 async fn a_wrong_password_or_unknown_user_gets_the_same_answer_and_no_session() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     users::add(&test.db, "t", Door::Cli, "ana", &[PortalRole::ReadUser])
@@ -115,6 +117,7 @@ async fn a_wrong_password_or_unknown_user_gets_the_same_answer_and_no_session() 
 
 #[tokio::test]
 async fn sign_out_ends_the_session_everywhere_it_was_used() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut browser = Browser::signed_in(&app, &test.db, "ana", &[PortalRole::ReadUser]).await;
@@ -135,6 +138,7 @@ async fn sign_out_ends_the_session_everywhere_it_was_used() {
 
 #[tokio::test]
 async fn sessions_end_at_their_absolute_lifetime_and_when_the_user_is_removed() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let state =
         numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/nonexistent"))
@@ -186,6 +190,7 @@ async fn sessions_end_at_their_absolute_lifetime_and_when_the_user_is_removed() 
 
 #[tokio::test]
 async fn a_read_user_sees_everything_and_the_server_refuses_their_hand_made_posts() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut writer = Browser::signed_in(&app, &test.db, "wanda", &[PortalRole::WriteUser]).await;
@@ -242,6 +247,7 @@ async fn a_read_user_sees_everything_and_the_server_refuses_their_hand_made_post
 
 #[tokio::test]
 async fn cross_site_form_posts_are_refused() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut browser = Browser::signed_in(&app, &test.db, "ana", &[PortalRole::AdminUser]).await;
@@ -271,6 +277,7 @@ async fn cross_site_form_posts_are_refused() {
 
 #[tokio::test]
 async fn an_operator_provisions_every_service_through_the_forms() {
+    let _renderer = common::one_renderer_at_a_time().await;
     for test in TestDb::every_backend().await {
         let test = test.migrated().await;
         let app = app_without_bundle(&test.db);
@@ -448,6 +455,7 @@ async fn an_operator_provisions_every_service_through_the_forms() {
 
 #[tokio::test]
 async fn an_admin_manages_users_and_api_tokens_and_sees_secrets_once() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut admin = Browser::signed_in(&app, &test.db, "ada", &[PortalRole::AdminUser]).await;

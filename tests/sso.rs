@@ -171,6 +171,7 @@ async fn portal(test: &TestDb, provider: &Provider) -> axum::Router {
 
 #[tokio::test]
 async fn people_sign_in_with_the_identity_provider_and_get_the_roles_it_gives() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let provider = provider().await;
     let app = portal(&test, &provider).await;
@@ -195,6 +196,7 @@ async fn people_sign_in_with_the_identity_provider_and_get_the_roles_it_gives() 
 
 #[tokio::test]
 async fn roles_come_from_a_local_user_when_the_token_has_none() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let provider = provider().await;
     let app = portal(&test, &provider).await;
@@ -227,6 +229,7 @@ async fn roles_come_from_a_local_user_when_the_token_has_none() {
 
 #[tokio::test]
 async fn forged_callbacks_and_tokens_for_another_client_are_refused() {
+    let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let provider = provider().await;
     let app = portal(&test, &provider).await;

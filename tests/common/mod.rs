@@ -323,3 +323,13 @@ impl Browser {
         Some(html[start..end].to_owned())
     }
 }
+
+/// Portal pages render through Leptos, which keeps some state per process: two tests rendering
+/// pages at once, each on its own runtime, were seen to stall for good (about one run in five;
+/// never one at a time, and never in the server, which has one runtime). Tests that render
+/// pages hold this for their whole run.
+#[allow(dead_code)]
+pub async fn one_renderer_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static RENDERER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    RENDERER.lock().await
+}
