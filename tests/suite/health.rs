@@ -1,9 +1,9 @@
 //! `/healthz` and `/readyz`, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
+use crate::common::{app_without_bundle, get, TestDb};
 use axum::http::StatusCode;
-use common::{app_without_bundle, get, TestDb};
 use serde_json::{json, Value};
 
 #[tokio::test]

@@ -1,10 +1,8 @@
 //! The Provisioning API over the axum router: ACG's paths, shapes, status codes and headers.
 
-mod common;
-
+use crate::common::{app_without_bundle, send, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{app_without_bundle, send, TestDb};
 use numbat::provisioning::Role;
 use serde_json::{json, Value};
 

@@ -1,9 +1,7 @@
 //! The provisioning core's contract, run against SQLite and PostgreSQL alike: every rule that
 //! needs the database, atomic batches, versions, audit events and the outbox.
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use numbat::domain::number::{Capability, TeamsNumberConfig, Usage};
 use numbat::domain::{
     Account, AccountName, AccountServices, BaseDomain, CustomSipHeader, DirectRoutingConfig,

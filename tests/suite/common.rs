@@ -1,5 +1,4 @@
 //! Test helpers: throw-away databases on SQLite and PostgreSQL, and a router to send requests to.
-#![allow(dead_code)]
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};

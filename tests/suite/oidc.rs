@@ -1,13 +1,11 @@
 //! JWTs from an OIDC issuer: a local issuer serves discovery and keys; tokens are signed with a
 //! test key (tests/fixtures), then checked for signature, issuer, audience, expiry and roles.
 
-mod common;
-
+use crate::common::{send, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::Json;
-use common::{send, TestDb};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use numbat::auth::oidc::OidcVerifier;
 use numbat::server::{router, AppState};

@@ -1,8 +1,8 @@
 //! Opening and migrating both databases.
 
-mod common;
+use crate::common;
 
-use common::TestDb;
+use crate::common::TestDb;
 use numbat::store::{Database, StoreError};
 
 #[tokio::test]

@@ -3,13 +3,13 @@
 //! test key; the portal must check state, nonce, signature and audience, and take roles from
 //! the token or from a local user.
 
-mod common;
+use crate::common;
 
+use crate::common::{Browser, TestDb};
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Json;
-use common::{Browser, TestDb};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use numbat::auth::sso::SingleSignOn;
 use numbat::auth::users::{self, PortalRole};

@@ -1,11 +1,11 @@
 //! The portal as a browser without JavaScript uses it: signing in, roles, the forms of every
 //! workflow (posted as a browser posts them), and the refusals a person must get.
 
-mod common;
+use crate::common;
 
+use crate::common::{app_without_bundle, Browser, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{app_without_bundle, Browser, TestDb};
 use numbat::auth::users::{self, PortalRole};
 use numbat::provisioning::Door;
 

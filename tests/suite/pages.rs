@@ -1,11 +1,11 @@
 //! The portal's shell as a browser without JavaScript receives it, through the axum router.
 
-mod common;
+use crate::common;
 
+use crate::common::{app, app_without_bundle, get, Browser, TestDb};
 use axum::body::Body;
 use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{Request, StatusCode};
-use common::{app, app_without_bundle, get, Browser, TestDb};
 use numbat::auth::users::PortalRole;
 
 const SECTIONS: [(&str, &str); 4] = [

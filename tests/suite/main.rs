@@ -1,0 +1,16 @@
+//! Every integration test, in one binary: the debug build of this crate links to hundreds of
+//! megabytes, so one test binary instead of one per file saves gigabytes of disk and minutes
+//! of linking. Each module is one concern, as its own `//!` line says.
+
+mod common;
+
+mod api;
+mod cli;
+mod health;
+mod oidc;
+mod pages;
+mod parsers;
+mod portal;
+mod provisioning;
+mod sso;
+mod store;
