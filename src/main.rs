@@ -31,6 +31,21 @@ async fn main() -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+        Command::Import(args) => {
+            let db = open(&args.database.database_url).await?;
+            let invalid = numbat::bulk::commands::import(&db, *args, &cli_operator()).await;
+            db.close().await;
+            if invalid? > 0 {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        Command::Export(args) => {
+            let db = open(&args.database.database_url).await?;
+            let exported = numbat::bulk::commands::export(&db, args, &cli_operator()).await;
+            db.close().await;
+            exported
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod access;
 mod accounts;
 mod consents;
 pub mod error;
+pub mod import;
 mod numbers;
 mod settings;
 

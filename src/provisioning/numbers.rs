@@ -58,7 +58,7 @@ impl Provisioning {
         Ok(written.remove(0))
     }
 
-    async fn write_numbers(
+    pub(super) async fn write_numbers(
         &self,
         permit: &Permit<'_>,
         tx: &mut Tx,

@@ -58,6 +58,15 @@ impl Tx {
         Ok(())
     }
 
+    /// Undoes everything done in the transaction.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
     /// `FOR UPDATE` where the database has row locks; SQLite's IMMEDIATE transaction already
     /// holds the only write lock.
     pub fn lock_clause(&self) -> &'static str {

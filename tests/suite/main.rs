@@ -7,6 +7,7 @@ mod common;
 mod api;
 mod cli;
 mod health;
+mod import;
 mod oidc;
 mod pages;
 mod parsers;

@@ -1,0 +1,325 @@
+//! Reading an import file: ACG's columns (a heading row naming any of them) or the plain form
+//! (one number per line, with or without a `Numbers` heading, for one account and service).
+//!
+//! The file is read on a blocking thread and handed to the core row by row through a short
+//! queue, so a million-row file is never held in memory and parsing overlaps writing.
+
+use super::columns::{Heading, RowDefaults, PLAIN_HEADING};
+use crate::domain::{
+    AccountName, Number, NumberServices, Service, TeamsNumberConfig, TeamsNumberService,
+    TelephoneNumber, Violation, Violations,
+};
+use crate::provisioning::import::{ImportMode, ImportRow};
+use crate::provisioning::{Actor, Provisioning, ProvisioningError};
+use crate::store::imports::{RowError, Tally};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::Read;
+use std::rc::Rc;
+
+/// Rows read ahead of the core.
+const QUEUE_ROWS: usize = 4096;
+
+/// How to read the rows of one file.
+#[derive(Clone, Debug, Default)]
+pub struct FileSettings {
+    /// Fills empty `accountName` cells; rows naming another account are refused.
+    pub defaults: RowDefaults,
+    /// What every number of a plain (one-number-per-line) file gets.
+    pub plain: Option<PlainSettings>,
+}
+
+/// The service (and its Teams settings) a plain file's numbers are given.
+#[derive(Clone, Debug)]
+pub struct PlainSettings {
+    pub service: Service,
+    /// For Operator Connect and Teams Phone Mobile.
+    pub teams: Option<TeamsNumberConfig>,
+}
+
+/// What an import did, or would do.
+#[derive(Clone, Debug)]
+pub struct ImportSummary {
+    pub job_id: i64,
+    pub tally: Tally,
+}
+
+/// Why an import stopped before the end of its file.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportFailure {
+    /// The file cannot be read as an import at all (its heading, its form); nothing was done.
+    #[error("{0}")]
+    File(String),
+    #[error(transparent)]
+    Core(#[from] ProvisioningError),
+}
+
+/// A row, or why the file cannot go on being read.
+type Item = Result<ImportRow, String>;
+
+/// Imports `file` through the core: a dry run or an apply. `on_chunk` hears the running tally
+/// and each chunk's invalid rows as they are found.
+pub async fn import_file<R, F>(
+    core: &Provisioning,
+    actor: &Actor,
+    source: &str,
+    file: R,
+    settings: FileSettings,
+    mode: ImportMode,
+    mut on_chunk: F,
+) -> Result<ImportSummary, ImportFailure>
+where
+    R: Read + Send + 'static,
+    F: FnMut(&Tally, &[RowError]),
+{
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(QUEUE_ROWS);
+    let reader = tokio::task::spawn_blocking(move || read_rows(file, &settings, &sender));
+    let mut import = core.start_import(actor, source, mode).await?;
+    while let Some(item) = receiver.recv().await {
+        match item {
+            Ok(row) => {
+                let report = import.push(row).await?;
+                if report.chunk_done {
+                    on_chunk(&import.tally(), &report.errors);
+                }
+            }
+            Err(reason) => {
+                drop(receiver);
+                import.fail(&reason).await?;
+                return Err(ImportFailure::File(reason));
+            }
+        }
+    }
+    let _ = reader.await;
+    let job_id = import.job_id();
+    let (report, tally) = import.finish().await?;
+    on_chunk(&tally, &report.errors);
+    Ok(ImportSummary { job_id, tally })
+}
+
+/// Reads every row of `file` into `sender`; stops quietly when the receiver has gone.
+fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mpsc::Sender<Item>) {
+    let send = |item| sender.blocking_send(item).is_ok();
+    let breaks = Rc::new(RefCell::new(LineBreaks::default()));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(CountingReader {
+            inner: file,
+            offset: 0,
+            breaks: Rc::clone(&breaks),
+        });
+    let mut form: Option<Form> = None;
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return,
+            Ok(true) => {}
+            Err(error) => {
+                let at = error.position().map_or(0, |p| p.byte());
+                let line = breaks.borrow_mut().line_at(at);
+                send(Err(format!("line {line}: the file is not CSV: {error}")));
+                return;
+            }
+        }
+        let line = breaks
+            .borrow_mut()
+            .line_at(record.position().map_or(0, |p| p.byte()));
+        let text = match csv::StringRecord::from_byte_record(record.clone()) {
+            Ok(text) => text,
+            Err(_) => {
+                let error = Violation::new("", "NotUtf8", "the line is not UTF-8 text");
+                if !send(Ok(ImportRow {
+                    line,
+                    number: Err(error.into()),
+                })) {
+                    return;
+                }
+                continue;
+            }
+        };
+        if text.iter().all(|cell| cell.trim().is_empty()) {
+            continue;
+        }
+        let form = match &form {
+            Some(form) => form,
+            None => match Form::of_first_row(&text, settings) {
+                Ok((found, heading_row)) => {
+                    let found = form.insert(found);
+                    if heading_row {
+                        continue;
+                    }
+                    found
+                }
+                Err(reason) => {
+                    send(Err(format!("line {line}: {reason}")));
+                    return;
+                }
+            },
+        };
+        let number = form.number(&text, &settings.defaults);
+        if !send(Ok(ImportRow { line, number })) {
+            return;
+        }
+    }
+}
+
+/// The line breaks read but not yet passed by the records, to number lines as an editor
+/// does: the CSV reader skips blank lines without counting them, and a record's position is
+/// where the blank lines before it began.
+#[derive(Default)]
+struct LineBreaks {
+    /// Offsets of `\r` and `\n` bytes not yet passed, and whether each is a `\n`.
+    ahead: VecDeque<(u64, bool)>,
+    passed: i64,
+}
+
+impl LineBreaks {
+    /// The line (from 1) of the first byte at or after `offset` that is not a line break;
+    /// offsets must come in increasing order.
+    fn line_at(&mut self, offset: u64) -> i64 {
+        let mut cursor = offset;
+        while let Some(&(at, newline)) = self.ahead.front() {
+            if at > cursor {
+                break;
+            }
+            if at == cursor {
+                cursor += 1;
+            }
+            self.ahead.pop_front();
+            self.passed += i64::from(newline);
+        }
+        self.passed + 1
+    }
+}
+
+/// Passes bytes through, noting where each line break is; the queue holds only what the CSV
+/// reader has read ahead.
+struct CountingReader<R> {
+    inner: R,
+    offset: u64,
+    breaks: Rc<RefCell<LineBreaks>>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        let mut breaks = self.breaks.borrow_mut();
+        for (i, &byte) in buf[..read].iter().enumerate() {
+            if byte == b'\n' || byte == b'\r' {
+                breaks
+                    .ahead
+                    .push_back((self.offset + i as u64, byte == b'\n'));
+            }
+        }
+        self.offset += read as u64;
+        Ok(read)
+    }
+}
+
+/// Which of the two forms a file is in.
+enum Form {
+    Columns(Heading),
+    Plain {
+        account: AccountName,
+        plain: PlainSettings,
+    },
+}
+
+impl Form {
+    /// The form the first non-blank row shows, and whether that row is a heading.
+    fn of_first_row(
+        first: &csv::StringRecord,
+        settings: &FileSettings,
+    ) -> Result<(Form, bool), String> {
+        let first_cell = first
+            .get(0)
+            .unwrap_or_default()
+            .trim()
+            .trim_start_matches('\u{feff}');
+        let plain_heading = first.len() == 1 && first_cell.eq_ignore_ascii_case(PLAIN_HEADING);
+        let bare_number = first_cell.starts_with('+') && first.len() == 1;
+        if plain_heading || bare_number {
+            let Some(plain) = settings.plain.clone() else {
+                return Err("a file with one number per line needs the service to give them (and the account)".into());
+            };
+            let Some(account) = settings.defaults.account.clone() else {
+                return Err(
+                    "a file with one number per line needs the account to put them in".into(),
+                );
+            };
+            return Ok((Form::Plain { account, plain }, plain_heading));
+        }
+        let heading = Heading::parse(first.iter())?;
+        Ok((Form::Columns(heading), true))
+    }
+
+    fn number(
+        &self,
+        record: &csv::StringRecord,
+        defaults: &RowDefaults,
+    ) -> Result<Number, Violations> {
+        match self {
+            Form::Columns(heading) => heading.number(record, defaults),
+            Form::Plain { account, plain } => {
+                let mut v = Violations::new();
+                if record.len() > 1 {
+                    v.push(Violation::new(
+                        "",
+                        "TooManyCells",
+                        "a file with one number per line has one cell per line",
+                    ));
+                }
+                let raw = record.get(0).unwrap_or_default().trim();
+                let telephone_number = v.parse("telephoneNumber", raw, TelephoneNumber::parse);
+                let teams = plain.teams.clone().map(|configuration| TeamsNumberService {
+                    enabled: true,
+                    assignment_status: None,
+                    configuration: Some(configuration),
+                });
+                let number = telephone_number.map(|telephone_number| Number {
+                    telephone_number,
+                    account_name: account.clone(),
+                    services: NumberServices::only(
+                        plain.service,
+                        teams.or(Some(TeamsNumberService {
+                            enabled: true,
+                            assignment_status: None,
+                            configuration: None,
+                        })),
+                    ),
+                    custom_sip_header: None,
+                });
+                match number {
+                    Some(number) if v.is_empty() => Ok(number),
+                    _ => Err(v),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_numbered_as_an_editor_shows_them() {
+        let text = "Numbers\r\n+441632960001\r\n\r\n\n\"+44\n1632\"\n+441632960003\n";
+        let breaks = Rc::new(RefCell::new(LineBreaks::default()));
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(CountingReader {
+                inner: text.as_bytes(),
+                offset: 0,
+                breaks: Rc::clone(&breaks),
+            });
+        let mut lines = Vec::new();
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            let at = record.position().unwrap().byte();
+            lines.push(breaks.borrow_mut().line_at(at));
+        }
+        assert_eq!(lines, [1, 2, 5, 7]);
+    }
+}

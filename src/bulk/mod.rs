@@ -1,0 +1,10 @@
+//! Bulk work in CSV: reading an import file into rows for the core's import, and writing
+//! numbers out in the same columns. A door: it translates files, the core holds the rules.
+
+pub mod columns;
+pub mod commands;
+pub mod export;
+pub mod import;
+
+pub use columns::{column_of, number_columns, RowDefaults};
+pub use import::{import_file, FileSettings, ImportFailure, ImportSummary, PlainSettings};

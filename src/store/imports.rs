@@ -1,0 +1,176 @@
+//! Import runs as stored: their progress, tallies and invalid rows.
+
+use super::tx::{on_pool, on_tx};
+use super::{Database, StoreError, Tx};
+use serde::Serialize;
+
+/// How many invalid rows of one run are kept; the tally counts every one.
+pub const KEPT_ROW_ERRORS: i64 = 10_000;
+
+/// One import run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportJob {
+    pub id: i64,
+    /// The file's name as given.
+    pub source: String,
+    /// `dryRun` or `apply`.
+    pub mode: String,
+    /// `running`, `finished` or `failed`.
+    pub state: String,
+    pub actor: String,
+    pub door: String,
+    pub started_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+    pub rows_read: i64,
+    pub created: i64,
+    pub changed: i64,
+    pub unchanged: i64,
+    pub invalid: i64,
+    /// The last line of the file whose chunk is done (applied, for an apply).
+    pub last_line: i64,
+    pub failure: Option<String>,
+}
+
+/// One invalid row: its line in the file, the field (a JSON path) and the broken rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct RowError {
+    pub line: i64,
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// What a run has counted so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tally {
+    pub rows_read: i64,
+    pub created: i64,
+    pub changed: i64,
+    pub unchanged: i64,
+    pub invalid: i64,
+    pub last_line: i64,
+}
+
+const JOB_COLUMNS: &str = "id, source, mode, state, actor, door, started_at, updated_at, \
+    finished_at, rows_read, created, changed, unchanged, invalid, last_line, failure";
+
+pub struct NewJob<'a> {
+    pub source: &'a str,
+    pub mode: &'a str,
+    pub actor: &'a str,
+    pub door: &'a str,
+    pub at: &'a str,
+}
+
+pub async fn start(db: &Database, job: &NewJob<'_>) -> Result<i64, StoreError> {
+    const SQL: &str =
+        "INSERT INTO import_jobs (source, mode, state, actor, door, started_at, updated_at) \
+                       VALUES ($1, $2, 'running', $3, $4, $5, $5) RETURNING id";
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar(SQL)
+            .bind(job.source)
+            .bind(job.mode)
+            .bind(job.actor)
+            .bind(job.door)
+            .bind(job.at)
+            .fetch_one(pool)
+            .await?
+    }))
+}
+
+/// Records progress inside a chunk's own transaction, so it commits (or not) with the chunk.
+pub async fn progress_in(tx: &mut Tx, id: i64, tally: &Tally, at: &str) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE import_jobs SET rows_read = $2, created = $3, changed = $4, \
+        unchanged = $5, invalid = $6, last_line = $7, updated_at = $8 WHERE id = $1";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(id)
+            .bind(tally.rows_read)
+            .bind(tally.created)
+            .bind(tally.changed)
+            .bind(tally.unchanged)
+            .bind(tally.invalid)
+            .bind(tally.last_line)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Records progress on its own (a dry run's chunks are rolled back).
+pub async fn progress(db: &Database, id: i64, tally: &Tally, at: &str) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    progress_in(&mut tx, id, tally, at).await?;
+    tx.commit().await
+}
+
+/// Ends a run: `finished`, or `failed` with the reason.
+pub async fn finish(
+    db: &Database,
+    id: i64,
+    tally: &Tally,
+    failure: Option<&str>,
+    at: &str,
+) -> Result<(), StoreError> {
+    progress(db, id, tally, at).await?;
+    const SQL: &str =
+        "UPDATE import_jobs SET state = $2, failure = $3, finished_at = $4 WHERE id = $1";
+    let state = if failure.is_some() {
+        "failed"
+    } else {
+        "finished"
+    };
+    on_pool!(db, pool => {
+        sqlx::query(SQL).bind(id).bind(state).bind(failure).bind(at).execute(pool).await?;
+    });
+    Ok(())
+}
+
+/// Keeps invalid rows, up to `KEPT_ROW_ERRORS` per run (`already` are kept before these).
+pub async fn keep_errors(
+    db: &Database,
+    id: i64,
+    already: i64,
+    errors: &[RowError],
+) -> Result<(), StoreError> {
+    let room = usize::try_from(KEPT_ROW_ERRORS - already).unwrap_or(0);
+    for chunk in errors[..errors.len().min(room)].chunks(1000) {
+        on_pool!(db, pool => {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO import_row_errors (job_id, line, field, code, message) ",
+            );
+            query.push_values(chunk, |mut row, error| {
+                row.push_bind(id)
+                    .push_bind(error.line)
+                    .push_bind(error.field.clone())
+                    .push_bind(error.code.clone())
+                    .push_bind(error.message.clone());
+            });
+            query.build().execute(pool).await?;
+        });
+    }
+    Ok(())
+}
+
+pub async fn get(db: &Database, id: i64) -> Result<Option<ImportJob>, StoreError> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM import_jobs WHERE id = $1");
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
+}
+
+/// The newest runs first.
+pub async fn recent(db: &Database, limit: i64) -> Result<Vec<ImportJob>, StoreError> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM import_jobs ORDER BY id DESC LIMIT $1");
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?))
+}
+
+/// A run's kept invalid rows, by line.
+pub async fn errors(db: &Database, id: i64) -> Result<Vec<RowError>, StoreError> {
+    const SQL: &str = "SELECT line, field, code, message FROM import_row_errors \
+                       WHERE job_id = $1 ORDER BY line, field";
+    Ok(on_pool!(db, pool => sqlx::query_as(SQL).bind(id).fetch_all(pool).await?))
+}
