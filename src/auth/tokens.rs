@@ -73,6 +73,7 @@ fn token_event(
         version: None,
         before: None,
         after: roles.map(|r| serde_json::json!({ "name": name, "roles": r }).to_string()),
+        account: None,
     }
 }
 

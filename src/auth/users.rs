@@ -144,6 +144,7 @@ fn user_event(
         version: None,
         before: None,
         after: after.map(|a| a.to_string()),
+        account: None,
     }
 }
 

@@ -3,14 +3,12 @@
 
 use super::columns::column_of;
 use super::export::NumberExport;
-use super::import::{import_file, FileSettings, ImportFailure, PlainSettings};
-use super::RowDefaults;
+use super::import::{import_file, FileSettings, ImportFailure, ImportOptions};
 use crate::cli::{ExportArgs, ImportArgs};
-use crate::domain::number::{Capability, Usage};
-use crate::domain::{AccountName, ProvisioningStatus, Service, TeamsNumberConfig};
+use crate::domain::{AccountName, ProvisioningStatus, Service};
 use crate::provisioning::import::ImportMode;
 use crate::provisioning::{Actor, Door, NumberFilter, Provisioning, Role};
-use crate::store::imports::{RowError, Tally};
+use crate::store::jobs::{RowError, Tally};
 use crate::store::Database;
 use anyhow::{bail, Context};
 use std::io::{IsTerminal, Write};
@@ -146,55 +144,25 @@ fn service(raw: &str, flag: &str) -> anyhow::Result<Service> {
 }
 
 fn file_settings(args: &ImportArgs) -> anyhow::Result<FileSettings> {
-    let account = args
-        .account
-        .as_deref()
-        .map(|raw| {
-            AccountName::parse(raw).map_err(|v| anyhow::anyhow!("--account {raw}: {}", v.message))
-        })
-        .transpose()?;
-    let plain = match &args.service {
-        None => {
-            if args.usage.is_some() || !args.capabilities.is_empty() {
-                bail!(
-                    "--usage and --capabilities go with --service (for a one-number-per-line file)"
-                );
-            }
-            None
-        }
-        Some(raw) => {
-            let service = service(raw, "--service")?;
-            let teams = match &args.usage {
-                None if args.capabilities.is_empty() => None,
-                None => bail!("--capabilities needs --usage"),
-                Some(usage) => {
-                    let usage = Usage::parse(usage)
-                        .map_err(|v| anyhow::anyhow!("--usage {usage}: {}", v.message))?;
-                    let capabilities = args
-                        .capabilities
-                        .iter()
-                        .map(|c| {
-                            Capability::parse(c.trim())
-                                .map_err(|v| anyhow::anyhow!("--capabilities {c}: {}", v.message))
-                        })
-                        .collect::<anyhow::Result<Vec<_>>>()?;
-                    Some(TeamsNumberConfig {
-                        usage,
-                        choosable_capabilities: capabilities,
-                        additional_usages: Vec::new(),
-                        civic_address_id: None,
-                        location_id: None,
-                        allow_tenant_address_update: false,
-                        displayed_country_code: None,
-                    })
-                }
-            };
-            Some(PlainSettings { service, teams })
-        }
+    let options = ImportOptions {
+        account: args.account.clone(),
+        service: args.service.clone(),
+        usage: args.usage.clone(),
+        capabilities: Some(args.capabilities.join(",")),
     };
-    Ok(FileSettings {
-        defaults: RowDefaults { account },
-        plain,
+    options.file_settings().map_err(|problem| {
+        let given = match problem.setting {
+            "account" => args.account.clone(),
+            "service" => args.service.clone(),
+            "usage" => args.usage.clone(),
+            _ => Some(args.capabilities.join(",")),
+        };
+        anyhow::anyhow!(
+            "--{} {}: {}",
+            problem.setting,
+            given.unwrap_or_default(),
+            problem.message
+        )
     })
 }
 

@@ -5,13 +5,14 @@
 //! queue, so a million-row file is never held in memory and parsing overlaps writing.
 
 use super::columns::{Heading, RowDefaults, PLAIN_HEADING};
+use crate::domain::number::{Capability, Usage};
 use crate::domain::{
     AccountName, Number, NumberServices, Service, TeamsNumberConfig, TeamsNumberService,
     TelephoneNumber, Violation, Violations,
 };
-use crate::provisioning::import::{ImportMode, ImportRow};
+use crate::provisioning::import::{Import, ImportMode, ImportRow, ImportStart};
 use crate::provisioning::{Actor, Provisioning, ProvisioningError};
-use crate::store::imports::{RowError, Tally};
+use crate::store::jobs::{RowError, Tally};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::Read;
@@ -66,6 +67,28 @@ pub async fn import_file<R, F>(
     file: R,
     settings: FileSettings,
     mode: ImportMode,
+    on_chunk: F,
+) -> Result<ImportSummary, ImportFailure>
+where
+    R: Read + Send + 'static,
+    F: FnMut(&Tally, &[RowError]),
+{
+    let start = ImportStart {
+        source: source.to_owned(),
+        mode,
+        total_lines: None,
+        upload: None,
+        settings: None,
+    };
+    let import = core.start_import(actor.clone(), start).await?;
+    run_import(import, file, settings, on_chunk).await
+}
+
+/// Feeds every row of `file` to a started run, then finishes it.
+pub async fn run_import<R, F>(
+    mut import: Import,
+    file: R,
+    settings: FileSettings,
     mut on_chunk: F,
 ) -> Result<ImportSummary, ImportFailure>
 where
@@ -74,11 +97,17 @@ where
 {
     let (sender, mut receiver) = tokio::sync::mpsc::channel(QUEUE_ROWS);
     let reader = tokio::task::spawn_blocking(move || read_rows(file, &settings, &sender));
-    let mut import = core.start_import(actor, source, mode).await?;
     while let Some(item) = receiver.recv().await {
         match item {
             Ok(row) => {
-                let report = import.push(row).await?;
+                let report = match import.push(row).await {
+                    Ok(report) => report,
+                    Err(error) => {
+                        drop(receiver);
+                        let _ = import.fail(&error.to_string()).await;
+                        return Err(error.into());
+                    }
+                };
                 if report.chunk_done {
                     on_chunk(&import.tally(), &report.errors);
                 }
@@ -95,6 +124,114 @@ where
     let (report, tally) = import.finish().await?;
     on_chunk(&tally, &report.errors);
     Ok(ImportSummary { job_id, tally })
+}
+
+/// How to read a file, as a person gives it (command-line flags, form fields): text to parse.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ImportOptions {
+    pub account: Option<String>,
+    pub service: Option<String>,
+    pub usage: Option<String>,
+    /// Comma- or `;`-separated.
+    pub capabilities: Option<String>,
+}
+
+/// A setting that does not parse: which (`account`, `service`, `usage`, `capabilities`), and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {}", label(.setting), .message)]
+pub struct SettingsProblem {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn label(setting: &str) -> &'static str {
+    match setting {
+        "account" => "Account",
+        "service" => "Service",
+        "usage" => "Usage",
+        _ => "Capabilities",
+    }
+}
+
+impl ImportOptions {
+    /// Sets a form field by name; unknown names are ignored.
+    pub fn set(&mut self, name: &str, value: String) {
+        let value = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        match name {
+            "account" => self.account = value,
+            "service" => self.service = value,
+            "usage" => self.usage = value,
+            "capabilities" => self.capabilities = value,
+            _ => {}
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("options serialise")
+    }
+
+    /// Options stored with a job; what does not parse is left out.
+    pub fn from_json(json: &str) -> Self {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+
+    /// The settings these options give, or the first that does not parse.
+    pub fn file_settings(&self) -> Result<FileSettings, SettingsProblem> {
+        let problem = |setting, message: String| SettingsProblem { setting, message };
+        let account = self
+            .account
+            .as_deref()
+            .map(|raw| AccountName::parse(raw).map_err(|v| problem("account", v.message)))
+            .transpose()?;
+        let capabilities: Vec<&str> = self
+            .capabilities
+            .as_deref()
+            .unwrap_or_default()
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let Some(service) = self.service.as_deref() else {
+            if self.usage.is_some() || !capabilities.is_empty() {
+                return Err(problem(
+                    "service",
+                    "usage and capabilities are for a file of one number per line: give its service too".into(),
+                ));
+            }
+            return Ok(FileSettings {
+                defaults: RowDefaults { account },
+                plain: None,
+            });
+        };
+        let service = Service::from_wire_name(service).ok_or_else(|| {
+            let names: Vec<_> = Service::ALL.iter().map(|s| s.wire_name()).collect();
+            problem("service", format!("must be one of {}", names.join(", ")))
+        })?;
+        let teams = match self.usage.as_deref() {
+            None if capabilities.is_empty() => None,
+            None => return Err(problem("usage", "is needed with capabilities".into())),
+            Some(usage) => Some(TeamsNumberConfig {
+                usage: Usage::parse(usage).map_err(|v| problem("usage", v.message))?,
+                choosable_capabilities: capabilities
+                    .iter()
+                    .map(|c| {
+                        Capability::parse(c)
+                            .map_err(|v| problem("capabilities", format!("{c} {}", v.message)))
+                    })
+                    .collect::<Result<_, _>>()?,
+                additional_usages: Vec::new(),
+                civic_address_id: None,
+                location_id: None,
+                allow_tenant_address_update: false,
+                displayed_country_code: None,
+            }),
+        };
+        Ok(FileSettings {
+            defaults: RowDefaults { account },
+            plain: Some(PlainSettings { service, teams }),
+        })
+    }
 }
 
 /// Reads every row of `file` into `sender`; stops quietly when the receiver has gone.

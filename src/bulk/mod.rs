@@ -7,4 +7,7 @@ pub mod export;
 pub mod import;
 
 pub use columns::{column_of, number_columns, RowDefaults};
-pub use import::{import_file, FileSettings, ImportFailure, ImportSummary, PlainSettings};
+pub use import::{
+    import_file, run_import, FileSettings, ImportFailure, ImportOptions, ImportSummary,
+    PlainSettings,
+};

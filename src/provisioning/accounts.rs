@@ -87,6 +87,7 @@ impl Provisioning {
             version: Some(record.version),
             before: current.as_ref().map(|c| to_json(&c.account)),
             after: Some(to_json(&record.account)),
+            account: Some(key),
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
         if syncs {
@@ -144,6 +145,7 @@ impl Provisioning {
             version: None,
             before: Some(to_json(&current.account)),
             after: None,
+            account: Some(key),
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
         if current.account.syncs_anything() {

@@ -57,6 +57,7 @@ impl Provisioning {
             version: Some(record.version),
             before: current.as_ref().map(|c| to_json(&c.rfi)),
             after: Some(to_json(&record.rfi)),
+            account: None,
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
         tx.commit().await?;
@@ -115,6 +116,7 @@ impl Provisioning {
             version: Some(record.version),
             before: Some(to_json(&current.rfi)),
             after: Some(to_json(&record.rfi)),
+            account: None,
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, audit_change)]).await?;
         let payload = to_json(&record.rfi.customer_relationship);
@@ -182,6 +184,7 @@ impl Provisioning {
             version: Some(record.version),
             before: None,
             after: Some(to_json(&record.address)),
+            account: None,
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
         tx.commit().await?;

@@ -6,9 +6,9 @@
 //! saying how far it got; running the same file again finishes the work, the rows already
 //! applied counting as unchanged.
 
-use super::{now, Actor, Outcome, Permission, Provisioning, ProvisioningError};
+use super::{now, Actor, Outcome, Permission, Precondition, Provisioning, ProvisioningError};
 use crate::domain::{AccountName, Number, Violation, Violations};
-use crate::store::imports::{self, ImportJob, NewJob, RowError, Tally};
+use crate::store::jobs::{self, Job, NewJob, RowError, Tally};
 use crate::store::Tx;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -39,11 +39,38 @@ pub struct ImportRow {
     pub number: Result<Number, Violations>,
 }
 
-/// A run under way. Feed it rows with `push`, then `finish` it.
-pub struct Import<'a> {
-    core: &'a Provisioning,
-    actor: &'a Actor,
+/// What a run is, for its job row.
+#[derive(Clone, Debug)]
+pub struct ImportStart {
+    /// The file's name as given.
+    pub source: String,
+    pub mode: ImportMode,
+    /// Lines in the file, when the door counted them (for a progress bar).
+    pub total_lines: Option<i64>,
+    /// The kept upload a portal run reads.
+    pub upload: Option<String>,
+    /// How the door reads the file, as JSON, so a checked file can be applied alike.
+    pub settings: Option<String>,
+}
+
+/// What a run does with each row's number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Creates or replaces it (an import, or a bulk change of its settings).
+    Upsert,
+    /// Deletes it from its account.
+    Delete,
+    /// Moves it to this account: deleted from its own, created in this one.
+    MoveTo(AccountName),
+}
+
+/// A run under way (an import, or a bulk action: see `bulk`). Feed it rows with `push`, then
+/// `finish` it.
+pub struct Import {
+    core: Provisioning,
+    actor: Actor,
     mode: ImportMode,
+    operation: Operation,
     job_id: i64,
     pending: Vec<ImportRow>,
     /// Each number seen so far (its digits) and the line it was first on.
@@ -53,29 +80,45 @@ pub struct Import<'a> {
 }
 
 impl Provisioning {
-    /// Starts an import run; `source` names the file for the job list and report.
-    pub async fn start_import<'a>(
-        &'a self,
-        actor: &'a Actor,
-        source: &str,
-        mode: ImportMode,
-    ) -> Result<Import<'a>, ProvisioningError> {
+    /// Starts an import run, recorded as a job.
+    pub async fn start_import(
+        &self,
+        actor: Actor,
+        start: ImportStart,
+    ) -> Result<Import, ProvisioningError> {
         actor.permit(Permission::Write)?;
-        let job_id = imports::start(
+        let action = start.mode.as_str();
+        self.start_job(actor, "import", action, start).await
+    }
+
+    /// Records a new job of `kind` and returns its run; the caller has checked the roles.
+    pub(super) async fn start_job(
+        &self,
+        actor: Actor,
+        kind: &str,
+        action: &str,
+        start: ImportStart,
+    ) -> Result<Import, ProvisioningError> {
+        let job_id = jobs::start(
             &self.db,
             &NewJob {
-                source,
-                mode: mode.as_str(),
+                kind,
+                action,
+                source: &start.source,
                 actor: &actor.principal,
                 door: actor.door.as_str(),
                 at: &now(),
+                total_lines: start.total_lines,
+                upload: start.upload.as_deref(),
+                settings: start.settings.as_deref(),
             },
         )
         .await?;
         Ok(Import {
-            core: self,
+            core: self.clone(),
             actor,
-            mode,
+            mode: start.mode,
+            operation: Operation::Upsert,
             job_id,
             pending: Vec::with_capacity(CHUNK_ROWS),
             seen: HashMap::new(),
@@ -84,31 +127,33 @@ impl Provisioning {
         })
     }
 
-    pub async fn import_job(&self, actor: &Actor, id: i64) -> Result<ImportJob, ProvisioningError> {
+    /// One bulk job (an import run or a bulk action).
+    pub async fn job(&self, actor: &Actor, id: i64) -> Result<Job, ProvisioningError> {
         actor.permit(Permission::Read)?;
-        imports::get(&self.db, id)
+        jobs::get(&self.db, id)
             .await?
-            .ok_or_else(|| ProvisioningError::not_found("import", id.to_string()))
+            .ok_or_else(|| ProvisioningError::not_found("job", id.to_string()))
     }
 
-    /// The newest import runs first.
-    pub async fn import_jobs(
+    /// The newest jobs first, only those of `kind` (`import`, `bulk`) when given.
+    pub async fn jobs(
         &self,
         actor: &Actor,
+        kind: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<ImportJob>, ProvisioningError> {
+    ) -> Result<Vec<Job>, ProvisioningError> {
         actor.permit(Permission::Read)?;
-        Ok(imports::recent(&self.db, limit).await?)
+        Ok(jobs::recent(&self.db, kind, limit).await?)
     }
 
-    /// The invalid rows kept for a run (the first `KEPT_ROW_ERRORS`), by line.
-    pub async fn import_errors(
+    /// The rows a job could not take (the first `KEPT_ROW_ERRORS`), by line.
+    pub async fn job_errors(
         &self,
         actor: &Actor,
         id: i64,
     ) -> Result<Vec<RowError>, ProvisioningError> {
         actor.permit(Permission::Read)?;
-        Ok(imports::errors(&self.db, id).await?)
+        Ok(jobs::errors(&self.db, id).await?)
     }
 }
 
@@ -121,13 +166,19 @@ pub struct ChunkReport {
     pub errors: Vec<RowError>,
 }
 
-impl Import<'_> {
+impl Import {
     pub fn job_id(&self) -> i64 {
         self.job_id
     }
 
     pub fn tally(&self) -> Tally {
         self.tally
+    }
+
+    /// The same run doing `operation` with each row (a bulk action's).
+    pub(super) fn doing(mut self, operation: Operation) -> Self {
+        self.operation = operation;
+        self
     }
 
     /// Adds a row; when a chunk is full it is checked and (for an apply) written, and its
@@ -144,13 +195,13 @@ impl Import<'_> {
     /// Processes what is left and marks the run finished; returns the last chunk's report.
     pub async fn finish(mut self) -> Result<(ChunkReport, Tally), ProvisioningError> {
         let report = self.flush().await?;
-        imports::finish(&self.core.db, self.job_id, &self.tally, None, &now()).await?;
+        jobs::finish(&self.core.db, self.job_id, &self.tally, None, &now()).await?;
         Ok((report, self.tally))
     }
 
     /// Marks the run failed with `reason` (an unreadable file, a lost database).
     pub async fn fail(self, reason: &str) -> Result<Tally, ProvisioningError> {
-        imports::finish(
+        jobs::finish(
             &self.core.db,
             self.job_id,
             &self.tally,
@@ -175,6 +226,7 @@ impl Import<'_> {
                 Ok(number) => match self.first_seen(&number, row.line) {
                     Some(first) => errors.push(RowError {
                         line: row.line,
+                        key: Some(number.telephone_number.to_string()),
                         field: "telephoneNumber".into(),
                         code: "Duplicate".into(),
                         message: format!(
@@ -212,12 +264,12 @@ impl Import<'_> {
                 let tally = self.tally.plus(&chunk);
                 match self.mode {
                     ImportMode::Apply => {
-                        imports::progress_in(&mut tx, self.job_id, &tally, &now()).await?;
+                        jobs::progress_in(&mut tx, self.job_id, &tally, &now()).await?;
                         tx.commit().await?;
                     }
                     ImportMode::DryRun => {
                         tx.rollback().await?;
-                        imports::progress(&self.core.db, self.job_id, &tally, &now()).await?;
+                        jobs::progress(&self.core.db, self.job_id, &tally, &now()).await?;
                     }
                 }
                 self.tally = tally;
@@ -229,8 +281,8 @@ impl Import<'_> {
             errors.extend(refused);
         }
         errors.sort_by_key(|e| e.line);
-        imports::keep_errors(&self.core.db, self.job_id, self.kept_errors, &errors).await?;
-        self.kept_errors = (self.kept_errors + errors.len() as i64).min(imports::KEPT_ROW_ERRORS);
+        jobs::keep_errors(&self.core.db, self.job_id, self.kept_errors, &errors).await?;
+        self.kept_errors = (self.kept_errors + errors.len() as i64).min(jobs::KEPT_ROW_ERRORS);
         Ok(ChunkReport {
             chunk_done: true,
             errors,
@@ -251,14 +303,29 @@ impl Import<'_> {
         }
     }
 
-    /// Writes `valid` account by account in `tx`; the outcomes in order, or the rows the core
-    /// refused (then `tx` holds a partial write and must be rolled back).
+    /// Does the run's operation on `valid` account by account in `tx`; the outcomes in order,
+    /// or the rows the core refused (then `tx` holds a partial write and must be rolled back).
     async fn write(
         &self,
         tx: &mut Tx,
         valid: &[(i64, Number)],
     ) -> Result<(Vec<Outcome>, Vec<RowError>), ProvisioningError> {
-        let permit = self.actor.permit(Permission::Write)?;
+        if self.operation == Operation::Upsert {
+            // Every account's numbers in one go: a handful of statements per chunk.
+            let permit = self.actor.permit(Permission::Write)?;
+            let batch: Vec<Number> = valid.iter().map(|(_, n)| n.clone()).collect();
+            let written = self
+                .core
+                .write_many(&permit, tx, batch, Precondition::None, None)
+                .await;
+            return match written {
+                Ok(written) => Ok((written.into_iter().map(|w| w.outcome).collect(), Vec::new())),
+                Err(error) => {
+                    let all: Vec<usize> = (0..valid.len()).collect();
+                    Ok((Vec::new(), refused_rows(error, &all, valid)?))
+                }
+            };
+        }
         let mut by_account: BTreeMap<&AccountName, Vec<usize>> = BTreeMap::new();
         for (index, (_, number)) in valid.iter().enumerate() {
             by_account
@@ -270,56 +337,106 @@ impl Import<'_> {
         let mut refused = Vec::new();
         for (account, indexes) in by_account {
             let batch: Vec<Number> = indexes.iter().map(|&i| valid[i].1.clone()).collect();
-            let line_of = |item: usize| valid[indexes[item]].0;
-            match self
-                .core
-                .write_numbers(&permit, tx, account, batch, super::Precondition::None)
-                .await
-            {
-                Ok(written) => {
-                    for (&i, w) in indexes.iter().zip(written) {
-                        outcomes[i] = w.outcome;
-                    }
+            let written = match &self.operation {
+                Operation::Upsert => unreachable!("written above in one go"),
+                Operation::Delete => self.delete(tx, account, &batch).await,
+                Operation::MoveTo(target) if target == account => {
+                    Ok(vec![Outcome::Unchanged; batch.len()])
                 }
-                Err(ProvisioningError::NotFound {
-                    resource: "account",
-                    items,
-                    ..
-                }) if items.is_empty() => {
-                    refused.extend(indexes.iter().map(|&i| RowError {
-                        line: valid[i].0,
-                        field: "accountName".into(),
-                        code: "AccountNotFound".into(),
-                        message: format!("account {account} does not exist"),
-                    }));
-                }
-                Err(error) => {
-                    let Some(violations) = error.violations() else {
-                        return Err(error);
-                    };
-                    let rows: Option<Vec<RowError>> = violations
+                Operation::MoveTo(target) => {
+                    let moved = batch
                         .iter()
-                        .map(|violation| {
-                            let (item, field) = split_item(&violation.field);
-                            let item = item.filter(|&i| i < indexes.len())?;
-                            Some(RowError {
-                                line: line_of(item),
-                                field: field.to_owned(),
-                                code: violation.code.clone(),
-                                message: violation.message.clone(),
-                            })
+                        .map(|n| Number {
+                            account_name: target.clone(),
+                            ..n.clone()
                         })
                         .collect();
-                    // A violation about no one row means the chunk cannot be written at all.
-                    let Some(rows) = rows else {
-                        return Err(error);
-                    };
-                    refused.extend(rows);
+                    match self.delete(tx, account, &batch).await {
+                        Err(error) => Err(error),
+                        Ok(_) => {
+                            let permit = self.actor.permit(Permission::Write)?;
+                            self.core
+                                .write_numbers(&permit, tx, target, moved, Precondition::None)
+                                .await
+                                .map(|w| vec![Outcome::Replaced; w.len()])
+                        }
+                    }
                 }
+            };
+            match written {
+                Ok(written) => {
+                    for (&i, outcome) in indexes.iter().zip(written) {
+                        outcomes[i] = outcome;
+                    }
+                }
+                Err(error) => refused.extend(refused_rows(error, &indexes, valid)?),
             }
         }
         Ok((outcomes, refused))
     }
+
+    /// Deletes `batch` from `account`; each counts as a change.
+    async fn delete(
+        &self,
+        tx: &mut Tx,
+        account: &AccountName,
+        batch: &[Number],
+    ) -> Result<Vec<Outcome>, ProvisioningError> {
+        let permit = self.actor.permit(Permission::Delete)?;
+        let keys: Vec<_> = batch.iter().map(|n| n.telephone_number.clone()).collect();
+        self.core
+            .delete_numbers_in(&permit, tx, account, &keys, Precondition::None)
+            .await?;
+        Ok(vec![Outcome::Replaced; batch.len()])
+    }
+}
+
+/// The rows of one account's batch (`indexes` into `valid`) that `error` refuses, or the
+/// error itself when it is not about particular rows.
+fn refused_rows(
+    error: ProvisioningError,
+    indexes: &[usize],
+    valid: &[(i64, Number)],
+) -> Result<Vec<RowError>, ProvisioningError> {
+    let row = |item: usize| &valid[indexes[item]];
+    if let ProvisioningError::NotFound {
+        resource: "account",
+        key,
+        items,
+    } = &error
+    {
+        if items.is_empty() {
+            return Ok(indexes
+                .iter()
+                .map(|&i| RowError {
+                    line: valid[i].0,
+                    key: Some(valid[i].1.telephone_number.to_string()),
+                    field: "accountName".into(),
+                    code: "AccountNotFound".into(),
+                    message: format!("account {key} does not exist"),
+                })
+                .collect());
+        }
+    }
+    let Some(violations) = error.violations() else {
+        return Err(error);
+    };
+    let rows: Option<Vec<RowError>> = violations
+        .iter()
+        .map(|violation| {
+            let (item, field) = split_item(&violation.field);
+            let (line, number) = row(item.filter(|&i| i < indexes.len())?);
+            Some(RowError {
+                line: *line,
+                key: Some(number.telephone_number.to_string()),
+                field: field.to_owned(),
+                code: violation.code.clone(),
+                message: violation.message.clone(),
+            })
+        })
+        .collect();
+    // A violation about no one row means the chunk cannot be written at all.
+    rows.ok_or(error)
 }
 
 impl Tally {
@@ -349,6 +466,7 @@ fn split_item(field: &str) -> (Option<usize>, &str) {
 fn row_errors(line: i64, violations: Violations) -> impl Iterator<Item = RowError> {
     violations.0.into_iter().map(move |v: Violation| RowError {
         line,
+        key: None,
         field: v.field,
         code: v.code,
         message: v.message,

@@ -7,10 +7,13 @@
 
 pub mod access;
 mod accounts;
+pub mod bulk;
 mod consents;
 pub mod error;
+pub mod history;
 pub mod import;
 mod numbers;
+pub mod review;
 mod settings;
 
 pub use access::{Actor, Door, Permission, Permit, Role};
@@ -18,7 +21,7 @@ pub use error::ProvisioningError;
 pub use settings::DeploymentSettings;
 
 pub use crate::store::accounts::{AccountFilter, AccountRecord, ProvisioningIssue};
-pub use crate::store::audit::AuditEvent;
+pub use crate::store::audit::{AuditEvent, AuditFilter};
 pub use crate::store::consents::{CivicAddressRecord, RfiRecord};
 pub use crate::store::numbers::{NumberFilter, NumberOrder, NumberRecord};
 pub use crate::store::outbox::OutboxJob;
@@ -116,18 +119,17 @@ impl Provisioning {
         Ok(audit::list(&self.db, resource_type, key, after_id, limit).await?)
     }
 
-    /// The newest events first, before `before_id` (the portal's audit page).
+    /// The newest events `filter` selects first, before `before_id` (the portal's audit page).
     pub async fn recent_audit_events(
         &self,
         actor: &Actor,
-        resource_type: Option<&str>,
-        key: Option<&str>,
+        filter: &AuditFilter,
         before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>, ProvisioningError> {
         actor.permit(Permission::Read)?;
         let page = audit::AuditPage::NewestBefore(before_id);
-        Ok(audit::list_page(&self.db, resource_type, key, page, limit).await?)
+        Ok(audit::list_page(&self.db, filter, page, limit).await?)
     }
 
     /// Jobs waiting to be pushed upstream, oldest first.
@@ -173,6 +175,8 @@ pub(crate) struct Change<'a> {
     pub version: Option<i64>,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// The account concerned (an account's change, or one of its numbers').
+    pub account: Option<&'a str>,
 }
 
 /// The audit event of `change` made by `permit`'s actor at `at`.
@@ -190,6 +194,7 @@ pub(crate) fn audit_event(permit: &Permit<'_>, at: &str, change: Change<'_>) -> 
         version: change.version,
         before: change.before,
         after: change.after,
+        account: change.account.map(str::to_owned),
     }
 }
 

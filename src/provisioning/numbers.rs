@@ -66,10 +66,40 @@ impl Provisioning {
         batch: Vec<Number>,
         precondition: Precondition,
     ) -> Result<Vec<Written<NumberRecord>>, ProvisioningError> {
-        let account = accounts::fetch_for_update(tx, account_name)
-            .await?
-            .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?
-            .account;
+        self.write_many(permit, tx, batch, precondition, Some(account_name))
+            .await
+    }
+
+    /// Creates or replaces numbers, each in the account it names, or all in `only_account`
+    /// (a number naming another is refused). Violations are named `numbers[i].…` by position
+    /// in `batch`; nothing is written unless every number passes.
+    pub(super) async fn write_many(
+        &self,
+        permit: &Permit<'_>,
+        tx: &mut Tx,
+        batch: Vec<Number>,
+        precondition: Precondition,
+        only_account: Option<&AccountName>,
+    ) -> Result<Vec<Written<NumberRecord>>, ProvisioningError> {
+        let names: Vec<&AccountName> = match only_account {
+            Some(name) => vec![name],
+            None => {
+                let distinct: std::collections::BTreeSet<&AccountName> =
+                    batch.iter().map(|n| &n.account_name).collect();
+                distinct.into_iter().collect()
+            }
+        };
+        let accounts_found: HashMap<AccountName, Account> =
+            accounts::fetch_many_for_update(tx, &names)
+                .await?
+                .into_iter()
+                .map(|r| (r.account.name.clone(), r.account))
+                .collect();
+        if let Some(name) = only_account.filter(|n| !accounts_found.contains_key(*n)) {
+            return Err(ProvisioningError::not_found("account", name.as_str()));
+        }
+        let account_of =
+            |number: &Number| accounts_found.get(only_account.unwrap_or(&number.account_name));
         let keys: Vec<&TelephoneNumber> = batch.iter().map(|n| &n.telephone_number).collect();
         let existing: HashMap<TelephoneNumber, NumberRecord> = stored::fetch_for_update(tx, &keys)
             .await?
@@ -97,9 +127,10 @@ impl Provisioning {
                     .in_item("numbers", index),
                 );
             }
+            let target = only_account.unwrap_or(&number.account_name);
             if let Some(owner) = current
                 .map(|c| &c.number.account_name)
-                .filter(|o| *o != account_name)
+                .filter(|o| *o != target)
             {
                 violations.push(
                     Violation::new(
@@ -114,16 +145,27 @@ impl Provisioning {
                 );
             }
             let number_facts = number.telephone_number.classify();
-            for violation in rules::check_number(number, &account, &number_facts).0 {
-                violations.push(violation.in_item("numbers", index));
+            match account_of(number) {
+                Some(account) => {
+                    for violation in rules::check_number(number, account, &number_facts).0 {
+                        violations.push(violation.in_item("numbers", index));
+                    }
+                }
+                None => violations.push(
+                    Violation::new(
+                        "accountName",
+                        "AccountNotFound",
+                        format!("account {} does not exist", number.account_name),
+                    )
+                    .in_item("numbers", index),
+                ),
             }
             facts.push(number_facts);
         }
         if !violations.is_empty() {
+            let key = only_account.map_or("", |a| a.as_str());
             return Err(ProvisioningError::from_violations(
-                "account",
-                account_name.as_str(),
-                violations,
+                "account", key, violations,
             ));
         }
 
@@ -131,7 +173,8 @@ impl Provisioning {
         let mut results = Vec::with_capacity(batch.len());
         let mut changed = Vec::new();
         let mut events = Vec::new();
-        let mut synced_keys = Vec::new();
+        let mut synced_keys: std::collections::BTreeMap<AccountName, Vec<String>> =
+            std::collections::BTreeMap::new();
         for (number, facts) in batch.into_iter().zip(facts) {
             let current = existing.get(&number.telephone_number);
             if let Some(current) = current.filter(|c| c.number == number) {
@@ -141,10 +184,14 @@ impl Provisioning {
                 });
                 continue;
             }
+            let account = account_of(&number).expect("checked above");
             let pushes =
-                syncs(&account, &number) || current.is_some_and(|c| syncs(&account, &c.number));
+                syncs(account, &number) || current.is_some_and(|c| syncs(account, &c.number));
             if pushes {
-                synced_keys.push(number.telephone_number.as_str().to_owned());
+                synced_keys
+                    .entry(account.name.clone())
+                    .or_default()
+                    .push(number.telephone_number.as_str().to_owned());
             }
             let record = NumberRecord {
                 country: facts.country,
@@ -175,6 +222,7 @@ impl Provisioning {
                     version: Some(record.version),
                     before: current.map(|c| to_json(&c.number)),
                     after: Some(to_json(&record.number)),
+                    account: Some(record.number.account_name.as_str()),
                 },
             ));
             let outcome = if current.is_some() {
@@ -190,16 +238,26 @@ impl Provisioning {
         }
 
         stored::upsert(tx, &changed).await?;
-        let before = changed
-            .iter()
-            .filter_map(|r| existing.get(&r.number.telephone_number))
-            .map(|c| &c.number);
-        let delta = usage_delta(before, changed.iter().map(|r| &r.number));
-        accounts::add_number_counts(tx, account_name, delta).await?;
+        let mut deltas: std::collections::BTreeMap<&AccountName, Vec<&Number>> =
+            std::collections::BTreeMap::new();
+        for record in &changed {
+            deltas
+                .entry(&record.number.account_name)
+                .or_default()
+                .push(&record.number);
+        }
+        for (account_name, after) in deltas {
+            let before = after
+                .iter()
+                .filter_map(|n| existing.get(&n.telephone_number))
+                .map(|c| &c.number);
+            let delta = usage_delta(before, after.iter().copied());
+            accounts::add_number_counts(tx, account_name, delta).await?;
+        }
         audit::record(tx, &events).await?;
-        if !synced_keys.is_empty() {
+        for (account_name, keys) in synced_keys {
             let payload =
-                serde_json::json!({ "accountName": account_name, "telephoneNumbers": synced_keys });
+                serde_json::json!({ "accountName": account_name, "telephoneNumbers": keys });
             let job = outbox_job(
                 &at,
                 "numbers.upsert",
@@ -255,7 +313,7 @@ impl Provisioning {
         Ok(())
     }
 
-    async fn delete_numbers_in(
+    pub(super) async fn delete_numbers_in(
         &self,
         permit: &Permit<'_>,
         tx: &mut Tx,
@@ -334,6 +392,7 @@ impl Provisioning {
                         version: None,
                         before: Some(to_json(&r.number)),
                         after: None,
+                        account: Some(account.name.as_str()),
                     },
                 )
             })

@@ -125,6 +125,7 @@ impl Provisioning {
             version: None,
             before: Some(to_json(&current)),
             after: Some(to_json(&new)),
+            account: None,
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
         tx.commit().await?;

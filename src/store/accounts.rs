@@ -192,6 +192,28 @@ pub async fn fetch_for_update(
     row.map(AccountRow::into_record).transpose()
 }
 
+/// Several accounts, locked for the transaction where the database can; missing ones are
+/// left out.
+pub async fn fetch_many_for_update(
+    tx: &mut Tx,
+    names: &[&AccountName],
+) -> Result<Vec<AccountRecord>, StoreError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = tx.lock_clause();
+    let rows: Vec<AccountRow> = on_tx!(tx, conn => {
+        let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM accounts WHERE name IN ("));
+        let mut list = query.separated(", ");
+        for name in names {
+            list.push_bind(name.as_str().to_owned());
+        }
+        query.push(format!(") ORDER BY name{lock}"));
+        query.build_query_as().fetch_all(&mut *conn).await?
+    });
+    rows.into_iter().map(AccountRow::into_record).collect()
+}
+
 pub async fn get(db: &Database, name: &AccountName) -> Result<Option<AccountRecord>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE name = $1");
     let row: Option<AccountRow> = on_pool!(db, pool => {
@@ -352,4 +374,23 @@ pub async fn delete(tx: &mut Tx, name: &AccountName) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM accounts WHERE name = $1").bind(name.as_str()).execute(conn).await?;
     });
     Ok(())
+}
+
+/// Numbers per service across every account (from the accounts' counters), in `Service::ALL`
+/// order.
+pub async fn numbers_per_service(db: &Database) -> Result<[i64; 5], StoreError> {
+    // PostgreSQL sums BIGINTs as NUMERIC: cast back.
+    const SQL: &str = "SELECT CAST(COALESCE(SUM(oc_numbers), 0) AS BIGINT), \
+        CAST(COALESCE(SUM(dr_numbers), 0) AS BIGINT), CAST(COALESCE(SUM(tpm_numbers), 0) AS BIGINT), \
+        CAST(COALESCE(SUM(zoom_numbers), 0) AS BIGINT), CAST(COALESCE(SUM(aocp_numbers), 0) AS BIGINT) \
+        FROM accounts";
+    let row: (i64, i64, i64, i64, i64) =
+        on_pool!(db, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
+    Ok([row.0, row.1, row.2, row.3, row.4])
+}
+
+/// How many accounts failed to sync.
+pub async fn count_failed(db: &Database) -> Result<i64, StoreError> {
+    const SQL: &str = "SELECT COUNT(*) FROM accounts WHERE provisioning_status = 'failed'";
+    Ok(on_pool!(db, pool => sqlx::query_scalar(SQL).fetch_one(pool).await?))
 }

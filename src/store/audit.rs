@@ -23,6 +23,21 @@ pub struct AuditEvent {
     /// JSON of the resource before and after; none where it did not exist.
     pub before: Option<String>,
     pub after: Option<String>,
+    /// The account concerned: an account's own change, or one of its numbers'.
+    pub account: Option<String>,
+}
+
+/// Which events to read; every condition given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub resource_type: Option<String>,
+    pub key: Option<String>,
+    pub account: Option<String>,
+    pub actor: Option<String>,
+    /// From this time on (RFC 3339, or a date: compared as text).
+    pub since: Option<String>,
+    /// Before this time.
+    pub until: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -38,6 +53,7 @@ struct AuditRow {
     version: Option<i64>,
     before: Option<String>,
     after: Option<String>,
+    account_name: Option<String>,
 }
 
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -46,7 +62,7 @@ pub async fn record(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
             let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_events (at, actor, role, door, action, resource_type, resource_key, version, before, after) ",
+                "INSERT INTO audit_events (at, actor, role, door, action, resource_type, resource_key, version, before, after, account_name) ",
             );
             query.push_values(chunk, |mut row, event| {
                 row.push_bind(event.at.clone())
@@ -58,7 +74,8 @@ pub async fn record(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError
                     .push_bind(event.resource_key.clone())
                     .push_bind(event.version)
                     .push_bind(event.before.clone())
-                    .push_bind(event.after.clone());
+                    .push_bind(event.after.clone())
+                    .push_bind(event.account.clone());
             });
             query.build().execute(&mut *conn).await?;
         });
@@ -74,14 +91,12 @@ pub async fn list(
     after_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditEvent>, StoreError> {
-    list_page(
-        db,
-        resource_type,
-        key,
-        AuditPage::OldestAfter(after_id),
-        limit,
-    )
-    .await
+    let filter = AuditFilter {
+        resource_type: resource_type.map(str::to_owned),
+        key: key.map(str::to_owned),
+        ..AuditFilter::default()
+    };
+    list_page(db, &filter, AuditPage::OldestAfter(after_id), limit).await
 }
 
 /// Which end of the trail a page starts from.
@@ -96,21 +111,26 @@ pub enum AuditPage {
 /// One page of events in either direction.
 pub async fn list_page(
     db: &Database,
-    resource_type: Option<&str>,
-    key: Option<&str>,
+    filter: &AuditFilter,
     page: AuditPage,
     limit: i64,
 ) -> Result<Vec<AuditEvent>, StoreError> {
     let rows: Vec<AuditRow> = on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new(
-            "SELECT id, at, actor, role, door, action, resource_type, resource_key, version, before, after \
+            "SELECT id, at, actor, role, door, action, resource_type, resource_key, version, before, after, account_name \
              FROM audit_events WHERE TRUE",
         );
-        if let Some(resource_type) = resource_type {
-            query.push(" AND resource_type = ").push_bind(resource_type.to_owned());
-        }
-        if let Some(key) = key {
-            query.push(" AND resource_key = ").push_bind(key.to_owned());
+        for (column, value) in [
+            (" AND resource_type = ", &filter.resource_type),
+            (" AND resource_key = ", &filter.key),
+            (" AND account_name = ", &filter.account),
+            (" AND actor = ", &filter.actor),
+            (" AND at >= ", &filter.since),
+            (" AND at < ", &filter.until),
+        ] {
+            if let Some(value) = value {
+                query.push(column).push_bind(value.clone());
+            }
         }
         match page {
             AuditPage::OldestAfter(Some(id)) => { query.push(" AND id > ").push_bind(id); }
@@ -137,6 +157,7 @@ pub async fn list_page(
             version: r.version,
             before: r.before,
             after: r.after,
+            account: r.account_name,
         })
         .collect())
 }

@@ -9,7 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod consents;
 pub mod filter;
-pub mod imports;
+pub mod jobs;
 pub mod numbers;
 pub mod outbox;
 pub mod repeatability;

@@ -161,6 +161,8 @@ pub struct NumberFilter {
     /// Only numbers containing these characters anywhere (a scan: slower than a prefix).
     pub contains: Option<String>,
     pub has_custom_header: Option<bool>,
+    /// Only numbers with no service enabled.
+    pub no_service: bool,
     /// Any further condition, e.g. from an API `filter` expression.
     pub expr: Option<super::filter::Expr>,
 }
@@ -222,6 +224,14 @@ macro_rules! push_filter {
                 $query.push(" AND custom_sip_header IS NULL");
             }
             None => {}
+        }
+        if filter.no_service {
+            for service in crate::domain::Service::ALL {
+                $query.push(format!(
+                    " AND {}_enabled IS NOT TRUE",
+                    column_prefix(service)
+                ));
+            }
         }
         if let Some(expr) = &filter.expr {
             $query.push(" AND ");
@@ -384,4 +394,18 @@ pub async fn delete(tx: &mut Tx, numbers: &[&TelephoneNumber]) -> Result<(), Sto
         });
     }
     Ok(())
+}
+
+/// How many numbers are in each provisioning status.
+pub async fn count_by_status(db: &Database) -> Result<Vec<(String, i64)>, StoreError> {
+    const SQL: &str = "SELECT provisioning_status, COUNT(*) FROM numbers \
+                       GROUP BY provisioning_status ORDER BY provisioning_status";
+    Ok(on_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
+}
+
+/// The accounts with the most numbers, most first, at most `limit`.
+pub async fn count_by_account(db: &Database, limit: i64) -> Result<Vec<(String, i64)>, StoreError> {
+    const SQL: &str = "SELECT account_name, COUNT(*) AS n FROM numbers \
+                       GROUP BY account_name ORDER BY n DESC, account_name LIMIT $1";
+    Ok(on_pool!(db, pool => sqlx::query_as(SQL).bind(limit).fetch_all(pool).await?))
 }

@@ -422,14 +422,14 @@ async fn last_line(test: &TestDb) -> i64 {
     let numbat::store::Database::Sqlite(pool) = &test.db else {
         unreachable!("the kill test runs on SQLite")
     };
-    sqlx::query_scalar("SELECT COALESCE(MAX(last_line), 0) FROM import_jobs")
+    sqlx::query_scalar("SELECT COALESCE(MAX(last_line), 0) FROM bulk_jobs")
         .fetch_one(pool)
         .await
         .unwrap()
 }
 
-async fn job(test: &TestDb) -> numbat::store::imports::ImportJob {
-    numbat::store::imports::recent(&test.db, 1)
+async fn job(test: &TestDb) -> numbat::store::jobs::Job {
+    numbat::store::jobs::recent(&test.db, Some("import"), 1)
         .await
         .unwrap()
         .remove(0)

@@ -1,21 +1,24 @@
-//! Import runs as stored: their progress, tallies and invalid rows.
+//! Bulk jobs as stored (imports, and bulk actions on many numbers): their progress, tallies
+//! and the rows they could not take.
 
 use super::tx::{on_pool, on_tx};
 use super::{Database, StoreError, Tx};
 use serde::Serialize;
 
-/// How many invalid rows of one run are kept; the tally counts every one.
+/// How many invalid rows of one job are kept; the tally counts every one.
 pub const KEPT_ROW_ERRORS: i64 = 10_000;
 
-/// One import run.
+/// One job: an import run or a bulk action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
-pub struct ImportJob {
+pub struct Job {
     pub id: i64,
-    /// The file's name as given.
+    /// `import` or `bulk`.
+    pub kind: String,
+    /// An import's `dryRun` or `apply`; a bulk action's name, e.g. `delete`.
+    pub action: String,
+    /// The file's name as given, or what a bulk action was asked to do.
     pub source: String,
-    /// `dryRun` or `apply`.
-    pub mode: String,
     /// `running`, `finished` or `failed`.
     pub state: String,
     pub actor: String,
@@ -23,14 +26,20 @@ pub struct ImportJob {
     pub started_at: String,
     pub updated_at: String,
     pub finished_at: Option<String>,
+    /// Lines in the file (an import) or numbers selected (a bulk action), when known.
+    pub total_lines: Option<i64>,
     pub rows_read: i64,
     pub created: i64,
     pub changed: i64,
     pub unchanged: i64,
     pub invalid: i64,
-    /// The last line of the file whose chunk is done (applied, for an apply).
+    /// The last line of the file (or item of the selection) whose chunk is done.
     pub last_line: i64,
     pub failure: Option<String>,
+    /// The uploaded file a portal import reads, while it is kept.
+    pub upload: Option<String>,
+    /// How the file is read (account, service, …), as JSON.
+    pub settings: Option<String>,
 }
 
 /// One invalid row: its line in the file, the field (a JSON path) and the broken rule.
@@ -38,6 +47,8 @@ pub struct ImportJob {
 #[serde(rename_all = "camelCase")]
 pub struct RowError {
     pub line: i64,
+    /// The number concerned, when the row named one.
+    pub key: Option<String>,
     pub field: String,
     pub code: String,
     pub message: String,
@@ -55,28 +66,37 @@ pub struct Tally {
     pub last_line: i64,
 }
 
-const JOB_COLUMNS: &str = "id, source, mode, state, actor, door, started_at, updated_at, \
-    finished_at, rows_read, created, changed, unchanged, invalid, last_line, failure";
+const JOB_COLUMNS: &str = "id, kind, action, source, state, actor, door, started_at, \
+    updated_at, finished_at, total_lines, rows_read, created, changed, unchanged, invalid, \
+    last_line, failure, upload, settings";
 
 pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub action: &'a str,
     pub source: &'a str,
-    pub mode: &'a str,
     pub actor: &'a str,
     pub door: &'a str,
     pub at: &'a str,
+    pub total_lines: Option<i64>,
+    pub upload: Option<&'a str>,
+    pub settings: Option<&'a str>,
 }
 
 pub async fn start(db: &Database, job: &NewJob<'_>) -> Result<i64, StoreError> {
-    const SQL: &str =
-        "INSERT INTO import_jobs (source, mode, state, actor, door, started_at, updated_at) \
-                       VALUES ($1, $2, 'running', $3, $4, $5, $5) RETURNING id";
+    const SQL: &str = "INSERT INTO bulk_jobs (kind, action, source, state, actor, door, \
+        started_at, updated_at, total_lines, upload, settings) \
+        VALUES ($1, $2, $3, 'running', $4, $5, $6, $6, $7, $8, $9) RETURNING id";
     Ok(on_pool!(db, pool => {
         sqlx::query_scalar(SQL)
+            .bind(job.kind)
+            .bind(job.action)
             .bind(job.source)
-            .bind(job.mode)
             .bind(job.actor)
             .bind(job.door)
             .bind(job.at)
+            .bind(job.total_lines)
+            .bind(job.upload)
+            .bind(job.settings)
             .fetch_one(pool)
             .await?
     }))
@@ -84,7 +104,7 @@ pub async fn start(db: &Database, job: &NewJob<'_>) -> Result<i64, StoreError> {
 
 /// Records progress inside a chunk's own transaction, so it commits (or not) with the chunk.
 pub async fn progress_in(tx: &mut Tx, id: i64, tally: &Tally, at: &str) -> Result<(), StoreError> {
-    const SQL: &str = "UPDATE import_jobs SET rows_read = $2, created = $3, changed = $4, \
+    const SQL: &str = "UPDATE bulk_jobs SET rows_read = $2, created = $3, changed = $4, \
         unchanged = $5, invalid = $6, last_line = $7, updated_at = $8 WHERE id = $1";
     on_tx!(tx, conn => {
         sqlx::query(SQL)
@@ -109,7 +129,7 @@ pub async fn progress(db: &Database, id: i64, tally: &Tally, at: &str) -> Result
     tx.commit().await
 }
 
-/// Ends a run: `finished`, or `failed` with the reason.
+/// Ends a job: `finished`, or `failed` with the reason.
 pub async fn finish(
     db: &Database,
     id: i64,
@@ -119,7 +139,7 @@ pub async fn finish(
 ) -> Result<(), StoreError> {
     progress(db, id, tally, at).await?;
     const SQL: &str =
-        "UPDATE import_jobs SET state = $2, failure = $3, finished_at = $4 WHERE id = $1";
+        "UPDATE bulk_jobs SET state = $2, failure = $3, finished_at = $4 WHERE id = $1";
     let state = if failure.is_some() {
         "failed"
     } else {
@@ -142,11 +162,12 @@ pub async fn keep_errors(
     for chunk in errors[..errors.len().min(room)].chunks(1000) {
         on_pool!(db, pool => {
             let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO import_row_errors (job_id, line, field, code, message) ",
+                "INSERT INTO bulk_job_errors (job_id, line, key, field, code, message) ",
             );
             query.push_values(chunk, |mut row, error| {
                 row.push_bind(id)
                     .push_bind(error.line)
+                    .push_bind(error.key.clone())
                     .push_bind(error.field.clone())
                     .push_bind(error.code.clone())
                     .push_bind(error.message.clone());
@@ -157,20 +178,22 @@ pub async fn keep_errors(
     Ok(())
 }
 
-pub async fn get(db: &Database, id: i64) -> Result<Option<ImportJob>, StoreError> {
-    let sql = format!("SELECT {JOB_COLUMNS} FROM import_jobs WHERE id = $1");
+pub async fn get(db: &Database, id: i64) -> Result<Option<Job>, StoreError> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE id = $1");
     Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
 }
 
-/// The newest runs first.
-pub async fn recent(db: &Database, limit: i64) -> Result<Vec<ImportJob>, StoreError> {
-    let sql = format!("SELECT {JOB_COLUMNS} FROM import_jobs ORDER BY id DESC LIMIT $1");
-    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?))
+/// The newest jobs first; only those of `kind` when given.
+pub async fn recent(db: &Database, kind: Option<&str>, limit: i64) -> Result<Vec<Job>, StoreError> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE ($1 IS NULL OR kind = $1) ORDER BY id DESC LIMIT $2"
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(kind).bind(limit).fetch_all(pool).await?))
 }
 
-/// A run's kept invalid rows, by line.
+/// A job's kept invalid rows, by line.
 pub async fn errors(db: &Database, id: i64) -> Result<Vec<RowError>, StoreError> {
-    const SQL: &str = "SELECT line, field, code, message FROM import_row_errors \
+    const SQL: &str = "SELECT line, key, field, code, message FROM bulk_job_errors \
                        WHERE job_id = $1 ORDER BY line, field";
     Ok(on_pool!(db, pool => sqlx::query_as(SQL).bind(id).fetch_all(pool).await?))
 }
