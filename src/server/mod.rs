@@ -2,6 +2,7 @@
 //! process around it (start-up migrations, graceful shutdown).
 
 mod assets;
+pub mod files;
 mod health;
 pub mod portal_session;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub sessions: portal_session::SessionPolicy,
     /// Single sign-on to the portal, when an identity provider is configured.
     pub sso: Option<std::sync::Arc<crate::auth::sso::SingleSignOn>>,
+    /// Where files uploaded for import wait to be checked and applied.
+    pub uploads: PathBuf,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -63,7 +66,14 @@ impl AppState {
             oidc: None,
             sessions: portal_session::SessionPolicy::default(),
             sso: None,
+            uploads: std::env::temp_dir().join("numbat-uploads"),
         }
+    }
+
+    /// The same state keeping uploaded import files in `folder`.
+    pub fn with_uploads(mut self, folder: PathBuf) -> Self {
+        self.uploads = folder;
+        self
     }
 
     /// The same state offering single sign-on through `sso`.
@@ -127,6 +137,17 @@ pub fn router(state: AppState) -> Router {
             "/password",
             axum::routing::post(portal_session::change_password),
         )
+        .route(
+            "/imports",
+            axum::routing::post(files::upload).layer(axum::extract::DefaultBodyLimit::max(
+                files::MAX_UPLOAD_BYTES,
+            )),
+        )
+        .route("/imports/{id}/apply", axum::routing::post(files::apply))
+        .route("/imports/{id}/report.csv", get(files::report))
+        .route("/numbers/export.csv", get(files::export_numbers))
+        .route("/numbers/bulk", axum::routing::post(files::bulk))
+        .route("/audit/export.csv", get(files::export_audit))
         .nest(crate::api::MOUNT, crate::api::router(state.clone()))
         .leptos_routes(&state, routes, page_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(

@@ -113,6 +113,8 @@ pub(crate) fn account_view(record: crate::store::accounts::AccountRecord) -> Acc
 pub struct AccountQuery {
     pub q: Option<String>,
     pub service: Option<String>,
+    /// Sync status: pending, synced or failed.
+    pub status: Option<String>,
     pub sort: Option<String>,
     pub after: Option<String>,
 }
@@ -140,10 +142,23 @@ pub async fn list_accounts(
             })?),
             None => None,
         };
+    let status =
+        match non_empty(query.status.clone()) {
+            None => None,
+            Some(text) => Some(crate::domain::ProvisioningStatus::parse(&text).ok_or_else(
+                || ServerFnError::new("Sync status: must be pending, synced or failed"),
+            )?),
+        };
     let filter = AccountFilter {
         service,
         name_prefix: non_empty(query.q),
-        expr: None,
+        expr: status.map(|status| {
+            use crate::store::filter::{Expr, Field, Value};
+            Expr::Eq(
+                Field::ProvisioningStatus,
+                Value::Text(status.as_str().to_owned()),
+            )
+        }),
     };
     let order = match query.sort.as_deref() {
         Some("name-desc") => NumberOrder::Descending,
@@ -491,6 +506,7 @@ pub fn AccountsPage() -> impl IntoView {
         AccountQuery {
             q: q.get("q"),
             service: q.get("service"),
+            status: q.get("status"),
             sort: q.get("sort"),
             after: q.get("after"),
         }
@@ -521,6 +537,16 @@ pub fn AccountsPage() -> impl IntoView {
                     {Service::ALL.into_iter().map(|s| {
                         let selected = initial.service.as_deref() == Some(s.wire_name());
                         view! { <option value=s.wire_name() selected=selected>{s.label()}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="status">"Sync status"</label>
+                <select id="status" name="status">
+                    <option value="">"Any"</option>
+                    {["pending", "synced", "failed"].into_iter().map(|s| {
+                        let selected = initial.status.as_deref() == Some(s);
+                        view! { <option value=s selected=selected>{s}</option> }
                     }).collect_view()}
                 </select>
             </div>
@@ -679,6 +705,7 @@ pub fn AccountPage() -> impl IntoView {
                                     </article>
                                 }).collect_view()}
                             </section>
+                            <super::audit::History kind=None key=None account=Some(name.clone())/>
                             {(!abilities.remove).then(|| action_error(delete))}
                             {abilities.remove.then(|| view! {
                                 <section aria-labelledby="delete-heading" class="danger-zone">

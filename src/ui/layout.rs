@@ -7,10 +7,12 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
 /// The sections of the portal, in the order the navigation shows them.
-pub const SECTIONS: [(&str, &str); 4] = [
+pub const SECTIONS: [(&str, &str); 6] = [
     ("/accounts", "Accounts"),
     ("/numbers", "Numbers"),
+    ("/imports", "Imports"),
     ("/requests-for-information", "Requests for Information"),
+    ("/review", "Review"),
     ("/audit", "Audit"),
 ];
 

@@ -9,18 +9,27 @@ mod accounts;
 mod admin;
 mod audit;
 mod home;
+mod imports;
 mod layout;
 mod numbers;
+mod review;
 mod rfis;
 mod sign_in;
 pub mod theme;
 mod widgets;
 
 use access::Me;
+#[cfg(feature = "ssr")]
+pub(crate) use audit::audit_filter;
+pub use audit::AuditQuery;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
+#[cfg(feature = "ssr")]
+pub(crate) use numbers::number_filter;
+pub use numbers::NumberQuery;
+pub use widgets::encode;
 
 /// The signed-in person, loaded once per page and shared through context.
 pub type MeResource = Resource<Result<Option<Me>, ServerFnError>>;
@@ -75,6 +84,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/numbers/:number") view=numbers::NumberFormPage ssr=SsrMode::Async/>
                     <Route path=path!("/requests-for-information") view=rfis::RfiListPage ssr=SsrMode::Async/>
                     <Route path=path!("/requests-for-information/:tenant") view=rfis::RfiPage ssr=SsrMode::Async/>
+                    <Route path=path!("/imports") view=imports::ImportsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/imports/:id") view=imports::ImportPage ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs/:id") view=imports::ImportPage ssr=SsrMode::Async/>
+                    <Route path=path!("/review") view=review::ReviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/tokens") view=admin::TokensPage ssr=SsrMode::Async/>

@@ -52,11 +52,17 @@ pub(crate) fn number_row(record: crate::store::numbers::NumberRecord) -> NumberR
 }
 
 #[component]
-pub fn NumberTable(rows: Vec<NumberRow>) -> impl IntoView {
+pub fn NumberTable(
+    rows: Vec<NumberRow>,
+    /// Adds a tick box per row that belongs to the form with this id (bulk actions).
+    #[prop(default = None)]
+    select_for: Option<&'static str>,
+) -> impl IntoView {
     view! {
         <table class="list">
             <caption class="visually-hidden">"Numbers"</caption>
             <thead><tr>
+                {select_for.map(|_| view! { <th scope="col"><span class="visually-hidden">"Select"</span></th> })}
                 <th scope="col">"Number"</th>
                 <th scope="col">"Account"</th>
                 <th scope="col">"Services"</th>
@@ -68,7 +74,12 @@ pub fn NumberTable(rows: Vec<NumberRow>) -> impl IntoView {
                 {rows.into_iter().map(|row| {
                     let href = format!("/numbers/{}", encode(&row.number));
                     let account_href = format!("/accounts/{}", encode(&row.account));
+                    let select = select_for.map(|form| {
+                        let label = format!("Select {}", row.number);
+                        view! { <td><input type="checkbox" name="selected" form=form value=row.number.clone() aria-label=label/></td> }
+                    });
                     view! { <tr>
+                        {select}
                         <td class="mono"><a href=href>{row.number.clone()}</a></td>
                         <td><a href=account_href>{row.account.clone()}</a></td>
                         <td>{row.services.join(", ")}</td>
@@ -106,7 +117,7 @@ pub struct NumberPage {
 }
 
 #[cfg(feature = "ssr")]
-fn number_filter(
+pub(crate) fn number_filter(
     query: &NumberQuery,
 ) -> Result<crate::store::numbers::NumberFilter, ServerFnError> {
     use crate::domain::{AccountName, ProvisioningStatus};
@@ -131,9 +142,14 @@ fn number_filter(
         filter.account =
             Some(AccountName::parse(&account).map_err(|v| bad("Account", &v.message))?);
     }
-    if let Some(service) = non_empty(query.service.clone()) {
-        filter.service =
-            Some(Service::from_wire_name(&service).ok_or_else(|| bad("Service", "not a service"))?);
+    match non_empty(query.service.clone()).as_deref() {
+        None => {}
+        Some("none") => filter.no_service = true,
+        Some(service) => {
+            filter.service = Some(
+                Service::from_wire_name(service).ok_or_else(|| bad("Service", "not a service"))?,
+            )
+        }
     }
     if let Some(status) = non_empty(query.status.clone()) {
         filter.status = Some(
@@ -610,6 +626,31 @@ pub fn NumbersPage() -> impl IntoView {
         None => "/numbers/new".to_owned(),
     };
     let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
+    // The list's filter as a query string: for the export link and for bulk actions.
+    let filter_query = {
+        let pairs = [
+            ("q", &initial.q),
+            ("account", &initial.account),
+            ("service", &initial.service),
+            ("status", &initial.status),
+            ("line_type", &initial.line_type),
+            ("header", &initial.header),
+        ];
+        pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                v.as_ref()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("{k}={}", encode(v)))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let export_href = if filter_query.is_empty() {
+        "/numbers/export.csv".to_owned()
+    } else {
+        format!("/numbers/export.csv?{filter_query}")
+    };
     view! {
         <Title text="Numbers"/>
         <div class="page-head">
@@ -619,7 +660,11 @@ pub fn NumbersPage() -> impl IntoView {
                     let add_href = add_href.clone();
                     Suspend::new(async move {
                         let can_change = me.await.ok().flatten().is_some_and(|m| m.abilities.change);
-                        can_change.then(|| view! { <a class="button" href=add_href>"Add numbers"</a> })
+                        can_change.then(|| view! {
+                            <a class="button" href=add_href>"Add numbers"</a>
+                            " "
+                            <a class="button secondary" href="/imports">"Import CSV"</a>
+                        })
                     })
                 }}
             </Suspense>
@@ -629,6 +674,7 @@ pub fn NumbersPage() -> impl IntoView {
             view! {
                 {q.get("added").map(|n| view! { <Notice>{format!("Added {n} numbers.")}</Notice> })}
                 {q.get("deleted").map(|n| view! { <Notice>{format!("Deleted {n}.")}</Notice> })}
+                {q.get("bulk_error").map(|message| view! { <ErrorNotice message/> })}
             }
         }}
         <form class="filters" method="get" action="/numbers" role="search">
@@ -648,6 +694,7 @@ pub fn NumbersPage() -> impl IntoView {
                     {Service::ALL.into_iter().map(|s| view! {
                         <option value=s.wire_name() selected=selected(&initial.service, s.wire_name())>{s.label()}</option>
                     }).collect_view()}
+                    <option value="none" selected=selected(&initial.service, "none")>"None (no service enabled)"</option>
                 </select>
             </div>
             <div class="field">
@@ -686,7 +733,9 @@ pub fn NumbersPage() -> impl IntoView {
             <button type="submit">"Search"</button>
         </form>
         <Suspense fallback=|| view! { <p>"Loading numbers…"</p> }>
-            {move || Suspend::new(async move {
+            {move || {
+                let (filter_query, export_href) = (filter_query.clone(), export_href.clone());
+                Suspend::new(async move {
                 match page.await {
                     Err(error) => view! { <LoadError message=error_text(&error)/> }.into_any(),
                     Ok(page) if page.rows.is_empty() => view! {
@@ -697,14 +746,76 @@ pub fn NumbersPage() -> impl IntoView {
                     }.into_any(),
                     Ok(page) => {
                         let shown = page.rows.len();
+                        let abilities = me.await.ok().flatten().map(|m| m.abilities).unwrap_or_default();
+                        let bulk = (abilities.change || abilities.remove).then(|| view! {
+                            <BulkActions filter_query=filter_query.clone() total=page.total.clone() abilities/>
+                        });
+                        let select_for = bulk.is_some().then_some("bulk-form");
                         view! {
-                            <NumberTable rows=page.rows/>
+                            <p><a class="button secondary" href=export_href.clone() download="numbers.csv">"Export these numbers (CSV)"</a></p>
+                            <NumberTable rows=page.rows select_for/>
                             <Pager path="/numbers" next_after=page.next_after shown total=page.total/>
+                            {bulk}
                         }.into_any()
                     }
                 }
-            })}
+            })}}
         </Suspense>
+    }
+}
+
+/// The bulk action panel under the number list: what to do, to which numbers (the ticked
+/// ones, or every number the search matches). Runs as a job; its page shows the result.
+#[component]
+fn BulkActions(
+    filter_query: String,
+    total: String,
+    abilities: crate::domain::portal::Abilities,
+) -> impl IntoView {
+    view! {
+        <form id="bulk-form" class="card bulk" method="post" action="/numbers/bulk">
+            <h2>"Change many numbers"</h2>
+            <input type="hidden" name="filter" value=filter_query/>
+            <fieldset>
+                <legend>"Which numbers"</legend>
+                <label class="check"><input type="radio" name="scope" value="selected" checked/>" The numbers ticked above"</label>
+                <label class="check"><input type="radio" name="scope" value="matching"/>{format!(" Every number the search matches ({total})")}</label>
+            </fieldset>
+            <div class="field">
+                <label for="bulk-action">"What to do"</label>
+                <select id="bulk-action" name="action" required>
+                    <option value="">"Choose…"</option>
+                    {abilities.change.then(|| view! {
+                        <option value="enable">"Enable a service"</option>
+                        <option value="disable">"Disable a service"</option>
+                        <option value="setHeader">"Set the custom header value"</option>
+                        <option value="clearHeader">"Clear the custom header value"</option>
+                    })}
+                    {(abilities.change && abilities.remove).then(|| view! { <option value="move">"Move to another account"</option> })}
+                    {abilities.remove.then(|| view! { <option value="delete">"Delete"</option> })}
+                </select>
+            </div>
+            <div class="field">
+                <label for="bulk-service">"Service (to enable or disable)"</label>
+                <select id="bulk-service" name="service">
+                    <option value="">"—"</option>
+                    {Service::ALL.into_iter().map(|s| view! { <option value=s.wire_name()>{s.label()}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="bulk-header">"Custom header value (to set)"</label>
+                <input id="bulk-header" name="header"/>
+            </div>
+            <div class="field">
+                <label for="bulk-account">"Account (to move to)"</label>
+                <input id="bulk-account" name="target_account"/>
+            </div>
+            {abilities.remove.then(|| view! {
+                <label class="check"><input type="checkbox" name="confirm" value="yes"/>" Yes, delete them (needed to delete)"</label>
+            })}
+            <p class="hint">"Every rule still applies: numbers a rule refuses are left as they were and listed on the result page."</p>
+            <button type="submit">"Apply to the numbers"</button>
+        </form>
     }
 }
 
@@ -912,6 +1023,9 @@ fn NumberFormBody(
                 </ActionForm>
             }.into_any()
         }}
+        {detail.as_ref().map(|d| view! {
+            <super::audit::History kind=Some("number") key=Some(d.row.number.clone()) account=None/>
+        })}
         {(!abilities.remove).then(|| action_error(delete))}
         {detail.filter(|_| abilities.remove).map(|d| view! {
             <section class="danger-zone" aria-labelledby="delete-heading">

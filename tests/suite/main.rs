@@ -5,6 +5,7 @@
 mod common;
 
 mod api;
+mod bulk_portal;
 mod cli;
 mod health;
 mod import;

@@ -8,10 +8,12 @@ use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{Request, StatusCode};
 use numbat::auth::users::PortalRole;
 
-const SECTIONS: [(&str, &str); 4] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("/accounts", "Accounts"),
     ("/numbers", "Numbers"),
+    ("/imports", "Imports"),
     ("/requests-for-information", "Requests for Information"),
+    ("/review", "Review"),
     ("/audit", "Audit"),
 ];
 
