@@ -36,7 +36,8 @@ pub enum Command {
     /// Import numbers from a CSV file. Without --apply it is a dry run: every row is checked
     /// and counted, nothing is written. Exits with 2 when some rows are invalid.
     Import(Box<ImportArgs>),
-    /// Export numbers as CSV, in the columns an import reads (an export imports back unchanged).
+    /// Export numbers as CSV, in the columns an import reads (an export imports back unchanged);
+    /// with --accounts, the accounts instead, in the API's account fields.
     Export(ExportArgs),
 }
 
@@ -72,6 +73,9 @@ pub struct ImportArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// Export accounts (their settings and number counts) instead of numbers.
+    #[arg(long)]
+    pub accounts: bool,
     /// Only this account's numbers.
     #[arg(long)]
     pub account: Option<String>,

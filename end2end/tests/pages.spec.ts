@@ -1,24 +1,7 @@
 // Every page, light and dark: an accessibility check (axe-core) that must find no serious or
 // critical violation, and a full-page screenshot of each, kept with the test results.
-import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page, type TestInfo } from "@playwright/test";
-import { open, signedIn, tag, unique, usesJavaScript } from "./support";
-
-// axe runs inside the page, so it runs in the hydrated project; without JavaScript the server
-// sends the same HTML, which that project screenshots.
-async function check(page: Page, info: TestInfo, name: string) {
-  for (const scheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    if (usesJavaScript(info)) {
-      const results = await new AxeBuilder({ page }).analyze();
-      const serious = results.violations
-        .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-      expect(serious, `${name} in ${scheme}`).toEqual([]);
-    }
-    await page.screenshot({ path: info.outputPath(`${tag(info)}-${name}-${scheme}.png`), fullPage: true });
-  }
-}
+import { expect, test } from "@playwright/test";
+import { check, open, signedIn, tag, unique } from "./support";
 
 test("every page passes the accessibility check, light and dark", async ({ page }, info) => {
   test.setTimeout(120_000);
@@ -51,6 +34,8 @@ test("every page passes the accessibility check, light and dark", async ({ page 
     ["numbers-new", "/numbers/new"],
     ["requests-for-information", "/requests-for-information"],
     ["request-for-information", "/requests-for-information/3f2b8c1a-5d4e-4f6a-9b7c-0e1d2c3b4a59"],
+    ["imports", "/imports"],
+    ["review", "/review"],
     ["audit", "/audit"],
     ["users", "/admin/users"],
     ["tokens", "/admin/tokens"],

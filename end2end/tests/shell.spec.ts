@@ -6,7 +6,9 @@ import { open, signedIn, unique } from "./support";
 const sections = [
   { path: "/accounts", label: "Accounts" },
   { path: "/numbers", label: "Numbers" },
+  { path: "/imports", label: "Imports" },
   { path: "/requests-for-information", label: "Requests for Information" },
+  { path: "/review", label: "Review" },
   { path: "/audit", label: "Audit" },
 ];
 

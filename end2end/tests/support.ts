@@ -1,6 +1,7 @@
 // What the browser tests share: portal users made with the real command line, signing in as a
 // person does (including the first-sign-in password change), and waiting for hydration.
 import { execFileSync } from "node:child_process";
+import AxeBuilder from "@axe-core/playwright";
 import { expect, type Page, type TestInfo } from "@playwright/test";
 
 export const DATABASE = "sqlite://../target/e2e/numbat.db";
@@ -57,3 +58,20 @@ export function unique(info: TestInfo, stem: string): string {
   serial += 1;
   return `${tag(info)}-${stem}-${info.workerIndex}-${serial}`;
 }
+
+// axe runs inside the page, so it runs in the hydrated project; without JavaScript the server
+// sends the same HTML, which that project screenshots.
+export async function check(page: Page, info: TestInfo, name: string) {
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    if (usesJavaScript(info)) {
+      const results = await new AxeBuilder({ page }).analyze();
+      const serious = results.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+      expect(serious, `${name} in ${scheme}`).toEqual([]);
+    }
+    await page.screenshot({ path: info.outputPath(`${tag(info)}-${name}-${scheme}.png`), fullPage: true });
+  }
+}
+

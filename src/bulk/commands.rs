@@ -1,6 +1,7 @@
 //! `numbat import` and `numbat export`: files in, files out, a progress line on standard
 //! error, a summary on standard output.
 
+use super::accounts::AccountExport;
 use super::columns::column_of;
 use super::export::NumberExport;
 use super::import::{import_file, FileSettings, ImportFailure, ImportOptions};
@@ -202,9 +203,23 @@ pub async fn export(db: &Database, args: ExportArgs, operator: &str) -> anyhow::
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut export = NumberExport::new(core, actor, filter);
-    while let Some(chunk) = export.next_chunk().await? {
-        out.write_all(&chunk).context("cannot write the export")?;
+    if args.accounts {
+        if args.account.is_some() || args.status.is_some() || args.prefix.is_some() {
+            bail!("--accounts exports accounts: of the filters, only --service applies to them");
+        }
+        let filter = crate::provisioning::AccountFilter {
+            service: filter.service,
+            ..Default::default()
+        };
+        let mut export = AccountExport::new(core, actor, filter);
+        while let Some(chunk) = export.next_chunk().await? {
+            out.write_all(&chunk).context("cannot write the export")?;
+        }
+    } else {
+        let mut export = NumberExport::new(core, actor, filter);
+        while let Some(chunk) = export.next_chunk().await? {
+            out.write_all(&chunk).context("cannot write the export")?;
+        }
     }
     out.flush().context("cannot write the export")?;
     Ok(())

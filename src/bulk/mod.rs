@@ -1,6 +1,7 @@
 //! Bulk work in CSV: reading an import file into rows for the core's import, and writing
 //! numbers out in the same columns. A door: it translates files, the core holds the rules.
 
+pub mod accounts;
 pub mod columns;
 pub mod commands;
 pub mod export;

@@ -13,6 +13,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
+use futures_util::StreamExt;
 use std::io::Write;
 
 /// The largest file an upload may be (a million rows of ACG's columns is about 60 MB).
@@ -35,6 +36,15 @@ fn is_upload_name(upload: &str) -> bool {
 fn back_to_imports(message: &str) -> Response {
     let to = format!("/imports?error={}", crate::ui::encode(message));
     Redirect::to(&to).into_response()
+}
+
+/// The core's refusal as a plain answer (for downloads, which have no page to show it on).
+fn refusal(status: StatusCode, error: crate::provisioning::ProvisioningError) -> Response {
+    (
+        status,
+        crate::ui::access::server::refused(error).to_string(),
+    )
+        .into_response()
 }
 
 fn sign_in_first(next: &str) -> Response {
@@ -250,10 +260,7 @@ pub async fn report(
     let actor = user.actor();
     let errors = match state.core.job_errors(&actor, id).await {
         Ok(errors) => errors,
-        Err(error) => {
-            let message = crate::ui::access::server::refused(error).to_string();
-            return (StatusCode::FORBIDDEN, message).into_response();
-        }
+        Err(error) => return refusal(StatusCode::FORBIDDEN, error),
     };
     let mut writer = csv::Writer::from_writer(Vec::new());
     let _ = writer.write_record(["line", "column", "code", "reason"]);
@@ -294,8 +301,7 @@ pub async fn export_numbers(
     };
     let actor = user.actor();
     if let Err(error) = actor.permit(crate::provisioning::Permission::Read) {
-        let message = crate::ui::access::server::refused(error).to_string();
-        return (StatusCode::FORBIDDEN, message).into_response();
+        return refusal(StatusCode::FORBIDDEN, error);
     }
     let filter = match crate::ui::number_filter(&query) {
         Ok(filter) => filter,
@@ -316,7 +322,8 @@ pub async fn export_numbers(
             }
         }
     });
-    csv_response("numbers.csv", Body::from_stream(chunks))
+    // Fused: the compression layer may poll again after the end.
+    csv_response("numbers.csv", Body::from_stream(chunks.fuse()))
 }
 
 /// `POST /numbers/bulk`: a bulk action on the ticked numbers or on every number the list's
@@ -451,8 +458,7 @@ pub async fn export_audit(
     };
     let actor = user.actor();
     if let Err(error) = actor.permit(crate::provisioning::Permission::Read) {
-        let message = crate::ui::access::server::refused(error).to_string();
-        return (StatusCode::FORBIDDEN, message).into_response();
+        return refusal(StatusCode::FORBIDDEN, error);
     }
     const PAGE: i64 = 1000;
     // (before this event id, heading written, done)
@@ -519,5 +525,43 @@ pub async fn export_audit(
             Some((Ok::<_, std::io::Error>(bytes), (last, true, finished)))
         }
     });
-    csv_response("audit.csv", Body::from_stream(chunks))
+    csv_response("audit.csv", Body::from_stream(chunks.fuse()))
+}
+
+/// `GET /accounts/export.csv?…`: the accounts the list's filters select, streamed as CSV.
+pub async fn export_accounts(
+    State(state): State<AppState>,
+    user: Option<Extension<SignedIn>>,
+    Query(query): Query<crate::ui::AccountQuery>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        return sign_in_first("/accounts");
+    };
+    let actor = user.actor();
+    if let Err(error) = actor.permit(crate::provisioning::Permission::Read) {
+        return refusal(StatusCode::FORBIDDEN, error);
+    }
+    let filter = match crate::ui::account_filter(&query) {
+        Ok(filter) => filter,
+        Err(error) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                crate::ui::access::error_text(&error),
+            )
+                .into_response()
+        }
+    };
+    let export = crate::bulk::accounts::AccountExport::new(state.core.clone(), actor, filter);
+    let chunks = futures_util::stream::unfold(Some(export), |export| async move {
+        let mut export = export?;
+        match export.next_chunk().await {
+            Ok(Some(bytes)) => Some((Ok(bytes), Some(export))),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(%error, "an accounts export stopped");
+                Some((Err(std::io::Error::other(error.to_string())), None))
+            }
+        }
+    });
+    csv_response("accounts.csv", Body::from_stream(chunks.fuse()))
 }

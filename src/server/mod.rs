@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/numbers/export.csv", get(files::export_numbers))
         .route("/numbers/bulk", axum::routing::post(files::bulk))
         .route("/audit/export.csv", get(files::export_audit))
+        .route("/accounts/export.csv", get(files::export_accounts))
         .nest(crate::api::MOUNT, crate::api::router(state.clone()))
         .leptos_routes(&state, routes, page_shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(

@@ -126,17 +126,13 @@ pub struct AccountPage {
     pub total: i64,
 }
 
-#[server(endpoint = "accounts/list")]
-pub async fn list_accounts(
-    #[server(default)] query: AccountQuery,
-) -> Result<AccountPage, ServerFnError> {
-    use super::access::server::{actor, refused, state};
-    use crate::domain::AccountName;
-    use crate::store::accounts::AccountFilter;
-    use crate::store::numbers::NumberOrder;
-    let (state, actor) = (state()?, actor()?);
+/// The store's filter for the accounts list's query, or what is wrong with it.
+#[cfg(feature = "ssr")]
+pub(crate) fn account_filter(
+    query: &AccountQuery,
+) -> Result<crate::store::accounts::AccountFilter, ServerFnError> {
     let service =
-        match non_empty(query.service) {
+        match non_empty(query.service.clone()) {
             Some(wire) => Some(Service::from_wire_name(&wire).ok_or_else(|| {
                 ServerFnError::new(format!("service: no service is called {wire}"))
             })?),
@@ -149,9 +145,9 @@ pub async fn list_accounts(
                 || ServerFnError::new("Sync status: must be pending, synced or failed"),
             )?),
         };
-    let filter = AccountFilter {
+    Ok(crate::store::accounts::AccountFilter {
         service,
-        name_prefix: non_empty(query.q),
+        name_prefix: non_empty(query.q.clone()),
         expr: status.map(|status| {
             use crate::store::filter::{Expr, Field, Value};
             Expr::Eq(
@@ -159,7 +155,18 @@ pub async fn list_accounts(
                 Value::Text(status.as_str().to_owned()),
             )
         }),
-    };
+    })
+}
+
+#[server(endpoint = "accounts/list")]
+pub async fn list_accounts(
+    #[server(default)] query: AccountQuery,
+) -> Result<AccountPage, ServerFnError> {
+    use super::access::server::{actor, refused, state};
+    use crate::domain::AccountName;
+    use crate::store::numbers::NumberOrder;
+    let (state, actor) = (state()?, actor()?);
+    let filter = account_filter(&query)?;
     let order = match query.sort.as_deref() {
         Some("name-desc") => NumberOrder::Descending,
         _ => NumberOrder::Ascending,
@@ -513,6 +520,12 @@ pub fn AccountsPage() -> impl IntoView {
     };
     let page = Resource::new(current, list_accounts);
     let initial = current();
+    let filter_query = query_string(&[
+        ("q", &initial.q),
+        ("service", &initial.service),
+        ("status", &initial.status),
+    ]);
+    let export_href = with_query("/accounts/export.csv", &filter_query);
     view! {
         <Title text="Accounts"/>
         <div class="page-head">
@@ -559,6 +572,7 @@ pub fn AccountsPage() -> impl IntoView {
             </div>
             <button type="submit">"Search"</button>
         </form>
+        <p><a class="button secondary" href=export_href download="accounts.csv">"Export these accounts (CSV)"</a></p>
         <Suspense fallback=|| view! { <p>"Loading accounts…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {

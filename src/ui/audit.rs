@@ -30,22 +30,14 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// The filter as a query string (without the page position), for links and exports.
     pub fn to_query_string(&self) -> String {
-        [
+        query_string(&[
             ("kind", &self.kind),
             ("key", &self.key),
             ("account", &self.account),
             ("actor", &self.actor),
             ("since", &self.since),
             ("until", &self.until),
-        ]
-        .iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .filter(|v| !v.is_empty())
-                .map(|v| format!("{k}={}", encode(v)))
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+        ])
     }
 }
 
@@ -230,11 +222,7 @@ pub fn AuditPage() -> impl IntoView {
     let events = Resource::new(current, audit_events);
     let initial = current();
     let filter_text = initial.to_query_string();
-    let export_href = if filter_text.is_empty() {
-        "/audit/export.csv".to_owned()
-    } else {
-        format!("/audit/export.csv?{filter_text}")
-    };
+    let export_href = with_query("/audit/export.csv", &filter_text);
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     view! {
         <Title text="Audit"/>

@@ -7,7 +7,7 @@ use super::access::error_text;
 use super::widgets::*;
 use crate::domain::Service;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
@@ -271,15 +271,33 @@ pub fn ImportPage() -> impl IntoView {
             None => Err(ServerFnError::new("There is no such import.")),
         }
     });
+    // With the browser bundle, a running job's page asks again every second and a half; without
+    // it, the page has a link to reload it (a page that reloads itself is a trap for some readers).
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || {
+                let running = detail
+                    .get_untracked()
+                    .is_some_and(|d| d.is_ok_and(|d| d.run.state == "running"));
+                if running {
+                    detail.refetch();
+                }
+            },
+            std::time::Duration::from_millis(1500),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
                     Err(error) => view! { <Title text="Import"/><LoadError message=error_text(&error)/> }.into_any(),
                     Ok(detail) => view! { <ImportRun detail/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -305,10 +323,11 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
         }
     });
     let did = what_it_did(&run);
+    let href = run.href();
     let failure = run.failure.clone().unwrap_or_default();
     let outcome = match run.state.as_str() {
         "running" => view! {
-            <Notice>"Running: this page refreshes itself every two seconds. " {did.clone()}</Notice>
+            <Notice>"Running. " {did.clone()} " " <a href=href.clone()>"Refresh to see how far it is"</a></Notice>
         }.into_any(),
         "failed" => view! {
             <div class="notice error" role="alert">
@@ -352,7 +371,6 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
     };
     view! {
         <Title text=title.clone()/>
-        {running.then(|| view! { <Meta http_equiv="refresh" content="2"/> })}
         <h1>{title}</h1>
         <p class="lead">{format!("{kind} {} by {}, started {}", run.source, run.actor, run.started_at).trim().to_owned()}
             {run.finished_at.clone().map(|at| format!(", finished {at}"))}"."</p>

@@ -20,6 +20,9 @@ mod widgets;
 
 use access::Me;
 #[cfg(feature = "ssr")]
+pub(crate) use accounts::account_filter;
+pub use accounts::AccountQuery;
+#[cfg(feature = "ssr")]
 pub(crate) use audit::audit_filter;
 pub use audit::AuditQuery;
 use leptos::prelude::*;

@@ -627,30 +627,15 @@ pub fn NumbersPage() -> impl IntoView {
     };
     let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
     // The list's filter as a query string: for the export link and for bulk actions.
-    let filter_query = {
-        let pairs = [
-            ("q", &initial.q),
-            ("account", &initial.account),
-            ("service", &initial.service),
-            ("status", &initial.status),
-            ("line_type", &initial.line_type),
-            ("header", &initial.header),
-        ];
-        pairs
-            .iter()
-            .filter_map(|(k, v)| {
-                v.as_ref()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| format!("{k}={}", encode(v)))
-            })
-            .collect::<Vec<_>>()
-            .join("&")
-    };
-    let export_href = if filter_query.is_empty() {
-        "/numbers/export.csv".to_owned()
-    } else {
-        format!("/numbers/export.csv?{filter_query}")
-    };
+    let filter_query = query_string(&[
+        ("q", &initial.q),
+        ("account", &initial.account),
+        ("service", &initial.service),
+        ("status", &initial.status),
+        ("line_type", &initial.line_type),
+        ("header", &initial.header),
+    ]);
+    let export_href = with_query("/numbers/export.csv", &filter_query);
     view! {
         <Title text="Numbers"/>
         <div class="page-head">

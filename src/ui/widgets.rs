@@ -186,6 +186,28 @@ pub fn encode(value: &str) -> String {
         .collect()
 }
 
+/// `key=value&…` of the pairs whose value is given and not empty, values percent-encoded.
+pub fn query_string(pairs: &[(&str, &Option<String>)]) -> String {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", encode(v)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `path`, with `?query` when there is one.
+pub fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 /// A count for people: exact below the cap, "more than" at it.
 #[cfg(feature = "ssr")]
 pub fn count_text(count: i64, capped_at: i64) -> String {

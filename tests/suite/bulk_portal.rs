@@ -82,7 +82,7 @@ async fn finished_page(browser: &mut Browser, path: &str) -> String {
     for _ in 0..500 {
         let (response, html) = browser.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
-        if !html.contains("Running: this page refreshes itself") {
+        if !html.contains("Refresh to see how far it is") {
             return html;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -236,6 +236,28 @@ async fn the_numbers_list_exports_what_its_filter_shows() {
     );
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[1].starts_with("+441632960702,fabrikam,"), "{csv}");
+
+    let (_, accounts_page) = browser.get("/accounts?service=teamsPhoneMobile").await;
+    assert!(
+        accounts_page.contains(r#"href="/accounts/export.csv?service=teamsPhoneMobile""#),
+        "{accounts_page}"
+    );
+    let (response, csv) = browser
+        .get("/accounts/export.csv?service=teamsPhoneMobile")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("name,correlationId,serviceDetails_teamsTenantId,"),
+        "{csv}"
+    );
+    assert_eq!(lines.len(), 2, "only contoso has Teams Phone Mobile: {csv}");
+    let heading: Vec<&str> = lines[0].split(',').collect();
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    let cell = |name: &str| cells[heading.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(cell("name"), "contoso");
+    assert_eq!(cell("serviceDetails_teamsDirectRouting_numberCount"), "1");
+    assert_eq!(cell("serviceDetails_teamsPhoneMobile_enabled"), "true");
 
     let mut signed_out = Browser::new(&app);
     let (response, _) = signed_out.get("/numbers/export.csv").await;

@@ -476,6 +476,15 @@ async fn an_export_imports_back_unchanged() {
         let (_, only_zoom, _) =
             run(numbat(&test).args(["export", "--service", "zoomPhoneCloudPeering"]));
         assert_eq!(only_zoom.lines().count(), 2, "{only_zoom}");
+        let (code, accounts, _) = run(numbat(&test).args(["export", "--accounts"]));
+        assert_eq!(code, 0);
+        let rows: Vec<&str> = accounts.lines().collect();
+        assert!(rows[0].starts_with("name,correlationId,"), "{accounts}");
+        assert!(
+            rows[1].starts_with("contoso,") && rows[2].starts_with("fabrikam,"),
+            "{accounts}"
+        );
+        assert_eq!(rows.len(), 3);
         test.remove().await;
     }
 }
