@@ -437,3 +437,112 @@ async fn the_review_draws_its_figures_and_links_each_to_its_list() {
         "{none}"
     );
 }
+
+#[tokio::test]
+async fn moving_and_deleting_in_bulk_keep_counts_and_refuse_what_a_rule_forbids() {
+    use numbat::provisioning::bulk::{BulkAction, Selection};
+    use numbat::provisioning::NumberFilter;
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let core = Provisioning::new(test.db.clone());
+        accounts(&core).await;
+        let zoom_only = Account {
+            services: AccountServices::default().with(Service::ZoomPhoneCloudPeering, true, false),
+            ..Account::named(name("zoomonly"))
+        };
+        core.put_account(&admin(), zoom_only, Precondition::None)
+            .await
+            .unwrap();
+        for number in ["+441632961001", "+441632961002", "+441632961003"] {
+            core.put_number(&admin(), dr(number, "contoso"), Precondition::None)
+                .await
+                .unwrap();
+        }
+        let contoso = NumberFilter {
+            account: Some(name("contoso")),
+            ..NumberFilter::default()
+        };
+        let count = |account: &'static str| {
+            let core = core.clone();
+            async move {
+                let record = core.get_account(&admin(), &name(account)).await.unwrap();
+                record.number_counts.0[Service::TeamsDirectRouting.index()]
+            }
+        };
+
+        // Direct Routing is not enabled on zoomonly: every number stays where it is.
+        let refused = BulkAction::MoveTo(name("zoomonly"));
+        let run = core
+            .start_bulk(admin(), &refused, "contoso's numbers", Some(3))
+            .await
+            .unwrap();
+        let job = run.job_id();
+        let tally = core
+            .run_bulk(run, &refused, Selection::Matching(contoso.clone()))
+            .await
+            .unwrap();
+        assert_eq!((tally.changed, tally.invalid), (0, 3));
+        let errors = core.job_errors(&admin(), job).await.unwrap();
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.code == "ServiceNotEnabledOnAccount"),
+            "{errors:?}"
+        );
+        assert_eq!(count("contoso").await, 3);
+
+        let to_fabrikam = BulkAction::MoveTo(name("fabrikam"));
+        let two = vec![
+            TelephoneNumber::parse("+441632961001").unwrap(),
+            TelephoneNumber::parse("+441632961002").unwrap(),
+        ];
+        let run = core
+            .start_bulk(admin(), &to_fabrikam, "two numbers", Some(2))
+            .await
+            .unwrap();
+        let tally = core
+            .run_bulk(run, &to_fabrikam, Selection::Numbers(two))
+            .await
+            .unwrap();
+        assert_eq!((tally.changed, tally.invalid), (2, 0));
+        assert_eq!((count("contoso").await, count("fabrikam").await), (1, 2));
+        let moved = core
+            .get_number(
+                &admin(),
+                None,
+                &TelephoneNumber::parse("+441632961001").unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(moved.number.account_name.as_str(), "fabrikam");
+
+        let writer = Actor::new("writer", &[Role::Write], Door::Portal);
+        assert!(
+            core.start_bulk(writer, &BulkAction::Delete, "all", None)
+                .await
+                .is_err(),
+            "deleting needs the Delete role"
+        );
+        let run = core
+            .start_bulk(admin(), &BulkAction::Delete, "every number", None)
+            .await
+            .unwrap();
+        let tally = core
+            .run_bulk(
+                run,
+                &BulkAction::Delete,
+                Selection::Matching(NumberFilter::default()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tally.changed, 3);
+        assert_eq!(
+            core.count_numbers(&admin(), &NumberFilter::default())
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!((count("contoso").await, count("fabrikam").await), (0, 0));
+        test.remove().await;
+    }
+}
