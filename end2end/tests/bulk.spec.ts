@@ -50,7 +50,7 @@ test("import: the check names each bad row, then the valid rows are applied", as
   await page.getByRole("button", { name: "Check the file" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(/^Import \d+$/);
   await waitForResult(page, info, "5 rows: 3 would be created, 0 changed, 0 unchanged; 2 invalid.");
-  await expect(page.getByText("Nothing was written.")).toBeVisible();
+  await expect(page.getByText("No number was changed.")).toBeVisible();
   await expect(page.getByRole("row", { name: /^4 .*telephoneNumber.*InvalidFormat/ })).toBeVisible();
   await expect(page.getByRole("row", { name: /^5 .*accountName.*AccountNotFound/ })).toBeVisible();
   await check(page, info, "import-check");

@@ -104,7 +104,7 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
     }
     match mode {
         ImportMode::DryRun => println!(
-            "Dry run of {source} (import {}): {} rows: {} would be created, {} changed, {} unchanged; {} invalid. Nothing was written: add --apply to write the valid rows.",
+            "Dry run of {source} (import {}): {} rows: {} would be created, {} changed, {} unchanged; {} invalid. No number was changed: add --apply to write the valid rows.",
             summary.job_id, t.rows_read, t.created, t.changed, t.unchanged, t.invalid
         ),
         ImportMode::Apply => println!(

@@ -128,7 +128,11 @@ impl Provisioning {
         selection_text: &str,
         total: Option<i64>,
     ) -> Result<Import, ProvisioningError> {
-        for permission in action.permissions() {
+        let (first, rest) = action
+            .permissions()
+            .split_first()
+            .expect("every action needs a permission");
+        for permission in rest {
             actor.permit(*permission)?;
         }
         let start = ImportStart {
@@ -138,7 +142,9 @@ impl Provisioning {
             upload: None,
             settings: None,
         };
-        let run = self.start_job(actor, "bulk", action.name(), start).await?;
+        let run = self
+            .start_job(actor, *first, "bulk", action.name(), start)
+            .await?;
         Ok(run.doing(action.operation()))
     }
 

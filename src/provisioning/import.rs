@@ -6,8 +6,12 @@
 //! saying how far it got; running the same file again finishes the work, the rows already
 //! applied counting as unchanged.
 
-use super::{now, Actor, Outcome, Permission, Precondition, Provisioning, ProvisioningError};
+use super::{
+    audit_event, now, Actor, Change, Outcome, Permission, Precondition, Provisioning,
+    ProvisioningError,
+};
 use crate::domain::{AccountName, Number, Violation, Violations};
+use crate::store::audit;
 use crate::store::jobs::{self, Job, NewJob, RowError, Tally};
 use crate::store::Tx;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -19,7 +23,7 @@ pub const CHUNK_ROWS: usize = 1000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportMode {
     /// Checks every row against every rule and what is stored, counts what would happen,
-    /// and writes nothing (but its own job row).
+    /// and changes no number (it records only its own job and the audit event of its start).
     DryRun,
     Apply,
 }
@@ -86,34 +90,56 @@ impl Provisioning {
         actor: Actor,
         start: ImportStart,
     ) -> Result<Import, ProvisioningError> {
-        actor.permit(Permission::Write)?;
         let action = start.mode.as_str();
-        self.start_job(actor, "import", action, start).await
+        self.start_job(actor, Permission::Write, "import", action, start)
+            .await
     }
 
-    /// Records a new job of `kind` and returns its run; the caller has checked the roles.
+    /// Records a new job of `kind` (and its start in the audit trail: who ran what, through
+    /// which door) and returns its run, if `actor` has `permission`.
     pub(super) async fn start_job(
         &self,
         actor: Actor,
+        permission: Permission,
         kind: &str,
         action: &str,
         start: ImportStart,
     ) -> Result<Import, ProvisioningError> {
-        let job_id = jobs::start(
-            &self.db,
-            &NewJob {
-                kind,
-                action,
-                source: &start.source,
-                actor: &actor.principal,
-                door: actor.door.as_str(),
-                at: &now(),
-                total_lines: start.total_lines,
-                upload: start.upload.as_deref(),
-                settings: start.settings.as_deref(),
-            },
-        )
-        .await?;
+        let job_id = {
+            let permit = actor.permit(permission)?;
+            let at = now();
+            let mut tx = self.begin(&permit).await?;
+            let job_id = jobs::start(
+                &mut tx,
+                &NewJob {
+                    kind,
+                    action,
+                    source: &start.source,
+                    actor: &actor.principal,
+                    door: actor.door.as_str(),
+                    at: &at,
+                    total_lines: start.total_lines,
+                    upload: start.upload.as_deref(),
+                    settings: start.settings.as_deref(),
+                },
+            )
+            .await?;
+            let key = job_id.to_string();
+            let what =
+                serde_json::json!({ "kind": kind, "action": action, "source": start.source });
+            let change = Change {
+                action: "start",
+                resource_type: "job",
+                key: &key,
+                version: None,
+                before: None,
+                after: Some(what.to_string()),
+                account: None,
+            };
+            audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
+            tx.commit().await?;
+            job_id
+        };
         Ok(Import {
             core: self.clone(),
             actor,

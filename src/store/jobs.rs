@@ -82,11 +82,11 @@ pub struct NewJob<'a> {
     pub settings: Option<&'a str>,
 }
 
-pub async fn start(db: &Database, job: &NewJob<'_>) -> Result<i64, StoreError> {
+pub async fn start(tx: &mut Tx, job: &NewJob<'_>) -> Result<i64, StoreError> {
     const SQL: &str = "INSERT INTO bulk_jobs (kind, action, source, state, actor, door, \
         started_at, updated_at, total_lines, upload, settings) \
         VALUES ($1, $2, $3, 'running', $4, $5, $6, $6, $7, $8, $9) RETURNING id";
-    Ok(on_pool!(db, pool => {
+    Ok(on_tx!(tx, conn => {
         sqlx::query_scalar(SQL)
             .bind(job.kind)
             .bind(job.action)
@@ -97,7 +97,7 @@ pub async fn start(db: &Database, job: &NewJob<'_>) -> Result<i64, StoreError> {
             .bind(job.total_lines)
             .bind(job.upload)
             .bind(job.settings)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await?
     }))
 }

@@ -187,6 +187,7 @@ fn AuditTable(rows: Vec<AuditRow>, caption: &'static str) -> impl IntoView {
                 let href = match r.resource_type.as_str() {
                     "number" => Some(format!("/numbers/{}", encode(&r.resource_key))),
                     "account" => Some(format!("/accounts/{}", encode(&r.resource_key))),
+                    "job" => Some(format!("/jobs/{}", encode(&r.resource_key))),
                     _ => None,
                 };
                 let key = r.resource_key.clone();
@@ -233,7 +234,7 @@ pub fn AuditPage() -> impl IntoView {
                 <label for="kind">"Kind"</label>
                 <select id="kind" name="kind">
                     <option value="">"Any"</option>
-                    {["account", "number", "requestForInformation", "settings", "portalUser", "apiToken"].into_iter().map(|k| view! {
+                    {["account", "number", "job", "requestForInformation", "settings", "portalUser", "apiToken"].into_iter().map(|k| view! {
                         <option value=k selected=initial.kind.as_deref() == Some(k)>{k}</option>
                     }).collect_view()}
                 </select>

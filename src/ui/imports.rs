@@ -342,7 +342,7 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
             </div>
         }.into_any(),
         _ if run.dry_run => view! {
-            <Notice>{did.clone()} " Nothing was written."</Notice>
+            <Notice>{did.clone()} " No number was changed."</Notice>
         }.into_any(),
         _ => view! { <Notice>{did.clone()}</Notice> }.into_any(),
     };

@@ -114,7 +114,7 @@ async fn an_upload_is_checked_first_then_applied_and_its_report_lists_the_bad_ro
         html.contains("4 rows: 2 would be created, 0 changed, 0 unchanged; 2 invalid."),
         "{html}"
     );
-    assert!(html.contains("Nothing was written."), "{html}");
+    assert!(html.contains("No number was changed."), "{html}");
     assert!(html.contains("AccountNotFound") && html.contains("account nobody does not exist"));
     assert!(
         html.contains("serviceDetails_teamsDirectRouting_enabled") && html.contains("InvalidValue")
@@ -376,6 +376,14 @@ async fn a_bulk_action_runs_as_a_job_respects_every_rule_and_shows_in_the_audit_
         "the change shows its new value: {audit}"
     );
     assert!(audit.contains("customSipHeader"), "{audit}");
+    let (_, jobs) = writer.get("/audit?kind=job").await;
+    let job_id = job.trim_start_matches("/jobs/");
+    assert!(
+        jobs.contains(&format!(r#"<a href="/jobs/{job_id}">{job_id}</a>"#))
+            && jobs.contains("start job")
+            && jobs.contains("setHeader"),
+        "the bulk action's start is in the audit trail: {jobs}"
+    );
     let (_, by_actor) = writer.get("/audit?actor=writer").await;
     assert!(
         by_actor.contains("+441632960801") && !by_actor.contains(">setup<"),
