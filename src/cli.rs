@@ -218,6 +218,11 @@ pub struct ServeArgs {
     #[arg(long, env = "NUMBAT_SSO_CLIENT_ID")]
     pub sso_client_id: Option<String>,
 
+    /// Where files uploaded to the portal for import wait until applied (created private to
+    /// this user; checks never applied are removed after a day).
+    #[arg(long, env = "NUMBAT_UPLOAD_DIR", default_value = "data/uploads")]
+    pub upload_dir: PathBuf,
+
     /// The portal's client secret at that issuer (prefer the environment variable).
     #[arg(long, env = "NUMBAT_SSO_CLIENT_SECRET", hide_env_values = true)]
     pub sso_client_secret: Option<String>,

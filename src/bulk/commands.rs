@@ -40,7 +40,8 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
     let actor = Actor::new(operator, &[Role::Admin], Door::Cli);
     let source = args.file.display().to_string();
     let terminal = std::io::stderr().is_terminal();
-    let mut printed = 0;
+    // Problems printed, and the distinct rows they were on (a row may break several rules).
+    let (mut printed, mut printed_rows, mut last_printed_line) = (0, 0, None);
     let mut chunks = 0u64;
     let mut report_failed = None;
     let outcome = import_file(
@@ -56,6 +57,10 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
                 if printed < PRINTED_ERRORS {
                     println!("{}", describe(error));
                     printed += 1;
+                    if last_printed_line != Some(error.line) {
+                        printed_rows += 1;
+                        last_printed_line = Some(error.line);
+                    }
                 }
                 if let Some(writer) = &mut report {
                     let written = writer.write_record([
@@ -88,12 +93,17 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
     }
     let summary = match outcome {
         Ok(summary) => summary,
-        Err(ImportFailure::File(reason)) => bail!("{source}: {reason}; nothing was imported"),
+        Err(ImportFailure::File(reason)) => match mode {
+            ImportMode::DryRun => bail!("{source}: {reason}; no number was changed"),
+            ImportMode::Apply => bail!(
+                "{source}: {reason}; the whole chunks of 1,000 rows before it were applied, nothing after"
+            ),
+        },
         Err(ImportFailure::Core(error)) => return Err(error.into()),
     };
     let t = summary.tally;
-    if t.invalid as usize > printed {
-        let rest = t.invalid as usize - printed;
+    if t.invalid as usize > printed_rows {
+        let rest = t.invalid as usize - printed_rows;
         match &args.report {
             Some(path) => println!(
                 "… and {rest} more invalid rows: every one is in {}",

@@ -48,7 +48,8 @@ pub struct ImportSummary {
 /// Why an import stopped before the end of its file.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportFailure {
-    /// The file cannot be read as an import at all (its heading, its form); nothing was done.
+    /// The file cannot be read on (its heading, its form, broken CSV at some line): the rows
+    /// before were checked or applied in whole chunks, none after.
     #[error("{0}")]
     File(String),
     #[error(transparent)]
@@ -171,9 +172,9 @@ impl ImportOptions {
         serde_json::to_string(self).expect("options serialise")
     }
 
-    /// Options stored with a job; what does not parse is left out.
-    pub fn from_json(json: &str) -> Self {
-        serde_json::from_str(json).unwrap_or_default()
+    /// Options stored with a job, if they read back.
+    pub fn from_json(json: &str) -> Option<Self> {
+        serde_json::from_str(json).ok()
     }
 
     /// The settings these options give, or the first that does not parse.
@@ -269,6 +270,7 @@ fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mp
                 if !send(Ok(ImportRow {
                     line,
                     number: Err(error.into()),
+                    read_at_version: None,
                 })) {
                     return;
                 }
@@ -295,7 +297,12 @@ fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mp
             },
         };
         let number = form.number(&text, &settings.defaults);
-        if !send(Ok(ImportRow { line, number })) {
+        let row = ImportRow {
+            line,
+            number,
+            read_at_version: None,
+        };
+        if !send(Ok(row)) {
             return;
         }
     }

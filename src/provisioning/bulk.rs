@@ -176,6 +176,7 @@ impl Provisioning {
                 for number in numbers {
                     line += 1;
                     let current = stored::get(&self.db, &number).await?;
+                    let read_at_version = current.as_ref().map(|r| r.version);
                     let number = match current {
                         Some(record) => Ok(action.apply(&record.number)),
                         None => Err(Violation::new(
@@ -185,7 +186,12 @@ impl Provisioning {
                         )
                         .into()),
                     };
-                    run.push(ImportRow { line, number }).await?;
+                    run.push(ImportRow {
+                        line,
+                        number,
+                        read_at_version,
+                    })
+                    .await?;
                 }
             }
             Selection::Matching(filter) => {
@@ -201,8 +207,12 @@ impl Provisioning {
                     .await?;
                     for record in &page {
                         line += 1;
-                        let number = Ok(action.apply(&record.number));
-                        run.push(ImportRow { line, number }).await?;
+                        run.push(ImportRow {
+                            line,
+                            number: Ok(action.apply(&record.number)),
+                            read_at_version: Some(record.version),
+                        })
+                        .await?;
                     }
                     if (page.len() as i64) < PAGE {
                         break;

@@ -23,7 +23,8 @@ pub const CHUNK_ROWS: usize = 1000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportMode {
     /// Checks every row against every rule and what is stored, counts what would happen,
-    /// and changes no number (it records only its own job and the audit event of its start).
+    /// and changes no number (it records only its own job, its invalid rows and the audit event
+    /// of its start).
     DryRun,
     Apply,
 }
@@ -41,6 +42,9 @@ impl ImportMode {
 pub struct ImportRow {
     pub line: i64,
     pub number: Result<Number, Violations>,
+    /// The version the number had when it was read (a bulk action's rows): a row whose number
+    /// has changed or gone since is left alone, not overwritten with what was read.
+    pub read_at_version: Option<i64>,
 }
 
 /// What a run is, for its job row.
@@ -153,6 +157,18 @@ impl Provisioning {
         })
     }
 
+    /// Takes a finished check's uploaded file for an apply; false when it was already taken
+    /// (applied) or the job is not a finished check.
+    pub async fn take_checked_upload(
+        &self,
+        actor: &Actor,
+        id: i64,
+        upload: &str,
+    ) -> Result<bool, ProvisioningError> {
+        actor.permit(Permission::Write)?;
+        Ok(jobs::take_upload(&self.db, id, upload).await?)
+    }
+
     /// One bulk job (an import run or a bulk action).
     pub async fn job(&self, actor: &Actor, id: i64) -> Result<Job, ProvisioningError> {
         actor.permit(Permission::Read)?;
@@ -246,6 +262,10 @@ impl Import {
         let last_line = rows.last().map_or(self.tally.last_line, |r| r.line);
         let mut errors = Vec::new();
         let mut valid: Vec<(i64, Number)> = Vec::with_capacity(rows.len());
+        let read_at: HashMap<i64, i64> = rows
+            .iter()
+            .filter_map(|r| r.read_at_version.map(|v| (r.line, v)))
+            .collect();
         for row in rows {
             match row.number {
                 Err(violations) => errors.extend(row_errors(row.line, violations)),
@@ -264,7 +284,6 @@ impl Import {
                 },
             }
         }
-        let invalid_lines: HashSet<i64> = errors.iter().map(|e| e.line).collect();
         let mut chunk = Tally {
             last_line,
             ..Tally::default()
@@ -274,7 +293,12 @@ impl Import {
         // the chunk is all of its valid rows or nothing.
         loop {
             let mut tx = self.core.db.begin().await?;
-            let (outcomes, refused) = self.write(&mut tx, &valid).await?;
+            let stale = changed_since_read(&mut tx, &valid, &read_at).await?;
+            let (outcomes, refused) = if stale.is_empty() {
+                self.write(&mut tx, &valid).await?
+            } else {
+                (Vec::new(), stale)
+            };
             if refused.is_empty() {
                 for outcome in outcomes {
                     match outcome {
@@ -283,8 +307,7 @@ impl Import {
                         Outcome::Unchanged => chunk.unchanged += 1,
                     }
                 }
-                let mut lines: HashSet<i64> = invalid_lines.clone();
-                lines.extend(errors.iter().map(|e| e.line));
+                let lines: HashSet<i64> = errors.iter().map(|e| e.line).collect();
                 chunk.invalid = lines.len() as i64;
                 chunk.rows_read = chunk.created + chunk.changed + chunk.unchanged + chunk.invalid;
                 let tally = self.tally.plus(&chunk);
@@ -415,6 +438,44 @@ impl Import {
             .await?;
         Ok(vec![Outcome::Replaced; batch.len()])
     }
+}
+
+/// The rows whose number is no longer at the version it was read at (changed or deleted since),
+/// with the lock on them held for the rest of `tx`.
+async fn changed_since_read(
+    tx: &mut Tx,
+    valid: &[(i64, Number)],
+    read_at: &HashMap<i64, i64>,
+) -> Result<Vec<RowError>, ProvisioningError> {
+    if read_at.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<&crate::domain::TelephoneNumber> = valid
+        .iter()
+        .filter(|(line, _)| read_at.contains_key(line))
+        .map(|(_, n)| &n.telephone_number)
+        .collect();
+    let now: HashMap<String, i64> = crate::store::numbers::fetch_for_update(tx, &keys)
+        .await?
+        .into_iter()
+        .map(|r| (r.number.telephone_number.to_string(), r.version))
+        .collect();
+    Ok(valid
+        .iter()
+        .filter_map(|(line, number)| {
+            let expected = read_at.get(line)?;
+            let key = number.telephone_number.to_string();
+            (now.get(&key) != Some(expected)).then(|| RowError {
+                line: *line,
+                field: "telephoneNumber".into(),
+                code: "ChangedMeanwhile".into(),
+                message: format!(
+                    "{key} changed or was deleted after this job read it, so it was left as it is; run the action again to include it"
+                ),
+                key: Some(key),
+            })
+        })
+        .collect())
 }
 
 /// The rows of one account's batch (`indexes` into `valid`) that `error` refuses, or the

@@ -155,11 +155,17 @@ pub fn timestamp() -> String {
 
 /// The time `ago` before now, in the same form as `timestamp`.
 pub fn timestamp_ago(ago: std::time::Duration) -> String {
-    let now = time::OffsetDateTime::now_utc() - ago;
+    timestamp_of(time::OffsetDateTime::now_utc() - ago)
+}
+
+/// `at` in the form every stored time has (UTC, milliseconds), so times compare as text.
+pub fn timestamp_of(at: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    now.format(&format).expect("a UTC time formats")
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .expect("a UTC time formats")
 }
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> String {

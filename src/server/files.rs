@@ -14,7 +14,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use futures_util::StreamExt;
-use std::io::Write;
 
 /// The largest file an upload may be (a million rows of ACG's columns is about 60 MB).
 pub const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
@@ -27,6 +26,48 @@ pub fn upload_path(state: &AppState, upload: &str) -> std::path::PathBuf {
 /// Whether an upload's file is still here (a dry run's file is kept until it is applied).
 pub fn upload_exists(state: &AppState, upload: &str) -> bool {
     is_upload_name(upload) && upload_path(state, upload).is_file()
+}
+
+/// Creates the upload folder if needed and makes it private to this user (uploads hold
+/// customers' numbers).
+pub fn prepare_upload_folder(folder: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(folder)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// How long a checked file waits to be applied before it is removed.
+const UPLOADS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes uploads older than a day, hourly: checks nobody applied.
+pub async fn forget_old_uploads(folder: std::path::PathBuf) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|at| at.elapsed().ok())
+                .is_some_and(|age| age > UPLOADS_KEPT_FOR);
+            let ours = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".csv"))
+                .is_some_and(is_upload_name);
+            if old && ours {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 fn is_upload_name(upload: &str) -> bool {
@@ -86,7 +127,10 @@ pub async fn upload(
         let text = match field.text().await {
             Ok(text) => text,
             Err(error) => {
-                return back_to_imports(&format!("The upload did not arrive whole: {error}"))
+                if let Some((upload, _, _)) = &saved {
+                    let _ = std::fs::remove_file(upload_path(&state, upload));
+                }
+                return back_to_imports(&format!("The upload did not arrive whole: {error}"));
             }
         };
         options.set(&name, text);
@@ -115,39 +159,40 @@ async fn save_upload(
     state: &AppState,
     mut field: axum::extract::multipart::Field<'_>,
 ) -> Result<(String, i64), String> {
-    std::fs::create_dir_all(&state.uploads)
-        .map_err(|e| format!("The server cannot keep the upload ({e}); nothing was imported"))?;
+    use tokio::io::AsyncWriteExt;
+    let cannot_keep = |e: std::io::Error| {
+        format!("The server cannot keep the upload ({e}); nothing was imported")
+    };
+    prepare_upload_folder(&state.uploads).map_err(cannot_keep)?;
     let upload: String = rand::random::<[u8; 16]>()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     let path = upload_path(state, &upload);
     let mut file =
-        std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| {
-            format!("The server cannot keep the upload ({e}); nothing was imported")
-        })?);
+        tokio::io::BufWriter::new(tokio::fs::File::create(&path).await.map_err(cannot_keep)?);
     let (mut lines, mut last) = (0i64, b'\n');
     loop {
         match field.chunk().await {
             Ok(Some(bytes)) => {
                 lines += bytes.iter().filter(|&&b| b == b'\n').count() as i64;
                 last = *bytes.last().unwrap_or(&last);
-                file.write_all(&bytes).map_err(|e| {
-                    format!("The server cannot keep the upload ({e}); nothing was imported")
-                })?;
+                if let Err(e) = file.write_all(&bytes).await {
+                    let _ = tokio::fs::remove_file(&path).await;
+                    return Err(cannot_keep(e));
+                }
             }
             Ok(None) => break,
             Err(error) => {
                 drop(file);
-                let _ = std::fs::remove_file(&path);
+                let _ = tokio::fs::remove_file(&path).await;
                 return Err(format!(
                     "The upload did not arrive whole ({error}); nothing was imported"
                 ));
             }
         }
     }
-    file.flush()
-        .map_err(|e| format!("The server cannot keep the upload ({e}); nothing was imported"))?;
+    file.flush().await.map_err(cannot_keep)?;
     if last != b'\n' {
         lines += 1;
     }
@@ -193,7 +238,10 @@ async fn start(
     let import = match started {
         Ok(import) => import,
         Err(error) => {
-            return back_to_imports(&crate::ui::access::server::refused(error).to_string())
+            if mode == ImportMode::DryRun {
+                let _ = std::fs::remove_file(upload_path(state, upload));
+            }
+            return back_to_imports(&crate::ui::access::server::refused(error).to_string());
         }
     };
     let id = import.job_id();
@@ -234,7 +282,22 @@ pub async fn apply(
             "Import {id} cannot be applied: only a finished check whose file is still here can be; upload the file again"
         ));
     };
-    let options = ImportOptions::from_json(job.settings.as_deref().unwrap_or("{}"));
+    match state.core.take_checked_upload(&actor, id, &upload).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return back_to_imports(&format!(
+                "Import {id} is already being applied or was applied"
+            ))
+        }
+        Err(error) => {
+            return back_to_imports(&crate::ui::access::server::refused(error).to_string())
+        }
+    }
+    let Some(options) = job.settings.as_deref().and_then(ImportOptions::from_json) else {
+        return back_to_imports(&format!(
+            "Import {id}'s settings cannot be read back: upload the file again"
+        ));
+    };
     let lines = job.total_lines.unwrap_or_default();
     start(
         &state,
@@ -384,8 +447,14 @@ pub async fn bulk(
         Err(message) => return back(message),
     };
     let (selection, selection_text, total) = if field("scope").as_deref() == Some("matching") {
-        let query: crate::ui::NumberQuery =
-            serde_urlencoded::from_str(&filter_query).unwrap_or_default();
+        let query: crate::ui::NumberQuery = match serde_urlencoded::from_str(&filter_query) {
+            Ok(query) => query,
+            Err(_) => {
+                return back(
+                    "Numbers: the search these numbers came from cannot be read; search again",
+                )
+            }
+        };
         let filter = match crate::ui::number_filter(&query) {
             Ok(filter) => filter,
             Err(error) => return back(&crate::ui::access::error_text(&error)),
@@ -506,6 +575,7 @@ pub async fn export_audit(
                     event.resource_key.clone(),
                     event.account.clone().unwrap_or_default(),
                 ];
+                let head = head.map(|cell| spreadsheet_safe(&cell));
                 if changes.is_empty() {
                     let _ = writer.write_record(head.iter().cloned().chain([
                         "".into(),
@@ -515,9 +585,9 @@ pub async fn export_audit(
                 }
                 for change in changes {
                     let _ = writer.write_record(head.iter().cloned().chain([
-                        change.field,
-                        change.before.unwrap_or_default(),
-                        change.after.unwrap_or_default(),
+                        spreadsheet_safe(&change.field),
+                        spreadsheet_safe(&change.before.unwrap_or_default()),
+                        spreadsheet_safe(&change.after.unwrap_or_default()),
                     ]));
                 }
             }
@@ -564,4 +634,14 @@ pub async fn export_accounts(
         }
     });
     csv_response("accounts.csv", Body::from_stream(chunks.fuse()))
+}
+
+/// A free-text cell that a spreadsheet would run as a formula (`=…`, `@…`) gets a leading `'`.
+/// Cells starting with `+` or `-` are left alone: telephone numbers start with `+`.
+fn spreadsheet_safe(cell: &str) -> String {
+    if cell.starts_with(['=', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
 }

@@ -66,7 +66,7 @@ impl AppState {
             oidc: None,
             sessions: portal_session::SessionPolicy::default(),
             sso: None,
-            uploads: std::env::temp_dir().join("numbat-uploads"),
+            uploads: std::env::temp_dir().join(format!("numbat-uploads-{}", std::process::id())),
         }
     }
 
@@ -241,6 +241,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => anyhow::bail!("--sso-issuer and --sso-client-id go together: give both or neither"),
     }
+    files::prepare_upload_folder(&args.upload_dir)
+        .map_err(|e| anyhow::anyhow!("--upload-dir {}: {e}", args.upload_dir.display()))?;
+    state = state.with_uploads(args.upload_dir.clone());
+    tokio::spawn(files::forget_old_uploads(args.upload_dir.clone()));
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

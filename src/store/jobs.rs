@@ -197,3 +197,13 @@ pub async fn errors(db: &Database, id: i64) -> Result<Vec<RowError>, StoreError>
                        WHERE job_id = $1 ORDER BY line, field";
     Ok(on_pool!(db, pool => sqlx::query_as(SQL).bind(id).fetch_all(pool).await?))
 }
+
+/// Hands a finished check's kept upload over to the apply about to read it: true only for the
+/// first caller, so a check is applied once.
+pub async fn take_upload(db: &Database, id: i64, upload: &str) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE bulk_jobs SET upload = NULL \
+        WHERE id = $1 AND upload = $2 AND action = 'dryRun' AND state = 'finished'";
+    Ok(on_pool!(db, pool => {
+        sqlx::query(SQL).bind(id).bind(upload).execute(pool).await?.rows_affected() == 1
+    }))
+}

@@ -73,26 +73,20 @@ pub struct AuditList {
 pub(crate) fn audit_filter(
     query: &AuditQuery,
 ) -> Result<crate::provisioning::AuditFilter, ServerFnError> {
-    let time = |field: &str, text: Option<String>, end_of_day: bool| {
+    // Stored times are UTC RFC 3339 text with milliseconds, so a bound is turned into exactly
+    // that form (a date alone is its midnight; "until" a date includes that whole day).
+    let time = |field: &str, text: Option<String>, until: bool| {
         let Some(text) = non_empty(text) else {
             return Ok(None);
         };
-        let is_date = text.len() == 10
-            && time::Date::parse(
-                &text,
-                time::macros::format_description!("[year]-[month]-[day]"),
-            )
-            .is_ok();
-        let is_time =
-            time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-                .is_ok();
-        match (is_date, is_time) {
-            // Times are stored as UTC RFC 3339 text, so a date compares as its midnight; the
-            // end of a day is the next character after any time on it.
-            (true, _) if end_of_day => Ok(Some(format!("{text}U"))),
-            (true, _) => Ok(Some(text)),
-            (_, true) => Ok(Some(text)),
-            _ => Err(ServerFnError::new(format!(
+        let date_format = time::macros::format_description!("[year]-[month]-[day]");
+        if let Ok(date) = time::Date::parse(&text, &date_format) {
+            let day = if until { date.next_day() } else { Some(date) };
+            return Ok(day.map(|d| crate::provisioning::timestamp_of(d.midnight().assume_utc())));
+        }
+        match time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339) {
+            Ok(at) => Ok(Some(crate::provisioning::timestamp_of(at))),
+            Err(_) => Err(ServerFnError::new(format!(
                 "{field}: a date such as 2026-11-25, or a time such as 2026-11-25T14:00:00Z"
             ))),
         }
@@ -322,5 +316,28 @@ pub fn History(
                 }}
             </Suspense>
         </section>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_become_stored_utc_text_and_until_a_date_includes_that_day() {
+        let query = AuditQuery {
+            since: Some("2026-11-25T14:00:00+02:00".into()),
+            until: Some("2026-11-25".into()),
+            ..AuditQuery::default()
+        };
+        let filter = audit_filter(&query).unwrap();
+        assert_eq!(filter.since.as_deref(), Some("2026-11-25T12:00:00.000Z"));
+        assert_eq!(filter.until.as_deref(), Some("2026-11-26T00:00:00.000Z"));
+        let bad = AuditQuery {
+            since: Some("yesterday".into()),
+            ..AuditQuery::default()
+        };
+        let error = audit_filter(&bad).unwrap_err().to_string();
+        assert!(error.contains("From: a date such as"), "{error}");
     }
 }

@@ -1,5 +1,5 @@
 //! Importing numbers from a CSV file: the upload form, the runs so far, and one run's page
-//! (progress while it runs, then what it did or would do, every invalid row, the report, and
+//! (progress while it runs, then what it did or would do, its invalid rows, the report, and
 //! for a checked file the button that applies it). The file itself goes to plain HTTP routes
 //! (`server::files`): uploads and downloads do not fit server functions.
 
@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 /// Invalid rows a run's page lists; the report has them all.
 #[cfg(feature = "ssr")]
 const LISTED_ERRORS: usize = 200;
-/// A running import that has not moved for this long was stopped (the server restarted).
+/// A running job that has not moved for this long is shown as stalled: most likely the server
+/// stopped under it (its stored state stays `running`).
 #[cfg(feature = "ssr")]
 const STALLED_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -28,7 +29,7 @@ pub struct ImportView {
     pub action: String,
     pub source: String,
     pub dry_run: bool,
-    /// `running`, `finished`, `failed` or `interrupted`.
+    /// `running`, `finished`, `failed`, or `stalled` (running but without progress for minutes).
     pub state: String,
     pub actor: String,
     pub started_at: String,
@@ -80,7 +81,7 @@ fn import_view(job: crate::store::jobs::Job, state: &crate::server::AppState) ->
         source: job.source,
         dry_run: job.action == "dryRun",
         state: if stalled {
-            "interrupted".to_owned()
+            "stalled".to_owned()
         } else {
             job.state
         },
@@ -335,9 +336,9 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
                 <p>{did.clone()} " Chunks already applied stay applied; fix the file and import it again."</p>
             </div>
         }.into_any(),
-        "interrupted" => view! {
+        "stalled" => view! {
             <div class="notice error" role="alert">
-                <p>"It stopped without finishing (the server stopped). " {did.clone()}</p>
+                <p>"It has made no progress for two minutes: most likely the server stopped under it. " {did.clone()}</p>
                 <p>"Whole chunks are applied or not at all. Import the same file again to finish: rows already in place count as unchanged."</p>
             </div>
         }.into_any(),
@@ -382,7 +383,7 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
             view! { <p class="empty">{if running { "None so far." } else { "None: every row is valid." }}</p> }.into_any()
         } else {
             view! {
-                <p><a href=report.clone() download>"Download the report (CSV): every invalid row"</a></p>
+                <p><a href=report.clone() download>"Download the report (CSV) of the invalid rows"</a></p>
                 <table class="list">
                     <caption class="visually-hidden">"Invalid rows"</caption>
                     <thead><tr><th scope="col">"Line"</th><th scope="col">"Number"</th><th scope="col">"Column"</th><th scope="col">"Rule"</th><th scope="col">"Why"</th></tr></thead>
@@ -390,7 +391,7 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
                         <td>{p.line}</td><td class="mono">{p.number.unwrap_or_default()}</td><td class="mono">{p.column}</td><td class="mono">{p.code}</td><td>{p.message}</td>
                     </tr> }).collect_view()}</tbody>
                 </table>
-                {detail.more_problems.then(|| view! { <p>"More invalid rows than shown here: the report lists every one."</p> })}
+                {detail.more_problems.then(|| view! { <p>"More invalid rows than shown here: the report lists them (up to the first 10,000 problems)."</p> })}
             }.into_any()
         }}
         <p><a href=back.0>{back.1}</a> " · " <a href="/numbers">"Numbers"</a></p>

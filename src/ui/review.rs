@@ -1,6 +1,6 @@
-//! The admins' review: numbers per service, per sync status and per account as bar charts
-//! drawn on the server in SVG, numbers with no service, failed syncs and recent changes. Every
-//! figure links to the filtered list behind it.
+//! The admins' review (open to anyone who may read): numbers per service, per sync status and
+//! per account as bar charts drawn on the server in SVG, numbers with no service, failed syncs
+//! and recent changes. Every figure links to the filtered list behind it.
 
 use super::access::error_text;
 use super::widgets::*;

@@ -524,6 +524,37 @@ async fn moving_and_deleting_in_bulk_keep_counts_and_refuse_what_a_rule_forbids(
             .unwrap();
         assert_eq!(moved.number.account_name.as_str(), "fabrikam");
 
+        // A number changed after the job read it is left as it now is, and listed.
+        let clear = BulkAction::ClearHeader;
+        let key = TelephoneNumber::parse("+441632961003").unwrap();
+        let read = core.get_number(&admin(), None, &key).await.unwrap();
+        let mut edited = read.number.clone();
+        edited.custom_sip_header = Some(CustomSipHeader::parse("edited-meanwhile").unwrap());
+        core.put_number(&admin(), edited, Precondition::None)
+            .await
+            .unwrap();
+        let mut run = core
+            .start_bulk(admin(), &clear, "one", Some(1))
+            .await
+            .unwrap();
+        let job = run.job_id();
+        run.push(numbat::provisioning::import::ImportRow {
+            line: 1,
+            number: Ok(read.number.clone()),
+            read_at_version: Some(read.version),
+        })
+        .await
+        .unwrap();
+        let (_, tally) = run.finish().await.unwrap();
+        assert_eq!((tally.changed, tally.invalid), (0, 1));
+        let errors = core.job_errors(&admin(), job).await.unwrap();
+        assert_eq!(errors[0].code, "ChangedMeanwhile");
+        let now = core.get_number(&admin(), None, &key).await.unwrap();
+        assert_eq!(
+            now.number.custom_sip_header.unwrap().as_str(),
+            "edited-meanwhile"
+        );
+
         let writer = Actor::new("writer", &[Role::Write], Door::Portal);
         assert!(
             core.start_bulk(writer, &BulkAction::Delete, "all", None)
