@@ -94,7 +94,7 @@ test("export, a bulk action, and the audit trail's changes", async ({ page }, in
   await page.getByLabel("Custom header value (to set)").fill("bulk-7");
   await page.getByRole("button", { name: "Apply to the numbers" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(/^Bulk action \d+$/);
-  await waitForResult(page, info, "1 numbers: 1 changed, 0 unchanged; 0 refused (left as they were).");
+  await waitForResult(page, info, "1 number: 1 changed, 0 unchanged; 0 refused (left as they were).");
   await check(page, info, "bulk-action");
 
   await open(page, `/numbers?account=${account}`, info);

@@ -480,7 +480,10 @@ pub async fn bulk(
                 "Numbers: tick the numbers to change, or choose every number that matches",
             );
         }
-        let text = format!("{} selected numbers", numbers.len());
+        let text = match numbers.len() {
+            1 => "1 selected number".to_owned(),
+            n => format!("{n} selected numbers"),
+        };
         let total = Some(numbers.len() as i64);
         (Selection::Numbers(numbers), text, total)
     };

@@ -160,8 +160,16 @@ fn what_it_did(run: &ImportView) -> String {
             "changed"
         };
         format!(
-            "{} numbers: {} {done}, {} unchanged; {} refused (left as they were).",
-            run.rows_read, run.changed, run.unchanged, run.invalid
+            "{} {}: {} {done}, {} unchanged; {} refused (left as they were).",
+            run.rows_read,
+            if run.rows_read == 1 {
+                "number"
+            } else {
+                "numbers"
+            },
+            run.changed,
+            run.unchanged,
+            run.invalid
         )
     } else if run.dry_run {
         format!(
@@ -324,6 +332,7 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
         }
     });
     let did = what_it_did(&run);
+    let run_kind_is_import = run.kind == "import";
     let href = run.href();
     let failure = run.failure.clone().unwrap_or_default();
     let outcome = match run.state.as_str() {
@@ -380,7 +389,12 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
         {apply}
         <h2>{if run.kind == "import" { "Invalid rows" } else { "Numbers left as they were" }}</h2>
         {if detail.problems.is_empty() {
-            view! { <p class="empty">{if running { "None so far." } else { "None: every row is valid." }}</p> }.into_any()
+            let none = match (running, run_kind_is_import) {
+                (true, _) => "None so far.",
+                (false, true) => "None: every row is valid.",
+                (false, false) => "None.",
+            };
+            view! { <p class="empty">{none}</p> }.into_any()
         } else {
             view! {
                 <p><a href=report.clone() download>"Download the report (CSV) of the invalid rows"</a></p>
