@@ -374,19 +374,42 @@ pub async fn export_numbers(
         }
     };
     let export = NumberExport::new(state.core.clone(), actor, filter);
+    streamed_csv("numbers.csv", Export::Numbers(export))
+}
+
+/// An export being streamed: numbers or accounts, a page of CSV at a time.
+enum Export {
+    Numbers(NumberExport),
+    Accounts(crate::bulk::accounts::AccountExport),
+}
+
+impl Export {
+    async fn next_chunk(
+        &mut self,
+    ) -> Result<Option<Vec<u8>>, crate::provisioning::ProvisioningError> {
+        match self {
+            Export::Numbers(export) => export.next_chunk().await,
+            Export::Accounts(export) => export.next_chunk().await,
+        }
+    }
+}
+
+/// A download of `export`'s pages as they are read; a failure part-way ends the download (the
+/// browser reports it broken) and is logged.
+fn streamed_csv(file_name: &str, export: Export) -> Response {
     let chunks = futures_util::stream::unfold(Some(export), |export| async move {
         let mut export = export?;
         match export.next_chunk().await {
             Ok(Some(bytes)) => Some((Ok(bytes), Some(export))),
             Ok(None) => None,
             Err(error) => {
-                tracing::error!(%error, "a numbers export stopped");
+                tracing::error!(%error, "an export stopped");
                 Some((Err(std::io::Error::other(error.to_string())), None))
             }
         }
     });
     // Fused: the compression layer may poll again after the end.
-    csv_response("numbers.csv", Body::from_stream(chunks.fuse()))
+    csv_response(file_name, Body::from_stream(chunks.fuse()))
 }
 
 /// `POST /numbers/bulk`: a bulk action on the ticked numbers or on every number the list's
@@ -625,18 +648,7 @@ pub async fn export_accounts(
         }
     };
     let export = crate::bulk::accounts::AccountExport::new(state.core.clone(), actor, filter);
-    let chunks = futures_util::stream::unfold(Some(export), |export| async move {
-        let mut export = export?;
-        match export.next_chunk().await {
-            Ok(Some(bytes)) => Some((Ok(bytes), Some(export))),
-            Ok(None) => None,
-            Err(error) => {
-                tracing::error!(%error, "an accounts export stopped");
-                Some((Err(std::io::Error::other(error.to_string())), None))
-            }
-        }
-    });
-    csv_response("accounts.csv", Body::from_stream(chunks.fuse()))
+    streamed_csv("accounts.csv", Export::Accounts(export))
 }
 
 /// A free-text cell that a spreadsheet would run as a formula (`=…`, `@…`) gets a leading `'`.
