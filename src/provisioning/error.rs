@@ -4,7 +4,11 @@ use crate::domain::{Violation, Violations};
 use crate::store::StoreError;
 
 /// Codes of violations that are conflicts with what is stored, not bad input.
-const CONFLICT_CODES: [&str; 2] = ["NumberInAnotherAccount", "AccountHasNumbers"];
+const CONFLICT_CODES: [&str; 3] = [
+    "NumberInAnotherAccount",
+    "AccountHasNumbers",
+    "NumberExists",
+];
 /// Codes of violations about things that do not exist.
 const NOT_FOUND_CODES: [&str; 1] = ["NumberNotFound"];
 

@@ -40,6 +40,53 @@ impl Provisioning {
         Ok(written)
     }
 
+    /// Creates numbers of one account that do not exist yet, all or nothing: a number that
+    /// exists (in any account) is refused by item, never replaced (the portal's "Add numbers").
+    pub async fn create_numbers(
+        &self,
+        actor: &Actor,
+        account_name: &AccountName,
+        batch: Vec<Number>,
+    ) -> Result<Vec<Written<NumberRecord>>, ProvisioningError> {
+        let permit = actor.permit(Permission::Write)?;
+        let mut tx = self.begin(&permit).await?;
+        let keys: Vec<&TelephoneNumber> = batch.iter().map(|n| &n.telephone_number).collect();
+        let existing: HashMap<TelephoneNumber, AccountName> =
+            stored::fetch_for_update(&mut tx, &keys)
+                .await?
+                .into_iter()
+                .map(|r| (r.number.telephone_number, r.number.account_name))
+                .collect();
+        let mut violations = Violations::new();
+        for (index, number) in batch.iter().enumerate() {
+            if let Some(owner) = existing.get(&number.telephone_number) {
+                violations.push(
+                    Violation::new(
+                        "telephoneNumber",
+                        "NumberExists",
+                        format!(
+                            "{} already exists (in account {owner}); edit it instead",
+                            number.telephone_number
+                        ),
+                    )
+                    .in_item("numbers", index),
+                );
+            }
+        }
+        if !violations.is_empty() {
+            return Err(ProvisioningError::from_violations(
+                "account",
+                account_name.as_str(),
+                violations,
+            ));
+        }
+        let written = self
+            .write_numbers(&permit, &mut tx, account_name, batch, Precondition::None)
+            .await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
     /// Creates or replaces one number (ACG's PUT /accounts/{name}/numbers/{number}).
     pub async fn put_number(
         &self,

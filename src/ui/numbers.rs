@@ -474,34 +474,14 @@ fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, Se
 /// Adds new numbers to an account; numbers that already exist are refused, not replaced.
 #[server(endpoint = "numbers/add")]
 pub async fn add_numbers(form: NumberForm) -> Result<(), ServerFnError> {
-    use super::access::server::{actor, refused, state};
-    use crate::provisioning::ProvisioningError;
+    use super::access::server::{actor, state};
     let (state, actor) = (state()?, actor()?);
     let numbers = numbers_from_form(&form)?;
-    let mut existing = Vec::new();
-    for number in &numbers {
-        match state
-            .core
-            .get_number(&actor, None, &number.telephone_number)
-            .await
-        {
-            Ok(found) => existing.push(format!(
-                "Telephone numbers: {} already exists (in account {}); edit it instead",
-                found.number.telephone_number.as_str(),
-                found.number.account_name.as_str()
-            )),
-            Err(ProvisioningError::NotFound { .. }) => {}
-            Err(error) => return Err(refused(error)),
-        }
-    }
-    if !existing.is_empty() {
-        return Err(ServerFnError::new(existing.join("\n")));
-    }
     let account = numbers[0].account_name.clone();
     let count = numbers.len();
     state
         .core
-        .upsert_numbers(&actor, &account, numbers)
+        .create_numbers(&actor, &account, numbers)
         .await
         .map_err(|e| refused_batch(e, &form))?;
     leptos_axum::redirect(&format!(

@@ -1092,3 +1092,47 @@ async fn filter_expressions_mean_the_same_on_both_databases() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn creating_numbers_refuses_existing_ones_by_item_and_writes_nothing() {
+    on_every_backend(|core| async move {
+        core.put_account(&admin(), dr_account("first"), Precondition::None)
+            .await
+            .unwrap();
+        core.create_numbers(
+            &admin(),
+            &name("first"),
+            vec![dr_number("+441632960011", "first")],
+        )
+        .await
+        .unwrap();
+        let mut changed = dr_number("+441632960011", "first");
+        changed.custom_sip_header = Some(CustomSipHeader::parse("replaced").unwrap());
+        let error = core
+            .create_numbers(
+                &admin(),
+                &name("first"),
+                vec![dr_number("+441632960012", "first"), changed],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ProvisioningError::Conflict(_)), "{error}");
+        assert_eq!(fields(&error), ["numbers[1].telephoneNumber"]);
+        assert_eq!(codes(&error), ["NumberExists"]);
+        assert!(error
+            .to_string()
+            .contains("+441632960011 already exists (in account first)"));
+        let kept = core
+            .get_number(&admin(), None, &tn("+441632960011"))
+            .await
+            .unwrap();
+        assert_eq!(kept.number.custom_sip_header, None, "not replaced");
+        assert!(
+            core.get_number(&admin(), None, &tn("+441632960012"))
+                .await
+                .is_err(),
+            "nothing of a refused batch is written"
+        );
+    })
+    .await;
+}
