@@ -54,6 +54,37 @@ impl NumberServices {
         }
     }
 
+    /// Switches `service` on or off, keeping its Teams settings; switching off a service the
+    /// number never mentioned leaves it unmentioned.
+    pub fn set_enabled(&mut self, service: Service, on: bool) {
+        let flag = match service {
+            Service::TeamsOperatorConnect | Service::TeamsPhoneMobile => {
+                let block = match service {
+                    Service::TeamsOperatorConnect => &mut self.teams_operator_connect,
+                    _ => &mut self.teams_phone_mobile,
+                };
+                match block {
+                    Some(block) => block.enabled = on,
+                    None if on => {
+                        *block = Some(TeamsNumberService {
+                            enabled: true,
+                            assignment_status: None,
+                            configuration: None,
+                        })
+                    }
+                    None => {}
+                }
+                return;
+            }
+            Service::TeamsDirectRouting => &mut self.teams_direct_routing,
+            Service::ZoomPhoneCloudPeering => &mut self.zoom_phone_cloud_peering,
+            Service::AzureOperatorCallProtection => &mut self.azure_operator_call_protection,
+        };
+        if on || flag.is_some() {
+            *flag = Some(on);
+        }
+    }
+
     /// The Teams block (assignment and configuration) of a service that has one.
     pub fn teams(&self, service: Service) -> Option<&TeamsNumberService> {
         match service {
@@ -192,5 +223,33 @@ impl TryFrom<String> for Capability {
 impl From<Capability> for String {
     fn from(value: Capability) -> String {
         value.0
+    }
+}
+
+#[cfg(test)]
+mod set_enabled_tests {
+    use super::*;
+
+    #[test]
+    fn switching_a_service_keeps_teams_settings_and_leaves_unmentioned_ones_alone() {
+        let mut services = NumberServices::default();
+        services.set_enabled(Service::ZoomPhoneCloudPeering, false);
+        assert_eq!(services, NumberServices::default(), "off stays unmentioned");
+        services.set_enabled(Service::TeamsDirectRouting, true);
+        assert_eq!(services.teams_direct_routing, Some(true));
+        services.set_enabled(Service::TeamsDirectRouting, false);
+        assert_eq!(services.teams_direct_routing, Some(false));
+
+        services.teams_phone_mobile = Some(TeamsNumberService {
+            enabled: true,
+            assignment_status: Some(AssignmentStatus::Assigned),
+            configuration: None,
+        });
+        services.set_enabled(Service::TeamsPhoneMobile, false);
+        let block = services.teams_phone_mobile.as_ref().unwrap();
+        assert!(!block.enabled);
+        assert_eq!(block.assignment_status, Some(AssignmentStatus::Assigned));
+        services.set_enabled(Service::TeamsOperatorConnect, true);
+        assert!(services.is_enabled(Service::TeamsOperatorConnect));
     }
 }

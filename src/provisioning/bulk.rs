@@ -7,9 +7,7 @@
 
 use super::import::{Import, ImportMode, ImportRow, ImportStart, Operation};
 use super::{Actor, NumberFilter, NumberOrder, Permission, Provisioning, ProvisioningError};
-use crate::domain::{
-    AccountName, CustomSipHeader, Number, Service, TeamsNumberService, TelephoneNumber, Violation,
-};
+use crate::domain::{AccountName, CustomSipHeader, Number, Service, TelephoneNumber, Violation};
 use crate::store::jobs::Tally;
 use crate::store::numbers as stored;
 
@@ -83,37 +81,8 @@ impl BulkAction {
             Self::Delete | Self::MoveTo(_) => {}
             Self::SetHeader(header) => number.custom_sip_header = Some(header.clone()),
             Self::ClearHeader => number.custom_sip_header = None,
-            Self::EnableService(service) | Self::DisableService(service) => {
-                let on = matches!(self, Self::EnableService(_));
-                let teams = match service {
-                    Service::TeamsOperatorConnect => Some(&mut services.teams_operator_connect),
-                    Service::TeamsPhoneMobile => Some(&mut services.teams_phone_mobile),
-                    _ => None,
-                };
-                match teams {
-                    Some(Some(block)) => block.enabled = on,
-                    Some(slot) if on => {
-                        *slot = Some(TeamsNumberService {
-                            enabled: true,
-                            assignment_status: None,
-                            configuration: None,
-                        })
-                    }
-                    Some(_) => {}
-                    None => {
-                        let slot = match service {
-                            Service::TeamsDirectRouting => &mut services.teams_direct_routing,
-                            Service::ZoomPhoneCloudPeering => {
-                                &mut services.zoom_phone_cloud_peering
-                            }
-                            _ => &mut services.azure_operator_call_protection,
-                        };
-                        if on || slot.is_some() {
-                            *slot = Some(on);
-                        }
-                    }
-                }
-            }
+            Self::EnableService(service) => services.set_enabled(*service, true),
+            Self::DisableService(service) => services.set_enabled(*service, false),
         }
         number
     }

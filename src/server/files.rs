@@ -88,6 +88,21 @@ fn refusal(status: StatusCode, error: crate::provisioning::ProvisioningError) ->
         .into_response()
 }
 
+/// The signed-in person as the core's actor if the core lets them read, or the answer to give
+/// instead (sign in first, or the core's refusal), for downloads. The answer is only ever
+/// returned straight away, so its size does not matter.
+#[allow(clippy::result_large_err)]
+fn reader(user: Option<Extension<SignedIn>>, page: &str) -> Result<Actor, Response> {
+    let Some(Extension(user)) = user else {
+        return Err(sign_in_first(page));
+    };
+    let actor = user.actor();
+    actor
+        .permit(crate::provisioning::Permission::Read)
+        .map_err(|error| refusal(StatusCode::FORBIDDEN, error))?;
+    Ok(actor)
+}
+
 fn sign_in_first(next: &str) -> Response {
     Redirect::to(&format!("/sign-in?next={}", crate::ui::encode(next))).into_response()
 }
@@ -359,13 +374,10 @@ pub async fn export_numbers(
     user: Option<Extension<SignedIn>>,
     Query(query): Query<crate::ui::NumberQuery>,
 ) -> Response {
-    let Some(Extension(user)) = user else {
-        return sign_in_first("/numbers");
+    let actor = match reader(user, "/numbers") {
+        Ok(actor) => actor,
+        Err(answer) => return answer,
     };
-    let actor = user.actor();
-    if let Err(error) = actor.permit(crate::provisioning::Permission::Read) {
-        return refusal(StatusCode::FORBIDDEN, error);
-    }
     let filter = match crate::ui::number_filter(&query) {
         Ok(filter) => filter,
         Err(error) => {
@@ -538,8 +550,9 @@ pub async fn export_audit(
     user: Option<Extension<SignedIn>>,
     Query(query): Query<crate::ui::AuditQuery>,
 ) -> Response {
-    let Some(Extension(user)) = user else {
-        return sign_in_first("/audit");
+    let actor = match reader(user, "/audit") {
+        Ok(actor) => actor,
+        Err(answer) => return answer,
     };
     let filter = match crate::ui::audit_filter(&query) {
         Ok(filter) => filter,
@@ -551,10 +564,6 @@ pub async fn export_audit(
                 .into_response()
         }
     };
-    let actor = user.actor();
-    if let Err(error) = actor.permit(crate::provisioning::Permission::Read) {
-        return refusal(StatusCode::FORBIDDEN, error);
-    }
     const PAGE: i64 = 1000;
     // (before this event id, heading written, done)
     let start = (None::<i64>, false, false);
@@ -630,13 +639,10 @@ pub async fn export_accounts(
     user: Option<Extension<SignedIn>>,
     Query(query): Query<crate::ui::AccountQuery>,
 ) -> Response {
-    let Some(Extension(user)) = user else {
-        return sign_in_first("/accounts");
+    let actor = match reader(user, "/accounts") {
+        Ok(actor) => actor,
+        Err(answer) => return answer,
     };
-    let actor = user.actor();
-    if let Err(error) = actor.permit(crate::provisioning::Permission::Read) {
-        return refusal(StatusCode::FORBIDDEN, error);
-    }
     let filter = match crate::ui::account_filter(&query) {
         Ok(filter) => filter,
         Err(error) => {
