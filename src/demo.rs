@@ -58,37 +58,65 @@ pub async fn load(core: &Provisioning, operator: &str) -> Result<Vec<String>, Pr
                 Err(error) => return Err(error),
             }
         }
-        let email = format!(
-            "{}@{}.example",
-            contact.split(' ').next().unwrap_or("admin").to_lowercase(),
-            company
-                .split(' ')
-                .next()
-                .unwrap_or("company")
-                .to_lowercase()
-        );
-        let rfi = RequestForInformation {
-            id: format!("rfi-{}", &tenant[..8]),
-            tenant_id: tenant_id.clone(),
-            account_name: account.map(|a| AccountName::parse(a).expect("valid")),
-            product_context: "teams".to_owned(),
-            operator_id: None,
-            status: ConsentStatus::Active,
-            consented_on: Some("2026-11-02T09:30:00Z".to_owned()),
-            last_modified_on: Some("2026-11-02T09:30:00Z".to_owned()),
-            consented_countries: vec!["GB".to_owned(), "IE".to_owned()],
-            contacts: vec![Contact {
-                full_name: contact.to_owned(),
-                email,
-                telephone_number: Some("+442079460999".to_owned()),
-                company_name: Some(company.to_owned()),
-                company_size: Some("250-1000".to_owned()),
-            }],
-            customer_relationship: None,
-        };
-        core.record_rfi(&actor, rfi).await?;
+        core.record_rfi(&actor, consent(tenant, company, contact, account))
+            .await?;
         wrote.push(format!("request for information from {company}"));
     }
+    let (tenant_id, address) = civic_address();
+    core.record_civic_address(&actor, &tenant_id, address)
+        .await?;
+    wrote.push("civic address of Fabrikam Ltd with 2 locations".to_owned());
+    Ok(wrote)
+}
+
+/// The demonstration consents, as Operator Connect would report them (the emulator's default).
+pub fn consents() -> Vec<RequestForInformation> {
+    CONSENTS
+        .iter()
+        .map(|(tenant, company, contact, account)| consent(tenant, company, contact, *account))
+        .collect()
+}
+
+/// The consent of one of the demonstration tenants.
+fn consent(
+    tenant: &str,
+    company: &str,
+    contact: &str,
+    account: Option<&str>,
+) -> RequestForInformation {
+    let tenant_id = TenantId::parse(tenant).expect("demo tenant IDs are valid");
+    let email = format!(
+        "{}@{}.example",
+        contact.split(' ').next().unwrap_or("admin").to_lowercase(),
+        company
+            .split(' ')
+            .next()
+            .unwrap_or("company")
+            .to_lowercase()
+    );
+    RequestForInformation {
+        id: format!("rfi-{}", &tenant[..8]),
+        tenant_id: tenant_id.clone(),
+        account_name: account.map(|a| AccountName::parse(a).expect("valid")),
+        product_context: "teams".to_owned(),
+        operator_id: None,
+        status: ConsentStatus::Active,
+        consented_on: Some("2026-11-02T09:30:00Z".to_owned()),
+        last_modified_on: Some("2026-11-02T09:30:00Z".to_owned()),
+        consented_countries: vec!["GB".to_owned(), "IE".to_owned()],
+        contacts: vec![Contact {
+            full_name: contact.to_owned(),
+            email,
+            telephone_number: Some("+442079460999".to_owned()),
+            company_name: Some(company.to_owned()),
+            company_size: Some("250-1000".to_owned()),
+        }],
+        customer_relationship: None,
+    }
+}
+
+/// Fabrikam's civic address with two locations.
+pub fn civic_address() -> (TenantId, TeamsCivicAddress) {
     let (tenant, ..) = CONSENTS[0];
     let tenant_id = TenantId::parse(tenant).expect("valid");
     let details = json!({
@@ -121,8 +149,5 @@ pub async fn load(core: &Provisioning, operator: &str) -> Result<Vec<String>, Pr
             },
         ],
     };
-    core.record_civic_address(&actor, &tenant_id, address)
-        .await?;
-    wrote.push("civic address of Fabrikam Ltd with 2 locations".to_owned());
-    Ok(wrote)
+    (tenant_id, address)
 }

@@ -26,6 +26,8 @@ pub mod server;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
+pub mod sync;
+#[cfg(feature = "ssr")]
 pub mod telemetry;
 
 /// The version shown in the footer and reported by `/healthz`.

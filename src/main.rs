@@ -40,6 +40,13 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::SyncWorker(args) => {
+            let db = open(&args.database.database_url).await?;
+            numbat::sync::run_worker(db.clone(), &args.sync).await?;
+            db.close().await;
+            Ok(())
+        }
+        Command::OcEmulator(args) => numbat::sync::run_emulator(*args).await,
         Command::Export(args) => {
             let db = open(&args.database.database_url).await?;
             let exported = numbat::bulk::commands::export(&db, args, &cli_operator()).await;

@@ -8,7 +8,7 @@ use crate::domain::{TenantId, Violation};
 use crate::provisioning::{ProvisioningError, RfiRecord};
 use crate::server::AppState;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -204,18 +204,45 @@ pub async fn get_civic_address(
     )
 }
 
-/// The capability plans Operator Connect offers. Until sync talks to Operator Connect these
-/// come from configuration (`--capability-plans`, or the built-in default).
+/// The capability plans Operator Connect offers the account's tenant: asked of Operator
+/// Connect when sync is on, else from configuration (`--capability-plans`, or the built-in
+/// default).
 pub async fn capability_plans(
     state: &AppState,
     actor: &crate::provisioning::Actor,
     account: &crate::domain::AccountName,
 ) -> Result<Response, ApiError> {
-    state.core.teams_tenant(actor, account).await?;
-    Ok(
-        Json(serde_json::json!({ "capabilityPlans": state.capability_plans.as_ref() }))
-            .into_response(),
-    )
+    let tenant = state.core.teams_tenant(actor, account).await?;
+    let plans = match &state.upstream {
+        Some(upstream) => upstream
+            .capability_plans(tenant.as_str())
+            .await
+            .map_err(upstream_error)?,
+        None => state.capability_plans.as_ref().clone(),
+    };
+    Ok(Json(serde_json::json!({ "capabilityPlans": plans })).into_response())
+}
+
+/// An answer Operator Connect could not give, as the API's error.
+fn upstream_error(error: crate::sync::UpstreamError) -> ApiError {
+    use crate::sync::UpstreamError as E;
+    match error {
+        E::Transient { reason, .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UpstreamUnavailable",
+            format!("Operator Connect did not answer: {reason}; try again"),
+        ),
+        E::Refused { code, message } => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "UpstreamRefused",
+            format!("Operator Connect refused: {code}: {message}"),
+        ),
+        E::NotFound(reason) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "UpstreamNotFound",
+            format!("Operator Connect: {reason}"),
+        ),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,7 +268,21 @@ pub async fn available_capabilities(
     if !v.is_empty() {
         return Err(ProvisioningError::Invalid(v).into());
     }
-    state.core.teams_tenant(actor, account).await?;
+    let tenant = state.core.teams_tenant(actor, account).await?;
+    if let Some(upstream) = &state.upstream {
+        let asked = numbers
+            .numbers
+            .into_iter()
+            .map(|n| n.telephone_number)
+            .collect();
+        let capabilities = upstream
+            .available_capabilities(tenant.as_str(), asked)
+            .await
+            .map_err(upstream_error)?;
+        return Ok(
+            Json(serde_json::json!({ "availableCapabilities": capabilities })).into_response(),
+        );
+    }
     let mut capabilities: Vec<String> = Vec::new();
     for plan in state.capability_plans.iter() {
         for capability in plan
@@ -302,4 +343,32 @@ pub fn default_capability_plans() -> Vec<CapabilityPlan> {
             true,
         ),
     ]
+}
+
+/// `POST /accounts/{name}:retrySync` (Numbat's own action): sends the listed numbers that did not
+/// sync (failed, or pending with nothing on the way) to the upstream again; an empty list means
+/// every such number of the account.
+pub async fn retry_sync(
+    state: &AppState,
+    actor: &crate::provisioning::Actor,
+    account: &crate::domain::AccountName,
+    numbers: NumberIdentifiers,
+) -> Result<Response, ApiError> {
+    let mut v = crate::domain::Violations::new();
+    let mut listed = Vec::new();
+    for (i, n) in numbers.numbers.iter().enumerate() {
+        if let Some(number) = v.parse(
+            &format!("numbers[{i}].telephoneNumber"),
+            &n.telephone_number,
+            crate::domain::TelephoneNumber::parse,
+        ) {
+            listed.push(number);
+        }
+    }
+    if !v.is_empty() {
+        return Err(ProvisioningError::Invalid(v).into());
+    }
+    let only = (!listed.is_empty()).then_some(listed.as_slice());
+    let retried = state.core.retry_sync(actor, account, only).await?;
+    Ok(Json(serde_json::json!({ "retried": retried })).into_response())
 }

@@ -209,10 +209,14 @@ pub async fn account_action(
             let Body(numbers) = <Body<super::consents::NumberIdentifiers> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
             super::consents::available_capabilities(&state, &caller.0, &name, numbers).await
         }
+        "retrySync" => {
+            let Body(numbers) = <Body<super::consents::NumberIdentifiers> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
+            super::consents::retry_sync(&state, &caller.0, &name, numbers).await
+        }
         other => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "UnknownAction",
-            format!("{other} is not an action; use createOrUpdateNumbers, deleteNumbers, getTeamsCapabilityPlans or getTeamsAvailableCapabilities"),
+            format!("{other} is not an action; use createOrUpdateNumbers, deleteNumbers, getTeamsCapabilityPlans, getTeamsAvailableCapabilities or retrySync"),
         )),
     }
 }

@@ -117,11 +117,14 @@ pub fn document() -> Value {
             "Delete up to 100 numbers, all or nothing", "Delete", &["AccountName", "RepeatabilityRequestId", "RepeatabilityFirstSent"],
             Some(json_body("BatchNumbersDelete", "application/json")), vec![("204", no_content.clone())], &["404"]) },
         "/accounts/{accountName}:getTeamsCapabilityPlans": { "post": operation("Accounts_GetTeamsCapabilityPlans",
-            "Capability plans (from configuration until Numbat talks to Operator Connect)", "Read", &["AccountName"], None,
-            vec![("200", ok("The plans.", "TeamsCapabilityPlans", false))], &["404"]) },
+            "Capability plans Operator Connect offers the account's tenant (from configuration when sync is off)", "Read", &["AccountName"], None,
+            vec![("200", ok("The plans.", "TeamsCapabilityPlans", false))], &["404", "502", "503"]) },
         "/accounts/{accountName}:getTeamsAvailableCapabilities": { "post": operation("Accounts_GetTeamsAvailableCapabilities",
-            "Capabilities numbers may choose (from configuration until Numbat talks to Operator Connect)", "Read", &["AccountName"],
-            Some(json_body("NumberIdentifiers", "application/json")), vec![("200", ok("The capabilities.", "TeamsAvailableCapabilities", false))], &["404"]) },
+            "Capabilities numbers may choose, from Operator Connect (from configuration when sync is off)", "Read", &["AccountName"],
+            Some(json_body("NumberIdentifiers", "application/json")), vec![("200", ok("The capabilities.", "TeamsAvailableCapabilities", false))], &["404", "502", "503"]) },
+        "/accounts/{accountName}:retrySync": { "post": operation("Accounts_RetrySync",
+            "Send numbers that did not sync (failed, or pending with nothing on the way) to Operator Connect again; an empty list means all of the account's (a Numbat addition)", "Write", &["AccountName"],
+            Some(json_body("NumberIdentifiers", "application/json")), vec![("200", ok("How many numbers were queued again.", "SyncRetried", false))], &["404"]) },
         "/accounts/{accountName}/numbers": { "get": operation("Accounts_ListNumbers", "List an account's numbers", "Read",
             &with(&["AccountName"], &LIST), None, vec![("200", list_ok("PagedNumberResource"))], &["404"]) },
         "/accounts/{accountName}/numbers/{telephoneNumber}": {
@@ -157,8 +160,8 @@ pub fn document() -> Value {
             "version": API_VERSION,
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
-                and 403/429 answers when the optional source allowlist or rate limit is configured. \
-                Capability plans come from Numbat's configuration until it talks to Operator Connect.",
+                and 403/429 answers when the optional source allowlist or rate limit is configured, \
+                and the retrySync action. Capability questions go to Operator Connect when sync is on.",
         },
         "servers": [{ "url": MOUNT }],
         "security": [{ "bearer": [] }],
@@ -265,6 +268,8 @@ fn components() -> Value {
             "Error404": error_response("No such resource."),
             "Error409": error_response("Conflicts with what is stored; nothing changed."),
             "Error412": error_response("The ETag condition does not hold; nothing changed."),
+            "Error502": error_response("Operator Connect refused the question."),
+            "Error503": error_response("Operator Connect did not answer; try again."),
             "Error429": error_response("Over the configured rate; see Retry-After."),
         },
         "schemas": {
@@ -366,6 +371,7 @@ fn components() -> Value {
                     }
                 } } }
             },
+            "SyncRetried": { "type": "object", "required": ["retried"], "properties": { "retried": { "type": "integer", "format": "int64" } } },
             "TeamsAvailableCapabilities": { "type": "object", "required": ["availableCapabilities"], "properties": { "availableCapabilities": { "type": "array", "items": { "type": "string" } } } },
             "TeamsCivicAddressResource": {
                 "type": "object", "required": ["id", "defaultLocationId"],

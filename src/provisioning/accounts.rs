@@ -1,8 +1,8 @@
 //! Commands and queries on accounts.
 
 use super::{
-    audit_event, now, outbox_job, to_json, Actor, Change, Outcome, Permission, Precondition,
-    Provisioning, ProvisioningError, Written,
+    audit_event, now, to_json, Actor, Change, Outcome, Permission, Precondition, Provisioning,
+    ProvisioningError, Written,
 };
 use crate::domain::rules::{self, ServiceUsage};
 use crate::domain::{Account, AccountName, ProvisioningStatus, SubdomainStatus, Violation};
@@ -49,8 +49,8 @@ impl Provisioning {
             Some(c) if c.account.direct_routing == account.direct_routing => c.subdomain_status,
             _ => SubdomainStatus::NotProvisioned,
         };
-        let syncs = account.syncs_anything()
-            || current.as_ref().is_some_and(|c| c.account.syncs_anything());
+        // Only an account that syncs has anything to check upstream (its tenant's consent).
+        let syncs = account.syncs_anything();
         let record = AccountRecord {
             number_counts: current
                 .as_ref()
@@ -90,16 +90,10 @@ impl Provisioning {
             account: Some(key),
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
-        if syncs {
-            let job = outbox_job(
-                &at,
-                "account.upsert",
-                RESOURCE,
-                key,
-                to_json(&record.account),
-            );
-            outbox::enqueue(&mut tx, &job).await?;
-        }
+        let jobs: Vec<_> = super::sync::job_for_account(&record.account, record.version)
+            .into_iter()
+            .collect();
+        outbox::enqueue(&mut tx, &at, &jobs).await?;
         tx.commit().await?;
         Ok(Written { record, outcome })
     }
@@ -148,16 +142,6 @@ impl Provisioning {
             account: Some(key),
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
-        if current.account.syncs_anything() {
-            let job = outbox_job(
-                &at,
-                "account.delete",
-                RESOURCE,
-                key,
-                to_json(&current.account),
-            );
-            outbox::enqueue(&mut tx, &job).await?;
-        }
         tx.commit().await?;
         Ok(())
     }

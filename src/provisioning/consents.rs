@@ -2,8 +2,8 @@
 //! operator updates a consent's customer relationship, everyone with Read sees them.
 
 use super::{
-    audit_event, now, outbox_job, to_json, Actor, Change, Outcome, Permission, Precondition,
-    Provisioning, ProvisioningError, Written,
+    audit_event, now, to_json, Actor, Change, Outcome, Permission, Precondition, Provisioning,
+    ProvisioningError, Written,
 };
 use crate::domain::consent::{
     CustomerRelationship, RelationshipChange, RequestForInformation, TeamsCivicAddress,
@@ -119,12 +119,9 @@ impl Provisioning {
             account: None,
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, audit_change)]).await?;
-        let payload = to_json(&record.rfi.customer_relationship);
-        outbox::enqueue(
-            &mut tx,
-            &outbox_job(&at, "consent.relationship", RFI, &key, payload),
-        )
-        .await?;
+        let body = serde_json::json!({ "customerRelationship": record.rfi.customer_relationship });
+        let job = super::sync::job_for_relationship(&key, record.version, body);
+        outbox::enqueue(&mut tx, &at, &[job]).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -163,6 +160,12 @@ impl Provisioning {
         address: TeamsCivicAddress,
     ) -> Result<CivicAddressRecord, ProvisioningError> {
         let permit = actor.permit(Permission::Write)?;
+        // Sync reports every address on each pull; one that has not changed writes nothing.
+        if let Some(known) = stored::get_civic_address(&self.db, tenant, &address.id).await? {
+            if known.address == address {
+                return Ok(known);
+            }
+        }
         let mut tx = self.begin(&permit).await?;
         let current = stored::fetch_civic_address_version(&mut tx, tenant, &address.id).await?;
         let at = now();

@@ -15,6 +15,7 @@ pub mod import;
 mod numbers;
 pub mod review;
 mod settings;
+pub mod sync;
 
 pub use access::{Actor, Door, Permission, Permit, Role};
 pub use error::ProvisioningError;
@@ -24,7 +25,7 @@ pub use crate::store::accounts::{AccountFilter, AccountRecord, ProvisioningIssue
 pub use crate::store::audit::{AuditEvent, AuditFilter};
 pub use crate::store::consents::{CivicAddressRecord, RfiRecord};
 pub use crate::store::numbers::{NumberFilter, NumberOrder, NumberRecord};
-pub use crate::store::outbox::OutboxJob;
+pub use crate::store::outbox::{OutboxFigures, OutboxJob};
 
 use crate::store::{audit, outbox, Database, Tx};
 use serde::Serialize;
@@ -201,23 +202,5 @@ pub(crate) fn audit_event(permit: &Permit<'_>, at: &str, change: Change<'_>) -> 
         before: change.before,
         after: change.after,
         account: change.account.map(str::to_owned),
-    }
-}
-
-pub(crate) fn outbox_job(
-    at: &str,
-    kind: &str,
-    resource_type: &str,
-    key: &str,
-    payload: String,
-) -> OutboxJob {
-    OutboxJob {
-        id: None,
-        created_at: at.to_owned(),
-        kind: kind.to_owned(),
-        resource_type: resource_type.to_owned(),
-        resource_key: key.to_owned(),
-        payload,
-        state: "pending".to_owned(),
     }
 }

@@ -2,8 +2,8 @@
 
 use super::accounts::usage_delta;
 use super::{
-    audit_event, now, outbox_job, to_json, Actor, Change, Outcome, Permission, Permit,
-    Precondition, Provisioning, ProvisioningError, Written,
+    audit_event, now, to_json, Actor, Change, Outcome, Permission, Permit, Precondition,
+    Provisioning, ProvisioningError, Written,
 };
 use crate::domain::rules;
 use crate::domain::{
@@ -14,13 +14,6 @@ use crate::store::{accounts, audit, outbox, Tx};
 use std::collections::{HashMap, HashSet};
 
 const RESOURCE: &str = "number";
-
-/// Whether changes to `number` are pushed upstream under `account`.
-fn syncs(account: &Account, number: &Number) -> bool {
-    number
-        .enabled_services()
-        .any(|service| account.syncs(service))
-}
 
 impl Provisioning {
     /// Creates or replaces numbers of one account, all or nothing: if any item breaks a rule,
@@ -220,8 +213,7 @@ impl Provisioning {
         let mut results = Vec::with_capacity(batch.len());
         let mut changed = Vec::new();
         let mut events = Vec::new();
-        let mut synced_keys: std::collections::BTreeMap<AccountName, Vec<String>> =
-            std::collections::BTreeMap::new();
+        let mut jobs = Vec::new();
         for (number, facts) in batch.into_iter().zip(facts) {
             let current = existing.get(&number.telephone_number);
             if let Some(current) = current.filter(|c| c.number == number) {
@@ -232,14 +224,14 @@ impl Provisioning {
                 continue;
             }
             let account = account_of(&number).expect("checked above");
-            let pushes =
-                syncs(account, &number) || current.is_some_and(|c| syncs(account, &c.number));
-            if pushes {
-                synced_keys
-                    .entry(account.name.clone())
-                    .or_default()
-                    .push(number.telephone_number.as_str().to_owned());
-            }
+            let version = current.map_or(1, |c| c.version + 1);
+            let job = super::sync::job_for_number(
+                account,
+                current.map(|c| &c.number),
+                Some((&number, version)),
+            );
+            let pushes = job.is_some();
+            jobs.extend(job);
             let record = NumberRecord {
                 country: facts.country,
                 line_type: facts.line_type,
@@ -249,7 +241,7 @@ impl Provisioning {
                     ProvisioningStatus::Synced
                 },
                 provisioning_errors: Vec::new(),
-                version: current.map_or(1, |c| c.version + 1),
+                version,
                 created_at: current.map_or_else(|| at.clone(), |c| c.created_at.clone()),
                 updated_at: at.clone(),
                 number,
@@ -302,18 +294,7 @@ impl Provisioning {
             accounts::add_number_counts(tx, account_name, delta).await?;
         }
         audit::record(tx, &events).await?;
-        for (account_name, keys) in synced_keys {
-            let payload =
-                serde_json::json!({ "accountName": account_name, "telephoneNumbers": keys });
-            let job = outbox_job(
-                &at,
-                "numbers.upsert",
-                "account",
-                account_name.as_str(),
-                payload.to_string(),
-            );
-            outbox::enqueue(tx, &job).await?;
-        }
+        outbox::enqueue(tx, &at, &jobs).await?;
         Ok(results)
     }
 
@@ -445,23 +426,11 @@ impl Provisioning {
             })
             .collect();
         audit::record(tx, &events).await?;
-        let released: Vec<&str> = doomed
+        let releases: Vec<_> = doomed
             .iter()
-            .filter(|r| syncs(account, &r.number))
-            .map(|r| r.number.telephone_number.as_str())
+            .filter_map(|r| super::sync::job_for_number(account, Some(&r.number), None))
             .collect();
-        if !released.is_empty() {
-            let payload =
-                serde_json::json!({ "accountName": account.name, "telephoneNumbers": released });
-            let job = outbox_job(
-                at,
-                "numbers.release",
-                "account",
-                account.name.as_str(),
-                payload.to_string(),
-            );
-            outbox::enqueue(tx, &job).await?;
-        }
+        outbox::enqueue(tx, at, &releases).await?;
         Ok(())
     }
 

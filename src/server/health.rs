@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (the database answers too), as JSON.
+//! `/healthz` (the process answers) and `/readyz` (the database answers too), as JSON; and
+//! `/metrics`, the outbox's figures in Prometheus' text format.
 
 use super::AppState;
 use axum::extract::State;
@@ -33,4 +34,69 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             )
         }
     }
+}
+
+/// The outbox's queue depth, the age of its oldest waiting job, failed jobs and resent batches.
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let figures = match state.core.outbox_figures().await {
+        Ok(figures) => figures,
+        Err(error) => {
+            tracing::warn!(%error, "metrics: the database did not answer");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("database unavailable: {error}\n"),
+            )
+                .into_response();
+        }
+    };
+    let oldest_age = figures
+        .oldest_created_at
+        .as_deref()
+        .and_then(|at| {
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .map_or(0.0, |at| {
+            (time::OffsetDateTime::now_utc() - at)
+                .as_seconds_f64()
+                .max(0.0)
+        });
+    let mut text = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    metric(
+        "numbat_outbox_queue_depth",
+        "gauge",
+        "Jobs for upstream platforms not yet finished.",
+        figures.queue_depth.to_string(),
+    );
+    metric(
+        "numbat_outbox_oldest_job_age_seconds",
+        "gauge",
+        "Age of the oldest unfinished job (0 when none waits).",
+        format!("{oldest_age:.3}"),
+    );
+    metric(
+        "numbat_outbox_failed_jobs",
+        "gauge",
+        "Jobs the upstream refused for good (or gave up on).",
+        figures.failed.to_string(),
+    );
+    metric(
+        "numbat_sync_batches_resent_total",
+        "counter",
+        "Times a batch was sent again after a transient failure or a worker's death.",
+        figures.resent.to_string(),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }

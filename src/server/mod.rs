@@ -39,6 +39,8 @@ pub struct AppState {
     pub sso: Option<std::sync::Arc<crate::auth::sso::SingleSignOn>>,
     /// Where files uploaded for import wait to be checked and applied.
     pub uploads: PathBuf,
+    /// Operator Connect, when sync is on: capability questions go to it.
+    pub upstream: Option<std::sync::Arc<crate::sync::OcClient>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -67,6 +69,7 @@ impl AppState {
             sessions: portal_session::SessionPolicy::default(),
             sso: None,
             uploads: std::env::temp_dir().join(format!("numbat-uploads-{}", std::process::id())),
+            upstream: None,
         }
     }
 
@@ -124,6 +127,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/theme", get(assets::set_theme))
         .route("/style/numbat.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::favicon))
@@ -246,6 +250,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state = state.with_uploads(args.upload_dir.clone());
     tokio::spawn(files::forget_old_uploads(args.upload_dir.clone()));
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
+    state.upstream = crate::sync::start(&db, &args.sync)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
@@ -287,7 +292,7 @@ async fn forget_old_repeatable_answers(db: Database) {
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

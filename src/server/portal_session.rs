@@ -102,10 +102,11 @@ pub fn layer(
 
 /// Paths anyone may load without signing in.
 fn is_public(path: &str) -> bool {
-    const PUBLIC: [&str; 9] = [
+    const PUBLIC: [&str; 10] = [
         "/sign-in",
         "/healthz",
         "/readyz",
+        "/metrics",
         "/theme",
         "/favicon.svg",
         "/openapi.json",

@@ -16,3 +16,4 @@ mod portal;
 mod provisioning;
 mod sso;
 mod store;
+mod sync;

@@ -599,12 +599,15 @@ async fn flow_through_changes_queue_outbox_jobs_and_go_pending() {
         assert_eq!(
             kinds,
             [
-                ("account.upsert", "synced"),
-                ("numbers.upsert", "synced"),
-                ("numbers.release", "synced")
+                ("account.check", "synced"),
+                ("number.upload", "+441632960001"),
+                ("number.release", "+441632960001")
             ]
         );
-        assert!(jobs[1].payload.contains("+441632960001"));
+        assert!(jobs[1]
+            .payload
+            .contains(r#""usage":"CallingUserAssignment""#));
+        assert!(jobs[2].payload.contains(TENANT));
     })
     .await;
 }

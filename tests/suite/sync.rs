@@ -1,0 +1,708 @@
+//! Flow-through sync against the Operator Connect emulator (run as its own process): numbers
+//! reach synced or failed with the upstream's reason, thousands survive injected faults with
+//! nothing lost or sent twice, a worker killed mid-batch is taken over, and two workers on one
+//! PostgreSQL database never run one job twice.
+
+use crate::common::{self, TestDb};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use numbat::domain::number::{Capability, TeamsNumberConfig, TeamsNumberService, Usage};
+use numbat::domain::{
+    Account, AccountName, AccountServices, Number, NumberServices, ProvisioningStatus, Service,
+    TelephoneNumber, TenantId,
+};
+use numbat::provisioning::{Actor, Door, Precondition, Provisioning, Role};
+use numbat::store::Database;
+use numbat::sync::{OcClient, OcConfig, Worker, WorkerConfig};
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The demonstration consents the emulator starts with (GB and IE numbers).
+const FABRIKAM: &str = "3f2b8c1a-5d4e-4f6a-9b7c-0e1d2c3b4a59";
+const CONTOSO: &str = "7a9c0e2d-1b3f-4c5d-8e6f-a0b1c2d3e4f5";
+const NORTHWIND: &str = "c4d5e6f7-0a1b-4c2d-9e3f-5a6b7c8d9e0f";
+
+/// `numbat oc-emulator` on a free port, stopped when dropped.
+struct Emulator {
+    url: String,
+    child: Child,
+}
+
+impl Emulator {
+    async fn start(flags: &[&str]) -> Self {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_numbat"))
+            .args(["oc-emulator", "--listen", &format!("127.0.0.1:{port}")])
+            .args(flags)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("{url}/emulator/health"))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the emulator did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Emulator { url, child }
+    }
+
+    fn client(&self) -> Arc<OcClient> {
+        let config = OcConfig::at(&self.url, "operator", "numbat", "numbat-emulator-secret");
+        Arc::new(OcClient::new(config).unwrap())
+    }
+
+    async fn admin(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The numbers the emulator holds: number → (tenant, uploads).
+    async fn held(&self) -> std::collections::BTreeMap<String, (String, u64)> {
+        let held = self.admin("/emulator/numbers").await;
+        held["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["telephoneNumber"].as_str().unwrap().to_owned(),
+                    (
+                        n["tenantId"].as_str().unwrap().to_owned(),
+                        n["uploads"].as_u64().unwrap(),
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A worker that paces itself for tests: short polls, short backoff, short leases.
+fn quick_worker(db: &Database, client: Arc<OcClient>) -> Worker {
+    Worker::new(
+        db.clone(),
+        client,
+        WorkerConfig {
+            batch_size: 250,
+            lease: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(50),
+            idle_wait: Duration::from_millis(50),
+            backoff_base: Duration::from_millis(50),
+            backoff_cap: Duration::from_secs(2),
+            max_attempts: 1_000,
+        },
+    )
+}
+
+fn admin() -> Actor {
+    Actor::new("tester", &[Role::Admin], Door::Cli)
+}
+
+fn synced_account(name: &str, tenant: &str) -> Account {
+    Account {
+        teams_tenant_id: Some(TenantId::parse(tenant).unwrap()),
+        services: AccountServices::default().with(Service::TeamsOperatorConnect, true, true),
+        ..Account::named(AccountName::parse(name).unwrap())
+    }
+}
+
+fn oc_number(number: &str, account: &str) -> Number {
+    Number {
+        telephone_number: TelephoneNumber::parse(number).unwrap(),
+        account_name: AccountName::parse(account).unwrap(),
+        services: NumberServices::only(
+            Service::TeamsOperatorConnect,
+            Some(TeamsNumberService {
+                enabled: true,
+                assignment_status: None,
+                configuration: Some(TeamsNumberConfig {
+                    usage: Usage::CallingUserAssignment,
+                    choosable_capabilities: vec![
+                        Capability::parse("InboundCalling").unwrap(),
+                        Capability::parse("OutboundCalling").unwrap(),
+                    ],
+                    additional_usages: vec![],
+                    civic_address_id: None,
+                    location_id: None,
+                    allow_tenant_address_update: true,
+                    displayed_country_code: None,
+                }),
+            }),
+        ),
+        custom_sip_header: None,
+    }
+}
+
+/// London numbers +44 20 3xxx xxxx, `count` of them from `first`.
+fn london(first: usize, count: usize) -> Vec<String> {
+    (first..first + count)
+        .map(|i| format!("+44203{i:07}"))
+        .collect()
+}
+
+/// Loads `numbers` into accounts a0, a1, a2 (one per demonstration tenant), in turn.
+async fn load(
+    core: &Provisioning,
+    numbers: &[String],
+) -> std::collections::BTreeMap<String, String> {
+    let tenants = [FABRIKAM, CONTOSO, NORTHWIND];
+    for (i, tenant) in tenants.iter().enumerate() {
+        core.put_account(
+            &admin(),
+            synced_account(&format!("a{i}"), tenant),
+            Precondition::None,
+        )
+        .await
+        .unwrap();
+    }
+    let mut expected = std::collections::BTreeMap::new();
+    for (i, tenant) in tenants.iter().enumerate() {
+        let account = format!("a{i}");
+        let mine: Vec<Number> = numbers
+            .iter()
+            .skip(i)
+            .step_by(tenants.len())
+            .map(|n| {
+                expected.insert(n.clone(), (*tenant).to_owned());
+                oc_number(n, &account)
+            })
+            .collect();
+        for chunk in mine.chunks(1_000) {
+            core.upsert_numbers(
+                &admin(),
+                &AccountName::parse(&account).unwrap(),
+                chunk.to_vec(),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    expected
+}
+
+async fn count(db: &Database, sql: &str) -> i64 {
+    match db {
+        Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+    }
+}
+
+/// Waits until no number is pending, or panics after `limit`.
+async fn until_settled(db: &Database, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let pending = count(
+            db,
+            "SELECT COUNT(*) FROM numbers WHERE provisioning_status = 'pending'",
+        )
+        .await;
+        if pending == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} numbers still pending after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Numbat's synced numbers equal the emulator's, each uploaded exactly once.
+async fn assert_same_state(
+    db: &Database,
+    emulator: &Emulator,
+    expected: &std::collections::BTreeMap<String, String>,
+) {
+    let synced = count(
+        db,
+        "SELECT COUNT(*) FROM numbers WHERE provisioning_status = 'synced'",
+    )
+    .await;
+    let failed = count(
+        db,
+        "SELECT COUNT(*) FROM numbers WHERE provisioning_status = 'failed'",
+    )
+    .await;
+    assert_eq!((synced, failed), (expected.len() as i64, 0));
+    let held = emulator.held().await;
+    assert_eq!(
+        held.len(),
+        expected.len(),
+        "the emulator holds a different set"
+    );
+    for (number, tenant) in expected {
+        let (held_tenant, uploads) = held.get(number).unwrap_or_else(|| panic!("{number} lost"));
+        assert_eq!(held_tenant, tenant, "{number} went to the wrong tenant");
+        assert_eq!(*uploads, 1, "{number} was uploaded {uploads} times");
+    }
+}
+
+fn api_request(method: &str, path: &str, token: &str, body: Option<Value>) -> Request<Body> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    Request::builder()
+        .method(method)
+        .uri(format!(
+            "/provisioning{path}{separator}api-version=2024-02-29-preview"
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason() {
+    let emulator = Emulator::start(&["--order-delay-ms", "100"]).await;
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let client = emulator.client();
+        let mut state =
+            numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/none"));
+        state.upstream = Some(client.clone());
+        let app = numbat::server::router(state);
+        let token = numbat::auth::tokens::create(&test.db, "bss", &[Role::Admin])
+            .await
+            .unwrap();
+        let account = serde_json::json!({ "name": "fabrikam", "serviceDetails": {
+            "teamsTenantId": FABRIKAM,
+            "teamsOperatorConnect": { "enabled": true, "syncEnabled": true } } });
+        let (answer, body) = common::send(
+            &app,
+            api_request("PUT", "/accounts/fabrikam", &token, Some(account)),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::CREATED, "{body}");
+        let teams = serde_json::json!({ "enabled": true, "configuration": {
+            "usage": "CallingUserAssignment", "choosableCapabilities": ["InboundCalling", "OutboundCalling"],
+            "civicAddressId": "civic-fabrikam-hq" } });
+        let batch = serde_json::json!({ "numbers": [
+            { "telephoneNumber": "+442030000001", "accountName": "fabrikam", "serviceDetails": { "teamsOperatorConnect": teams } },
+            // A US number: the tenant consented to GB and IE only.
+            { "telephoneNumber": "+12025550123", "accountName": "fabrikam", "serviceDetails": { "teamsOperatorConnect": teams } },
+        ]});
+        let (answer, body) = common::send(
+            &app,
+            api_request(
+                "POST",
+                "/accounts/fabrikam:createOrUpdateNumbers",
+                &token,
+                Some(batch),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::OK, "{body}");
+        assert!(
+            body.contains(r#""serviceProvisioningStatus":"pending""#),
+            "{body}"
+        );
+
+        let worker = quick_worker(&test.db, client.clone());
+        while worker.run_once().await.unwrap() {}
+
+        let number = |n: &'static str| {
+            let app = app.clone();
+            let token = token.clone();
+            async move {
+                let (_, body) = common::send(
+                    &app,
+                    api_request(
+                        "GET",
+                        &format!("/accounts/fabrikam/numbers/{n}"),
+                        &token,
+                        None,
+                    ),
+                )
+                .await;
+                serde_json::from_str::<Value>(&body).unwrap()
+            }
+        };
+        let good = number("+442030000001").await;
+        assert_eq!(good["serviceProvisioningStatus"], "synced", "{good}");
+        let bad = number("+12025550123").await;
+        assert_eq!(bad["serviceProvisioningStatus"], "failed", "{bad}");
+        assert_eq!(
+            bad["serviceProvisioningErrors"][0]["code"], "CountryNotConsented",
+            "{bad}"
+        );
+        assert!(
+            bad["serviceProvisioningErrors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("consented to GB, IE"),
+            "{bad}"
+        );
+        let (_, body) =
+            common::send(&app, api_request("GET", "/accounts/fabrikam", &token, None)).await;
+        assert!(
+            body.contains(r#""serviceProvisioningStatus":"synced""#),
+            "the tenant's consent was checked: {body}"
+        );
+
+        // The metrics count the failure and an empty queue.
+        let (answer, metrics) = common::get(&app, "/metrics").await;
+        assert!(
+            metrics.contains("numbat_outbox_queue_depth 0"),
+            "{:?} {metrics}",
+            answer.status()
+        );
+        assert!(metrics.contains("numbat_outbox_failed_jobs 1"), "{metrics}");
+
+        // Capability questions go to Operator Connect.
+        let (answer, body) = common::send(
+            &app,
+            api_request(
+                "POST",
+                "/accounts/fabrikam:getTeamsAvailableCapabilities",
+                &token,
+                Some(serde_json::json!({ "numbers": [{ "telephoneNumber": "+447911123456" }] })),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::OK, "{body}");
+        assert!(
+            body.contains("Mobile"),
+            "a mobile number may have Mobile: {body}"
+        );
+
+        // The tenant adds the US; the operator retries what failed, and it syncs.
+        let mut consent = serde_json::to_value(numbat::demo::consents().remove(0)).unwrap();
+        consent["consentedCountries"] = serde_json::json!(["GB", "IE", "US"]);
+        reqwest::Client::new()
+            .post(format!("{}/emulator/consents", emulator.url))
+            .json(&consent)
+            .send()
+            .await
+            .unwrap();
+        let (answer, body) = common::send(
+            &app,
+            api_request(
+                "POST",
+                "/accounts/fabrikam:retrySync",
+                &token,
+                Some(serde_json::json!({ "numbers": [] })),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::OK, "{body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["retried"], 1);
+        assert_eq!(
+            number("+12025550123").await["serviceProvisioningStatus"],
+            "pending"
+        );
+        while worker.run_once().await.unwrap() {}
+        let fixed = number("+12025550123").await;
+        assert_eq!(fixed["serviceProvisioningStatus"], "synced", "{fixed}");
+        assert_eq!(fixed["serviceProvisioningErrors"], serde_json::json!([]));
+        // A synced number is not sent again.
+        let (answer, body) = common::send(
+            &app,
+            api_request(
+                "POST",
+                "/accounts/fabrikam:retrySync",
+                &token,
+                Some(serde_json::json!({ "numbers": [{ "telephoneNumber": "+442030000001" }] })),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("NumberAlreadySynced"), "{body}");
+
+        // Deleting releases upstream.
+        let (answer, _) = common::send(
+            &app,
+            api_request(
+                "DELETE",
+                "/accounts/fabrikam/numbers/+442030000001",
+                &token,
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+        while worker.run_once().await.unwrap() {}
+        let held = emulator.held().await;
+        assert!(!held.contains_key("+442030000001"), "released: {held:?}");
+        assert_eq!(
+            held.get("+12025550123").map(|h| h.0.as_str()),
+            Some(FABRIKAM)
+        );
+
+        // Clean up the emulator for the next backend.
+        let (answer, _) = common::send(
+            &app,
+            api_request(
+                "DELETE",
+                "/accounts/fabrikam/numbers/+12025550123",
+                &token,
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+        while worker.run_once().await.unwrap() {}
+        assert!(emulator.held().await.is_empty());
+        let original = numbat::demo::consents().remove(0);
+        reqwest::Client::new()
+            .post(format!("{}/emulator/consents", emulator.url))
+            .json(&original)
+            .send()
+            .await
+            .unwrap();
+        test.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn consents_are_pulled_and_a_relationship_update_is_pushed_up() {
+    let emulator = Emulator::start(&["--order-delay-ms", "50"]).await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone());
+    let client = emulator.client();
+    let report = numbat::sync::consents::pull(&core, &client).await.unwrap();
+    assert_eq!(report.consents, 3);
+    assert_eq!(report.addresses, 1, "Fabrikam's civic address");
+    let tenant = TenantId::parse(CONTOSO).unwrap();
+    let rfi = core.get_rfi(&admin(), &tenant).await.unwrap();
+    assert_eq!(
+        rfi.rfi.contacts[0].company_name.as_deref(),
+        Some("Contoso Pharmaceuticals")
+    );
+    // Pulling again changes nothing (no new audit event).
+    let events = count(&test.db, "SELECT COUNT(*) FROM audit_events").await;
+    numbat::sync::consents::pull(&core, &client).await.unwrap();
+    assert_eq!(
+        count(&test.db, "SELECT COUNT(*) FROM audit_events").await,
+        events
+    );
+
+    let change = numbat::domain::consent::RelationshipChange {
+        status: Some("AgreementSigned".to_owned()),
+        comment: Some("contract 42".to_owned()),
+    };
+    let updated = core
+        .update_relationship(&admin(), &tenant, change, Precondition::None)
+        .await
+        .unwrap();
+    assert_eq!(updated.provisioning_status, ProvisioningStatus::Pending);
+    let worker = quick_worker(&test.db, client.clone());
+    while worker.run_once().await.unwrap() {}
+    let upstream = client.consent(CONTOSO).await.unwrap();
+    let relationship = upstream.customer_relationship.unwrap();
+    assert_eq!(relationship.status.as_deref(), Some("AgreementSigned"));
+    assert_eq!(relationship.comment.as_deref(), Some("contract 42"));
+    let rfi = core.get_rfi(&admin(), &tenant).await.unwrap();
+    assert_eq!(rfi.provisioning_status, ProvisioningStatus::Synced);
+    test.remove().await;
+}
+
+#[tokio::test]
+async fn ten_thousand_numbers_sync_through_thirty_percent_faults_with_nothing_lost_or_doubled() {
+    // About 30% of requests fail: 20% 5xx (half after taking effect), 5% dropped after taking
+    // effect, 5% starting a burst of three 429s; and every request is slowed by up to 20 ms.
+    let emulator = Emulator::start(&[
+        "--order-delay-ms",
+        "200",
+        "--latency-ms",
+        "20",
+        "--error-rate",
+        "0.2",
+        "--drop-rate",
+        "0.05",
+        "--throttle-rate",
+        "0.05",
+        "--throttle-burst",
+        "3",
+        "--retry-after",
+        "1",
+    ])
+    .await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone());
+    let expected = load(&core, &london(0, 10_000)).await;
+    let started = Instant::now();
+    let client = emulator.client();
+    let workers: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(quick_worker(&test.db, client.clone()).run()))
+        .collect();
+    until_settled(&test.db, Duration::from_secs(600)).await;
+    for worker in workers {
+        worker.abort();
+    }
+    let stats = emulator.admin("/emulator/stats").await;
+    eprintln!(
+        "10,000 numbers synced through faults in {:?}; emulator: {stats}",
+        started.elapsed()
+    );
+    assert_same_state(&test.db, &emulator, &expected).await;
+    let injected = stats["injectedErrors"].as_u64().unwrap()
+        + stats["injectedDrops"].as_u64().unwrap()
+        + stats["injectedThrottles"].as_u64().unwrap();
+    let share = injected as f64 / stats["requests"].as_u64().unwrap() as f64;
+    assert!(share > 0.2, "faults were injected: {stats}");
+    let resent = count(
+        &test.db,
+        "SELECT COALESCE(SUM(attempts - 1), 0) FROM sync_batches",
+    )
+    .await;
+    assert!(resent > 0, "some batches were sent again");
+    test.remove().await;
+}
+
+fn sync_worker(db_url: &str, emulator: &Emulator, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_numbat"))
+        .args([
+            "sync-worker",
+            "--database-url",
+            db_url,
+            "--oc-url",
+            &emulator.url,
+        ])
+        .args([
+            "--consent-poll-secs",
+            "0",
+            "--sync-poll-ms",
+            "50",
+            "--sync-backoff-ms",
+            "50",
+        ])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start a sync worker")
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_batch_is_taken_over_and_sync_converges() {
+    let emulator = Emulator::start(&["--order-delay-ms", "1500"]).await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone());
+    let expected = load(&core, &london(50_000, 3_000)).await;
+    let lease = [
+        "--sync-lease-secs",
+        "2",
+        "--sync-batch-size",
+        "200",
+        "--sync-workers",
+        "2",
+    ];
+    let mut worker = sync_worker(&test.url, &emulator, &lease);
+    // Kill it once a batch has been placed upstream and is being polled.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let placed = count(&test.db, "SELECT COUNT(*) FROM sync_batches WHERE state = 'running' AND upstream_order IS NOT NULL").await;
+        let done = count(
+            &test.db,
+            "SELECT COUNT(*) FROM sync_batches WHERE state = 'done'",
+        )
+        .await;
+        if placed > 0 && done > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.kill().expect("SIGKILL");
+    worker.wait().unwrap();
+    let pending = count(
+        &test.db,
+        "SELECT COUNT(*) FROM numbers WHERE provisioning_status = 'pending'",
+    )
+    .await;
+    assert!(pending > 0, "the kill came too late to test anything");
+    let orphaned = count(
+        &test.db,
+        "SELECT COUNT(*) FROM sync_batches WHERE state = 'running'",
+    )
+    .await;
+    assert!(orphaned > 0, "a batch was under way when the worker died");
+
+    let mut restarted = sync_worker(&test.url, &emulator, &lease);
+    until_settled(&test.db, Duration::from_secs(180)).await;
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+    assert_same_state(&test.db, &emulator, &expected).await;
+    let taken_over = count(
+        &test.db,
+        "SELECT COUNT(*) FROM outbox_jobs WHERE claims > 1",
+    )
+    .await;
+    assert!(taken_over > 0, "the dead worker's batch was taken over");
+    let stats = emulator.admin("/emulator/stats").await;
+    let batches = count(
+        &test.db,
+        "SELECT COUNT(*) FROM sync_batches WHERE kind = 'number.upload'",
+    )
+    .await;
+    assert_eq!(
+        stats["ordersCreated"].as_i64().unwrap(),
+        batches,
+        "one order per batch: {stats}"
+    );
+    test.remove().await;
+}
+
+#[tokio::test]
+async fn two_workers_on_postgres_run_each_job_once() {
+    let Some(test) = TestDb::postgres().await else {
+        return;
+    };
+    let test = test.migrated().await;
+    let emulator = Emulator::start(&["--order-delay-ms", "100"]).await;
+    let core = Provisioning::new(test.db.clone());
+    let expected = load(&core, &london(100_000, 3_000)).await;
+    let options = ["--sync-batch-size", "100", "--sync-workers", "2"];
+    let mut first = sync_worker(&test.url, &emulator, &options);
+    let mut second = sync_worker(&test.url, &emulator, &options);
+    until_settled(&test.db, Duration::from_secs(180)).await;
+    for worker in [&mut first, &mut second] {
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+    }
+    assert_same_state(&test.db, &emulator, &expected).await;
+    let jobs = count(
+        &test.db,
+        "SELECT COUNT(*) FROM outbox_jobs WHERE kind = 'number.upload'",
+    )
+    .await;
+    let once = count(&test.db, "SELECT COUNT(*) FROM outbox_jobs WHERE kind = 'number.upload' AND claims = 1 AND state = 'done'").await;
+    assert_eq!(
+        (jobs, once),
+        (3_000, 3_000),
+        "every job was taken exactly once"
+    );
+    let owners = count(
+        &test.db,
+        "SELECT COUNT(DISTINCT split_part(lease_owner, ':', 2)) FROM sync_batches",
+    )
+    .await;
+    assert_eq!(owners, 2, "both processes took batches");
+    let stats = emulator.admin("/emulator/stats").await;
+    let batches = count(
+        &test.db,
+        "SELECT COUNT(*) FROM sync_batches WHERE kind = 'number.upload'",
+    )
+    .await;
+    assert_eq!(stats["ordersCreated"].as_i64().unwrap(), batches, "{stats}");
+    assert_eq!(stats["ordersRepeated"].as_i64().unwrap(), 0, "{stats}");
+    test.remove().await;
+}
