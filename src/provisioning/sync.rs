@@ -297,11 +297,23 @@ impl Provisioning {
         let at = now();
         let mut jobs = Vec::new();
         let mut events = Vec::new();
-        for record in &candidates {
+        let mut under_way = Violations::new();
+        for (index, record) in candidates.iter().enumerate() {
             let number = &record.number;
             let waiting =
                 outbox::unfinished_for(&mut tx, "number", number.telephone_number.as_str()).await?;
             if waiting {
+                // Asked for by name, say so; when retrying everything, it is simply not due.
+                if numbers.is_some() {
+                    let message = format!(
+                        "{} is on its way to Operator Connect already",
+                        number.telephone_number
+                    );
+                    under_way.push(
+                        Violation::new("telephoneNumber", "SyncUnderWay", message)
+                            .in_item("numbers", index),
+                    );
+                }
                 continue;
             }
             let job = job_for_number(&account, Some(number), Some((number, record.version)))
@@ -353,6 +365,13 @@ impl Provisioning {
                     after: Some(r#"{"serviceProvisioningStatus":"pending"}"#.to_owned()),
                     account: Some(account_name.as_str()),
                 },
+            ));
+        }
+        if !under_way.is_empty() {
+            return Err(ProvisioningError::from_violations(
+                "account",
+                account_name.as_str(),
+                under_way,
             ));
         }
         outbox::enqueue(&mut tx, &at, &jobs).await?;

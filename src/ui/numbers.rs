@@ -582,6 +582,26 @@ pub async fn delete_number(
     Ok(())
 }
 
+/// Sends a number that did not sync (failed, or pending with nothing on the way) to Operator
+/// Connect again.
+#[server(endpoint = "numbers/retry-sync")]
+pub async fn retry_number_sync(number: String, account: String) -> Result<(), ServerFnError> {
+    use super::access::server::{actor, refused, state};
+    use crate::domain::{AccountName, TelephoneNumber};
+    let (state, actor) = (state()?, actor()?);
+    let parsed = TelephoneNumber::parse(&number)
+        .map_err(|v| ServerFnError::new(format!("Number: {}", v.message)))?;
+    let account = AccountName::parse(&account)
+        .map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?;
+    state
+        .core
+        .retry_sync(&actor, &account, Some(std::slice::from_ref(&parsed)))
+        .await
+        .map_err(refused)?;
+    leptos_axum::redirect(&format!("/numbers/{}?retried=1", encode(&number)));
+    Ok(())
+}
+
 #[component]
 pub fn NumbersPage() -> impl IntoView {
     let query = use_query_map();
@@ -793,10 +813,17 @@ pub fn NumberFormPage() -> impl IntoView {
     let add = ServerAction::<AddNumbers>::new();
     let save = ServerAction::<SaveNumber>::new();
     let delete = ServerAction::<DeleteNumber>::new();
-    // A save returns to this same page: its version makes the page load the number again.
+    let retry = ServerAction::<RetryNumberSync>::new();
+    // A save or a retry returns to this same page: their versions make it load the number again.
     let data = Resource::new(
-        move || (params.get().get("number"), save.version().get()),
-        |(number, _)| load_number_form(number),
+        move || {
+            (
+                params.get().get("number"),
+                save.version().get(),
+                retry.version().get(),
+            )
+        },
+        |(number, _, _)| load_number_form(number),
     );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -807,7 +834,7 @@ pub fn NumberFormPage() -> impl IntoView {
                 match data.await {
                     Err(error) => view! { <Title text="Number"/><h1>"Number"</h1><LoadError message=error_text(&error)/> }.into_any(),
                     Ok(data) => {
-                        view! { <NumberFormBody data abilities prefill_account=q.get("account") saved=q.get("saved").is_some() add save delete/> }.into_any()
+                        view! { <NumberFormBody data abilities prefill_account=q.get("account") saved=q.get("saved").is_some() retried=q.get("retried").is_some() add save delete retry/> }.into_any()
                     }
                 }
             })}}
@@ -821,9 +848,11 @@ fn NumberFormBody(
     abilities: crate::domain::portal::Abilities,
     prefill_account: Option<String>,
     saved: bool,
+    retried: bool,
     add: ServerAction<AddNumbers>,
     save: ServerAction<SaveNumber>,
     delete: ServerAction<DeleteNumber>,
+    retry: ServerAction<RetryNumberSync>,
 ) -> impl IntoView {
     let detail = data.number.clone();
     let editing = detail.is_some();
@@ -849,6 +878,11 @@ fn NumberFormBody(
         None => "Add numbers".to_owned(),
     };
     let read_only = !abilities.change;
+    // A number that is not synced can be sent to Operator Connect again by whoever may change it.
+    let retry_target = detail
+        .as_ref()
+        .filter(|d| abilities.change && d.row.sync_status != "synced")
+        .map(|d| (d.row.number.clone(), d.row.account.clone()));
     let form_body = view! {
         {detail.as_ref().map(|d| view! { <input type="hidden" name="form[version]" value=d.version.to_string()/> })}
         <fieldset disabled=read_only>
@@ -961,6 +995,7 @@ fn NumberFormBody(
         <Title text=title.clone()/>
         <h1>{title}</h1>
         {saved.then(|| view! { <Notice>"Saved."</Notice> })}
+        {retried.then(|| view! { <Notice>"Sent to Operator Connect again; its status is pending until the answer comes."</Notice> })}
         {detail.as_ref().map(|d| view! {
             <dl class="facts">
                 <dt>"Account"</dt><dd><a href=format!("/accounts/{}", encode(&d.row.account))>{d.row.account.clone()}</a></dd>
@@ -969,6 +1004,14 @@ fn NumberFormBody(
                     <ul class="sync-errors">{d.sync_errors.iter().map(|e| view! { <li>{e.clone()}</li> }).collect_view()}</ul></dd>
                 <dt>"Last changed"</dt><dd>{d.updated_at.clone()}</dd>
             </dl>
+        })}
+        {retry_target.map(|(number, account)| view! {
+            {action_error(retry)}
+            <ActionForm action=retry>
+                <input type="hidden" name="number" value=number/>
+                <input type="hidden" name="account" value=account/>
+                <button type="submit">"Send to Operator Connect again"</button>
+            </ActionForm>
         })}
         {read_only.then(|| view! { <p class="hint">"Your role lets you view numbers, not change them."</p> })}
         {if editing {

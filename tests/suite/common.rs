@@ -297,6 +297,7 @@ impl Browser {
             "/api/numbers/add" => "/numbers/new".to_owned(),
             "/api/numbers/save" => format!("/numbers/{}", field("form[numbers]")),
             "/api/numbers/delete" => format!("/numbers/{}", field("number")),
+            "/api/numbers/retry-sync" => format!("/numbers/{}", field("number")),
             "/api/rfis/relationship" => format!("/requests-for-information/{}", field("tenant")),
             other if other.starts_with("/api/admin/users") => "/admin/users".to_owned(),
             other if other.starts_with("/api/admin/tokens") => "/admin/tokens".to_owned(),

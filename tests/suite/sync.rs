@@ -706,3 +706,68 @@ async fn two_workers_on_postgres_run_each_job_once() {
     assert_eq!(stats["ordersRepeated"].as_i64().unwrap(), 0, "{stats}");
     test.remove().await;
 }
+
+#[tokio::test]
+async fn the_portal_shows_why_a_number_failed_and_sends_it_again() {
+    let _renderer = common::one_renderer_at_a_time().await;
+    let emulator = Emulator::start(&["--order-delay-ms", "50"]).await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone());
+    core.put_account(
+        &admin(),
+        synced_account("fabrikam", FABRIKAM),
+        Precondition::None,
+    )
+    .await
+    .unwrap();
+    let us = "+12025550123";
+    core.upsert_numbers(
+        &admin(),
+        &AccountName::parse("fabrikam").unwrap(),
+        vec![oc_number(us, "fabrikam")],
+    )
+    .await
+    .unwrap();
+    let worker = quick_worker(&test.db, emulator.client());
+    while worker.run_once().await.unwrap() {}
+
+    let app = common::app_without_bundle(&test.db);
+    let mut browser = common::Browser::signed_in(
+        &app,
+        &test.db,
+        "olga",
+        &[numbat::auth::users::PortalRole::WriteUser],
+    )
+    .await;
+    let page = format!("/numbers/{}", us.replace('+', "%2B"));
+    let (_, html) = browser.get(&page).await;
+    assert!(html.contains("failed"), "{html}");
+    assert!(
+        html.contains("CountryNotConsented: +12025550123 is a US number; tenant"),
+        "the upstream's reason: {html}"
+    );
+    assert!(html.contains("Send to Operator Connect again"), "{html}");
+    let form = format!("number={}&account=fabrikam", us.replace('+', "%2B"));
+    assert_eq!(
+        browser.post_error("/api/numbers/retry-sync", &form).await,
+        None
+    );
+    let (_, html) = browser.get(&page).await;
+    assert!(html.contains("pending"), "{html}");
+    let refused = browser.post_error("/api/numbers/retry-sync", &form).await;
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("on its way to Operator Connect already")),
+        "{refused:?}"
+    );
+    // Still not consented: the second answer is the same refusal, audited twice.
+    while worker.run_once().await.unwrap() {}
+    let events = count(
+        &test.db,
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'sync failed'",
+    )
+    .await;
+    assert_eq!(events, 2);
+    test.remove().await;
+}
