@@ -19,7 +19,7 @@ struct RfiOut<'a> {
     #[serde(flatten)]
     rfi: &'a RequestForInformation,
     service_provisioning_status: &'static str,
-    service_provisioning_errors: [(); 0],
+    service_provisioning_errors: &'a [crate::provisioning::ProvisioningIssue],
 }
 
 impl<'a> From<&'a RfiRecord> for RfiOut<'a> {
@@ -27,7 +27,7 @@ impl<'a> From<&'a RfiRecord> for RfiOut<'a> {
         Self {
             rfi: &record.rfi,
             service_provisioning_status: record.provisioning_status.as_str(),
-            service_provisioning_errors: [],
+            service_provisioning_errors: &record.provisioning_errors,
         }
     }
 }

@@ -40,6 +40,10 @@ impl Provisioning {
             provisioning_status: current
                 .as_ref()
                 .map_or(ProvisioningStatus::Synced, |c| c.provisioning_status),
+            provisioning_errors: current
+                .as_ref()
+                .map(|c| c.provisioning_errors.clone())
+                .unwrap_or_default(),
             version: current.as_ref().map_or(1, |c| c.version + 1),
             updated_at: at.clone(),
             rfi,
@@ -105,6 +109,7 @@ impl Provisioning {
         let record = RfiRecord {
             rfi,
             provisioning_status: ProvisioningStatus::Pending,
+            provisioning_errors: Vec::new(),
             version: current.version + 1,
             updated_at: at.clone(),
         };

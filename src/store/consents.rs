@@ -11,6 +11,8 @@ use serde::Serialize;
 pub struct RfiRecord {
     pub rfi: RequestForInformation,
     pub provisioning_status: ProvisioningStatus,
+    /// Why Operator Connect refused the last relationship update, when it did.
+    pub provisioning_errors: Vec<super::accounts::ProvisioningIssue>,
     pub version: i64,
     pub updated_at: String,
 }
@@ -27,6 +29,7 @@ pub struct CivicAddressRecord {
 struct RfiRow {
     resource: String,
     provisioning_status: String,
+    provisioning_errors: String,
     version: i64,
     updated_at: String,
 }
@@ -39,13 +42,15 @@ impl RfiRow {
             provisioning_status: ProvisioningStatus::parse(&self.provisioning_status).ok_or_else(
                 || StoreError::Corrupt(format!("status {}", self.provisioning_status)),
             )?,
+            provisioning_errors: serde_json::from_str(&self.provisioning_errors)
+                .map_err(|e| StoreError::Corrupt(format!("provisioning errors: {e}")))?,
             version: self.version,
             updated_at: self.updated_at,
         })
     }
 }
 
-const RFI_COLUMNS: &str = "resource, provisioning_status, version, updated_at";
+const RFI_COLUMNS: &str = "resource, provisioning_status, provisioning_errors, version, updated_at";
 
 pub async fn get_rfi(db: &Database, tenant: &TenantId) -> Result<Option<RfiRecord>, StoreError> {
     let sql = format!("SELECT {RFI_COLUMNS} FROM requests_for_information WHERE tenant_id = $1");
@@ -91,10 +96,11 @@ pub async fn count_rfis(db: &Database) -> Result<i64, StoreError> {
 
 pub async fn upsert_rfi(tx: &mut Tx, record: &RfiRecord) -> Result<(), StoreError> {
     const SQL: &str = "INSERT INTO requests_for_information \
-        (tenant_id, resource, account_name, status, provisioning_status, version, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id) DO UPDATE SET \
+        (tenant_id, resource, account_name, status, provisioning_status, version, updated_at, provisioning_errors) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id) DO UPDATE SET \
         resource = excluded.resource, account_name = excluded.account_name, status = excluded.status, \
         provisioning_status = excluded.provisioning_status, version = excluded.version, \
+        provisioning_errors = excluded.provisioning_errors, \
         updated_at = excluded.updated_at";
     let resource = serde_json::to_string(&record.rfi).expect("request serialises");
     on_tx!(tx, conn => {
@@ -106,6 +112,7 @@ pub async fn upsert_rfi(tx: &mut Tx, record: &RfiRecord) -> Result<(), StoreErro
             .bind(record.provisioning_status.as_str())
             .bind(record.version)
             .bind(&record.updated_at)
+            .bind(serde_json::to_string(&record.provisioning_errors).expect("issues serialise"))
             .execute(conn)
             .await?;
     });

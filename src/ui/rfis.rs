@@ -40,6 +40,7 @@ pub struct RfiView {
     pub relationship_comment: Option<String>,
     pub relationship_changed: Option<String>,
     pub sync_status: String,
+    pub sync_errors: Vec<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -69,6 +70,11 @@ fn rfi_view(record: crate::store::consents::RfiRecord) -> RfiView {
         relationship_comment: relationship.as_ref().and_then(|r| r.comment.clone()),
         relationship_changed: relationship.and_then(|r| r.last_modified_on),
         sync_status: record.provisioning_status.as_str().to_owned(),
+        sync_errors: record
+            .provisioning_errors
+            .iter()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .collect(),
     }
 }
 
@@ -278,7 +284,8 @@ pub fn RfiPage() -> impl IntoView {
                                 }}</dd>
                                 <dt>"Relationship"</dt><dd>{r.relationship_status.clone().unwrap_or_else(|| "not set".to_owned())}
                                     {r.relationship_comment.clone().map(|c| format!(" ({c})"))}</dd>
-                                <dt>"Sync status"</dt><dd><SyncBadge status=r.sync_status.clone()/></dd>
+                                <dt>"Sync status"</dt><dd><SyncBadge status=r.sync_status.clone()/>
+                                    <ul class="sync-errors">{r.sync_errors.iter().map(|e| view! { <li>{e.clone()}</li> }).collect_view()}</ul></dd>
                             </dl>
                             <h2>"Contacts"</h2>
                             <ul>{r.contacts.iter().map(|(name, email, phone)| view! {

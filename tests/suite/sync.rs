@@ -473,7 +473,7 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
 
 #[tokio::test]
 async fn consents_are_pulled_and_a_relationship_update_is_pushed_up() {
-    let emulator = Emulator::start(&["--order-delay-ms", "50"]).await;
+    let emulator = Emulator::start(&["--order-delay-ms", "50", "--token-lifetime-secs", "1"]).await;
     let test = TestDb::sqlite().await.migrated().await;
     let core = Provisioning::new(test.db.clone());
     let client = emulator.client();
@@ -498,6 +498,8 @@ async fn consents_are_pulled_and_a_relationship_update_is_pushed_up() {
         status: Some("AgreementSigned".to_owned()),
         comment: Some("contract 42".to_owned()),
     };
+    // The first token has expired by the time the update goes up: the client asks for another.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let updated = core
         .update_relationship(&admin(), &tenant, change, Precondition::None)
         .await
@@ -511,6 +513,28 @@ async fn consents_are_pulled_and_a_relationship_update_is_pushed_up() {
     assert_eq!(relationship.comment.as_deref(), Some("contract 42"));
     let rfi = core.get_rfi(&admin(), &tenant).await.unwrap();
     assert_eq!(rfi.provisioning_status, ProvisioningStatus::Synced);
+    let stats = emulator.admin("/emulator/stats").await;
+    assert!(
+        stats["tokensIssued"].as_u64().unwrap() >= 2,
+        "a new token after the first expired: {stats}"
+    );
+
+    // A consent the upstream does not have: the update fails with its reason.
+    let gone = TenantId::parse("0f0e0d0c-0b0a-4909-8807-060504030201").unwrap();
+    let mut stray = numbat::demo::consents().remove(2);
+    stray.tenant_id = gone.clone();
+    core.record_rfi(&admin(), stray).await.unwrap();
+    let change = numbat::domain::consent::RelationshipChange {
+        status: Some("ConsentAcknowledged".to_owned()),
+        comment: None,
+    };
+    core.update_relationship(&admin(), &gone, change, Precondition::None)
+        .await
+        .unwrap();
+    while worker.run_once().await.unwrap() {}
+    let rfi = core.get_rfi(&admin(), &gone).await.unwrap();
+    assert_eq!(rfi.provisioning_status, ProvisioningStatus::Failed);
+    assert_eq!(rfi.provisioning_errors[0].code, "NoConsent", "{rfi:?}");
     test.remove().await;
 }
 
@@ -558,6 +582,10 @@ async fn ten_thousand_numbers_sync_through_thirty_percent_faults_with_nothing_lo
         + stats["injectedThrottles"].as_u64().unwrap();
     let share = injected as f64 / stats["requests"].as_u64().unwrap() as f64;
     assert!(share > 0.2, "faults were injected: {stats}");
+    assert_eq!(
+        stats["tokensIssued"], 1,
+        "one token, cached while it lasts: {stats}"
+    );
     let resent = count(
         &test.db,
         "SELECT COALESCE(SUM(attempts - 1), 0) FROM sync_batches",
@@ -769,5 +797,104 @@ async fn the_portal_shows_why_a_number_failed_and_sends_it_again() {
     )
     .await;
     assert_eq!(events, 2);
+    test.remove().await;
+}
+
+#[tokio::test]
+async fn one_numbers_changes_reach_the_upstream_in_the_order_they_were_made() {
+    let emulator = Emulator::start(&["--order-delay-ms", "50"]).await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone());
+    let fabrikam = AccountName::parse("fabrikam").unwrap();
+    core.put_account(
+        &admin(),
+        synced_account("fabrikam", FABRIKAM),
+        Precondition::None,
+    )
+    .await
+    .unwrap();
+    // Created, changed, deleted, created again: four jobs queued before any worker runs.
+    let number = "+442030000099";
+    let with_usage = |usage: Usage| {
+        let mut n = oc_number(number, "fabrikam");
+        if let Some(teams) = n.services.teams_operator_connect.as_mut() {
+            teams.configuration.as_mut().unwrap().usage = usage;
+        }
+        n
+    };
+    core.upsert_numbers(
+        &admin(),
+        &fabrikam,
+        vec![with_usage(Usage::CallingUserAssignment)],
+    )
+    .await
+    .unwrap();
+    core.upsert_numbers(
+        &admin(),
+        &fabrikam,
+        vec![with_usage(Usage::FirstPartyAppAssignment)],
+    )
+    .await
+    .unwrap();
+    core.delete_numbers(
+        &admin(),
+        &fabrikam,
+        &[TelephoneNumber::parse(number).unwrap()],
+    )
+    .await
+    .unwrap();
+    core.upsert_numbers(
+        &admin(),
+        &fabrikam,
+        vec![with_usage(Usage::CallingUserAssignment)],
+    )
+    .await
+    .unwrap();
+
+    let worker = quick_worker(&test.db, emulator.client());
+    while worker.run_once().await.unwrap() {}
+    let jobs = numbat::store::outbox::jobs_for(&test.db, "number", number)
+        .await
+        .unwrap();
+    let kinds: Vec<(&str, &str)> = jobs
+        .iter()
+        .map(|j| (j.kind.as_str(), j.state.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("number.upload", "done"),
+            ("number.upload", "done"),
+            ("number.release", "done"),
+            ("number.upload", "done")
+        ]
+    );
+    let Database::Sqlite(pool) = &test.db else {
+        unreachable!()
+    };
+    let batches: Vec<i64> =
+        sqlx::query_scalar("SELECT batch_id FROM outbox_jobs WHERE resource_key = $1 ORDER BY id")
+            .bind(number)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert!(
+        batches.windows(2).all(|w| w[0] < w[1]),
+        "each in its own batch, in order: {batches:?}"
+    );
+    let held = emulator.admin("/emulator/numbers").await;
+    assert_eq!(
+        held["value"][0]["usage"], "CallingUserAssignment",
+        "the last change won: {held}"
+    );
+    assert_eq!(
+        held["value"][0]["uploads"], 1,
+        "released, then uploaded afresh: {held}"
+    );
+    let stored = core
+        .get_number(&admin(), None, &TelephoneNumber::parse(number).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.provisioning_status, ProvisioningStatus::Synced);
     test.remove().await;
 }
