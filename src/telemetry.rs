@@ -1,4 +1,5 @@
-//! Logging through `tracing`: text for people, JSON for log pipelines; `RUST_LOG` filters.
+//! Logging through `tracing`: text for people, JSON for log pipelines; `RUST_LOG` filters. And
+//! errors written out with their causes, for logs and for the reasons users are shown.
 
 use crate::cli::LogFormat;
 use tracing_subscriber::EnvFilter;
@@ -14,4 +15,16 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+}
+
+/// An error with its chain of sources, on one line ("a: b: c").
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }

@@ -11,10 +11,12 @@ ALTER TABLE outbox_jobs ADD COLUMN finished_at TEXT;
 CREATE INDEX outbox_by_key ON outbox_jobs (resource_key, id);
 CREATE INDEX outbox_by_batch ON outbox_jobs (batch_id);
 
--- Jobs written before jobs were per resource listed many numbers in one payload; no worker ever
--- ran them. They are set aside; the numbers they named stay pending and can be retried.
+-- Jobs written before jobs were per resource (many numbers in one payload, no job for a
+-- resource's later state) were never run by any worker. They are set aside; what they named stays
+-- pending and can be retried.
 UPDATE outbox_jobs SET state = 'superseded'
- WHERE state = 'pending' AND kind IN ('numbers.upsert', 'numbers.release', 'account.upsert', 'account.delete');
+ WHERE state = 'pending' AND kind IN ('numbers.upsert', 'numbers.release', 'account.upsert', 'account.delete',
+                 'consent.relationship');
 
 CREATE TABLE sync_batches (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -250,6 +250,26 @@ pub struct NumberIdentifiers {
     pub numbers: Vec<super::wire::NumberIdentifierIn>,
 }
 
+impl NumberIdentifiers {
+    /// The numbers, each parsed; every bad one named by its index.
+    fn parse(&self) -> Result<Vec<crate::domain::TelephoneNumber>, ApiError> {
+        let mut v = crate::domain::Violations::new();
+        let mut listed = Vec::with_capacity(self.numbers.len());
+        for (i, n) in self.numbers.iter().enumerate() {
+            listed.extend(v.parse(
+                &format!("numbers[{i}].telephoneNumber"),
+                &n.telephone_number,
+                crate::domain::TelephoneNumber::parse,
+            ));
+        }
+        if v.is_empty() {
+            Ok(listed)
+        } else {
+            Err(ProvisioningError::Invalid(v).into())
+        }
+    }
+}
+
 /// The capabilities numbers may choose: every choosable capability of the configured plans.
 pub async fn available_capabilities(
     state: &AppState,
@@ -257,24 +277,10 @@ pub async fn available_capabilities(
     account: &crate::domain::AccountName,
     numbers: NumberIdentifiers,
 ) -> Result<Response, ApiError> {
-    let mut v = crate::domain::Violations::new();
-    for (i, n) in numbers.numbers.iter().enumerate() {
-        v.parse(
-            &format!("numbers[{i}].telephoneNumber"),
-            &n.telephone_number,
-            crate::domain::TelephoneNumber::parse,
-        );
-    }
-    if !v.is_empty() {
-        return Err(ProvisioningError::Invalid(v).into());
-    }
+    let listed = numbers.parse()?;
     let tenant = state.core.teams_tenant(actor, account).await?;
     if let Some(upstream) = &state.upstream {
-        let asked = numbers
-            .numbers
-            .into_iter()
-            .map(|n| n.telephone_number)
-            .collect();
+        let asked = listed.iter().map(|n| n.as_str().to_owned()).collect();
         let capabilities = upstream
             .available_capabilities(tenant.as_str(), asked)
             .await
@@ -354,20 +360,7 @@ pub async fn retry_sync(
     account: &crate::domain::AccountName,
     numbers: NumberIdentifiers,
 ) -> Result<Response, ApiError> {
-    let mut v = crate::domain::Violations::new();
-    let mut listed = Vec::new();
-    for (i, n) in numbers.numbers.iter().enumerate() {
-        if let Some(number) = v.parse(
-            &format!("numbers[{i}].telephoneNumber"),
-            &n.telephone_number,
-            crate::domain::TelephoneNumber::parse,
-        ) {
-            listed.push(number);
-        }
-    }
-    if !v.is_empty() {
-        return Err(ProvisioningError::Invalid(v).into());
-    }
+    let listed = numbers.parse()?;
     let only = (!listed.is_empty()).then_some(listed.as_slice());
     let retried = state.core.retry_sync(actor, account, only).await?;
     Ok(Json(serde_json::json!({ "retried": retried })).into_response())

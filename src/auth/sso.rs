@@ -182,7 +182,7 @@ impl SingleSignOn {
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|e| SsoError::Exchange(describe_exchange_error(&e)))?;
+            .map_err(|e| SsoError::Exchange(crate::telemetry::error_chain(&e)))?;
         let claims: IdClaims = self
             .verifier
             .claims(&answer.extra_fields().id_token)
@@ -209,17 +209,6 @@ impl SingleSignOn {
                 .collect(),
         })
     }
-}
-
-fn describe_exchange_error<E: std::error::Error>(error: &E) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

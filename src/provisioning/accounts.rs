@@ -5,7 +5,9 @@ use super::{
     ProvisioningError, Written,
 };
 use crate::domain::rules::{self, ServiceUsage};
-use crate::domain::{Account, AccountName, ProvisioningStatus, SubdomainStatus, Violation};
+use crate::domain::{
+    Account, AccountName, ProvisioningStatus, Service, SubdomainStatus, Violation,
+};
 use crate::store::accounts::{self as stored, AccountFilter, AccountRecord};
 use crate::store::{audit, numbers, outbox};
 
@@ -90,9 +92,33 @@ impl Provisioning {
             account: Some(key),
         };
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
-        let jobs: Vec<_> = super::sync::job_for_account(&record.account, record.version)
+        let mut jobs: Vec<_> = super::sync::job_for_account(&record.account, record.version)
             .into_iter()
             .collect();
+        if let Some(current) = &current {
+            // Sync switched on or off: the numbers it concerns are uploaded or released.
+            if Service::ALL
+                .into_iter()
+                .any(|s| current.account.syncs(s) != record.account.syncs(s))
+            {
+                let owned =
+                    numbers::fetch_account_numbers_for_update(&mut tx, &record.account.name)
+                        .await?;
+                let moved =
+                    super::sync::jobs_for_account_change(&current.account, &record.account, &owned);
+                for job in &moved {
+                    outbox::set_status(
+                        &mut tx,
+                        outbox::Settled::Number,
+                        &job.resource_key,
+                        ProvisioningStatus::Pending,
+                        &[],
+                    )
+                    .await?;
+                }
+                jobs.extend(moved);
+            }
+        }
         outbox::enqueue(&mut tx, &at, &jobs).await?;
         tx.commit().await?;
         Ok(Written { record, outcome })

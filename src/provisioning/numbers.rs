@@ -226,9 +226,8 @@ impl Provisioning {
             let account = account_of(&number).expect("checked above");
             let version = current.map_or(1, |c| c.version + 1);
             let job = super::sync::job_for_number(
-                account,
-                current.map(|c| &c.number),
-                Some((&number, version)),
+                current.map(|c| (account, &c.number)),
+                Some((account, &number, version)),
             );
             let pushes = job.is_some();
             jobs.extend(job);
@@ -428,7 +427,7 @@ impl Provisioning {
         audit::record(tx, &events).await?;
         let releases: Vec<_> = doomed
             .iter()
-            .filter_map(|r| super::sync::job_for_number(account, Some(&r.number), None))
+            .filter_map(|r| super::sync::job_for_number(Some((account, &r.number)), None))
             .collect();
         outbox::enqueue(tx, at, &releases).await?;
         Ok(())

@@ -1,6 +1,6 @@
 //! The core's side of flow-through sync: which upstream job a change needs (written with the
-//! change), what a finished job means for its resource (status, errors, audit event), and the
-//! operator's retry of a number that did not sync.
+//! change), what the upstream's answer means for its resource (status, errors, audit event), and
+//! the operator's retry of what did not sync.
 
 use super::{
     audit_event, now, Actor, Change, Permission, Provisioning, ProvisioningError, ProvisioningIssue,
@@ -71,7 +71,11 @@ fn tenant(account: &Account) -> Option<String> {
         .map(|t| t.as_str().to_owned())
 }
 
-fn number_job(kind: &str, group: String, key: &TelephoneNumber, job: &NumberJob) -> NewJob {
+fn number_job(kind: &str, verb: &str, key: &TelephoneNumber, job: &NumberJob) -> NewJob {
+    let group = match kind {
+        NUMBER_LOCAL => "local".to_owned(),
+        _ => format!("{verb}:{}", job.tenant_id.clone().unwrap_or_default()),
+    };
     NewJob {
         kind: kind.to_owned(),
         resource_type: "number".to_owned(),
@@ -81,43 +85,70 @@ fn number_job(kind: &str, group: String, key: &TelephoneNumber, job: &NumberJob)
     }
 }
 
-/// The job a number's change needs, if any: `before` is the number as stored (in `account`),
-/// `after` the number written (with its new version) or none for a deletion.
+/// The job a number's change needs, if any: `before` is the number as stored with its account,
+/// `after` the number written with its account and new version, none for a deletion. An upload
+/// when it syncs now; a release (from the tenant it was under) when it synced and no longer
+/// does; a local job when only a service without an upstream syncs.
 pub(crate) fn job_for_number(
-    account: &Account,
-    before: Option<&Number>,
-    after: Option<(&Number, i64)>,
+    before: Option<(&Account, &Number)>,
+    after: Option<(&Account, &Number, i64)>,
 ) -> Option<NewJob> {
-    let key = &after.map(|(n, _)| n).or(before)?.telephone_number;
-    let mut job = NumberJob {
+    let key = &after
+        .map(|(_, n, _)| n)
+        .or(before.map(|(_, n)| n))?
+        .telephone_number;
+    let job_for = |account: &Account, version: Option<i64>| NumberJob {
         account_name: account.name.as_str().to_owned(),
         tenant_id: tenant(account),
-        version: after.map(|(_, v)| v),
+        version,
         service: None,
         assignment_status: None,
         configuration: None,
     };
-    let tenant_group = |verb: &str| format!("{verb}:{}", job.tenant_id.clone().unwrap_or_default());
-    if let Some((number, _)) = after {
+    if let Some((account, number, version)) = after {
         if let Some(service) = operator_connect_service(account, number) {
             let teams = number.services.teams(service);
-            job.service = Some(service.wire_name().to_owned());
-            job.assignment_status = teams.and_then(|t| t.assignment_status);
-            job.configuration = teams.and_then(|t| t.configuration.clone());
-            return Some(number_job(NUMBER_UPLOAD, tenant_group("upload"), key, &job));
+            let job = NumberJob {
+                service: Some(service.wire_name().to_owned()),
+                assignment_status: teams.and_then(|t| t.assignment_status),
+                configuration: teams.and_then(|t| t.configuration.clone()),
+                ..job_for(account, Some(version))
+            };
+            return Some(number_job(NUMBER_UPLOAD, "upload", key, &job));
         }
     }
-    if before.is_some_and(|n| operator_connect_service(account, n).is_some()) {
-        return Some(number_job(
-            NUMBER_RELEASE,
-            tenant_group("release"),
-            key,
-            &job,
-        ));
+    if let Some((account, number)) = before {
+        if operator_connect_service(account, number).is_some() {
+            let job = job_for(account, after.map(|(_, _, v)| v));
+            return Some(number_job(NUMBER_RELEASE, "release", key, &job));
+        }
     }
-    let (number, _) = after?;
+    let (account, number, version) = after?;
     let synced_otherwise = number.enabled_services().any(|s| account.syncs(s));
-    synced_otherwise.then(|| number_job(NUMBER_LOCAL, "local".to_owned(), key, &job))
+    synced_otherwise
+        .then(|| number_job(NUMBER_LOCAL, "local", key, &job_for(account, Some(version))))
+}
+
+/// The jobs an account's change needs for its numbers: when whether its Teams services sync
+/// changes, numbers that now sync are uploaded and numbers that no longer do are released.
+pub(crate) fn jobs_for_account_change(
+    before: &Account,
+    after: &Account,
+    numbers: &[stored_numbers::NumberRecord],
+) -> Vec<NewJob> {
+    numbers
+        .iter()
+        .filter(|r| {
+            operator_connect_service(before, &r.number)
+                != operator_connect_service(after, &r.number)
+        })
+        .filter_map(|r| {
+            job_for_number(
+                Some((before, &r.number)),
+                Some((after, &r.number, r.version)),
+            )
+        })
+        .collect()
 }
 
 /// The job an account's change needs: a check of its tenant's consent when it syncs anything.
@@ -160,9 +191,35 @@ pub enum SyncOutcome {
     Failed(Vec<ProvisioningIssue>),
 }
 
+impl SyncOutcome {
+    fn failed(code: &str, message: String) -> Self {
+        SyncOutcome::Failed(vec![ProvisioningIssue {
+            code: code.to_owned(),
+            message,
+        }])
+    }
+}
+
+/// The rule for an account that syncs Teams numbers: its tenant must have consented to the
+/// operator, and the consent be active. `consent_status` is what the upstream reports, none when
+/// it has no consent from the tenant.
+pub fn account_outcome(tenant: &str, consent_status: Option<&str>) -> SyncOutcome {
+    match consent_status {
+        Some("active") => SyncOutcome::Synced,
+        Some(status) => SyncOutcome::failed(
+            "ConsentNotActive",
+            format!("tenant {tenant}'s consent to the operator is {status}"),
+        ),
+        None => SyncOutcome::failed(
+            "NoConsent",
+            format!("tenant {tenant} has not chosen this operator in Teams admin center"),
+        ),
+    }
+}
+
 impl Provisioning {
-    /// Records how the upstream took a batch's jobs: each resource still at the job's version
-    /// becomes synced or failed with the upstream's reasons (an audit event each), and the
+    /// Records how the upstream took a batch's jobs: each resource with no later change on its
+    /// way becomes synced or failed with the upstream's reasons (an audit event each), and the
     /// batch ends. False, with nothing changed, when the batch is no longer `owner`'s.
     pub async fn settle_batch(
         &self,
@@ -180,31 +237,31 @@ impl Provisioning {
             let Some(job) = batch.jobs.iter().find(|j| j.id == *job_id) else {
                 continue;
             };
-            let (status, issues) = match outcome {
-                SyncOutcome::Synced => (ProvisioningStatus::Synced, Vec::new()),
-                SyncOutcome::Failed(issues) => (ProvisioningStatus::Failed, issues.clone()),
+            let (status, issues, end) = match outcome {
+                SyncOutcome::Synced => (ProvisioningStatus::Synced, Vec::new(), JobEnd::Done),
+                SyncOutcome::Failed(issues) => (
+                    ProvisioningStatus::Failed,
+                    issues.clone(),
+                    JobEnd::Failed(describe(issues)),
+                ),
             };
-            ends.push((
-                job.id,
-                match outcome {
-                    SyncOutcome::Synced => JobEnd::Done,
-                    SyncOutcome::Failed(issues) => JobEnd::Failed(describe(issues)),
-                },
-            ));
-            let (version, account) = job_version(job);
-            let table = match job.resource_type.as_str() {
+            ends.push((job.id, end));
+            let resource = match job.resource_type.as_str() {
                 "number" => outbox::Settled::Number,
                 "account" => outbox::Settled::Account,
                 _ => outbox::Settled::Consent,
             };
-            let updated = match version {
-                Some(version) => {
-                    outbox::settle(&mut tx, table, &job.resource_key, version, status, &issues)
-                        .await?
-                }
-                None => false,
-            };
+            let updated = outbox::settle(
+                &mut tx,
+                resource,
+                &job.resource_key,
+                job.id,
+                status,
+                &issues,
+            )
+            .await?;
             if updated || status == ProvisioningStatus::Failed {
+                let (version, account) = job_version(job);
                 let after = serde_json::json!({
                     "serviceProvisioningStatus": status.as_str(),
                     "serviceProvisioningErrors": issues,
@@ -238,9 +295,11 @@ impl Provisioning {
         Ok(true)
     }
 
-    /// Sends numbers of `account` that are not synced (failed, or pending with nothing on the
-    /// way) upstream again: all of them, or only `numbers`. Each becomes pending with a new job
-    /// and an audit event; its version stays. Returns how many were queued.
+    /// Sends what of `account` did not sync upstream again: numbers that failed or sit pending
+    /// with nothing on the way (all of them, or only `numbers`), and the account's own consent
+    /// check when that failed. A failed job is sent again as it was (a failed release is released
+    /// again); a number with no job is uploaded as it stands. Each becomes pending with an audit
+    /// event; versions stay. Returns how many numbers were queued.
     pub async fn retry_sync(
         &self,
         actor: &Actor,
@@ -251,11 +310,12 @@ impl Provisioning {
         let mut tx = self.begin(&permit).await?;
         let account = crate::store::accounts::fetch_for_update(&mut tx, account_name)
             .await?
-            .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?
-            .account;
+            .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?;
         let candidates = match numbers {
             Some(list) => {
-                let keys: Vec<&TelephoneNumber> = list.iter().collect();
+                let mut keys: Vec<&TelephoneNumber> = list.iter().collect();
+                keys.sort();
+                keys.dedup();
                 let found: std::collections::HashMap<TelephoneNumber, _> =
                     stored_numbers::fetch_for_update(&mut tx, &keys)
                         .await?
@@ -264,10 +324,17 @@ impl Provisioning {
                         .collect();
                 let mut violations = Violations::new();
                 for (index, number) in list.iter().enumerate() {
+                    let not_ours = || {
+                        let message = format!("{number} is not a number of account {account_name}");
+                        Some(("NumberNotFound", message))
+                    };
                     let problem = match found.get(number) {
-                        None => Some(("NumberNotFound", format!("{number} is not a number of account {account_name}"))),
-                        Some(r) if r.number.account_name != *account_name => Some(("NumberNotFound", format!("{number} is not a number of account {account_name}"))),
-                        Some(r) if r.provisioning_status == ProvisioningStatus::Synced => Some(("NumberAlreadySynced", format!("{number} is synced; only numbers that failed or are pending are sent again"))),
+                        None => not_ours(),
+                        Some(r) if r.number.account_name != *account_name => not_ours(),
+                        Some(r) if r.provisioning_status == ProvisioningStatus::Synced => Some((
+                            "NumberAlreadySynced",
+                            format!("{number} is synced; only numbers that failed or are pending are sent again"),
+                        )),
                         Some(_) => None,
                     };
                     if let Some((code, message)) = problem {
@@ -284,8 +351,8 @@ impl Provisioning {
                         violations,
                     ));
                 }
-                list.iter()
-                    .filter_map(|n| found.get(n).cloned())
+                keys.iter()
+                    .filter_map(|n| found.get(*n).cloned())
                     .collect::<Vec<_>>()
             }
             None => stored_numbers::fetch_account_numbers_for_update(&mut tx, account_name)
@@ -300,71 +367,46 @@ impl Provisioning {
         let mut under_way = Violations::new();
         for (index, record) in candidates.iter().enumerate() {
             let number = &record.number;
-            let waiting =
-                outbox::unfinished_for(&mut tx, "number", number.telephone_number.as_str()).await?;
-            if waiting {
-                // Asked for by name, say so; when retrying everything, it is simply not due.
-                if numbers.is_some() {
-                    let message = format!(
-                        "{} is on its way to Operator Connect already",
-                        number.telephone_number
-                    );
-                    under_way.push(
-                        Violation::new("telephoneNumber", "SyncUnderWay", message)
-                            .in_item("numbers", index),
-                    );
-                }
-                continue;
-            }
-            let job = job_for_number(&account, Some(number), Some((number, record.version)))
-                .or_else(|| {
-                    job_for_number(&account, Some(number), None).map(|mut j| {
-                        // The number stays but no longer syncs: release it, then mark it synced.
-                        let mut payload: NumberJob =
-                            serde_json::from_str(&j.payload).expect("own payload");
-                        payload.version = Some(record.version);
-                        j.payload = serde_json::to_string(&payload).expect("jobs serialise");
-                        j
-                    })
-                });
             let key = number.telephone_number.as_str();
-            match job {
-                Some(job) => {
-                    outbox::settle(
-                        &mut tx,
-                        outbox::Settled::Number,
-                        key,
-                        record.version,
-                        ProvisioningStatus::Pending,
-                        &[],
-                    )
-                    .await?;
-                    jobs.push(job);
+            let last = outbox::last_job_for(&mut tx, "number", key).await?;
+            let job = match &last {
+                Some(job) if job.state == "pending" || job.state == "running" => {
+                    // Asked for by name, say so; when retrying everything, it is simply not due.
+                    if numbers.is_some() {
+                        let message = format!("{key} is on its way to Operator Connect already");
+                        under_way.push(
+                            Violation::new("telephoneNumber", "SyncUnderWay", message)
+                                .in_item("numbers", index),
+                        );
+                    }
+                    continue;
                 }
-                None => {
-                    outbox::settle(
-                        &mut tx,
-                        outbox::Settled::Number,
-                        key,
-                        record.version,
-                        ProvisioningStatus::Synced,
-                        &[],
-                    )
-                    .await?;
-                }
-            }
-            events.push(audit_event(
+                Some(job) if job.state == "failed" => Some(NewJob {
+                    kind: job.kind.clone(),
+                    resource_type: job.resource_type.clone(),
+                    resource_key: job.resource_key.clone(),
+                    batch_group: job.batch_group.clone(),
+                    payload: job.payload.clone(),
+                }),
+                _ => job_for_number(None, Some((&account.account, number, record.version))),
+            };
+            // Nothing to send (the number no longer syncs and nothing failed): it is as it should be.
+            let status = if job.is_some() {
+                ProvisioningStatus::Pending
+            } else {
+                ProvisioningStatus::Synced
+            };
+            outbox::set_status(&mut tx, outbox::Settled::Number, key, status, &[]).await?;
+            jobs.extend(job);
+            events.push(retry_event(
                 &permit,
                 &at,
-                Change {
-                    action: "retry sync",
-                    resource_type: "number",
-                    key,
-                    version: Some(record.version),
-                    before: Some(serde_json::json!({ "serviceProvisioningStatus": record.provisioning_status.as_str() }).to_string()),
-                    after: Some(r#"{"serviceProvisioningStatus":"pending"}"#.to_owned()),
-                    account: Some(account_name.as_str()),
-                },
+                "number",
+                key,
+                record.version,
+                record.provisioning_status,
+                status,
+                account_name,
             ));
         }
         if !under_way.is_empty() {
@@ -374,16 +416,74 @@ impl Provisioning {
                 under_way,
             ));
         }
+        let queued_numbers = jobs.len();
+        let key = account_name.as_str();
+        if account.provisioning_status == ProvisioningStatus::Failed
+            && !outbox::unfinished_for(&mut tx, "account", key).await?
+        {
+            if let Some(job) = job_for_account(&account.account, account.version) {
+                outbox::set_status(
+                    &mut tx,
+                    outbox::Settled::Account,
+                    key,
+                    ProvisioningStatus::Pending,
+                    &[],
+                )
+                .await?;
+                jobs.push(job);
+                events.push(retry_event(
+                    &permit,
+                    &at,
+                    "account",
+                    key,
+                    account.version,
+                    account.provisioning_status,
+                    ProvisioningStatus::Pending,
+                    account_name,
+                ));
+            }
+        }
         outbox::enqueue(&mut tx, &at, &jobs).await?;
         audit::record(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(events.len())
+        Ok(queued_numbers)
     }
 
-    /// The outbox's queue depth, oldest waiting job and failures.
+    /// The outbox's queue depth, oldest waiting job and failures (no actor: figures only, for
+    /// `/metrics`).
     pub async fn outbox_figures(&self) -> Result<outbox::OutboxFigures, ProvisioningError> {
         Ok(outbox::figures(&self.db).await?)
     }
+}
+
+/// The audit event of an operator's retry.
+#[allow(clippy::too_many_arguments)]
+fn retry_event(
+    permit: &super::Permit<'_>,
+    at: &str,
+    resource_type: &str,
+    key: &str,
+    version: i64,
+    before: ProvisioningStatus,
+    after: ProvisioningStatus,
+    account: &AccountName,
+) -> crate::store::audit::AuditEvent {
+    let status = |s: ProvisioningStatus| {
+        serde_json::json!({ "serviceProvisioningStatus": s.as_str() }).to_string()
+    };
+    audit_event(
+        permit,
+        at,
+        Change {
+            action: "retry sync",
+            resource_type,
+            key,
+            version: Some(version),
+            before: Some(status(before)),
+            after: Some(status(after)),
+            account: Some(account.as_str()),
+        },
+    )
 }
 
 /// The version a job is for, and the account it concerns.

@@ -23,6 +23,7 @@ pub struct OutboxJob {
     pub kind: String,
     pub resource_type: String,
     pub resource_key: String,
+    pub batch_group: String,
     /// JSON the worker needs to do it.
     pub payload: String,
     /// `pending`, `running`, `done` or `failed`.
@@ -44,7 +45,7 @@ pub struct NewJob {
 }
 
 const JOB_COLUMNS: &str =
-    "id, created_at, kind, resource_type, resource_key, payload, state, claims, last_error";
+    "id, created_at, kind, resource_type, resource_key, batch_group, payload, state, claims, last_error";
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
@@ -53,6 +54,7 @@ struct JobRow {
     kind: String,
     resource_type: String,
     resource_key: String,
+    batch_group: String,
     payload: String,
     state: String,
     claims: i32,
@@ -67,6 +69,7 @@ impl From<JobRow> for OutboxJob {
             kind: r.kind,
             resource_type: r.resource_type,
             resource_key: r.resource_key,
+            batch_group: r.batch_group,
             payload: r.payload,
             state: r.state,
             claims: i64::from(r.claims),
@@ -224,14 +227,21 @@ pub async fn claim(
         }
         batch_id
     };
+    // Only a batch still running: on PostgreSQL its old owner may have finished it meanwhile.
     const LEASE: &str =
         "UPDATE sync_batches SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-                         WHERE id = $3";
+         WHERE id = $3 AND state = 'running'";
     const COUNT_CLAIM: &str = "UPDATE outbox_jobs SET claims = claims + 1 WHERE batch_id = $1";
     const BATCH: &str = "SELECT id, kind, idempotency_key, upstream_order, attempts FROM sync_batches WHERE id = $1";
     let jobs_sql = format!("SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE batch_id = $1 ORDER BY id");
+    let leased: u64 = on_tx!(&mut tx, conn => {
+        sqlx::query(LEASE).bind(owner).bind(lease_until).bind(batch_id).execute(&mut *conn).await?.rows_affected()
+    });
+    if leased != 1 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     let (row, jobs): (BatchRow, Vec<JobRow>) = on_tx!(&mut tx, conn => {
-        sqlx::query(LEASE).bind(owner).bind(lease_until).bind(batch_id).execute(&mut *conn).await?;
         sqlx::query(COUNT_CLAIM).bind(batch_id).execute(&mut *conn).await?;
         let row = sqlx::query_as(BATCH).bind(batch_id).fetch_one(&mut *conn).await?;
         let jobs = sqlx::query_as(&jobs_sql).bind(batch_id).fetch_all(&mut *conn).await?;
@@ -330,6 +340,9 @@ pub async fn finish(
                          WHERE id = $2 AND lease_owner = $3 AND state = 'running'";
     const JOB: &str = "UPDATE outbox_jobs SET state = $1, last_error = $2, finished_at = $3 \
                        WHERE id = $4 AND batch_id = $5";
+    const LEFTOVER: &str = "UPDATE outbox_jobs SET state = 'failed', \
+        last_error = 'the worker reported no outcome for this job', finished_at = $1 \
+        WHERE batch_id = $2 AND state = 'running'";
     on_tx!(tx, conn => {
         let owned = sqlx::query(BATCH)
             .bind(at)
@@ -355,6 +368,9 @@ pub async fn finish(
                 .execute(&mut *conn)
                 .await?;
         }
+        // A job the worker gave no outcome for must not stay running (it would hold up every
+        // later job for its resource).
+        sqlx::query(LEFTOVER).bind(at).bind(batch_id).execute(&mut *conn).await?;
     });
     Ok(true)
 }
@@ -402,6 +418,15 @@ pub enum Settled {
 }
 
 impl Settled {
+    /// The resource type its jobs carry.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Settled::Number => "number",
+            Settled::Account => "account",
+            Settled::Consent => "requestForInformation",
+        }
+    }
+
     fn table_and_key(self) -> (&'static str, &'static str) {
         match self {
             Settled::Number => ("numbers", "telephone_number"),
@@ -411,33 +436,79 @@ impl Settled {
     }
 }
 
-/// Sets a resource's sync status and errors, only while it is still at `version` (a later
-/// change has its own job and its own outcome). True when the resource was updated.
+/// Sets a resource's sync status and errors from job `job_id`'s outcome, unless a later job for
+/// the same resource is unfinished (that change has its own outcome to come). The resource's row
+/// is locked first, so a change committed meanwhile, with its job, is seen. True when updated.
 pub async fn settle(
     tx: &mut Tx,
     resource: Settled,
     key: &str,
-    version: i64,
+    job_id: i64,
     status: crate::domain::ProvisioningStatus,
     issues: &[super::accounts::ProvisioningIssue],
 ) -> Result<bool, StoreError> {
     let (table, column) = resource.table_and_key();
+    let lock = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {column} = $1{}) AS found",
+        tx.lock_clause()
+    );
+    const LATER: &str = "SELECT COUNT(*) FROM outbox_jobs WHERE resource_type = $1 \
+                         AND resource_key = $2 AND id > $3 AND state IN ('pending', 'running')";
+    let (found, later): (i64, i64) = on_tx!(tx, conn => {
+        let found: i64 = sqlx::query_scalar(&lock).bind(key).fetch_one(&mut *conn).await?;
+        let later: i64 = sqlx::query_scalar(LATER)
+            .bind(resource.resource_type())
+            .bind(key)
+            .bind(job_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        (found, later)
+    });
+    if found == 0 || later > 0 {
+        return Ok(false);
+    }
+    set_status(tx, resource, key, status, issues).await?;
+    Ok(true)
+}
+
+/// Sets a resource's sync status and errors.
+pub async fn set_status(
+    tx: &mut Tx,
+    resource: Settled,
+    key: &str,
+    status: crate::domain::ProvisioningStatus,
+    issues: &[super::accounts::ProvisioningIssue],
+) -> Result<(), StoreError> {
+    let (table, column) = resource.table_and_key();
     let sql = format!(
-        "UPDATE {table} SET provisioning_status = $1, provisioning_errors = $2 \
-         WHERE {column} = $3 AND version = $4"
+        "UPDATE {table} SET provisioning_status = $1, provisioning_errors = $2 WHERE {column} = $3"
     );
     let errors = serde_json::to_string(issues).expect("issues serialise");
-    let updated = on_tx!(tx, conn => {
+    on_tx!(tx, conn => {
         sqlx::query(&sql)
             .bind(status.as_str())
             .bind(errors)
             .bind(key)
-            .bind(version)
             .execute(&mut *conn)
-            .await?
-            .rows_affected()
+            .await?;
     });
-    Ok(updated == 1)
+    Ok(())
+}
+
+/// The newest job for a resource.
+pub async fn last_job_for(
+    tx: &mut Tx,
+    resource_type: &str,
+    resource_key: &str,
+) -> Result<Option<OutboxJob>, StoreError> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE resource_type = $1 AND resource_key = $2 \
+         ORDER BY id DESC LIMIT 1"
+    );
+    let row: Option<JobRow> = on_tx!(tx, conn => {
+        sqlx::query_as(&sql).bind(resource_type).bind(resource_key).fetch_optional(&mut *conn).await?
+    });
+    Ok(row.map(OutboxJob::from))
 }
 
 /// Whether a job for this resource is still waiting or under way.

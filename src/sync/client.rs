@@ -4,6 +4,7 @@
 //! refusal that trying again will not change.
 
 use super::wire::{self, ErrorBody};
+use crate::telemetry::error_chain;
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, EndpointNotSet, EndpointSet, Scope, TokenResponse, TokenUrl};
 use reqwest::StatusCode;
@@ -135,7 +136,7 @@ impl OcClient {
             .add_scope(Scope::new(self.config.scope.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|e| UpstreamError::transient(format!("token: {}", chain(&e))))?;
+            .map_err(|e| UpstreamError::transient(format!("token: {}", error_chain(&e))))?;
         let lifetime = answer.expires_in().unwrap_or(Duration::from_secs(300));
         let margin = (lifetime / 10).min(Duration::from_secs(60));
         let secret = answer.access_token().secret().clone();
@@ -161,13 +162,13 @@ impl OcClient {
             .bearer_auth(token)
             .send()
             .await
-            .map_err(|e| UpstreamError::transient(format!("{what}: {}", chain(&e))))?;
+            .map_err(|e| UpstreamError::transient(format!("{what}: {}", error_chain(&e))))?;
         let status = answer.status();
         if status.is_success() {
             let body = answer
                 .bytes()
                 .await
-                .map_err(|e| UpstreamError::transient(format!("{what}: {}", chain(&e))))?;
+                .map_err(|e| UpstreamError::transient(format!("{what}: {}", error_chain(&e))))?;
             return serde_json::from_slice(&body)
                 .map_err(|e| UpstreamError::transient(format!("{what}: unreadable answer ({e})")));
         }
@@ -319,16 +320,4 @@ impl OcClient {
             .await?;
         Ok(answer.available_capabilities)
     }
-}
-
-/// An error with its sources, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }

@@ -8,8 +8,8 @@
 use super::client::{OcClient, UpstreamError};
 use super::wire::{self, NumberResult, OrderType};
 use crate::provisioning::sync::{
-    NumberJob, SyncOutcome, VersionedJob, ACCOUNT_CHECK, CONSENT_RELATIONSHIP, NUMBER_LOCAL,
-    NUMBER_RELEASE, NUMBER_UPLOAD,
+    account_outcome, NumberJob, SyncOutcome, VersionedJob, ACCOUNT_CHECK, CONSENT_RELATIONSHIP,
+    NUMBER_LOCAL, NUMBER_RELEASE, NUMBER_UPLOAD,
 };
 use crate::provisioning::{
     timestamp, timestamp_of, Actor, Door, Provisioning, ProvisioningIssue, Role,
@@ -238,15 +238,17 @@ impl Worker {
         batch: &Batch,
         order_type: OrderType,
     ) -> Result<Vec<(i64, SyncOutcome)>, Stop> {
-        let jobs: Vec<(i64, &str, NumberJob)> = batch
-            .jobs
-            .iter()
-            .filter_map(|j| {
-                serde_json::from_str(&j.payload)
-                    .ok()
-                    .map(|p| (j.id, j.resource_key.as_str(), p))
-            })
-            .collect();
+        let mut unreadable_jobs = Vec::new();
+        let mut jobs: Vec<(i64, &str, NumberJob)> = Vec::with_capacity(batch.jobs.len());
+        for job in &batch.jobs {
+            match serde_json::from_str(&job.payload) {
+                Ok(payload) => jobs.push((job.id, job.resource_key.as_str(), payload)),
+                Err(error) => unreadable_jobs.push((job.id, unreadable(&error))),
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(unreadable_jobs);
+        }
         let tenant = jobs
             .iter()
             .find_map(|(_, _, p)| p.tenant_id.clone())
@@ -282,9 +284,7 @@ impl Worker {
         };
         while !order.status.is_final() {
             tokio::time::sleep(self.config.poll_interval).await;
-            if !outbox::renew(&self.db, batch.id, &self.owner, &self.lease_end()).await? {
-                return Err(Stop::LeaseLost);
-            }
+            self.keep_lease(batch).await?;
             order = self.client.order(&order.id).await?;
         }
         let results: std::collections::HashMap<&str, &NumberResult> = order
@@ -292,9 +292,9 @@ impl Worker {
             .iter()
             .map(|r| (r.telephone_number.as_str(), r))
             .collect();
-        Ok(jobs
-            .iter()
-            .map(|(id, key, _)| {
+        Ok(unreadable_jobs
+            .into_iter()
+            .chain(jobs.iter().map(|(id, key, _)| {
                 let outcome = match results.get(key) {
                     Some(r) if r.status == "succeeded" => SyncOutcome::Synced,
                     Some(r) => SyncOutcome::Failed(vec![ProvisioningIssue {
@@ -313,8 +313,17 @@ impl Worker {
                     }]),
                 };
                 (*id, outcome)
-            })
+            }))
             .collect())
+    }
+
+    /// Renews the batch's lease; stops the attempt when another worker has taken it.
+    async fn keep_lease(&self, batch: &Batch) -> Result<(), Stop> {
+        if outbox::renew(&self.db, batch.id, &self.owner, &self.lease_end()).await? {
+            Ok(())
+        } else {
+            Err(Stop::LeaseLost)
+        }
     }
 
     /// An account that syncs Teams numbers needs its tenant's active consent.
@@ -326,21 +335,10 @@ impl Worker {
                 outcomes.push((job.id, SyncOutcome::Synced));
                 continue;
             };
+            self.keep_lease(batch).await?;
             let outcome = match self.client.consent(&tenant).await {
-                Ok(consent) if consent.status.as_str() == "active" => SyncOutcome::Synced,
-                Ok(consent) => SyncOutcome::Failed(vec![ProvisioningIssue {
-                    code: "ConsentNotActive".to_owned(),
-                    message: format!(
-                        "tenant {tenant}'s consent to the operator is {}",
-                        consent.status.as_str()
-                    ),
-                }]),
-                Err(UpstreamError::NotFound(_)) => SyncOutcome::Failed(vec![ProvisioningIssue {
-                    code: "NoConsent".to_owned(),
-                    message: format!(
-                        "tenant {tenant} has not chosen this operator in Teams admin center"
-                    ),
-                }]),
+                Ok(consent) => account_outcome(&tenant, Some(consent.status.as_str())),
+                Err(UpstreamError::NotFound(_)) => account_outcome(&tenant, None),
                 Err(other) => return Err(other.into()),
             };
             outcomes.push((job.id, outcome));
@@ -358,6 +356,7 @@ impl Worker {
                     continue;
                 }
             };
+            self.keep_lease(batch).await?;
             let relationship = payload
                 .body
                 .and_then(|b| b.get("customerRelationship").cloned())

@@ -561,7 +561,6 @@ pub async fn delete_number(
     confirm: Option<String>,
 ) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
-    use crate::domain::{AccountName, TelephoneNumber};
     use crate::provisioning::Precondition;
     let (state, actor) = (state()?, actor()?);
     if confirm.is_none() {
@@ -569,10 +568,7 @@ pub async fn delete_number(
             "Tick the confirmation to delete the number.",
         ));
     }
-    let parsed = TelephoneNumber::parse(&number)
-        .map_err(|v| ServerFnError::new(format!("Number: {}", v.message)))?;
-    let account = AccountName::parse(&account)
-        .map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?;
+    let (parsed, account) = number_and_account(&number, &account)?;
     state
         .core
         .delete_number(&actor, &account, &parsed, Precondition::None)
@@ -582,17 +578,26 @@ pub async fn delete_number(
     Ok(())
 }
 
+/// A form's number and account, parsed, or the rule the first broke.
+#[cfg(feature = "ssr")]
+fn number_and_account(
+    number: &str,
+    account: &str,
+) -> Result<(crate::domain::TelephoneNumber, crate::domain::AccountName), ServerFnError> {
+    let number = crate::domain::TelephoneNumber::parse(number)
+        .map_err(|v| ServerFnError::new(format!("Number: {}", v.message)))?;
+    let account = crate::domain::AccountName::parse(account)
+        .map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?;
+    Ok((number, account))
+}
+
 /// Sends a number that did not sync (failed, or pending with nothing on the way) to Operator
 /// Connect again.
 #[server(endpoint = "numbers/retry-sync")]
 pub async fn retry_number_sync(number: String, account: String) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
-    use crate::domain::{AccountName, TelephoneNumber};
     let (state, actor) = (state()?, actor()?);
-    let parsed = TelephoneNumber::parse(&number)
-        .map_err(|v| ServerFnError::new(format!("Number: {}", v.message)))?;
-    let account = AccountName::parse(&account)
-        .map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?;
+    let (parsed, account) = number_and_account(&number, &account)?;
     state
         .core
         .retry_sync(&actor, &account, Some(std::slice::from_ref(&parsed)))

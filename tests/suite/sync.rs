@@ -206,6 +206,30 @@ async fn count(db: &Database, sql: &str) -> i64 {
     }
 }
 
+/// Runs `worker` until the outbox is empty (waiting out put-off batches), or panics after a
+/// minute.
+async fn drain(worker: &Worker, db: &Database) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if worker.run_once().await.unwrap() {
+            continue;
+        }
+        let unfinished = count(
+            db,
+            "SELECT COUNT(*) FROM outbox_jobs WHERE state IN ('pending', 'running')",
+        )
+        .await;
+        if unfinished == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{unfinished} jobs never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until no number is pending, or panics after `limit`.
 async fn until_settled(db: &Database, limit: Duration) {
     let deadline = Instant::now() + limit;
@@ -316,7 +340,7 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
         );
 
         let worker = quick_worker(&test.db, client.clone());
-        while worker.run_once().await.unwrap() {}
+        drain(&worker, &test.db).await;
 
         let number = |n: &'static str| {
             let app = app.clone();
@@ -408,7 +432,7 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
             number("+12025550123").await["serviceProvisioningStatus"],
             "pending"
         );
-        while worker.run_once().await.unwrap() {}
+        drain(&worker, &test.db).await;
         let fixed = number("+12025550123").await;
         assert_eq!(fixed["serviceProvisioningStatus"], "synced", "{fixed}");
         assert_eq!(fixed["serviceProvisioningErrors"], serde_json::json!([]));
@@ -438,7 +462,7 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
         )
         .await;
         assert_eq!(answer.status(), StatusCode::NO_CONTENT);
-        while worker.run_once().await.unwrap() {}
+        drain(&worker, &test.db).await;
         let held = emulator.held().await;
         assert!(!held.contains_key("+442030000001"), "released: {held:?}");
         assert_eq!(
@@ -458,7 +482,7 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
         )
         .await;
         assert_eq!(answer.status(), StatusCode::NO_CONTENT);
-        while worker.run_once().await.unwrap() {}
+        drain(&worker, &test.db).await;
         assert!(emulator.held().await.is_empty());
         let original = numbat::demo::consents().remove(0);
         reqwest::Client::new()
@@ -506,7 +530,7 @@ async fn consents_are_pulled_and_a_relationship_update_is_pushed_up() {
         .unwrap();
     assert_eq!(updated.provisioning_status, ProvisioningStatus::Pending);
     let worker = quick_worker(&test.db, client.clone());
-    while worker.run_once().await.unwrap() {}
+    drain(&worker, &test.db).await;
     let upstream = client.consent(CONTOSO).await.unwrap();
     let relationship = upstream.customer_relationship.unwrap();
     assert_eq!(relationship.status.as_deref(), Some("AgreementSigned"));
@@ -531,7 +555,7 @@ async fn consents_are_pulled_and_a_relationship_update_is_pushed_up() {
     core.update_relationship(&admin(), &gone, change, Precondition::None)
         .await
         .unwrap();
-    while worker.run_once().await.unwrap() {}
+    drain(&worker, &test.db).await;
     let rfi = core.get_rfi(&admin(), &gone).await.unwrap();
     assert_eq!(rfi.provisioning_status, ProvisioningStatus::Failed);
     assert_eq!(rfi.provisioning_errors[0].code, "NoConsent", "{rfi:?}");
@@ -582,9 +606,11 @@ async fn ten_thousand_numbers_sync_through_thirty_percent_faults_with_nothing_lo
         + stats["injectedThrottles"].as_u64().unwrap();
     let share = injected as f64 / stats["requests"].as_u64().unwrap() as f64;
     assert!(share > 0.2, "faults were injected: {stats}");
-    assert_eq!(
-        stats["tokensIssued"], 1,
-        "one token, cached while it lasts: {stats}"
+    // A token comes again only when a fault cut the answer that carried it.
+    let tokens = stats["tokensIssued"].as_u64().unwrap();
+    assert!(
+        tokens * 10 < stats["requests"].as_u64().unwrap(),
+        "tokens are cached while they last: {stats}"
     );
     let resent = count(
         &test.db,
@@ -695,7 +721,7 @@ async fn two_workers_on_postgres_run_each_job_once() {
         return;
     };
     let test = test.migrated().await;
-    let emulator = Emulator::start(&["--order-delay-ms", "100"]).await;
+    let emulator = Emulator::start(&["--order-delay-ms", "300"]).await;
     let core = Provisioning::new(test.db.clone());
     let expected = load(&core, &london(100_000, 3_000)).await;
     let options = ["--sync-batch-size", "100", "--sync-workers", "2"];
@@ -757,7 +783,7 @@ async fn the_portal_shows_why_a_number_failed_and_sends_it_again() {
     .await
     .unwrap();
     let worker = quick_worker(&test.db, emulator.client());
-    while worker.run_once().await.unwrap() {}
+    drain(&worker, &test.db).await;
 
     let app = common::app_without_bundle(&test.db);
     let mut browser = common::Browser::signed_in(
@@ -790,7 +816,7 @@ async fn the_portal_shows_why_a_number_failed_and_sends_it_again() {
         "{refused:?}"
     );
     // Still not consented: the second answer is the same refusal, audited twice.
-    while worker.run_once().await.unwrap() {}
+    drain(&worker, &test.db).await;
     let events = count(
         &test.db,
         "SELECT COUNT(*) FROM audit_events WHERE action = 'sync failed'",
@@ -852,7 +878,7 @@ async fn one_numbers_changes_reach_the_upstream_in_the_order_they_were_made() {
     .unwrap();
 
     let worker = quick_worker(&test.db, emulator.client());
-    while worker.run_once().await.unwrap() {}
+    drain(&worker, &test.db).await;
     let jobs = numbat::store::outbox::jobs_for(&test.db, "number", number)
         .await
         .unwrap();
@@ -896,5 +922,73 @@ async fn one_numbers_changes_reach_the_upstream_in_the_order_they_were_made() {
         .await
         .unwrap();
     assert_eq!(stored.provisioning_status, ProvisioningStatus::Synced);
+    test.remove().await;
+}
+
+#[tokio::test]
+async fn switching_an_accounts_sync_on_uploads_its_numbers_and_off_releases_them() {
+    let emulator = Emulator::start(&["--order-delay-ms", "50"]).await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone());
+    let fabrikam = AccountName::parse("fabrikam").unwrap();
+    let mut account = synced_account("fabrikam", FABRIKAM);
+    account.services = AccountServices::default().with(Service::TeamsOperatorConnect, true, false);
+    core.put_account(&admin(), account.clone(), Precondition::None)
+        .await
+        .unwrap();
+    let numbers = london(7_000, 3);
+    core.upsert_numbers(
+        &admin(),
+        &fabrikam,
+        numbers.iter().map(|n| oc_number(n, "fabrikam")).collect(),
+    )
+    .await
+    .unwrap();
+    let worker = quick_worker(&test.db, emulator.client());
+    drain(&worker, &test.db).await;
+    assert!(
+        emulator.held().await.is_empty(),
+        "sync is off: nothing goes up"
+    );
+
+    account.services = AccountServices::default().with(Service::TeamsOperatorConnect, true, true);
+    core.put_account(&admin(), account.clone(), Precondition::None)
+        .await
+        .unwrap();
+    let pending = count(
+        &test.db,
+        "SELECT COUNT(*) FROM numbers WHERE provisioning_status = 'pending'",
+    )
+    .await;
+    assert_eq!(pending, 3, "switching sync on makes the numbers pending");
+    drain(&worker, &test.db).await;
+    let held = emulator.held().await;
+    assert_eq!(held.keys().cloned().collect::<Vec<_>>(), numbers);
+    assert_eq!(
+        count(
+            &test.db,
+            "SELECT COUNT(*) FROM numbers WHERE provisioning_status = 'synced'"
+        )
+        .await,
+        3
+    );
+
+    account.services = AccountServices::default().with(Service::TeamsOperatorConnect, true, false);
+    core.put_account(&admin(), account, Precondition::None)
+        .await
+        .unwrap();
+    drain(&worker, &test.db).await;
+    assert!(
+        emulator.held().await.is_empty(),
+        "switching sync off releases them"
+    );
+    assert_eq!(
+        count(
+            &test.db,
+            "SELECT COUNT(*) FROM numbers WHERE provisioning_status = 'synced'"
+        )
+        .await,
+        3
+    );
     test.remove().await;
 }
