@@ -13,7 +13,8 @@ CREATE INDEX outbox_by_batch ON outbox_jobs (batch_id);
 
 -- Jobs written before jobs were per resource (many numbers in one payload, no job for a
 -- resource's later state) were never run by any worker. They are set aside; what they named stays
--- pending and can be retried.
+-- pending: numbers and accounts until they are retried (retrySync), a consent until its next
+-- relationship update.
 UPDATE outbox_jobs SET state = 'superseded'
  WHERE state = 'pending' AND kind IN ('numbers.upsert', 'numbers.release', 'account.upsert', 'account.delete',
                  'consent.relationship');

@@ -418,7 +418,9 @@ impl Provisioning {
         }
         let queued_numbers = jobs.len();
         let key = account_name.as_str();
-        if account.provisioning_status == ProvisioningStatus::Failed
+        // Retrying everything of the account includes its own consent check, when that is not synced.
+        if numbers.is_none()
+            && account.provisioning_status != ProvisioningStatus::Synced
             && !outbox::unfinished_for(&mut tx, "account", key).await?
         {
             if let Some(job) = job_for_account(&account.account, account.version) {

@@ -437,8 +437,9 @@ impl Settled {
 }
 
 /// Sets a resource's sync status and errors from job `job_id`'s outcome, unless a later job for
-/// the same resource is unfinished (that change has its own outcome to come). The resource's row
-/// is locked first, so a change committed meanwhile, with its job, is seen. True when updated.
+/// the same resource is unfinished (that change has its own outcome to come) or the resource is
+/// no longer pending (a change meanwhile left nothing to sync). The resource's row is locked
+/// first, so a change committed meanwhile, with its job, is seen. True when updated.
 pub async fn settle(
     tx: &mut Tx,
     resource: Settled,
@@ -449,7 +450,8 @@ pub async fn settle(
 ) -> Result<bool, StoreError> {
     let (table, column) = resource.table_and_key();
     let lock = format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {column} = $1{}) AS found",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {column} = $1 \
+         AND provisioning_status = 'pending'{}) AS found",
         tx.lock_clause()
     );
     const LATER: &str = "SELECT COUNT(*) FROM outbox_jobs WHERE resource_type = $1 \
