@@ -44,6 +44,61 @@ pub enum Command {
     SyncWorker(Box<SyncWorkerArgs>),
     /// Serve a stand-in for Operator Connect's APIs, with state and faults on request.
     OcEmulator(Box<EmulatorArgs>),
+    /// Run the SIP edge: a proxy between the operator's network and the communications
+    /// services that adds each number's custom header, routes by provisioning, rewrites
+    /// Direct Routing Contacts and screens callers; with --dns-listen, also the DNS responder
+    /// for the Direct Routing domains.
+    Edge(Box<EdgeArgs>),
+}
+
+/// How the SIP edge listens and where it sends calls.
+#[derive(Debug, Clone, Args)]
+pub struct EdgeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The operator-facing address (UDP and TCP): the operator's network sends here.
+    #[arg(
+        long,
+        env = "NUMBAT_EDGE_OPERATOR_LISTEN",
+        default_value = "127.0.0.1:5060"
+    )]
+    pub operator_listen: SocketAddr,
+    /// The service-facing address (UDP and TCP): Teams, Zoom and Call Protection send here.
+    #[arg(
+        long,
+        env = "NUMBAT_EDGE_SERVICE_LISTEN",
+        default_value = "127.0.0.1:5062"
+    )]
+    pub service_listen: SocketAddr,
+    /// Where calls toward the operator's network go: [udp:|tcp:]<ip>:<port>.
+    #[arg(long, env = "NUMBAT_EDGE_OPERATOR_NEXT_HOP")]
+    pub operator_next_hop: String,
+    /// A service's next hop, as <service>=[udp:|tcp:]<ip>:<port>; repeat per service. Services:
+    /// teams-direct-routing, operator-connect, teams-phone-mobile, zoom, call-protection.
+    #[arg(long = "next-hop", value_name = "SERVICE=HOP")]
+    pub next_hops: Vec<String>,
+    /// The Direct Routing region this edge serves: Contacts toward Teams use `1r<region>`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub region: u8,
+    /// The custom header's name, instead of the deployment's setting.
+    #[arg(long)]
+    pub header_name: Option<String>,
+    /// The base domain, instead of the deployment's setting.
+    #[arg(long)]
+    pub base_domain: Option<String>,
+    /// Only these addresses may send on the operator side (repeat); any when none is given.
+    #[arg(long = "operator-peer")]
+    pub operator_peers: Vec<std::net::IpAddr>,
+    /// Only these addresses may send on the service side (repeat); any when none is given.
+    #[arg(long = "service-peer")]
+    pub service_peers: Vec<std::net::IpAddr>,
+    /// Serve DNS (UDP and TCP) for the Direct Routing domains here, and record each account's
+    /// subdomainStatus from what it serves.
+    #[arg(long, env = "NUMBAT_EDGE_DNS_LISTEN")]
+    pub dns_listen: Option<SocketAddr>,
+    /// How often to look for changes other processes made (PostgreSQL also notifies at once).
+    #[arg(long, default_value_t = 250)]
+    pub poll_ms: u64,
 }
 
 /// Where Operator Connect is, and how sync paces itself.

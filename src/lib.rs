@@ -20,7 +20,13 @@ pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod demo;
 #[cfg(feature = "ssr")]
+pub mod dns;
+#[cfg(feature = "ssr")]
+pub mod edge;
+#[cfg(feature = "ssr")]
 pub mod provisioning;
+#[cfg(feature = "ssr")]
+pub mod routing;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

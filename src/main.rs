@@ -47,6 +47,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::OcEmulator(args) => numbat::sync::run_emulator(*args).await,
+        Command::Edge(args) => {
+            let db = open(&args.database.database_url).await?;
+            let options = numbat::edge::options(&args)?;
+            let edge = numbat::edge::start(db.clone(), options).await?;
+            tracing::info!(
+                operator = %args.operator_listen,
+                service = %args.service_listen,
+                dns = ?edge.dns,
+                "edge ready"
+            );
+            tokio::signal::ctrl_c().await?;
+            db.close().await;
+            Ok(())
+        }
         Command::Export(args) => {
             let db = open(&args.database.database_url).await?;
             let exported = numbat::bulk::commands::export(&db, args, &cli_operator()).await;

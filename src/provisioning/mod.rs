@@ -15,6 +15,7 @@ pub mod import;
 mod numbers;
 pub mod review;
 mod settings;
+mod subdomains;
 pub mod sync;
 
 pub use access::{Actor, Door, Permission, Permit, Role};

@@ -192,6 +192,22 @@ pub async fn fetch_for_update(
     row.map(AccountRow::into_record).transpose()
 }
 
+/// Sets what the DNS responder found for an account's Direct Routing subdomain.
+pub async fn set_subdomain_status(
+    tx: &mut Tx,
+    name: &AccountName,
+    status: SubdomainStatus,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE accounts SET dr_subdomain_status = $1 WHERE name = $2")
+            .bind(status.as_str())
+            .bind(name.as_str())
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
+}
+
 /// Several accounts, locked for the transaction where the database can; missing ones are
 /// left out.
 pub async fn fetch_many_for_update(

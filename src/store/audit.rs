@@ -80,6 +80,13 @@ pub async fn record(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError
             query.build().execute(&mut *conn).await?;
         });
     }
+    // Other nodes' routing indexes listen for this; PostgreSQL delivers it on commit.
+    if let (Tx::Postgres(transaction), false) = (&mut *tx, events.is_empty()) {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(super::routing::CHANGES_CHANNEL)
+            .execute(&mut **transaction)
+            .await?;
+    }
     Ok(())
 }
 

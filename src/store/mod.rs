@@ -13,13 +13,14 @@ pub mod jobs;
 pub mod numbers;
 pub mod outbox;
 pub mod repeatability;
+pub mod routing;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;
 mod tx;
 pub mod users;
 
-pub use tx::Tx;
+pub use tx::{commits, Tx};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{

@@ -55,6 +55,7 @@ impl Tx {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
+        commits().send_modify(|count| *count += 1);
         Ok(())
     }
 
@@ -75,4 +76,12 @@ impl Tx {
             Tx::Postgres(_) => " FOR UPDATE",
         }
     }
+}
+
+/// Counts this process's commits, so readers in the process (the routing index) can look for
+/// changes at once instead of at their next poll.
+pub fn commits() -> &'static tokio::sync::watch::Sender<u64> {
+    static COMMITS: std::sync::OnceLock<tokio::sync::watch::Sender<u64>> =
+        std::sync::OnceLock::new();
+    COMMITS.get_or_init(|| tokio::sync::watch::Sender::new(0))
 }

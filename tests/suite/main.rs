@@ -7,6 +7,7 @@ mod common;
 mod api;
 mod bulk_portal;
 mod cli;
+mod edge;
 mod health;
 mod import;
 mod oidc;

@@ -1,0 +1,247 @@
+//! `numbat edge`: the SIP edge that applies provisioning to every call, and the DNS responder
+//! that publishes each Direct Routing customer's TXT tokens.
+//!
+//! The edge proxies between the operator's network and the communications services over UDP
+//! and TCP (see [`proxy`] for what it does to each message). Its routing index is loaded from
+//! the store at start and follows every change ([`crate::routing::feed`]). With a DNS address
+//! it also answers for `1r1.<base>` and `1r2.<base>`, checks what it serves and records each
+//! account's `subdomainStatus`.
+
+pub mod proxy;
+pub mod sip;
+pub mod transport;
+
+use crate::dns::{self, SharedZone, Zone};
+use crate::domain::{AccountName, SubdomainStatus};
+use crate::provisioning::{Actor, Door, Provisioning, Role};
+use crate::routing::feed::{Feed, Overrides, SharedIndex};
+use crate::routing::RoutingIndex;
+use crate::store::Database;
+use proxy::{EdgeConfig, Proxy};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a running edge offers to those who started it (tests, `main`).
+pub struct RunningEdge {
+    pub index: SharedIndex,
+    pub sockets: Arc<transport::Sockets>,
+    pub dns: Option<SocketAddr>,
+}
+
+/// How the edge is run.
+#[derive(Clone, Debug)]
+pub struct EdgeOptions {
+    pub proxy: EdgeConfig,
+    pub overrides: Overrides,
+    pub poll: Duration,
+    pub dns: Option<SocketAddr>,
+}
+
+/// The options `numbat edge`'s arguments give, checked.
+pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
+    use crate::domain::Service;
+    let mut next_hops = [None; 5];
+    for raw in &args.next_hops {
+        let (name, hop) = raw.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--next-hop {raw}: must be <service>=[udp:|tcp:]<ip>:<port>")
+        })?;
+        let service = match name {
+            "teams-direct-routing" => Service::TeamsDirectRouting,
+            "operator-connect" => Service::TeamsOperatorConnect,
+            "teams-phone-mobile" => Service::TeamsPhoneMobile,
+            "zoom" => Service::ZoomPhoneCloudPeering,
+            "call-protection" => Service::AzureOperatorCallProtection,
+            other => anyhow::bail!(
+                "--next-hop {raw}: unknown service `{other}` (teams-direct-routing, operator-connect, teams-phone-mobile, zoom, call-protection)"
+            ),
+        };
+        next_hops[service.index()] = Some(
+            hop.parse()
+                .map_err(|e| anyhow::anyhow!("--next-hop {raw}: {e}"))?,
+        );
+    }
+    let operator_next_hop = args
+        .operator_next_hop
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--operator-next-hop: {e}"))?;
+    if let Some(name) = &args.header_name {
+        crate::domain::SipHeaderName::parse(name)
+            .map_err(|v| anyhow::anyhow!("--header-name {name}: {v}"))?;
+    }
+    if let Some(base) = &args.base_domain {
+        crate::domain::BaseDomain::parse(base)
+            .map_err(|v| anyhow::anyhow!("--base-domain {base}: {v}"))?;
+    }
+    Ok(EdgeOptions {
+        proxy: EdgeConfig {
+            operator_addr: args.operator_listen,
+            service_addr: args.service_listen,
+            operator_next_hop,
+            next_hops,
+            region: args.region,
+            operator_peers: args.operator_peers.clone(),
+            service_peers: args.service_peers.clone(),
+        },
+        overrides: Overrides {
+            header_name: args.header_name.clone(),
+            base_domain: args.base_domain.clone(),
+        },
+        poll: Duration::from_millis(args.poll_ms.max(10)),
+        dns: args.dns_listen,
+    })
+}
+
+/// Loads the index, starts the feed, the sockets and the DNS responder; returns once all
+/// listen.
+pub async fn start(db: Database, options: EdgeOptions) -> anyhow::Result<RunningEdge> {
+    let feed = Feed::load(db.clone(), options.overrides.clone()).await?;
+    let index = feed.index();
+    {
+        let index = index.read().expect("index lock");
+        tracing::info!(
+            numbers = index.len(),
+            accounts = index.account_count(),
+            table_bytes = index.heap_bytes(),
+            header = index
+                .settings
+                .header_name
+                .as_deref()
+                .unwrap_or("(none: no header is added)"),
+            base_domain = index.settings.base_domain.as_deref().unwrap_or("(none)"),
+            "routing index ready"
+        );
+    }
+    let dns = match options.dns {
+        Some(addr) => Some(start_dns(db.clone(), addr, index.clone()).await?),
+        None => None,
+    };
+    let zone_keeper = dns.clone();
+    tokio::spawn(feed.follow(options.poll, move |index, refreshed| {
+        if refreshed.touches_accounts() {
+            if let Some(dns) = &zone_keeper {
+                dns.rebuild(&index.read().expect("index lock"));
+                dns.check_soon();
+            }
+        }
+    }));
+    let sockets = transport::Sockets::start(Proxy::new(options.proxy.clone(), index.clone()))?;
+    Ok(RunningEdge {
+        index,
+        sockets,
+        dns: dns.map(|d| d.addr),
+    })
+}
+
+/// The DNS responder and what keeps its zone and the accounts' statuses current.
+#[derive(Clone)]
+struct DnsKeeper {
+    addr: SocketAddr,
+    zone: SharedZone,
+    check: Arc<tokio::sync::Notify>,
+}
+
+async fn start_dns(
+    db: Database,
+    addr: SocketAddr,
+    index: SharedIndex,
+) -> anyhow::Result<DnsKeeper> {
+    let udp = tokio::net::UdpSocket::bind(addr).await?;
+    let addr = udp.local_addr()?;
+    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    let keeper = DnsKeeper {
+        addr,
+        zone: SharedZone::default(),
+        check: Arc::new(tokio::sync::Notify::new()),
+    };
+    keeper.rebuild(&index.read().expect("index lock"));
+    tokio::spawn(dns::serve_udp(udp, keeper.zone.clone()));
+    tokio::spawn(dns::serve_tcp(tcp, keeper.zone.clone()));
+    let checker = keeper.clone();
+    tokio::spawn(async move {
+        let core = Provisioning::new(db);
+        loop {
+            if let Err(error) = checker.record_statuses(&core, &index).await {
+                tracing::warn!(error = %crate::telemetry::error_chain(error.as_ref()), "checking the DNS records failed");
+            }
+            // Again on every account change, and every minute in case a write was lost.
+            let _ = tokio::time::timeout(Duration::from_secs(60), checker.check.notified()).await;
+        }
+    });
+    tracing::info!(%addr, "DNS responder listening");
+    Ok(keeper)
+}
+
+impl DnsKeeper {
+    fn rebuild(&self, index: &RoutingIndex) {
+        let Some(base) = index.settings.base_domain.as_deref() else {
+            *self.zone.write().expect("zone lock") = Arc::new(Zone::default());
+            return;
+        };
+        let mut zone = Zone::new(base, 300);
+        for account in index.direct_routing_accounts() {
+            // Only the account that holds the label publishes under it.
+            let dr = account.direct_routing.as_ref().expect("filtered");
+            if index.account_by_label(&dr.label).map(|a| &a.name) != Some(&account.name) {
+                continue;
+            }
+            for (region, token) in [(1, &dr.tokens[0]), (2, &dr.tokens[1])] {
+                zone.add_txt(&format!("{}.1r{region}.{base}", dr.label), token);
+            }
+        }
+        *self.zone.write().expect("zone lock") = Arc::new(zone);
+    }
+
+    fn check_soon(&self) {
+        self.check.notify_one();
+    }
+
+    /// Asks the responder for each Direct Routing account's records, as Microsoft 365 would,
+    /// and records `provisioned` when both regions answer exactly the account's token,
+    /// `inconsistent` when they answer something else.
+    async fn record_statuses(
+        &self,
+        core: &Provisioning,
+        index: &SharedIndex,
+    ) -> anyhow::Result<()> {
+        let (base, accounts) = {
+            let index = index.read().expect("index lock");
+            let Some(base) = index.settings.base_domain.clone() else {
+                return Ok(());
+            };
+            let accounts: Vec<_> = index.direct_routing_accounts().cloned().collect();
+            (base, accounts)
+        };
+        let ask = if self.addr.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), self.addr.port())
+        } else {
+            self.addr
+        };
+        for account in accounts {
+            let dr = account.direct_routing.as_ref().expect("filtered");
+            let mut matches = true;
+            for (region, token) in [(1, &dr.tokens[0]), (2, &dr.tokens[1])] {
+                let served =
+                    dns::query_txt(ask, &format!("{}.1r{region}.{base}", dr.label)).await?;
+                matches &= served.len() == 1 && *served[0] == **token;
+            }
+            let status = if matches {
+                SubdomainStatus::Provisioned
+            } else {
+                SubdomainStatus::Inconsistent
+            };
+            let name = AccountName::parse(&account.name)
+                .map_err(|v| anyhow::anyhow!("account name {}: {v}", account.name))?;
+            let actor = Actor::new("dns", &[Role::Admin], Door::Sync);
+            core.record_subdomain_status(
+                &actor,
+                &name,
+                &dr.label,
+                [&dr.tokens[0], &dr.tokens[1]],
+                status,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,285 @@
+//! The edge's sockets: UDP and TCP on the operator-facing and the service-facing address.
+//!
+//! Plain threads: a UDP socket per side with its own receive loop, a listener per side, and a
+//! reader thread per TCP connection. TCP connections are kept by id (for responses that must
+//! go back down the connection their request came on) and by peer (to reuse one).
+
+use super::proxy::{Destination, Origin, Outgoing, Proxy, Side, Transport};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Largest message the edge reads (UDP datagram or TCP message).
+const MAX_MESSAGE: usize = 65_535;
+
+struct Connection {
+    side: Side,
+    peer: SocketAddr,
+    writer: Mutex<TcpStream>,
+}
+
+/// The sockets of both sides.
+pub struct Sockets {
+    proxy: Proxy,
+    udp: [UdpSocket; 2],
+    connections: Mutex<HashMap<u64, Arc<Connection>>>,
+    by_peer: Mutex<HashMap<(Side, SocketAddr), u64>>,
+    next_id: AtomicU64,
+}
+
+fn slot(side: Side) -> usize {
+    match side {
+        Side::Operator => 0,
+        Side::Service => 1,
+    }
+}
+
+fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Bursts of INVITEs must wait in the kernel, not be dropped (the kernel caps the size at
+    // net.core.rmem_max).
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    let _ = socket.set_send_buffer_size(4 << 20);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+impl Sockets {
+    /// Binds UDP and TCP on both addresses and starts the threads; returns at once.
+    pub fn start(proxy: Proxy) -> std::io::Result<Arc<Self>> {
+        let operator = proxy.config.operator_addr;
+        let service = proxy.config.service_addr;
+        let listeners = [TcpListener::bind(operator)?, TcpListener::bind(service)?];
+        let sockets = Arc::new(Self {
+            udp: [udp_socket(operator)?, udp_socket(service)?],
+            proxy,
+            connections: Mutex::default(),
+            by_peer: Mutex::default(),
+            next_id: AtomicU64::new(1),
+        });
+        for side in [Side::Operator, Side::Service] {
+            let me = sockets.clone();
+            std::thread::Builder::new()
+                .name(format!("edge-udp-{side:?}"))
+                .spawn(move || me.udp_loop(side))?;
+        }
+        for (listener, side) in listeners.into_iter().zip([Side::Operator, Side::Service]) {
+            let me = sockets.clone();
+            std::thread::Builder::new()
+                .name(format!("edge-tcp-{side:?}"))
+                .spawn(move || me.accept_loop(listener, side))?;
+        }
+        Ok(sockets)
+    }
+
+    fn udp_loop(self: Arc<Self>, side: Side) {
+        let socket = &self.udp[slot(side)];
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        loop {
+            let (len, from) = match socket.recv_from(&mut buf) {
+                Ok(got) => got,
+                Err(error) => {
+                    tracing::warn!(%error, "UDP receive failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            let origin = Origin {
+                side,
+                transport: Transport::Udp,
+                addr: from,
+                connection: None,
+            };
+            if let Some(out) = self.proxy.handle(&buf[..len], origin) {
+                self.send(out);
+            }
+        }
+    }
+
+    fn accept_loop(self: Arc<Self>, listener: TcpListener, side: Side) {
+        for stream in listener.incoming() {
+            match stream {
+                Ok(stream) => {
+                    if let Err(error) = self.clone().adopt(stream, side) {
+                        tracing::warn!(%error, "cannot take a TCP connection");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "TCP accept failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+
+    /// Registers a connection and starts reading it; returns its id.
+    fn adopt(self: Arc<Self>, stream: TcpStream, side: Side) -> std::io::Result<u64> {
+        stream.set_nodelay(true)?;
+        let peer = stream.peer_addr()?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let connection = Arc::new(Connection {
+            side,
+            peer,
+            writer: Mutex::new(stream.try_clone()?),
+        });
+        self.connections
+            .lock()
+            .expect("connections lock")
+            .insert(id, connection);
+        self.by_peer
+            .lock()
+            .expect("connections lock")
+            .insert((side, peer), id);
+        std::thread::Builder::new()
+            .name(format!("edge-tcp-{id}"))
+            .spawn(move || {
+                self.read_connection(stream, side, peer, id);
+                self.connections
+                    .lock()
+                    .expect("connections lock")
+                    .remove(&id);
+                let mut by_peer = self.by_peer.lock().expect("connections lock");
+                if by_peer.get(&(side, peer)) == Some(&id) {
+                    by_peer.remove(&(side, peer));
+                }
+            })?;
+        Ok(id)
+    }
+
+    fn read_connection(
+        self: &Arc<Self>,
+        mut stream: TcpStream,
+        side: Side,
+        peer: SocketAddr,
+        id: u64,
+    ) {
+        let mut buf: Vec<u8> = Vec::with_capacity(8192);
+        let mut chunk = [0u8; 8192];
+        loop {
+            while let Some(len) = framed_length(&buf) {
+                if len > MAX_MESSAGE {
+                    tracing::warn!(%peer, "closing a TCP connection that sent an oversized message");
+                    return;
+                }
+                let origin = Origin {
+                    side,
+                    transport: Transport::Tcp,
+                    addr: peer,
+                    connection: Some(id),
+                };
+                if let Some(out) = self.proxy.handle(&buf[..len], origin) {
+                    self.send(out);
+                }
+                buf.drain(..len);
+            }
+            // Keep-alive CRLFs between messages.
+            let blank = buf
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+            buf.drain(..blank);
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if buf.len() > 2 * MAX_MESSAGE {
+                return;
+            }
+        }
+    }
+
+    /// Sends a message where it goes; failures are logged (SIP's retransmissions recover).
+    pub fn send(self: &Arc<Self>, out: Outgoing) {
+        let result = match out.to.transport {
+            Transport::Udp => self.udp[slot(out.to.side)]
+                .send_to(&out.bytes, out.to.addr)
+                .map(|_| ()),
+            Transport::Tcp => self.send_tcp(&out.to, &out.bytes),
+        };
+        if let Err(error) = result {
+            tracing::debug!(%error, to = %out.to.addr, "sending failed");
+        }
+    }
+
+    fn send_tcp(self: &Arc<Self>, to: &Destination, bytes: &[u8]) -> std::io::Result<()> {
+        let known = to
+            .connection
+            .and_then(|id| {
+                self.connections
+                    .lock()
+                    .expect("connections lock")
+                    .get(&id)
+                    .cloned()
+            })
+            .or_else(|| {
+                let id = *self
+                    .by_peer
+                    .lock()
+                    .expect("connections lock")
+                    .get(&(to.side, to.addr))?;
+                self.connections
+                    .lock()
+                    .expect("connections lock")
+                    .get(&id)
+                    .cloned()
+            });
+        let connection = match known {
+            Some(c) => c,
+            None => {
+                let stream = TcpStream::connect_timeout(&to.addr, Duration::from_secs(2))?;
+                let id = self.clone().adopt(stream, to.side)?;
+                self.connections
+                    .lock()
+                    .expect("connections lock")
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| std::io::Error::other("the new connection closed at once"))?
+            }
+        };
+        debug_assert_eq!(connection.side, to.side);
+        let _ = connection.peer;
+        let mut writer = connection.writer.lock().expect("writer lock");
+        writer.write_all(bytes)
+    }
+}
+
+/// The length of the first whole SIP message in a TCP stream's buffer, when it is all there.
+fn framed_length(buf: &[u8]) -> Option<usize> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = &buf[..head_end];
+    let mut body = 0usize;
+    for line in head.split(|b| *b == b'\n') {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii();
+        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+            body = std::str::from_utf8(&line[colon + 1..])
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+        }
+    }
+    let total = head_end + body;
+    (buf.len() >= total).then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::framed_length;
+
+    #[test]
+    fn frames_by_content_length() {
+        let two = b"BYE sip:a SIP/2.0\r\nl: 3\r\n\r\nabcOPTIONS sip:b SIP/2.0\r\n\r\n";
+        assert_eq!(framed_length(two), Some(30));
+        assert_eq!(framed_length(&two[..28]), None);
+        assert_eq!(framed_length(&two[30..]), Some(two.len() - 30));
+    }
+}

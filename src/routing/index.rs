@@ -1,0 +1,393 @@
+//! The routing index: every provisioned number's routing facts in a compact in-memory table.
+//!
+//! Numbers are keyed by their E.164 digits as a `u64`. The bulk of them sit in one array
+//! sorted by key (20 bytes a number, found by binary search); changes land in a small hash map
+//! laid over it, which is merged into the array once it grows. Header values live in one byte
+//! arena. A million numbers with 50-character values take about 70 MB.
+
+use super::{number_key, AccountRoute, NumberRoute, RoutingSettings};
+use crate::domain::LineType;
+use std::collections::HashMap;
+
+/// One number's facts; the key is kept beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+struct Slot {
+    account: u32,
+    header_at: u32,
+    header_len: u8,
+    services: u8,
+    line_type: u8,
+}
+
+const NO_HEADER: u8 = 0;
+
+/// A number's routing facts as loaded from the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NumberFacts {
+    pub number: String,
+    pub account: String,
+    pub services: u8,
+    pub line_type: LineType,
+    pub custom_sip_header: Option<String>,
+}
+
+/// The index; readers share it behind a lock, the feed writes it.
+#[derive(Debug, Default)]
+pub struct RoutingIndex {
+    /// Sorted by key; `[u32; 2]` keys keep an entry at 20 bytes.
+    sorted_keys: Vec<[u32; 2]>,
+    sorted_slots: Vec<Slot>,
+    /// Changes since the last merge: `None` deletes the number.
+    overlay: HashMap<u64, Option<Slot>>,
+    headers: Vec<u8>,
+    /// Bytes of `headers` no slot points at any more.
+    header_garbage: usize,
+    accounts: Vec<Option<AccountRoute>>,
+    account_ids: HashMap<Box<str>, u32>,
+    /// Direct Routing labels (lower case) to account ids.
+    labels: HashMap<Box<str>, u32>,
+    pub settings: RoutingSettings,
+    /// Bumped by every change, so readers can tell the index moved on.
+    pub generation: u64,
+}
+
+fn split(key: u64) -> [u32; 2] {
+    [(key >> 32) as u32, key as u32]
+}
+
+/// Overlay entries that trigger a merge into the sorted array.
+const MERGE_AT: usize = 65_536;
+
+impl RoutingIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Numbers in the index.
+    pub fn len(&self) -> usize {
+        let overlaid_new = self
+            .overlay
+            .iter()
+            .filter(|(k, v)| v.is_some() && self.sorted_position(**k).is_err())
+            .count();
+        let overlaid_gone = self
+            .overlay
+            .iter()
+            .filter(|(k, v)| v.is_none() && self.sorted_position(**k).is_ok())
+            .count();
+        self.sorted_keys.len() + overlaid_new - overlaid_gone
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Accounts in the index.
+    pub fn account_count(&self) -> usize {
+        self.account_ids.len()
+    }
+
+    /// Bytes held by the tables (not counting allocator overhead).
+    pub fn heap_bytes(&self) -> usize {
+        self.sorted_keys.capacity() * 8
+            + self.sorted_slots.capacity() * std::mem::size_of::<Slot>()
+            + self.overlay.capacity() * (8 + std::mem::size_of::<Option<Slot>>() + 1)
+            + self.headers.capacity()
+    }
+
+    fn sorted_position(&self, key: u64) -> Result<usize, usize> {
+        self.sorted_keys.binary_search(&split(key))
+    }
+
+    fn slot(&self, key: u64) -> Option<Slot> {
+        if let Some(found) = self.overlay.get(&key) {
+            return *found;
+        }
+        self.sorted_position(key)
+            .ok()
+            .map(|at| self.sorted_slots[at])
+    }
+
+    /// A number's routing facts, by its text (`+<digits>`).
+    pub fn number(&self, raw: &str) -> Option<NumberRoute<'_>> {
+        let slot = self.slot(number_key(raw)?)?;
+        let account = self.accounts.get(slot.account as usize)?.as_ref()?;
+        let custom_sip_header = (slot.header_len != NO_HEADER).then(|| {
+            let at = slot.header_at as usize;
+            let bytes = &self.headers[at..at + slot.header_len as usize];
+            // Values were checked as [A-Za-z0-9_-] when stored.
+            std::str::from_utf8(bytes).unwrap_or_default()
+        });
+        Some(NumberRoute {
+            account,
+            services: slot.services,
+            line_type: LineType::ALL
+                .get(slot.line_type as usize)
+                .copied()
+                .unwrap_or_default(),
+            custom_sip_header,
+        })
+    }
+
+    pub fn account(&self, name: &str) -> Option<&AccountRoute> {
+        let id = *self.account_ids.get(name)?;
+        self.accounts[id as usize].as_ref()
+    }
+
+    /// The account whose Direct Routing subdomain label is `label` (any case).
+    pub fn account_by_label(&self, label: &str) -> Option<&AccountRoute> {
+        let id = *self.labels.get(label.to_ascii_lowercase().as_str())?;
+        self.accounts[id as usize].as_ref()
+    }
+
+    /// Every account with Direct Routing set up.
+    pub fn direct_routing_accounts(&self) -> impl Iterator<Item = &AccountRoute> {
+        self.accounts
+            .iter()
+            .flatten()
+            .filter(|a| a.direct_routing.is_some())
+    }
+
+    /// Adds or replaces an account.
+    pub fn put_account(&mut self, account: AccountRoute) {
+        let id = match self.account_ids.get(&account.name) {
+            Some(id) => *id,
+            None => {
+                let id = self.accounts.len() as u32;
+                self.accounts.push(None);
+                self.account_ids.insert(account.name.clone(), id);
+                id
+            }
+        };
+        self.labels.retain(|_, owner| *owner != id);
+        if let Some(dr) = &account.direct_routing {
+            // Two accounts asking for one label: the first keeps it (the DNS check reports the
+            // second as inconsistent).
+            self.labels.entry(dr.label.clone()).or_insert(id);
+        }
+        self.accounts[id as usize] = Some(account);
+        self.generation += 1;
+    }
+
+    /// Forgets an account; its numbers are gone with it (the store refuses deleting an
+    /// account that still has numbers).
+    pub fn remove_account(&mut self, name: &str) {
+        if let Some(id) = self.account_ids.remove(name) {
+            self.labels.retain(|_, owner| *owner != id);
+            self.accounts[id as usize] = None;
+            self.generation += 1;
+        }
+    }
+
+    fn account_id(&mut self, name: &str) -> u32 {
+        match self.account_ids.get(name) {
+            Some(id) => *id,
+            None => {
+                // A number may arrive before its account in a partial refresh; it gets a
+                // placeholder the account's own refresh fills in.
+                self.put_account(AccountRoute {
+                    name: name.into(),
+                    direct_routing: None,
+                });
+                self.account_ids[name]
+            }
+        }
+    }
+
+    fn new_slot(&mut self, facts: &NumberFacts) -> Slot {
+        let account = self.account_id(&facts.account);
+        let (header_at, header_len) = match facts.custom_sip_header.as_deref() {
+            Some(value) if !value.is_empty() && value.len() <= u8::MAX as usize => {
+                let at = self.headers.len() as u32;
+                self.headers.extend_from_slice(value.as_bytes());
+                (at, value.len() as u8)
+            }
+            _ => (0, NO_HEADER),
+        };
+        Slot {
+            account,
+            header_at,
+            header_len,
+            services: facts.services,
+            line_type: LineType::ALL
+                .iter()
+                .position(|l| *l == facts.line_type)
+                .unwrap_or(LineType::ALL.len() - 1) as u8,
+        }
+    }
+
+    /// Replaces every number at once (start-up and full resync).
+    pub fn load_numbers(&mut self, numbers: impl IntoIterator<Item = NumberFacts>) {
+        self.overlay.clear();
+        self.headers.clear();
+        self.header_garbage = 0;
+        let mut entries: Vec<([u32; 2], Slot)> = Vec::new();
+        for facts in numbers {
+            let Some(key) = number_key(&facts.number) else {
+                continue;
+            };
+            let slot = self.new_slot(&facts);
+            entries.push((split(key), slot));
+        }
+        entries.sort_unstable_by_key(|(k, _)| *k);
+        entries.dedup_by_key(|(k, _)| *k);
+        self.sorted_keys = entries.iter().map(|(k, _)| *k).collect();
+        self.sorted_slots = entries.into_iter().map(|(_, s)| s).collect();
+        self.headers.shrink_to_fit();
+        self.generation += 1;
+    }
+
+    /// Adds or replaces one number.
+    pub fn put_number(&mut self, facts: &NumberFacts) {
+        let Some(key) = number_key(&facts.number) else {
+            return;
+        };
+        self.forget_header(key);
+        let slot = self.new_slot(facts);
+        self.overlay.insert(key, Some(slot));
+        self.generation += 1;
+        self.merge_if_large();
+    }
+
+    /// Removes one number.
+    pub fn remove_number(&mut self, raw: &str) {
+        let Some(key) = number_key(raw) else {
+            return;
+        };
+        self.forget_header(key);
+        self.overlay.insert(key, None);
+        self.generation += 1;
+        self.merge_if_large();
+    }
+
+    fn forget_header(&mut self, key: u64) {
+        if let Some(old) = self.slot(key) {
+            self.header_garbage += old.header_len as usize;
+        }
+    }
+
+    fn merge_if_large(&mut self) {
+        if self.overlay.len() >= MERGE_AT.max(self.sorted_keys.len() / 16) {
+            self.merge();
+        }
+    }
+
+    /// Folds the overlay into the sorted array, and drops unused header bytes when they are
+    /// a quarter of the arena.
+    pub fn merge(&mut self) {
+        let mut changes: Vec<(u64, Option<Slot>)> = self.overlay.drain().collect();
+        changes.sort_unstable_by_key(|(k, _)| *k);
+        let old_keys = std::mem::take(&mut self.sorted_keys);
+        let old_slots = std::mem::take(&mut self.sorted_slots);
+        let mut keys = Vec::with_capacity(old_keys.len() + changes.len());
+        let mut slots = Vec::with_capacity(old_keys.len() + changes.len());
+        let mut old = old_keys.into_iter().zip(old_slots).peekable();
+        let mut new = changes.into_iter().map(|(k, s)| (split(k), s)).peekable();
+        loop {
+            let take_new = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((ok, _)), Some((nk, _))) => nk <= ok,
+            };
+            if take_new {
+                let (key, slot) = new.next().expect("peeked");
+                if old.peek().is_some_and(|(ok, _)| *ok == key) {
+                    old.next();
+                }
+                if let Some(slot) = slot {
+                    keys.push(key);
+                    slots.push(slot);
+                }
+            } else {
+                let (key, slot) = old.next().expect("peeked");
+                keys.push(key);
+                slots.push(slot);
+            }
+        }
+        self.sorted_keys = keys;
+        self.sorted_slots = slots;
+        if self.header_garbage * 4 > self.headers.len() {
+            self.compact_headers();
+        }
+    }
+
+    fn compact_headers(&mut self) {
+        let mut arena = Vec::with_capacity(self.headers.len() - self.header_garbage);
+        for slot in &mut self.sorted_slots {
+            if slot.header_len != NO_HEADER {
+                let at = slot.header_at as usize;
+                let value = &self.headers[at..at + slot.header_len as usize];
+                slot.header_at = arena.len() as u32;
+                arena.extend_from_slice(value);
+            }
+        }
+        self.headers = arena;
+        self.header_garbage = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Service;
+    use crate::routing::service_bit;
+
+    fn facts(number: &str, header: Option<&str>) -> NumberFacts {
+        NumberFacts {
+            number: number.into(),
+            account: "contoso".into(),
+            services: service_bit(Service::TeamsOperatorConnect),
+            line_type: LineType::FixedLine,
+            custom_sip_header: header.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn finds_loaded_changed_and_removed_numbers_across_merges() {
+        let mut index = RoutingIndex::new();
+        index.load_numbers((0..1000).map(|i| facts(&format!("+4416329{i:05}"), Some("base"))));
+        assert_eq!(index.len(), 1000);
+        assert_eq!(
+            index.number("+441632900007").unwrap().custom_sip_header,
+            Some("base")
+        );
+        index.put_number(&facts("+441632900007", Some("changed")));
+        index.put_number(&facts("+441632999999", None));
+        index.remove_number("+441632900008");
+        let check = |index: &RoutingIndex| {
+            assert_eq!(
+                index.number("+441632900007").unwrap().custom_sip_header,
+                Some("changed")
+            );
+            assert_eq!(
+                index.number("+441632999999").unwrap().custom_sip_header,
+                None
+            );
+            assert!(index.number("+441632900008").is_none());
+            assert_eq!(index.len(), 1000);
+        };
+        check(&index);
+        index.merge();
+        assert!(index.overlay.is_empty());
+        check(&index);
+        for i in 0..1000 {
+            index.put_number(&facts(&format!("+4416329{i:05}"), Some("again")));
+        }
+        index.merge();
+        assert!(index.header_garbage == 0, "the arena was compacted");
+        assert_eq!(
+            index.number("+441632900500").unwrap().custom_sip_header,
+            Some("again")
+        );
+    }
+
+    #[test]
+    fn an_entry_costs_twenty_bytes_in_the_sorted_array() {
+        assert_eq!(
+            std::mem::size_of::<Slot>() + std::mem::size_of::<[u32; 2]>(),
+            20
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! Reads for the routing index: every number's routing columns, accounts' Direct Routing
+//! set-up, and the audit trail read as a feed of what changed.
+
+use super::tx::on_pool;
+use super::{Database, StoreError};
+use crate::domain::{LineType, Service};
+use crate::routing::index::NumberFacts;
+use crate::routing::{service_bit, AccountRoute, DirectRoutingRoute};
+use futures_util::StreamExt;
+
+/// The channel PostgreSQL notifies on when a transaction recorded audit events.
+pub const CHANGES_CHANNEL: &str = "numbat_changes";
+
+#[derive(sqlx::FromRow)]
+struct NumberRow {
+    telephone_number: String,
+    account_name: String,
+    oc_enabled: Option<bool>,
+    dr_enabled: Option<bool>,
+    tpm_enabled: Option<bool>,
+    zoom_enabled: Option<bool>,
+    aocp_enabled: Option<bool>,
+    custom_sip_header: Option<String>,
+    line_type: String,
+}
+
+impl From<NumberRow> for NumberFacts {
+    fn from(row: NumberRow) -> Self {
+        let services = [
+            (row.oc_enabled, Service::TeamsOperatorConnect),
+            (row.dr_enabled, Service::TeamsDirectRouting),
+            (row.tpm_enabled, Service::TeamsPhoneMobile),
+            (row.zoom_enabled, Service::ZoomPhoneCloudPeering),
+            (row.aocp_enabled, Service::AzureOperatorCallProtection),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on == Some(true))
+        .fold(0, |bits, (_, service)| bits | service_bit(service));
+        NumberFacts {
+            number: row.telephone_number,
+            account: row.account_name,
+            services,
+            line_type: LineType::ALL
+                .into_iter()
+                .find(|l| l.as_str() == row.line_type)
+                .unwrap_or_default(),
+            custom_sip_header: row.custom_sip_header,
+        }
+    }
+}
+
+const NUMBER_COLUMNS: &str = "telephone_number, account_name, oc_enabled, dr_enabled, \
+    tpm_enabled, zoom_enabled, aocp_enabled, custom_sip_header, line_type";
+
+/// Every number, streamed to `each` without holding them all as rows.
+pub async fn each_number(
+    db: &Database,
+    mut each: impl FnMut(NumberFacts),
+) -> Result<(), StoreError> {
+    let sql = format!("SELECT {NUMBER_COLUMNS} FROM numbers");
+    on_pool!(db, pool => {
+        let mut rows = sqlx::query_as::<_, NumberRow>(&sql).fetch(pool);
+        while let Some(row) = rows.next().await {
+            each(row?.into());
+        }
+    });
+    Ok(())
+}
+
+/// The numbers among `keys` that exist.
+pub async fn numbers(db: &Database, keys: &[String]) -> Result<Vec<NumberFacts>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {NUMBER_COLUMNS} FROM numbers WHERE telephone_number IN ({})",
+            marks.join(", ")
+        );
+        on_pool!(db, pool => {
+            let mut query = sqlx::query_as::<_, NumberRow>(&sql);
+            for key in chunk {
+                query = query.bind(key);
+            }
+            found.extend(query.fetch_all(pool).await?.into_iter().map(NumberFacts::from));
+        });
+    }
+    Ok(found)
+}
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    name: String,
+    dr_call_screening: Option<bool>,
+    dr_subdomain: Option<String>,
+    dr_region1_token: Option<String>,
+    dr_region2_token: Option<String>,
+}
+
+impl From<AccountRow> for AccountRoute {
+    fn from(row: AccountRow) -> Self {
+        let direct_routing = match (row.dr_subdomain, row.dr_region1_token, row.dr_region2_token) {
+            (Some(label), Some(t1), Some(t2)) => Some(DirectRoutingRoute {
+                label: label.to_ascii_lowercase().into(),
+                call_screening: row.dr_call_screening.unwrap_or(true),
+                tokens: [t1.into(), t2.into()],
+            }),
+            _ => None,
+        };
+        AccountRoute {
+            name: row.name.into(),
+            direct_routing,
+        }
+    }
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "name, dr_call_screening, dr_subdomain, dr_region1_token, dr_region2_token";
+
+/// Every account.
+pub async fn all_accounts(db: &Database) -> Result<Vec<AccountRoute>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts");
+    on_pool!(db, pool => {
+        let rows = sqlx::query_as::<_, AccountRow>(&sql).fetch_all(pool).await?;
+        Ok(rows.into_iter().map(AccountRoute::from).collect())
+    })
+}
+
+/// The accounts among `names` that exist.
+pub async fn accounts(db: &Database, names: &[String]) -> Result<Vec<AccountRoute>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in names.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name IN ({})",
+            marks.join(", ")
+        );
+        on_pool!(db, pool => {
+            let mut query = sqlx::query_as::<_, AccountRow>(&sql);
+            for name in chunk {
+                query = query.bind(name);
+            }
+            found.extend(query.fetch_all(pool).await?.into_iter().map(AccountRoute::from));
+        });
+    }
+    Ok(found)
+}
+
+/// One audit event, as the feed needs it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Change {
+    pub id: i64,
+    pub resource_type: String,
+    pub resource_key: String,
+}
+
+/// Audit events after `after`, oldest first, at most `limit`.
+pub async fn changes_after(
+    db: &Database,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Change>, StoreError> {
+    let sql = "SELECT id, resource_type, resource_key FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2";
+    on_pool!(db, pool => {
+        Ok(sqlx::query_as::<_, Change>(sql).bind(after).bind(limit).fetch_all(pool).await?)
+    })
+}
+
+/// The newest audit event's id (0 when there is none).
+pub async fn last_change(db: &Database) -> Result<i64, StoreError> {
+    let sql = "SELECT COALESCE(MAX(id), 0) FROM audit_events";
+    on_pool!(db, pool => {
+        let (id,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await?;
+        Ok(id)
+    })
+}

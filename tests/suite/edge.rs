@@ -1,0 +1,532 @@
+//! The SIP edge and its DNS responder against real peers: SIPp calls through the edge over UDP
+//! and TCP (UAC → edge → UAS), `dig` asking for the Direct Routing TXT records, and a change
+//! made through the API reaching the edge within a second, also as a separate process on
+//! PostgreSQL.
+
+use crate::common::{send, TestDb};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use numbat::domain::{BaseDomain, SipHeaderName};
+use numbat::edge::proxy::{EdgeConfig, Hop, Transport};
+use numbat::edge::{EdgeOptions, RunningEdge};
+use numbat::provisioning::{Actor, DeploymentSettings, Door, Provisioning, Role};
+use numbat::routing::feed::Overrides;
+use serde_json::{json, Value};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const V: &str = "api-version=2024-02-29-preview";
+const BASE: &str = "dep1.example";
+const HEADER: &str = "X-MS-Operator-Content";
+
+/// Numbers the lab provisions.
+const DR_WITH_HEADER: &str = "+441632960001";
+const DR_WITHOUT_HEADER: &str = "+441632960002";
+const FABRIKAM_DR: &str = "+441632960021";
+const OC_WITH_HEADER: &str = "+441632960011";
+const TPM_NUMBER: &str = "+447700900123";
+/// Never provisioned: a fixed line, a mobile.
+const UNPROVISIONED_FIXED: &str = "+442079460999";
+const UNPROVISIONED_MOBILE: &str = "+447400123456";
+const STRANGER: &str = "+441632960555";
+
+fn free_port() -> u16 {
+    // UDP and TCP both: the edge binds both on its addresses.
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The ports of one lab: the edge's two sides and each next hop's UAS.
+#[derive(Clone, Copy)]
+struct Ports {
+    operator: u16,
+    service: u16,
+    operator_hop: u16,
+    oc: u16,
+    dr: u16,
+    tpm: u16,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            operator: free_port(),
+            service: free_port(),
+            operator_hop: free_port(),
+            oc: free_port(),
+            dr: free_port(),
+            tpm: free_port(),
+        }
+    }
+
+    fn config(&self, transport: Transport) -> EdgeConfig {
+        use numbat::domain::Service;
+        let hop = |port| Hop {
+            transport,
+            addr: local(port),
+        };
+        let mut next_hops = [None; 5];
+        next_hops[Service::TeamsOperatorConnect.index()] = Some(hop(self.oc));
+        next_hops[Service::TeamsDirectRouting.index()] = Some(hop(self.dr));
+        next_hops[Service::TeamsPhoneMobile.index()] = Some(hop(self.tpm));
+        EdgeConfig {
+            operator_addr: local(self.operator),
+            service_addr: local(self.service),
+            operator_next_hop: hop(self.operator_hop),
+            next_hops,
+            region: 1,
+            operator_peers: Vec::new(),
+            service_peers: Vec::new(),
+        }
+    }
+}
+
+fn admin() -> Actor {
+    Actor::new("test", &[Role::Admin], Door::Cli)
+}
+
+/// A provisioned deployment through the API's door.
+struct Provisioned {
+    test: TestDb,
+    app: axum::Router,
+    token: String,
+}
+
+async fn api(p: &Provisioned, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(format!("/provisioning{path}?{V}"))
+        .header("authorization", format!("Bearer {}", p.token))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let (response, text) = send(&p.app, request).await;
+    let status = response.status();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn dr_account(label: &str, screening: bool) -> Value {
+    json!({ "serviceDetails": { "teamsDirectRouting": { "enabled": true, "syncEnabled": false,
+        "configuration": { "callScreening": screening, "subdomain": label,
+            "subdomainTokens": { "region1Token": format!("{label}-ms-r1"), "region2Token": format!("{label}-ms-r2") } } } } })
+}
+
+fn teams_config() -> Value {
+    json!({ "usage": "CallingUserAssignment", "allowTenantAddressUpdate": true, "choosableCapabilities": ["InboundCalling", "OutboundCalling"] })
+}
+
+async fn provision(test: TestDb) -> Provisioned {
+    let core = Provisioning::new(test.db.clone());
+    core.put_settings(
+        &admin(),
+        DeploymentSettings {
+            sip_header_name: Some(SipHeaderName::parse(HEADER).unwrap()),
+            base_domain: Some(BaseDomain::parse(BASE).unwrap()),
+        },
+    )
+    .await
+    .unwrap();
+    let token = numbat::auth::tokens::create(&test.db, "bss", &[Role::Admin])
+        .await
+        .unwrap();
+    let p = Provisioned {
+        app: crate::common::app_without_bundle(&test.db),
+        test,
+        token,
+    };
+    let tenant = "a7f4bd5c-cc01-40f4-8baa-2b6bdb272b8a";
+    let accounts = [
+        ("contoso", dr_account("contoso", true)),
+        ("fabrikam", dr_account("fabrikam", false)),
+        (
+            "oc-customer",
+            json!({ "serviceDetails": { "teamsTenantId": tenant, "teamsOperatorConnect": { "enabled": true, "syncEnabled": false } } }),
+        ),
+        (
+            "tpm-customer",
+            json!({ "serviceDetails": { "teamsTenantId": tenant, "teamsPhoneMobile": { "enabled": true, "syncEnabled": false } } }),
+        ),
+    ];
+    for (name, mut body) in accounts {
+        body["name"] = json!(name);
+        let (status, answer) = api(&p, "PUT", &format!("/accounts/{name}"), body).await;
+        assert!(status.is_success(), "account {name}: {status} {answer}");
+    }
+    let numbers = [
+        (
+            "contoso",
+            DR_WITH_HEADER,
+            json!({ "teamsDirectRouting": { "enabled": true } }),
+            Some("contoso-gold"),
+        ),
+        (
+            "contoso",
+            DR_WITHOUT_HEADER,
+            json!({ "teamsDirectRouting": { "enabled": true } }),
+            None,
+        ),
+        (
+            "fabrikam",
+            FABRIKAM_DR,
+            json!({ "teamsDirectRouting": { "enabled": true } }),
+            Some("fabrikam-1"),
+        ),
+        (
+            "oc-customer",
+            OC_WITH_HEADER,
+            json!({ "teamsOperatorConnect": { "enabled": true, "configuration": teams_config() } }),
+            Some("oc-silver"),
+        ),
+        (
+            "tpm-customer",
+            TPM_NUMBER,
+            json!({ "teamsPhoneMobile": { "enabled": true, "configuration": teams_config() } }),
+            None,
+        ),
+    ];
+    for (account, number, services, header) in numbers {
+        let mut body = json!({ "telephoneNumber": number, "accountName": account, "serviceDetails": services });
+        if let Some(value) = header {
+            body["configuration"] = json!({ "customSipHeader": value });
+        }
+        let (status, answer) = api(
+            &p,
+            "PUT",
+            &format!("/accounts/{account}/numbers/{number}"),
+            body,
+        )
+        .await;
+        assert!(status.is_success(), "number {number}: {status} {answer}");
+    }
+    p
+}
+
+async fn start_edge(
+    p: &Provisioned,
+    ports: Ports,
+    transport: Transport,
+    dns: Option<SocketAddr>,
+) -> RunningEdge {
+    numbat::edge::start(
+        p.test.db.clone(),
+        EdgeOptions {
+            proxy: ports.config(transport),
+            overrides: Overrides::default(),
+            poll: Duration::from_millis(100),
+            dns,
+        },
+    )
+    .await
+    .expect("the edge starts")
+}
+
+fn sipp_available() -> bool {
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "sipp (Debian's sip-tester) is missing: scripts/setup.sh installs it"
+        );
+        eprintln!("SIPp tests skipped: sipp is not installed (scripts/setup.sh installs it)");
+    }
+    found
+}
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
+}
+
+/// One SIPp call (or several): the UAS on `uas_port` with `uas`, then the UAC from its own
+/// port to the edge's `edge_port` with `uac`, one call per CSV line. Both must exit 0.
+async fn call(
+    transport: Transport,
+    uac: &str,
+    edge_port: u16,
+    uas: Option<(&str, u16)>,
+    lines: &[[&str; 4]],
+) -> Result<(), String> {
+    let folder = tempfile::tempdir().unwrap();
+    let csv = folder.path().join("calls.csv");
+    let mut text = String::from("SEQUENTIAL\n");
+    for line in lines {
+        text.push_str(&line.join(";"));
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    let t = match transport {
+        Transport::Udp => "u1",
+        Transport::Tcp => "t1",
+    };
+    let calls = lines.len().to_string();
+    let dir = folder.path().to_owned();
+    let uac = scenario(uac);
+    let uas = uas.map(|(file, port)| (scenario(file), port));
+    tokio::task::spawn_blocking(move || {
+        let mut server = uas.map(|(file, port)| {
+            Command::new("sipp")
+                .current_dir(&dir)
+                .args([
+                    "-sf",
+                    file.to_str().unwrap(),
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                ])
+                .args([
+                    "-t",
+                    t,
+                    "-m",
+                    &calls,
+                    "-nostdin",
+                    "-timeout",
+                    "20s",
+                    "-trace_err",
+                    "-trace_msg",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("sipp runs")
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let client = Command::new("sipp")
+            .current_dir(&dir)
+            .arg(format!("127.0.0.1:{edge_port}"))
+            .args(["-sf", uac.to_str().unwrap(), "-inf", csv.to_str().unwrap()])
+            .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-t", t])
+            .args([
+                "-m",
+                &calls,
+                "-r",
+                "20",
+                "-nostdin",
+                "-timeout",
+                "15s",
+                "-trace_err",
+                "-trace_msg",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("sipp runs");
+        // The UAS ends after its calls; one that never got them is stopped.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let server_status = server.as_mut().map(|server| loop {
+            if let Some(status) = server.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = server.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        });
+        let ok = client.success() && server_status.is_none_or(|s| s.is_some_and(|s| s.success()));
+        if ok {
+            return Ok(());
+        }
+        let mut logs = String::new();
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".log") {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let tail: String = text
+                    .chars()
+                    .rev()
+                    .take(3000)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                logs.push_str(&format!("\n--- {name}\n{tail}"));
+            }
+        }
+        Err(format!("UAC {client:?}, UAS {server_status:?}{logs}"))
+    })
+    .await
+    .unwrap()
+}
+
+async fn calls_through_the_edge(transport: Transport) {
+    if !sipp_available() {
+        return;
+    }
+    let p = provision(TestDb::sqlite().await.migrated().await).await;
+    let ports = Ports::new();
+    let _edge = start_edge(&p, ports, transport, None).await;
+    let edge_ip = "127.0.0.1";
+    let dr_host = format!("contoso.1r1.{BASE}");
+    let fabrikam_host = format!("fabrikam.1r1.{BASE}");
+    let caller = "+15550100000";
+    let checks: Vec<(&str, &str, u16, &str, u16, [&str; 4])> = vec![
+        // From the operator's network: the called number's value comes back on the responses.
+        (
+            "OC number with a header",
+            "operator_uac.xml",
+            ports.operator,
+            "service_uas.xml",
+            ports.oc,
+            [OC_WITH_HEADER, caller, "oc-silver", edge_ip],
+        ),
+        (
+            "DR number: header back, Contact rewritten toward Teams",
+            "operator_uac.xml",
+            ports.operator,
+            "service_uas_contact.xml",
+            ports.dr,
+            [DR_WITH_HEADER, caller, "contoso-gold", edge_ip],
+        ),
+        (
+            "DR number without a value",
+            "operator_uac_no_header.xml",
+            ports.operator,
+            "service_uas_contact.xml",
+            ports.dr,
+            [DR_WITHOUT_HEADER, caller, "NONE", edge_ip],
+        ),
+        (
+            "Teams Phone Mobile number",
+            "operator_uac_no_header.xml",
+            ports.operator,
+            "service_uas.xml",
+            ports.tpm,
+            [TPM_NUMBER, caller, "NONE", edge_ip],
+        ),
+        (
+            "unprovisioned fixed line reaches Operator Connect",
+            "operator_uac_no_header.xml",
+            ports.operator,
+            "service_uas.xml",
+            ports.oc,
+            [UNPROVISIONED_FIXED, caller, "NONE", edge_ip],
+        ),
+        (
+            "unprovisioned mobile reaches Teams Phone Mobile",
+            "operator_uac_no_header.xml",
+            ports.operator,
+            "service_uas.xml",
+            ports.tpm,
+            [UNPROVISIONED_MOBILE, caller, "NONE", edge_ip],
+        ),
+        // Toward the operator's network: the calling number's value is on the INVITE and the
+        // BYE, and the forged copy is gone.
+        (
+            "DR caller with a header",
+            "service_uac.xml",
+            ports.service,
+            "operator_uas.xml",
+            ports.operator_hop,
+            [caller, DR_WITH_HEADER, "contoso-gold", &dr_host],
+        ),
+        (
+            "OC caller with a header",
+            "service_uac.xml",
+            ports.service,
+            "operator_uas.xml",
+            ports.operator_hop,
+            [caller, OC_WITH_HEADER, "oc-silver", edge_ip],
+        ),
+        (
+            "DR caller without a value",
+            "service_uac.xml",
+            ports.service,
+            "operator_uas_no_header.xml",
+            ports.operator_hop,
+            [caller, DR_WITHOUT_HEADER, "NONE", &dr_host],
+        ),
+        (
+            "unprovisioned caller from a service",
+            "service_uac.xml",
+            ports.service,
+            "operator_uas_no_header.xml",
+            ports.operator_hop,
+            [caller, STRANGER, "NONE", edge_ip],
+        ),
+        (
+            "TPM caller",
+            "service_uac.xml",
+            ports.service,
+            "operator_uas_no_header.xml",
+            ports.operator_hop,
+            [caller, TPM_NUMBER, "NONE", edge_ip],
+        ),
+        // Screening off: a stranger's call through fabrikam's subdomain passes.
+        (
+            "stranger through an account that does not screen",
+            "service_uac.xml",
+            ports.service,
+            "operator_uas_no_header.xml",
+            ports.operator_hop,
+            [caller, STRANGER, "NONE", &fabrikam_host],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, uac, edge_port, uas, uas_port, line) in &checks {
+        if let Err(error) = call(transport, uac, *edge_port, Some((uas, *uas_port)), &[*line]).await
+        {
+            eprintln!("{what}: {error}");
+            failures.push(format!(
+                "{what}: {}",
+                error.lines().next().unwrap_or_default()
+            ));
+        }
+    }
+    // Screening on: a stranger, and a number of another customer, are refused with 403.
+    for line in [
+        [caller, STRANGER, "NONE", dr_host.as_str()],
+        [caller, FABRIKAM_DR, "NONE", dr_host.as_str()],
+    ] {
+        if let Err(error) = call(
+            transport,
+            "service_uac_refused.xml",
+            ports.service,
+            None,
+            &[line],
+        )
+        .await
+        {
+            eprintln!("screening {}: {error}", line[1]);
+            failures.push(format!(
+                "screening {}: {}",
+                line[1],
+                error.lines().next().unwrap_or_default()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of the calls went wrong:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[tokio::test]
+async fn calls_over_udp_get_the_header_routing_contact_and_screening_provisioning_says() {
+    calls_through_the_edge(Transport::Udp).await;
+}
+
+#[tokio::test]
+async fn calls_over_tcp_get_the_same() {
+    calls_through_the_edge(Transport::Tcp).await;
+}
