@@ -30,6 +30,10 @@ if [ "$(target/tools/schemathesis/bin/schemathesis --version 2>/dev/null | awk '
   target/tools/schemathesis/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
+# The SIP edge's tests: SIPp (Debian's sip-tester) places calls through it, dig (dnsutils) asks
+# its DNS responder.
+apt_ensure sip-tester dnsutils || die "the edge tests need sipp (sip-tester) and dig (dnsutils)"
+
 # The browser tests: Debian's Chromium (Playwright cannot download its own here) and npm packages.
 apt_ensure chromium fonts-dejavu-core || die "the browser tests need Chromium"
 command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm || die "the browser tests need Node.js and npm"

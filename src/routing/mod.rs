@@ -206,14 +206,16 @@ pub fn decide(
                     decision.service = Some(service);
                     decision.by_default_rule = true;
                 }
-                None => decision.rejection = Some(Rejection {
-                    status: 404,
-                    reason: format!(
+                None => {
+                    decision.rejection = Some(Rejection {
+                        status: 404,
+                        reason: format!(
                         "{number} is not provisioned, and as a {} line no default rule routes it \
                              (fixed lines go to Operator Connect, mobiles to Teams Phone Mobile)",
                         decision.line_type.as_str()
                     ),
-                }),
+                    })
+                }
             },
         },
         Direction::ToOperator => {

@@ -118,7 +118,8 @@ const ACCOUNT_COLUMNS: &str =
 
 /// Every account.
 pub async fn all_accounts(db: &Database) -> Result<Vec<AccountRoute>, StoreError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts");
+    // Oldest first: when two accounts ask for one subdomain label, the older keeps it.
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, name");
     on_pool!(db, pool => {
         let rows = sqlx::query_as::<_, AccountRow>(&sql).fetch_all(pool).await?;
         Ok(rows.into_iter().map(AccountRoute::from).collect())

@@ -530,3 +530,256 @@ async fn calls_over_udp_get_the_header_routing_contact_and_screening_provisionin
 async fn calls_over_tcp_get_the_same() {
     calls_through_the_edge(Transport::Tcp).await;
 }
+
+/// Runs `dig` against the responder and returns its `+short` answer lines.
+fn dig(server: SocketAddr, args: &[&str]) -> Vec<String> {
+    let output = Command::new("dig")
+        .arg(format!("@{}", server.ip()))
+        .args([
+            "-p",
+            &server.port().to_string(),
+            "+short",
+            "+time=2",
+            "+tries=1",
+        ])
+        .args(args)
+        .output()
+        .expect("dig runs (scripts/setup.sh installs dnsutils)");
+    assert!(output.status.success(), "dig {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn subdomain_status(p: &Provisioned, account: &str) -> String {
+    let (_, body) = api(p, "GET", &format!("/accounts/{account}"), Value::Null).await;
+    body["serviceDetails"]["teamsDirectRouting"]["configuration"]["subdomainStatus"]
+        .as_str()
+        .or(body["serviceDetails"]["teamsDirectRouting"]["subdomainStatus"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn wait_for_status(p: &Provisioned, account: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = subdomain_status(p, account).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{account}'s subdomainStatus stayed {status:?}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dig_gets_each_customers_txt_tokens_and_accounts_learn_their_subdomain_status() {
+    let p = provision(TestDb::sqlite().await.migrated().await).await;
+    // A second account asking for contoso's label: it cannot be served.
+    let (status, answer) = api(&p, "PUT", "/accounts/contoso-two", {
+        let mut body = dr_account("contoso", true);
+        body["name"] = json!("contoso-two");
+        body["serviceDetails"]["teamsDirectRouting"]["configuration"]["subdomainTokens"]
+            ["region1Token"] = json!("its-own-token");
+        body
+    })
+    .await;
+    assert!(status.is_success(), "{status} {answer}");
+    assert_eq!(subdomain_status(&p, "contoso").await, "notProvisioned");
+    let dns = local(free_port());
+    let edge = start_edge(&p, Ports::new(), Transport::Udp, Some(dns)).await;
+    let dns = edge.dns.expect("the DNS responder listens");
+
+    assert_eq!(
+        dig(dns, &["TXT", &format!("contoso.1r1.{BASE}")]),
+        ["\"contoso-ms-r1\""]
+    );
+    assert_eq!(
+        dig(dns, &["TXT", &format!("CONTOSO.1r2.{BASE}")]),
+        ["\"contoso-ms-r2\""]
+    );
+    assert_eq!(
+        dig(dns, &["TXT", &format!("fabrikam.1r2.{BASE}"), "+tcp"]),
+        ["\"fabrikam-ms-r2\""]
+    );
+    assert!(dig(dns, &["TXT", &format!("nobody.1r1.{BASE}")]).is_empty());
+    let soa = dig(dns, &["SOA", BASE]);
+    assert!(
+        soa.len() == 1 && soa[0].starts_with(&format!("ns1.{BASE}.")),
+        "{soa:?}"
+    );
+
+    wait_for_status(&p, "contoso", "provisioned").await;
+    wait_for_status(&p, "fabrikam", "provisioned").await;
+    wait_for_status(&p, "contoso-two", "inconsistent").await;
+
+    // A new token is served, and checked, as soon as the account changes.
+    let mut body = dr_account("fabrikam", false);
+    body["name"] = json!("fabrikam");
+    body["serviceDetails"]["teamsDirectRouting"]["configuration"]["subdomainTokens"]
+        ["region1Token"] = json!("renewed-token");
+    let (status, answer) = api(&p, "PUT", "/accounts/fabrikam", body).await;
+    assert!(status.is_success(), "{status} {answer}");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while dig(dns, &["TXT", &format!("fabrikam.1r1.{BASE}")]) != ["\"renewed-token\""] {
+        assert!(
+            Instant::now() < deadline,
+            "the new token was not served within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for_status(&p, "fabrikam", "provisioned").await;
+}
+
+/// A call from the service side whose calling number is `number`, straight onto the edge's
+/// UDP socket; returns the custom header value the operator's side received on the INVITE.
+fn probe(
+    edge_service: SocketAddr,
+    operator_hop: &UdpSocket,
+    number: &str,
+    n: u32,
+) -> Option<String> {
+    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let me = caller.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:+15550100000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKprobe{n}\r\n\
+         From: <sip:{number}@127.0.0.1>;tag=p{n}\r\nTo: <sip:+15550100000@127.0.0.1>\r\n\
+         Call-ID: probe-{n}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    caller.send_to(invite.as_bytes(), edge_service).unwrap();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let (len, _) = operator_hop
+            .recv_from(&mut buf)
+            .expect("the edge forwards the INVITE");
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        if !text.contains(&format!("Call-ID: probe-{n}\r\n")) {
+            assert!(
+                Instant::now() < deadline,
+                "no forwarded INVITE for probe {n}"
+            );
+            continue;
+        }
+        return text
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{HEADER}: ")))
+            .map(str::to_owned);
+    }
+}
+
+/// Changes `OC_WITH_HEADER`'s value through the API and returns how long the edge took to
+/// put the new value on calls.
+async fn time_for_a_change_to_reach_the_edge(
+    p: &Provisioned,
+    edge_service: SocketAddr,
+    hop: &UdpSocket,
+) -> Duration {
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    assert_eq!(
+        probe(edge_service, hop, OC_WITH_HEADER, next()).as_deref(),
+        Some("oc-silver")
+    );
+    let body = json!({ "telephoneNumber": OC_WITH_HEADER, "accountName": "oc-customer",
+        "serviceDetails": { "teamsOperatorConnect": { "enabled": true, "configuration": teams_config() } },
+        "configuration": { "customSipHeader": "oc-platinum" } });
+    let (status, answer) = api(
+        p,
+        "PUT",
+        &format!("/accounts/oc-customer/numbers/{OC_WITH_HEADER}"),
+        body,
+    )
+    .await;
+    assert!(status.is_success(), "{status} {answer}");
+    let changed = Instant::now();
+    loop {
+        if probe(edge_service, hop, OC_WITH_HEADER, next()).as_deref() == Some("oc-platinum") {
+            return changed.elapsed();
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(5),
+            "the edge never saw the change"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_change_reaches_the_edge_in_the_same_process_within_a_second() {
+    let p = provision(TestDb::sqlite().await.migrated().await).await;
+    let ports = Ports::new();
+    let hop = UdpSocket::bind(local(ports.operator_hop)).unwrap();
+    hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let _edge = start_edge(&p, ports, Transport::Udp, None).await;
+    let took = time_for_a_change_to_reach_the_edge(&p, local(ports.service), &hop).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[tokio::test]
+async fn an_api_change_reaches_a_separate_edge_process_on_postgresql_within_a_second() {
+    let Some(test) = TestDb::postgres().await else {
+        return;
+    };
+    let test = test.migrated().await;
+    let url = test.url.clone();
+    let p = provision(test).await;
+    let ports = Ports::new();
+    let hop = UdpSocket::bind(local(ports.operator_hop)).unwrap();
+    hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut edge = Command::new(env!("CARGO_BIN_EXE_numbat"))
+        .args(["edge", "--database-url", &url])
+        .args(["--operator-listen", &local(ports.operator).to_string()])
+        .args(["--service-listen", &local(ports.service).to_string()])
+        .args([
+            "--operator-next-hop",
+            &format!("udp:{}", local(ports.operator_hop)),
+        ])
+        .args([
+            "--next-hop",
+            &format!("operator-connect=udp:{}", local(ports.oc)),
+        ])
+        // Polling alone would not do it within a second: the notification must.
+        .args(["--poll-ms", "5000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("numbat edge starts");
+    // Ready when it answers OPTIONS.
+    let options = UdpSocket::bind("127.0.0.1:0").unwrap();
+    options
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let me = options.local_addr().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ping = format!(
+            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKready\r\nFrom: <sip:t@127.0.0.1>;tag=r\r\n\
+             To: <sip:127.0.0.1>\r\nCall-ID: ready\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        options
+            .send_to(ping.as_bytes(), local(ports.operator))
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        if let Ok((len, _)) = options.recv_from(&mut buf) {
+            if buf[..len].starts_with(b"SIP/2.0 200") {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "numbat edge did not answer OPTIONS within 30 s"
+        );
+    }
+    let took = time_for_a_change_to_reach_the_edge(&p, local(ports.service), &hop).await;
+    let _ = edge.kill();
+    let _ = edge.wait();
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
