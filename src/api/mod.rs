@@ -14,6 +14,7 @@ mod numbers;
 pub mod openapi;
 mod paging;
 mod repeat;
+mod routing;
 pub mod wire;
 
 pub use consents::{default_capability_plans, CapabilityPlan};
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(consents::get_civic_address),
         )
         .route("/numbers", get(numbers::list_all))
+        .route("/routing/{number}", get(routing::decision))
         .route("/teamsRequestsForInformation", get(consents::list_rfis))
         .route(
             "/teamsRequestsForInformation/{tenant}",
@@ -92,7 +94,7 @@ fn allowed_methods(path: &str) -> Option<(&'static [axum::http::Method], &'stati
     const CONSENT: (&[Method], &str) = (&[Method::GET, Method::HEAD, Method::PATCH], "GET, PATCH");
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     Some(match segments.as_slice() {
-        ["accounts"] | ["numbers"] | ["teamsRequestsForInformation"] => GET,
+        ["accounts"] | ["numbers"] | ["teamsRequestsForInformation"] | ["routing", _] => GET,
         ["accounts", account] if account.contains(':') => ACTION,
         ["accounts", _] => RESOURCE,
         ["accounts", _, "numbers"]

@@ -136,6 +136,9 @@ pub fn document() -> Value {
             "delete": operation("Accounts_DeleteNumber", "Delete a number", "Delete", &with(&["AccountName", "TelephoneNumber"], &WRITE), None,
                 vec![("204", no_content.clone())], &["404", "412"]),
         },
+        "/routing/{telephoneNumber}": { "get": operation("Routing_Get",
+            "What the SIP edge does with a call to (fromOperator) or from (toOperator) a number: its service, custom header, Direct Routing Contact host, or why it is refused (a Numbat addition)", "Read",
+            &["TelephoneNumber", "Direction", "Subdomain", "Region"], None, vec![("200", ok("The decision.", "RoutingDecision", false))], &[]) },
         "/accounts/{accountName}/teamsCivicAddresses": { "get": operation("Accounts_ListTeamsCivicAddresses", "List the Teams tenant's civic addresses",
             "Read", &with(&["AccountName"], &LIST), None, vec![("200", list_ok("PagedTeamsCivicAddressResource"))], &["404"]) },
         "/accounts/{accountName}/teamsCivicAddresses/{civicAddressId}": { "get": operation("Accounts_GetTeamsCivicAddress", "Get a civic address",
@@ -253,6 +256,9 @@ fn components() -> Value {
                 "eq/ne on fields, startswith(telephoneNumber,'+44'), and, or, not, parentheses; a 400 lists the fields of each list."),
             "CountRecords": param("countRecords", "query", false, json!({ "type": "boolean" }), "Adds x-ms-record-count."),
             "After": param("after", "query", false, json!({ "type": "string" }), "Numbat's cursor: start after this key (nextLink carries it)."),
+            "Direction": param("direction", "query", true, json!({ "type": "string", "enum": ["fromOperator", "toOperator"] }), "fromOperator: a call from the operator's network to the number; toOperator: a call from the number toward it."),
+            "Subdomain": param("subdomain", "query", false, json!({ "type": "string" }), "For a Direct Routing call from Teams: the customer label of the Request-URI host (<label>.1r<n>.<base>), which decides call screening."),
+            "Region": param("region", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 2 }), "The Direct Routing region whose domain goes in Contact (default 1)."),
             "DeleteNumbers": param("deleteNumbers", "query", false, json!({ "type": "boolean" }), "Delete the account's numbers with it."),
             "IfMatch": param("If-Match", "header", false, json!({ "type": "string" }), "Only if the resource is at this ETag (or * for any)."),
             "IfModifiedSince": param("If-Modified-Since", "header", false, json!({ "type": "string" }), "Reads only: 304 if not changed since this HTTP date."),
@@ -370,6 +376,22 @@ fn components() -> Value {
                         "choosableCapabilities": { "type": "array", "items": { "type": "string" } }, "supportsTollFree": { "type": "boolean" }
                     }
                 } } }
+            },
+            "RoutingDecision": {
+                "type": "object",
+                "required": ["telephoneNumber", "direction", "provisioned", "byDefaultRule", "lineType"],
+                "properties": {
+                    "telephoneNumber": { "type": "string" },
+                    "direction": { "type": "string", "enum": ["fromOperator", "toOperator"] },
+                    "provisioned": { "type": "boolean" },
+                    "accountName": { "type": "string", "nullable": true },
+                    "service": { "type": "string", "nullable": true, "enum": ["teamsOperatorConnect", "teamsDirectRouting", "teamsPhoneMobile", "zoomPhoneCloudPeering", "azureOperatorCallProtection", null] },
+                    "byDefaultRule": { "type": "boolean" },
+                    "lineType": { "type": "string" },
+                    "customSipHeader": { "type": "object", "nullable": true, "required": ["name", "value"], "properties": { "name": { "type": "string" }, "value": { "type": "string" } } },
+                    "contactHost": { "type": "string", "nullable": true },
+                    "rejection": { "type": "object", "nullable": true, "required": ["status", "reason"], "properties": { "status": { "type": "integer" }, "reason": { "type": "string" } } }
+                }
             },
             "SyncRetried": { "type": "object", "required": ["retried"], "properties": { "retried": { "type": "integer", "format": "int64" } } },
             "TeamsAvailableCapabilities": { "type": "object", "required": ["availableCapabilities"], "properties": { "availableCapabilities": { "type": "array", "items": { "type": "string" } } } },

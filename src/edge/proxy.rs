@@ -270,9 +270,8 @@ impl Proxy {
             return None;
         }
         let mut edits = Edits::default();
-        match self.max_forwards(msg, &mut edits) {
-            Some(0) => return Some(self.reply(msg, origin, 483, "Max-Forwards reached zero")),
-            _ => {}
+        if let Some(0) = self.max_forwards(msg, &mut edits) {
+            return Some(self.reply(msg, origin, 483, "Max-Forwards reached zero"));
         }
         let leftover_route = self.pop_own_routes(msg, &mut edits);
         let towards = origin.side.other();

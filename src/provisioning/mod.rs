@@ -14,6 +14,7 @@ pub mod history;
 pub mod import;
 mod numbers;
 pub mod review;
+mod routing;
 mod settings;
 mod subdomains;
 pub mod sync;

@@ -106,7 +106,10 @@ struct Provisioned {
 async fn api(p: &Provisioned, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
     let request = Request::builder()
         .method(method)
-        .uri(format!("/provisioning{path}?{V}"))
+        .uri(format!(
+            "/provisioning{path}{}{V}",
+            if path.contains('?') { '&' } else { '?' }
+        ))
         .header("authorization", format!("Bearer {}", p.token))
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
@@ -367,6 +370,10 @@ async fn call(
     .unwrap()
 }
 
+/// What one call shows: its name, UAC scenario and the edge port it calls, UAS scenario and
+/// its port, and the CSV line.
+type Check<'a> = (&'a str, &'a str, u16, &'a str, u16, [&'a str; 4]);
+
 async fn calls_through_the_edge(transport: Transport) {
     if !sipp_available() {
         return;
@@ -378,7 +385,7 @@ async fn calls_through_the_edge(transport: Transport) {
     let dr_host = format!("contoso.1r1.{BASE}");
     let fabrikam_host = format!("fabrikam.1r1.{BASE}");
     let caller = "+15550100000";
-    let checks: Vec<(&str, &str, u16, &str, u16, [&str; 4])> = vec![
+    let checks: Vec<Check> = vec![
         // From the operator's network: the called number's value comes back on the responses.
         (
             "OC number with a header",
@@ -782,4 +789,57 @@ async fn an_api_change_reaches_a_separate_edge_process_on_postgresql_within_a_se
     let _ = edge.kill();
     let _ = edge.wait();
     assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[tokio::test]
+async fn the_lookup_endpoint_gives_the_edges_decision() {
+    let p = provision(TestDb::sqlite().await.migrated().await).await;
+    let get = |path: String| {
+        let p = &p;
+        async move { api(p, "GET", &path, Value::Null).await }
+    };
+    let (status, body) = get(format!(
+        "/routing/{}?direction=fromOperator",
+        DR_WITH_HEADER.replace('+', "%2B")
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["service"], "teamsDirectRouting");
+    assert_eq!(body["accountName"], "contoso");
+    assert_eq!(
+        body["customSipHeader"],
+        json!({ "name": HEADER, "value": "contoso-gold" })
+    );
+    assert_eq!(body["contactHost"], format!("contoso.1r1.{BASE}"));
+
+    let (_, body) = get(format!(
+        "/routing/{}?direction=fromOperator",
+        UNPROVISIONED_MOBILE.replace('+', "%2B")
+    ))
+    .await;
+    assert_eq!(
+        (body["service"].as_str(), body["byDefaultRule"].as_bool()),
+        (Some("teamsPhoneMobile"), Some(true))
+    );
+
+    let (_, body) = get(format!(
+        "/routing/{}?direction=toOperator&subdomain=contoso",
+        STRANGER.replace('+', "%2B")
+    ))
+    .await;
+    assert_eq!(body["rejection"]["status"], 403, "{body}");
+    let (_, body) = get(format!(
+        "/routing/{}?direction=toOperator&subdomain=fabrikam",
+        STRANGER.replace('+', "%2B")
+    ))
+    .await;
+    assert!(body["rejection"].is_null(), "{body}");
+
+    let (status, body) = get(format!(
+        "/routing/{}?direction=sideways",
+        OC_WITH_HEADER.replace('+', "%2B")
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.to_string().contains("direction"), "{body}");
 }
