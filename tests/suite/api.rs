@@ -1187,11 +1187,12 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        19,
-        "ACG's 18 operations and Numbat's retrySync: {operations:?}"
+        20,
+        "ACG's 18 operations and Numbat's retrySync and routing lookup: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
+        "Routing_Get",
         "ListNumbers",
         "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
     ] {
