@@ -309,6 +309,27 @@ def wait_ports_free(ports: list[int], timeout: float = 15) -> None:
         time.sleep(0.2)
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from the first line of /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def warn_if_busy() -> float:
+    """% of one core the machine is busy for 1 s before a run, while the harness is idle; a
+    warning when other work shares the cores (it skews every figure)."""
+    busy0, total0 = cpu_times()
+    time.sleep(1)
+    busy1, total1 = cpu_times()
+    cores = os.cpu_count() or 1
+    busy = 100.0 * cores * (busy1 - busy0) / max(1, total1 - total0)
+    if busy > 20:
+        say(f"WARNING: the machine was {busy:.0f} % of a core busy before this run, "
+            "while the harness was idle: other work skews its figures")
+    return round(busy, 1)
+
+
 def free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -509,7 +530,14 @@ def numbat(binary: Path, work: Path, *args, timeout: float = 600) -> str:
 
 
 def numbat_env(work: Path) -> dict:
-    return {**os.environ, "NUMBAT_UPLOAD_DIR": str(work / "uploads"), "NUMBAT_LOG_FORMAT": "text"}
+    """The environment of numbat commands: info logs (the edge's `edge ready` is one), uploads
+    in the temporary folder, and no Operator Connect settings (sync stays off)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBAT_OC_")}
+    return {**env, "NUMBAT_UPLOAD_DIR": str(work / "uploads"), "NUMBAT_LOG_FORMAT": "text", "RUST_LOG": "info"}
+
+
+# loopback needs no HTTP proxy, whatever the environment says
+HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def api_put_account(base: str, token: str, name: str, tenant: str) -> None:
@@ -522,7 +550,7 @@ def api_put_account(base: str, token: str, name: str, tenant: str) -> None:
         data=json.dumps(body).encode(), method="PUT",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
+        with HTTP.open(request, timeout=30) as answer:
             if answer.status not in (200, 201):
                 raise RuntimeError(f"PUT account {name}: HTTP {answer.status}")
     except urllib.error.HTTPError as e:
@@ -535,7 +563,7 @@ def wait_http_ready(url: str, process: subprocess.Popen, log: Path, timeout: flo
         if process.poll() is not None:
             raise RuntimeError(f"numbat serve exited with {process.returncode}: {tail(log)}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
+            with HTTP.open(url, timeout=2) as answer:
                 if answer.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -759,6 +787,7 @@ def run_calls(proxy: Proxy, kind: str, rate: int, seconds: int, data: Dataset, f
     wait_ports_free([UAC_PORT, UAS_PORT])
     proxy_pids = proxy.pids()
     planned = rate * seconds
+    busy_before = warn_if_busy()
     drops: dict[str, tuple[int, int]] = {}
     before = udp_sockets()
     uas = start_uas(folder)
@@ -773,7 +802,7 @@ def run_calls(proxy: Proxy, kind: str, rate: int, seconds: int, data: Dataset, f
     first, last = steady_window(samples, seconds)
     span = last.t - first.t
     record = {"proxy": proxy.name, "kind": kind, "target_cps": rate, "duration_s": seconds,
-              "calls_planned": planned, **stats, "uac_exit": uac.returncode}
+              "calls_planned": planned, **stats, "uac_exit": uac.returncode, "busy_before_pct": busy_before}
     created = stats.get("created") or 0
     unfinished = max(0, created - (stats.get("successful") or 0) - (stats.get("failed") or 0))
     record["unfinished"] = unfinished

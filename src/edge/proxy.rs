@@ -234,12 +234,17 @@ impl Proxy {
         }
     }
 
-    fn trusted(&self, origin: &Origin) -> bool {
-        let peers = match origin.side {
+    /// Whether `ip` may send on `side` (anyone, when no peers are configured for it).
+    pub fn trusts(&self, side: Side, ip: IpAddr) -> bool {
+        let peers = match side {
             Side::Operator => &self.config.operator_peers,
             Side::Service => &self.config.service_peers,
         };
-        peers.is_empty() || peers.contains(&origin.addr.ip())
+        peers.is_empty() || peers.contains(&ip)
+    }
+
+    fn trusted(&self, origin: &Origin) -> bool {
+        self.trusts(origin.side, origin.addr.ip())
     }
 
     /// Handles one message; returns what to send, if anything.
@@ -257,7 +262,16 @@ impl Proxy {
         };
         let index = self.index.read().expect("index lock");
         if msg.is_request() {
-            self.request(&msg, origin, &index)
+            let out = self.request(&msg, origin, &index);
+            // An ACK is never answered, whatever became of it.
+            if msg.method() == b"ACK"
+                && out
+                    .as_ref()
+                    .is_some_and(|o| o.bytes.starts_with(b"SIP/2.0 "))
+            {
+                return None;
+            }
+            out
         } else {
             self.response(&msg, origin, &index)
         }
@@ -273,10 +287,14 @@ impl Proxy {
         if let Some(0) = self.max_forwards(msg, &mut edits) {
             return Some(self.reply(msg, origin, 483, "Max-Forwards reached zero"));
         }
-        let leftover_route = self.pop_own_routes(msg, &mut edits);
+        let (routed_here, leftover_route) = self.pop_own_routes(msg, &mut edits);
         let towards = origin.side.other();
         let uri = msg.request_uri()?;
-        let target = if to_tag.is_none() {
+        // A request inside a dialog the edge record-routed carries its Route. Anything else,
+        // an ACK for a failure response or a request with a made-up To tag among them, is
+        // routed and screened like a new call.
+        let in_dialog = to_tag.is_some() && routed_here;
+        let target = if !in_dialog {
             // A new call (or a request outside any dialog).
             let Some(number) = sip::uri_user(uri) else {
                 if method == b"OPTIONS" {
@@ -340,7 +358,7 @@ impl Proxy {
         .and_then(|v| sip::uri_user(uri_of(v)));
         match towards {
             Side::Operator => self.enrich(msg, origin, index, party, &mut edits),
-            Side::Service if to_tag.is_some() => {
+            Side::Service if in_dialog => {
                 if let Some(host) = party.and_then(|n| self.contact_host_of(index, n)) {
                     self.rewrite_contact(msg, &host, &mut edits);
                 }
@@ -385,6 +403,11 @@ impl Proxy {
             Some(b"s") => Side::Service,
             _ => return None,
         };
+        // The request went out the other side, so its responses come in there.
+        if origin.side != back_to.other() {
+            tracing::debug!(peer = %origin.addr, "dropped a response that came in on the wrong side");
+            return None;
+        }
         let addr = param(params, b"nbr").and_then(decode_addr)?;
         let transport = if param(params, b"nbt") == Some(b"t") {
             Transport::Tcp
@@ -466,9 +489,10 @@ impl Proxy {
         let host = std::str::from_utf8(&uri[parts.host]).ok()?;
         let (label, region_domain) = host.split_once('.')?;
         let (region, rest) = region_domain.split_once('.')?;
+        let region = region.as_bytes();
         let is_region = region.len() >= 3
-            && region[..2].eq_ignore_ascii_case("1r")
-            && region[2..].bytes().all(|b| b.is_ascii_digit());
+            && region[..2].eq_ignore_ascii_case(b"1r")
+            && region[2..].iter().all(|b| b.is_ascii_digit());
         (is_region && rest.eq_ignore_ascii_case(base)).then_some(label)
     }
 
@@ -548,13 +572,13 @@ impl Proxy {
                 };
                 host == ip.as_bytes() && parts.port.unwrap_or(5060) == own.port()
             })
-            && param(&uri[parts.params_at..], b"nb").is_some()
     }
 
-    /// Removes the edge's own entries at the top of the Route set; returns the next route's
-    /// URI, if one is left.
-    fn pop_own_routes<'m>(&self, msg: &Message<'m>, edits: &mut Edits) -> Option<&'m [u8]> {
+    /// Removes the edge's own entries at the top of the Route set; returns whether there were
+    /// any, and the next route's URI, if one is left.
+    fn pop_own_routes<'m>(&self, msg: &Message<'m>, edits: &mut Edits) -> (bool, Option<&'m [u8]>) {
         let mut popping = true;
+        let mut popped = false;
         for (at, header) in msg.headers.iter().enumerate() {
             if header.name != Name::Route {
                 continue;
@@ -585,15 +609,16 @@ impl Proxy {
                 }
             }
             if dropped_any {
+                popped = true;
                 edits
                     .lines
                     .push((at, (!rest.is_empty()).then(|| line_like(msg, header, rest))));
             }
             if !rest.is_empty() {
-                return Some(uri_of(first_of_list(rest).0));
+                return (popped, Some(uri_of(first_of_list(rest).0)));
             }
         }
-        None
+        (popped, None)
     }
 
     /// Where an in-dialog request goes: the next Route, else its Request-URI (put back as it
@@ -606,9 +631,6 @@ impl Proxy {
         from: Side,
         edits: &mut Edits,
     ) -> Option<Hop> {
-        if let Some(route) = route {
-            return hop_of(route);
-        }
         let parts = uri_parts(uri)?;
         if from == Side::Service {
             if let Some(original) = param(&uri[parts.params_at..], b"nbh") {
@@ -622,7 +644,7 @@ impl Proxy {
                     .position(|w| w.eq_ignore_ascii_case(&needle))?;
                 restored.extend_from_slice(&params[..at]);
                 restored.extend_from_slice(&params[at + needle.len()..]);
-                let target = hop_of(&restored)?;
+                let target = hop_of(route.unwrap_or(&restored))?;
                 let method = msg.method();
                 let mut line = method.to_vec();
                 line.push(b' ');
@@ -632,7 +654,7 @@ impl Proxy {
                 return Some(target);
             }
         }
-        hop_of(uri)
+        hop_of(route.unwrap_or(uri))
     }
 
     /// Points the first Contact's host at `host`, keeping the old host in a parameter so the
@@ -784,19 +806,25 @@ impl Proxy {
 fn hop_of(uri: &[u8]) -> Option<Hop> {
     let parts = uri_parts(uri)?;
     let host = std::str::from_utf8(&uri[parts.host.clone()]).ok()?;
-    let ip: IpAddr = host
+    let ip: Option<IpAddr> = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .parse()
-        .ok()?;
+        .ok();
     let transport = match param(&uri[parts.params_at..], b"transport") {
         Some(t) if t.eq_ignore_ascii_case(b"tcp") => Transport::Tcp,
         _ => Transport::Udp,
     };
-    Some(Hop {
-        transport,
-        addr: SocketAddr::new(ip, parts.port.unwrap_or(5060)),
-    })
+    let port = parts.port.unwrap_or(5060);
+    let addr = match ip {
+        Some(ip) => SocketAddr::new(ip, port),
+        // A name (Teams' Contacts and Record-Routes are): the system resolver, A/AAAA only.
+        None => {
+            use std::net::ToSocketAddrs;
+            (host, port).to_socket_addrs().ok()?.next()?
+        }
+    };
+    Some(Hop { transport, addr })
 }
 
 /// What the numbering plan says a number is, for the default rule.

@@ -103,6 +103,17 @@ fn trim(raw: &[u8], mut range: Range<usize>) -> Range<usize> {
 impl<'a> Message<'a> {
     pub fn parse(raw: &'a [u8]) -> Result<Self, ParseError> {
         let head_end = find(raw, b"\r\n\r\n").ok_or(ParseError::NoEndOfHeaders)? + 2;
+        // A lone CR or LF would end a header line for some parsers and not for others: a
+        // header hidden that way could pass unseen.
+        let head = &raw[..head_end];
+        let lone = head.iter().enumerate().any(|(i, b)| match b {
+            b'\n' => i == 0 || head[i - 1] != b'\r',
+            b'\r' => head.get(i + 1) != Some(&b'\n'),
+            _ => false,
+        });
+        if lone {
+            return Err(ParseError::BadHeader);
+        }
         let first_end = find(raw, b"\r\n").expect("a CRLF precedes CRLFCRLF's end");
         let start = parse_start_line(raw, first_end)?;
         let mut headers: Vec<Header> = Vec::with_capacity(16);
@@ -133,12 +144,28 @@ impl<'a> Message<'a> {
             }
             at = end;
         }
+        // The body is what Content-Length says; bytes after it are not part of this message.
+        let mut lengths = headers.iter().filter(|h| h.name == Name::ContentLength);
+        let mut end = raw.len();
+        if let Some(length) = lengths.next() {
+            if lengths.next().is_some() {
+                return Err(ParseError::BadHeader);
+            }
+            let declared: usize = std::str::from_utf8(&raw[length.value_at.clone()])
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or(ParseError::BadHeader)?;
+            end = (head_end + 2)
+                .checked_add(declared)
+                .filter(|e| *e <= raw.len())
+                .ok_or(ParseError::BadHeader)?;
+        }
         Ok(Self {
             raw,
             start,
             start_at: 0..first_end + 2,
             headers,
-            tail_at: head_end..raw.len(),
+            tail_at: head_end..end,
         })
     }
 
@@ -320,11 +347,15 @@ pub fn uri_parts(uri: &[u8]) -> Option<UriParts> {
     if !scheme.eq_ignore_ascii_case(b"sip") && !scheme.eq_ignore_ascii_case(b"sips") {
         return None;
     }
-    let hostport_end = uri[rest_at..]
+    // The user part may hold `;` (`+1555;npdi;rn=…@host`): `@` is looked for up to the headers.
+    let before_headers = uri[rest_at..]
         .iter()
-        .position(|b| matches!(b, b';' | b'?' | b'>'))
+        .position(|b| matches!(b, b'?' | b'>'))
         .map_or(uri.len(), |p| rest_at + p);
-    let (user, host_at) = match uri[rest_at..hostport_end].iter().rposition(|b| *b == b'@') {
+    let (user, host_at) = match uri[rest_at..before_headers]
+        .iter()
+        .rposition(|b| *b == b'@')
+    {
         Some(at) => {
             let user_end = uri[rest_at..rest_at + at]
                 .iter()
@@ -417,6 +448,21 @@ Content-Length: 4\r\n\r\nabcd";
         assert_eq!(
             uri_user(b"tel:+441632960001;phone-context=x"),
             Some("+441632960001")
+        );
+    }
+
+    #[test]
+    fn refuses_hidden_headers_and_reads_only_the_declared_body() {
+        let lone_lf = b"OPTIONS sip:a SIP/2.0\r\nX-A: y\nX-Hidden: z\r\n\r\n";
+        assert_eq!(Message::parse(lone_lf).unwrap_err(), ParseError::BadHeader);
+        let twice = b"OPTIONS sip:a SIP/2.0\r\nl: 0\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(Message::parse(twice).unwrap_err(), ParseError::BadHeader);
+        let smuggled = b"OPTIONS sip:a SIP/2.0\r\nl: 2\r\n\r\nokINVITE sip:b SIP/2.0\r\n\r\n";
+        let m = Message::parse(smuggled).unwrap();
+        assert_eq!(&m.raw[m.tail_at.clone()], b"\r\nok");
+        assert_eq!(
+            uri_user(b"sip:+15550100000;npdi;rn=+15550199999@10.0.0.1;user=phone"),
+            Some("+15550100000")
         );
     }
 

@@ -107,6 +107,13 @@ impl Sockets {
         for stream in listener.incoming() {
             match stream {
                 Ok(stream) => {
+                    let trusted = stream
+                        .peer_addr()
+                        .is_ok_and(|peer| self.proxy.trusts(side, peer.ip()));
+                    if !trusted {
+                        tracing::debug!("refused a TCP connection from an untrusted peer");
+                        continue;
+                    }
                     if let Err(error) = self.clone().adopt(stream, side) {
                         tracing::warn!(%error, "cannot take a TCP connection");
                     }
@@ -122,6 +129,8 @@ impl Sockets {
     /// Registers a connection and starts reading it; returns its id.
     fn adopt(self: Arc<Self>, stream: TcpStream, side: Side) -> std::io::Result<u64> {
         stream.set_nodelay(true)?;
+        // A peer that stops reading must not stall the thread that sends to it for long.
+        stream.set_write_timeout(Some(Duration::from_secs(2)))?;
         let peer = stream.peer_addr()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let connection = Arc::new(Connection {
@@ -163,6 +172,8 @@ impl Sockets {
         let mut buf: Vec<u8> = Vec::with_capacity(8192);
         let mut chunk = [0u8; 8192];
         loop {
+            // Keep-alive CRLFs between messages.
+            drop_blank_lines(&mut buf);
             while let Some(len) = framed_length(&buf) {
                 if len > MAX_MESSAGE {
                     tracing::warn!(%peer, "closing a TCP connection that sent an oversized message");
@@ -178,13 +189,8 @@ impl Sockets {
                     self.send(out);
                 }
                 buf.drain(..len);
+                drop_blank_lines(&mut buf);
             }
-            // Keep-alive CRLFs between messages.
-            let blank = buf
-                .iter()
-                .take_while(|b| matches!(b, b'\r' | b'\n'))
-                .count();
-            buf.drain(..blank);
             match stream.read(&mut chunk) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -243,11 +249,23 @@ impl Sockets {
                     .ok_or_else(|| std::io::Error::other("the new connection closed at once"))?
             }
         };
-        debug_assert_eq!(connection.side, to.side);
-        let _ = connection.peer;
+        if connection.side != to.side {
+            return Err(std::io::Error::other(format!(
+                "the connection to {} is on the other side",
+                connection.peer
+            )));
+        }
         let mut writer = connection.writer.lock().expect("writer lock");
         writer.write_all(bytes)
     }
+}
+
+fn drop_blank_lines(buf: &mut Vec<u8>) {
+    let blank = buf
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count();
+    buf.drain(..blank);
 }
 
 /// The length of the first whole SIP message in a TCP stream's buffer, when it is all there.
@@ -267,7 +285,7 @@ fn framed_length(buf: &[u8]) -> Option<usize> {
                 .unwrap_or(0);
         }
     }
-    let total = head_end + body;
+    let total = head_end.saturating_add(body);
     (buf.len() >= total).then_some(total)
 }
 

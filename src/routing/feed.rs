@@ -22,7 +22,10 @@ const BATCH: i64 = 20_000;
 
 /// How long a hole in the audit ids may stay open before the feed reads past it: on
 /// PostgreSQL a transaction that took an id may commit after a later one, or never.
-const GAP_GRACE: Duration = Duration::from_secs(5);
+const GAP_GRACE: Duration = Duration::from_secs(30);
+
+/// Events before a full reload's snapshot that are read again after it.
+const REREAD_AFTER_RELOAD: i64 = 1_000;
 
 /// Settings the operator pinned on the command line, which the deployment's settings do not
 /// override.
@@ -107,16 +110,19 @@ impl Feed {
         for account in store::all_accounts(&self.db).await? {
             fresh.put_account(account);
         }
-        let mut numbers = Vec::new();
-        store::each_number(&self.db, |facts| numbers.push(facts)).await?;
-        fresh.load_numbers(numbers);
+        let expected = store::count_numbers(&self.db).await?;
+        let mut loader = fresh.loader(expected);
+        store::each_number(&self.db, |facts| loader.push(&facts)).await?;
+        loader.finish();
         let count = fresh.len();
         {
             let mut index = self.index.write().expect("index lock");
             fresh.generation = index.generation + 1;
             *index = fresh;
         }
-        self.applied = from;
+        // Events just before the snapshot may belong to transactions that had not committed
+        // when it was read: they are read again (reloading what they name is harmless).
+        self.applied = (from - REREAD_AFTER_RELOAD).max(0);
         self.ahead.clear();
         self.gap_since = None;
         tracing::info!(
@@ -216,6 +222,8 @@ impl Feed {
             while self.ahead.first() == Some(&(self.applied + 1)) {
                 self.applied += 1;
                 self.ahead.pop_first();
+                // A hole that filled: the next one gets its own grace time.
+                self.gap_since = None;
             }
             let Some(&next) = self.ahead.first() else {
                 self.gap_since = None;

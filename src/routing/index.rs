@@ -160,22 +160,32 @@ impl RoutingIndex {
                 id
             }
         };
-        self.labels.retain(|_, owner| *owner != id);
-        if let Some(dr) = &account.direct_routing {
-            // Two accounts asking for one label: the first keeps it (the DNS check reports the
-            // second as inconsistent).
-            self.labels.entry(dr.label.clone()).or_insert(id);
-        }
+        let owned_a_label = self.labels.values().any(|owner| *owner == id);
+        let asks_for_one = account.direct_routing.is_some();
         self.accounts[id as usize] = Some(account);
+        if owned_a_label || asks_for_one {
+            self.assign_labels();
+        }
         self.generation += 1;
+    }
+
+    /// Gives each Direct Routing label to the first account (oldest loaded) that asks for it;
+    /// the DNS check reports any other as inconsistent.
+    fn assign_labels(&mut self) {
+        self.labels.clear();
+        for (id, account) in self.accounts.iter().enumerate() {
+            if let Some(dr) = account.as_ref().and_then(|a| a.direct_routing.as_ref()) {
+                self.labels.entry(dr.label.clone()).or_insert(id as u32);
+            }
+        }
     }
 
     /// Forgets an account; its numbers are gone with it (the store refuses deleting an
     /// account that still has numbers).
     pub fn remove_account(&mut self, name: &str) {
         if let Some(id) = self.account_ids.remove(name) {
-            self.labels.retain(|_, owner| *owner != id);
             self.accounts[id as usize] = None;
+            self.assign_labels();
             self.generation += 1;
         }
     }
@@ -219,23 +229,23 @@ impl RoutingIndex {
 
     /// Replaces every number at once (start-up and full resync).
     pub fn load_numbers(&mut self, numbers: impl IntoIterator<Item = NumberFacts>) {
+        let mut loader = self.loader(0);
+        for facts in numbers {
+            loader.push(&facts);
+        }
+        loader.finish();
+    }
+
+    /// Replaces every number with those pushed into the loader, one at a time, so a load
+    /// never holds all the rows it reads; `expected` sizes the table up front.
+    pub fn loader(&mut self, expected: usize) -> Loader<'_> {
         self.overlay.clear();
         self.headers.clear();
         self.header_garbage = 0;
-        let mut entries: Vec<([u32; 2], Slot)> = Vec::new();
-        for facts in numbers {
-            let Some(key) = number_key(&facts.number) else {
-                continue;
-            };
-            let slot = self.new_slot(&facts);
-            entries.push((split(key), slot));
+        Loader {
+            entries: Vec::with_capacity(expected),
+            index: self,
         }
-        entries.sort_unstable_by_key(|(k, _)| *k);
-        entries.dedup_by_key(|(k, _)| *k);
-        self.sorted_keys = entries.iter().map(|(k, _)| *k).collect();
-        self.sorted_slots = entries.into_iter().map(|(_, s)| s).collect();
-        self.headers.shrink_to_fit();
-        self.generation += 1;
     }
 
     /// Adds or replaces one number.
@@ -325,6 +335,32 @@ impl RoutingIndex {
         }
         self.headers = arena;
         self.header_garbage = 0;
+    }
+}
+
+/// Fills an index with numbers as they are read.
+pub struct Loader<'a> {
+    index: &'a mut RoutingIndex,
+    entries: Vec<([u32; 2], Slot)>,
+}
+
+impl Loader<'_> {
+    pub fn push(&mut self, facts: &NumberFacts) {
+        if let Some(key) = number_key(&facts.number) {
+            let slot = self.index.new_slot(facts);
+            self.entries.push((split(key), slot));
+        }
+    }
+
+    pub fn finish(self) {
+        let Self { index, mut entries } = self;
+        entries.sort_unstable_by_key(|(k, _)| *k);
+        entries.dedup_by_key(|(k, _)| *k);
+        index.sorted_keys = entries.iter().map(|(k, _)| *k).collect();
+        index.sorted_slots = entries.iter().map(|(_, s)| *s).collect();
+        drop(entries);
+        index.headers.shrink_to_fit();
+        index.generation += 1;
     }
 }
 

@@ -67,6 +67,14 @@ pub async fn each_number(
     Ok(())
 }
 
+/// How many numbers there are, to size a load.
+pub async fn count_numbers(db: &Database) -> Result<usize, StoreError> {
+    on_pool!(db, pool => {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM numbers").fetch_one(pool).await?;
+        Ok(count.max(0) as usize)
+    })
+}
+
 /// The numbers among `keys` that exist.
 pub async fn numbers(db: &Database, keys: &[String]) -> Result<Vec<NumberFacts>, StoreError> {
     let mut found = Vec::new();
