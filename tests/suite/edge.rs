@@ -312,7 +312,7 @@ async fn call(
                 .expect("sipp runs")
         });
         std::thread::sleep(Duration::from_millis(300));
-        let client = Command::new("sipp")
+        let mut client = Command::new("sipp")
             .current_dir(&dir)
             .arg(format!("127.0.0.1:{edge_port}"))
             .args(["-sf", uac.to_str().unwrap(), "-inf", csv.to_str().unwrap()])
@@ -330,8 +330,21 @@ async fn call(
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status()
+            .spawn()
             .expect("sipp runs");
+        // SIPp's own -timeout does not end a scenario stuck waiting for a message.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            if let Some(status) = client.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = client.kill();
+                let _ = client.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         // The UAS ends after its calls; one that never got them is stopped.
         let deadline = Instant::now() + Duration::from_secs(10);
         let server_status = server.as_mut().map(|server| loop {
@@ -340,11 +353,13 @@ async fn call(
             }
             if Instant::now() > deadline {
                 let _ = server.kill();
+                let _ = server.wait();
                 break None;
             }
             std::thread::sleep(Duration::from_millis(50));
         });
-        let ok = client.success() && server_status.is_none_or(|s| s.is_some_and(|s| s.success()));
+        let ok = client.is_some_and(|c| c.success())
+            && server_status.is_none_or(|s| s.is_some_and(|s| s.success()));
         if ok {
             return Ok(());
         }
@@ -434,6 +449,14 @@ async fn calls_through_the_edge(transport: Transport) {
             "service_uas.xml",
             ports.tpm,
             [UNPROVISIONED_MOBILE, caller, "NONE", edge_ip],
+        ),
+        (
+            "Teams hangs up a DR call: the BYE reaches the caller's own Contact, with the header",
+            "operator_uac_callee_hangs_up.xml",
+            ports.operator,
+            "service_uas_hangs_up.xml",
+            ports.dr,
+            [DR_WITH_HEADER, caller, "contoso-gold", edge_ip],
         ),
         // Toward the operator's network: the calling number's value is on the INVITE and the
         // BYE, and the forged copy is gone.
