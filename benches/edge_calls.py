@@ -863,8 +863,8 @@ def start_capture(path: Path, ports: list[int], log: Path) -> subprocess.Popen:
 
 def stop_capture(capture: subprocess.Popen, log: Path) -> dict:
     stop(capture, signal.SIGINT, grace=30)
-    counts = dict((m[1], int(m[0])) for m in re.findall(r"(\d+) packets? (captured|received by filter|dropped by kernel)",
-                                                         tail(log)))
+    said = re.findall(r"(\d+) packets? (captured|received by filter|dropped by kernel)", tail(log))
+    counts = {what: int(count) for count, what in said}
     return {"captured": counts.get("captured"), "dropped_by_kernel": counts.get("dropped by kernel")}
 
 

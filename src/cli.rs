@@ -70,6 +70,13 @@ pub struct EdgeArgs {
         default_value = "127.0.0.1:5062"
     )]
     pub service_listen: SocketAddr,
+    /// The operator-facing address as peers reach it (Via, Record-Route), when it is not the
+    /// listening address (which must then be a specific one, not 0.0.0.0).
+    #[arg(long, env = "NUMBAT_EDGE_OPERATOR_ADVERTISE")]
+    pub operator_advertise: Option<SocketAddr>,
+    /// The service-facing address as peers reach it.
+    #[arg(long, env = "NUMBAT_EDGE_SERVICE_ADVERTISE")]
+    pub service_advertise: Option<SocketAddr>,
     /// Where calls toward the operator's network go: [udp:|tcp:]<ip>:<port>.
     #[arg(long, env = "NUMBAT_EDGE_OPERATOR_NEXT_HOP")]
     pub operator_next_hop: String,

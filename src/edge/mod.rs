@@ -73,10 +73,21 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
         crate::domain::BaseDomain::parse(base)
             .map_err(|v| anyhow::anyhow!("--base-domain {base}: {v}"))?;
     }
+    let advertised = |listen: SocketAddr, advertise: Option<SocketAddr>, flag: &str| {
+        let addr = advertise.unwrap_or(listen);
+        if addr.ip().is_unspecified() {
+            anyhow::bail!(
+                "--{flag}-listen {listen} listens on every address: give --{flag}-advertise, the address peers reach it at (it goes in Via and Record-Route)"
+            );
+        }
+        Ok(addr)
+    };
     Ok(EdgeOptions {
         proxy: EdgeConfig {
-            operator_addr: args.operator_listen,
-            service_addr: args.service_listen,
+            operator_listen: args.operator_listen,
+            service_listen: args.service_listen,
+            operator_addr: advertised(args.operator_listen, args.operator_advertise, "operator")?,
+            service_addr: advertised(args.service_listen, args.service_advertise, "service")?,
             operator_next_hop,
             next_hops,
             region: args.region,

@@ -102,9 +102,13 @@ pub struct Outgoing {
 /// How the edge is set up.
 #[derive(Clone, Debug)]
 pub struct EdgeConfig {
-    /// The operator-facing address (in Via and Record-Route toward the operator).
+    /// Where the operator-facing sockets listen.
+    pub operator_listen: SocketAddr,
+    /// Where the service-facing sockets listen.
+    pub service_listen: SocketAddr,
+    /// The operator-facing address peers reach (in Via and Record-Route toward the operator).
     pub operator_addr: SocketAddr,
-    /// The service-facing address.
+    /// The service-facing address peers reach.
     pub service_addr: SocketAddr,
     /// Where calls toward the operator's network go.
     pub operator_next_hop: Hop,

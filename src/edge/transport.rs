@@ -54,8 +54,8 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 impl Sockets {
     /// Binds UDP and TCP on both addresses and starts the threads; returns at once.
     pub fn start(proxy: Proxy) -> std::io::Result<Arc<Self>> {
-        let operator = proxy.config.operator_addr;
-        let service = proxy.config.service_addr;
+        let operator = proxy.config.operator_listen;
+        let service = proxy.config.service_listen;
         let listeners = [TcpListener::bind(operator)?, TcpListener::bind(service)?];
         let sockets = Arc::new(Self {
             udp: [udp_socket(operator)?, udp_socket(service)?],

@@ -81,6 +81,8 @@ impl Ports {
         next_hops[Service::TeamsDirectRouting.index()] = Some(hop(self.dr));
         next_hops[Service::TeamsPhoneMobile.index()] = Some(hop(self.tpm));
         EdgeConfig {
+            operator_listen: local(self.operator),
+            service_listen: local(self.service),
             operator_addr: local(self.operator),
             service_addr: local(self.service),
             operator_next_hop: hop(self.operator_hop),
