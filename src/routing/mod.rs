@@ -70,17 +70,11 @@ impl<'a> NumberRoute<'a> {
         SERVICE_PREFERENCE.into_iter().find(|s| self.has(*s))
     }
 
-    /// The custom header value, where the number's service carries one (Direct Routing,
-    /// Operator Connect and Zoom do; Teams Phone Mobile and Call Protection do not).
+    /// The custom header value, when every service the number has carries one (the service
+    /// table's `custom_header`: not Teams Phone Mobile, not Call Protection).
     pub fn header_value(&self) -> Option<&'a str> {
-        let carries = [
-            Service::TeamsDirectRouting,
-            Service::TeamsOperatorConnect,
-            Service::ZoomPhoneCloudPeering,
-        ]
-        .into_iter()
-        .any(|s| self.has(s))
-            && !self.has(Service::TeamsPhoneMobile);
+        let mut enabled = Service::ALL.into_iter().filter(|s| self.has(*s)).peekable();
+        let carries = enabled.peek().is_some() && enabled.all(|s| s.traits().custom_header);
         self.custom_sip_header.filter(|_| carries)
     }
 }
@@ -210,10 +204,9 @@ pub fn decide(
                     decision.rejection = Some(Rejection {
                         status: 404,
                         reason: format!(
-                        "{number} is not provisioned, and as a {} line no default rule routes it \
-                             (fixed lines go to Operator Connect, mobiles to Teams Phone Mobile)",
-                        decision.line_type.as_str()
-                    ),
+                            "{number} is not provisioned, and no service takes {} lines by default",
+                            decision.line_type.as_str()
+                        ),
                     })
                 }
             },
@@ -244,14 +237,13 @@ pub fn decide(
     decision
 }
 
-/// The default rule for numbers that were never provisioned.
+/// The default rule for numbers that were never provisioned: the service whose row in the
+/// service table lists the line type (fixed lines to Operator Connect, mobiles to Teams Phone
+/// Mobile).
 pub fn default_service(line_type: LineType) -> Option<Service> {
-    match line_type {
-        // Where the numbering plan cannot tell (the USA), a number is taken as a fixed line.
-        LineType::FixedLine | LineType::FixedLineOrMobile => Some(Service::TeamsOperatorConnect),
-        LineType::Mobile => Some(Service::TeamsPhoneMobile),
-        _ => None,
-    }
+    Service::ALL
+        .into_iter()
+        .find(|s| s.traits().default_for.contains(&line_type))
 }
 
 /// Direct Routing caller ID screening: a call from a customer's Teams whose calling number is
@@ -370,7 +362,11 @@ mod tests {
             Some(Service::TeamsOperatorConnect)
         );
         assert_eq!(d(LineType::Mobile).service, Some(Service::TeamsPhoneMobile));
-        let refused = d(LineType::TollFree);
+        assert_eq!(
+            d(LineType::TollFree).service,
+            Some(Service::TeamsOperatorConnect)
+        );
+        let refused = d(LineType::Pager);
         assert_eq!(refused.rejection.unwrap().status, 404);
         assert!(refused.custom_sip_header.is_none());
     }
