@@ -178,10 +178,15 @@ fn fnv(parts: &[&[u8]]) -> u64 {
     hash
 }
 
-fn encode_addr(addr: SocketAddr) -> String {
-    match addr.ip() {
-        IpAddr::V4(ip) => format!("{:08x}-{:04x}", u32::from(ip), addr.port()),
-        IpAddr::V6(ip) => format!("{:032x}-{:04x}", u128::from(ip), addr.port()),
+/// An address as the edge's Via parameter `nbr` holds it: hex address, `-`, hex port.
+struct ViaAddr(SocketAddr);
+
+impl std::fmt::Display for ViaAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.ip() {
+            IpAddr::V4(ip) => write!(f, "{:08x}-{:04x}", u32::from(ip), self.0.port()),
+            IpAddr::V6(ip) => write!(f, "{:032x}-{:04x}", u128::from(ip), self.0.port()),
+        }
     }
 }
 
@@ -195,13 +200,6 @@ fn decode_addr(raw: &[u8]) -> Option<SocketAddr> {
         _ => return None,
     };
     Some(SocketAddr::new(ip, port))
-}
-
-fn host_text(addr: SocketAddr) -> String {
-    match addr.ip() {
-        IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
-        IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
-    }
 }
 
 /// The header's name as the message wrote it, then `: value`, as a full line.
@@ -287,7 +285,11 @@ impl Proxy {
         if method == b"ACK" && to_tag.is_some_and(|t| t.starts_with(OWN_TAG.as_bytes())) {
             return None;
         }
-        let mut edits = Edits::default();
+        let mut edits = Edits {
+            // A Via and two Record-Routes.
+            top: Vec::with_capacity(256),
+            ..Edits::default()
+        };
         if let Some(0) = self.max_forwards(msg, &mut edits) {
             return Some(self.reply(msg, origin, 483, "Max-Forwards reached zero"));
         }
@@ -566,16 +568,20 @@ impl Proxy {
         let Some(parts) = uri_parts(uri) else {
             return false;
         };
-        let host = &uri[parts.host.clone()];
-        [self.config.operator_addr, self.config.service_addr]
-            .iter()
-            .any(|own| {
-                let ip = match own.ip() {
-                    IpAddr::V4(ip) => ip.to_string(),
-                    IpAddr::V6(ip) => format!("[{ip}]"),
-                };
-                host == ip.as_bytes() && parts.port.unwrap_or(5060) == own.port()
+        let Some(ip) = std::str::from_utf8(&uri[parts.host.clone()])
+            .ok()
+            .and_then(|host| {
+                host.strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(host)
+                    .parse::<IpAddr>()
+                    .ok()
             })
+        else {
+            return false;
+        };
+        let at = SocketAddr::new(ip, parts.port.unwrap_or(5060));
+        at == self.config.operator_addr || at == self.config.service_addr
     }
 
     /// Removes the edge's own entries at the top of the Route set; returns whether there were
@@ -722,23 +728,23 @@ impl Proxy {
         };
         let call_id = msg.first_value(Name::CallId).unwrap_or_default();
         let branch = fnv(&[top_branch, method, call_id, &[origin.side.code() as u8]]);
+        let mut top = ByteWriter(&mut edits.top);
+        // A socket address displays as host:port ([v6]:port), as a Via's sent-by is written.
         let _ = write!(
-            ByteWriter(&mut edits.top),
-            "Via: SIP/2.0/{} {};branch={OWN_BRANCH}{branch:016x};nbs={};nbr={}{}{}\r\n",
+            top,
+            "Via: SIP/2.0/{} {};branch={OWN_BRANCH}{branch:016x};nbs={};nbr={}",
             transport.via_name(),
-            host_text(self.addr_of(towards)),
+            self.addr_of(towards),
             origin.side.code(),
-            encode_addr(origin.addr),
-            if origin.transport == Transport::Tcp {
-                ";nbt=t"
-            } else {
-                ""
-            },
-            origin
-                .connection
-                .map(|c| format!(";nbc={c}"))
-                .unwrap_or_default(),
+            ViaAddr(origin.addr),
         );
+        if origin.transport == Transport::Tcp {
+            let _ = write!(top, ";nbt=t");
+        }
+        if let Some(connection) = origin.connection {
+            let _ = write!(top, ";nbc={connection}");
+        }
+        let _ = write!(top, "\r\n");
     }
 
     fn add_record_route(
@@ -759,9 +765,9 @@ impl Proxy {
         let _ = write!(
             ByteWriter(&mut edits.top),
             "Record-Route: <sip:{};lr;nb{}>\r\nRecord-Route: <sip:{};lr;nb{}>\r\n",
-            host_text(self.addr_of(towards)),
+            self.addr_of(towards),
             tcp(transport),
-            host_text(self.addr_of(origin.side)),
+            self.addr_of(origin.side),
             tcp(origin.transport),
         );
     }
@@ -863,7 +869,10 @@ mod tests {
     fn addresses_survive_the_via_parameter() {
         for addr in ["127.0.0.1:5060", "[2001:db8::7]:5071"] {
             let addr: SocketAddr = addr.parse().unwrap();
-            assert_eq!(decode_addr(encode_addr(addr).as_bytes()), Some(addr));
+            assert_eq!(
+                decode_addr(ViaAddr(addr).to_string().as_bytes()),
+                Some(addr)
+            );
         }
     }
 

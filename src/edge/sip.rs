@@ -21,25 +21,29 @@ pub enum Name {
 
 impl Name {
     fn of(raw: &[u8]) -> Self {
-        const NAMES: [(&[u8], &[u8], Name); 10] = [
-            (b"via", b"v", Name::Via),
-            (b"from", b"f", Name::From),
-            (b"to", b"t", Name::To),
-            (b"call-id", b"i", Name::CallId),
-            (b"cseq", b"", Name::CSeq),
-            (b"contact", b"m", Name::Contact),
-            (b"route", b"", Name::Route),
-            (b"record-route", b"", Name::RecordRoute),
-            (b"max-forwards", b"", Name::MaxForwards),
-            (b"content-length", b"l", Name::ContentLength),
-        ];
-        NAMES
-            .iter()
-            .find(|(long, short, _)| {
-                raw.eq_ignore_ascii_case(long)
-                    || (!short.is_empty() && raw.eq_ignore_ascii_case(short))
-            })
-            .map_or(Name::Other, |(_, _, name)| *name)
+        let is = |name: &[u8]| raw.eq_ignore_ascii_case(name);
+        match raw.len() {
+            1 => match raw[0].to_ascii_lowercase() {
+                b'v' => Name::Via,
+                b'f' => Name::From,
+                b't' => Name::To,
+                b'i' => Name::CallId,
+                b'm' => Name::Contact,
+                b'l' => Name::ContentLength,
+                _ => Name::Other,
+            },
+            2 if is(b"to") => Name::To,
+            3 if is(b"via") => Name::Via,
+            4 if is(b"from") => Name::From,
+            4 if is(b"cseq") => Name::CSeq,
+            5 if is(b"route") => Name::Route,
+            7 if is(b"call-id") => Name::CallId,
+            7 if is(b"contact") => Name::Contact,
+            12 if is(b"record-route") => Name::RecordRoute,
+            12 if is(b"max-forwards") => Name::MaxForwards,
+            14 if is(b"content-length") => Name::ContentLength,
+            _ => Name::Other,
+        }
     }
 }
 
@@ -86,8 +90,15 @@ pub enum ParseError {
     BadHeader,
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// Where the line that starts at `from` ends: the position of its CRLF. A lone CR or LF would
+/// end a header line for some parsers and not for others, so a header hidden that way could
+/// pass unseen: both are refused.
+fn line_end(raw: &[u8], from: usize) -> Result<usize, ParseError> {
+    let lf = from + memchr::memchr(b'\n', &raw[from..]).ok_or(ParseError::NoEndOfHeaders)?;
+    if lf == from || raw[lf - 1] != b'\r' || memchr::memchr(b'\r', &raw[from..lf - 1]).is_some() {
+        return Err(ParseError::BadHeader);
+    }
+    Ok(lf - 1)
 }
 
 fn trim(raw: &[u8], mut range: Range<usize>) -> Range<usize> {
@@ -102,35 +113,24 @@ fn trim(raw: &[u8], mut range: Range<usize>) -> Range<usize> {
 
 impl<'a> Message<'a> {
     pub fn parse(raw: &'a [u8]) -> Result<Self, ParseError> {
-        let head_end = find(raw, b"\r\n\r\n").ok_or(ParseError::NoEndOfHeaders)? + 2;
-        // A lone CR or LF would end a header line for some parsers and not for others: a
-        // header hidden that way could pass unseen.
-        let head = &raw[..head_end];
-        let lone = head.iter().enumerate().any(|(i, b)| match b {
-            b'\n' => i == 0 || head[i - 1] != b'\r',
-            b'\r' => head.get(i + 1) != Some(&b'\n'),
-            _ => false,
-        });
-        if lone {
-            return Err(ParseError::BadHeader);
-        }
-        let first_end = find(raw, b"\r\n").expect("a CRLF precedes CRLFCRLF's end");
+        let first_end = line_end(raw, 0)?;
         let start = parse_start_line(raw, first_end)?;
-        let mut headers: Vec<Header> = Vec::with_capacity(16);
+        let mut headers: Vec<Header> = Vec::with_capacity(24);
         let mut at = first_end + 2;
-        while at < head_end {
-            let end = at + find(&raw[at..head_end], b"\r\n").ok_or(ParseError::BadHeader)? + 2;
+        // Where the empty line that ends the headers starts.
+        let head_end = loop {
+            let cr = line_end(raw, at)?;
+            if cr == at {
+                break at;
+            }
+            let end = cr + 2;
             if matches!(raw[at], b' ' | b'\t') {
                 // A continuation of the previous header's value.
                 let last = headers.last_mut().ok_or(ParseError::BadHeader)?;
                 last.line_at.end = end;
                 last.value_at.end = trim(raw, last.value_at.start..end).end;
             } else {
-                let colon = at
-                    + raw[at..end]
-                        .iter()
-                        .position(|b| *b == b':')
-                        .ok_or(ParseError::BadHeader)?;
+                let colon = at + memchr::memchr(b':', &raw[at..cr]).ok_or(ParseError::BadHeader)?;
                 let name_at = trim(raw, at..colon);
                 if name_at.is_empty() {
                     return Err(ParseError::BadHeader);
@@ -143,7 +143,7 @@ impl<'a> Message<'a> {
                 });
             }
             at = end;
-        }
+        };
         // The body is what Content-Length says; bytes after it are not part of this message.
         let mut lengths = headers.iter().filter(|h| h.name == Name::ContentLength);
         let mut end = raw.len();
