@@ -94,6 +94,7 @@ MIN_RATE_SHARE = 0.97
 GAP_S = 4  # quiet seconds between two runs
 READY_TIMEOUT_S = 120
 ERROR_LOG_CAP = 2_000_000  # bytes of a SIPp error log kept
+EDGE_ARGS: list[str] = []  # --edge-arg
 
 KAMAILIO_ARGS = ["-m", "4000", "-M", "512", "-n", "2", "-x", "tlsf", "-X", "tlsf", "-A", "BIGBUF"]
 PACKAGES = {  # Debian package -> what shows it is installed
@@ -147,6 +148,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="keep the temporary folder (databases, CSV files, captures) and say where")
     parser.add_argument("--kamailio-dir", type=Path, default=REPO.parent / "shared" / "anchors" / "kamailio",
                         help="folder holding the anchor's kamailio.cfg (default: ../shared/anchors/kamailio)")
+    parser.add_argument("--edge-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument for `numbat edge` (repeat), e.g. --edge-arg=--scheduler-slice-us=0")
     parser.add_argument("--numbat-bin", type=Path,
                         help="the numbat binary (default target/release/numbat, built when missing or stale)")
     args = parser.parse_args(argv)
@@ -638,7 +641,7 @@ def edge_command(binary: Path, url: str, proxy: Proxy) -> list[str]:
             "--service-listen", f"{HOST}:{proxy.service_port}",
             "--operator-next-hop", f"udp:{HOST}:{UAS_PORT}",
             "--next-hop", f"operator-connect=udp:{HOST}:{UAS_PORT}",
-            "--header-name", HEADER_NAME]
+            "--header-name", HEADER_NAME, *EDGE_ARGS]
 
 
 def follow_stderr(process: subprocess.Popen, log: Path, ready: threading.Event) -> None:
@@ -1137,6 +1140,7 @@ def print_summary(results: dict[str, dict], errors: dict[str, str], args: argpar
 
 def main() -> int:
     args = parse_args()
+    EDGE_ARGS.extend(args.edge_arg)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wanted = [args.only] if args.only else ["edge", "kamailio"]
     ensure_packages(with_kamailio="kamailio" in wanted)

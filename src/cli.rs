@@ -106,6 +106,10 @@ pub struct EdgeArgs {
     /// How often to look for changes other processes made (PostgreSQL also notifies at once).
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,
+    /// Threads reading the UDP sockets (both sides'). More than one lets a burst of messages
+    /// be drained on another core while the thread the kernel woke first still waits for one.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub udp_threads: u16,
 }
 
 /// Where Operator Connect is, and how sync paces itself.

@@ -36,6 +36,8 @@ pub struct EdgeOptions {
     pub overrides: Overrides,
     pub poll: Duration,
     pub dns: Option<SocketAddr>,
+    /// Threads reading the UDP sockets.
+    pub udp_threads: usize,
 }
 
 /// The options `numbat edge`'s arguments give, checked.
@@ -100,6 +102,7 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
         },
         poll: Duration::from_millis(args.poll_ms.max(10)),
         dns: args.dns_listen,
+        udp_threads: usize::from(args.udp_threads),
     })
 }
 
@@ -136,7 +139,10 @@ pub async fn start(db: Database, options: EdgeOptions) -> anyhow::Result<Running
             }
         }
     }));
-    let sockets = transport::Sockets::start(Proxy::new(options.proxy.clone(), index.clone()))?;
+    let sockets = transport::Sockets::start(
+        Proxy::new(options.proxy.clone(), index.clone()),
+        options.udp_threads,
+    )?;
     Ok(RunningEdge {
         index,
         sockets,

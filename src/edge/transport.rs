@@ -1,7 +1,7 @@
 //! The edge's sockets: UDP and TCP on the operator-facing and the service-facing address.
 //!
-//! Plain threads: a UDP socket per side with its own receive loop, a listener per side, and a
-//! reader thread per TCP connection. TCP connections are kept by id (for responses that must
+//! Plain threads: a UDP socket per side, both read by a few threads; a listener per side, and
+//! a reader thread per TCP connection. TCP connections are kept by id (for responses that must
 //! go back down the connection their request came on) and by peer (to reuse one).
 
 use super::proxy::{Destination, Origin, Outgoing, Proxy, Side, Transport};
@@ -53,7 +53,7 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 
 impl Sockets {
     /// Binds UDP and TCP on both addresses and starts the threads; returns at once.
-    pub fn start(proxy: Proxy) -> std::io::Result<Arc<Self>> {
+    pub fn start(proxy: Proxy, udp_threads: usize) -> std::io::Result<Arc<Self>> {
         let operator = proxy.config.operator_listen;
         let service = proxy.config.service_listen;
         let listeners = [TcpListener::bind(operator)?, TcpListener::bind(service)?];
@@ -64,11 +64,12 @@ impl Sockets {
             by_peer: Mutex::default(),
             next_id: AtomicU64::new(1),
         });
-        for side in [Side::Operator, Side::Service] {
+        for n in 0..udp_threads.max(1) {
             let me = sockets.clone();
+            let waiter = Waiter::new(&me.udp)?;
             std::thread::Builder::new()
-                .name(format!("edge-udp-{side:?}"))
-                .spawn(move || me.udp_loop(side))?;
+                .name(format!("edge-udp-{n}"))
+                .spawn(move || me.udp_loop(waiter))?;
         }
         for (listener, side) in listeners.into_iter().zip([Side::Operator, Side::Service]) {
             let me = sockets.clone();
@@ -79,26 +80,35 @@ impl Sockets {
         Ok(sockets)
     }
 
-    fn udp_loop(self: Arc<Self>, side: Side) {
-        let socket = &self.udp[slot(side)];
+    /// One of the threads that read both sides' UDP sockets: a message from each side in
+    /// turn while any wait, then asleep until one comes.
+    fn udp_loop(self: Arc<Self>, waiter: Waiter) {
         let mut buf = vec![0u8; MAX_MESSAGE];
         loop {
-            let (len, from) = match socket.recv_from(&mut buf) {
-                Ok(got) => got,
-                Err(error) => {
-                    tracing::warn!(%error, "UDP receive failed");
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
+            let mut handled = false;
+            for side in [Side::Operator, Side::Service] {
+                let (len, from) = match receive_now(&self.udp[slot(side)], &mut buf) {
+                    Ok(Some(got)) => got,
+                    Ok(None) => continue,
+                    Err(error) => {
+                        tracing::warn!(%error, "UDP receive failed");
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                handled = true;
+                let origin = Origin {
+                    side,
+                    transport: Transport::Udp,
+                    addr: from,
+                    connection: None,
+                };
+                if let Some(out) = self.proxy.handle(&buf[..len], origin) {
+                    self.send(out);
                 }
-            };
-            let origin = Origin {
-                side,
-                transport: Transport::Udp,
-                addr: from,
-                connection: None,
-            };
-            if let Some(out) = self.proxy.handle(&buf[..len], origin) {
-                self.send(out);
+            }
+            if !handled {
+                waiter.wait();
             }
         }
     }
@@ -257,6 +267,71 @@ impl Sockets {
         }
         let mut writer = connection.writer.lock().expect("writer lock");
         writer.write_all(bytes)
+    }
+}
+
+/// A datagram waiting on `socket`, without waiting for one.
+fn receive_now(socket: &UdpSocket, buf: &mut [u8]) -> std::io::Result<Option<(usize, SocketAddr)>> {
+    // SAFETY: initialised bytes are valid `MaybeUninit<u8>`, and the kernel only writes them.
+    let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+    match socket2::SockRef::from(socket).recv_from_with_flags(uninit, libc::MSG_DONTWAIT) {
+        Ok((len, from)) => Ok(from.as_socket().map(|from| (len, from))),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+        Err(error) if error.kind() == std::io::ErrorKind::Interrupted => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Where a UDP thread sleeps until either socket has a datagram: its own epoll set holding
+/// both, registered as exclusive, so that a datagram wakes one idle thread rather than all.
+/// A thread already at work is not woken; the next idle one is.
+struct Waiter {
+    epoll: std::os::fd::OwnedFd,
+}
+
+impl Waiter {
+    fn new(sockets: &[UdpSocket; 2]) -> std::io::Result<Self> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: plain system calls on descriptors this process owns; the new descriptor is
+        // owned by the `OwnedFd` from here on.
+        unsafe {
+            let fd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let epoll = std::os::fd::OwnedFd::from_raw_fd(fd);
+            for socket in sockets {
+                let mut event = libc::epoll_event {
+                    events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
+                    u64: 0,
+                };
+                let added = libc::epoll_ctl(
+                    epoll.as_raw_fd(),
+                    libc::EPOLL_CTL_ADD,
+                    socket.as_raw_fd(),
+                    &mut event,
+                );
+                if added < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(Self { epoll })
+        }
+    }
+
+    /// Sleeps until a socket may have a datagram (it may be gone by the time this returns).
+    fn wait(&self) {
+        use std::os::fd::AsRawFd;
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
+        // SAFETY: the kernel writes at most `events.len()` entries into `events`.
+        let woken = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), 2, -1) };
+        if woken < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                tracing::warn!(%error, "waiting for UDP datagrams failed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 }
 

@@ -230,6 +230,7 @@ async fn start_edge(
             overrides: Overrides::default(),
             poll: Duration::from_millis(100),
             dns,
+            udp_threads: 2,
         },
     )
     .await
