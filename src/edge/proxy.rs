@@ -121,6 +121,16 @@ pub struct EdgeConfig {
     pub service_peers: Vec<IpAddr>,
 }
 
+/// What a request's Max-Forwards says.
+enum MaxForwards {
+    /// Counted down (or left as it came when it is not a number).
+    Counted,
+    /// Zero: the request goes no further.
+    Reached,
+    /// There is none.
+    Missing,
+}
+
 /// The tag the edge puts on its own final responses; an ACK carrying it ends there.
 const OWN_TAG: &str = "numbat-";
 /// The edge's branches start with the magic cookie and this.
@@ -290,8 +300,13 @@ impl Proxy {
             top: Vec::with_capacity(256),
             ..Edits::default()
         };
-        if let Some(0) = self.max_forwards(msg, &mut edits) {
-            return Some(self.reply(msg, origin, 483, "Max-Forwards reached zero"));
+        match self.max_forwards(msg, &mut edits) {
+            MaxForwards::Reached => {
+                return Some(self.reply(msg, origin, 483, "Max-Forwards reached zero"))
+            }
+            // RFC 3261 16.6 (3): a proxy adds one to a request that has none.
+            MaxForwards::Missing => edits.top.extend_from_slice(b"Max-Forwards: 70\r\n"),
+            MaxForwards::Counted => {}
         }
         let (routed_here, leftover_route) = self.pop_own_routes(msg, &mut edits);
         let towards = origin.side.other();
@@ -543,25 +558,31 @@ impl Proxy {
         }
     }
 
-    /// Checks Max-Forwards and counts it down; returns the value that came in.
-    fn max_forwards(&self, msg: &Message<'_>, edits: &mut Edits) -> Option<u32> {
-        let (at, header) = msg
+    /// Checks Max-Forwards and counts it down.
+    fn max_forwards(&self, msg: &Message<'_>, edits: &mut Edits) -> MaxForwards {
+        let Some((at, header)) = msg
             .headers
             .iter()
             .enumerate()
-            .find(|(_, h)| h.name == Name::MaxForwards)?;
-        let value: u32 = std::str::from_utf8(msg.value(header))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        if value > 0 {
-            edits.lines.push((
-                at,
-                Some(line_like(msg, header, (value - 1).to_string().as_bytes())),
-            ));
+            .find(|(_, h)| h.name == Name::MaxForwards)
+        else {
+            return MaxForwards::Missing;
+        };
+        let value: Option<u32> = std::str::from_utf8(msg.value(header))
+            .ok()
+            .and_then(|v| v.trim().parse().ok());
+        match value {
+            Some(0) => MaxForwards::Reached,
+            Some(value) => {
+                edits.lines.push((
+                    at,
+                    Some(line_like(msg, header, (value - 1).to_string().as_bytes())),
+                ));
+                MaxForwards::Counted
+            }
+            // Not a number: passed on as it came, for the next hop to judge.
+            None => MaxForwards::Counted,
         }
-        Some(value)
     }
 
     fn is_own_uri(&self, uri: &[u8]) -> bool {
@@ -874,6 +895,65 @@ mod tests {
                 Some(addr)
             );
         }
+    }
+
+    fn proxy() -> Proxy {
+        let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let hop = |port| Hop {
+            transport: Transport::Udp,
+            addr: addr(port),
+        };
+        let mut next_hops = [None; 5];
+        next_hops[Service::TeamsOperatorConnect.index()] = Some(hop(5090));
+        let config = EdgeConfig {
+            operator_listen: addr(5060),
+            service_listen: addr(5062),
+            operator_addr: addr(5060),
+            service_addr: addr(5062),
+            operator_next_hop: hop(5080),
+            next_hops,
+            region: 1,
+            operator_peers: Vec::new(),
+            service_peers: Vec::new(),
+        };
+        Proxy::new(config, SharedIndex::default())
+    }
+
+    /// An unprovisioned London number, which the default rule sends to Operator Connect.
+    fn invite(max_forwards: &str) -> Vec<u8> {
+        format!(
+            "INVITE sip:+442079460000@127.0.0.1:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
+             From: <sip:+15550100000@127.0.0.1>;tag=a\r\nTo: <sip:+442079460000@127.0.0.1>\r\n\
+             Call-ID: mf\r\nCSeq: 1 INVITE\r\n{max_forwards}Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn max_forwards_is_counted_down_added_when_missing_and_stops_at_zero() {
+        let proxy = proxy();
+        let origin = Origin {
+            side: Side::Operator,
+            transport: Transport::Udp,
+            addr: SocketAddr::from(([127, 0, 0, 1], 5070)),
+            connection: None,
+        };
+        let forwarded = |max_forwards: &str| {
+            let out = proxy
+                .handle(&invite(max_forwards), origin)
+                .expect("an answer");
+            (out.to.addr.port(), String::from_utf8(out.bytes).unwrap())
+        };
+        let (port, text) = forwarded("Max-Forwards: 5\r\n");
+        assert_eq!(port, 5090, "{text}");
+        assert!(text.contains("\r\nMax-Forwards: 4\r\n"), "{text}");
+        let (port, text) = forwarded("");
+        assert_eq!(port, 5090, "{text}");
+        assert_eq!(text.matches("Max-Forwards: 70\r\n").count(), 1, "{text}");
+        let (port, text) = forwarded("Max-Forwards: 0\r\n");
+        assert_eq!(port, 5070, "answered to the caller: {text}");
+        assert!(text.starts_with("SIP/2.0 483 "), "{text}");
     }
 
     #[test]

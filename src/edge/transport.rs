@@ -80,23 +80,30 @@ impl Sockets {
         Ok(sockets)
     }
 
-    /// One of the threads that read both sides' UDP sockets: a message from each side in
-    /// turn while any wait, then asleep until one comes.
+    /// One of the threads that read both sides' UDP sockets: a message from each socket
+    /// that has one in turn, until neither has; then asleep until one does. A socket is
+    /// only read again after it ran dry once epoll says it has a datagram, so an idle side
+    /// costs no system call per message.
     fn udp_loop(self: Arc<Self>, waiter: Waiter) {
         let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut ready = [true, true];
         loop {
-            let mut handled = false;
             for side in [Side::Operator, Side::Service] {
+                if !ready[slot(side)] {
+                    continue;
+                }
                 let (len, from) = match receive_now(&self.udp[slot(side)], &mut buf) {
                     Ok(Some(got)) => got,
-                    Ok(None) => continue,
+                    Ok(None) => {
+                        ready[slot(side)] = false;
+                        continue;
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "UDP receive failed");
                         std::thread::sleep(Duration::from_millis(10));
                         continue;
                     }
                 };
-                handled = true;
                 let origin = Origin {
                     side,
                     transport: Transport::Udp,
@@ -107,8 +114,8 @@ impl Sockets {
                     self.send(out);
                 }
             }
-            if !handled {
-                waiter.wait();
+            if ready == [false, false] {
+                ready = waiter.wait();
             }
         }
     }
@@ -300,10 +307,10 @@ impl Waiter {
                 return Err(std::io::Error::last_os_error());
             }
             let epoll = std::os::fd::OwnedFd::from_raw_fd(fd);
-            for socket in sockets {
+            for (at, socket) in sockets.iter().enumerate() {
                 let mut event = libc::epoll_event {
                     events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
-                    u64: 0,
+                    u64: at as u64,
                 };
                 let added = libc::epoll_ctl(
                     epoll.as_raw_fd(),
@@ -319,8 +326,9 @@ impl Waiter {
         }
     }
 
-    /// Sleeps until a socket may have a datagram (it may be gone by the time this returns).
-    fn wait(&self) {
+    /// Sleeps until a socket may have a datagram (another thread may take it first); returns
+    /// which (by [`slot`]).
+    fn wait(&self) -> [bool; 2] {
         use std::os::fd::AsRawFd;
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
         // SAFETY: the kernel writes at most `events.len()` entries into `events`.
@@ -331,7 +339,16 @@ impl Waiter {
                 tracing::warn!(%error, "waiting for UDP datagrams failed");
                 std::thread::sleep(Duration::from_millis(10));
             }
+            return [true, true];
         }
+        let mut ready = [false, false];
+        for event in &events[..woken as usize] {
+            let at = event.u64;
+            if let Some(flag) = ready.get_mut(at as usize) {
+                *flag = true;
+            }
+        }
+        ready
     }
 }
 
