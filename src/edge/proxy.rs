@@ -188,6 +188,19 @@ fn fnv(parts: &[&[u8]]) -> u64 {
     hash
 }
 
+/// An address as a Via's sent-by or a SIP URI's hostport writes it: `ip:port`, `[ip]:port`
+/// (never an IPv6 scope, which SIP has no syntax for).
+struct HostPort(SocketAddr);
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.ip() {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.0.port()),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.0.port()),
+        }
+    }
+}
+
 /// An address as the edge's Via parameter `nbr` holds it: hex address, `-`, hex port.
 struct ViaAddr(SocketAddr);
 
@@ -305,7 +318,7 @@ impl Proxy {
                 return Some(self.reply(msg, origin, 483, "Max-Forwards reached zero"))
             }
             // RFC 3261 16.6 (3): a proxy adds one to a request that has none.
-            MaxForwards::Missing => edits.top.extend_from_slice(b"Max-Forwards: 70\r\n"),
+            MaxForwards::Missing => edits.bottom.extend_from_slice(b"Max-Forwards: 70\r\n"),
             MaxForwards::Counted => {}
         }
         let (routed_here, leftover_route) = self.pop_own_routes(msg, &mut edits);
@@ -601,8 +614,10 @@ impl Proxy {
         else {
             return false;
         };
-        let at = SocketAddr::new(ip, parts.port.unwrap_or(5060));
-        at == self.config.operator_addr || at == self.config.service_addr
+        let port = parts.port.unwrap_or(5060);
+        [self.config.operator_addr, self.config.service_addr]
+            .iter()
+            .any(|own| own.ip() == ip && own.port() == port)
     }
 
     /// Removes the edge's own entries at the top of the Route set; returns whether there were
@@ -750,12 +765,11 @@ impl Proxy {
         let call_id = msg.first_value(Name::CallId).unwrap_or_default();
         let branch = fnv(&[top_branch, method, call_id, &[origin.side.code() as u8]]);
         let mut top = ByteWriter(&mut edits.top);
-        // A socket address displays as host:port ([v6]:port), as a Via's sent-by is written.
         let _ = write!(
             top,
             "Via: SIP/2.0/{} {};branch={OWN_BRANCH}{branch:016x};nbs={};nbr={}",
             transport.via_name(),
-            self.addr_of(towards),
+            HostPort(self.addr_of(towards)),
             origin.side.code(),
             ViaAddr(origin.addr),
         );
@@ -786,9 +800,9 @@ impl Proxy {
         let _ = write!(
             ByteWriter(&mut edits.top),
             "Record-Route: <sip:{};lr;nb{}>\r\nRecord-Route: <sip:{};lr;nb{}>\r\n",
-            self.addr_of(towards),
+            HostPort(self.addr_of(towards)),
             tcp(transport),
-            self.addr_of(origin.side),
+            HostPort(self.addr_of(origin.side)),
             tcp(origin.transport),
         );
     }
@@ -895,6 +909,12 @@ mod tests {
                 Some(addr)
             );
         }
+        let scoped: SocketAddr = "[fe80::1%2]:5060".parse().unwrap();
+        assert_eq!(
+            HostPort(scoped).to_string(),
+            "[fe80::1]:5060",
+            "SIP has no scope syntax"
+        );
     }
 
     fn proxy() -> Proxy {

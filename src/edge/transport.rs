@@ -15,6 +15,10 @@ use std::time::Duration;
 /// Largest message the edge reads (UDP datagram or TCP message).
 const MAX_MESSAGE: usize = 65_535;
 
+/// Passes of a UDP thread's loop after which a socket that ran dry is read again even if
+/// epoll has not named it (it is not asked while the other socket still has datagrams).
+const RECHECK_EVERY: u32 = 8;
+
 struct Connection {
     side: Side,
     peer: SocketAddr,
@@ -81,13 +85,20 @@ impl Sockets {
     }
 
     /// One of the threads that read both sides' UDP sockets: a message from each socket
-    /// that has one in turn, until neither has; then asleep until one does. A socket is
-    /// only read again after it ran dry once epoll says it has a datagram, so an idle side
-    /// costs no system call per message.
+    /// that has one in turn, until neither has; then asleep until one does. A socket that
+    /// ran dry is read again when epoll names it or after [`RECHECK_EVERY`] passes, so an
+    /// idle side costs few system calls and a busy one cannot starve the other.
     fn udp_loop(self: Arc<Self>, waiter: Waiter) {
         let mut buf = vec![0u8; MAX_MESSAGE];
         let mut ready = [true, true];
+        let mut passes = 0u32;
         loop {
+            // While one side keeps the threads busy, the other is looked at every few passes
+            // all the same: it must not wait for the busy side to run dry.
+            passes = passes.wrapping_add(1);
+            if passes.is_multiple_of(RECHECK_EVERY) {
+                ready = [true, true];
+            }
             for side in [Side::Operator, Side::Service] {
                 if !ready[slot(side)] {
                     continue;
