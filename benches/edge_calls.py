@@ -149,7 +149,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kamailio-dir", type=Path, default=REPO.parent / "shared" / "anchors" / "kamailio",
                         help="folder holding the anchor's kamailio.cfg (default: ../shared/anchors/kamailio)")
     parser.add_argument("--edge-arg", action="append", default=[], metavar="ARG",
-                        help="one more argument for `numbat edge` (repeat), e.g. --edge-arg=--scheduler-slice-us=0")
+                        help="one more argument for `numbat edge` (repeat), e.g. --edge-arg=--udp-threads=1")
     parser.add_argument("--numbat-bin", type=Path,
                         help="the numbat binary (default target/release/numbat, built when missing or stale)")
     args = parser.parse_args(argv)

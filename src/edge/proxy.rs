@@ -602,16 +602,7 @@ impl Proxy {
         let Some(parts) = uri_parts(uri) else {
             return false;
         };
-        let Some(ip) = std::str::from_utf8(&uri[parts.host.clone()])
-            .ok()
-            .and_then(|host| {
-                host.strip_prefix('[')
-                    .and_then(|h| h.strip_suffix(']'))
-                    .unwrap_or(host)
-                    .parse::<IpAddr>()
-                    .ok()
-            })
-        else {
+        let Some(ip) = host_ip(uri, &parts) else {
             return false;
         };
         let port = parts.port.unwrap_or(5060);
@@ -847,15 +838,21 @@ impl Proxy {
     }
 }
 
+/// A URI's host when it is an IP address (`[…]` around IPv6); `None` for a name.
+fn host_ip(uri: &[u8], parts: &sip::UriParts) -> Option<IpAddr> {
+    let host = std::str::from_utf8(&uri[parts.host.clone()]).ok()?;
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse()
+        .ok()
+}
+
 /// The next hop a URI names: its host (an IP address) and port, over TCP when it says so.
 fn hop_of(uri: &[u8]) -> Option<Hop> {
     let parts = uri_parts(uri)?;
     let host = std::str::from_utf8(&uri[parts.host.clone()]).ok()?;
-    let ip: Option<IpAddr> = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok();
+    let ip = host_ip(uri, &parts);
     let transport = match param(&uri[parts.params_at..], b"transport") {
         Some(t) if t.eq_ignore_ascii_case(b"tcp") => Transport::Tcp,
         _ => Transport::Udp,
