@@ -106,10 +106,15 @@ pub struct EdgeArgs {
     /// How often to look for changes other processes made (PostgreSQL also notifies at once).
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,
-    /// Threads reading the UDP sockets (both sides'). More than one lets a burst of messages
-    /// be drained on another core while the thread the kernel woke first still waits for one.
+    /// Threads reading the UDP sockets (both sides'). The first reads whenever datagrams wait;
+    /// the others help with a backlog, so a burst is drained on another core while the first
+    /// still waits for one, and then rest for 250 µs.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub udp_threads: u16,
+    /// The most datagrams a UDP thread takes from a socket with one system call; their
+    /// forwards leave together, with one more.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub udp_batch: u16,
 }
 
 /// Where Operator Connect is, and how sync paces itself.

@@ -38,6 +38,8 @@ pub struct EdgeOptions {
     pub dns: Option<SocketAddr>,
     /// Threads reading the UDP sockets.
     pub udp_threads: usize,
+    /// The most datagrams a UDP thread takes from a socket at once.
+    pub udp_batch: usize,
 }
 
 /// The options `numbat edge`'s arguments give, checked.
@@ -103,6 +105,7 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
         poll: Duration::from_millis(args.poll_ms.max(10)),
         dns: args.dns_listen,
         udp_threads: usize::from(args.udp_threads),
+        udp_batch: usize::from(args.udp_batch),
     })
 }
 
@@ -142,6 +145,7 @@ pub async fn start(db: Database, options: EdgeOptions) -> anyhow::Result<Running
     let sockets = transport::Sockets::start(
         Proxy::new(options.proxy.clone(), index.clone()),
         options.udp_threads,
+        options.udp_batch,
     )?;
     Ok(RunningEdge {
         index,

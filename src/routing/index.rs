@@ -45,7 +45,8 @@ pub struct RoutingIndex {
     fences: Vec<u64>,
     /// Changes since the last merge: `None` deletes the number.
     overlay: HashMap<u64, Option<Slot>>,
-    headers: Vec<u8>,
+    /// Every header value, end to end (text, so a value is read back without checking it).
+    headers: String,
     /// Bytes of `headers` no slot points at any more.
     header_garbage: usize,
     accounts: Vec<Option<AccountRoute>>,
@@ -150,9 +151,9 @@ impl RoutingIndex {
         let account = self.accounts.get(slot.account as usize)?.as_ref()?;
         let custom_sip_header = (slot.header_len != NO_HEADER).then(|| {
             let at = slot.header_at as usize;
-            let bytes = &self.headers[at..at + slot.header_len as usize];
-            // Values were checked as [A-Za-z0-9_-] when stored.
-            std::str::from_utf8(bytes).unwrap_or_default()
+            self.headers
+                .get(at..at + slot.header_len as usize)
+                .unwrap_or_default()
         });
         Some(NumberRoute {
             account,
@@ -245,7 +246,7 @@ impl RoutingIndex {
         let (header_at, header_len) = match facts.custom_sip_header.as_deref() {
             Some(value) if !value.is_empty() && value.len() <= u8::MAX as usize => {
                 let at = self.headers.len() as u32;
-                self.headers.extend_from_slice(value.as_bytes());
+                self.headers.push_str(value);
                 (at, value.len() as u8)
             }
             _ => (0, NO_HEADER),
@@ -360,13 +361,13 @@ impl RoutingIndex {
     }
 
     fn compact_headers(&mut self) {
-        let mut arena = Vec::with_capacity(self.headers.len() - self.header_garbage);
+        let mut arena = String::with_capacity(self.headers.len() - self.header_garbage);
         for slot in &mut self.sorted_slots {
             if slot.header_len != NO_HEADER {
                 let at = slot.header_at as usize;
                 let value = &self.headers[at..at + slot.header_len as usize];
                 slot.header_at = arena.len() as u32;
-                arena.extend_from_slice(value);
+                arena.push_str(value);
             }
         }
         self.headers = arena;

@@ -231,6 +231,7 @@ async fn start_edge(
             poll: Duration::from_millis(100),
             dns,
             udp_threads: 2,
+            udp_batch: 8,
         },
     )
     .await
