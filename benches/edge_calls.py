@@ -6,7 +6,7 @@ carrying a custom header value of 46-54 characters:
 
 1. Throughput: the highest calls/s sustained over a --duration run (30 s) with fewer than 0.1 %
    failed calls and an achieved call rate of at least 97 % of the target. Rates are tried in the
-   order --rates gives (6000,8000,9000,10000,11000); a proxy's sweep stops after its first failure.
+   order --rates gives (6000,8000,10000,11000,12000,13000,14000); a proxy's sweep stops after its first failure.
 2. CPU per call at a fixed rate (--fixed-rate, 8,000 calls/s): exact on-CPU time of every thread
    of every process of the proxy, from /proc/<pid>/task/*/schedstat, sampled each second; the
    steady window leaves out the first 2 s and the last 1 s of the call-creation period. Printed
@@ -15,7 +15,8 @@ carrying a custom header value of 46-54 characters:
    (10 s) recorded with `tcpdump -i lo -s 700` (kernel timestamps, nanosecond precision). Packets
    are matched by Call-ID: the INVITE arriving at the proxy's operator port and the forwarded
    INVITE leaving toward the UAS; the 200 OK (to the INVITE) arriving from the UAS and leaving
-   toward the UAC; and INVITE->200 as the UAC's wire sees it. The capture also checks that the
+   toward the UAC; INVITE->200 as the UAC's wire sees it, and the part of it spent at the UAS
+   (forwarded INVITE out to its 200 back in). The capture also checks that the
    custom header is on the message it belongs on (Kamailio: the forwarded INVITE; the edge: the
    200 OK toward the operator) and carries the number's value.
 4. Memory after the numbers are loaded and before any call: PSS summed over the proxy's
@@ -135,7 +136,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog="Writes target/bench/edge/<time>/runs.jsonl. Needs root (tcpdump, apt-get).",
     )
     parser.add_argument("--rates", help="calls/s to try, comma-separated, in order "
-                        "(default 6000,8000,9000,10000,11000; --quick: 2000,4000)")
+                        "(default 6000,8000,10000,11000,12000,13000,14000; --quick: 2000,4000)")
     parser.add_argument("--duration", type=int, help="seconds of call creation per run (default 30; --quick: 10)")
     parser.add_argument("--numbers", type=int, help="numbers provisioned (default 1000000; --quick: 100000)")
     parser.add_argument("--fixed-rate", type=int, help="calls/s of the CPU and latency figures "
@@ -154,7 +155,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the numbat binary (default target/release/numbat, built when missing or stale)")
     args = parser.parse_args(argv)
     quick = args.quick
-    args.rates = [int(r) for r in (args.rates or ("2000,4000" if quick else "6000,8000,9000,10000,11000")).split(",")]
+    args.rates = [int(r) for r in (args.rates or ("2000,4000" if quick else "6000,8000,10000,11000,12000,13000,14000")).split(",")]
     args.duration = args.duration or (10 if quick else 30)
     args.numbers = args.numbers or (100_000 if quick else 1_000_000)
     args.fixed_rate = args.fixed_rate or (4000 if quick else 8000)
@@ -956,7 +957,8 @@ def latency_from_capture(path: Path, proxy: Proxy, expected: dict[str, str]) -> 
     for (call_id, hop), ts in seen.items():
         calls.setdefault(call_id, {})[hop] = ts
     series = {"invite_in_proxy_us": ("inv_in", "inv_out"), "ok_in_proxy_us": ("ok_in", "ok_out"),
-              "invite_to_200_on_uac_wire_us": ("inv_in", "ok_out")}
+              "invite_to_200_on_uac_wire_us": ("inv_in", "ok_out"),
+              "invite_to_200_at_uas_us": ("inv_out", "ok_in")}
     result = {"packets": packets, "calls": len(calls), "header_on": proxy.enriched_hop, "header": header}
     for name, (a, b) in series.items():
         result[name] = percentiles([(c[b] - c[a]) / 1000 for c in calls.values() if a in c and b in c])
@@ -1003,7 +1005,8 @@ def describe_latency(r: dict) -> str:
     head = lat["header"]
     return (f"{r['proxy']:<8} latency {r['target_cps']:>6,} cps: {lat['calls']:,} calls captured, "
             f"INVITE in proxy p50/p99 {pair('invite_in_proxy_us')} us, 200 in proxy {pair('ok_in_proxy_us')} us, "
-            f"INVITE->200 on UAC wire {pair('invite_to_200_on_uac_wire_us')} us; header on {lat['header_on']}: "
+            f"INVITE->200 on UAC wire {pair('invite_to_200_on_uac_wire_us')} us "
+            f"(at the UAS {pair('invite_to_200_at_uas_us')} us); header on {lat['header_on']}: "
             f"{head['with_header']:,} of {head['messages']:,} ({head['value_right']:,} right value); "
             f"capture dropped {r['capture'].get('dropped_by_kernel')}")
 
@@ -1109,6 +1112,7 @@ def summary_rows(figures: dict, args: argparse.Namespace) -> list[tuple[str, str
         ("INVITE in proxy p50 / p99, us", lat("invite_in_proxy_us")),
         ("200 OK in proxy p50 / p99, us", lat("ok_in_proxy_us")),
         ("INVITE->200 UAC wire p50/p99 us", lat("invite_to_200_on_uac_wire_us")),
+        ("  of which at the UAS p50/p99 us", lat("invite_to_200_at_uas_us")),
         ("custom header right / checked",
          f"{header.get('value_right', 0):,} / {header.get('messages', 0):,} ({latency.get('header_on', '-')})"
          if header else "-"),
