@@ -3,7 +3,7 @@
 //! Numbers are keyed by their E.164 digits as a `u64`. The bulk of them sit in one array
 //! sorted by key (20 bytes a number, found through a small table of every 64th key and then a
 //! binary search of one block); changes land in a small hash map
-//! laid over it, which is merged into the array once it grows. Header values live in one byte
+//! laid over it, which is merged into the array once it grows. Header values live in one text
 //! arena. A million numbers with 50-character values take about 70 MB.
 
 use super::{number_key, AccountRoute, NumberRoute, RoutingSettings};
