@@ -4,10 +4,12 @@
 
 mod common;
 
+mod abuse;
 mod api;
 mod bulk_portal;
 mod cli;
 mod edge;
+mod fuzz;
 mod health;
 mod import;
 mod oidc;
