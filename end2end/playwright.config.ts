@@ -28,6 +28,8 @@ export default defineConfig({
       ],
     },
   },
+  // Fails the run when the server answered any request with a 500.
+  globalTeardown: "./global-teardown.ts",
   projects: [
     { name: "hydrated", use: { browserName: "chromium", javaScriptEnabled: true } },
     { name: "no-javascript", use: { browserName: "chromium", javaScriptEnabled: false } },
@@ -37,14 +39,16 @@ export default defineConfig({
     // bundle the build script left in target/site.
     command:
       `rm -rf ../target/e2e && ../target/debug/numbat demo-data --database-url sqlite://../target/e2e/numbat.db && ` +
-      `../target/debug/numbat serve --listen 127.0.0.1:${port} ` +
-      `--database-url sqlite://../target/e2e/numbat.db --site-root ../target/site --upload-dir ../target/e2e/uploads`,
+      `exec ../target/debug/numbat serve --listen 127.0.0.1:${port} ` +
+      `--database-url sqlite://../target/e2e/numbat.db --site-root ../target/site --upload-dir ../target/e2e/uploads ` +
+      `2> ../target/e2e/server.log`,
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,
     stdout: "ignore",
     stderr: "pipe",
-    // Warnings and errors only: each test's sign-in would otherwise log a line.
+    // Warnings and errors only: each test's sign-in would otherwise log a line. The log goes to
+    // target/e2e/server.log, which the global teardown reads for server errors.
     env: { RUST_LOG: "warn" },
   },
 });

@@ -177,12 +177,52 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(portal_session::layer(&state.db, &state.sessions))
         .layer(axum::middleware::from_fn(portal_session::refuse_cross_site))
+        .layer(axum::middleware::from_fn(server_function_statuses))
+        .layer(axum::middleware::from_fn(log_server_errors))
         .layer(axum::middleware::from_fn(move |request, next| {
             headers::secure(https, request, next)
         }))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Server functions (under `/api/`) answer every error with 500. The error names its real status
+/// (`ERROR_STATUS_HEADER`: 401, 403, 503, …); one that names none is a request that could not be
+/// done as sent, 400. A no-JavaScript form post's redirect is left as it is.
+async fn server_function_statuses(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use crate::ui::access::server::ERROR_STATUS_HEADER;
+    let server_function = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if !server_function {
+        return response;
+    }
+    let named = response
+        .headers_mut()
+        .remove(ERROR_STATUS_HEADER)
+        .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+        .and_then(|code| axum::http::StatusCode::from_u16(code).ok());
+    if response.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        *response.status_mut() = named.unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    }
+    response
+}
+
+/// Every 5xx answer is logged at error level with its request, so a test run can fail on one.
+async fn log_server_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_server_error() {
+        tracing::error!(%method, %path, status = status.as_u16(), "answered a server error");
+    }
+    response
 }
 
 /// `numbat serve`: open and migrate the database, then answer until SIGINT or SIGTERM.

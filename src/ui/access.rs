@@ -68,10 +68,27 @@ pub mod server {
     /// The caller, or an error asking them to sign in.
     pub fn signed_in() -> Result<SignedIn, ServerFnError> {
         signed_in_opt().ok_or_else(|| {
+            answer_status(401);
             ServerFnError::new(
                 "You are signed out. Sign in again to continue (your session may have expired).",
             )
         })
+    }
+
+    /// The header through which a server function's error names its HTTP status. Server
+    /// functions answer every error with 500; `crate::server` turns that into this status, or
+    /// into 400 when none is named (the request could not be done as sent), so a 500 means the
+    /// server itself failed.
+    pub const ERROR_STATUS_HEADER: &str = "x-numbat-error-status";
+
+    /// Names the HTTP status of this server function's error answer.
+    pub fn answer_status(status: u16) {
+        if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+            options.insert_header(
+                axum::http::HeaderName::from_static(ERROR_STATUS_HEADER),
+                axum::http::HeaderValue::from(status),
+            );
+        }
     }
 
     /// The caller as the provisioning core sees them.
@@ -82,11 +99,15 @@ pub mod server {
     /// The core's refusal, in words for the portal.
     pub fn refused(error: ProvisioningError) -> ServerFnError {
         let message = match &error {
-            ProvisioningError::Forbidden { needed, .. } => format!(
-                "Your role does not allow this: it needs {}.",
-                portal_role_for(needed)
-            ),
+            ProvisioningError::Forbidden { needed, .. } => {
+                answer_status(403);
+                format!(
+                    "Your role does not allow this: it needs {}.",
+                    portal_role_for(needed)
+                )
+            }
             ProvisioningError::Store(_) => {
+                answer_status(503);
                 tracing::error!(%error, "portal request failed in the store");
                 "The database did not answer; nothing was changed. Try again shortly.".to_owned()
             }

@@ -140,11 +140,19 @@ pub fn app_without_bundle(db: &Database) -> axum::Router {
     app(db, Path::new("/nonexistent-site-root"))
 }
 
+/// Sends `request` through the router. A 500 fails the test whatever it expected: no request
+/// in the test suite may make the server fail.
 pub async fn send(app: &axum::Router, request: Request<Body>) -> (Response<Body>, String) {
+    let what = format!("{} {}", request.method(), request.uri());
     let response = app.clone().oneshot(request).await.expect("router answers");
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.expect("body").to_bytes();
     let text = String::from_utf8(bytes.to_vec()).expect("UTF-8 body");
+    assert_ne!(
+        parts.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{what} ended in a 500: {text}"
+    );
     (Response::from_parts(parts, Body::empty()), text)
 }
 
