@@ -29,7 +29,7 @@ export default defineConfig({
     },
   },
   // Fails the run when the server answered any request with a 500.
-  globalTeardown: "./global-teardown.ts",
+  globalTeardown: "./global-teardown.js",
   projects: [
     { name: "hydrated", use: { browserName: "chromium", javaScriptEnabled: true } },
     { name: "no-javascript", use: { browserName: "chromium", javaScriptEnabled: false } },

@@ -130,6 +130,23 @@ async fn redirect_targets_stay_on_this_site_however_they_are_written() {
         assert_eq!(response.headers()["location"], expected, "{back}");
     }
 
+    // A bulk action carries the list's search back in its redirect: CR and LF in it once
+    // panicked the connection's task.
+    let mut writer = Browser::signed_in(&app, &test.db, "wes", &[PortalRole::WriteUser]).await;
+    let (response, _) = writer
+        .post(
+            "/numbers/bulk",
+            "action=nothing&filter=q%3D44%0D%0ASet-Cookie%3A%20x%3D1%09%5C",
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with("/numbers?bulk_error="), "{location}");
+    assert!(
+        !location.contains(['\r', '\n', '\t', '\\', ' ']),
+        "{location}"
+    );
+
     let password =
         numbat::auth::users::add(&test.db, "test", Door::Cli, "ana", &[PortalRole::ReadUser])
             .await
