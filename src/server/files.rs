@@ -447,8 +447,12 @@ pub async fn bulk(
     let back = |message: &str| {
         let mut to = format!("/numbers?bulk_error={}", crate::ui::encode(message));
         if !filter_query.is_empty() {
+            // The search goes back re-encoded, pair by pair: what came in is not trusted as is.
+            let search = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form_urlencoded::parse(filter_query.as_bytes()))
+                .finish();
             to.push('&');
-            to.push_str(&filter_query);
+            to.push_str(&search);
         }
         super::redirect::see_other_local(&to)
     };
