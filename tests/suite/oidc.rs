@@ -153,3 +153,68 @@ async fn jwts_are_checked_and_their_roles_apply() {
     let (status, _) = call(&app, &parts.join("."), "GET", "/accounts", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn tokens_naming_made_up_keys_do_not_make_the_server_fetch_keys_again_and_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let jwks_uri = format!("{base}/keys");
+    let counted = fetches.clone();
+    let issuer_app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { Json(json!({ "jwks_uri": jwks_uri })) }),
+        )
+        .route(
+            "/keys",
+            get(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { Json(serde_json::from_str::<Value>(JWKS).unwrap()) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, issuer_app).await.unwrap() });
+    let test = TestDb::sqlite().await.migrated().await;
+    let verifier = OidcVerifier::discover(&base, AUDIENCE).await.unwrap();
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "discovery fetches the keys once"
+    );
+    let app =
+        router(AppState::new(test.db.clone(), std::path::Path::new("/none")).with_oidc(verifier));
+
+    let forged: Vec<_> = (0..50)
+        .map(|n| {
+            let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
+            header.kid = Some(format!("made-up-{n}-{}", "k".repeat(500)));
+            encode(
+                &header,
+                &claims(&base, &["ProvisioningAPI.Admin"]),
+                &EncodingKey::from_rsa_pem(KEY.as_bytes()).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        forged
+            .iter()
+            .map(|token| call(&app, token, "GET", "/accounts", None)),
+    )
+    .await;
+    for (status, body) in answers {
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.len() < 300,
+            "the made-up kid is not echoed whole: {message}"
+        );
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "unknown kids within a minute of the last fetch cause no fetch"
+    );
+}
