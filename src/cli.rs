@@ -379,6 +379,12 @@ pub struct ServeArgs {
     #[arg(long, env = "NUMBAT_API_ALLOW", value_delimiter = ',')]
     pub api_allow: Vec<ipnet::IpNet>,
 
+    /// Reverse proxies in front of the portal, comma-separated CIDRs: for a request from one
+    /// of them, the sign-in throttle counts the client named in `X-Forwarded-For` instead.
+    /// None by default (the header is then ignored: anyone could write it).
+    #[arg(long, env = "NUMBAT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// An OpenID Connect issuer whose JWTs the API accepts (e.g.
     /// https://login.microsoftonline.com/<tenant>/v2.0); needs --oidc-audience.
     #[arg(long, env = "NUMBAT_OIDC_ISSUER")]

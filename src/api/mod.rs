@@ -95,7 +95,8 @@ async fn errors_in_acgs_shape(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
-    let text = axum::body::to_bytes(response.into_body(), 4096)
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
         .await
         .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
         .unwrap_or_default();
@@ -115,7 +116,15 @@ async fn errors_in_acgs_shape(request: Request, next: Next) -> Response {
     } else {
         text
     };
-    ApiError::new(status, code, message).into_response()
+    let mut reshaped = ApiError::new(status, code, message).into_response();
+    // What the first answer said beside its text (Allow, Retry-After, the client's request id)
+    // still holds.
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            reshaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    reshaped
 }
 
 /// The methods each path shape takes, with the `Allow` text. `/accounts/{name}` and

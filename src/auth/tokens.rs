@@ -169,7 +169,10 @@ pub async fn authenticate(db: &Database, secret: &str) -> Result<Option<Actor>, 
             })
     });
     if stale {
-        tokens::mark_used(db, &hash, &crate::provisioning::timestamp()).await?;
+        // Best effort: a busy database must not refuse a valid token over a timestamp.
+        if let Err(error) = tokens::mark_used(db, &hash, &crate::provisioning::timestamp()).await {
+            tracing::warn!(%error, token = %row.name, "could not record an API token's last use");
+        }
     }
     Ok(Some(Actor::new(
         format!("token:{}", row.name),

@@ -451,8 +451,11 @@ pub async fn bulk(
             let search = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(form_urlencoded::parse(filter_query.as_bytes()))
                 .finish();
-            to.push('&');
-            to.push_str(&search);
+            // A search too long to carry back is dropped, so the message still arrives.
+            if to.len() + search.len() < super::redirect::MAX_TARGET_LEN {
+                to.push('&');
+                to.push_str(&search);
+            }
         }
         super::redirect::see_other_local(&to)
     };

@@ -45,6 +45,8 @@ pub struct AppState {
     pub upstream: Option<std::sync::Arc<crate::sync::OcClient>>,
     /// Failed portal sign-ins per name and per source address.
     pub sign_in_throttle: std::sync::Arc<crate::auth::throttle::SignInThrottle>,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -75,6 +77,7 @@ impl AppState {
             uploads: std::env::temp_dir().join(format!("numbat-uploads-{}", std::process::id())),
             upstream: None,
             sign_in_throttle: std::sync::Arc::default(),
+            trusted_proxies: std::sync::Arc::default(),
         }
     }
 
@@ -270,6 +273,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "browser bundle not found: serving pages without it (they work, without live controls)"
         );
     }
+    state.trusted_proxies = std::sync::Arc::new(args.trusted_proxies.clone());
     state = state.with_api_limits(crate::api::ApiLimits::new(
         args.api_allow.clone(),
         args.api_rate_limit,

@@ -365,21 +365,27 @@ pub async fn sign_in(
     State(state): State<AppState>,
     session: Session,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = local_path(form.next.as_deref());
-    let source = peer.map(|p| p.0 .0.ip());
+    let source = peer.map(|p| client_address(p.0 .0.ip(), &headers, &state.trusted_proxies));
     let name = form.name.trim();
+    // A name no user can have is counted against the address only, and never stored.
+    let plausible = users::plausible_name(name);
     let refused = || {
         super::redirect::see_other(&format!(
             "/sign-in?error=credentials&next={}",
             encode(&next)
         ))
     };
-    let attempt = match state.sign_in_throttle.attempt(name, source) {
+    let attempt = match state
+        .sign_in_throttle
+        .attempt(plausible.then_some(name), source)
+    {
         Ok(attempt) => attempt,
         Err(locked) => {
-            tracing::info!(user = %name.chars().take(100).collect::<String>(), ?source, "portal sign-in throttled");
+            tracing::info!(user = %name.chars().take(100).collect::<String>().escape_debug(), ?source, "portal sign-in throttled");
             return throttled(&locked);
         }
     };
@@ -391,7 +397,7 @@ pub async fn sign_in(
             record_lock(&state, None, source, failure.source_locked_for).await;
         }
     };
-    if !users::plausible_name(name) {
+    if !plausible {
         // No such user can exist: refused at once, without a hash.
         failed(attempt.if_wrong).await;
         return refused();
@@ -428,6 +434,33 @@ pub async fn sign_in(
             super::redirect::see_other("/sign-in?error=unavailable")
         }
     }
+}
+
+/// The address a request came from: the connection's peer, or, when the peer is a trusted proxy,
+/// the last address in `X-Forwarded-For` that is not one (proxies append the address they saw,
+/// so the entries before it are the client's own word and not trusted).
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .take(64)
+        .filter_map(|entry| entry.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
 }
 
 /// Audits a lock that a failure started, when it started one.
@@ -505,6 +538,15 @@ pub async fn change_password(
             super::redirect::see_other(&format!("/password?error={code}"))
         }
     }
+}
+
+/// The session key holding the subject of a single sign-on refused for want of a role.
+pub const REFUSED_SUBJECT_KEY: &str = "sso_refused_subject";
+
+/// An identity provider's name for someone, as the portal and the audit trail show it: at most
+/// 100 characters, no control characters.
+fn shown_name(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
 /// The session key holding a single sign-on in progress.
@@ -585,11 +627,13 @@ pub async fn sso_callback(
         match users::linked_user(&state.db, &identity.issuer, &identity.subject).await {
             Ok(Some(local)) => (local.name, Vec::new()),
             Ok(None) => {
-                tracing::info!(user = %identity.display_name, subject = %identity.subject, "single sign-on user has no portal role and no linked local user");
-                return super::redirect::see_other(&format!(
-                    "/sign-in?error=sso-roles&subject={}",
-                    encode(&identity.subject)
-                ));
+                tracing::info!(user = %identity.display_name.escape_debug(), subject = %identity.subject.escape_debug(), "single sign-on user has no portal role and no linked local user");
+                // The sign-in page shows the subject from the session, never from its address,
+                // so nobody can send an admin a link that shows a subject of their choosing.
+                if let Err(error) = session.insert(REFUSED_SUBJECT_KEY, &identity.subject).await {
+                    tracing::error!(%error, "could not remember a refused single sign-on");
+                }
+                return super::redirect::see_other("/sign-in?error=sso-roles");
             }
             Err(error) => {
                 tracing::error!(%error, "could not look up the linked local user");
@@ -598,7 +642,7 @@ pub async fn sso_callback(
         }
     } else {
         (
-            format!("sso:{}", identity.display_name),
+            format!("sso:{}", shown_name(&identity.display_name)),
             identity.roles.clone(),
         )
     };
@@ -609,4 +653,30 @@ pub async fn sso_callback(
     }
     tracing::info!(user = %name, subject = %identity.subject, "signed in to the portal with single sign-on");
     super::redirect::see_other(&pending.next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let proxy: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        // The client wrote the first entry itself; the proxy appended the one it saw.
+        headers.insert("x-forwarded-for", "6.6.6.6, 198.51.100.7".parse().unwrap());
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(
+            client_address(proxy, &headers, &trusted),
+            "198.51.100.7".parse::<std::net::IpAddr>().unwrap()
+        );
+        // Without a trusted proxy the header is anyone's word, and ignored.
+        assert_eq!(client_address(proxy, &headers, &[]), proxy);
+        let stranger: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_address(stranger, &headers, &trusted), stranger);
+        // Junk in the header leaves the proxy's own address.
+        headers.insert("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(client_address(proxy, &headers, &trusted), proxy);
+    }
 }

@@ -54,7 +54,24 @@ mod server {
             .map_err(|e| ServerFnError::new(e.to_string()))
     }
 
-    pub fn failed(error: impl std::fmt::Display) -> ServerFnError {
+    /// A user or token change's error: the rule it broke (400), or, when the server itself
+    /// failed, a 503 that is logged and says nothing of the database's own words.
+    pub fn failed<E: std::fmt::Display + 'static>(error: E) -> ServerFnError {
+        use crate::auth::tokens::TokenError;
+        use crate::auth::users::UserError;
+        let any = &error as &dyn std::any::Any;
+        let server_failed =
+            matches!(
+                any.downcast_ref::<UserError>(),
+                Some(UserError::Store(_) | UserError::Hash(_) | UserError::Busy)
+            ) || matches!(any.downcast_ref::<TokenError>(), Some(TokenError::Store(_)));
+        if server_failed {
+            tracing::error!(%error, "an administration request failed");
+            super::super::access::server::answer_status(503);
+            return ServerFnError::new(
+                "The server could not complete this; nothing was changed. Try again shortly.",
+            );
+        }
         ServerFnError::new(error.to_string())
     }
 }

@@ -11,13 +11,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SignInOptions {
     pub single_sign_on: bool,
+    /// The subject of this browser's last single sign-on, refused for want of a role: shown
+    /// once, so the person can pass it to an admin. Kept in the session, never in the address.
+    pub refused_subject: Option<String>,
 }
 
 #[server(endpoint = "sign-in-options")]
 pub async fn load_sign_in_options() -> Result<SignInOptions, ServerFnError> {
     let state = super::access::server::state()?;
+    let refused_subject = match leptos_axum::extract::<tower_sessions::Session>().await {
+        Ok(session) => session
+            .remove::<String>(crate::server::portal_session::REFUSED_SUBJECT_KEY)
+            .await
+            .ok()
+            .flatten(),
+        Err(_) => None,
+    };
     Ok(SignInOptions {
         single_sign_on: state.sso.is_some(),
+        refused_subject,
     })
 }
 
@@ -44,7 +56,6 @@ pub fn SignInPage() -> impl IntoView {
             <h1>"Sign in"</h1>
             {q.get("signed_out").map(|_| view! { <super::widgets::Notice>"You are signed out."</super::widgets::Notice> })}
             {q.get("error").map(|code| view! { <div class="notice error" role="alert">{sign_in_error(&code)}</div> })}
-            {q.get("subject").map(|subject| view! { <p class="hint">"Your single sign-on subject: " <code>{subject.chars().take(255).collect::<String>()}</code></p> })}
             <form method="post" action="/sign-in" class="form">
                 <input type="hidden" name="next" value=next/>
                 <div class="field">
@@ -61,7 +72,10 @@ pub fn SignInPage() -> impl IntoView {
                 {move || {
                     let sso_href = sso_href.clone();
                     Suspend::new(async move {
-                        options.await.ok().filter(|o| o.single_sign_on).map(|_| view! {
+                        options.await.ok().filter(|o| o.single_sign_on).map(|o| view! {
+                            {o.refused_subject.map(|subject| view! {
+                                <p class="hint">"Your single sign-on subject: " <code>{subject}</code></p>
+                            })}
                             <p class="or">"or"</p>
                             <a class="button secondary" href=sso_href>"Sign in with single sign-on"</a>
                         })

@@ -205,7 +205,7 @@ async fn without_roles_only_an_admin_linked_identity_gets_a_local_users_roles() 
     let mut browser = Browser::new(&app);
     assert_eq!(
         sign_in(&mut browser, |u| u).await,
-        "/sign-in?error=sso-roles&subject=s-2",
+        "/sign-in?error=sso-roles",
         "no role anywhere: refused, and told the subject to pass on"
     );
     assert_eq!(
@@ -226,12 +226,20 @@ async fn without_roles_only_an_admin_linked_identity_gets_a_local_users_roles() 
     .unwrap();
     assert_eq!(
         sign_in(&mut browser, |u| u).await,
-        "/sign-in?error=sso-roles&subject=s-2",
+        "/sign-in?error=sso-roles",
         "a matching email links nothing"
     );
-    let (_, html) = browser.get("/sign-in?error=sso-roles&subject=s-2").await;
+    let (_, html) = browser.get("/sign-in?error=sso-roles").await;
     assert!(
         html.contains("link the subject below") && html.contains("<code>s-2</code>"),
+        "{html}"
+    );
+    // Shown once, from the session: a link cannot put a subject of its choosing on the page.
+    let (_, html) = browser
+        .get("/sign-in?error=sso-roles&subject=attacker")
+        .await;
+    assert!(
+        !html.contains("attacker") && !html.contains("<code>s-2</code>"),
         "{html}"
     );
 
@@ -260,7 +268,7 @@ async fn without_roles_only_an_admin_linked_identity_gets_a_local_users_roles() 
     let mut impostor = Browser::new(&app);
     assert_eq!(
         sign_in(&mut impostor, |u| u).await,
-        "/sign-in?error=sso-roles&subject=s-9"
+        "/sign-in?error=sso-roles"
     );
     // Entra ID's oid, when present, is the subject.
     *provider.claims.lock().unwrap() = json!({ "sub": "pairwise-x", "oid": "s-2" });
