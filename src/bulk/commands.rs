@@ -23,7 +23,7 @@ const PRINTED_ERRORS: usize = 50;
 pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::Result<i64> {
     let core = Provisioning::new(db.clone());
     let actor = Actor::new(operator, &[Role::Admin], Door::Cli);
-    let (run, source, mode, settings, file) = match args.resume {
+    let (run, source, mode, settings, file, upload) = match args.resume {
         Some(id) => match resume(&core, &actor, id, &args).await? {
             Some(resumed) => resumed,
             None => return Ok(0),
@@ -51,7 +51,7 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
                 settings: Some(options(&args).to_json()),
             };
             let run = core.start_import(actor.clone(), start).await?;
-            (run, source, mode, settings, file)
+            (run, source, mode, settings, file, None)
         }
     };
     let mut report = match &args.report {
@@ -122,6 +122,10 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
         },
         Err(ImportFailure::Core(error)) => return Err(error.into()),
     };
+    // An applied upload is not kept any longer (as when the portal applies it).
+    if let (ImportMode::Apply, Some(upload)) = (mode, &upload) {
+        core.forget_upload(&actor, upload).await?;
+    }
     let t = summary.tally;
     if t.invalid as usize > printed_rows {
         let rest = t.invalid as usize - printed_rows;
@@ -175,8 +179,8 @@ fn service(raw: &str, flag: &str) -> anyhow::Result<Service> {
     })
 }
 
-/// An interrupted job taken over, with what its run reads: the run, its file's name, its mode,
-/// how the file is read and the file. `None` when it was a bulk action, resumed to its end here.
+/// An interrupted job taken over, with what its run reads. `None` when it was a bulk action,
+/// resumed to its end here.
 async fn resume(
     core: &Provisioning,
     actor: &Actor,
@@ -186,7 +190,8 @@ async fn resume(
     let job = core.job(actor, id).await?;
     // An import's file and settings are checked before the job is taken over.
     let mut prepared = None;
-    if job.kind == "import" {
+    let resumable = matches!(job.state.as_str(), "interrupted" | "running");
+    if job.kind == "import" && resumable {
         let settings = match job.settings.as_deref().map(ImportOptions::from_json) {
             Some(Some(options)) => options.file_settings().map_err(|p| {
                 anyhow::anyhow!("import {id}'s stored settings do not read back: {p}")
@@ -214,7 +219,12 @@ async fn resume(
     }
     match core.resume_job(actor.clone(), id).await? {
         Resumed::Import { run, job } => {
-            let (settings, file) = prepared.expect("an import's file was prepared");
+            let Some((settings, file)) = prepared else {
+                // It was not resumable when looked at, and is now: let it be taken over again.
+                run.fail("resumed while it was being looked at; resume it again")
+                    .await?;
+                bail!("import {id} changed while it was being resumed: try again");
+            };
             let mode = if job.action == ImportMode::DryRun.as_str() {
                 ImportMode::DryRun
             } else {
@@ -227,7 +237,8 @@ async fn resume(
             if let Some(upload) = &job.upload {
                 core.keep_upload(actor, upload).await?;
             }
-            Ok(Some((run, job.source, mode, settings, file)))
+            let upload = job.upload.filter(|_| args.file.is_none());
+            Ok(Some((run, job.source, mode, settings, file, upload)))
         }
         Resumed::Bulk {
             run,
@@ -249,13 +260,15 @@ async fn resume(
     }
 }
 
-/// What `resume` hands back for an import.
+/// What `resume` hands back for an import: its run, its file's name, its mode, how the file is
+/// read, the file, and the upload it is when it was uploaded to the portal.
 type ToRun = (
     Import,
     String,
     ImportMode,
     FileSettings,
     Box<dyn std::io::Read + Send>,
+    Option<String>,
 );
 
 fn options(args: &ImportArgs) -> ImportOptions {

@@ -382,8 +382,10 @@ pub async fn resume(
     } else {
         format!("/jobs/{id}")
     };
-    // An import needs its file and how to read it; both are checked before the job is taken.
-    let file = (job.kind == "import").then(|| {
+    // An import needs its file and how to read it; both are checked before the job is taken
+    // (a job that is not to be resumed at all is left to the core to refuse).
+    let resumable = matches!(job.state.as_str(), "interrupted" | "running");
+    let file = (job.kind == "import" && resumable).then(|| {
         let options = job.settings.as_deref().and_then(ImportOptions::from_json);
         (job.upload.clone(), options)
     });
@@ -441,7 +443,7 @@ pub async fn resume(
             });
         }
         (Resumed::Import { run, .. }, None) => {
-            // Not reached: an import's file was checked above. Give the job back as interrupted.
+            // Not reached: an import's file was checked above, unless it finished meanwhile.
             let _ = run.fail("its file could not be read").await;
         }
     }

@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod bulk_portal;
+mod bulk_resume;
 mod cli;
 mod edge;
 mod health;
