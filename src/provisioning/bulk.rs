@@ -367,3 +367,62 @@ impl Provisioning {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_plan_reads_back_as_the_same_action_and_selection() {
+        let filter = NumberFilter {
+            account: Some(AccountName::parse("contoso").unwrap()),
+            service: Some(Service::TeamsDirectRouting),
+            status: Some(ProvisioningStatus::Failed),
+            line_type: Some(LineType::Mobile),
+            prefix: Some("+4420".into()),
+            contains: Some("555".into()),
+            has_custom_header: Some(true),
+            no_service: false,
+            expr: None,
+        };
+        let numbers = vec![TelephoneNumber::parse("+441632960501").unwrap()];
+        let actions = [
+            BulkAction::Delete,
+            BulkAction::EnableService(Service::TeamsPhoneMobile),
+            BulkAction::DisableService(Service::ZoomPhoneCloudPeering),
+            BulkAction::SetHeader(CustomSipHeader::parse("abc-1").unwrap()),
+            BulkAction::ClearHeader,
+            BulkAction::MoveTo(AccountName::parse("fabrikam").unwrap()),
+        ];
+        for action in actions {
+            for selection in [
+                Selection::Matching(filter.clone()),
+                Selection::Numbers(numbers.clone()),
+            ] {
+                let json = serde_json::to_string(&Plan::of(&action, &selection).unwrap()).unwrap();
+                let plan: Plan = serde_json::from_str(&json).unwrap();
+                let (read_action, read_selection) = plan.read().expect("reads back");
+                assert_eq!(read_action, action);
+                match (read_selection, &selection) {
+                    (Selection::Matching(read), Selection::Matching(given)) => {
+                        assert_eq!(&read, given)
+                    }
+                    (Selection::Numbers(read), Selection::Numbers(given)) => {
+                        assert_eq!(&read, given)
+                    }
+                    (read, _) => panic!("{json} read back as {read:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_or_unknown_plan_does_not_read_back() {
+        let broken: Plan =
+            serde_json::from_str(r#"{"action":"move","argument":"Not An Account!","numbers":[]}"#)
+                .unwrap();
+        assert!(broken.read().is_none());
+        let unknown: Plan = serde_json::from_str(r#"{"action":"explode","numbers":[]}"#).unwrap();
+        assert!(unknown.read().is_none());
+    }
+}
