@@ -27,9 +27,15 @@ fn number(serial: usize, account: &str) -> Value {
 }
 
 async fn run(label: &str, db: Database, batches: usize) {
-    let token = numbat::auth::tokens::create(&db, "bench", &[Role::Admin])
-        .await
-        .unwrap();
+    let token = numbat::auth::tokens::create(
+        &db,
+        "test",
+        numbat::provisioning::Door::Cli,
+        "bench",
+        &[Role::Admin],
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/provisioning", listener.local_addr().unwrap());
     let app = router(AppState::new(db.clone(), std::path::Path::new("/none")));

@@ -139,15 +139,11 @@ pub struct SyncArgs {
     pub oc_tenant: String,
     #[arg(long, env = "NUMBAT_OC_CLIENT_ID", default_value = "numbat")]
     pub oc_client_id: String,
-    /// The client secret (the emulator's default unless set).
-    #[arg(
-        long,
-        env = "NUMBAT_OC_CLIENT_SECRET",
-        default_value = "numbat-emulator-secret",
-        hide_env_values = true,
-        hide_default_value = true
-    )]
-    pub oc_client_secret: String,
+    /// A file holding the client secret (its first line). Without it the secret comes from
+    /// `NUMBAT_OC_CLIENT_SECRET`, else it is the emulator's. Never a command-line value, which
+    /// `ps` would show to every user of the machine.
+    #[arg(long, env = "NUMBAT_OC_CLIENT_SECRET_FILE")]
+    pub oc_client_secret_file: Option<std::path::PathBuf>,
     /// The scope tokens are asked for.
     #[arg(long, env = "NUMBAT_OC_SCOPE", default_value = crate::sync::client::DEFAULT_SCOPE)]
     pub oc_scope: String,
@@ -317,6 +313,20 @@ pub enum UserCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Link a single sign-on identity to a user: whoever the identity provider signs in with
+    /// this issuer and subject (Entra ID's object ID `oid`, else `sub`) becomes this user, with
+    /// their roles, when the ID token carries no roles of its own.
+    LinkSso {
+        name: String,
+        /// The identity's subject: the `oid` claim for Entra ID, else `sub`.
+        #[arg(long)]
+        subject: String,
+        /// The issuer, exactly as given to `serve --sso-issuer`.
+        #[arg(long, env = "NUMBAT_SSO_ISSUER")]
+        issuer: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -424,9 +434,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub sync: SyncArgs,
 
-    /// The portal's client secret at that issuer (prefer the environment variable).
-    #[arg(long, env = "NUMBAT_SSO_CLIENT_SECRET", hide_env_values = true)]
-    pub sso_client_secret: Option<String>,
+    /// A file holding the portal's client secret at that issuer (its first line). Without it
+    /// the secret comes from `NUMBAT_SSO_CLIENT_SECRET`; never a command-line value, which `ps`
+    /// would show to every user of the machine.
+    #[arg(long, env = "NUMBAT_SSO_CLIENT_SECRET_FILE")]
+    pub sso_client_secret_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -435,6 +447,35 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// A secret from `file` (its first line) when given, else from the environment variable `var`.
+/// Secrets are never command-line values: `ps` shows those to everyone on the machine.
+pub fn secret(var: &str, file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("cannot read the secret file {}: {e}", file.display()))?;
+        let secret = text.lines().next().unwrap_or_default().trim().to_owned();
+        anyhow::ensure!(
+            !secret.is_empty(),
+            "the secret file {} is empty",
+            file.display()
+        );
+        return Ok(Some(secret));
+    }
+    Ok(std::env::var(var).ok().filter(|s| !s.is_empty()))
+}
+
+impl SyncArgs {
+    /// Operator Connect's client secret: `--oc-client-secret-file`, else
+    /// `NUMBAT_OC_CLIENT_SECRET`, else the emulator's.
+    pub fn oc_client_secret(&self) -> anyhow::Result<String> {
+        Ok(secret(
+            "NUMBAT_OC_CLIENT_SECRET",
+            self.oc_client_secret_file.as_deref(),
+        )?
+        .unwrap_or_else(|| "numbat-emulator-secret".to_owned()))
+    }
 }
 
 #[cfg(test)]

@@ -92,7 +92,9 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let db = open(&database.database_url).await?;
-            let secret = numbat::auth::tokens::create(&db, &name, &roles).await?;
+            let secret =
+                numbat::auth::tokens::create(&db, &cli_operator(), Door::Cli, &name, &roles)
+                    .await?;
             db.close().await;
             println!("Created token {name}. Keep it now: it is not shown again.");
             println!("{secret}");
@@ -115,7 +117,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { name, database } => {
             let db = open(&database.database_url).await?;
-            numbat::auth::tokens::revoke(&db, &name).await?;
+            numbat::auth::tokens::revoke(&db, &cli_operator(), Door::Cli, &name).await?;
             db.close().await;
             println!("Revoked token {name}.");
         }
@@ -184,6 +186,18 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             numbat::auth::users::remove(&db, &by, Door::Cli, &name).await?;
             db.close().await;
             println!("Removed user {name}.");
+        }
+        UserCommand::LinkSso {
+            name,
+            subject,
+            issuer,
+            database,
+        } => {
+            let db = open(&database.database_url).await?;
+            let issuer = issuer.trim_end_matches('/');
+            numbat::auth::users::link_sso(&db, &by, Door::Cli, &name, issuer, &subject).await?;
+            db.close().await;
+            println!("Linked single sign-on subject {subject} at {issuer} to user {name}.");
         }
     }
     Ok(())

@@ -78,7 +78,7 @@ async fn identify(
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "IssuerUnavailable",
-                    unreachable.to_string(),
+                    "the identity provider could not be asked about this token; try again shortly",
                 )
             }
         })?
@@ -217,6 +217,9 @@ pub struct ListQuery {
 
 pub const DEFAULT_PAGE: i64 = 200;
 pub const MAX_PAGE: i64 = 500;
+/// The most items `skip` may pass over: beyond it, paging follows `nextLink`, whose cursor
+/// costs one indexed query however deep the page.
+pub const MAX_SKIP: i64 = 10_000;
 
 impl ListQuery {
     /// How many items this page holds at most.
@@ -238,6 +241,15 @@ impl ListQuery {
                 "top",
                 "OutOfRange",
                 "top and skip must not be negative",
+            )));
+        }
+        if self.skip() > MAX_SKIP {
+            return Err(ApiError::invalid(Violation::new(
+                "skip",
+                "OutOfRange",
+                format!(
+                    "must be at most {MAX_SKIP}; to go further, follow nextLink (or filter the list)"
+                ),
             )));
         }
         Ok(self.top().map_or(size, |top| top.min(size)))

@@ -1,6 +1,7 @@
 //! The `filter` query parameter: a documented subset of OData — `eq` and `ne` on the fields
 //! below, `startswith(field,'text')` on keys, `and`, `or`, `not` and parentheses — parsed into
-//! the store's filter expression.
+//! the store's filter expression. Bounded: at most `MAX_FILTER_LEN` bytes and `MAX_DEPTH`
+//! nested parentheses or `not`s, so no filter can exhaust the stack or the database.
 
 use super::error::ApiError;
 use crate::domain::{Service, Violation};
@@ -50,6 +51,13 @@ impl Resource {
         }
     }
 }
+
+/// The longest filter accepted, in bytes.
+pub const MAX_FILTER_LEN: usize = 2048;
+/// The deepest nesting of parentheses and `not` accepted.
+pub const MAX_DEPTH: usize = 32;
+/// The most conditions one filter may combine.
+pub const MAX_CONDITIONS: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Token {
@@ -120,6 +128,9 @@ struct Parser {
     tokens: Vec<Token>,
     at: usize,
     resource: Resource,
+    /// Parentheses and `not`s open around the token being read.
+    depth: usize,
+    conditions: usize,
 }
 
 impl Parser {
@@ -158,10 +169,23 @@ impl Parser {
         Ok(left)
     }
 
+    /// Enters one level of nesting, refusing past `MAX_DEPTH` (the parser recurses per level).
+    fn nest<T>(&mut self, inner: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!(
+                "the filter nests parentheses and not more than {MAX_DEPTH} deep"
+            ));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
     fn unary(&mut self) -> Result<Expr, String> {
         if self.peek_word("not") {
             self.at += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            return self.nest(|p| Ok(Expr::Not(Box::new(p.unary()?))));
         }
         self.primary()
     }
@@ -173,12 +197,20 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
-        match self.next() {
-            Some(Token::Open) => {
-                let inner = self.or()?;
-                self.expect(Token::Close, ")")?;
-                Ok(inner)
+        if !matches!(self.tokens.get(self.at), Some(Token::Open)) {
+            self.conditions += 1;
+            if self.conditions > MAX_CONDITIONS {
+                return Err(format!(
+                    "the filter combines more than {MAX_CONDITIONS} conditions"
+                ));
             }
+        }
+        match self.next() {
+            Some(Token::Open) => self.nest(|p| {
+                let inner = p.or()?;
+                p.expect(Token::Close, ")")?;
+                Ok(inner)
+            }),
             Some(Token::Word(word)) if word == "startswith" => {
                 self.expect(Token::Open, "( after startswith")?;
                 let Some(Token::Word(name)) = self.next() else {
@@ -242,11 +274,18 @@ pub fn parse(filter: &str, resource: Resource) -> Result<Expr, ApiError> {
             format!("{why}. Supported: {}", resource.supported()),
         ))
     };
+    if filter.len() > MAX_FILTER_LEN {
+        return Err(fail(format!(
+            "the filter is longer than {MAX_FILTER_LEN} bytes"
+        )));
+    }
     let tokens = tokens(filter).map_err(fail)?;
     let mut parser = Parser {
         tokens,
         at: 0,
         resource,
+        depth: 0,
+        conditions: 0,
     };
     let expr = parser.or().map_err(fail)?;
     if parser.at < parser.tokens.len() {
@@ -292,6 +331,42 @@ mod tests {
             expr,
             Expr::Eq(Field::CustomSipHeader, Value::Text("o'brien".into()))
         );
+    }
+
+    #[test]
+    fn nesting_length_and_breadth_are_bounded_with_a_named_limit() {
+        let nested = |depth: usize| {
+            format!(
+                "{}accountName eq 'a'{}",
+                "(".repeat(depth),
+                ")".repeat(depth)
+            )
+        };
+        assert!(parse(&nested(MAX_DEPTH), Resource::Numbers).is_ok());
+        // Far past the limit, as an attacker would send it: refused, not a stack overflow.
+        for hostile in [
+            nested(MAX_DEPTH + 1),
+            "(".repeat(15_000),
+            "not ".repeat(15_000) + "accountName eq 'a'",
+        ] {
+            let error = parse(&hostile, Resource::Numbers).unwrap_err();
+            assert_eq!(error.body.target.as_deref(), Some("filter"));
+            assert!(
+                error.body.message.contains("deep") || error.body.message.contains("longer than"),
+                "{}",
+                error.body.message
+            );
+        }
+        let error = parse(&"(".repeat(MAX_DEPTH + 1), Resource::Numbers).unwrap_err();
+        assert!(
+            error.body.message.contains("32 deep"),
+            "{}",
+            error.body.message
+        );
+        let wide = vec!["accountName eq 'a'"; MAX_CONDITIONS + 1].join(" or ");
+        assert!(wide.len() < MAX_FILTER_LEN);
+        let error = parse(&wide, Resource::Numbers).unwrap_err();
+        assert!(error.body.message.contains("more than 64 conditions"));
     }
 
     #[test]

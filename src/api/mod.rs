@@ -77,6 +77,45 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn(action_methods))
         .layer(middleware::from_fn(require_api_version))
         .layer(middleware::from_fn(echo_client_request_id))
+        .layer(middleware::from_fn(errors_in_acgs_shape))
+}
+
+/// An error answered by axum itself (a path segment that is not UTF-8, a body over the size
+/// limit, a wrong content type) in ACG's error body, like every other error of this API, so a
+/// generated client can read it.
+async fn errors_in_acgs_shape(request: Request, next: Next) -> Response {
+    use axum::http::{header::CONTENT_TYPE, StatusCode};
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "InvalidRequest",
+        StatusCode::NOT_FOUND => "NotFound",
+        StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLarge",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UnsupportedMediaType",
+        _ if status.is_server_error() => "InternalError",
+        _ => "Error",
+    };
+    let message = if text.is_empty() || status.is_server_error() {
+        status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_owned()
+    } else {
+        text
+    };
+    ApiError::new(status, code, message).into_response()
 }
 
 /// The methods each path shape takes, with the `Allow` text. `/accounts/{name}` and

@@ -3,5 +3,6 @@
 
 pub mod oidc;
 pub mod sso;
+pub mod throttle;
 pub mod tokens;
 pub mod users;

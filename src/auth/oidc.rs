@@ -30,6 +30,8 @@ pub struct OidcVerifier {
     pub token_endpoint: Option<String>,
     http: reqwest::Client,
     keys: RwLock<(JwkSet, Instant)>,
+    /// Held while the key set is refetched, so concurrent misses make one request.
+    refetching: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for OidcVerifier {
@@ -102,24 +104,43 @@ impl OidcVerifier {
             token_endpoint: discovery.token_endpoint,
             http,
             keys: RwLock::new((keys, Instant::now())),
+            refetching: tokio::sync::Mutex::new(()),
         })
     }
 
+    /// The issuer's key `kid`. An unknown `kid` refetches the key set at most once per
+    /// `REFETCH_AFTER`, and concurrent requests wait for one fetch instead of each making one,
+    /// so tokens naming made-up keys cannot make the server hammer the issuer.
     async fn key(&self, kid: &str) -> Result<DecodingKey, OidcError> {
+        let unknown = || {
+            let shown: String = kid.chars().take(64).collect();
+            OidcError::Invalid(format!("no key {shown:?} at the issuer"))
+        };
         let found = |set: &JwkSet| set.find(kid).map(DecodingKey::from_jwk);
-        {
+        let fetched_at = {
             let keys = self.keys.read().await;
             if let Some(key) = found(&keys.0) {
                 return key.map_err(|e| OidcError::Invalid(e.to_string()));
             }
-            if keys.1.elapsed() < REFETCH_AFTER {
-                return Err(OidcError::Invalid(format!("no key {kid} at the issuer")));
+            keys.1
+        };
+        let _one_fetch = self.refetching.lock().await;
+        {
+            // Another request may have fetched while this one waited.
+            let keys = self.keys.read().await;
+            if keys.1 != fetched_at || keys.1.elapsed() < REFETCH_AFTER {
+                return found(&keys.0)
+                    .ok_or_else(unknown)?
+                    .map_err(|e| OidcError::Invalid(e.to_string()));
             }
         }
-        let fresh: JwkSet = fetch_json(&self.http, &self.jwks_uri).await?;
+        let fetched = fetch_json::<JwkSet>(&self.http, &self.jwks_uri).await;
+        let mut keys = self.keys.write().await;
+        keys.1 = Instant::now();
+        let fresh = fetched?;
         let key = found(&fresh);
-        *self.keys.write().await = (fresh, Instant::now());
-        key.ok_or_else(|| OidcError::Invalid(format!("no key {kid} at the issuer")))?
+        keys.0 = fresh;
+        key.ok_or_else(unknown)?
             .map_err(|e| OidcError::Invalid(e.to_string()))
     }
 

@@ -1,7 +1,7 @@
 //! Single sign-on to the portal with OpenID Connect: the authorization code flow with PKCE,
 //! `state` and `nonce` (oauth2 crate for the flow, the issuer's keys for the ID token). Roles
 //! come from the ID token's `roles` claim (`ProvisioningAPI.ReadUser`, …) or, when it has
-//! none, from a local user of the same name.
+//! none, from the local user an admin linked to the person's issuer and subject.
 
 use super::oidc::{OidcError, OidcVerifier};
 use super::users::PortalRole;
@@ -68,13 +68,21 @@ pub struct PendingSignIn {
 /// Who came back from the issuer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SsoIdentity {
-    pub name: String,
+    /// The issuer, as configured.
+    pub issuer: String,
+    /// Who the person is at the issuer, for good: Entra ID's `oid` when the token has one, else
+    /// `sub`. The only claim a local user is linked by.
+    pub subject: String,
+    /// What to call them (`preferred_username`, else `email`, else the subject). The person
+    /// may be able to change it, so it never decides who they are.
+    pub display_name: String,
     pub roles: Vec<PortalRole>,
 }
 
 #[derive(Deserialize)]
 struct IdClaims {
     sub: String,
+    oid: Option<String>,
     nonce: Option<String>,
     preferred_username: Option<String>,
     email: Option<String>,
@@ -88,6 +96,13 @@ pub struct SingleSignOn {
     client: CodeClient,
     verifier: OidcVerifier,
     http: reqwest::Client,
+}
+
+impl SingleSignOn {
+    /// The issuer, as configured (no trailing slash).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
 }
 
 impl std::fmt::Debug for SingleSignOn {
@@ -136,7 +151,7 @@ impl SingleSignOn {
             .build()
             .map_err(|e| SsoError::Exchange(e.to_string()))?;
         Ok(Self {
-            issuer: issuer.to_owned(),
+            issuer: issuer.trim_end_matches('/').to_owned(),
             client,
             verifier,
             http,
@@ -194,14 +209,22 @@ impl SingleSignOn {
         if !nonce_matches {
             return Err(SsoError::NonceMismatch);
         }
-        let name = claims
+        let subject = claims
+            .oid
+            .filter(|oid| !oid.is_empty())
+            .unwrap_or(claims.sub);
+        if subject.is_empty() {
+            return Err(SsoError::NoName);
+        }
+        let display_name = claims
             .preferred_username
             .or(claims.email)
-            .or(Some(claims.sub))
             .filter(|n| !n.is_empty())
-            .ok_or(SsoError::NoName)?;
+            .unwrap_or_else(|| subject.clone());
         Ok(SsoIdentity {
-            name,
+            issuer: self.issuer.clone(),
+            subject,
+            display_name,
             roles: claims
                 .roles
                 .iter()

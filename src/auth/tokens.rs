@@ -53,20 +53,21 @@ fn now() -> String {
     crate::provisioning::timestamp()
 }
 
-/// The audit event of a token change made from this machine's command line.
+/// The audit event of a token change made by `by` through `door`.
 fn token_event(
+    by: &str,
+    door: Door,
     action: &str,
     name: &str,
     roles: Option<&str>,
     at: &str,
 ) -> crate::store::audit::AuditEvent {
-    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
     crate::store::audit::AuditEvent {
         id: None,
         at: at.to_owned(),
-        actor: format!("cli:{operator}"),
+        actor: by.to_owned(),
         role: "Admin".to_owned(),
-        door: "cli".to_owned(),
+        door: door.as_str().to_owned(),
         action: action.to_owned(),
         resource_type: "apiToken".to_owned(),
         resource_key: name.to_owned(),
@@ -78,7 +79,13 @@ fn token_event(
 }
 
 /// Creates a token and returns its secret, which is not stored and cannot be shown again.
-pub async fn create(db: &Database, name: &str, roles: &[Role]) -> Result<String, TokenError> {
+pub async fn create(
+    db: &Database,
+    by: &str,
+    door: Door,
+    name: &str,
+    roles: &[Role],
+) -> Result<String, TokenError> {
     let valid_name = !name.is_empty()
         && name.len() <= 100
         && name
@@ -100,18 +107,22 @@ pub async fn create(db: &Database, name: &str, roles: &[Role]) -> Result<String,
     if !tokens::insert(&mut tx, name, &hash(&secret), &roles_text(roles), &at).await? {
         return Err(TokenError::NameTaken(name.to_owned()));
     }
-    let event = token_event("create", name, Some(&roles_text(roles)), &at);
+    let event = token_event(by, door, "create", name, Some(&roles_text(roles)), &at);
     crate::store::audit::record(&mut tx, &[event]).await?;
     tx.commit().await?;
     Ok(secret)
 }
 
-pub async fn revoke(db: &Database, name: &str) -> Result<(), TokenError> {
+pub async fn revoke(db: &Database, by: &str, door: Door, name: &str) -> Result<(), TokenError> {
     let mut tx = db.begin().await?;
     if !tokens::delete(&mut tx, name).await? {
         return Err(TokenError::NoSuchToken(name.to_owned()));
     }
-    crate::store::audit::record(&mut tx, &[token_event("delete", name, None, &now())]).await?;
+    crate::store::audit::record(
+        &mut tx,
+        &[token_event(by, door, "delete", name, None, &now())],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -129,17 +140,40 @@ pub async fn list(db: &Database) -> Result<Vec<TokenInfo>, TokenError> {
         .collect())
 }
 
-/// The actor a bearer secret stands for, or `None` if no token has that secret.
+/// Whether `secret` has the shape of a token this module makes: the prefix and 64 hex digits.
+fn well_formed(secret: &str) -> bool {
+    secret
+        .strip_prefix(PREFIX)
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// How stale `last_used_at` may get before a use writes it again: one write a minute per token,
+/// not one per request.
+const LAST_USED_GRAIN_SECS: i64 = 60;
+
+/// The actor a bearer secret stands for, or `None` if no token has that secret. A malformed or
+/// unknown secret reads at most one row and writes nothing.
 pub async fn authenticate(db: &Database, secret: &str) -> Result<Option<Actor>, StoreError> {
-    if !secret.starts_with(PREFIX) {
+    if !well_formed(secret) {
         return Ok(None);
     }
-    let row = tokens::use_by_hash(db, &hash(secret), &now()).await?;
-    Ok(row.map(|row| {
-        Actor::new(
-            format!("token:{}", row.name),
-            &parse_roles(&row.roles),
-            Door::Api,
-        )
-    }))
+    let hash = hash(secret);
+    let Some(row) = tokens::by_hash(db, &hash).await? else {
+        return Ok(None);
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let stale = row.last_used_at.as_deref().is_none_or(|at| {
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .map_or(true, |at| {
+                (now - at).whole_seconds() >= LAST_USED_GRAIN_SECS
+            })
+    });
+    if stale {
+        tokens::mark_used(db, &hash, &crate::provisioning::timestamp()).await?;
+    }
+    Ok(Some(Actor::new(
+        format!("token:{}", row.name),
+        &parse_roles(&row.roles),
+        Door::Api,
+    )))
 }

@@ -29,10 +29,16 @@ pub enum UserError {
     PasswordUnchanged,
     #[error("the current password is not correct")]
     WrongPassword,
+    #[error("a single sign-on subject is 1–255 visible characters (the ID token's oid for Entra ID, else sub)")]
+    BadSubject,
     #[error("the last AdminUser cannot be removed or lose AdminUser: add another admin first")]
     LastAdmin,
     #[error("hashing the password failed: {0}")]
     Hash(String),
+    #[error("the server is busy checking other passwords; try again in a few seconds")]
+    Busy,
+    #[error("a password is at most {MAX_PASSWORD_BYTES} bytes")]
+    PasswordTooLong,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -84,12 +90,45 @@ fn core_roles_of(role: PortalRole) -> &'static [Role] {
     }
 }
 
+/// Whether a user could be named `name` at all (so a sign-in for it is worth a hash).
+pub fn plausible_name(name: &str) -> bool {
+    valid_name(name)
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c))
+}
+
+pub use crate::domain::portal::MAX_PASSWORD_BYTES;
+
+/// Passwords hashed at once. Each argon2 hash takes 19 MiB and a core for a moment, so a flood
+/// of sign-ins waits here instead of exhausting memory or every blocking thread.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores.clamp(1, 8))
+    })
+}
+
+/// How long a sign-in waits for a turn to hash before it is told the server is busy.
+const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `work` (a hash or a check) on the blocking pool once a hashing permit is free.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, UserError> {
+    let _permit = tokio::time::timeout(HASH_QUEUE_WAIT, hashing_permits().acquire())
+        .await
+        .map_err(|_| UserError::Busy)?
+        .map_err(|_| UserError::Busy)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| UserError::Hash(e.to_string()))
 }
 
 fn hash_password(password: &str) -> Result<String, UserError> {
@@ -244,6 +283,7 @@ pub async fn remove(db: &Database, by: &str, door: Door, name: &str) -> Result<(
     if !users::delete(&mut tx, name).await? {
         return Err(UserError::NoSuchUser(name.to_owned()));
     }
+    users::unlink_sso(&mut tx, name).await?;
     crate::store::audit::record(&mut tx, &[user_event(by, door, "delete", name, None)]).await?;
     tx.commit().await?;
     crate::store::sessions::DatabaseSessionStore::new(db.clone())
@@ -287,10 +327,13 @@ pub async fn verify(
     name: &str,
     password: &str,
 ) -> Result<Option<UserInfo>, UserError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(UserError::PasswordTooLong);
+    }
     let row = users::get(db, name).await?;
     let stored = row.as_ref().and_then(|r| r.password_hash.clone());
     let password = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || match stored {
+    let matches = hashing(move || match stored {
         Some(stored) => password_matches(&password, &stored),
         None => {
             // Spend the same effort on unknown users so timing does not reveal who exists.
@@ -298,8 +341,7 @@ pub async fn verify(
             false
         }
     })
-    .await
-    .map_err(|e| UserError::Hash(e.to_string()))?;
+    .await?;
     if !matches {
         return Ok(None);
     }
@@ -317,6 +359,9 @@ pub async fn change_password(
     if new.chars().count() < MIN_PASSWORD_LEN {
         return Err(UserError::PasswordTooShort);
     }
+    if new.len() > MAX_PASSWORD_BYTES {
+        return Err(UserError::PasswordTooLong);
+    }
     if new == current {
         return Err(UserError::PasswordUnchanged);
     }
@@ -324,9 +369,7 @@ pub async fn change_password(
         return Err(UserError::WrongPassword);
     }
     let new = new.to_owned();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&new))
-        .await
-        .map_err(|e| UserError::Hash(e.to_string()))??;
+    let hash = hashing(move || hash_password(&new)).await??;
     let mut tx = db.begin().await?;
     if !users::set_password(&mut tx, name, &hash, false).await? {
         return Err(UserError::NoSuchUser(name.to_owned()));
@@ -336,6 +379,94 @@ pub async fn change_password(
         &[user_event(name, Door::Portal, "changePassword", name, None)],
     )
     .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Links the single sign-on identity `subject` at `issuer` to the local user `name`, so that
+/// person signs in as `name` with `name`'s roles whatever their username or email at the
+/// identity provider says. Only an admin (portal or command line) links.
+pub async fn link_sso(
+    db: &Database,
+    by: &str,
+    door: Door,
+    name: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<(), UserError> {
+    let subject = subject.trim();
+    if subject.is_empty()
+        || subject.len() > 255
+        || subject.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(UserError::BadSubject);
+    }
+    let mut tx = db.begin().await?;
+    if users::get(db, name).await?.is_none() {
+        return Err(UserError::NoSuchUser(name.to_owned()));
+    }
+    users::link_sso(
+        &mut tx,
+        issuer,
+        subject,
+        name,
+        &crate::provisioning::timestamp(),
+    )
+    .await?;
+    let after = serde_json::json!({ "name": name, "ssoIssuer": issuer, "ssoSubject": subject });
+    crate::store::audit::record(
+        &mut tx,
+        &[user_event(by, door, "linkSingleSignOn", name, Some(after))],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The local user linked to the identity `subject` at `issuer`, if any.
+pub async fn linked_user(
+    db: &Database,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<UserInfo>, UserError> {
+    match users::linked_user(db, issuer, subject).await? {
+        Some(name) => get(db, &name).await,
+        None => Ok(None),
+    }
+}
+
+/// Records that sign-in for `name`, or from `source`, was locked after repeated wrong
+/// passwords: who tried is unknown, so the actor is the source address.
+pub async fn record_sign_in_lock(
+    db: &Database,
+    name: Option<&str>,
+    source: Option<std::net::IpAddr>,
+    locked_for: std::time::Duration,
+) -> Result<(), UserError> {
+    let source_text = source.map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+    let (resource_type, key) = match name {
+        Some(name) => ("portalUser", name.to_owned()),
+        None => ("signInSource", source_text.clone()),
+    };
+    let event = crate::store::audit::AuditEvent {
+        id: None,
+        at: crate::provisioning::timestamp(),
+        actor: format!("anonymous@{source_text}"),
+        role: "none".to_owned(),
+        door: Door::Portal.as_str().to_owned(),
+        action: "signInLocked".to_owned(),
+        resource_type: resource_type.to_owned(),
+        resource_key: key,
+        version: None,
+        before: None,
+        after: Some(
+            serde_json::json!({ "lockedForSeconds": locked_for.as_secs().max(1), "source": source_text })
+                .to_string(),
+        ),
+        account: None,
+    };
+    let mut tx = db.begin().await?;
+    crate::store::audit::record(&mut tx, &[event]).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -121,7 +121,10 @@ impl AccountExport {
         }
         for record in &page {
             writer
-                .write_record(account_row(record, &self.columns))
+                .write_record(super::cells::neutralise_row(account_row(
+                    record,
+                    &self.columns,
+                )))
                 .expect(IN_MEMORY);
         }
         self.done = (page.len() as i64) < PAGE_ROWS;

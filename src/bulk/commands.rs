@@ -84,12 +84,12 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
                     }
                 }
                 if let Some(writer) = &mut report {
-                    let written = writer.write_record([
+                    let written = writer.write_record(super::cells::neutralise_row([
                         error.line.to_string(),
                         column_of(&error.field),
                         error.code.clone(),
                         error.message.clone(),
-                    ]);
+                    ]));
                     if let Err(e) = written {
                         report_failed.get_or_insert(e.to_string());
                     }

@@ -52,7 +52,7 @@ impl NumberExport {
         }
         for record in &page {
             writer
-                .write_record(number_row(&record.number))
+                .write_record(super::cells::neutralise_row(number_row(&record.number)))
                 .expect(IN_MEMORY);
         }
         self.done = (page.len() as i64) < PAGE_ROWS;

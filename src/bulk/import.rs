@@ -339,6 +339,8 @@ fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mp
                 continue;
             }
         };
+        // A cell an export neutralised (`'=…`) reads back as it was.
+        let text = super::cells::read_back_record(text);
         if text.iter().all(|cell| cell.trim().is_empty()) {
             continue;
         }

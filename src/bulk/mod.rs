@@ -2,6 +2,7 @@
 //! numbers out in the same columns. A door: it translates files, the core holds the rules.
 
 pub mod accounts;
+pub mod cells;
 pub mod columns;
 pub mod commands;
 pub mod export;

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 /// Shortest password a portal user may choose.
 pub const MIN_PASSWORD_LEN: usize = 12;
+/// The longest password accepted, in bytes; longer ones are refused before any hashing.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// What a person signed in to the portal may do. `WriteUser` and `DeleteUser` include viewing:
 /// ACG asks for `ReadUser` beside them, and a portal that cannot show what it changes is no use.

@@ -2,7 +2,7 @@
 
 use crate::ui::theme::Theme;
 use axum::extract::Query;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -45,31 +45,8 @@ pub async fn set_theme(Query(choice): Query<ThemeChoice>) -> impl IntoResponse {
             .into_response();
     };
     (
-        StatusCode::SEE_OTHER,
-        [
-            (SET_COOKIE, theme.cookie()),
-            (LOCATION, local_path_or_root(&choice.back)),
-        ],
+        [(SET_COOKIE, theme.cookie())],
+        super::redirect::see_other_local(&choice.back),
     )
         .into_response()
-}
-
-/// Only a path on this site may be a redirect target (`/x`, not `//evil.example` or `https://…`).
-fn local_path_or_root(back: &str) -> String {
-    let local = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\');
-    if local { back } else { "/" }.to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::local_path_or_root;
-
-    #[test]
-    fn only_local_paths_are_followed_back() {
-        assert_eq!(local_path_or_root("/numbers"), "/numbers");
-        assert_eq!(local_path_or_root("//evil.example/"), "/");
-        assert_eq!(local_path_or_root("https://evil.example/"), "/");
-        assert_eq!(local_path_or_root("/\\evil.example"), "/");
-        assert_eq!(local_path_or_root(""), "/");
-    }
 }

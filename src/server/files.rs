@@ -48,7 +48,7 @@ fn is_upload_name(upload: &str) -> bool {
 
 fn back_to_imports(message: &str) -> Response {
     let to = format!("/imports?error={}", crate::ui::encode(message));
-    Redirect::to(&to).into_response()
+    super::redirect::see_other(&to)
 }
 
 /// The core's refusal as a plain answer (for downloads, which have no page to show it on).
@@ -467,12 +467,12 @@ pub async fn report(
     let mut writer = csv::Writer::from_writer(Vec::new());
     let _ = writer.write_record(["line", "column", "code", "reason"]);
     for e in &errors {
-        let _ = writer.write_record([
+        let _ = writer.write_record(crate::bulk::cells::neutralise_row([
             e.line.to_string(),
             crate::bulk::column_of(&e.field),
             e.code.clone(),
             e.message.clone(),
-        ]);
+        ]));
     }
     let body = writer.into_inner().unwrap_or_default();
     csv_response(&format!("import-{id}-report.csv"), Body::from(body))
@@ -574,7 +574,7 @@ pub async fn bulk(
             to.push('&');
             to.push_str(&filter_query);
         }
-        Redirect::to(&to).into_response()
+        super::redirect::see_other_local(&to)
     };
     let service = || {
         field("service")
@@ -781,12 +781,7 @@ pub async fn export_accounts(
     streamed_csv("accounts.csv", Export::Accounts(export))
 }
 
-/// A free-text cell that a spreadsheet would run as a formula (`=…`, `@…`) gets a leading `'`.
-/// Cells starting with `+` or `-` are left alone: telephone numbers start with `+`.
+/// A cell as every export writes it (see `bulk::cells`).
 fn spreadsheet_safe(cell: &str) -> String {
-    if cell.starts_with(['=', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
+    crate::bulk::cells::neutralise(cell).into_owned()
 }

@@ -3,8 +3,10 @@
 
 mod assets;
 pub mod files;
+pub mod headers;
 mod health;
 pub mod portal_session;
+pub mod redirect;
 
 use crate::cli::ServeArgs;
 use crate::store::Database;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub sso: Option<std::sync::Arc<crate::auth::sso::SingleSignOn>>,
     /// Operator Connect, when sync is on: capability questions go to it.
     pub upstream: Option<std::sync::Arc<crate::sync::OcClient>>,
+    /// Failed portal sign-ins per name and per source address.
+    pub sign_in_throttle: std::sync::Arc<crate::auth::throttle::SignInThrottle>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -67,6 +71,7 @@ impl AppState {
             sessions: portal_session::SessionPolicy::default(),
             sso: None,
             upstream: None,
+            sign_in_throttle: std::sync::Arc::default(),
         }
     }
 
@@ -117,6 +122,7 @@ pub fn bundle_files(site_root: &Path) -> [PathBuf; 2] {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let with_bundle = state.with_bundle;
+    let https = state.sessions.secure_cookie;
     let page_shell = {
         let options = state.leptos_options.clone();
         move || shell(options.clone(), with_bundle)
@@ -130,13 +136,20 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.svg", get(assets::favicon))
         .route("/openapi.json", get(crate::api::docs::openapi_json))
         .route("/api-docs", get(crate::api::docs::page))
-        .route("/sign-in", axum::routing::post(portal_session::sign_in))
+        .route(
+            "/sign-in",
+            axum::routing::post(portal_session::sign_in).layer(
+                axum::extract::DefaultBodyLimit::max(portal_session::MAX_FORM_BYTES),
+            ),
+        )
         .route("/sign-out", axum::routing::post(portal_session::sign_out))
         .route("/sso/login", get(portal_session::sso_login))
         .route("/sso/callback", get(portal_session::sso_callback))
         .route(
             "/password",
-            axum::routing::post(portal_session::change_password),
+            axum::routing::post(portal_session::change_password).layer(
+                axum::extract::DefaultBodyLimit::max(portal_session::MAX_FORM_BYTES),
+            ),
         )
         .route(
             "/imports",
@@ -162,6 +175,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(portal_session::layer(&state.db, &state.sessions))
         .layer(axum::middleware::from_fn(portal_session::refuse_cross_site))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            headers::secure(https, request, next)
+        }))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -227,7 +243,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     match (&args.sso_issuer, &args.sso_client_id, &args.public_url) {
         (Some(issuer), Some(client_id), Some(public_url)) => {
-            let secret = args.sso_client_secret.clone().unwrap_or_default();
+            let secret = crate::cli::secret(
+                "NUMBAT_SSO_CLIENT_SECRET",
+                args.sso_client_secret_file.as_deref(),
+            )?
+            .unwrap_or_default();
             let callback = format!("{}/sso/callback", public_url.trim_end_matches('/'));
             let sso =
                 crate::auth::sso::SingleSignOn::discover(issuer, client_id, &secret, &callback)

@@ -11,7 +11,7 @@ use crate::store::sessions::DatabaseSessionStore;
 use axum::extract::{Form, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tower_sessions::cookie::SameSite;
@@ -121,6 +121,15 @@ fn is_public(path: &str) -> bool {
         || path.starts_with(crate::api::MOUNT)
 }
 
+/// What a person who must still change their one-time password may reach: the password page
+/// and its form, sign-out, what anyone may load, and who they are.
+fn allowed_before_password_change(path: &str) -> bool {
+    matches!(
+        path,
+        "/password" | "/sign-out" | "/api/me" | "/api/sign-in-options"
+    ) || is_public(path)
+}
+
 /// Works out who is signed in and keeps them to what they may see: pages need a sign-in
 /// (else a redirect to `/sign-in`), a one-time password must be changed before anything else,
 /// and sessions past their absolute lifetime end.
@@ -162,10 +171,19 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
                 .path_and_query()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_else(|| "/".to_owned());
-            return Redirect::to(&format!("/sign-in?next={}", encode(&wanted))).into_response();
+            return super::redirect::see_other(&format!("/sign-in?next={}", encode(&wanted)));
         }
-        Some(user) if user.must_change_password && is_page && path != "/password" => {
-            return Redirect::to("/password").into_response();
+        Some(user) if user.must_change_password && !allowed_before_password_change(&path) => {
+            if is_page {
+                return super::redirect::see_other("/password");
+            }
+            // Server functions, uploads, bulk actions, downloads: nothing works on a one-time
+            // password.
+            return (
+                StatusCode::FORBIDDEN,
+                "Change your one-time password first: open /password.",
+            )
+                .into_response();
         }
         _ => {}
     }
@@ -201,6 +219,11 @@ async fn current_user(state: &AppState, session: &Session) -> Result<Option<Sign
         },
         // A local user removed since signing in is signed out.
         (SignInMethod::Password, None) => {
+            session.flush().await.map_err(|e| e.to_string())?;
+            return Ok(None);
+        }
+        // A linked local user removed since signing in is signed out.
+        (SignInMethod::SingleSignOn, None) if stored.sso_roles.is_empty() => {
             session.flush().await.map_err(|e| e.to_string())?;
             return Ok(None);
         }
@@ -298,12 +321,7 @@ pub fn encode(value: &str) -> String {
 
 /// Only local paths are followed after sign-in, so the form cannot send people elsewhere.
 fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
+    super::redirect::local_target(next.unwrap_or("/"))
 }
 
 #[derive(Deserialize)]
@@ -313,40 +331,118 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-/// `POST /sign-in`.
+/// The largest sign-in or password form accepted, in bytes.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The answer to a throttled sign-in: 429 with `Retry-After` and a page that says why.
+fn throttled(locked: &crate::auth::throttle::Locked) -> Response {
+    use crate::auth::throttle::Locked;
+    let wait = locked.retry_after_secs();
+    let what = match locked {
+        Locked::Name(_) => "for this user name",
+        Locked::Source(_) => "from your address",
+    };
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too many attempts · Numbat</title>\
+         <link rel=\"stylesheet\" href=\"/style/numbat.css\"></head><body><main id=\"main\">\
+         <h1>Too many sign-in attempts</h1><p class=\"notice error\" role=\"alert\">Too many wrong passwords {what}: \
+         sign-in is paused for {wait} seconds. Try again after that, or ask an admin to reset the password.</p>\
+         <p><a href=\"/sign-in\">Back to sign-in</a></p></main></body></html>"
+    );
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::RETRY_AFTER, wait.to_string()),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+/// `POST /sign-in`. Throttled per name and per source address before any password is hashed.
 pub async fn sign_in(
     State(state): State<AppState>,
     session: Session,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = local_path(form.next.as_deref());
-    match users::verify(&state.db, form.name.trim(), &form.password).await {
+    let source = peer.map(|p| p.0 .0.ip());
+    let name = form.name.trim();
+    let refused = || {
+        super::redirect::see_other(&format!(
+            "/sign-in?error=credentials&next={}",
+            encode(&next)
+        ))
+    };
+    let attempt = match state.sign_in_throttle.attempt(name, source) {
+        Ok(attempt) => attempt,
+        Err(locked) => {
+            tracing::info!(user = %name.chars().take(100).collect::<String>(), ?source, "portal sign-in throttled");
+            return throttled(&locked);
+        }
+    };
+    let failed = |failure: crate::auth::throttle::Failure| {
+        let state = state.clone();
+        let name = name.to_owned();
+        async move {
+            record_lock(&state, Some(&name), None, failure.name_locked_for).await;
+            record_lock(&state, None, source, failure.source_locked_for).await;
+        }
+    };
+    if !users::plausible_name(name) {
+        // No such user can exist: refused at once, without a hash.
+        failed(attempt.if_wrong).await;
+        return refused();
+    }
+    match users::verify(&state.db, name, &form.password).await {
         Ok(Some(user)) => {
+            state.sign_in_throttle.succeeded(attempt);
             if let Err(error) =
                 start_session(&session, &user.name, SignInMethod::Password, Vec::new()).await
             {
                 tracing::error!(%error, "could not start a portal session");
-                return Redirect::to("/sign-in?error=unavailable").into_response();
+                return super::redirect::see_other("/sign-in?error=unavailable");
             }
             tracing::info!(user = %user.name, "signed in to the portal");
             if user.must_change_password {
-                Redirect::to("/password").into_response()
+                super::redirect::see_other("/password")
             } else {
-                Redirect::to(&next).into_response()
+                super::redirect::see_other(&next)
             }
         }
-        Ok(None) => {
-            tracing::info!(user = %form.name.trim(), "portal sign-in refused: wrong name or password");
-            Redirect::to(&format!(
-                "/sign-in?error=credentials&next={}",
-                encode(&next)
-            ))
-            .into_response()
+        Ok(None) | Err(UserError::PasswordTooLong) => {
+            tracing::info!(user = %name, ?source, "portal sign-in refused: wrong name or password");
+            failed(attempt.if_wrong).await;
+            refused()
+        }
+        Err(UserError::Busy) => {
+            state.sign_in_throttle.withdraw(attempt);
+            tracing::warn!("portal sign-in: every password hashing slot stayed busy");
+            super::redirect::see_other("/sign-in?error=busy")
         }
         Err(error) => {
+            state.sign_in_throttle.withdraw(attempt);
             tracing::error!(%error, "portal sign-in failed");
-            Redirect::to("/sign-in?error=unavailable").into_response()
+            super::redirect::see_other("/sign-in?error=unavailable")
         }
+    }
+}
+
+/// Audits a lock that a failure started, when it started one.
+async fn record_lock(
+    state: &AppState,
+    name: Option<&str>,
+    source: Option<std::net::IpAddr>,
+    locked_for: Option<Duration>,
+) {
+    let Some(locked_for) = locked_for else {
+        return;
+    };
+    tracing::warn!(user = ?name, ?source, seconds = locked_for.as_secs(), "portal sign-in locked after repeated wrong passwords");
+    if let Err(error) = users::record_sign_in_lock(&state.db, name, source, locked_for).await {
+        tracing::error!(%error, "could not audit a sign-in lock");
     }
 }
 
@@ -355,7 +451,7 @@ pub async fn sign_out(session: Session) -> Response {
     if let Err(error) = session.flush().await {
         tracing::error!(%error, "could not end a portal session");
     }
-    Redirect::to("/sign-in?signed_out=1").into_response()
+    super::redirect::see_other("/sign-in?signed_out=1")
 }
 
 #[derive(Deserialize)]
@@ -373,13 +469,13 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let Some(axum::Extension(user)) = user else {
-        return Redirect::to("/sign-in?next=/password").into_response();
+        return super::redirect::see_other("/sign-in?next=/password");
     };
     if user.method != SignInMethod::Password {
-        return Redirect::to("/password?error=sso").into_response();
+        return super::redirect::see_other("/password?error=sso");
     }
     if form.new != form.confirm {
-        return Redirect::to("/password?error=mismatch").into_response();
+        return super::redirect::see_other("/password?error=mismatch");
     }
     match users::change_password(&state.db, &user.name, &form.current, &form.new).await {
         Ok(()) => {
@@ -393,19 +489,20 @@ pub async fn change_password(
             {
                 tracing::error!(%error, "could not renew the portal session");
             }
-            Redirect::to("/?password_changed=1").into_response()
+            super::redirect::see_other("/?password_changed=1")
         }
         Err(error) => {
             let code = match error {
                 UserError::PasswordTooShort => "short",
                 UserError::PasswordUnchanged => "unchanged",
                 UserError::WrongPassword => "current",
+                UserError::PasswordTooLong => "long",
                 other => {
                     tracing::error!(error = %other, "password change failed");
                     "unavailable"
                 }
             };
-            Redirect::to(&format!("/password?error={code}")).into_response()
+            super::redirect::see_other(&format!("/password?error={code}"))
         }
     }
 }
@@ -434,9 +531,9 @@ pub async fn sso_login(
     let (url, pending) = sso.begin(local_path(query.next.as_deref()));
     if let Err(error) = session.insert(PENDING_SSO_KEY, &pending).await {
         tracing::error!(%error, "could not remember a single sign-on in progress");
-        return Redirect::to("/sign-in?error=unavailable").into_response();
+        return super::redirect::see_other("/sign-in?error=unavailable");
     }
-    Redirect::to(&url).into_response()
+    super::redirect::see_other(&url)
 }
 
 #[derive(Deserialize)]
@@ -472,42 +569,44 @@ pub async fn sso_callback(
             description = query.error_description.as_deref().unwrap_or(""),
             "single sign-on did not complete"
         );
-        return Redirect::to("/sign-in?error=sso").into_response();
+        return super::redirect::see_other("/sign-in?error=sso");
     };
     let identity = match sso.finish(&pending, &code, &returned_state).await {
         Ok(identity) => identity,
         Err(error) => {
             tracing::warn!(%error, "single sign-on refused");
-            return Redirect::to("/sign-in?error=sso").into_response();
+            return super::redirect::see_other("/sign-in?error=sso");
         }
     };
-    let roles = if identity.roles.is_empty() {
-        match users::get(&state.db, &identity.name).await {
-            Ok(Some(local)) => local.roles,
-            Ok(None) => Vec::new(),
+    // Roles from the token stand on their own; without them, only the local user an admin
+    // linked to this issuer and subject counts, never a user whose name matches a claim the
+    // person could change.
+    let (name, sso_roles) = if identity.roles.is_empty() {
+        match users::linked_user(&state.db, &identity.issuer, &identity.subject).await {
+            Ok(Some(local)) => (local.name, Vec::new()),
+            Ok(None) => {
+                tracing::info!(user = %identity.display_name, subject = %identity.subject, "single sign-on user has no portal role and no linked local user");
+                return super::redirect::see_other(&format!(
+                    "/sign-in?error=sso-roles&subject={}",
+                    encode(&identity.subject)
+                ));
+            }
             Err(error) => {
-                tracing::error!(%error, "could not look up the local user");
-                return Redirect::to("/sign-in?error=unavailable").into_response();
+                tracing::error!(%error, "could not look up the linked local user");
+                return super::redirect::see_other("/sign-in?error=unavailable");
             }
         }
     } else {
-        identity.roles.clone()
+        (
+            format!("sso:{}", identity.display_name),
+            identity.roles.clone(),
+        )
     };
-    if roles.is_empty() {
-        tracing::info!(user = %identity.name, "single sign-on user has no portal role");
-        return Redirect::to("/sign-in?error=sso-roles").into_response();
-    }
-    if let Err(error) = start_session(
-        &session,
-        &identity.name,
-        SignInMethod::SingleSignOn,
-        identity.roles,
-    )
-    .await
+    if let Err(error) = start_session(&session, &name, SignInMethod::SingleSignOn, sso_roles).await
     {
         tracing::error!(%error, "could not start a portal session");
-        return Redirect::to("/sign-in?error=unavailable").into_response();
+        return super::redirect::see_other("/sign-in?error=unavailable");
     }
-    tracing::info!(user = %identity.name, "signed in to the portal with single sign-on");
-    Redirect::to(&pending.next).into_response()
+    tracing::info!(user = %name, subject = %identity.subject, "signed in to the portal with single sign-on");
+    super::redirect::see_other(&pending.next)
 }

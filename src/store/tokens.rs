@@ -39,13 +39,16 @@ pub async fn list(db: &Database) -> Result<Vec<TokenRow>, StoreError> {
     Ok(on_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
 }
 
-/// The token whose secret hashes to `hash`, marking it used at `at`.
-pub async fn use_by_hash(
-    db: &Database,
-    hash: &str,
-    at: &str,
-) -> Result<Option<TokenRow>, StoreError> {
-    const SQL: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 \
-                       RETURNING name, roles, created_at, last_used_at";
-    Ok(on_pool!(db, pool => sqlx::query_as(SQL).bind(at).bind(hash).fetch_optional(pool).await?))
+/// The token whose secret hashes to `hash`, if any: a read only, so unknown secrets cost no write.
+pub async fn by_hash(db: &Database, hash: &str) -> Result<Option<TokenRow>, StoreError> {
+    const SQL: &str =
+        "SELECT name, roles, created_at, last_used_at FROM api_tokens WHERE token_hash = $1";
+    Ok(on_pool!(db, pool => sqlx::query_as(SQL).bind(hash).fetch_optional(pool).await?))
+}
+
+/// Records that the token whose secret hashes to `hash` was used at `at`.
+pub async fn mark_used(db: &Database, hash: &str, at: &str) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2";
+    on_pool!(db, pool => sqlx::query(SQL).bind(at).bind(hash).execute(pool).await?.rows_affected());
+    Ok(())
 }

@@ -88,3 +88,40 @@ pub async fn delete(tx: &mut Tx, name: &str) -> Result<bool, StoreError> {
     });
     Ok(deleted == 1)
 }
+
+/// Links the identity `subject` at `issuer` to the user `name`, replacing any earlier link of
+/// that identity.
+pub async fn link_sso(
+    tx: &mut Tx,
+    issuer: &str,
+    subject: &str,
+    name: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    const SQL: &str = "INSERT INTO portal_sso_links (issuer, subject, user_name, linked_at) \
+                       VALUES ($1, $2, $3, $4) ON CONFLICT (issuer, subject) \
+                       DO UPDATE SET user_name = excluded.user_name, linked_at = excluded.linked_at";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL).bind(issuer).bind(subject).bind(name).bind(at).execute(conn).await?.rows_affected()
+    });
+    Ok(())
+}
+
+/// Removes every single sign-on link of the user `name`; how many there were.
+pub async fn unlink_sso(tx: &mut Tx, name: &str) -> Result<u64, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query("DELETE FROM portal_sso_links WHERE user_name = $1").bind(name).execute(conn).await?.rows_affected()
+    }))
+}
+
+/// The local user the identity `subject` at `issuer` is linked to, if any.
+pub async fn linked_user(
+    db: &Database,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<String>, StoreError> {
+    const SQL: &str = "SELECT user_name FROM portal_sso_links WHERE issuer = $1 AND subject = $2";
+    Ok(
+        on_pool!(db, pool => sqlx::query_scalar(SQL).bind(issuer).bind(subject).fetch_optional(pool).await?),
+    )
+}

@@ -25,7 +25,7 @@ pub fn client_from(args: &SyncArgs) -> anyhow::Result<Option<Arc<OcClient>>> {
         base,
         &args.oc_tenant,
         &args.oc_client_id,
-        &args.oc_client_secret,
+        &args.oc_client_secret()?,
     );
     if let Some(url) = &args.oc_management_url {
         config.management_url = url.clone();

@@ -71,6 +71,8 @@ pub struct UserRow {
 pub struct UsersData {
     pub users: Vec<UserRow>,
     pub secret: Option<Secret>,
+    /// The single sign-on issuer, when single sign-on is on (identities may be linked then).
+    pub sso_issuer: Option<String>,
 }
 
 #[server(endpoint = "admin/users")]
@@ -90,6 +92,7 @@ pub async fn load_users() -> Result<UsersData, ServerFnError> {
     Ok(UsersData {
         users,
         secret: server::take_shown_once().await?,
+        sso_issuer: state.sso.as_ref().map(|sso| sso.issuer().to_owned()),
     })
 }
 
@@ -181,6 +184,29 @@ pub async fn remove_user(name: String, confirm: Option<String>) -> Result<(), Se
     Ok(())
 }
 
+#[server(endpoint = "admin/users/link-sso")]
+pub async fn link_user_sso(name: String, subject: String) -> Result<(), ServerFnError> {
+    use crate::provisioning::Door;
+    let (state, by) = server::admin()?;
+    let Some(sso) = state.sso.clone() else {
+        return Err(ServerFnError::new(
+            "Single sign-on is not configured on this portal.",
+        ));
+    };
+    crate::auth::users::link_sso(
+        &state.db,
+        &by,
+        Door::Portal,
+        name.trim(),
+        sso.issuer(),
+        &subject,
+    )
+    .await
+    .map_err(server::failed)?;
+    leptos_axum::redirect("/admin/users");
+    Ok(())
+}
+
 #[component]
 fn RoleChecks(roles: Vec<PortalRole>) -> impl IntoView {
     let has = |r| roles.contains(&r);
@@ -210,6 +236,7 @@ pub fn UsersPage() -> impl IntoView {
     let roles = ServerAction::<SetUserRoles>::new();
     let reset = ServerAction::<ResetUserPassword>::new();
     let remove = ServerAction::<RemoveUser>::new();
+    let link = ServerAction::<LinkUserSso>::new();
     // Each change returns to this page: the versions make it load the list (and secret) again.
     let data = Resource::new(
         move || {
@@ -218,6 +245,7 @@ pub fn UsersPage() -> impl IntoView {
                 roles.version().get(),
                 reset.version().get(),
                 remove.version().get(),
+                link.version().get(),
             )
         },
         |_| load_users(),
@@ -258,6 +286,22 @@ pub fn UsersPage() -> impl IntoView {
                                 </td>
                             </tr> }}).collect_view()}</tbody>
                         </table>
+                        {data.sso_issuer.map(|issuer| view! {
+                            <h2>"Link a single sign-on identity"</h2>
+                            <p class="hint">"When the identity provider's ID token carries no roles, a person signs in as the portal user their identity is linked to, with that user's roles. Identities are linked by the issuer (" <code>{issuer}</code> ") and the subject: the " <code>"oid"</code> " claim for Entra ID, else " <code>"sub"</code> ", never by a name or email the person could change."</p>
+                            {action_error(link)}
+                            <ActionForm action=link attr:class="form">
+                                <div class="field">
+                                    <label for="link-user">"Portal user"</label>
+                                    <input id="link-user" name="name" required=true autocomplete="off"/>
+                                </div>
+                                <div class="field">
+                                    <label for="link-subject">"Subject (oid or sub)"</label>
+                                    <input id="link-subject" name="subject" required=true autocomplete="off"/>
+                                </div>
+                                <button type="submit">"Link identity"</button>
+                            </ActionForm>
+                        })}
                     }.into_any(),
                 }
             })}
@@ -319,11 +363,11 @@ pub async fn create_token(
     name: String,
     #[server(default)] roles: RoleBoxes,
 ) -> Result<(), ServerFnError> {
-    use crate::provisioning::Role;
-    let (state, _) = server::admin()?;
+    use crate::provisioning::{Door, Role};
+    let (state, by) = server::admin()?;
     let chosen = roles.ticked([Role::Read, Role::Write, Role::Delete, Role::Admin]);
     let name = name.trim().to_owned();
-    let secret = crate::auth::tokens::create(&state.db, &name, &chosen)
+    let secret = crate::auth::tokens::create(&state.db, &by, Door::Portal, &name, &chosen)
         .await
         .map_err(server::failed)?;
     server::show_once(
@@ -337,13 +381,13 @@ pub async fn create_token(
 
 #[server(endpoint = "admin/tokens/revoke")]
 pub async fn revoke_token(name: String, confirm: Option<String>) -> Result<(), ServerFnError> {
-    let (state, _) = server::admin()?;
+    let (state, by) = server::admin()?;
     if confirm.is_none() {
         return Err(ServerFnError::new(
             "Tick the confirmation to revoke the token.",
         ));
     }
-    crate::auth::tokens::revoke(&state.db, &name)
+    crate::auth::tokens::revoke(&state.db, &by, crate::provisioning::Door::Portal, &name)
         .await
         .map_err(server::failed)?;
     leptos_axum::redirect("/admin/tokens");

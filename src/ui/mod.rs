@@ -41,6 +41,16 @@ pub type MeResource = Resource<Result<Option<Me>, ServerFnError>>;
 /// them the pages are plain server-rendered HTML and still work.
 pub fn shell(options: LeptosOptions, with_bundle: bool) -> impl IntoView {
     let theme = theme::Theme::of_this_request();
+    // The hydration scripts carry the nonce the Content-Security-Policy names.
+    #[cfg(feature = "ssr")]
+    if let Some(nonce) = use_context::<axum::http::request::Parts>().and_then(|parts| {
+        parts
+            .extensions
+            .get::<crate::server::headers::Nonce>()
+            .cloned()
+    }) {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme.attribute()>

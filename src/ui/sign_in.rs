@@ -25,7 +25,8 @@ fn sign_in_error(code: &str) -> &'static str {
     match code {
         "credentials" => "That name and password do not match a portal user. Check both and try again.",
         "sso" => "Single sign-on did not complete. Try again, or ask your administrator to check the identity provider's settings.",
-        "sso-roles" => "You signed in with single sign-on, but you have no portal role. Ask your administrator for ProvisioningAPI.ReadUser (or more).",
+        "sso-roles" => "You signed in with single sign-on, but you have no portal role: the identity provider gave none, and no portal user is linked to your identity. Ask your administrator for ProvisioningAPI.ReadUser (or more), or to link the subject below to your portal user.",
+        "busy" => "The server is busy checking other sign-ins. Try again in a few seconds.",
         _ => "Signing in is not possible right now. Try again shortly.",
     }
 }
@@ -43,6 +44,7 @@ pub fn SignInPage() -> impl IntoView {
             <h1>"Sign in"</h1>
             {q.get("signed_out").map(|_| view! { <super::widgets::Notice>"You are signed out."</super::widgets::Notice> })}
             {q.get("error").map(|code| view! { <div class="notice error" role="alert">{sign_in_error(&code)}</div> })}
+            {q.get("subject").map(|subject| view! { <p class="hint">"Your single sign-on subject: " <code>{subject.chars().take(255).collect::<String>()}</code></p> })}
             <form method="post" action="/sign-in" class="form">
                 <input type="hidden" name="next" value=next/>
                 <div class="field">
@@ -80,6 +82,10 @@ fn password_error(code: &str) -> String {
         ),
         "unchanged" => "The new password must differ from the current one.".to_owned(),
         "current" => "The current password is not correct.".to_owned(),
+        "long" => format!(
+            "The new password is too long: use at most {} bytes.",
+            crate::domain::portal::MAX_PASSWORD_BYTES
+        ),
         "sso" => {
             "You signed in with single sign-on: change your password with your identity provider."
                 .to_owned()

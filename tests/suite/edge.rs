@@ -142,9 +142,15 @@ async fn provision(test: TestDb) -> Provisioned {
     )
     .await
     .unwrap();
-    let token = numbat::auth::tokens::create(&test.db, "bss", &[Role::Admin])
-        .await
-        .unwrap();
+    let token = numbat::auth::tokens::create(
+        &test.db,
+        "test",
+        numbat::provisioning::Door::Cli,
+        "bss",
+        &[Role::Admin],
+    )
+    .await
+    .unwrap();
     let p = Provisioned {
         app: crate::common::app_without_bundle(&test.db),
         test,

@@ -4,11 +4,13 @@
 
 mod common;
 
+mod abuse;
 mod api;
 mod bulk_portal;
 mod bulk_resume;
 mod cli;
 mod edge;
+mod fuzz;
 mod health;
 mod import;
 mod oidc;

@@ -195,7 +195,7 @@ async fn people_sign_in_with_the_identity_provider_and_get_the_roles_it_gives() 
 }
 
 #[tokio::test]
-async fn roles_come_from_a_local_user_when_the_token_has_none() {
+async fn without_roles_only_an_admin_linked_identity_gets_a_local_users_roles() {
     let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let provider = provider().await;
@@ -205,14 +205,16 @@ async fn roles_come_from_a_local_user_when_the_token_has_none() {
     let mut browser = Browser::new(&app);
     assert_eq!(
         sign_in(&mut browser, |u| u).await,
-        "/sign-in?error=sso-roles",
-        "no role anywhere: refused"
+        "/sign-in?error=sso-roles&subject=s-2",
+        "no role anywhere: refused, and told the subject to pass on"
     );
     assert_eq!(
         browser.get("/numbers").await.0.status(),
         axum::http::StatusCode::SEE_OTHER
     );
 
+    // A local admin whose name is the email this person can set at the identity provider: the
+    // name decides nothing.
     users::add(
         &test.db,
         "t",
@@ -222,9 +224,59 @@ async fn roles_come_from_a_local_user_when_the_token_has_none() {
     )
     .await
     .unwrap();
+    assert_eq!(
+        sign_in(&mut browser, |u| u).await,
+        "/sign-in?error=sso-roles&subject=s-2",
+        "a matching email links nothing"
+    );
+    let (_, html) = browser.get("/sign-in?error=sso-roles&subject=s-2").await;
+    assert!(
+        html.contains("link the subject below") && html.contains("<code>s-2</code>"),
+        "{html}"
+    );
+
+    // An admin links the identity by issuer and subject: now it signs in as that user.
+    users::link_sso(
+        &test.db,
+        "t",
+        numbat::provisioning::Door::Cli,
+        "omar@operator.example",
+        &provider.base,
+        "s-2",
+    )
+    .await
+    .unwrap();
     assert_eq!(sign_in(&mut browser, |u| u).await, "/numbers");
     let (_, html) = browser.get("/admin/users").await;
     assert!(html.contains("Portal users"), "{html}");
+
+    // Changing the email at the provider changes nothing; another subject with the same email
+    // is still refused.
+    *provider.claims.lock().unwrap() =
+        json!({ "sub": "s-2", "email": "someone-else@operator.example" });
+    let mut again = Browser::new(&app);
+    assert_eq!(sign_in(&mut again, |u| u).await, "/numbers");
+    *provider.claims.lock().unwrap() = json!({ "sub": "s-9", "email": "omar@operator.example" });
+    let mut impostor = Browser::new(&app);
+    assert_eq!(
+        sign_in(&mut impostor, |u| u).await,
+        "/sign-in?error=sso-roles&subject=s-9"
+    );
+    // Entra ID's oid, when present, is the subject.
+    *provider.claims.lock().unwrap() = json!({ "sub": "pairwise-x", "oid": "s-2" });
+    let mut by_oid = Browser::new(&app);
+    assert_eq!(sign_in(&mut by_oid, |u| u).await, "/numbers");
+
+    let numbat::store::Database::Sqlite(pool) = &test.db else {
+        unreachable!()
+    };
+    let linked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'linkSingleSignOn' AND resource_key = 'omar@operator.example'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(linked, 1, "the link is audited");
 }
 
 #[tokio::test]

@@ -303,9 +303,15 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
             numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/none"));
         state.upstream = Some(client.clone());
         let app = numbat::server::router(state);
-        let token = numbat::auth::tokens::create(&test.db, "bss", &[Role::Admin])
-            .await
-            .unwrap();
+        let token = numbat::auth::tokens::create(
+            &test.db,
+            "test",
+            numbat::provisioning::Door::Cli,
+            "bss",
+            &[Role::Admin],
+        )
+        .await
+        .unwrap();
         let account = serde_json::json!({ "name": "fabrikam", "serviceDetails": {
             "teamsTenantId": FABRIKAM,
             "teamsOperatorConnect": { "enabled": true, "syncEnabled": true } } });
