@@ -370,7 +370,7 @@ pub async fn resume(
     let actor = user.actor();
     let back = |page: &str, message: &str| {
         let to = format!("{page}?error={}", crate::ui::encode(message));
-        Redirect::to(&to).into_response()
+        super::redirect::see_other(&to)
     };
     let refused = |error| crate::ui::access::error_text(&crate::ui::access::server::refused(error));
     let job = match state.core.job(&actor, id).await {
@@ -447,7 +447,7 @@ pub async fn resume(
             let _ = run.fail("its file could not be read").await;
         }
     }
-    Redirect::to(&page).into_response()
+    super::redirect::see_other(&page)
 }
 
 /// `GET /imports/:id/report.csv`: every kept invalid row of a run.
