@@ -612,3 +612,120 @@ async fn a_bulk_action_whose_worker_died_is_resumed_after_the_last_number_it_did
         test.remove().await;
     }
 }
+
+#[tokio::test]
+async fn an_interrupted_bulk_action_is_resumed_from_its_page_without_javascript() {
+    use crate::common::Browser as PortalBrowser;
+    use numbat::bulk::{import_file, ImportOptions};
+    use numbat::provisioning::bulk::{BulkAction, Selection};
+    use numbat::provisioning::import::ImportMode;
+    use numbat::provisioning::NumberFilter;
+    const N: i64 = 10_000;
+    let _renderer = crate::common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    contoso(&test.db).await;
+    let lease = Duration::from_secs(1);
+    let core = Provisioning::new(test.db.clone()).with_job_lease(lease);
+    let options = ImportOptions {
+        account: Some("contoso".into()),
+        service: Some("teamsDirectRouting".into()),
+        ..ImportOptions::default()
+    };
+    let file = std::io::Cursor::new(plain_file(N).into_bytes());
+    let settings = options.file_settings().unwrap();
+    import_file(
+        &core,
+        &admin(),
+        "load",
+        file,
+        settings,
+        ImportMode::Apply,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+
+    // Setting a header on every contoso number; its worker dies after a chunk.
+    let action = BulkAction::SetHeader(numbat::domain::CustomSipHeader::parse("resumed").unwrap());
+    let run = core
+        .start_bulk(admin(), &action, "contoso's numbers", Some(N))
+        .await
+        .unwrap();
+    let id = run.job_id();
+    let worker = tokio::spawn({
+        let (core, action) = (core.clone(), action.clone());
+        let selection = Selection::Matching(NumberFilter {
+            account: Some(AccountName::parse("contoso").unwrap()),
+            ..NumberFilter::default()
+        });
+        async move { core.run_bulk(run, &action, selection).await }
+    });
+    let started = Instant::now();
+    while job(&test.db, id).await.last_line == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no chunk");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    worker.abort();
+    let _ = worker.await;
+    let stopped = job(&test.db, id).await;
+    assert!(stopped.changed < N, "stopped too late: {stopped:?}");
+
+    let app = numbat::server::router(
+        numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/nonexistent"))
+            .with_job_lease(lease),
+    );
+    let mut browser =
+        PortalBrowser::signed_in(&app, &test.db, "writer", &[PortalRole::WriteUser]).await;
+    let path = format!("/jobs/{id}");
+    let started = Instant::now();
+    let html = loop {
+        let (_, html) = browser.get(&path).await;
+        if html.contains(&format!(r#"action="/jobs/{id}/resume""#)) {
+            break html;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no Resume button: {html}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(html.contains("It was interrupted"), "{html}");
+
+    let (response, _) = browser.post(&format!("/jobs/{id}/resume"), "").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], path.as_str());
+    let finished = until_state(&test.db, id, "finished", Duration::from_secs(120)).await;
+    assert_eq!(
+        (
+            finished.rows_read,
+            finished.changed,
+            finished.unchanged,
+            finished.invalid
+        ),
+        (N, N, 0, 0),
+        "the counts are those of one clean run: {finished:?}"
+    );
+    let (_, html) = browser.get(&path).await;
+    assert!(
+        html.contains(&format!("{N} numbers: {N} changed, 0 unchanged; 0 refused")),
+        "{html}"
+    );
+    assert_eq!(
+        scalar(
+            &test.db,
+            "SELECT COUNT(*) FROM numbers WHERE custom_sip_header = 'resumed'"
+        )
+        .await,
+        N
+    );
+    assert_eq!(
+        scalar(
+            &test.db,
+            "SELECT COUNT(*) FROM audit_events WHERE resource_type = 'number' AND action = 'replace'"
+        )
+        .await,
+        N,
+        "one change event per number: nothing was changed twice"
+    );
+    test.remove().await;
+}
