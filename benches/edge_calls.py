@@ -535,10 +535,10 @@ def numbat(binary: Path, work: Path, *args, timeout: float = 600) -> str:
 
 
 def numbat_env(work: Path) -> dict:
-    """The environment of numbat commands: info logs (the edge's `edge ready` is one), uploads
-    in the temporary folder, and no Operator Connect settings (sync stays off)."""
+    """The environment of numbat commands: info logs (the edge's `edge ready` is one), and no
+    Operator Connect settings (sync stays off)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBAT_OC_")}
-    return {**env, "NUMBAT_UPLOAD_DIR": str(work / "uploads"), "NUMBAT_LOG_FORMAT": "text", "RUST_LOG": "info"}
+    return {**env, "NUMBAT_LOG_FORMAT": "text", "RUST_LOG": "info"}
 
 
 # loopback needs no HTTP proxy, whatever the environment says

@@ -40,7 +40,7 @@ export default defineConfig({
     command:
       `rm -rf ../target/e2e && ../target/debug/numbat demo-data --database-url sqlite://../target/e2e/numbat.db && ` +
       `exec ../target/debug/numbat serve --listen 127.0.0.1:${port} ` +
-      `--database-url sqlite://../target/e2e/numbat.db --site-root ../target/site --upload-dir ../target/e2e/uploads ` +
+      `--database-url sqlite://../target/e2e/numbat.db --site-root ../target/site ` +
       `2> ../target/e2e/server.log`,
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,

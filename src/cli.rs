@@ -226,8 +226,14 @@ pub struct EmulatorArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
     /// The CSV file: ACG's columns under a heading row (telephoneNumber, accountName,
-    /// serviceDetails_<service>_enabled, …), or one number per line.
-    pub file: PathBuf,
+    /// serviceDetails_<service>_enabled, …), or one number per line. With --resume, the same
+    /// file the interrupted import read (not needed for one uploaded to the portal).
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
+    /// Resume interrupted job ID (an import, or a portal bulk action) after what its committed
+    /// chunks did; its own settings apply, so the other flags are not needed.
+    #[arg(long, value_name = "ID")]
+    pub resume: Option<i64>,
     /// Write the valid rows, a chunk of 1,000 per transaction; invalid rows are skipped.
     #[arg(long)]
     pub apply: bool,
@@ -420,10 +426,16 @@ pub struct ServeArgs {
     #[arg(long, env = "NUMBAT_SSO_CLIENT_ID")]
     pub sso_client_id: Option<String>,
 
-    /// Where files uploaded to the portal for import wait until applied (created private to
-    /// this user; checks never applied are removed after a day).
-    #[arg(long, env = "NUMBAT_UPLOAD_DIR", default_value = "data/uploads")]
-    pub upload_dir: PathBuf,
+    /// No longer used: files uploaded for import wait in the database. Accepted (with a
+    /// warning) so existing configurations still start.
+    #[arg(long, env = "NUMBAT_UPLOAD_DIR", hide = true)]
+    pub upload_dir: Option<PathBuf>,
+
+    /// Seconds a bulk job (an import, a bulk action) stays its process's without a heartbeat;
+    /// past that its process is taken to have died and the job is shown interrupted, to be
+    /// resumed on any node. The heartbeat comes every third of it.
+    #[arg(long, env = "NUMBAT_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub job_lease_secs: u64,
 
     #[command(flatten)]
     pub sync: SyncArgs,

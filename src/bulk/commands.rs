@@ -1,13 +1,15 @@
 //! `numbat import` and `numbat export`: files in, files out, a progress line on standard
-//! error, a summary on standard output.
+//! error, a summary on standard output. `numbat import --resume ID` goes on with an
+//! interrupted job (an import, or a portal bulk action) where its committed chunks stopped.
 
 use super::accounts::AccountExport;
 use super::columns::column_of;
 use super::export::NumberExport;
-use super::import::{import_file, FileSettings, ImportFailure, ImportOptions};
+use super::import::{run_import, FileSettings, ImportFailure, ImportOptions, UploadReader};
 use crate::cli::{ExportArgs, ImportArgs};
 use crate::domain::{AccountName, ProvisioningStatus, Service};
-use crate::provisioning::import::ImportMode;
+use crate::provisioning::bulk::Resumed;
+use crate::provisioning::import::{Import, ImportMode, ImportStart};
 use crate::provisioning::{Actor, Door, NumberFilter, Provisioning, Role};
 use crate::store::jobs::{RowError, Tally};
 use crate::store::Database;
@@ -17,11 +19,41 @@ use std::io::{IsTerminal, Write};
 /// Invalid rows printed before the rest are left to the report.
 const PRINTED_ERRORS: usize = 50;
 
-/// Runs an import; returns how many rows were invalid.
+/// Runs an import, or resumes an interrupted job; returns how many rows were invalid.
 pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::Result<i64> {
-    let settings = file_settings(&args)?;
-    let file = std::fs::File::open(&args.file)
-        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let core = Provisioning::new(db.clone());
+    let actor = Actor::new(operator, &[Role::Admin], Door::Cli);
+    let (run, source, mode, settings, file, upload) = match args.resume {
+        Some(id) => match resume(&core, &actor, id, &args).await? {
+            Some(resumed) => resumed,
+            None => return Ok(0),
+        },
+        None => {
+            let Some(path) = &args.file else {
+                bail!("give the CSV file to import");
+            };
+            let settings = file_settings(&args)?;
+            let file: Box<dyn std::io::Read + Send> = Box::new(
+                std::fs::File::open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            );
+            let mode = if args.apply {
+                ImportMode::Apply
+            } else {
+                ImportMode::DryRun
+            };
+            let source = path.display().to_string();
+            let start = ImportStart {
+                source: source.clone(),
+                mode,
+                total_lines: None,
+                upload: None,
+                settings: Some(options(&args).to_json()),
+            };
+            let run = core.start_import(actor.clone(), start).await?;
+            (run, source, mode, settings, file, None)
+        }
+    };
     let mut report = match &args.report {
         Some(path) => {
             let mut writer = csv::Writer::from_path(path)
@@ -31,26 +63,15 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
         }
         None => None,
     };
-    let mode = if args.apply {
-        ImportMode::Apply
-    } else {
-        ImportMode::DryRun
-    };
-    let core = Provisioning::new(db.clone());
-    let actor = Actor::new(operator, &[Role::Admin], Door::Cli);
-    let source = args.file.display().to_string();
     let terminal = std::io::stderr().is_terminal();
     // Problems printed, and the distinct rows they were on (a row may break several rules).
     let (mut printed, mut printed_rows, mut last_printed_line) = (0, 0, None);
     let mut chunks = 0u64;
     let mut report_failed = None;
-    let outcome = import_file(
-        &core,
-        &actor,
-        &source,
+    let outcome = run_import(
+        run,
         std::io::BufReader::with_capacity(1 << 16, file),
         settings,
-        mode,
         |tally, errors| {
             chunks += 1;
             for error in errors {
@@ -101,6 +122,10 @@ pub async fn import(db: &Database, args: ImportArgs, operator: &str) -> anyhow::
         },
         Err(ImportFailure::Core(error)) => return Err(error.into()),
     };
+    // An applied upload is not kept any longer (as when the portal applies it).
+    if let (ImportMode::Apply, Some(upload)) = (mode, &upload) {
+        core.forget_upload(&actor, upload).await?;
+    }
     let t = summary.tally;
     if t.invalid as usize > printed_rows {
         let rest = t.invalid as usize - printed_rows;
@@ -154,14 +179,109 @@ fn service(raw: &str, flag: &str) -> anyhow::Result<Service> {
     })
 }
 
-fn file_settings(args: &ImportArgs) -> anyhow::Result<FileSettings> {
-    let options = ImportOptions {
+/// An interrupted job taken over, with what its run reads. `None` when it was a bulk action,
+/// resumed to its end here.
+async fn resume(
+    core: &Provisioning,
+    actor: &Actor,
+    id: i64,
+    args: &ImportArgs,
+) -> anyhow::Result<Option<ToRun>> {
+    let job = core.job(actor, id).await?;
+    // An import's file and settings are checked before the job is taken over.
+    let mut prepared = None;
+    let resumable = matches!(job.state.as_str(), "interrupted" | "running");
+    if job.kind == "import" && resumable {
+        let settings = match job.settings.as_deref().map(ImportOptions::from_json) {
+            Some(Some(options)) => options.file_settings().map_err(|p| {
+                anyhow::anyhow!("import {id}'s stored settings do not read back: {p}")
+            })?,
+            Some(None) => bail!("import {id}'s stored settings do not read back"),
+            None => file_settings(args)?,
+        };
+        let file: Box<dyn std::io::Read + Send> = match (&job.upload, &args.file) {
+            (_, Some(path)) => Box::new(
+                std::fs::File::open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            ),
+            (Some(upload), None) if core.upload_kept(actor, upload).await? => {
+                Box::new(UploadReader::new(core.clone(), actor.clone(), upload))
+            }
+            (Some(_), None) => bail!(
+                "import {id}'s uploaded file is no longer kept: give the same file after --resume {id}"
+            ),
+            (None, None) => bail!(
+                "import {id} read {}: give that same file after --resume {id}",
+                job.source
+            ),
+        };
+        prepared = Some((settings, file));
+    }
+    match core.resume_job(actor.clone(), id).await? {
+        Resumed::Import { run, job } => {
+            let Some((settings, file)) = prepared else {
+                // It was not resumable when looked at, and is now: let it be taken over again.
+                run.fail("resumed while it was being looked at; resume it again")
+                    .await?;
+                bail!("import {id} changed while it was being resumed: try again");
+            };
+            let mode = if job.action == ImportMode::DryRun.as_str() {
+                ImportMode::DryRun
+            } else {
+                ImportMode::Apply
+            };
+            eprintln!(
+                "Resuming import {id} of {} after line {} ({} rows done)",
+                job.source, job.last_line, job.rows_read
+            );
+            if let Some(upload) = &job.upload {
+                core.keep_upload(actor, upload).await?;
+            }
+            let upload = job.upload.filter(|_| args.file.is_none());
+            Ok(Some((run, job.source, mode, settings, file, upload)))
+        }
+        Resumed::Bulk {
+            run,
+            job,
+            action,
+            selection,
+        } => {
+            eprintln!(
+                "Resuming bulk action {id} ({}) after {} numbers",
+                job.source, job.last_line
+            );
+            let t = core.run_bulk(run, &action, selection).await?;
+            println!(
+                "Bulk action {id} ({}): {} numbers: {} changed, {} unchanged; {} refused (left as they were).",
+                job.source, t.rows_read, t.created + t.changed, t.unchanged, t.invalid
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// What `resume` hands back for an import: its run, its file's name, its mode, how the file is
+/// read, the file, and the upload it is when it was uploaded to the portal.
+type ToRun = (
+    Import,
+    String,
+    ImportMode,
+    FileSettings,
+    Box<dyn std::io::Read + Send>,
+    Option<String>,
+);
+
+fn options(args: &ImportArgs) -> ImportOptions {
+    ImportOptions {
         account: args.account.clone(),
         service: args.service.clone(),
         usage: args.usage.clone(),
         capabilities: Some(args.capabilities.join(",")),
-    };
-    options.file_settings().map_err(|problem| {
+    }
+}
+
+fn file_settings(args: &ImportArgs) -> anyhow::Result<FileSettings> {
+    options(args).file_settings().map_err(|problem| {
         let given = match problem.setting {
             "account" => args.account.clone(),
             "service" => args.service.clone(),

@@ -127,6 +127,68 @@ where
     Ok(ImportSummary { job_id, tally })
 }
 
+/// Reads an upload kept in the database, a part at a time, as a file: for `run_import`, which
+/// reads on a blocking thread (where waiting on the runtime is allowed).
+pub struct UploadReader {
+    core: Provisioning,
+    actor: Actor,
+    upload: String,
+    next: i64,
+    part: Vec<u8>,
+    at: usize,
+    runtime: tokio::runtime::Handle,
+}
+
+impl UploadReader {
+    /// A reader of `upload`; must be made inside the runtime.
+    pub fn new(core: Provisioning, actor: Actor, upload: &str) -> Self {
+        UploadReader {
+            core,
+            actor,
+            upload: upload.to_owned(),
+            next: 0,
+            part: Vec::new(),
+            at: 0,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl Read for UploadReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.part.len() {
+            let (core, actor, upload) = (&self.core, &self.actor, self.upload.as_str());
+            let part = self
+                .runtime
+                .block_on(core.upload_part(actor, upload, self.next))
+                .map_err(std::io::Error::other)?;
+            match part {
+                Some(part) => {
+                    (self.part, self.at) = (part, 0);
+                    self.next += 1;
+                }
+                // The end, unless the file stopped being kept while it was read.
+                None => {
+                    let kept = self
+                        .runtime
+                        .block_on(core.upload_kept(actor, upload))
+                        .map_err(std::io::Error::other)?;
+                    if !kept {
+                        return Err(std::io::Error::other(
+                            "the uploaded file is no longer kept on the server",
+                        ));
+                    }
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.part.len() - self.at);
+        buf[..n].copy_from_slice(&self.part[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// How to read a file, as a person gives it (command-line flags, form fields): text to parse.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]

@@ -5,6 +5,12 @@
 //! written or none is. A run killed part-way leaves whole chunks applied and its job row
 //! saying how far it got; running the same file again finishes the work, the rows already
 //! applied counting as unchanged.
+//!
+//! A run holds its job under a lease, renewed by a heartbeat and checked by every chunk's
+//! transaction (which records the progress, the chunk's invalid rows and the lease together).
+//! A job whose lease ran out is interrupted; resuming it takes the lease over and goes on from
+//! the last committed line, so no row is applied twice and the tallies stay exact: the rows
+//! before are read again only to know which numbers the file already had.
 
 use super::{
     audit_event, now, Actor, Change, Outcome, Permission, Precondition, Provisioning,
@@ -12,12 +18,18 @@ use super::{
 };
 use crate::domain::{AccountName, Number, Violation, Violations};
 use crate::store::audit;
+use crate::store::jobs::Lease;
 use crate::store::jobs::{self, Job, NewJob, RowError, Tally};
 use crate::store::Tx;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 /// Rows per chunk (one transaction each).
 pub const CHUNK_ROWS: usize = 1000;
+
+/// How long a bulk job stays its worker's without a heartbeat, unless configured; the worker
+/// renews it every third of that.
+pub const DEFAULT_JOB_LEASE: Duration = Duration::from_secs(30);
 
 /// Whether a run writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +97,91 @@ pub struct Import {
     seen: HashMap<u64, i64>,
     tally: Tally,
     kept_errors: i64,
+    /// Rows up to this line were done before the run was resumed: they are only noted.
+    done_through: i64,
+    /// The last number the committed chunks did (a bulk action on a filter's matches).
+    last_key: Option<String>,
+    lease: Held,
+}
+
+/// The lease a run holds on its job, and the heartbeat renewing it while the run lives.
+struct Held {
+    owner: String,
+    length: Duration,
+    heartbeat: tokio::task::AbortHandle,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+/// A new lease holder's name: host, process and a random part, so each run's is its own and a
+/// lease names the process holding it.
+fn lease_owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "numbat".to_owned());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+fn lease_end(length: Duration) -> String {
+    super::timestamp_of(time::OffsetDateTime::now_utc() + length)
+}
+
+impl Held {
+    /// Starts renewing `owner`'s lease on job `job_id` every third of `length`.
+    fn start(db: &crate::store::Database, job_id: i64, owner: String, length: Duration) -> Self {
+        let (db, beat_owner) = (db.clone(), owner.clone());
+        let heartbeat = tokio::spawn(async move {
+            let mut every = tokio::time::interval(length / 3);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let until = lease_end(length);
+                let lease = Lease {
+                    owner: &beat_owner,
+                    until: &until,
+                };
+                match jobs::renew(&db, job_id, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(
+                            job = job_id,
+                            "another process took this bulk job over; this run stops at its next chunk"
+                        );
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, job = job_id, "could not renew a bulk job's lease")
+                    }
+                }
+            }
+        })
+        .abort_handle();
+        Held {
+            owner,
+            length,
+            heartbeat,
+        }
+    }
+}
+
+/// The error a run gets when its job was taken over by another process.
+fn taken_over(job_id: i64) -> ProvisioningError {
+    ProvisioningError::Conflict(
+        Violation::new(
+            "job",
+            "JobTakenOver",
+            format!("job {job_id} was taken over by another process, so this one stopped"),
+        )
+        .into(),
+    )
 }
 
 impl Provisioning {
@@ -109,9 +206,11 @@ impl Provisioning {
         action: &str,
         start: ImportStart,
     ) -> Result<Import, ProvisioningError> {
+        let owner = lease_owner();
         let job_id = {
             let permit = actor.permit(permission)?;
             let at = now();
+            let until = lease_end(self.job_lease);
             let mut tx = self.begin(&permit).await?;
             let job_id = jobs::start(
                 &mut tx,
@@ -125,6 +224,10 @@ impl Provisioning {
                     total_lines: start.total_lines,
                     upload: start.upload.as_deref(),
                     settings: start.settings.as_deref(),
+                    lease: Lease {
+                        owner: &owner,
+                        until: &until,
+                    },
                 },
             )
             .await?;
@@ -154,7 +257,106 @@ impl Provisioning {
             seen: HashMap::new(),
             tally: Tally::default(),
             kept_errors: 0,
+            done_through: 0,
+            last_key: None,
+            lease: Held::start(&self.db, job_id, owner, self.job_lease),
         })
+    }
+
+    /// Takes interrupted job `id` over for `actor` (who needs `permissions`) and returns its
+    /// run, to be fed the same rows again from the start: those up to the last committed line
+    /// are only noted. Its resumption is in the audit trail. Refused for a job that is not
+    /// interrupted (finished, failed, or still held by a live worker).
+    pub(super) async fn take_over_job(
+        &self,
+        actor: Actor,
+        id: i64,
+        permissions: &[Permission],
+    ) -> Result<(Import, Job), ProvisioningError> {
+        for permission in permissions {
+            actor.permit(*permission)?;
+        }
+        let owner = lease_owner();
+        let job = {
+            let permit = actor.permit(permissions[0])?;
+            let at = now();
+            let until = lease_end(self.job_lease);
+            let lease = Lease {
+                owner: &owner,
+                until: &until,
+            };
+            let mut tx = self.begin(&permit).await?;
+            let Some(job) = jobs::take_over(&mut tx, id, &at, lease).await? else {
+                tx.rollback().await?;
+                let job = jobs::get(&self.db, id)
+                    .await?
+                    .ok_or_else(|| ProvisioningError::not_found("job", id.to_string()))?;
+                let why = if job.state == "running" {
+                    format!("job {id} is still running (its worker is alive)")
+                } else {
+                    format!(
+                        "job {id} is {}: only an interrupted job can be resumed",
+                        job.state
+                    )
+                };
+                return Err(ProvisioningError::Conflict(
+                    Violation::new("state", "JobNotInterrupted", why).into(),
+                ));
+            };
+            let key = id.to_string();
+            let what = serde_json::json!({
+                "kind": job.kind, "action": job.action, "source": job.source,
+                "fromLine": job.last_line,
+            });
+            let change = Change {
+                action: "resume",
+                resource_type: "job",
+                key: &key,
+                version: None,
+                before: None,
+                after: Some(what.to_string()),
+                account: None,
+            };
+            audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
+            tx.commit().await?;
+            job
+        };
+        let kept_errors = jobs::error_count(&self.db, id)
+            .await?
+            .min(jobs::KEPT_ROW_ERRORS);
+        let mode = if job.action == ImportMode::DryRun.as_str() {
+            ImportMode::DryRun
+        } else {
+            ImportMode::Apply
+        };
+        let run = Import {
+            core: self.clone(),
+            actor,
+            mode,
+            operation: Operation::Upsert,
+            job_id: id,
+            pending: Vec::with_capacity(CHUNK_ROWS),
+            seen: HashMap::new(),
+            tally: Tally {
+                rows_read: job.rows_read,
+                created: job.created,
+                changed: job.changed,
+                unchanged: job.unchanged,
+                invalid: job.invalid,
+                last_line: job.last_line,
+            },
+            kept_errors,
+            done_through: job.last_line,
+            last_key: job.last_key.clone(),
+            lease: Held::start(&self.db, id, owner, self.job_lease),
+        };
+        Ok((run, job))
+    }
+
+    /// Marks running jobs whose worker stopped renewing their lease as interrupted (they can
+    /// then be resumed); how many. Every serving process does this now and then.
+    pub async fn mark_interrupted_jobs(&self) -> Result<u64, ProvisioningError> {
+        Ok(jobs::mark_interrupted(&self.db, &now()).await?)
     }
 
     /// Takes a finished check's uploaded file for an apply; false when it was already taken
@@ -166,7 +368,11 @@ impl Provisioning {
         upload: &str,
     ) -> Result<bool, ProvisioningError> {
         actor.permit(Permission::Write)?;
-        Ok(jobs::take_upload(&self.db, id, upload).await?)
+        let taken = jobs::take_upload(&self.db, id, upload).await?;
+        if taken {
+            crate::store::uploads::keep_from(&self.db, upload, &now()).await?;
+        }
+        Ok(taken)
     }
 
     /// One bulk job (an import run or a bulk action).
@@ -223,9 +429,20 @@ impl Import {
         self
     }
 
+    /// Where a resumed run goes on: the last line (or item) done, and the last number done.
+    pub fn resumes_after(&self) -> (i64, Option<&str>) {
+        (self.done_through, self.last_key.as_deref())
+    }
+
     /// Adds a row; when a chunk is full it is checked and (for an apply) written, and its
-    /// invalid rows returned.
+    /// invalid rows returned. A resumed run only notes the rows it had already done.
     pub async fn push(&mut self, row: ImportRow) -> Result<ChunkReport, ProvisioningError> {
+        if row.line <= self.done_through {
+            if let Ok(number) = &row.number {
+                self.first_seen(number, row.line);
+            }
+            return Ok(ChunkReport::default());
+        }
         self.pending.push(row);
         if self.pending.len() >= CHUNK_ROWS {
             self.flush().await
@@ -237,21 +454,36 @@ impl Import {
     /// Processes what is left and marks the run finished; returns the last chunk's report.
     pub async fn finish(mut self) -> Result<(ChunkReport, Tally), ProvisioningError> {
         let report = self.flush().await?;
-        jobs::finish(&self.core.db, self.job_id, &self.tally, None, &now()).await?;
+        let until = lease_end(self.lease.length);
+        let lease = self.held(&until);
+        if !jobs::finish(&self.core.db, self.job_id, &self.tally, None, &now(), lease).await? {
+            return Err(taken_over(self.job_id));
+        }
         Ok((report, self.tally))
     }
 
-    /// Marks the run failed with `reason` (an unreadable file, a lost database).
+    /// Marks the run failed with `reason` (an unreadable file, a lost database), unless another
+    /// process has taken the job over.
     pub async fn fail(self, reason: &str) -> Result<Tally, ProvisioningError> {
+        let until = lease_end(self.lease.length);
+        let lease = self.held(&until);
         jobs::finish(
             &self.core.db,
             self.job_id,
             &self.tally,
             Some(reason),
             &now(),
+            lease,
         )
         .await?;
         Ok(self.tally)
+    }
+
+    fn held<'a>(&'a self, until: &'a str) -> Lease<'a> {
+        Lease {
+            owner: &self.lease.owner,
+            until,
+        }
     }
 
     async fn flush(&mut self) -> Result<ChunkReport, ProvisioningError> {
@@ -260,6 +492,11 @@ impl Import {
         }
         let rows = std::mem::take(&mut self.pending);
         let last_line = rows.last().map_or(self.tally.last_line, |r| r.line);
+        let last_key = rows
+            .iter()
+            .rev()
+            .find_map(|r| r.number.as_ref().ok())
+            .map(|n| n.telephone_number.to_string());
         let mut errors = Vec::new();
         let mut valid: Vec<(i64, Number)> = Vec::with_capacity(rows.len());
         let read_at: HashMap<i64, i64> = rows
@@ -311,17 +548,27 @@ impl Import {
                 chunk.invalid = lines.len() as i64;
                 chunk.rows_read = chunk.created + chunk.changed + chunk.unchanged + chunk.invalid;
                 let tally = self.tally.plus(&chunk);
-                match self.mode {
-                    ImportMode::Apply => {
-                        jobs::progress_in(&mut tx, self.job_id, &tally, &now()).await?;
-                        tx.commit().await?;
-                    }
-                    ImportMode::DryRun => {
-                        tx.rollback().await?;
-                        jobs::progress(&self.core.db, self.job_id, &tally, &now()).await?;
-                    }
+                // The chunk, its progress and its invalid rows commit together, and only while
+                // the run still holds its job; a check's chunk is rolled back first.
+                if self.mode == ImportMode::DryRun {
+                    tx.rollback().await?;
+                    tx = self.core.db.begin().await?;
                 }
+                errors.sort_by_key(|e| e.line);
+                let until = lease_end(self.lease.length);
+                let lease = self.held(&until);
+                let at = now();
+                let key = last_key.as_deref();
+                if !jobs::progress_in(&mut tx, self.job_id, &tally, key, &at, lease).await? {
+                    tx.rollback().await?;
+                    return Err(taken_over(self.job_id));
+                }
+                jobs::keep_errors_in(&mut tx, self.job_id, self.kept_errors, &errors).await?;
+                tx.commit().await?;
                 self.tally = tally;
+                if last_key.is_some() {
+                    self.last_key = last_key;
+                }
                 break;
             }
             tx.rollback().await?;
@@ -329,8 +576,6 @@ impl Import {
             valid.retain(|(line, _)| !refused_lines.contains(line));
             errors.extend(refused);
         }
-        errors.sort_by_key(|e| e.line);
-        jobs::keep_errors(&self.core.db, self.job_id, self.kept_errors, &errors).await?;
         self.kept_errors = (self.kept_errors + errors.len() as i64).min(jobs::KEPT_ROW_ERRORS);
         Ok(ChunkReport {
             chunk_done: true,

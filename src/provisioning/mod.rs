@@ -18,6 +18,7 @@ mod routing;
 mod settings;
 mod subdomains;
 pub mod sync;
+pub mod uploads;
 
 pub use access::{Actor, Door, Permission, Permit, Role};
 pub use error::ProvisioningError;
@@ -36,6 +37,8 @@ use serde::Serialize;
 #[derive(Clone, Debug)]
 pub struct Provisioning {
     db: Database,
+    /// How long a bulk job stays its worker's without a heartbeat (see `import`).
+    job_lease: std::time::Duration,
 }
 
 /// A condition a write carries (HTTP `If-Match` / `If-None-Match`).
@@ -97,7 +100,21 @@ pub enum Outcome {
 
 impl Provisioning {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            job_lease: import::DEFAULT_JOB_LEASE,
+        }
+    }
+
+    /// The same core holding bulk jobs under leases of `lease`: a job whose worker has not
+    /// renewed its lease for that long is taken to be interrupted.
+    pub fn with_job_lease(mut self, lease: std::time::Duration) -> Self {
+        self.job_lease = lease.max(std::time::Duration::from_secs(1));
+        self
+    }
+
+    pub fn job_lease(&self) -> std::time::Duration {
+        self.job_lease
     }
 
     pub fn database(&self) -> &Database {

@@ -5,7 +5,7 @@
 use super::portal_session::SignedIn;
 use super::AppState;
 use crate::bulk::export::NumberExport;
-use crate::bulk::import::{run_import, ImportOptions};
+use crate::bulk::import::{run_import, ImportOptions, UploadReader};
 use crate::provisioning::import::ImportMode;
 use crate::provisioning::Actor;
 use axum::body::Body;
@@ -18,53 +18,25 @@ use futures_util::StreamExt;
 /// The largest file an upload may be (a million rows of ACG's columns is about 60 MB).
 pub const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
-/// Where uploaded files wait to be applied.
-pub fn upload_path(state: &AppState, upload: &str) -> std::path::PathBuf {
-    state.uploads.join(format!("{upload}.csv"))
-}
-
-/// Whether an upload's file is still here (a dry run's file is kept until it is applied).
-pub fn upload_exists(state: &AppState, upload: &str) -> bool {
-    is_upload_name(upload) && upload_path(state, upload).is_file()
-}
-
-/// Creates the upload folder if needed and makes it private to this user (uploads hold
-/// customers' numbers).
-pub fn prepare_upload_folder(folder: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(folder)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
-/// How long a checked file waits to be applied before it is removed.
-const UPLOADS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// Removes uploads older than a day, hourly: checks nobody applied.
-pub async fn forget_old_uploads(folder: std::path::PathBuf) {
-    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+/// Every so often (a third of the job lease, and hourly for uploads): marks jobs whose worker
+/// died as interrupted, so they can be resumed, and removes uploads nobody applied within a day.
+pub async fn look_after_jobs(core: crate::provisioning::Provisioning) {
+    let mut every = tokio::time::interval(core.job_lease() / 3);
+    let mut last_clean: Option<std::time::Instant> = None;
     loop {
-        every_hour.tick().await;
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|at| at.elapsed().ok())
-                .is_some_and(|age| age > UPLOADS_KEPT_FOR);
-            let ours = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".csv"))
-                .is_some_and(is_upload_name);
-            if old && ours {
-                let _ = std::fs::remove_file(entry.path());
+        every.tick().await;
+        match core.mark_interrupted_jobs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "bulk jobs interrupted (their worker stopped): they can be resumed"
+            ),
+            Err(error) => tracing::warn!(%error, "could not look for interrupted bulk jobs"),
+        }
+        if last_clean.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(3600)) {
+            last_clean = Some(std::time::Instant::now());
+            if let Err(error) = core.forget_old_uploads().await {
+                tracing::warn!(%error, "could not remove old uploads");
             }
         }
     }
@@ -133,7 +105,7 @@ pub async fn upload(
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
-            match save_upload(&state, field).await {
+            match save_upload(&state, &actor, field).await {
                 Ok((upload, lines)) => saved = Some((upload, file_name, lines)),
                 Err(message) => return back_to_imports(&message),
             }
@@ -143,7 +115,7 @@ pub async fn upload(
             Ok(text) => text,
             Err(error) => {
                 if let Some((upload, _, _)) = &saved {
-                    let _ = std::fs::remove_file(upload_path(&state, upload));
+                    let _ = state.core.forget_upload(&actor, upload).await;
                 }
                 return back_to_imports(&format!("The upload did not arrive whole: {error}"));
             }
@@ -154,7 +126,7 @@ pub async fn upload(
         return back_to_imports("CSV file: choose a file to import");
     };
     if lines == 0 {
-        let _ = std::fs::remove_file(upload_path(&state, &upload));
+        let _ = state.core.forget_upload(&actor, &upload).await;
         return back_to_imports("CSV file: the file is empty");
     }
     start(
@@ -169,49 +141,76 @@ pub async fn upload(
     .await
 }
 
-/// Streams the file to disk, counting its lines; returns the upload's name and line count.
+/// Streams the file into the database in parts of at most `PART_BYTES`, counting its lines;
+/// returns the upload's name and line count. A file that does not arrive whole is not kept.
 async fn save_upload(
     state: &AppState,
-    mut field: axum::extract::multipart::Field<'_>,
+    actor: &Actor,
+    field: axum::extract::multipart::Field<'_>,
 ) -> Result<(String, i64), String> {
-    use tokio::io::AsyncWriteExt;
-    let cannot_keep = |e: std::io::Error| {
-        format!("The server cannot keep the upload ({e}); nothing was imported")
-    };
-    prepare_upload_folder(&state.uploads).map_err(cannot_keep)?;
-    let upload: String = rand::random::<[u8; 16]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = upload_path(state, &upload);
-    let mut file =
-        tokio::io::BufWriter::new(tokio::fs::File::create(&path).await.map_err(cannot_keep)?);
-    let (mut lines, mut last) = (0i64, b'\n');
+    let core = &state.core;
+    let upload = core.new_upload(actor).await.map_err(cannot_keep)?;
+    match save_parts(core, actor, &upload, field).await {
+        Ok(lines) => Ok((upload, lines)),
+        Err(message) => {
+            let _ = core.forget_upload(actor, &upload).await;
+            Err(message)
+        }
+    }
+}
+
+fn cannot_keep(error: crate::provisioning::ProvisioningError) -> String {
+    format!("The server cannot keep the upload ({error}); nothing was imported")
+}
+
+/// Writes the file's parts, then marks the upload whole; the file's line count.
+async fn save_parts(
+    core: &crate::provisioning::Provisioning,
+    actor: &Actor,
+    upload: &str,
+    mut field: axum::extract::multipart::Field<'_>,
+) -> Result<i64, String> {
+    use crate::provisioning::uploads::PART_BYTES;
+    let (mut lines, mut last, mut seq) = (0i64, b'\n', 0i64);
+    let mut part: Vec<u8> = Vec::with_capacity(PART_BYTES);
     loop {
-        match field.chunk().await {
-            Ok(Some(bytes)) => {
-                lines += bytes.iter().filter(|&&b| b == b'\n').count() as i64;
-                last = *bytes.last().unwrap_or(&last);
-                if let Err(e) = file.write_all(&bytes).await {
-                    let _ = tokio::fs::remove_file(&path).await;
-                    return Err(cannot_keep(e));
-                }
-            }
+        let bytes = match field.chunk().await {
+            Ok(Some(bytes)) => bytes,
             Ok(None) => break,
             Err(error) => {
-                drop(file);
-                let _ = tokio::fs::remove_file(&path).await;
                 return Err(format!(
                     "The upload did not arrive whole ({error}); nothing was imported"
-                ));
+                ))
+            }
+        };
+        lines += bytes.iter().filter(|&&b| b == b'\n').count() as i64;
+        last = *bytes.last().unwrap_or(&last);
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let take = rest.len().min(PART_BYTES - part.len());
+            part.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if part.len() == PART_BYTES {
+                core.add_upload_part(actor, upload, seq, &part)
+                    .await
+                    .map_err(cannot_keep)?;
+                seq += 1;
+                part.clear();
             }
         }
     }
-    file.flush().await.map_err(cannot_keep)?;
+    if !part.is_empty() {
+        core.add_upload_part(actor, upload, seq, &part)
+            .await
+            .map_err(cannot_keep)?;
+    }
+    core.complete_upload(actor, upload)
+        .await
+        .map_err(cannot_keep)?;
     if last != b'\n' {
         lines += 1;
     }
-    Ok((upload, lines))
+    Ok(lines)
 }
 
 /// Starts a run of `upload` in the background and sends the person to its page.
@@ -228,19 +227,23 @@ async fn start(
         Ok(settings) => settings,
         Err(problem) => {
             if mode == ImportMode::DryRun {
-                let _ = std::fs::remove_file(upload_path(state, upload));
+                let _ = state.core.forget_upload(&actor, upload).await;
             }
             return back_to_imports(&problem.to_string());
         }
     };
-    let file = match std::fs::File::open(upload_path(state, upload)) {
-        Ok(file) => file,
-        Err(_) => return back_to_imports("That file is no longer on the server: upload it again"),
-    };
+    if !state
+        .core
+        .upload_kept(&actor, upload)
+        .await
+        .unwrap_or(false)
+    {
+        return back_to_imports("That file is no longer on the server: upload it again");
+    }
     let started = state
         .core
         .start_import(
-            actor,
+            actor.clone(),
             crate::provisioning::import::ImportStart {
                 source: file_name.to_owned(),
                 mode,
@@ -254,24 +257,40 @@ async fn start(
         Ok(import) => import,
         Err(error) => {
             if mode == ImportMode::DryRun {
-                let _ = std::fs::remove_file(upload_path(state, upload));
+                let _ = state.core.forget_upload(&actor, upload).await;
             }
             return back_to_imports(&crate::ui::access::server::refused(error).to_string());
         }
     };
     let id = import.job_id();
-    let path = upload_path(state, upload);
+    run_in_background(state, actor, import, upload, settings, mode);
+    Redirect::to(&format!("/imports/{id}")).into_response()
+}
+
+/// Runs an import of the kept `upload` in the background; an apply that finishes forgets the
+/// file.
+fn run_in_background(
+    state: &AppState,
+    actor: Actor,
+    import: crate::provisioning::import::Import,
+    upload: &str,
+    settings: crate::bulk::FileSettings,
+    mode: ImportMode,
+) {
+    let (core, upload, id) = (state.core.clone(), upload.to_owned(), import.job_id());
     tokio::spawn(async move {
+        let file = UploadReader::new(core.clone(), actor.clone(), &upload);
         let reader = std::io::BufReader::with_capacity(1 << 16, file);
         match run_import(import, reader, settings, |_, _| {}).await {
             Ok(_) if mode == ImportMode::Apply => {
-                let _ = std::fs::remove_file(&path);
+                if let Err(error) = core.forget_upload(&actor, &upload).await {
+                    tracing::warn!(%error, import = id, "could not remove an applied upload");
+                }
             }
             Ok(_) => {}
             Err(error) => tracing::error!(%error, import = id, "a portal import stopped"),
         }
     });
-    Redirect::to(&format!("/imports/{id}")).into_response()
 }
 
 /// `POST /imports/:id/apply`: applies the file a finished dry run checked.
@@ -290,7 +309,18 @@ pub async fn apply(
             return back_to_imports(&crate::ui::access::server::refused(error).to_string())
         }
     };
-    let upload = job.upload.clone().filter(|u| upload_exists(&state, u));
+    let upload = match job.upload.clone().filter(|u| is_upload_name(u)) {
+        Some(upload)
+            if state
+                .core
+                .upload_kept(&actor, &upload)
+                .await
+                .unwrap_or(false) =>
+        {
+            Some(upload)
+        }
+        _ => None,
+    };
     let (true, true, Some(upload)) = (job.action == "dryRun", job.state == "finished", upload)
     else {
         return back_to_imports(&format!(
@@ -324,6 +354,100 @@ pub async fn apply(
         ImportMode::Apply,
     )
     .await
+}
+
+/// `POST /jobs/:id/resume`: resumes an interrupted job (an import or a bulk action) on this
+/// node, after what its committed chunks did, and shows its page.
+pub async fn resume(
+    State(state): State<AppState>,
+    user: Option<Extension<SignedIn>>,
+    Path(id): Path<i64>,
+) -> Response {
+    use crate::provisioning::bulk::Resumed;
+    let Some(Extension(user)) = user else {
+        return sign_in_first(&format!("/jobs/{id}"));
+    };
+    let actor = user.actor();
+    let back = |page: &str, message: &str| {
+        let to = format!("{page}?error={}", crate::ui::encode(message));
+        super::redirect::see_other(&to)
+    };
+    let refused = |error| crate::ui::access::error_text(&crate::ui::access::server::refused(error));
+    let job = match state.core.job(&actor, id).await {
+        Ok(job) => job,
+        Err(error) => return back_to_imports(&refused(error)),
+    };
+    let page = if job.kind == "import" {
+        format!("/imports/{id}")
+    } else {
+        format!("/jobs/{id}")
+    };
+    // An import needs its file and how to read it; both are checked before the job is taken
+    // (a job that is not to be resumed at all is left to the core to refuse).
+    let resumable = matches!(job.state.as_str(), "interrupted" | "running");
+    let file = (job.kind == "import" && resumable).then(|| {
+        let options = job.settings.as_deref().and_then(ImportOptions::from_json);
+        (job.upload.clone(), options)
+    });
+    let settings = match &file {
+        None => None,
+        Some((None, _)) => {
+            return back(&page, &format!(
+                "Import {id} read a file on the command line: resume it there with `numbat import --resume {id} FILE`"
+            ))
+        }
+        Some((Some(upload), options)) => {
+            if !state.core.upload_kept(&actor, upload).await.unwrap_or(false) {
+                return back(&page, &format!(
+                    "Import {id}'s file is no longer kept: upload it again (rows already applied count as unchanged)"
+                ));
+            }
+            match options.as_ref().map(ImportOptions::file_settings) {
+                Some(Ok(settings)) => Some((upload.clone(), settings)),
+                _ => {
+                    return back(&page, &format!(
+                        "Import {id}'s settings cannot be read back: upload the file again"
+                    ))
+                }
+            }
+        }
+    };
+    let resumed = match state.core.resume_job(actor.clone(), id).await {
+        Ok(resumed) => resumed,
+        Err(error) => return back(&page, &refused(error)),
+    };
+    match (resumed, settings) {
+        (Resumed::Import { run, job }, Some((upload, settings))) => {
+            let mode = if job.action == ImportMode::DryRun.as_str() {
+                ImportMode::DryRun
+            } else {
+                ImportMode::Apply
+            };
+            let _ = state.core.keep_upload(&actor, &upload).await;
+            run_in_background(&state, actor, run, &upload, settings, mode);
+        }
+        (
+            Resumed::Bulk {
+                run,
+                action,
+                selection,
+                ..
+            },
+            _,
+        ) => {
+            let core = state.core.clone();
+            tokio::spawn(async move {
+                if let Err(error) = core.run_bulk(run, &action, selection).await {
+                    tracing::error!(%error, job = id, "a resumed bulk action stopped");
+                }
+            });
+        }
+        (Resumed::Import { run, .. }, None) => {
+            // Not reached: an import's file was checked above, unless it finished meanwhile.
+            let _ = run.fail("its file could not be read").await;
+        }
+    }
+    super::redirect::see_other(&page)
 }
 
 /// `GET /imports/:id/report.csv`: every kept invalid row of a run.

@@ -39,8 +39,6 @@ pub struct AppState {
     pub sessions: portal_session::SessionPolicy,
     /// Single sign-on to the portal, when an identity provider is configured.
     pub sso: Option<std::sync::Arc<crate::auth::sso::SingleSignOn>>,
-    /// Where files uploaded for import wait to be checked and applied.
-    pub uploads: PathBuf,
     /// Operator Connect, when sync is on: capability questions go to it.
     pub upstream: Option<std::sync::Arc<crate::sync::OcClient>>,
     /// Failed portal sign-ins per name and per source address.
@@ -74,16 +72,15 @@ impl AppState {
             oidc: None,
             sessions: portal_session::SessionPolicy::default(),
             sso: None,
-            uploads: std::env::temp_dir().join(format!("numbat-uploads-{}", std::process::id())),
             upstream: None,
             sign_in_throttle: std::sync::Arc::default(),
             trusted_proxies: std::sync::Arc::default(),
         }
     }
 
-    /// The same state keeping uploaded import files in `folder`.
-    pub fn with_uploads(mut self, folder: PathBuf) -> Self {
-        self.uploads = folder;
+    /// The same state holding bulk jobs under leases of `lease` (see `provisioning::import`).
+    pub fn with_job_lease(mut self, lease: std::time::Duration) -> Self {
+        self.core = self.core.with_job_lease(lease);
         self
     }
 
@@ -164,6 +161,7 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .route("/imports/{id}/apply", axum::routing::post(files::apply))
+        .route("/jobs/{id}/resume", axum::routing::post(files::resume))
         .route("/imports/{id}/report.csv", get(files::report))
         .route("/numbers/export.csv", get(files::export_numbers))
         .route("/numbers/bulk", axum::routing::post(files::bulk))
@@ -309,10 +307,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => anyhow::bail!("--sso-issuer and --sso-client-id go together: give both or neither"),
     }
-    files::prepare_upload_folder(&args.upload_dir)
-        .map_err(|e| anyhow::anyhow!("--upload-dir {}: {e}", args.upload_dir.display()))?;
-    state = state.with_uploads(args.upload_dir.clone());
-    tokio::spawn(files::forget_old_uploads(args.upload_dir.clone()));
+    if let Some(folder) = &args.upload_dir {
+        tracing::warn!(
+            folder = %folder.display(),
+            "--upload-dir (NUMBAT_UPLOAD_DIR) is no longer used: uploads wait in the database, so any node can apply them"
+        );
+    }
+    state = state.with_job_lease(std::time::Duration::from_secs(args.job_lease_secs));
+    tokio::spawn(files::look_after_jobs(state.core.clone()));
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
     state.upstream = crate::sync::start(&db, &args.sync)?;
     let listener = tokio::net::TcpListener::bind(args.listen)

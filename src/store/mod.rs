@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod settings;
 pub mod tokens;
 mod tx;
+pub mod uploads;
 pub mod users;
 
 pub use tx::{commits, Tx};

@@ -1,7 +1,8 @@
 //! Importing numbers from a CSV file: the upload form, the runs so far, and one run's page
 //! (progress while it runs, then what it did or would do, its invalid rows, the report, and
-//! for a checked file the button that applies it). The file itself goes to plain HTTP routes
-//! (`server::files`): uploads and downloads do not fit server functions.
+//! for a checked file the button that applies it; for a job whose worker died, the button that
+//! resumes it). The file itself goes to plain HTTP routes (`server::files`): uploads and
+//! downloads do not fit server functions, and resuming starts background work as they do.
 
 use super::access::error_text;
 use super::widgets::*;
@@ -14,8 +15,8 @@ use serde::{Deserialize, Serialize};
 /// Invalid rows a run's page lists; the report has them all.
 #[cfg(feature = "ssr")]
 const LISTED_ERRORS: usize = 200;
-/// A running job that has not moved for this long is shown as stalled: most likely the server
-/// stopped under it (its stored state stays `running`).
+/// A running job without a lease (started by a version before leases) that has not moved for
+/// this long is shown as stalled: most likely the server stopped under it.
 #[cfg(feature = "ssr")]
 const STALLED_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -29,7 +30,8 @@ pub struct ImportView {
     pub action: String,
     pub source: String,
     pub dry_run: bool,
-    /// `running`, `finished`, `failed`, or `stalled` (running but without progress for minutes).
+    /// `running`, `finished`, `failed`, `interrupted` (its worker died: it can be resumed), or
+    /// `stalled` (an old job without a lease, running but without progress for minutes).
     pub state: String,
     pub actor: String,
     pub started_at: String,
@@ -44,6 +46,8 @@ pub struct ImportView {
     pub failure: Option<String>,
     /// A finished dry run whose file is still here: it can be applied.
     pub can_apply: bool,
+    /// An interrupted job the portal can resume (a command-line import must be resumed there).
+    pub can_resume: bool,
 }
 
 /// One invalid row, with the column as the file names it.
@@ -64,27 +68,33 @@ pub struct ImportDetail {
     pub more_problems: bool,
 }
 
+/// A job as the pages show it; `file_kept` says whether the file it reads is still kept.
 #[cfg(feature = "ssr")]
-fn import_view(job: crate::store::jobs::Job, state: &crate::server::AppState) -> ImportView {
-    let stalled = job.state == "running"
-        && job.updated_at < crate::provisioning::timestamp_ago(STALLED_AFTER);
-    let can_apply = job.action == "dryRun"
-        && job.state == "finished"
-        && job
-            .upload
-            .as_deref()
-            .is_some_and(|upload| crate::server::files::upload_exists(state, upload));
+fn import_view(job: crate::store::jobs::Job, file_kept: bool) -> ImportView {
+    let now = crate::provisioning::timestamp();
+    let lease_ran_out = job
+        .lease_until
+        .as_deref()
+        .is_some_and(|until| until <= now.as_str());
+    let state = match job.state.as_str() {
+        "running" if lease_ran_out => "interrupted".to_owned(),
+        "running"
+            if job.lease_until.is_none()
+                && job.updated_at < crate::provisioning::timestamp_ago(STALLED_AFTER) =>
+        {
+            "stalled".to_owned()
+        }
+        _ => job.state.clone(),
+    };
+    let can_apply = job.action == "dryRun" && job.state == "finished" && file_kept;
+    let can_resume = state == "interrupted" && (job.kind != "import" || file_kept);
     ImportView {
         id: job.id,
         kind: job.kind.clone(),
         action: job.action.clone(),
         source: job.source,
         dry_run: job.action == "dryRun",
-        state: if stalled {
-            "stalled".to_owned()
-        } else {
-            job.state
-        },
+        state,
         actor: job.actor,
         started_at: job.started_at,
         finished_at: job.finished_at,
@@ -97,6 +107,7 @@ fn import_view(job: crate::store::jobs::Job, state: &crate::server::AppState) ->
         total_lines: job.total_lines,
         failure: job.failure,
         can_apply,
+        can_resume,
     }
 }
 
@@ -105,7 +116,7 @@ pub async fn list_imports() -> Result<Vec<ImportView>, ServerFnError> {
     use super::access::server::{actor, refused, state};
     let (state, actor) = (state()?, actor()?);
     let jobs = state.core.jobs(&actor, None, 50).await.map_err(refused)?;
-    Ok(jobs.into_iter().map(|j| import_view(j, &state)).collect())
+    Ok(jobs.into_iter().map(|j| import_view(j, false)).collect())
 }
 
 #[server(endpoint = "imports/get")]
@@ -113,6 +124,14 @@ pub async fn get_job(id: i64) -> Result<ImportDetail, ServerFnError> {
     use super::access::server::{actor, refused, state};
     let (state, actor) = (state()?, actor()?);
     let job = state.core.job(&actor, id).await.map_err(refused)?;
+    let file_kept = match job.upload.as_deref() {
+        Some(upload) => state
+            .core
+            .upload_kept(&actor, upload)
+            .await
+            .map_err(refused)?,
+        None => false,
+    };
     let errors = state.core.job_errors(&actor, id).await.map_err(refused)?;
     let more_problems = errors.len() > LISTED_ERRORS || job.invalid > errors.len() as i64;
     let problems = errors
@@ -127,7 +146,7 @@ pub async fn get_job(id: i64) -> Result<ImportDetail, ServerFnError> {
         })
         .collect();
     Ok(ImportDetail {
-        run: import_view(job, &state),
+        run: import_view(job, file_kept),
         problems,
         more_problems,
     })
@@ -273,6 +292,7 @@ pub fn ImportsPage() -> impl IntoView {
 #[component]
 pub fn ImportPage() -> impl IntoView {
     let params = use_params_map();
+    let error = use_query_map().get_untracked().get("error");
     let id = move || params.get().get("id").and_then(|id| id.parse::<i64>().ok());
     let detail = Resource::new(id, |id| async move {
         match id {
@@ -299,6 +319,7 @@ pub fn ImportPage() -> impl IntoView {
         }
     });
     view! {
+        {error.map(|message| view! { <ErrorNotice message/> })}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
@@ -345,6 +366,13 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
                 <p>{did.clone()} " Chunks already applied stay applied; fix the file and import it again."</p>
             </div>
         }.into_any(),
+        "interrupted" => view! {
+            <div class="notice error" role="alert">
+                <p>"It was interrupted: the process running it stopped. " {did.clone()}</p>
+                <p>{format!("Whole chunks are applied or not at all. Resuming goes on after line {} on any server, so nothing is applied twice.", run.last_line)}
+                    {(!run.can_resume && run.kind == "import").then(|| format!(" Its file is not kept here: resume it with `numbat import --resume {} FILE`.", run.id))}</p>
+            </div>
+        }.into_any(),
         "stalled" => view! {
             <div class="notice error" role="alert">
                 <p>"It has made no progress for two minutes: most likely the server stopped under it. " {did.clone()}</p>
@@ -373,6 +401,22 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
             </Suspense>
         }
     });
+    let resume = run.can_resume.then(|| {
+        let id = run.id;
+        view! {
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let can_write = match me { Some(me) => matches!(me.await, Ok(Some(me)) if me.abilities.change), None => false };
+                    can_write.then(|| view! {
+                        <form method="post" action=format!("/jobs/{id}/resume")>
+                            <button type="submit" class="primary">"Resume"</button>
+                            <small class="hint">" Goes on after the last line done."</small>
+                        </form>
+                    })
+                })}
+            </Suspense>
+        }
+    });
     let report = format!("/imports/{}/report.csv", run.id);
     let back = if run.kind == "import" {
         ("/imports", "All imports")
@@ -387,6 +431,7 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
         {progress}
         {outcome}
         {apply}
+        {resume}
         <h2>{if run.kind == "import" { "Invalid rows" } else { "Numbers left as they were" }}</h2>
         {if detail.problems.is_empty() {
             let none = match (running, run_kind_is_import) {

@@ -7,6 +7,7 @@ mod common;
 mod abuse;
 mod api;
 mod bulk_portal;
+mod bulk_resume;
 mod cli;
 mod edge;
 mod fuzz;
