@@ -80,8 +80,7 @@ def main():
     victim_password = add_user(binary, db_url, "victim")
     other_password = add_user(binary, db_url, "other")
     log = open(os.path.join(work, "server.log"), "w")
-    server = subprocess.Popen([binary, "serve", "--database-url", db_url, "--listen", f"127.0.0.1:{port}",
-                               "--upload-dir", os.path.join(work, "uploads")],
+    server = subprocess.Popen([binary, "serve", "--database-url", db_url, "--listen", f"127.0.0.1:{port}"],
                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RUST_LOG": "warn"})
     try:
         deadline = time.monotonic() + 30
