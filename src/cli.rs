@@ -501,6 +501,27 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_never_command_line_values() {
+        for flag in ["--sso-client-secret", "--oc-client-secret"] {
+            let refused = Cli::try_parse_from(["numbat", "serve", flag, "hunter2"]);
+            assert!(refused.is_err(), "{flag} must not exist: ps would show it");
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("secret");
+        std::fs::write(&file, "s3cret-from-file\nsecond line ignored\n").unwrap();
+        assert_eq!(
+            secret("NUMBAT_TEST_UNSET_SECRET_VARIABLE", Some(&file)).unwrap(),
+            Some("s3cret-from-file".to_owned())
+        );
+        assert_eq!(secret("NUMBAT_TEST_UNSET_SECRET_VARIABLE", None).unwrap(), None);
+        std::fs::write(&file, "\n").unwrap();
+        let empty = secret("NUMBAT_TEST_UNSET_SECRET_VARIABLE", Some(&file)).unwrap_err();
+        assert!(empty.to_string().contains("is empty"), "{empty}");
+        let missing = secret("X", Some(&folder.path().join("nope"))).unwrap_err();
+        assert!(missing.to_string().contains("cannot read the secret file"), "{missing}");
+    }
+
+    #[test]
     fn an_unknown_log_format_is_refused_by_name() {
         let err = Cli::try_parse_from(["numbat", "--log-format", "xml", "migrate"]).unwrap_err();
         let text = err.to_string();
