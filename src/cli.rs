@@ -513,12 +513,18 @@ mod tests {
             secret("NUMBAT_TEST_UNSET_SECRET_VARIABLE", Some(&file)).unwrap(),
             Some("s3cret-from-file".to_owned())
         );
-        assert_eq!(secret("NUMBAT_TEST_UNSET_SECRET_VARIABLE", None).unwrap(), None);
+        assert_eq!(
+            secret("NUMBAT_TEST_UNSET_SECRET_VARIABLE", None).unwrap(),
+            None
+        );
         std::fs::write(&file, "\n").unwrap();
         let empty = secret("NUMBAT_TEST_UNSET_SECRET_VARIABLE", Some(&file)).unwrap_err();
         assert!(empty.to_string().contains("is empty"), "{empty}");
         let missing = secret("X", Some(&folder.path().join("nope"))).unwrap_err();
-        assert!(missing.to_string().contains("cannot read the secret file"), "{missing}");
+        assert!(
+            missing.to_string().contains("cannot read the secret file"),
+            "{missing}"
+        );
     }
 
     #[test]

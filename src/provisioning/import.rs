@@ -234,15 +234,7 @@ impl Provisioning {
             let key = job_id.to_string();
             let what =
                 serde_json::json!({ "kind": kind, "action": action, "source": start.source });
-            let change = Change {
-                action: "start",
-                resource_type: "job",
-                key: &key,
-                version: None,
-                before: None,
-                after: Some(what.to_string()),
-                account: None,
-            };
+            let change = job_change("start", &key, &what);
             audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
             tx.commit().await?;
             job_id
@@ -308,15 +300,7 @@ impl Provisioning {
                 "kind": job.kind, "action": job.action, "source": job.source,
                 "fromLine": job.last_line,
             });
-            let change = Change {
-                action: "resume",
-                resource_type: "job",
-                key: &key,
-                version: None,
-                before: None,
-                after: Some(what.to_string()),
-                account: None,
-            };
+            let change = job_change("resume", &key, &what);
             audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
             tx.commit().await?;
             job
@@ -803,6 +787,19 @@ fn row_errors(line: i64, violations: Violations) -> impl Iterator<Item = RowErro
         code: v.code,
         message: v.message,
     })
+}
+
+/// The audit trail's record of a job's `action` (its start, a resume): `what` it is about.
+fn job_change<'a>(action: &'a str, key: &'a str, what: &serde_json::Value) -> Change<'a> {
+    Change {
+        action,
+        resource_type: "job",
+        key,
+        version: None,
+        before: None,
+        after: Some(what.to_string()),
+        account: None,
+    }
 }
 
 #[cfg(test)]
