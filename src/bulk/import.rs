@@ -301,6 +301,7 @@ impl ImportOptions {
 fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mpsc::Sender<Item>) {
     let send = |item| sender.blocking_send(item).is_ok();
     let breaks = Rc::new(RefCell::new(LineBreaks::default()));
+    let overlong = Rc::new(std::cell::Cell::new(None));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -308,6 +309,9 @@ fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mp
             inner: file,
             offset: 0,
             breaks: Rc::clone(&breaks),
+            line_bytes: 0,
+            lines: 0,
+            overlong: Rc::clone(&overlong),
         });
     let mut form: Option<Form> = None;
     let mut record = csv::ByteRecord::new();
@@ -315,6 +319,13 @@ fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mp
         match reader.read_byte_record(&mut record) {
             Ok(false) => return,
             Ok(true) => {}
+            Err(_) if overlong.get().is_some() => {
+                let line = overlong.get().unwrap_or_default();
+                send(Err(format!(
+                    "line {line}: longer than {MAX_LINE_BYTES} bytes, the most a line may be"
+                )));
+                return;
+            }
             Err(error) => {
                 let at = error.position().map_or(0, |p| p.byte());
                 let line = breaks.borrow_mut().line_at(at);
@@ -403,10 +414,19 @@ impl LineBreaks {
 
 /// Passes bytes through, noting where each line break is; the queue holds only what the CSV
 /// reader has read ahead.
+/// The longest line a file may have, in bytes: a row of ACG's columns is well under 2 KiB, so
+/// a longer line is refused before the CSV reader holds it in memory.
+pub const MAX_LINE_BYTES: u64 = 64 * 1024;
+
 struct CountingReader<R> {
     inner: R,
     offset: u64,
     breaks: Rc<RefCell<LineBreaks>>,
+    /// Bytes since the last line break, and line breaks seen.
+    line_bytes: u64,
+    lines: u64,
+    /// The line that went past `MAX_LINE_BYTES`, once one has.
+    overlong: Rc<std::cell::Cell<Option<u64>>>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
@@ -418,6 +438,17 @@ impl<R: Read> Read for CountingReader<R> {
                 breaks
                     .ahead
                     .push_back((self.offset + i as u64, byte == b'\n'));
+                self.line_bytes = 0;
+                self.lines += u64::from(byte == b'\n');
+            } else {
+                self.line_bytes += 1;
+                if self.line_bytes > MAX_LINE_BYTES {
+                    self.overlong.set(Some(self.lines + 1));
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "line too long",
+                    ));
+                }
             }
         }
         self.offset += read as u64;
@@ -521,6 +552,9 @@ mod tests {
                 inner: text.as_bytes(),
                 offset: 0,
                 breaks: Rc::clone(&breaks),
+                line_bytes: 0,
+                lines: 0,
+                overlong: Rc::default(),
             });
         let mut lines = Vec::new();
         let mut record = csv::ByteRecord::new();
@@ -529,5 +563,39 @@ mod tests {
             lines.push(breaks.borrow_mut().line_at(at));
         }
         assert_eq!(lines, [1, 2, 5, 7]);
+    }
+
+    #[test]
+    fn a_line_past_the_limit_stops_the_file_with_its_line_number() {
+        let long_cell = "x".repeat(MAX_LINE_BYTES as usize + 1);
+        let file =
+            format!("telephoneNumber,accountName\n+441632960001,a\n+441632960002,{long_cell}\n");
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(16);
+        read_rows(file.as_bytes(), &FileSettings::default(), &sender);
+        drop(sender);
+        let mut last = None;
+        while let Ok(item) = receiver.try_recv() {
+            last = Some(item);
+        }
+        match last {
+            Some(Err(reason)) => assert_eq!(
+                reason,
+                format!("line 3: longer than {MAX_LINE_BYTES} bytes, the most a line may be")
+            ),
+            _ => panic!("the file must stop at the long line"),
+        }
+        // A line just under the limit is read.
+        let fits = format!(
+            "+441632960002,{}\n",
+            "x".repeat(MAX_LINE_BYTES as usize - 20)
+        );
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(16);
+        read_rows(fits.as_bytes(), &FileSettings::default(), &sender);
+        drop(sender);
+        while let Ok(item) = receiver.try_recv() {
+            if let Err(reason) = item {
+                assert!(!reason.contains("longer than"), "{reason}");
+            }
+        }
     }
 }
