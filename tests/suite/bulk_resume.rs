@@ -45,6 +45,8 @@ fn plain_file(rows: i64) -> String {
 struct Node {
     child: Child,
     address: String,
+    /// Requests the process answered with a 500, read from its log: a test fails on any.
+    server_errors: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Node {
@@ -69,9 +71,22 @@ impl Node {
                 break address.to_owned();
             }
         };
-        // Keep reading its log, so a full pipe never stops it.
-        std::thread::spawn(move || logs.map_while(Result::ok).for_each(drop));
-        Node { child, address }
+        // Keep reading its log, so a full pipe never stops it, and note every 500.
+        let server_errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let noted = server_errors.clone();
+        std::thread::spawn(move || {
+            for line in logs.map_while(Result::ok) {
+                let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                if event["message"] == "answered a server error" && event["status"] == 500 {
+                    noted.lock().unwrap().push(line);
+                }
+            }
+        });
+        Node {
+            child,
+            address,
+            server_errors,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -89,6 +104,10 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let errors = self.server_errors.lock().unwrap();
+        if !std::thread::panicking() && !errors.is_empty() {
+            panic!("numbat serve answered a 500: {errors:?}");
+        }
     }
 }
 
