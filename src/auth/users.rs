@@ -91,11 +91,7 @@ fn core_roles_of(role: PortalRole) -> &'static [Role] {
 }
 
 /// Whether a user could be named `name` at all (so a sign-in for it is worth a hash).
-pub fn plausible_name(name: &str) -> bool {
-    valid_name(name)
-}
-
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
         && name

@@ -372,7 +372,7 @@ pub async fn sign_in(
     let source = peer.map(|p| client_address(p.0 .0.ip(), &headers, &state.trusted_proxies));
     let name = form.name.trim();
     // A name no user can have is counted against the address only, and never stored.
-    let plausible = users::plausible_name(name);
+    let plausible = users::valid_name(name);
     let refused = || {
         super::redirect::see_other(&format!(
             "/sign-in?error=credentials&next={}",

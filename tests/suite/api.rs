@@ -22,15 +22,7 @@ impl Api {
 
     async fn with_roles(roles: &[Role]) -> Self {
         let test = TestDb::sqlite().await.migrated().await;
-        let token = numbat::auth::tokens::create(
-            &test.db,
-            "test",
-            numbat::provisioning::Door::Cli,
-            "bss",
-            roles,
-        )
-        .await
-        .unwrap();
+        let token = crate::common::api_token(&test.db, "bss", roles).await;
         Self {
             app: app_without_bundle(&test.db),
             token,
@@ -79,15 +71,7 @@ impl Api {
     }
 
     async fn token(&self, name: &str, roles: &[Role]) -> String {
-        numbat::auth::tokens::create(
-            &self._test.db,
-            "test",
-            numbat::provisioning::Door::Cli,
-            name,
-            roles,
-        )
-        .await
-        .unwrap()
+        crate::common::api_token(&self._test.db, name, roles).await
     }
 
     async fn call(
@@ -1049,15 +1033,7 @@ async fn a_rate_limit_answers_429_with_retry_after_and_an_allowlist_403() {
     use numbat::api::ApiLimits;
     use numbat::server::{router, AppState};
     let test = TestDb::sqlite().await.migrated().await;
-    let token = numbat::auth::tokens::create(
-        &test.db,
-        "test",
-        numbat::provisioning::Door::Cli,
-        "bss",
-        &[Role::Admin],
-    )
-    .await
-    .unwrap();
+    let token = crate::common::api_token(&test.db, "bss", &[Role::Admin]).await;
     let limits = ApiLimits::new(vec!["192.0.2.0/24".parse().unwrap()], Some(2));
     let app = router(
         AppState::new(test.db.clone(), std::path::Path::new("/none")).with_api_limits(limits),

@@ -341,3 +341,11 @@ pub async fn one_renderer_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     static RENDERER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     RENDERER.lock().await
 }
+
+/// A new API token named `name` with `roles`, made as the command line would; its secret.
+#[allow(dead_code)]
+pub async fn api_token(db: &Database, name: &str, roles: &[numbat::provisioning::Role]) -> String {
+    numbat::auth::tokens::create(db, "test", numbat::provisioning::Door::Cli, name, roles)
+        .await
+        .expect("token created")
+}

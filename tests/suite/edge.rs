@@ -142,15 +142,7 @@ async fn provision(test: TestDb) -> Provisioned {
     )
     .await
     .unwrap();
-    let token = numbat::auth::tokens::create(
-        &test.db,
-        "test",
-        numbat::provisioning::Door::Cli,
-        "bss",
-        &[Role::Admin],
-    )
-    .await
-    .unwrap();
+    let token = crate::common::api_token(&test.db, "bss", &[Role::Admin]).await;
     let p = Provisioned {
         app: crate::common::app_without_bundle(&test.db),
         test,

@@ -125,10 +125,7 @@ fn fuzz_the_filter_language_through_the_api() {
     let rt = runtime();
     let (app, token, _test) = rt.block_on(async {
         let test = TestDb::sqlite().await.migrated().await;
-        let token =
-            numbat::auth::tokens::create(&test.db, "test", Door::Cli, "fuzz", &[Role::Read])
-                .await
-                .unwrap();
+        let token = crate::common::api_token(&test.db, "fuzz", &[Role::Read]).await;
         (app_without_bundle(&test.db), token, test)
     });
     let strategy = prop_oneof![
@@ -224,10 +221,7 @@ fn fuzz_the_apis_json_bodies_and_headers() {
     let rt = runtime();
     let (app, token, _test) = rt.block_on(async {
         let test = TestDb::sqlite().await.migrated().await;
-        let token =
-            numbat::auth::tokens::create(&test.db, "test", Door::Cli, "fuzz", &[Role::Admin])
-                .await
-                .unwrap();
+        let token = crate::common::api_token(&test.db, "fuzz", &[Role::Admin]).await;
         (app_without_bundle(&test.db), token, test)
     });
     let header_names = prop_oneof![

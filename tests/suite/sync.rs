@@ -303,15 +303,7 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
             numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/none"));
         state.upstream = Some(client.clone());
         let app = numbat::server::router(state);
-        let token = numbat::auth::tokens::create(
-            &test.db,
-            "test",
-            numbat::provisioning::Door::Cli,
-            "bss",
-            &[Role::Admin],
-        )
-        .await
-        .unwrap();
+        let token = crate::common::api_token(&test.db, "bss", &[Role::Admin]).await;
         let account = serde_json::json!({ "name": "fabrikam", "serviceDetails": {
             "teamsTenantId": FABRIKAM,
             "teamsOperatorConnect": { "enabled": true, "syncEnabled": true } } });
