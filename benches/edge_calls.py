@@ -643,7 +643,10 @@ def edge_command(binary: Path, url: str, proxy: Proxy) -> list[str]:
             "--service-listen", f"{HOST}:{proxy.service_port}",
             "--operator-next-hop", f"udp:{HOST}:{UAS_PORT}",
             "--next-hop", f"operator-connect=udp:{HOST}:{UAS_PORT}",
-            "--header-name", HEADER_NAME, *EDGE_ARGS]
+            "--header-name", HEADER_NAME,
+            # SIPp sends from the loopback address on both sides; one source places every call.
+            "--operator-peer", HOST, "--service-peer", HOST, "--invite-rate", "0",
+            *EDGE_ARGS]
 
 
 def follow_stderr(process: subprocess.Popen, log: Path, ready: threading.Event) -> None:

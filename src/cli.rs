@@ -80,8 +80,10 @@ pub struct EdgeArgs {
     /// Where calls toward the operator's network go: [udp:|tcp:]<ip>:<port>.
     #[arg(long, env = "NUMBAT_EDGE_OPERATOR_NEXT_HOP")]
     pub operator_next_hop: String,
-    /// A service's next hop, as <service>=[udp:|tcp:]<ip>:<port>; repeat per service. Services:
-    /// teams-direct-routing, operator-connect, teams-phone-mobile, zoom, call-protection.
+    /// A service's next hop, as <service>=[udp:|tcp:]<ip>:<port>; repeat per service, and
+    /// repeat a service to fail over: its calls go to the first of its hops that is up.
+    /// Services: teams-direct-routing, operator-connect, teams-phone-mobile, zoom,
+    /// call-protection.
     #[arg(long = "next-hop", value_name = "SERVICE=HOP")]
     pub next_hops: Vec<String>,
     /// The Direct Routing region this edge serves: Contacts toward Teams use `1r<region>`.
@@ -93,12 +95,47 @@ pub struct EdgeArgs {
     /// The base domain, instead of the deployment's setting.
     #[arg(long)]
     pub base_domain: Option<String>,
-    /// Only these addresses may send on the operator side (repeat); any when none is given.
+    /// Only these addresses may send on the operator side (repeat). Required unless
+    /// --allow-any-peer.
     #[arg(long = "operator-peer")]
     pub operator_peers: Vec<std::net::IpAddr>,
-    /// Only these addresses may send on the service side (repeat); any when none is given.
+    /// Only these addresses may send on the service side (repeat). Required unless
+    /// --allow-any-peer.
     #[arg(long = "service-peer")]
     pub service_peers: Vec<std::net::IpAddr>,
+    /// Let anyone send on a side that has no peers (a lab); without it the edge refuses to
+    /// start, since an open side lets strangers place calls through it.
+    #[arg(long)]
+    pub allow_any_peer: bool,
+    /// A file holding the key that signs the addresses in the edge's Via and Record-Route
+    /// (16 bytes or more; `openssl rand -hex 32`); else NUMBAT_EDGE_KEY; else a random key of
+    /// this process (calls do not survive a restart, and edges do not share calls).
+    #[arg(long, env = "NUMBAT_EDGE_KEY_FILE")]
+    pub edge_key_file: Option<std::path::PathBuf>,
+    /// The key being replaced, still accepted so calls in progress survive a rotation; else
+    /// NUMBAT_EDGE_PREVIOUS_KEY.
+    #[arg(long, env = "NUMBAT_EDGE_PREVIOUS_KEY_FILE")]
+    pub edge_previous_key_file: Option<std::path::PathBuf>,
+    /// New INVITEs one source (an IPv4 address, an IPv6 /64) may send a second; past it they
+    /// are answered 503 with Retry-After. 0 for no limit.
+    #[arg(long, default_value_t = 2000)]
+    pub invite_rate: u32,
+    /// TCP connections peers may hold open at once (both sides).
+    #[arg(long, default_value_t = 10_000)]
+    pub tcp_max_connections: usize,
+    /// TCP connections one address may hold open at once.
+    #[arg(long, default_value_t = 1_000)]
+    pub tcp_max_per_source: usize,
+    /// Seconds a TCP connection may carry nothing before it is closed.
+    #[arg(long, default_value_t = 300)]
+    pub tcp_idle_secs: u64,
+    /// Seconds within which a TCP connection's first message must arrive, and each message
+    /// must arrive whole.
+    #[arg(long, default_value_t = 10)]
+    pub tcp_message_secs: u64,
+    /// Serve the edge's figures (Prometheus text) at http://<addr>/metrics.
+    #[arg(long, env = "NUMBAT_EDGE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Serve DNS (UDP and TCP) for the Direct Routing domains here, and record each account's
     /// subdomainStatus from what it serves.
     #[arg(long, env = "NUMBAT_EDGE_DNS_LISTEN")]

@@ -7,8 +7,13 @@
 //! it also answers for `1r1.<base>` and `1r2.<base>`, checks what it serves and records each
 //! account's `subdomainStatus`.
 
+pub mod flood;
+pub mod hops;
+pub mod metrics;
 pub mod proxy;
+pub mod seal;
 pub mod sip;
+pub mod tcp;
 pub mod transport;
 
 use crate::dns::{self, SharedZone, Zone};
@@ -27,6 +32,7 @@ pub struct RunningEdge {
     pub index: SharedIndex,
     pub sockets: Arc<transport::Sockets>,
     pub dns: Option<SocketAddr>,
+    pub metrics: Option<SocketAddr>,
 }
 
 /// How the edge is run.
@@ -40,12 +46,15 @@ pub struct EdgeOptions {
     pub udp_threads: usize,
     /// The most datagrams a UDP thread takes from a socket at once.
     pub udp_batch: usize,
+    pub tcp: tcp::TcpLimits,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// The options `numbat edge`'s arguments give, checked.
 pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
     use crate::domain::Service;
-    let mut next_hops = [None; 5];
+    let mut next_hops: [Vec<proxy::Hop>; 5] = Default::default();
     for raw in &args.next_hops {
         let (name, hop) = raw.split_once('=').ok_or_else(|| {
             anyhow::anyhow!("--next-hop {raw}: must be <service>=[udp:|tcp:]<ip>:<port>")
@@ -60,7 +69,7 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
                 "--next-hop {raw}: unknown service `{other}` (teams-direct-routing, operator-connect, teams-phone-mobile, zoom, call-protection)"
             ),
         };
-        next_hops[service.index()] = Some(
+        next_hops[service.index()].push(
             hop.parse()
                 .map_err(|e| anyhow::anyhow!("--next-hop {raw}: {e}"))?,
         );
@@ -86,18 +95,42 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
         }
         Ok(addr)
     };
+    let current = crate::cli::secret("NUMBAT_EDGE_KEY", args.edge_key_file.as_deref())?;
+    let previous = crate::cli::secret(
+        "NUMBAT_EDGE_PREVIOUS_KEY",
+        args.edge_previous_key_file.as_deref(),
+    )?;
+    let keys = match current {
+        Some(key) => seal::Keys::new(key.as_bytes(), previous.as_deref().map(str::as_bytes))
+            .map_err(|e| anyhow::anyhow!("--edge-key-file / NUMBAT_EDGE_KEY: {e}"))?,
+        None => {
+            anyhow::ensure!(
+                previous.is_none(),
+                "a previous edge key is given without a current one (--edge-key-file or NUMBAT_EDGE_KEY)"
+            );
+            tracing::warn!("no edge key is given (--edge-key-file or NUMBAT_EDGE_KEY): this process signs with a random key, so its calls do not survive a restart and no other edge can carry them");
+            seal::Keys::random()
+        }
+    };
+    let config = EdgeConfig {
+        operator_listen: args.operator_listen,
+        service_listen: args.service_listen,
+        operator_addr: advertised(args.operator_listen, args.operator_advertise, "operator")?,
+        service_addr: advertised(args.service_listen, args.service_advertise, "service")?,
+        operator_next_hop,
+        next_hops,
+        region: args.region,
+        operator_peers: args.operator_peers.clone(),
+        service_peers: args.service_peers.clone(),
+        allow_any_peer: args.allow_any_peer,
+        keys,
+        invite_rate: args.invite_rate,
+    };
+    if let Some(refusal) = config.refusal() {
+        anyhow::bail!("{refusal}");
+    }
     Ok(EdgeOptions {
-        proxy: EdgeConfig {
-            operator_listen: args.operator_listen,
-            service_listen: args.service_listen,
-            operator_addr: advertised(args.operator_listen, args.operator_advertise, "operator")?,
-            service_addr: advertised(args.service_listen, args.service_advertise, "service")?,
-            operator_next_hop,
-            next_hops,
-            region: args.region,
-            operator_peers: args.operator_peers.clone(),
-            service_peers: args.service_peers.clone(),
-        },
+        proxy: config,
         overrides: Overrides {
             header_name: args.header_name.clone(),
             base_domain: args.base_domain.clone(),
@@ -106,12 +139,23 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
         dns: args.dns_listen,
         udp_threads: usize::from(args.udp_threads),
         udp_batch: usize::from(args.udp_batch),
+        tcp: tcp::TcpLimits {
+            total: args.tcp_max_connections.max(1),
+            per_source: args.tcp_max_per_source.max(1),
+            idle: Duration::from_secs(args.tcp_idle_secs.max(1)),
+            message: Duration::from_secs(args.tcp_message_secs.max(1)),
+            ..tcp::TcpLimits::default()
+        },
+        metrics: args.metrics_listen,
     })
 }
 
 /// Loads the index, starts the feed, the sockets and the DNS responder; returns once all
 /// listen.
 pub async fn start(db: Database, options: EdgeOptions) -> anyhow::Result<RunningEdge> {
+    if let Some(refusal) = options.proxy.refusal() {
+        anyhow::bail!("{refusal}");
+    }
     let feed = Feed::load(db.clone(), options.overrides.clone()).await?;
     let index = feed.index();
     {
@@ -146,11 +190,24 @@ pub async fn start(db: Database, options: EdgeOptions) -> anyhow::Result<Running
         Proxy::new(options.proxy.clone(), index.clone()),
         options.udp_threads,
         options.udp_batch,
+        options.tcp,
     )?;
+    let metrics = match options.metrics {
+        Some(addr) => Some(
+            metrics::serve(
+                addr,
+                sockets.proxy.metrics.clone(),
+                sockets.proxy.health.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     Ok(RunningEdge {
         index,
         sockets,
         dns: dns.map(|d| d.addr),
+        metrics,
     })
 }
 

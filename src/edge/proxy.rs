@@ -6,12 +6,17 @@
 //! operator's network, the calling number of a call toward it; in later messages, whichever of
 //! From or To that party is.
 
+use super::flood::InviteLimit;
+use super::hops::{Choice, Health};
+use super::metrics::{EdgeMetrics, Rejection};
+use super::seal::Keys;
 use super::sip::{self, first_of_list, param, uri_of, uri_parts, Message, Name};
 use crate::domain::{LineType, Service, TelephoneNumber};
 use crate::routing::feed::SharedIndex;
 use crate::routing::{self, Arrival, Direction, RoutingIndex};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// Which network a message came from or goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,6 +53,23 @@ impl Transport {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
         }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Transport::Udp => b'u',
+            Transport::Tcp => b't',
+        }
+    }
+}
+
+impl std::fmt::Display for Hop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transport = match self.transport {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        };
+        write!(f, "{transport}:{}", self.addr)
     }
 }
 
@@ -112,13 +134,47 @@ pub struct EdgeConfig {
     pub service_addr: SocketAddr,
     /// Where calls toward the operator's network go.
     pub operator_next_hop: Hop,
-    /// Per service (`Service::index()`), where its calls go.
-    pub next_hops: [Option<Hop>; 5],
+    /// Per service (`Service::index()`), where its calls go: the first that is up.
+    pub next_hops: [Vec<Hop>; 5],
     /// The Direct Routing region this edge serves (`1r<region>`).
     pub region: u8,
-    /// Sources allowed on each side; empty allows any.
+    /// Sources allowed on each side; empty allows any (only with `allow_any_peer`).
     pub operator_peers: Vec<IpAddr>,
     pub service_peers: Vec<IpAddr>,
+    /// A side without peers accepts anyone (labs); without it such a side refuses to start.
+    pub allow_any_peer: bool,
+    /// What signs and checks the addresses in the edge's own Via and Record-Route.
+    pub keys: Keys,
+    /// New INVITEs a second one source may send before it is answered 503; 0 for any.
+    pub invite_rate: u32,
+}
+
+impl EdgeConfig {
+    /// Every next hop, the operator's first.
+    pub fn all_hops(&self) -> impl Iterator<Item = Hop> + '_ {
+        std::iter::once(self.operator_next_hop).chain(self.next_hops.iter().flatten().copied())
+    }
+
+    /// Why this configuration must not run, if it must not.
+    pub fn refusal(&self) -> Option<String> {
+        if self.allow_any_peer {
+            return None;
+        }
+        let open: Vec<&str> = [
+            ("operator", &self.operator_peers),
+            ("service", &self.service_peers),
+        ]
+        .iter()
+        .filter(|(_, peers)| peers.is_empty())
+        .map(|(side, _)| *side)
+        .collect();
+        (!open.is_empty()).then(|| {
+            format!(
+                "no --{0}-peer is given, so anyone who reaches the {0} side could place calls through the edge: name the addresses that may send there (--operator-peer, --service-peer, repeat each), or give --allow-any-peer for a lab",
+                open.join("-peer or --")
+            )
+        })
+    }
 }
 
 /// What a request's Max-Forwards says.
@@ -135,10 +191,60 @@ enum MaxForwards {
 const OWN_TAG: &str = "numbat-";
 /// The edge's branches start with the magic cookie and this.
 const OWN_BRANCH: &str = "z9hG4bK-nb";
+/// Requests that may start a dialog: the edge record-routes them.
+const DIALOG_FORMING: [&[u8]; 3] = [b"INVITE", b"SUBSCRIBE", b"REFER"];
+
+/// Where the edge sends a request: an address, and for TCP the connection it came on, if
+/// that is still the way to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Target {
+    transport: Transport,
+    addr: SocketAddr,
+    connection: Option<u64>,
+}
+
+impl Target {
+    /// As a Record-Route's `nbd` holds it: `u` or `t`, the address as [`ViaAddr`] writes it,
+    /// and `_<id>` for a connection.
+    fn encode(&self) -> String {
+        let mut out = String::with_capacity(48);
+        out.push(char::from(self.transport.code()));
+        let _ = write!(out, "{}", ViaAddr(self.addr));
+        if let Some(id) = self.connection {
+            let _ = write!(out, "_{id}");
+        }
+        out
+    }
+
+    fn decode(raw: &[u8]) -> Option<Self> {
+        let (&code, rest) = raw.split_first()?;
+        let transport = match code {
+            b'u' => Transport::Udp,
+            b't' => Transport::Tcp,
+            _ => return None,
+        };
+        let text = std::str::from_utf8(rest).ok()?;
+        let (addr, connection) = match text.split_once('_') {
+            Some((addr, id)) => (addr, Some(id.parse().ok()?)),
+            None => (text, None),
+        };
+        Some(Self {
+            transport,
+            addr: decode_addr(addr.as_bytes())?,
+            connection,
+        })
+    }
+}
+
+/// How long a next hop that refused a connection gets no calls.
+pub const HOP_DOWN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Proxy {
     pub config: EdgeConfig,
     pub index: SharedIndex,
+    pub metrics: Arc<EdgeMetrics>,
+    pub health: Arc<Health>,
+    invites: InviteLimit,
 }
 
 /// Changes to a message's lines; everything else is copied as it came.
@@ -154,7 +260,9 @@ struct Edits {
 }
 
 impl Edits {
-    fn apply(&self, msg: &Message<'_>) -> Vec<u8> {
+    /// The message with the edits made: one pass over its headers (the edits are sorted
+    /// first), so thousands of edited headers cost no more than thousands of copied ones.
+    fn apply(&mut self, msg: &Message<'_>) -> Vec<u8> {
         let raw = msg.raw;
         let mut out = Vec::with_capacity(raw.len() + self.top.len() + self.bottom.len() + 64);
         match &self.start_line {
@@ -162,10 +270,19 @@ impl Edits {
             None => out.extend_from_slice(&raw[msg.start_at.clone()]),
         }
         out.extend_from_slice(&self.top);
+        // Stable: of two edits of one header, the first made wins.
+        self.lines.sort_by_key(|(at, _)| *at);
+        let mut edits = self.lines.iter().peekable();
         for (i, header) in msg.headers.iter().enumerate() {
-            match self.lines.iter().find(|(at, _)| *at == i) {
-                Some((_, Some(line))) => out.extend_from_slice(line),
-                Some((_, None)) => {}
+            let mut edit = None;
+            while let Some((at, line)) = edits.next_if(|(at, _)| *at <= i) {
+                if *at == i && edit.is_none() {
+                    edit = Some(line);
+                }
+            }
+            match edit {
+                Some(Some(line)) => out.extend_from_slice(line),
+                Some(None) => {}
                 None => out.extend_from_slice(&raw[header.line_at.clone()]),
             }
         }
@@ -249,7 +366,14 @@ fn reason_phrase(status: u16) -> &'static str {
 
 impl Proxy {
     pub fn new(config: EdgeConfig, index: SharedIndex) -> Self {
-        Self { config, index }
+        let health = Arc::new(Health::new(config.all_hops()));
+        Self {
+            invites: InviteLimit::new(config.invite_rate),
+            config,
+            index,
+            metrics: Arc::default(),
+            health,
+        }
     }
 
     fn addr_of(&self, side: Side) -> SocketAddr {
@@ -275,12 +399,14 @@ impl Proxy {
     /// Handles one message; returns what to send, if anything.
     pub fn handle(&self, raw: &[u8], origin: Origin) -> Option<Outgoing> {
         if !self.trusted(&origin) {
+            self.metrics.untrusted(origin.side);
             tracing::debug!(peer = %origin.addr, "dropped a message from an untrusted peer");
             return None;
         }
         let msg = match Message::parse(raw) {
             Ok(msg) => msg,
             Err(error) => {
+                self.metrics.unparsable();
                 tracing::debug!(?error, peer = %origin.addr, "dropped a message that is not SIP");
                 return None;
             }
@@ -302,6 +428,19 @@ impl Proxy {
         }
     }
 
+    /// The edge's own answer, counted by why.
+    fn refuse(
+        &self,
+        msg: &Message<'_>,
+        origin: Origin,
+        why: Rejection,
+        status: u16,
+        warning: &str,
+    ) -> Option<Outgoing> {
+        self.metrics.rejected(why);
+        Some(self.reply(msg, origin, status, warning, &[]))
+    }
+
     fn request(&self, msg: &Message<'_>, origin: Origin, index: &RoutingIndex) -> Option<Outgoing> {
         let method = msg.method();
         let to_tag = msg.to_tag();
@@ -310,58 +449,77 @@ impl Proxy {
         }
         let mut edits = Edits {
             // A Via and two Record-Routes.
-            top: Vec::with_capacity(256),
+            top: Vec::with_capacity(384),
             ..Edits::default()
         };
         match self.max_forwards(msg, &mut edits) {
             MaxForwards::Reached => {
-                return Some(self.reply(msg, origin, 483, "Max-Forwards reached zero"))
+                return self.refuse(
+                    msg,
+                    origin,
+                    Rejection::TooManyHops,
+                    483,
+                    "Max-Forwards reached zero",
+                )
             }
             // RFC 3261 16.6 (3): a proxy adds one to a request that has none.
             MaxForwards::Missing => edits.bottom.extend_from_slice(b"Max-Forwards: 70\r\n"),
             MaxForwards::Counted => {}
         }
-        let (routed_here, leftover_route) = self.pop_own_routes(msg, &mut edits);
+        let own_route = self.pop_own_routes(msg, &mut edits);
         let towards = origin.side.other();
         let uri = msg.request_uri()?;
-        // A request inside a dialog the edge record-routed carries its Route. Anything else,
-        // an ACK for a failure response or a request with a made-up To tag among them, is
-        // routed and screened like a new call.
-        let in_dialog = to_tag.is_some() && routed_here;
+        // A request inside a dialog the edge record-routed carries the edge's signed Route,
+        // and goes only where that Route says. Anything else, an ACK for a failure response
+        // or a request with a made-up To tag among them, is routed and screened like a new
+        // call: to a configured next hop.
+        let in_dialog = to_tag.is_some() && own_route.is_some();
         let target = if !in_dialog {
             // A new call (or a request outside any dialog).
             let Some(number) = sip::uri_user(uri) else {
                 if method == b"OPTIONS" {
-                    return Some(self.reply(msg, origin, 200, ""));
+                    return Some(self.reply(msg, origin, 200, "", &[]));
                 }
+                return self.refuse(
+                    msg,
+                    origin,
+                    Rejection::NoNumber,
+                    404,
+                    "the Request-URI holds no telephone number",
+                );
+            };
+            if method == b"INVITE" && to_tag.is_none() && !self.invites.allow(origin.addr.ip()) {
+                self.metrics.rejected(Rejection::Flood);
                 return Some(self.reply(
                     msg,
                     origin,
-                    404,
-                    "the Request-URI holds no telephone number",
+                    503,
+                    "too many new calls from this source",
+                    &[b"Retry-After: 1\r\n"],
                 ));
-            };
-            match origin.side {
+            }
+            let (hops, service) = match origin.side {
                 Side::Operator => {
                     let decision = self.decide(index, number, Direction::FromOperator, None);
                     if let Some(rejection) = decision.rejection {
-                        return Some(self.reply(msg, origin, rejection.status, &rejection.reason));
+                        return self.refuse(
+                            msg,
+                            origin,
+                            Rejection::Provisioning,
+                            rejection.status,
+                            &rejection.reason,
+                        );
                     }
                     let service = decision
                         .service
                         .expect("a decision without rejection has a service");
-                    let Some(hop) = self.config.next_hops[service.index()] else {
-                        return Some(self.reply(
-                            msg,
-                            origin,
-                            503,
-                            &format!("no next hop is configured for {}", service.label()),
-                        ));
-                    };
                     if let Some(host) = &decision.contact_host {
                         self.rewrite_contact(msg, host, &mut edits);
                     }
-                    hop
+                    (
+                        self.config.next_hops[service.index()].as_slice(),
+                        Some(service),
+                    )
                 }
                 Side::Service => {
                     let calling = msg
@@ -371,16 +529,73 @@ impl Proxy {
                     let label = self.direct_routing_label(index, uri);
                     let decision = self.decide(index, calling, Direction::ToOperator, label);
                     if let Some(rejection) = decision.rejection {
-                        return Some(self.reply(msg, origin, rejection.status, &rejection.reason));
+                        return self.refuse(
+                            msg,
+                            origin,
+                            Rejection::Provisioning,
+                            rejection.status,
+                            &rejection.reason,
+                        );
                     }
-                    self.config.operator_next_hop
+                    (std::slice::from_ref(&self.config.operator_next_hop), None)
+                }
+            };
+            let label = service.map_or("the operator's network", Service::label);
+            match self.health.choose(hops) {
+                Choice::Send(hop) => {
+                    if method == b"INVITE" && to_tag.is_none() {
+                        self.metrics.call(service);
+                    }
+                    Target {
+                        transport: hop.transport,
+                        addr: hop.addr,
+                        connection: None,
+                    }
+                }
+                Choice::NoneConfigured => {
+                    return self.refuse(
+                        msg,
+                        origin,
+                        Rejection::NoNextHop,
+                        503,
+                        &format!("no next hop is configured for {label}"),
+                    )
+                }
+                Choice::AllDown(seconds) => {
+                    self.metrics.rejected(Rejection::NextHopDown);
+                    let retry = format!("Retry-After: {seconds}\r\n");
+                    // The caller still learns the number's custom header.
+                    let mut extra = vec![retry.into_bytes()];
+                    if origin.side == Side::Operator {
+                        extra.extend(self.header_line(index, msg.first_value(Name::To)));
+                    }
+                    let extra: Vec<&[u8]> = extra.iter().map(Vec::as_slice).collect();
+                    return Some(self.reply(
+                        msg,
+                        origin,
+                        503,
+                        &format!("every next hop for {label} is down"),
+                        &extra,
+                    ));
                 }
             }
         } else {
-            match self.in_dialog_target(msg, uri, leftover_route, origin.side, &mut edits) {
-                Some(hop) => hop,
+            let route = own_route.expect("in a dialog");
+            match self.signed_target(route, origin.side) {
+                Some(target) => {
+                    self.restore_contact_host(msg, uri, origin.side, &mut edits);
+                    target
+                }
                 None => {
-                    return Some(self.reply(msg, origin, 404, "no route for an in-dialog request"))
+                    self.metrics.forged_request();
+                    tracing::debug!(peer = %origin.addr, "refused an in-dialog request whose Route the edge did not sign");
+                    return self.refuse(
+                        msg,
+                        origin,
+                        Rejection::ForgedRoute,
+                        403,
+                        "the Route is not one this edge wrote",
+                    );
                 }
             }
         };
@@ -400,18 +615,41 @@ impl Proxy {
             Side::Service => {}
         }
         self.add_via(msg, origin, towards, target.transport, &mut edits);
-        if method == b"INVITE" && to_tag.is_none() {
-            self.add_record_route(origin, towards, target.transport, &mut edits);
+        if to_tag.is_none() && DIALOG_FORMING.contains(&method) {
+            self.add_record_route(origin, towards, &target, &mut edits);
         }
         Some(Outgoing {
             to: Destination {
                 side: towards,
                 transport: target.transport,
                 addr: target.addr,
-                connection: None,
+                connection: target.connection,
             },
             bytes: edits.apply(msg),
         })
+    }
+
+    /// The custom header line for the number in a From or To value, when it has a value.
+    fn header_line(&self, index: &RoutingIndex, party: Option<&[u8]>) -> Option<Vec<u8>> {
+        let name = index.settings.header_name.as_deref()?;
+        let value = party
+            .and_then(|v| sip::uri_user(uri_of(v)))
+            .and_then(|n| index.number(n))
+            .and_then(|route| route.header_value())?;
+        Some(format!("{name}: {value}\r\n").into_bytes())
+    }
+
+    /// Where a request that came in on `side` through one of the edge's Record-Route entries
+    /// goes, when the entry's signature holds.
+    fn signed_target(&self, route: &[u8], side: Side) -> Option<Target> {
+        let parts = uri_parts(route)?;
+        let params = &route[parts.params_at..];
+        let token = param(params, b"nbd")?;
+        let mac = param(params, b"nbm")?;
+        if !self.config.keys.verify(&[&[side.code() as u8], token], mac) {
+            return None;
+        }
+        Target::decode(token)
     }
 
     fn response(
@@ -428,28 +666,40 @@ impl Proxy {
         let value = msg.value(header);
         let (top, rest) = first_of_list(value);
         let params = top.get(top.iter().position(|b| *b == b';')?..)?;
-        if !param(params, b"branch").is_some_and(|b| b.starts_with(OWN_BRANCH.as_bytes())) {
+        let branch = param(params, b"branch").unwrap_or_default();
+        if !branch.starts_with(OWN_BRANCH.as_bytes()) {
             tracing::debug!(peer = %origin.addr, "dropped a response whose top Via is not the edge's");
             return None;
         }
-        let back_to = match param(params, b"nbs") {
-            Some(b"o") => Side::Operator,
-            Some(b"s") => Side::Service,
-            _ => return None,
+        let side = param(params, b"nbs").unwrap_or_default();
+        let back_to = match side {
+            b"o" => Side::Operator,
+            b"s" => Side::Service,
+            _ => return self.forged_response(origin),
         };
+        let nbr = param(params, b"nbr").unwrap_or_default();
+        let nbt = param(params, b"nbt").unwrap_or_default();
+        let nbc = param(params, b"nbc").unwrap_or_default();
+        let signed = param(params, b"nbm").is_some_and(|mac| {
+            self.config
+                .keys
+                .verify(&[b"via", branch, side, nbr, nbt, nbc], mac)
+        });
+        if !signed {
+            return self.forged_response(origin);
+        }
         // The request went out the other side, so its responses come in there.
         if origin.side != back_to.other() {
             tracing::debug!(peer = %origin.addr, "dropped a response that came in on the wrong side");
             return None;
         }
-        let addr = param(params, b"nbr").and_then(decode_addr)?;
-        let transport = if param(params, b"nbt") == Some(b"t") {
+        let addr = decode_addr(nbr)?;
+        let transport = if nbt == b"t" {
             Transport::Tcp
         } else {
             Transport::Udp
         };
-        let connection =
-            param(params, b"nbc").and_then(|c| std::str::from_utf8(c).ok()?.parse().ok());
+        let connection = std::str::from_utf8(nbc).ok().and_then(|c| c.parse().ok());
         let mut edits = Edits::default();
         let remaining = rest.map(|comma| {
             let after = &value[comma + 1..];
@@ -486,6 +736,12 @@ impl Proxy {
             },
             bytes: edits.apply(msg),
         })
+    }
+
+    fn forged_response(&self, origin: Origin) -> Option<Outgoing> {
+        self.metrics.forged_response();
+        tracing::debug!(peer = %origin.addr, "dropped a response whose Via the edge did not sign");
+        None
     }
 
     fn decide(
@@ -611,24 +867,23 @@ impl Proxy {
             .any(|own| own.ip() == ip && own.port() == port)
     }
 
-    /// Removes the edge's own entries at the top of the Route set; returns whether there were
-    /// any, and the next route's URI, if one is left.
-    fn pop_own_routes<'m>(&self, msg: &Message<'m>, edits: &mut Edits) -> (bool, Option<&'m [u8]>) {
-        let mut popping = true;
-        let mut popped = false;
+    /// Removes the edge's own entries at the top of the Route set; returns the first of them
+    /// (the one that says where the request goes), if there were any.
+    fn pop_own_routes<'m>(&self, msg: &Message<'m>, edits: &mut Edits) -> Option<&'m [u8]> {
+        let mut first_own = None;
         for (at, header) in msg.headers.iter().enumerate() {
             if header.name != Name::Route {
                 continue;
             }
-            let value = msg.value(header);
-            let mut rest = value;
+            let mut rest = msg.value(header);
             let mut dropped_any = false;
-            while popping {
+            loop {
                 let (first, comma) = first_of_list(rest);
-                if !self.is_own_uri(uri_of(first)) {
-                    popping = false;
+                let uri = uri_of(first);
+                if !self.is_own_uri(uri) {
                     break;
                 }
+                first_own.get_or_insert(uri);
                 dropped_any = true;
                 match comma {
                     Some(c) => {
@@ -646,52 +901,46 @@ impl Proxy {
                 }
             }
             if dropped_any {
-                popped = true;
                 edits
                     .lines
                     .push((at, (!rest.is_empty()).then(|| line_like(msg, header, rest))));
             }
             if !rest.is_empty() {
-                return (popped, Some(uri_of(first_of_list(rest).0)));
+                break;
             }
         }
-        (popped, None)
+        first_own
     }
 
-    /// Where an in-dialog request goes: the next Route, else its Request-URI (put back as it
-    /// was, when it is a Contact the edge rewrote for Teams).
-    fn in_dialog_target(
-        &self,
-        msg: &Message<'_>,
-        uri: &[u8],
-        route: Option<&[u8]>,
-        from: Side,
-        edits: &mut Edits,
-    ) -> Option<Hop> {
-        let parts = uri_parts(uri)?;
-        if from == Side::Service {
-            if let Some(original) = param(&uri[parts.params_at..], b"nbh") {
-                let mut restored = Vec::with_capacity(uri.len());
-                restored.extend_from_slice(&uri[..parts.host.start]);
-                restored.extend_from_slice(original);
-                let params = &uri[parts.host.end..];
-                let needle = [b";nbh=", original].concat();
-                let at = params
-                    .windows(needle.len())
-                    .position(|w| w.eq_ignore_ascii_case(&needle))?;
-                restored.extend_from_slice(&params[..at]);
-                restored.extend_from_slice(&params[at + needle.len()..]);
-                let target = hop_of(route.unwrap_or(&restored))?;
-                let method = msg.method();
-                let mut line = method.to_vec();
-                line.push(b' ');
-                line.extend_from_slice(&restored);
-                line.extend_from_slice(b" SIP/2.0\r\n");
-                edits.start_line = Some(line);
-                return Some(target);
-            }
+    /// Puts back the host of a Request-URI the edge rewrote for Teams (its `nbh` parameter)
+    /// on an in-dialog request from the service side. Only the URI changes: where the request
+    /// goes is what the edge's Route says.
+    fn restore_contact_host(&self, msg: &Message<'_>, uri: &[u8], from: Side, edits: &mut Edits) {
+        if from != Side::Service {
+            return;
         }
-        hop_of(route.unwrap_or(uri))
+        let Some(parts) = uri_parts(uri) else {
+            return;
+        };
+        let Some(original) = param(&uri[parts.params_at..], b"nbh") else {
+            return;
+        };
+        let params = &uri[parts.host.end..];
+        let needle = [b";nbh=", original].concat();
+        let Some(at) = params
+            .windows(needle.len())
+            .position(|w| w.eq_ignore_ascii_case(&needle))
+        else {
+            return;
+        };
+        let mut line = msg.method().to_vec();
+        line.push(b' ');
+        line.extend_from_slice(&uri[..parts.host.start]);
+        line.extend_from_slice(original);
+        line.extend_from_slice(&params[..at]);
+        line.extend_from_slice(&params[at + needle.len()..]);
+        line.extend_from_slice(b" SIP/2.0\r\n");
+        edits.start_line = Some(line);
     }
 
     /// Points the first Contact's host at `host`, keeping the old host in a parameter so the
@@ -755,51 +1004,88 @@ impl Proxy {
         };
         let call_id = msg.first_value(Name::CallId).unwrap_or_default();
         let branch = fnv(&[top_branch, method, call_id, &[origin.side.code() as u8]]);
+        let branch = format!("{OWN_BRANCH}{branch:016x}");
+        let side = [origin.side.code() as u8];
+        let nbr = ViaAddr(origin.addr).to_string();
+        let nbt: &[u8] = if origin.transport == Transport::Tcp {
+            b"t"
+        } else {
+            b""
+        };
+        let nbc = origin.connection.map(|c| c.to_string()).unwrap_or_default();
+        // What the response's way back depends on is signed; a response whose Via does not
+        // carry this signature goes nowhere.
+        let mac = self.config.keys.sign(&[
+            b"via",
+            branch.as_bytes(),
+            &side,
+            nbr.as_bytes(),
+            nbt,
+            nbc.as_bytes(),
+        ]);
         let mut top = ByteWriter(&mut edits.top);
         let _ = write!(
             top,
-            "Via: SIP/2.0/{} {};branch={OWN_BRANCH}{branch:016x};nbs={};nbr={}",
+            "Via: SIP/2.0/{} {};branch={branch};nbs={};nbr={nbr}",
             transport.via_name(),
             HostPort(self.addr_of(towards)),
             origin.side.code(),
-            ViaAddr(origin.addr),
         );
-        if origin.transport == Transport::Tcp {
+        if !nbt.is_empty() {
             let _ = write!(top, ";nbt=t");
         }
-        if let Some(connection) = origin.connection {
-            let _ = write!(top, ";nbc={connection}");
+        if !nbc.is_empty() {
+            let _ = write!(top, ";nbc={nbc}");
         }
-        let _ = write!(top, "\r\n");
+        let _ = write!(top, ";nbm={}\r\n", std::str::from_utf8(&mac).expect("hex"));
     }
 
-    fn add_record_route(
-        &self,
-        origin: Origin,
-        towards: Side,
-        transport: Transport,
-        edits: &mut Edits,
-    ) {
-        let tcp = |t: Transport| {
-            if t == Transport::Tcp {
-                ";transport=tcp"
-            } else {
-                ""
-            }
+    /// Two Record-Route entries, one per side, each signed with where a request that comes
+    /// back through it goes: through the entry facing the callee, to where this request came
+    /// from; through the entry facing the caller, to the next hop this request goes to.
+    fn add_record_route(&self, origin: Origin, towards: Side, target: &Target, edits: &mut Edits) {
+        let from = Target {
+            transport: origin.transport,
+            addr: origin.addr,
+            connection: origin.connection,
         };
-        // The first is the one the far side (`towards`) uses; the second faces the caller.
-        let _ = write!(
-            ByteWriter(&mut edits.top),
-            "Record-Route: <sip:{};lr;nb{}>\r\nRecord-Route: <sip:{};lr;nb{}>\r\n",
-            HostPort(self.addr_of(towards)),
-            tcp(transport),
-            HostPort(self.addr_of(origin.side)),
-            tcp(origin.transport),
-        );
+        let mut top = ByteWriter(&mut edits.top);
+        for (side, back_to) in [(towards, &from), (origin.side, target)] {
+            // The entry's transport is how that side reaches the edge: the one it came on, or
+            // the one the edge uses to reach it.
+            let transport = if side == origin.side {
+                origin.transport
+            } else {
+                target.transport
+            };
+            let token = back_to.encode();
+            let mac = self
+                .config
+                .keys
+                .sign(&[&[side.code() as u8], token.as_bytes()]);
+            let _ = write!(
+                top,
+                "Record-Route: <sip:{};lr;nbd={token};nbm={}{}>\r\n",
+                HostPort(self.addr_of(side)),
+                std::str::from_utf8(&mac).expect("hex"),
+                if transport == Transport::Tcp {
+                    ";transport=tcp"
+                } else {
+                    ""
+                },
+            );
+        }
     }
 
     /// The edge's own final response to a request.
-    fn reply(&self, msg: &Message<'_>, origin: Origin, status: u16, warning: &str) -> Outgoing {
+    fn reply(
+        &self,
+        msg: &Message<'_>,
+        origin: Origin,
+        status: u16,
+        warning: &str,
+        extra: &[&[u8]],
+    ) -> Outgoing {
         let mut out = format!("SIP/2.0 {status} {}\r\n", reason_phrase(status)).into_bytes();
         for header in &msg.headers {
             match header.name {
@@ -825,6 +1111,9 @@ impl Proxy {
                 .collect();
             let _ = write!(ByteWriter(&mut out), "Warning: 399 numbat \"{clean}\"\r\n");
         }
+        for line in extra {
+            out.extend_from_slice(line);
+        }
         out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
         Outgoing {
             to: Destination {
@@ -846,27 +1135,6 @@ fn host_ip(uri: &[u8], parts: &sip::UriParts) -> Option<IpAddr> {
         .unwrap_or(host)
         .parse()
         .ok()
-}
-
-/// The next hop a URI names: its host (an IP address) and port, over TCP when it says so.
-fn hop_of(uri: &[u8]) -> Option<Hop> {
-    let parts = uri_parts(uri)?;
-    let host = std::str::from_utf8(&uri[parts.host.clone()]).ok()?;
-    let ip = host_ip(uri, &parts);
-    let transport = match param(&uri[parts.params_at..], b"transport") {
-        Some(t) if t.eq_ignore_ascii_case(b"tcp") => Transport::Tcp,
-        _ => Transport::Udp,
-    };
-    let port = parts.port.unwrap_or(5060);
-    let addr = match ip {
-        Some(ip) => SocketAddr::new(ip, port),
-        // A name (Teams' Contacts and Record-Routes are): the system resolver, A/AAAA only.
-        None => {
-            use std::net::ToSocketAddrs;
-            (host, port).to_socket_addrs().ok()?.next()?
-        }
-    };
-    Some(Hop { transport, addr })
 }
 
 /// What the numbering plan says a number is, for the default rule.
@@ -920,8 +1188,8 @@ mod tests {
             transport: Transport::Udp,
             addr: addr(port),
         };
-        let mut next_hops = [None; 5];
-        next_hops[Service::TeamsOperatorConnect.index()] = Some(hop(5090));
+        let mut next_hops: [Vec<Hop>; 5] = Default::default();
+        next_hops[Service::TeamsOperatorConnect.index()] = vec![hop(5090)];
         let config = EdgeConfig {
             operator_listen: addr(5060),
             service_listen: addr(5062),
@@ -932,6 +1200,9 @@ mod tests {
             region: 1,
             operator_peers: Vec::new(),
             service_peers: Vec::new(),
+            allow_any_peer: true,
+            keys: Keys::new(b"a-key-for-the-unit-tests", None).unwrap(),
+            invite_rate: 0,
         };
         Proxy::new(config, SharedIndex::default())
     }
@@ -973,6 +1244,13 @@ mod tests {
         assert!(text.starts_with("SIP/2.0 483 "), "{text}");
     }
 
+    impl Origin {
+        fn with_ip(mut self, ip: [u8; 4]) -> Self {
+            self.addr.set_ip(ip.into());
+            self
+        }
+    }
+
     #[test]
     fn hops_parse_with_and_without_transport() {
         let hop: Hop = "tcp:127.0.0.1:5080".parse().unwrap();
@@ -980,5 +1258,292 @@ mod tests {
         let hop: Hop = "127.0.0.1:5080".parse().unwrap();
         assert_eq!(hop.transport, Transport::Udp);
         assert!("udp:nowhere".parse::<Hop>().is_err());
+    }
+
+    fn origin(side: Side, port: u16) -> Origin {
+        Origin {
+            side,
+            transport: Transport::Udp,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            connection: None,
+        }
+    }
+
+    fn text(out: &Outgoing) -> String {
+        String::from_utf8(out.bytes.clone()).unwrap()
+    }
+
+    /// The lines of `text` whose header is `name`.
+    fn lines<'t>(text: &'t str, name: &str) -> Vec<&'t str> {
+        text.lines()
+            .filter(|l| l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name))
+            .filter(|l| l.as_bytes()[name.len()] == b':')
+            .collect()
+    }
+
+    /// A dialog through the edge: the INVITE from the operator side (caller at 5070) goes to
+    /// Operator Connect's hop (5090); returns its Record-Route lines as the callee sees them.
+    fn record_routes(proxy: &Proxy) -> Vec<String> {
+        let out = proxy
+            .handle(
+                &invite("Max-Forwards: 70\r\n"),
+                origin(Side::Operator, 5070),
+            )
+            .unwrap();
+        assert_eq!(out.to.addr.port(), 5090);
+        lines(&text(&out), "Record-Route")
+            .into_iter()
+            .map(|l| l["Record-Route: ".len()..].to_owned())
+            .collect()
+    }
+
+    fn in_dialog(method: &str, route: &str, uri_host: &str) -> Vec<u8> {
+        format!(
+            "{method} sip:+15550100000@{uri_host} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKbye\r\n\
+             Route: {route}\r\nFrom: <sip:+442079460000@127.0.0.1>;tag=b\r\n\
+             To: <sip:+15550100000@127.0.0.1>;tag=a\r\nCall-ID: mf\r\nCSeq: 2 {method}\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn in_dialog_requests_go_only_where_the_edges_signed_route_says() {
+        let proxy = proxy();
+        let routes = record_routes(&proxy);
+        assert_eq!(routes.len(), 2, "{routes:?}");
+        // The callee's BYE, through the entry facing it, goes back to where the INVITE came
+        // from, whatever its Request-URI names.
+        let bye = in_dialog("BYE", &routes.join(", "), "192.0.2.66:6666");
+        let out = proxy.handle(&bye, origin(Side::Service, 5090)).unwrap();
+        assert_eq!(out.to.side, Side::Operator);
+        assert_eq!(
+            out.to.addr,
+            SocketAddr::from(([127, 0, 0, 1], 5070)),
+            "{}",
+            text(&out)
+        );
+        assert!(text(&out).starts_with("BYE sip:+15550100000@192.0.2.66:6666 "));
+        assert!(
+            lines(&text(&out), "Route").is_empty(),
+            "the edge's own routes are gone"
+        );
+
+        // The caller's re-INVITE, through the entry facing it, goes to the hop the INVITE went to.
+        let reinvite = in_dialog(
+            "INVITE",
+            &format!("{}, {}", routes[1], routes[0]),
+            "10.9.9.9",
+        );
+        let out = proxy
+            .handle(&reinvite, origin(Side::Operator, 5070))
+            .unwrap();
+        assert_eq!(
+            out.to.addr,
+            SocketAddr::from(([127, 0, 0, 1], 5090)),
+            "{}",
+            text(&out)
+        );
+
+        // An entry used on the side it does not face is refused.
+        let wrong_side = in_dialog("BYE", &routes[1], "127.0.0.1:5070");
+        let out = proxy
+            .handle(&wrong_side, origin(Side::Service, 5090))
+            .unwrap();
+        assert!(text(&out).starts_with("SIP/2.0 403 "), "{}", text(&out));
+    }
+
+    #[test]
+    fn a_forged_in_dialog_request_is_refused_not_relayed() {
+        let proxy = proxy();
+        let genuine = record_routes(&proxy)[0].clone();
+        let edge = "127.0.0.1:5062";
+        let forged_routes = [
+            // The issue's attack: a Route naming the edge, nothing signed.
+            format!("<sip:{edge};lr>"),
+            // A signature from somewhere else, or for another address.
+            format!("<sip:{edge};lr;nbd=u7f000001-1a0a;nbm=0123456789abcdef0123>"),
+            genuine.replace("-13ce;", "-1a0a;"),
+            genuine.replace(";nbm=", ";nbm=0"),
+            genuine.replace(";nbm=", ";x="),
+        ];
+        for route in forged_routes {
+            let forged = in_dialog("INVITE", &route, "127.0.0.1:6666;transport=tcp");
+            let out = proxy.handle(&forged, origin(Side::Service, 40000)).unwrap();
+            assert!(
+                text(&out).starts_with("SIP/2.0 403 "),
+                "{route}: {}",
+                text(&out)
+            );
+            assert_eq!(out.to.addr.port(), 40000, "answered to the sender only");
+        }
+        assert!(proxy
+            .metrics
+            .render(&[])
+            .contains("numbat_edge_forged_total{kind=\"request\"} 5"));
+        // A key rotated in keeps the dialogs signed with the old one going.
+        let rotated = Proxy::new(
+            EdgeConfig {
+                keys: Keys::new(
+                    b"the-next-key-for-unit-tests",
+                    Some(b"a-key-for-the-unit-tests"),
+                )
+                .unwrap(),
+                ..proxy.config.clone()
+            },
+            SharedIndex::default(),
+        );
+        let bye = in_dialog("BYE", &genuine, "127.0.0.1:5070");
+        let out = rotated.handle(&bye, origin(Side::Service, 5090)).unwrap();
+        assert_eq!(out.to.addr.port(), 5070, "{}", text(&out));
+    }
+
+    #[test]
+    fn responses_go_back_only_through_a_via_the_edge_signed() {
+        let proxy = proxy();
+        let out = proxy
+            .handle(
+                &invite("Max-Forwards: 70\r\n"),
+                origin(Side::Operator, 5070),
+            )
+            .unwrap();
+        let via = lines(&text(&out), "Via")[0]["Via: ".len()..].to_owned();
+        let response = |via: &str| {
+            format!(
+                "SIP/2.0 180 Ringing\r\nVia: {via}\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
+                 From: <sip:+15550100000@127.0.0.1>;tag=a\r\nTo: <sip:+442079460000@127.0.0.1>;tag=b\r\n\
+                 Call-ID: mf\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        };
+        let out = proxy
+            .handle(
+                &response(&format!("{via};received=127.0.0.1")),
+                origin(Side::Service, 5090),
+            )
+            .expect("a genuine response is forwarded (parameters the next hop adds are fine)");
+        assert_eq!(out.to.addr.port(), 5070);
+        assert!(text(&out).starts_with("SIP/2.0 180 "));
+        // The same Via sending the response elsewhere, or unsigned, goes nowhere.
+        let elsewhere = via.replace("nbr=7f000001-13ce", "nbr=c0000242-1a0a");
+        assert_ne!(elsewhere, via);
+        let unsigned = via[..via.find(";nbm=").unwrap()].to_owned();
+        for forged in [elsewhere, unsigned] {
+            assert!(proxy
+                .handle(&response(&forged), origin(Side::Service, 5090))
+                .is_none());
+        }
+        assert!(proxy
+            .metrics
+            .render(&[])
+            .contains("numbat_edge_forged_total{kind=\"response\"} 2"));
+    }
+
+    #[test]
+    fn an_invite_flood_from_one_source_is_answered_503_with_retry_after() {
+        let proxy = Proxy::new(
+            EdgeConfig {
+                invite_rate: 20,
+                ..proxy().config
+            },
+            SharedIndex::default(),
+        );
+        let statuses: Vec<String> = (0..60)
+            .map(|_| {
+                let out = proxy
+                    .handle(
+                        &invite("Max-Forwards: 70\r\n"),
+                        origin(Side::Operator, 5070),
+                    )
+                    .unwrap();
+                text(&out)
+            })
+            .collect();
+        let refused: Vec<&String> = statuses
+            .iter()
+            .filter(|t| t.starts_with("SIP/2.0 503 "))
+            .collect();
+        assert!(refused.len() >= 20, "{} refused", refused.len());
+        assert!(
+            refused[0].contains("\r\nRetry-After: 1\r\n"),
+            "{}",
+            refused[0]
+        );
+        let other = proxy
+            .handle(
+                &invite("Max-Forwards: 70\r\n"),
+                origin(Side::Operator, 5070).with_ip([127, 0, 0, 2]),
+            )
+            .unwrap();
+        assert_eq!(
+            other.to.addr.port(),
+            5090,
+            "another source is not held back"
+        );
+    }
+
+    #[test]
+    fn a_dead_next_hop_costs_its_calls_a_503_with_retry_after_and_fails_over() {
+        let proxy = proxy();
+        let hop = SocketAddr::from(([127, 0, 0, 1], 5090));
+        proxy
+            .health
+            .mark_down(hop, std::time::Duration::from_secs(30));
+        let out = proxy
+            .handle(
+                &invite("Max-Forwards: 70\r\n"),
+                origin(Side::Operator, 5070),
+            )
+            .unwrap();
+        assert!(text(&out).starts_with("SIP/2.0 503 "), "{}", text(&out));
+        assert!(
+            text(&out).contains("\r\nRetry-After: 30\r\n"),
+            "{}",
+            text(&out)
+        );
+        let mut config = proxy.config.clone();
+        config.next_hops[Service::TeamsOperatorConnect.index()].push(Hop {
+            transport: Transport::Tcp,
+            addr: SocketAddr::from(([127, 0, 0, 1], 5091)),
+        });
+        let proxy = Proxy::new(config, SharedIndex::default());
+        proxy
+            .health
+            .mark_down(hop, std::time::Duration::from_secs(30));
+        let out = proxy
+            .handle(
+                &invite("Max-Forwards: 70\r\n"),
+                origin(Side::Operator, 5070),
+            )
+            .unwrap();
+        assert_eq!(
+            (out.to.transport, out.to.addr.port()),
+            (Transport::Tcp, 5091)
+        );
+    }
+
+    #[test]
+    fn thousands_of_copies_of_a_header_are_all_edited_in_one_pass() {
+        let proxy = proxy();
+        proxy.index.write().unwrap().settings.header_name = Some("X-Custom".into());
+        let mut message = String::from(
+            "INVITE sip:+15550100000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKf\r\n\
+             From: <sip:+442079460000@127.0.0.1>;tag=b\r\nTo: <sip:+15550100000@127.0.0.1>\r\n\
+             Call-ID: many\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n",
+        );
+        for n in 0..2500 {
+            message.push_str(&format!("X-Custom: forged-{n}\r\n"));
+        }
+        message.push_str("Content-Length: 0\r\n\r\n");
+        assert!(message.len() < 65_535);
+        let out = proxy
+            .handle(message.as_bytes(), origin(Side::Service, 5090))
+            .unwrap();
+        assert_eq!(out.to.addr.port(), 5080, "{}", &text(&out)[..200]);
+        assert!(
+            lines(&text(&out), "X-Custom").is_empty(),
+            "every forged copy is gone"
+        );
     }
 }

@@ -1,19 +1,14 @@
 //! The edge's sockets: UDP and TCP on the operator-facing and the service-facing address.
 //!
-//! Plain threads: a UDP socket per side, both read by a few threads; a listener per side, and
-//! a reader thread per TCP connection. TCP connections are kept by id (for responses that must
-//! go back down the connection their request came on) and by peer (to reuse one).
+//! A UDP socket per side, both read by a few plain threads that never wait on anything but
+//! their sockets (a message for TCP is handed to [`super::tcp`]'s queues); TCP connections
+//! run on tokio tasks ([`super::tcp`]).
 
-use super::proxy::{Destination, Origin, Outgoing, Proxy, Side, Transport};
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use super::proxy::{Origin, Outgoing, Proxy, Side, Transport};
+use super::tcp::{Deliver, Tcp, TcpLimits, MAX_MESSAGE};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// Largest message the edge reads (UDP datagram or TCP message).
-const MAX_MESSAGE: usize = 65_535;
 
 /// How long a helping UDP thread (all but the first) sleeps after it ran out of datagrams,
 /// before it waits on the sockets again. Without it, every datagram that arrives while the first
@@ -27,19 +22,25 @@ const HELPER_REST: Duration = Duration::from_micros(250);
 /// epoll has not named it (it is not asked while the other socket still has datagrams).
 const RECHECK_EVERY: u32 = 8;
 
-struct Connection {
-    side: Side,
-    peer: SocketAddr,
-    writer: Mutex<TcpStream>,
-}
-
 /// The sockets of both sides.
 pub struct Sockets {
-    proxy: Proxy,
+    pub proxy: Proxy,
     udp: [UdpSocket; 2],
-    connections: Mutex<HashMap<u64, Arc<Connection>>>,
-    by_peer: Mutex<HashMap<(Side, SocketAddr), u64>>,
-    next_id: AtomicU64,
+    pub tcp: Arc<Tcp>,
+    /// Itself, for the TCP tasks that deliver what they read.
+    me: std::sync::Weak<Sockets>,
+}
+
+impl Deliver for Sockets {
+    fn trusts(&self, side: Side, ip: IpAddr) -> bool {
+        self.proxy.trusts(side, ip)
+    }
+
+    fn deliver(&self, raw: &[u8], origin: Origin) {
+        if let Some(out) = self.proxy.handle(raw, origin) {
+            self.send(out);
+        }
+    }
 }
 
 fn slot(side: Side) -> usize {
@@ -64,18 +65,25 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 }
 
 impl Sockets {
-    /// Binds UDP and TCP on both addresses and starts the threads; returns at once.
-    /// `udp_batch` is the most datagrams a UDP thread takes from a socket at once.
-    pub fn start(proxy: Proxy, udp_threads: usize, udp_batch: usize) -> std::io::Result<Arc<Self>> {
+    /// Binds UDP and TCP on both addresses and starts the threads and tasks; returns at
+    /// once. `udp_batch` is the most datagrams a UDP thread takes from a socket at once. Must
+    /// be called inside a tokio runtime (TCP runs on it).
+    pub fn start(
+        proxy: Proxy,
+        udp_threads: usize,
+        udp_batch: usize,
+        limits: TcpLimits,
+    ) -> std::io::Result<Arc<Self>> {
         let operator = proxy.config.operator_listen;
         let service = proxy.config.service_listen;
         let listeners = [TcpListener::bind(operator)?, TcpListener::bind(service)?];
-        let sockets = Arc::new(Self {
-            udp: [udp_socket(operator)?, udp_socket(service)?],
+        let udp = [udp_socket(operator)?, udp_socket(service)?];
+        let tcp = Tcp::new(limits, proxy.metrics.clone(), proxy.health.clone());
+        let sockets = Arc::new_cyclic(|me| Self {
+            udp,
+            tcp,
             proxy,
-            connections: Mutex::default(),
-            by_peer: Mutex::default(),
-            next_id: AtomicU64::new(1),
+            me: me.clone(),
         });
         for n in 0..udp_threads.max(1) {
             let me = sockets.clone();
@@ -89,10 +97,8 @@ impl Sockets {
                 .spawn(move || me.udp_loop(waiter, udp_batch.max(1), rest))?;
         }
         for (listener, side) in listeners.into_iter().zip([Side::Operator, Side::Service]) {
-            let me = sockets.clone();
-            std::thread::Builder::new()
-                .name(format!("edge-tcp-{side:?}"))
-                .spawn(move || me.accept_loop(listener, side))?;
+            let deliver: Arc<dyn Deliver> = sockets.clone();
+            sockets.tcp.listen(listener, side, deliver)?;
         }
         Ok(sockets)
     }
@@ -162,160 +168,25 @@ impl Sockets {
         }
     }
 
-    fn accept_loop(self: Arc<Self>, listener: TcpListener, side: Side) {
-        for stream in listener.incoming() {
-            match stream {
-                Ok(stream) => {
-                    let trusted = stream
-                        .peer_addr()
-                        .is_ok_and(|peer| self.proxy.trusts(side, peer.ip()));
-                    if !trusted {
-                        tracing::debug!("refused a TCP connection from an untrusted peer");
-                        continue;
-                    }
-                    if let Err(error) = self.clone().adopt(stream, side) {
-                        tracing::warn!(%error, "cannot take a TCP connection");
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "TCP accept failed");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-        }
+    fn me(&self) -> Arc<dyn Deliver> {
+        self.me.upgrade().expect("the sockets live while they send")
     }
 
-    /// Registers a connection and starts reading it; returns its id.
-    fn adopt(self: Arc<Self>, stream: TcpStream, side: Side) -> std::io::Result<u64> {
-        stream.set_nodelay(true)?;
-        // A peer that stops reading must not stall the thread that sends to it for long.
-        stream.set_write_timeout(Some(Duration::from_secs(2)))?;
-        let peer = stream.peer_addr()?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let connection = Arc::new(Connection {
-            side,
-            peer,
-            writer: Mutex::new(stream.try_clone()?),
-        });
-        self.connections
-            .lock()
-            .expect("connections lock")
-            .insert(id, connection);
-        self.by_peer
-            .lock()
-            .expect("connections lock")
-            .insert((side, peer), id);
-        std::thread::Builder::new()
-            .name(format!("edge-tcp-{id}"))
-            .spawn(move || {
-                self.read_connection(stream, side, peer, id);
-                self.connections
-                    .lock()
-                    .expect("connections lock")
-                    .remove(&id);
-                let mut by_peer = self.by_peer.lock().expect("connections lock");
-                if by_peer.get(&(side, peer)) == Some(&id) {
-                    by_peer.remove(&(side, peer));
+    /// Sends a message where it goes, without waiting; failures are counted and logged
+    /// (SIP's retransmissions recover).
+    pub fn send(&self, out: Outgoing) {
+        match out.to.transport {
+            Transport::Udp => {
+                if let Err(error) = self.udp[slot(out.to.side)].send_to(&out.bytes, out.to.addr) {
+                    self.proxy.metrics.send_failed();
+                    tracing::debug!(%error, to = %out.to.addr, "sending failed");
                 }
-            })?;
-        Ok(id)
-    }
-
-    fn read_connection(
-        self: &Arc<Self>,
-        mut stream: TcpStream,
-        side: Side,
-        peer: SocketAddr,
-        id: u64,
-    ) {
-        let mut buf: Vec<u8> = Vec::with_capacity(8192);
-        let mut chunk = [0u8; 8192];
-        loop {
-            // Keep-alive CRLFs between messages.
-            drop_blank_lines(&mut buf);
-            while let Some(len) = framed_length(&buf) {
-                if len > MAX_MESSAGE {
-                    tracing::warn!(%peer, "closing a TCP connection that sent an oversized message");
-                    return;
-                }
-                let origin = Origin {
-                    side,
-                    transport: Transport::Tcp,
-                    addr: peer,
-                    connection: Some(id),
-                };
-                if let Some(out) = self.proxy.handle(&buf[..len], origin) {
-                    self.send(out);
-                }
-                buf.drain(..len);
-                drop_blank_lines(&mut buf);
             }
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-            if buf.len() > 2 * MAX_MESSAGE {
-                return;
+            Transport::Tcp => {
+                let deliver = self.me();
+                self.tcp.send(&out.to, out.bytes, &deliver);
             }
         }
-    }
-
-    /// Sends a message where it goes; failures are logged (SIP's retransmissions recover).
-    pub fn send(self: &Arc<Self>, out: Outgoing) {
-        let result = match out.to.transport {
-            Transport::Udp => self.udp[slot(out.to.side)]
-                .send_to(&out.bytes, out.to.addr)
-                .map(|_| ()),
-            Transport::Tcp => self.send_tcp(&out.to, &out.bytes),
-        };
-        if let Err(error) = result {
-            tracing::debug!(%error, to = %out.to.addr, "sending failed");
-        }
-    }
-
-    fn send_tcp(self: &Arc<Self>, to: &Destination, bytes: &[u8]) -> std::io::Result<()> {
-        let known = to
-            .connection
-            .and_then(|id| {
-                self.connections
-                    .lock()
-                    .expect("connections lock")
-                    .get(&id)
-                    .cloned()
-            })
-            .or_else(|| {
-                let id = *self
-                    .by_peer
-                    .lock()
-                    .expect("connections lock")
-                    .get(&(to.side, to.addr))?;
-                self.connections
-                    .lock()
-                    .expect("connections lock")
-                    .get(&id)
-                    .cloned()
-            });
-        let connection = match known {
-            Some(c) => c,
-            None => {
-                let stream = TcpStream::connect_timeout(&to.addr, Duration::from_secs(2))?;
-                let id = self.clone().adopt(stream, to.side)?;
-                self.connections
-                    .lock()
-                    .expect("connections lock")
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| std::io::Error::other("the new connection closed at once"))?
-            }
-        };
-        if connection.side != to.side {
-            return Err(std::io::Error::other(format!(
-                "the connection to {} is on the other side",
-                connection.peer
-            )));
-        }
-        let mut writer = connection.writer.lock().expect("writer lock");
-        writer.write_all(bytes)
     }
 }
 
@@ -534,38 +405,9 @@ impl Waiter {
     }
 }
 
-fn drop_blank_lines(buf: &mut Vec<u8>) {
-    let blank = buf
-        .iter()
-        .take_while(|b| matches!(b, b'\r' | b'\n'))
-        .count();
-    buf.drain(..blank);
-}
-
-/// The length of the first whole SIP message in a TCP stream's buffer, when it is all there.
-fn framed_length(buf: &[u8]) -> Option<usize> {
-    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = &buf[..head_end];
-    let mut body = 0usize;
-    for line in head.split(|b| *b == b'\n') {
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
-            continue;
-        };
-        let name = line[..colon].trim_ascii();
-        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
-            body = std::str::from_utf8(&line[colon + 1..])
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-        }
-    }
-    let total = head_end.saturating_add(body);
-    (buf.len() >= total).then_some(total)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{framed_length, Inbox, Outbox};
+    use super::{Inbox, Outbox};
     use crate::edge::proxy::{Destination, Outgoing, Side, Transport};
     use std::net::UdpSocket;
 
@@ -603,13 +445,5 @@ mod tests {
             }
         }
         assert_eq!(seen, ["INVITE one", "ACK two", "BYE three"]);
-    }
-
-    #[test]
-    fn frames_by_content_length() {
-        let two = b"BYE sip:a SIP/2.0\r\nl: 3\r\n\r\nabcOPTIONS sip:b SIP/2.0\r\n\r\n";
-        assert_eq!(framed_length(two), Some(30));
-        assert_eq!(framed_length(&two[..28]), None);
-        assert_eq!(framed_length(&two[30..]), Some(two.len() - 30));
     }
 }

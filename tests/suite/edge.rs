@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use numbat::domain::{BaseDomain, SipHeaderName};
 use numbat::edge::proxy::{EdgeConfig, Hop, Transport};
+use numbat::edge::seal::Keys;
 use numbat::edge::{EdgeOptions, RunningEdge};
 use numbat::provisioning::{Actor, DeploymentSettings, Door, Provisioning, Role};
 use numbat::routing::feed::Overrides;
@@ -43,6 +44,8 @@ fn free_port() -> u16 {
     }
 }
 
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -76,10 +79,10 @@ impl Ports {
             transport,
             addr: local(port),
         };
-        let mut next_hops = [None; 5];
-        next_hops[Service::TeamsOperatorConnect.index()] = Some(hop(self.oc));
-        next_hops[Service::TeamsDirectRouting.index()] = Some(hop(self.dr));
-        next_hops[Service::TeamsPhoneMobile.index()] = Some(hop(self.tpm));
+        let mut next_hops: [Vec<Hop>; 5] = Default::default();
+        next_hops[Service::TeamsOperatorConnect.index()] = vec![hop(self.oc)];
+        next_hops[Service::TeamsDirectRouting.index()] = vec![hop(self.dr)];
+        next_hops[Service::TeamsPhoneMobile.index()] = vec![hop(self.tpm)];
         EdgeConfig {
             operator_listen: local(self.operator),
             service_listen: local(self.service),
@@ -88,8 +91,12 @@ impl Ports {
             operator_next_hop: hop(self.operator_hop),
             next_hops,
             region: 1,
-            operator_peers: Vec::new(),
-            service_peers: Vec::new(),
+            // Every SIPp and probe of the lab sends from the loopback address.
+            operator_peers: vec![LOOPBACK],
+            service_peers: vec![LOOPBACK],
+            allow_any_peer: false,
+            keys: Keys::new(b"the-lab-edge-key-0123456789", None).unwrap(),
+            invite_rate: 0,
         }
     }
 }
@@ -230,6 +237,8 @@ async fn start_edge(
             dns,
             udp_threads: 2,
             udp_batch: 8,
+            tcp: Default::default(),
+            metrics: None,
         },
     )
     .await
@@ -767,7 +776,7 @@ async fn an_api_change_reaches_a_separate_edge_process_on_postgresql_within_a_se
     let hop = UdpSocket::bind(local(ports.operator_hop)).unwrap();
     hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut edge = Command::new(env!("CARGO_BIN_EXE_numbat"))
-        .args(["edge", "--database-url", &url])
+        .args(["edge", "--database-url", &url, "--allow-any-peer"])
         .args(["--operator-listen", &local(ports.operator).to_string()])
         .args(["--service-listen", &local(ports.service).to_string()])
         .args([
