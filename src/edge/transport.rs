@@ -64,6 +64,20 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
+/// A listener whose backlog holds a burst of connections (std's holds 128; past it the
+/// kernel drops SYNs and peers wait a second or more to retry).
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}
+
 impl Sockets {
     /// Binds UDP and TCP on both addresses and starts the threads and tasks; returns at
     /// once. `udp_batch` is the most datagrams a UDP thread takes from a socket at once. Must
@@ -76,7 +90,7 @@ impl Sockets {
     ) -> std::io::Result<Arc<Self>> {
         let operator = proxy.config.operator_listen;
         let service = proxy.config.service_listen;
-        let listeners = [TcpListener::bind(operator)?, TcpListener::bind(service)?];
+        let listeners = [tcp_listener(operator)?, tcp_listener(service)?];
         let udp = [udp_socket(operator)?, udp_socket(service)?];
         let tcp = Tcp::new(limits, proxy.metrics.clone(), proxy.health.clone());
         let sockets = Arc::new_cyclic(|me| Self {

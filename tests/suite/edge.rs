@@ -20,20 +20,20 @@ use std::time::{Duration, Instant};
 
 const V: &str = "api-version=2024-02-29-preview";
 const BASE: &str = "dep1.example";
-const HEADER: &str = "X-MS-Operator-Content";
+pub(crate) const HEADER: &str = "X-MS-Operator-Content";
 
 /// Numbers the lab provisions.
-const DR_WITH_HEADER: &str = "+441632960001";
+pub(crate) const DR_WITH_HEADER: &str = "+441632960001";
 const DR_WITHOUT_HEADER: &str = "+441632960002";
 const FABRIKAM_DR: &str = "+441632960021";
-const OC_WITH_HEADER: &str = "+441632960011";
+pub(crate) const OC_WITH_HEADER: &str = "+441632960011";
 const TPM_NUMBER: &str = "+447700900123";
 /// Never provisioned: a fixed line, a mobile.
 const UNPROVISIONED_FIXED: &str = "+442079460999";
 const UNPROVISIONED_MOBILE: &str = "+447400123456";
 const STRANGER: &str = "+441632960555";
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     // UDP and TCP both: the edge binds both on its addresses.
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -46,23 +46,23 @@ fn free_port() -> u16 {
 
 const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
-fn local(port: u16) -> SocketAddr {
+pub(crate) fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// The ports of one lab: the edge's two sides and each next hop's UAS.
 #[derive(Clone, Copy)]
-struct Ports {
-    operator: u16,
-    service: u16,
-    operator_hop: u16,
-    oc: u16,
-    dr: u16,
-    tpm: u16,
+pub(crate) struct Ports {
+    pub operator: u16,
+    pub service: u16,
+    pub operator_hop: u16,
+    pub oc: u16,
+    pub dr: u16,
+    pub tpm: u16,
 }
 
 impl Ports {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             operator: free_port(),
             service: free_port(),
@@ -106,8 +106,8 @@ fn admin() -> Actor {
 }
 
 /// A provisioned deployment through the API's door.
-struct Provisioned {
-    test: TestDb,
+pub(crate) struct Provisioned {
+    pub test: TestDb,
     app: axum::Router,
     token: String,
 }
@@ -138,7 +138,7 @@ fn teams_config() -> Value {
     json!({ "usage": "CallingUserAssignment", "allowTenantAddressUpdate": true, "choosableCapabilities": ["InboundCalling", "OutboundCalling"] })
 }
 
-async fn provision(test: TestDb) -> Provisioned {
+pub(crate) async fn provision(test: TestDb) -> Provisioned {
     let core = Provisioning::new(test.db.clone());
     core.put_settings(
         &admin(),
@@ -793,32 +793,7 @@ async fn an_api_change_reaches_a_separate_edge_process_on_postgresql_within_a_se
         .stderr(Stdio::null())
         .spawn()
         .expect("numbat edge starts");
-    // Ready when it answers OPTIONS.
-    let options = UdpSocket::bind("127.0.0.1:0").unwrap();
-    options
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let me = options.local_addr().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ping = format!(
-            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKready\r\nFrom: <sip:t@127.0.0.1>;tag=r\r\n\
-             To: <sip:127.0.0.1>\r\nCall-ID: ready\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-        );
-        options
-            .send_to(ping.as_bytes(), local(ports.operator))
-            .unwrap();
-        let mut buf = [0u8; 2048];
-        if let Ok((len, _)) = options.recv_from(&mut buf) {
-            if buf[..len].starts_with(b"SIP/2.0 200") {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "numbat edge did not answer OPTIONS within 30 s"
-        );
-    }
+    wait_until_it_answers(local(ports.operator));
     let took = time_for_a_change_to_reach_the_edge(&p, local(ports.service), &hop).await;
     let _ = edge.kill();
     let _ = edge.wait();
@@ -876,4 +851,31 @@ async fn the_lookup_endpoint_gives_the_edges_decision() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.to_string().contains("direction"), "{body}");
+}
+
+/// Waits until an edge answers OPTIONS at `addr` (30 s at most).
+pub(crate) fn wait_until_it_answers(addr: SocketAddr) {
+    let options = UdpSocket::bind("127.0.0.1:0").unwrap();
+    options
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let me = options.local_addr().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ping = format!(
+            "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKready\r\nFrom: <sip:t@127.0.0.1>;tag=r\r\n\
+             To: <sip:127.0.0.1>\r\nCall-ID: ready\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        options.send_to(ping.as_bytes(), addr).unwrap();
+        let mut buf = [0u8; 2048];
+        if let Ok((len, _)) = options.recv_from(&mut buf) {
+            if buf[..len].starts_with(b"SIP/2.0 200") {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "numbat edge did not answer OPTIONS within 30 s"
+        );
+    }
 }

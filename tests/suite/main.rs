@@ -10,6 +10,7 @@ mod bulk_portal;
 mod bulk_resume;
 mod cli;
 mod edge;
+mod edge_abuse;
 mod fuzz;
 mod health;
 mod import;
