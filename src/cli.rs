@@ -77,10 +77,12 @@ pub struct EdgeArgs {
     /// The service-facing address as peers reach it.
     #[arg(long, env = "NUMBAT_EDGE_SERVICE_ADVERTISE")]
     pub service_advertise: Option<SocketAddr>,
-    /// Where calls toward the operator's network go: [udp:|tcp:]<ip>:<port>.
+    /// Where calls toward the operator's network go: [udp:|tcp:|tls:]<host>[:<port>] (a
+    /// name is resolved in the background and again every 30 s).
     #[arg(long, env = "NUMBAT_EDGE_OPERATOR_NEXT_HOP")]
     pub operator_next_hop: String,
-    /// A service's next hop, as <service>=[udp:|tcp:]<ip>:<port>; repeat per service, and
+    /// A service's next hop, as <service>=[udp:|tcp:|tls:]<host>[:<port>] (e.g.
+    /// teams-direct-routing=tls:sip.pstnhub.microsoft.com:5061); repeat per service, and
     /// repeat a service to fail over: its calls go to the first of its hops that is up.
     /// Services: teams-direct-routing, operator-connect, teams-phone-mobile, zoom,
     /// call-protection.
@@ -133,6 +135,33 @@ pub struct EdgeArgs {
     /// must arrive whole.
     #[arg(long, default_value_t = 10)]
     pub tcp_message_secs: u64,
+    /// The operator-facing TLS address (e.g. 0.0.0.0:5061); needs --tls-cert and --tls-key.
+    #[arg(long, env = "NUMBAT_EDGE_OPERATOR_TLS_LISTEN")]
+    pub operator_tls_listen: Option<SocketAddr>,
+    /// The service-facing TLS address: Microsoft's SIP proxies connect here.
+    #[arg(long, env = "NUMBAT_EDGE_SERVICE_TLS_LISTEN")]
+    pub service_tls_listen: Option<SocketAddr>,
+    /// The operator-facing TLS address as peers reach it, when it is not the listening one.
+    #[arg(long)]
+    pub operator_tls_advertise: Option<SocketAddr>,
+    /// The service-facing TLS address as peers reach it (its name must be in the certificate).
+    #[arg(long)]
+    pub service_tls_advertise: Option<SocketAddr>,
+    /// The edge's certificate chain (PEM), presented on both sides, as server and as client;
+    /// reloaded on SIGHUP and when the file changes.
+    #[arg(long, env = "NUMBAT_EDGE_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM); reloaded with it.
+    #[arg(long, env = "NUMBAT_EDGE_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Certificate authorities (PEM) that vouch for peers' certificates; without it, the
+    /// Mozilla root programme's, built in.
+    #[arg(long, env = "NUMBAT_EDGE_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// The sides whose TLS peers must present a certificate the authorities vouch for (mutual
+    /// TLS, as Microsoft's SIP proxies expect on the service side): operator, service, or none.
+    #[arg(long, value_enum, default_values_t = [TlsClientAuth::Service])]
+    pub tls_client_auth: Vec<TlsClientAuth>,
     /// Serve the edge's figures (Prometheus text) at http://<addr>/metrics.
     #[arg(long, env = "NUMBAT_EDGE_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -152,6 +181,14 @@ pub struct EdgeArgs {
     /// forwards leave together, with one more.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub udp_batch: u16,
+}
+
+/// A side of the edge whose TLS peers must present a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsClientAuth {
+    Operator,
+    Service,
+    None,
 }
 
 /// Where Operator Connect is, and how sync paces itself.

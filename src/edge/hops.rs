@@ -1,24 +1,36 @@
-//! The edge's next hops and whether each is taking calls. A hop is marked down when a
-//! connection to it fails (or, with keep-alives, when it stops answering OPTIONS) and is tried
-//! again once its down time has passed; a service's calls go to the first of its hops that is
-//! up. Depends on [`super::proxy`]'s `Hop` only.
+//! The edge's next hops: each service's list in order of preference, what each resolves to,
+//! and whether each is taking calls. A hop is marked down when a connection to it fails and is
+//! tried again once its down time has passed; a service's calls go to the first of its hops
+//! that is up. Names are resolved by a background task (never on a thread that handles
+//! messages) and refreshed every [`REFRESH`]; a name not yet resolved counts as down.
+//! Depends on [`super::addressing`] only.
 
-use super::proxy::Hop;
+use super::addressing::{Hop, HopSpec};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+/// How often names are resolved again (the system resolver does not say records' TTLs).
+pub const REFRESH: Duration = Duration::from_secs(30);
+/// The list of the calls toward the operator's network, after the five services'.
+pub const OPERATOR: usize = 5;
+
 struct State {
-    hop: Hop,
+    spec: HopSpec,
+    /// What the spec resolves to now.
+    addr: RwLock<Option<SocketAddr>>,
     /// Milliseconds after `Health::epoch` until which the hop is down; 0 when up.
     down_until: AtomicU64,
 }
 
 /// Every configured next hop's state; shared by the proxy (which chooses) and the transport
-/// and keep-alives (which learn).
+/// (which learns).
 pub struct Health {
     epoch: Instant,
     hops: Vec<State>,
+    /// Per service (`Service::index()`), then [`OPERATOR`]: indexes into `hops`.
+    lists: [Vec<usize>; 6],
 }
 
 /// What the proxy may do with a call whose service has these hops.
@@ -31,19 +43,33 @@ pub enum Choice {
 }
 
 impl Health {
-    pub fn new(hops: impl IntoIterator<Item = Hop>) -> Self {
-        let mut states: Vec<State> = Vec::new();
-        for hop in hops {
-            if !states.iter().any(|s| s.hop == hop) {
-                states.push(State {
-                    hop,
-                    down_until: AtomicU64::new(0),
-                });
-            }
+    pub fn new(operator: &HopSpec, services: &[Vec<HopSpec>; 5]) -> Self {
+        let mut hops: Vec<State> = Vec::new();
+        let mut lists: [Vec<usize>; 6] = Default::default();
+        let all = services
+            .iter()
+            .enumerate()
+            .flat_map(|(at, list)| list.iter().map(move |spec| (at, spec)))
+            .chain(std::iter::once((OPERATOR, operator)));
+        for (list, spec) in all {
+            let at = match hops.iter().position(|s| s.spec == *spec) {
+                Some(at) => at,
+                None => {
+                    let addr = spec.ip().map(|ip| SocketAddr::new(ip, spec.port));
+                    hops.push(State {
+                        spec: spec.clone(),
+                        addr: RwLock::new(addr),
+                        down_until: AtomicU64::new(0),
+                    });
+                    hops.len() - 1
+                }
+            };
+            lists[list].push(at);
         }
         Self {
             epoch: Instant::now(),
-            hops: states,
+            hops,
+            lists,
         }
     }
 
@@ -51,64 +77,126 @@ impl Health {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    fn state(&self, addr: SocketAddr) -> impl Iterator<Item = &State> {
-        self.hops.iter().filter(move |s| s.hop.addr == addr)
-    }
-
-    /// Seconds until `hop` is tried again, or `None` when it is up (an unknown hop is up).
-    fn down_for(&self, hop: &Hop, now: u64) -> Option<u64> {
-        let state = self.hops.iter().find(|s| s.hop == *hop)?;
+    /// Where `state` is now, or seconds until it may be tried again.
+    fn state_now(&self, state: &State, now: u64) -> Result<Hop, u64> {
         let until = state.down_until.load(Ordering::Relaxed);
-        (until > now).then(|| (until - now).div_ceil(1000).max(1))
+        if until > now {
+            return Err((until - now).div_ceil(1000).max(1));
+        }
+        match *state.addr.read().expect("hop lock") {
+            Some(addr) => Ok(Hop {
+                transport: state.spec.transport,
+                addr,
+            }),
+            // Not resolved yet: the resolver tries again within a second.
+            None => Err(1),
+        }
     }
 
-    /// The first hop of `hops` that is up.
-    pub fn choose(&self, hops: &[Hop]) -> Choice {
+    /// The first hop of list `list` (a `Service::index()`, or [`OPERATOR`]) that is up.
+    pub fn choose(&self, list: usize) -> Choice {
         let now = self.now();
         let mut soonest = u64::MAX;
-        for hop in hops {
-            match self.down_for(hop, now) {
-                None => return Choice::Send(*hop),
-                Some(seconds) => soonest = soonest.min(seconds),
+        for at in &self.lists[list] {
+            match self.state_now(&self.hops[*at], now) {
+                Ok(hop) => return Choice::Send(hop),
+                Err(seconds) => soonest = soonest.min(seconds),
             }
         }
-        if hops.is_empty() {
+        if self.lists[list].is_empty() {
             Choice::NoneConfigured
         } else {
             Choice::AllDown(soonest)
         }
     }
 
+    fn at_addr(&self, addr: SocketAddr) -> impl Iterator<Item = &State> {
+        self.hops
+            .iter()
+            .filter(move |s| *s.addr.read().expect("hop lock") == Some(addr))
+    }
+
     /// No call goes to `addr` for `period`.
     pub fn mark_down(&self, addr: SocketAddr, period: Duration) {
         let until = self.now() + period.as_millis() as u64;
-        for state in self.state(addr) {
+        for state in self.at_addr(addr) {
             if state.down_until.swap(until, Ordering::Relaxed) == 0 {
-                tracing::warn!(hop = %addr, seconds = period.as_secs(), "next hop down");
+                tracing::warn!(hop = %state.spec, %addr, seconds = period.as_secs(), "next hop down");
             }
         }
     }
 
     /// Calls go to `addr` again.
     pub fn mark_up(&self, addr: SocketAddr) {
-        for state in self.state(addr) {
+        for state in self.at_addr(addr) {
             if state.down_until.swap(0, Ordering::Relaxed) != 0 {
-                tracing::info!(hop = %addr, "next hop up");
+                tracing::info!(hop = %state.spec, %addr, "next hop up");
             }
         }
     }
 
-    /// Each hop (`udp:127.0.0.1:5080`) and whether it is up now.
+    /// The name a TLS connection to `addr` must find in the peer's certificate: the host of
+    /// the next hop there, else the address itself.
+    pub fn server_name(&self, addr: SocketAddr) -> String {
+        self.at_addr(addr)
+            .next()
+            .map_or_else(|| addr.ip().to_string(), |s| s.spec.host.clone())
+    }
+
+    /// Each hop as configured and whether it is up now.
     pub fn figures(&self) -> Vec<(String, bool)> {
         let now = self.now();
         self.hops
             .iter()
-            .map(|s| (s.hop.to_string(), self.down_for(&s.hop, now).is_none()))
+            .map(|s| (s.spec.to_string(), self.state_now(s, now).is_ok()))
             .collect()
     }
 
-    pub fn hops(&self) -> impl Iterator<Item = Hop> + '_ {
-        self.hops.iter().map(|s| s.hop)
+    /// Resolves the hops given by name now and every [`REFRESH`] on a task of its own (every
+    /// second while a name has no address). A failed lookup keeps the last address.
+    pub fn resolve_names(self: &Arc<Self>) {
+        let named: Vec<usize> = (0..self.hops.len())
+            .filter(|at| self.hops[*at].spec.ip().is_none())
+            .collect();
+        if named.is_empty() {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut missing = false;
+                for at in &named {
+                    let state = &me.hops[*at];
+                    let lookup =
+                        tokio::net::lookup_host((state.spec.host.as_str(), state.spec.port));
+                    let found = match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+                        Ok(Ok(mut addrs)) => addrs.next(),
+                        Ok(Err(error)) => {
+                            tracing::warn!(hop = %state.spec, %error, "cannot resolve a next hop");
+                            None
+                        }
+                        Err(_) => {
+                            tracing::warn!(hop = %state.spec, "resolving a next hop took over 5 s");
+                            None
+                        }
+                    };
+                    let mut addr = state.addr.write().expect("hop lock");
+                    if let Some(found) = found {
+                        if *addr != Some(found) {
+                            tracing::info!(hop = %state.spec, addr = %found, "next hop resolved");
+                        }
+                        *addr = Some(found);
+                    }
+                    missing |= addr.is_none();
+                }
+                let wait = if missing {
+                    Duration::from_secs(1)
+                } else {
+                    REFRESH
+                };
+                tokio::time::sleep(wait).await;
+            }
+        });
     }
 }
 
@@ -116,31 +204,75 @@ impl Health {
 mod tests {
     use super::*;
 
+    fn spec(raw: &str) -> HopSpec {
+        raw.parse().unwrap()
+    }
+
     #[test]
     fn calls_fail_over_to_the_next_hop_that_is_up_and_come_back() {
-        let a: Hop = "udp:127.0.0.1:5080".parse().unwrap();
-        let b: Hop = "tcp:127.0.0.1:5081".parse().unwrap();
-        let health = Health::new([a, b, a]);
-        assert_eq!(health.choose(&[a, b]), Choice::Send(a));
-        health.mark_down(a.addr, Duration::from_secs(30));
-        assert_eq!(health.choose(&[a, b]), Choice::Send(b));
-        health.mark_down(b.addr, Duration::from_millis(1500));
-        assert_eq!(health.choose(&[a, b]), Choice::AllDown(2));
-        assert_eq!(health.choose(&[]), Choice::NoneConfigured);
-        health.mark_up(a.addr);
-        assert_eq!(health.choose(&[a, b]), Choice::Send(a));
+        let a = spec("udp:127.0.0.1:5080");
+        let b = spec("tcp:127.0.0.1:5081");
+        let mut services: [Vec<HopSpec>; 5] = Default::default();
+        services[0] = vec![a.clone(), b.clone()];
+        services[1] = vec![spec("tls:nowhere.invalid:5061")];
+        let health = Health::new(&a, &services);
+        let (a_addr, b_addr): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:5080".parse().unwrap(),
+            "127.0.0.1:5081".parse().unwrap(),
+        );
+        assert!(matches!(health.choose(0), Choice::Send(h) if h.addr == a_addr));
+        health.mark_down(a_addr, Duration::from_secs(30));
+        assert!(matches!(health.choose(0), Choice::Send(h) if h.addr == b_addr));
+        health.mark_down(b_addr, Duration::from_millis(1500));
+        assert_eq!(health.choose(0), Choice::AllDown(2));
+        assert_eq!(
+            health.choose(OPERATOR),
+            Choice::AllDown(30),
+            "the operator's hop is the same"
+        );
+        assert_eq!(health.choose(2), Choice::NoneConfigured);
+        assert_eq!(
+            health.choose(1),
+            Choice::AllDown(1),
+            "a name not resolved yet"
+        );
+        health.mark_up(a_addr);
+        assert!(matches!(health.choose(0), Choice::Send(h) if h.addr == a_addr));
         assert_eq!(
             health.figures(),
             [
                 ("udp:127.0.0.1:5080".to_owned(), true),
-                ("tcp:127.0.0.1:5081".to_owned(), false)
+                ("tcp:127.0.0.1:5081".to_owned(), false),
+                ("tls:nowhere.invalid:5061".to_owned(), false)
             ]
         );
-        health.mark_down(b.addr, Duration::ZERO);
-        assert_eq!(
-            health.choose(&[b]),
-            Choice::Send(b),
+        health.mark_down(b_addr, Duration::ZERO);
+        health.mark_down(a_addr, Duration::from_secs(30));
+        assert!(
+            matches!(health.choose(0), Choice::Send(h) if h.addr == b_addr),
             "tried again once its time is up"
         );
+    }
+
+    #[tokio::test]
+    async fn names_are_resolved_in_the_background() {
+        let mut services: [Vec<HopSpec>; 5] = Default::default();
+        services[0] = vec![spec("tls:localhost:5061")];
+        let health = Arc::new(Health::new(&spec("udp:127.0.0.1:5080"), &services));
+        assert_eq!(health.choose(0), Choice::AllDown(1));
+        health.resolve_names();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Choice::Send(hop) = health.choose(0) {
+                assert!(
+                    hop.addr.ip().is_loopback() && hop.addr.port() == 5061,
+                    "{hop}"
+                );
+                assert_eq!(health.server_name(hop.addr), "localhost");
+                break;
+            }
+            assert!(Instant::now() < deadline, "localhost was not resolved");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! What the edge counts, and `/metrics` in Prometheus' text format on its own address
 //! (`--metrics-listen`): calls per service, rejections by reason, forged and unsigned messages
 //! dropped, messages from strangers, next-hop health and TCP connections. Counters are atomics
-//! the message path bumps without a lock. Depends on [`super::proxy`]'s `Side` only.
+//! the message path bumps without a lock. Depends on [`super::addressing`] and [`super::hops`].
 
-use super::proxy::Side;
+use super::addressing::Side;
 use crate::domain::Service;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -48,15 +48,17 @@ pub enum TcpEvent {
     ClosedFirstMessage,
     ClosedOversized,
     ClosedSlowWriter,
+    ClosedHandshake,
 }
 
-const TCP_EVENTS: [(TcpEvent, &str, &str); 6] = [
+const TCP_EVENTS: [(TcpEvent, &str, &str); 7] = [
     (TcpEvent::RefusedTotal, "refused", "total_limit"),
     (TcpEvent::RefusedPerSource, "refused", "per_source_limit"),
     (TcpEvent::ClosedIdle, "closed", "idle"),
     (TcpEvent::ClosedFirstMessage, "closed", "message_timeout"),
     (TcpEvent::ClosedOversized, "closed", "oversized_message"),
     (TcpEvent::ClosedSlowWriter, "closed", "send_queue_full"),
+    (TcpEvent::ClosedHandshake, "closed", "tls_handshake_failed"),
 ];
 
 #[derive(Default)]
@@ -225,7 +227,7 @@ impl EdgeMetrics {
         metric(
             "numbat_edge_tcp_connections",
             "gauge",
-            "Open TCP connections, by side.",
+            "Open TCP and TLS connections, by side.",
             ["operator", "service"]
                 .iter()
                 .zip(&self.tcp_open)

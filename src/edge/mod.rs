@@ -7,6 +7,7 @@
 //! it also answers for `1r1.<base>` and `1r2.<base>`, checks what it serves and records each
 //! account's `subdomainStatus`.
 
+pub mod addressing;
 pub mod flood;
 pub mod hops;
 pub mod metrics;
@@ -14,6 +15,7 @@ pub mod proxy;
 pub mod seal;
 pub mod sip;
 pub mod tcp;
+pub mod tls;
 pub mod transport;
 
 use crate::dns::{self, SharedZone, Zone};
@@ -49,15 +51,17 @@ pub struct EdgeOptions {
     pub tcp: tcp::TcpLimits,
     /// Where `/metrics` is served, if anywhere.
     pub metrics: Option<SocketAddr>,
+    /// The certificate, key and trust anchors for SIP over TLS, if it is on.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 /// The options `numbat edge`'s arguments give, checked.
 pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
     use crate::domain::Service;
-    let mut next_hops: [Vec<proxy::Hop>; 5] = Default::default();
+    let mut next_hops: [Vec<proxy::HopSpec>; 5] = Default::default();
     for raw in &args.next_hops {
         let (name, hop) = raw.split_once('=').ok_or_else(|| {
-            anyhow::anyhow!("--next-hop {raw}: must be <service>=[udp:|tcp:]<ip>:<port>")
+            anyhow::anyhow!("--next-hop {raw}: must be <service>=[udp:|tcp:|tls:]<host>[:<port>]")
         })?;
         let service = match name {
             "teams-direct-routing" => Service::TeamsDirectRouting,
@@ -112,11 +116,50 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
             seal::Keys::random()
         }
     };
+    let tls_advertised = |listen: Option<SocketAddr>, advertise: Option<SocketAddr>, flag| {
+        listen.map(|l| advertised(l, advertise, flag)).transpose()
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            ca: args.tls_ca.clone(),
+            client_auth: [
+                args.tls_client_auth
+                    .contains(&crate::cli::TlsClientAuth::Operator),
+                args.tls_client_auth
+                    .contains(&crate::cli::TlsClientAuth::Service),
+            ],
+        }),
+        (None, None) => None,
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    };
+    let uses_tls = args.operator_tls_listen.is_some()
+        || args.service_tls_listen.is_some()
+        || std::iter::once(&operator_next_hop)
+            .chain(next_hops.iter().flatten())
+            .any(|h: &proxy::HopSpec| h.transport == proxy::Transport::Tls);
+    anyhow::ensure!(
+        !uses_tls || tls.is_some(),
+        "TLS listeners and tls: next hops need --tls-cert and --tls-key (the edge presents its certificate on both sides)"
+    );
     let config = EdgeConfig {
         operator_listen: args.operator_listen,
         service_listen: args.service_listen,
         operator_addr: advertised(args.operator_listen, args.operator_advertise, "operator")?,
         service_addr: advertised(args.service_listen, args.service_advertise, "service")?,
+        operator_tls_listen: args.operator_tls_listen,
+        service_tls_listen: args.service_tls_listen,
+        operator_tls_addr: tls_advertised(
+            args.operator_tls_listen,
+            args.operator_tls_advertise,
+            "operator-tls",
+        )?,
+        service_tls_addr: tls_advertised(
+            args.service_tls_listen,
+            args.service_tls_advertise,
+            "service-tls",
+        )?,
         operator_next_hop,
         next_hops,
         region: args.region,
@@ -147,6 +190,7 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
             ..tcp::TcpLimits::default()
         },
         metrics: args.metrics_listen,
+        tls,
     })
 }
 
@@ -186,11 +230,22 @@ pub async fn start(db: Database, options: EdgeOptions) -> anyhow::Result<Running
             }
         }
     }));
+    let tls = match options.tls.clone() {
+        Some(files) => {
+            let tls = tls::Tls::load(files)?;
+            tls.watch();
+            Some(tls)
+        }
+        None => None,
+    };
+    let proxy = Proxy::new(options.proxy.clone(), index.clone());
+    proxy.health.resolve_names();
     let sockets = transport::Sockets::start(
-        Proxy::new(options.proxy.clone(), index.clone()),
+        proxy,
         options.udp_threads,
         options.udp_batch,
         options.tcp,
+        tls,
     )?;
     let metrics = match options.metrics {
         Some(addr) => Some(

@@ -7,7 +7,7 @@
 //! From or To that party is.
 
 use super::flood::InviteLimit;
-use super::hops::{Choice, Health};
+use super::hops::{self, Choice, Health};
 use super::metrics::{EdgeMetrics, Rejection};
 use super::seal::Keys;
 use super::sip::{self, first_of_list, param, uri_of, uri_parts, Message, Name};
@@ -18,108 +18,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-/// Which network a message came from or goes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    Operator,
-    Service,
-}
-
-impl Side {
-    fn other(self) -> Self {
-        match self {
-            Side::Operator => Side::Service,
-            Side::Service => Side::Operator,
-        }
-    }
-
-    fn code(self) -> char {
-        match self {
-            Side::Operator => 'o',
-            Side::Service => 's',
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-impl Transport {
-    fn via_name(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        }
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            Transport::Udp => b'u',
-            Transport::Tcp => b't',
-        }
-    }
-}
-
-impl std::fmt::Display for Hop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let transport = match self.transport {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        };
-        write!(f, "{transport}:{}", self.addr)
-    }
-}
-
-/// A next hop: where and how.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hop {
-    pub transport: Transport,
-    pub addr: SocketAddr,
-}
-
-impl std::str::FromStr for Hop {
-    type Err = String;
-    /// `[udp:|tcp:]<ip>:<port>`.
-    fn from_str(raw: &str) -> Result<Self, String> {
-        let (transport, rest) = match raw.split_once(':') {
-            Some(("udp", rest)) => (Transport::Udp, rest),
-            Some(("tcp", rest)) => (Transport::Tcp, rest),
-            _ => (Transport::Udp, raw),
-        };
-        let addr = rest
-            .parse()
-            .map_err(|_| format!("`{raw}` is not [udp:|tcp:]<ip>:<port>"))?;
-        Ok(Hop { transport, addr })
-    }
-}
-
-/// Where a message came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Origin {
-    pub side: Side,
-    pub transport: Transport,
-    pub addr: SocketAddr,
-    /// The TCP connection it came on.
-    pub connection: Option<u64>,
-}
-
-/// Where a message goes: an address, or back down a TCP connection that is still open.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Destination {
-    pub side: Side,
-    pub transport: Transport,
-    pub addr: SocketAddr,
-    pub connection: Option<u64>,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub struct Outgoing {
-    pub to: Destination,
-    pub bytes: Vec<u8>,
-}
+pub use super::addressing::{Destination, Hop, HopSpec, Origin, Outgoing, Side, Transport};
 
 /// How the edge is set up.
 #[derive(Clone, Debug)]
@@ -132,10 +31,17 @@ pub struct EdgeConfig {
     pub operator_addr: SocketAddr,
     /// The service-facing address peers reach.
     pub service_addr: SocketAddr,
+    /// Where each side's TLS listener listens, when there is one.
+    pub operator_tls_listen: Option<SocketAddr>,
+    pub service_tls_listen: Option<SocketAddr>,
+    /// Where each side's TLS listener is reached (Via and Record-Route of messages that go
+    /// over TLS).
+    pub operator_tls_addr: Option<SocketAddr>,
+    pub service_tls_addr: Option<SocketAddr>,
     /// Where calls toward the operator's network go.
-    pub operator_next_hop: Hop,
+    pub operator_next_hop: HopSpec,
     /// Per service (`Service::index()`), where its calls go: the first that is up.
-    pub next_hops: [Vec<Hop>; 5],
+    pub next_hops: [Vec<HopSpec>; 5],
     /// The Direct Routing region this edge serves (`1r<region>`).
     pub region: u8,
     /// Sources allowed on each side; empty allows any (only with `allow_any_peer`).
@@ -150,11 +56,6 @@ pub struct EdgeConfig {
 }
 
 impl EdgeConfig {
-    /// Every next hop, the operator's first.
-    pub fn all_hops(&self) -> impl Iterator<Item = Hop> + '_ {
-        std::iter::once(self.operator_next_hop).chain(self.next_hops.iter().flatten().copied())
-    }
-
     /// Why this configuration must not run, if it must not.
     pub fn refusal(&self) -> Option<String> {
         if self.allow_any_peer {
@@ -218,11 +119,7 @@ impl Target {
 
     fn decode(raw: &[u8]) -> Option<Self> {
         let (&code, rest) = raw.split_first()?;
-        let transport = match code {
-            b'u' => Transport::Udp,
-            b't' => Transport::Tcp,
-            _ => return None,
-        };
+        let transport = Transport::from_code(code)?;
         let text = std::str::from_utf8(rest).ok()?;
         let (addr, connection) = match text.split_once('_') {
             Some((addr, id)) => (addr, Some(id.parse().ok()?)),
@@ -235,9 +132,6 @@ impl Target {
         })
     }
 }
-
-/// How long a next hop that refused a connection gets no calls.
-pub const HOP_DOWN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Proxy {
     pub config: EdgeConfig,
@@ -366,7 +260,7 @@ fn reason_phrase(status: u16) -> &'static str {
 
 impl Proxy {
     pub fn new(config: EdgeConfig, index: SharedIndex) -> Self {
-        let health = Arc::new(Health::new(config.all_hops()));
+        let health = Arc::new(Health::new(&config.operator_next_hop, &config.next_hops));
         Self {
             invites: InviteLimit::new(config.invite_rate),
             config,
@@ -376,10 +270,19 @@ impl Proxy {
         }
     }
 
-    fn addr_of(&self, side: Side) -> SocketAddr {
-        match side {
-            Side::Operator => self.config.operator_addr,
-            Side::Service => self.config.service_addr,
+    /// The address peers on `side` reach the edge at over `transport`: its TLS address for
+    /// TLS, when it has one.
+    fn addr_of(&self, side: Side, transport: Transport) -> SocketAddr {
+        let tls = match side {
+            Side::Operator => self.config.operator_tls_addr,
+            Side::Service => self.config.service_tls_addr,
+        };
+        match (transport, tls) {
+            (Transport::Tls, Some(addr)) => addr,
+            _ => match side {
+                Side::Operator => self.config.operator_addr,
+                Side::Service => self.config.service_addr,
+            },
         }
     }
 
@@ -498,7 +401,7 @@ impl Proxy {
                     &[b"Retry-After: 1\r\n"],
                 ));
             }
-            let (hops, service) = match origin.side {
+            let (list, service) = match origin.side {
                 Side::Operator => {
                     let decision = self.decide(index, number, Direction::FromOperator, None);
                     if let Some(rejection) = decision.rejection {
@@ -516,10 +419,7 @@ impl Proxy {
                     if let Some(host) = &decision.contact_host {
                         self.rewrite_contact(msg, host, &mut edits);
                     }
-                    (
-                        self.config.next_hops[service.index()].as_slice(),
-                        Some(service),
-                    )
+                    (service.index(), Some(service))
                 }
                 Side::Service => {
                     let calling = msg
@@ -537,11 +437,11 @@ impl Proxy {
                             &rejection.reason,
                         );
                     }
-                    (std::slice::from_ref(&self.config.operator_next_hop), None)
+                    (hops::OPERATOR, None)
                 }
             };
             let label = service.map_or("the operator's network", Service::label);
-            match self.health.choose(hops) {
+            match self.health.choose(list) {
                 Choice::Send(hop) => {
                     if method == b"INVITE" && to_tag.is_none() {
                         self.metrics.call(service);
@@ -694,10 +594,10 @@ impl Proxy {
             return None;
         }
         let addr = decode_addr(nbr)?;
-        let transport = if nbt == b"t" {
-            Transport::Tcp
-        } else {
-            Transport::Udp
+        let transport = match nbt {
+            b"" => Transport::Udp,
+            [code] => Transport::from_code(*code)?,
+            _ => return None,
         };
         let connection = std::str::from_utf8(nbc).ok().and_then(|c| c.parse().ok());
         let mut edits = Edits::default();
@@ -862,9 +762,15 @@ impl Proxy {
             return false;
         };
         let port = parts.port.unwrap_or(5060);
-        [self.config.operator_addr, self.config.service_addr]
-            .iter()
-            .any(|own| own.ip() == ip && own.port() == port)
+        [
+            Some(self.config.operator_addr),
+            Some(self.config.service_addr),
+            self.config.operator_tls_addr,
+            self.config.service_tls_addr,
+        ]
+        .iter()
+        .flatten()
+        .any(|own| own.ip() == ip && own.port() == port)
     }
 
     /// Removes the edge's own entries at the top of the Route set; returns the first of them
@@ -1007,10 +913,11 @@ impl Proxy {
         let branch = format!("{OWN_BRANCH}{branch:016x}");
         let side = [origin.side.code() as u8];
         let nbr = ViaAddr(origin.addr).to_string();
-        let nbt: &[u8] = if origin.transport == Transport::Tcp {
-            b"t"
-        } else {
+        let code = [origin.transport.code()];
+        let nbt: &[u8] = if origin.transport == Transport::Udp {
             b""
+        } else {
+            &code
         };
         let nbc = origin.connection.map(|c| c.to_string()).unwrap_or_default();
         // What the response's way back depends on is signed; a response whose Via does not
@@ -1028,11 +935,11 @@ impl Proxy {
             top,
             "Via: SIP/2.0/{} {};branch={branch};nbs={};nbr={nbr}",
             transport.via_name(),
-            HostPort(self.addr_of(towards)),
+            HostPort(self.addr_of(towards, transport)),
             origin.side.code(),
         );
         if !nbt.is_empty() {
-            let _ = write!(top, ";nbt=t");
+            let _ = write!(top, ";nbt={}", char::from(nbt[0]));
         }
         if !nbc.is_empty() {
             let _ = write!(top, ";nbc={nbc}");
@@ -1066,13 +973,12 @@ impl Proxy {
             let _ = write!(
                 top,
                 "Record-Route: <sip:{};lr;nbd={token};nbm={}{}>\r\n",
-                HostPort(self.addr_of(side)),
+                HostPort(self.addr_of(side, transport)),
                 std::str::from_utf8(&mac).expect("hex"),
-                if transport == Transport::Tcp {
-                    ";transport=tcp"
-                } else {
-                    ""
-                },
+                transport
+                    .uri_param()
+                    .map(|t| format!(";transport={t}"))
+                    .unwrap_or_default(),
             );
         }
     }
@@ -1188,16 +1094,20 @@ mod tests {
             transport: Transport::Udp,
             addr: addr(port),
         };
-        let mut next_hops: [Vec<Hop>; 5] = Default::default();
-        next_hops[Service::TeamsOperatorConnect.index()] = vec![hop(5090)];
+        let mut next_hops: [Vec<HopSpec>; 5] = Default::default();
+        next_hops[Service::TeamsOperatorConnect.index()] = vec![hop(5090).into()];
         let config = EdgeConfig {
             operator_listen: addr(5060),
             service_listen: addr(5062),
             operator_addr: addr(5060),
             service_addr: addr(5062),
-            operator_next_hop: hop(5080),
+            operator_next_hop: hop(5080).into(),
             next_hops,
             region: 1,
+            operator_tls_listen: None,
+            service_tls_listen: None,
+            operator_tls_addr: None,
+            service_tls_addr: None,
             operator_peers: Vec::new(),
             service_peers: Vec::new(),
             allow_any_peer: true,
@@ -1249,15 +1159,6 @@ mod tests {
             self.addr.set_ip(ip.into());
             self
         }
-    }
-
-    #[test]
-    fn hops_parse_with_and_without_transport() {
-        let hop: Hop = "tcp:127.0.0.1:5080".parse().unwrap();
-        assert_eq!(hop.transport, Transport::Tcp);
-        let hop: Hop = "127.0.0.1:5080".parse().unwrap();
-        assert_eq!(hop.transport, Transport::Udp);
-        assert!("udp:nowhere".parse::<Hop>().is_err());
     }
 
     fn origin(side: Side, port: u16) -> Origin {
@@ -1503,10 +1404,8 @@ mod tests {
             text(&out)
         );
         let mut config = proxy.config.clone();
-        config.next_hops[Service::TeamsOperatorConnect.index()].push(Hop {
-            transport: Transport::Tcp,
-            addr: SocketAddr::from(([127, 0, 0, 1], 5091)),
-        });
+        config.next_hops[Service::TeamsOperatorConnect.index()]
+            .push("tcp:127.0.0.1:5091".parse().unwrap());
         let proxy = Proxy::new(config, SharedIndex::default());
         proxy
             .health

@@ -1,19 +1,21 @@
-//! The edge's TCP connections, on tokio tasks rather than a thread each: the ones peers open
+//! The edge's TCP and TLS connections, on tokio tasks rather than a thread each: the ones peers open
 //! (limited in total and per source, closed when a message is slow to arrive whole or the
 //! connection sits idle) and the ones the edge opens to its next hops (in the background, each
 //! with a bounded send queue, so that a dead or slow peer costs only the messages that go to
 //! it and never stalls a thread that reads UDP). A connection holds no read buffer while it is
-//! idle. Depends on [`super::proxy`]'s addressing types, [`super::hops`] and [`super::metrics`].
+//! idle. Depends on [`super::addressing`], [`super::hops`], [`super::metrics`] and
+//! [`super::tls`].
 
+use super::addressing::{Destination, Origin, Side, Transport};
 use super::hops::Health;
 use super::metrics::{EdgeMetrics, TcpEvent};
-use super::proxy::{Destination, Origin, Side, Transport, HOP_DOWN_FOR};
+use super::tls::Tls;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 
 /// Largest message the edge reads.
@@ -23,6 +25,8 @@ pub const MAX_MESSAGE: usize = 65_535;
 const SEND_QUEUE: usize = 256;
 /// How long one write may take before the peer is taken to have stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a next hop that refused a connection gets no calls.
+pub const HOP_DOWN_FOR: Duration = Duration::from_secs(5);
 
 /// What bounds the connections.
 #[derive(Clone, Copy, Debug)]
@@ -60,6 +64,7 @@ pub trait Deliver: Send + Sync + 'static {
 #[derive(Clone)]
 struct Connection {
     side: Side,
+    transport: Transport,
     peer: SocketAddr,
     queue: mpsc::Sender<Vec<u8>>,
     /// Told to close (the writer failed).
@@ -71,7 +76,7 @@ struct Connection {
 #[derive(Default)]
 struct Registry {
     by_id: HashMap<u64, Connection>,
-    by_peer: HashMap<(Side, SocketAddr), u64>,
+    by_peer: HashMap<(Side, Transport, SocketAddr), u64>,
     per_source: HashMap<IpAddr, usize>,
     accepted: usize,
 }
@@ -83,11 +88,17 @@ pub struct Tcp {
     next_id: AtomicU64,
     metrics: Arc<EdgeMetrics>,
     health: Arc<Health>,
+    tls: Option<Arc<Tls>>,
 }
 
 impl Tcp {
     /// Must be called inside the tokio runtime that will run the connections.
-    pub fn new(limits: TcpLimits, metrics: Arc<EdgeMetrics>, health: Arc<Health>) -> Arc<Self> {
+    pub fn new(
+        limits: TcpLimits,
+        metrics: Arc<EdgeMetrics>,
+        health: Arc<Health>,
+        tls: Option<Arc<Tls>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             runtime: tokio::runtime::Handle::current(),
             limits,
@@ -95,14 +106,17 @@ impl Tcp {
             next_id: AtomicU64::new(1),
             metrics,
             health,
+            tls,
         })
     }
 
-    /// Accepts connections on `listener` for `side` until the process ends.
+    /// Accepts connections on `listener` for `side` until the process ends: plain TCP, or
+    /// TLS (the handshake must end within the message time).
     pub fn listen(
         self: &Arc<Self>,
         listener: std::net::TcpListener,
         side: Side,
+        transport: Transport,
         deliver: Arc<dyn Deliver>,
     ) -> std::io::Result<()> {
         listener.set_nonblocking(true)?;
@@ -124,11 +138,35 @@ impl Tcp {
                     me.metrics.untrusted(side);
                     continue;
                 }
-                let Some((id, connection, queue)) = me.admit(side, peer) else {
+                let Some((id, connection, queue)) = me.admit(side, transport, peer) else {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                me.run(stream, id, connection, queue, deliver.clone());
+                if transport != Transport::Tls {
+                    me.run(stream, id, connection, queue, deliver.clone());
+                    continue;
+                }
+                let Some(tls) = me.tls.clone() else {
+                    me.forget(id);
+                    continue;
+                };
+                let me = me.clone();
+                let deliver = deliver.clone();
+                tokio::spawn(async move {
+                    let handshake = tls.acceptor(side).accept(stream);
+                    match tokio::time::timeout(me.limits.message, handshake).await {
+                        Ok(Ok(stream)) => me.run(stream, id, connection, queue, deliver),
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "a TLS handshake failed");
+                            me.metrics.tcp(TcpEvent::ClosedHandshake);
+                            me.forget(id);
+                        }
+                        Err(_) => {
+                            me.metrics.tcp(TcpEvent::ClosedHandshake);
+                            me.forget(id);
+                        }
+                    }
+                });
             }
         });
         Ok(())
@@ -138,6 +176,7 @@ impl Tcp {
     fn admit(
         &self,
         side: Side,
+        transport: Transport,
         peer: SocketAddr,
     ) -> Option<(u64, Connection, mpsc::Receiver<Vec<u8>>)> {
         let mut registry = self.registry.lock().expect("registry lock");
@@ -156,13 +195,14 @@ impl Tcp {
         }
         registry.accepted += 1;
         *registry.per_source.entry(peer.ip()).or_default() += 1;
-        Some(self.register(&mut registry, side, peer, true))
+        Some(self.register(&mut registry, side, transport, peer, true))
     }
 
     fn register(
         &self,
         registry: &mut Registry,
         side: Side,
+        transport: Transport,
         peer: SocketAddr,
         accepted: bool,
     ) -> (u64, Connection, mpsc::Receiver<Vec<u8>>) {
@@ -170,13 +210,14 @@ impl Tcp {
         let (queue, receiver) = mpsc::channel(SEND_QUEUE);
         let connection = Connection {
             side,
+            transport,
             peer,
             queue,
             closed: Arc::new(Notify::new()),
             accepted,
         };
         registry.by_id.insert(id, connection.clone());
-        registry.by_peer.insert((side, peer), id);
+        registry.by_peer.insert((side, transport, peer), id);
         self.metrics.tcp_opened(side);
         (id, connection, receiver)
     }
@@ -186,7 +227,7 @@ impl Tcp {
         let Some(connection) = registry.by_id.remove(&id) else {
             return;
         };
-        let key = (connection.side, connection.peer);
+        let key = (connection.side, connection.transport, connection.peer);
         if registry.by_peer.get(&key) == Some(&id) {
             registry.by_peer.remove(&key);
         }
@@ -209,18 +250,20 @@ impl Tcp {
     pub fn send(self: &Arc<Self>, to: &Destination, bytes: Vec<u8>, deliver: &Arc<dyn Deliver>) {
         let known = {
             let registry = self.registry.lock().expect("registry lock");
-            let same = |c: &&Connection| c.side == to.side && c.peer == to.addr;
+            let same = |c: &&Connection| {
+                c.side == to.side && c.transport == to.transport && c.peer == to.addr
+            };
             to.connection
                 .and_then(|id| registry.by_id.get(&id).filter(same))
                 .or_else(|| {
-                    let id = registry.by_peer.get(&(to.side, to.addr))?;
+                    let id = registry.by_peer.get(&(to.side, to.transport, to.addr))?;
                     registry.by_id.get(id)
                 })
                 .map(|c| c.queue.clone())
         };
         let queue = match known {
             Some(queue) => queue,
-            None => self.open(to.side, to.addr, deliver.clone()),
+            None => self.open(to.side, to.transport, to.addr, deliver.clone()),
         };
         if queue.try_send(bytes).is_err() {
             self.metrics.send_failed();
@@ -233,26 +276,41 @@ impl Tcp {
     fn open(
         self: &Arc<Self>,
         side: Side,
+        transport: Transport,
         addr: SocketAddr,
         deliver: Arc<dyn Deliver>,
     ) -> mpsc::Sender<Vec<u8>> {
         let (id, connection, receiver) = {
             let mut registry = self.registry.lock().expect("registry lock");
-            self.register(&mut registry, side, addr, false)
+            self.register(&mut registry, side, transport, addr, false)
         };
         let queue = connection.queue.clone();
         let me = self.clone();
         self.runtime.spawn(async move {
             let connected =
                 tokio::time::timeout(me.limits.connect, tokio::net::TcpStream::connect(addr)).await;
-            match connected {
+            let stream = match connected {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => return me.failed(id, addr, &error.to_string()),
+                Err(_) => return me.failed(id, addr, "no answer"),
+            };
+            let _ = stream.set_nodelay(true);
+            if transport != Transport::Tls {
+                me.health.mark_up(addr);
+                return me.run(stream, id, connection, receiver, deliver);
+            }
+            let name = me.health.server_name(addr);
+            let (Some(tls), Some(server_name)) = (me.tls.clone(), Tls::server_name(&name)) else {
+                return me.failed(id, addr, "TLS is not set up (--tls-cert, --tls-key)");
+            };
+            let handshake = tls.connector().connect(server_name, stream);
+            match tokio::time::timeout(me.limits.connect, handshake).await {
                 Ok(Ok(stream)) => {
                     me.health.mark_up(addr);
-                    let _ = stream.set_nodelay(true);
                     me.run(stream, id, connection, receiver, deliver);
                 }
-                Ok(Err(error)) => me.failed(id, addr, &error.to_string()),
-                Err(_) => me.failed(id, addr, "no answer"),
+                Ok(Err(error)) => me.failed(id, addr, &format!("TLS with {name}: {error}")),
+                Err(_) => me.failed(id, addr, "the TLS handshake took too long"),
             }
         });
         queue
@@ -266,15 +324,17 @@ impl Tcp {
     }
 
     /// Runs a connection: one task writes what is queued, one reads and delivers.
-    fn run(
+    fn run<S>(
         self: &Arc<Self>,
-        stream: tokio::net::TcpStream,
+        stream: S,
         id: u64,
         connection: Connection,
         mut receiver: mpsc::Receiver<Vec<u8>>,
         deliver: Arc<dyn Deliver>,
-    ) {
-        let (reader, mut writer) = stream.into_split();
+    ) where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (reader, mut writer) = tokio::io::split(stream);
         let closed = connection.closed.clone();
         let metrics = self.metrics.clone();
         self.runtime.spawn(async move {
@@ -294,7 +354,7 @@ impl Tcp {
         self.runtime.spawn(async move {
             let origin = Origin {
                 side: connection.side,
-                transport: Transport::Tcp,
+                transport: connection.transport,
                 addr: connection.peer,
                 connection: Some(id),
             };
@@ -309,7 +369,7 @@ impl Tcp {
     /// Reads messages until the peer closes or breaks a limit (which it returns).
     async fn read(
         &self,
-        mut reader: tokio::net::tcp::OwnedReadHalf,
+        mut reader: impl AsyncRead + Unpin,
         origin: Origin,
         connection: &Connection,
         deliver: &dyn Deliver,

@@ -6,6 +6,7 @@
 
 use super::proxy::{Origin, Outgoing, Proxy, Side, Transport};
 use super::tcp::{Deliver, Tcp, TcpLimits, MAX_MESSAGE};
+use super::tls::Tls;
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,12 +88,30 @@ impl Sockets {
         udp_threads: usize,
         udp_batch: usize,
         limits: TcpLimits,
+        tls: Option<Arc<Tls>>,
     ) -> std::io::Result<Arc<Self>> {
         let operator = proxy.config.operator_listen;
         let service = proxy.config.service_listen;
-        let listeners = [tcp_listener(operator)?, tcp_listener(service)?];
+        let mut listeners = vec![
+            (tcp_listener(operator)?, Side::Operator, Transport::Tcp),
+            (tcp_listener(service)?, Side::Service, Transport::Tcp),
+        ];
+        for (addr, side) in [
+            (proxy.config.operator_tls_listen, Side::Operator),
+            (proxy.config.service_tls_listen, Side::Service),
+        ] {
+            if let Some(addr) = addr {
+                if tls.is_none() {
+                    return Err(std::io::Error::other(format!(
+                        "a TLS listener for the {} side needs --tls-cert and --tls-key",
+                        side.name()
+                    )));
+                }
+                listeners.push((tcp_listener(addr)?, side, Transport::Tls));
+            }
+        }
         let udp = [udp_socket(operator)?, udp_socket(service)?];
-        let tcp = Tcp::new(limits, proxy.metrics.clone(), proxy.health.clone());
+        let tcp = Tcp::new(limits, proxy.metrics.clone(), proxy.health.clone(), tls);
         let sockets = Arc::new_cyclic(|me| Self {
             udp,
             tcp,
@@ -110,9 +129,9 @@ impl Sockets {
                 .name(format!("edge-udp-{n}"))
                 .spawn(move || me.udp_loop(waiter, udp_batch.max(1), rest))?;
         }
-        for (listener, side) in listeners.into_iter().zip([Side::Operator, Side::Service]) {
+        for (listener, side, transport) in listeners {
             let deliver: Arc<dyn Deliver> = sockets.clone();
-            sockets.tcp.listen(listener, side, deliver)?;
+            sockets.tcp.listen(listener, side, transport, deliver)?;
         }
         Ok(sockets)
     }
@@ -196,7 +215,7 @@ impl Sockets {
                     tracing::debug!(%error, to = %out.to.addr, "sending failed");
                 }
             }
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Tls => {
                 let deliver = self.me();
                 self.tcp.send(&out.to, out.bytes, &deliver);
             }

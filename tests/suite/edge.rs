@@ -7,7 +7,7 @@ use crate::common::{send, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use numbat::domain::{BaseDomain, SipHeaderName};
-use numbat::edge::proxy::{EdgeConfig, Hop, Transport};
+use numbat::edge::proxy::{EdgeConfig, Hop, HopSpec, Transport};
 use numbat::edge::seal::Keys;
 use numbat::edge::{EdgeOptions, RunningEdge};
 use numbat::provisioning::{Actor, DeploymentSettings, Door, Provisioning, Role};
@@ -79,18 +79,22 @@ impl Ports {
             transport,
             addr: local(port),
         };
-        let mut next_hops: [Vec<Hop>; 5] = Default::default();
-        next_hops[Service::TeamsOperatorConnect.index()] = vec![hop(self.oc)];
-        next_hops[Service::TeamsDirectRouting.index()] = vec![hop(self.dr)];
-        next_hops[Service::TeamsPhoneMobile.index()] = vec![hop(self.tpm)];
+        let mut next_hops: [Vec<HopSpec>; 5] = Default::default();
+        next_hops[Service::TeamsOperatorConnect.index()] = vec![hop(self.oc).into()];
+        next_hops[Service::TeamsDirectRouting.index()] = vec![hop(self.dr).into()];
+        next_hops[Service::TeamsPhoneMobile.index()] = vec![hop(self.tpm).into()];
         EdgeConfig {
             operator_listen: local(self.operator),
             service_listen: local(self.service),
             operator_addr: local(self.operator),
             service_addr: local(self.service),
-            operator_next_hop: hop(self.operator_hop),
+            operator_next_hop: hop(self.operator_hop).into(),
             next_hops,
             region: 1,
+            operator_tls_listen: None,
+            service_tls_listen: None,
+            operator_tls_addr: None,
+            service_tls_addr: None,
             // Every SIPp and probe of the lab sends from the loopback address.
             operator_peers: vec![LOOPBACK],
             service_peers: vec![LOOPBACK],
@@ -239,6 +243,7 @@ async fn start_edge(
             udp_batch: 8,
             tcp: Default::default(),
             metrics: None,
+            tls: None,
         },
     )
     .await
@@ -289,6 +294,9 @@ async fn call(
     let t = match transport {
         Transport::Udp => "u1",
         Transport::Tcp => "t1",
+        Transport::Tls => {
+            unreachable!("Debian's SIPp has no TLS: the TLS test puts Kamailio in front")
+        }
     };
     let calls = lines.len().to_string();
     let dir = folder.path().to_owned();
