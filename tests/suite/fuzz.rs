@@ -22,7 +22,7 @@ const V: &str = "api-version=2024-02-29-preview";
 
 /// Runs `check` on inputs from `strategy`: one round of 256 cases with seed 0, or rounds with
 /// new seeds until `NUMBAT_FUZZ_SECONDS` have passed.
-fn fuzz<S: Strategy>(
+pub(crate) fn fuzz<S: Strategy>(
     name: &str,
     strategy: S,
     check: impl Fn(S::Value) -> Result<(), TestCaseError>,

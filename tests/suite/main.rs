@@ -12,6 +12,7 @@ mod cli;
 mod edge;
 mod edge_abuse;
 mod fuzz;
+mod fuzz_sip;
 mod health;
 mod import;
 mod oidc;
