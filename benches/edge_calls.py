@@ -646,6 +646,8 @@ def edge_command(binary: Path, url: str, proxy: Proxy) -> list[str]:
             "--header-name", HEADER_NAME,
             # SIPp sends from the loopback address on both sides; one source places every call.
             "--operator-peer", HOST, "--service-peer", HOST, "--invite-rate", "0",
+            # SIPp's UAS counts an OPTIONS outside a call as an unexpected message.
+            "--keepalive-secs", "0",
             *EDGE_ARGS]
 
 

@@ -162,6 +162,10 @@ pub struct EdgeArgs {
     /// TLS, as Microsoft's SIP proxies expect on the service side): operator, service, or none.
     #[arg(long, value_enum, default_values_t = [TlsClientAuth::Service])]
     pub tls_client_auth: Vec<TlsClientAuth>,
+    /// Seconds between the OPTIONS the edge sends each next hop; a hop that leaves two in a
+    /// row unanswered takes no calls until it answers again. 0 sends none.
+    #[arg(long, default_value_t = 30)]
+    pub keepalive_secs: u64,
     /// Serve the edge's figures (Prometheus text) at http://<addr>/metrics.
     #[arg(long, env = "NUMBAT_EDGE_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,

@@ -7,7 +7,7 @@
 
 use super::addressing::{Hop, HopSpec};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,9 @@ struct State {
     addr: RwLock<Option<SocketAddr>>,
     /// Milliseconds after `Health::epoch` until which the hop is down; 0 when up.
     down_until: AtomicU64,
+    /// Keep-alives: whether the last OPTIONS was answered, and how many in a row were not.
+    answered: AtomicBool,
+    misses: AtomicU32,
 }
 
 /// Every configured next hop's state; shared by the proxy (which chooses) and the transport
@@ -60,6 +63,8 @@ impl Health {
                         spec: spec.clone(),
                         addr: RwLock::new(addr),
                         down_until: AtomicU64::new(0),
+                        answered: AtomicBool::new(false),
+                        misses: AtomicU32::new(0),
                     });
                     hops.len() - 1
                 }
@@ -141,6 +146,60 @@ impl Health {
         self.at_addr(addr)
             .next()
             .map_or_else(|| addr.ip().to_string(), |s| s.spec.host.clone())
+    }
+
+    /// How many distinct next hops there are (keep-alives name them by position).
+    pub fn len(&self) -> usize {
+        self.hops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hops.is_empty()
+    }
+
+    /// Hop `at` as configured, where it is now (if resolved), and the side it is on.
+    pub fn hop(&self, at: usize) -> Option<(&HopSpec, Option<Hop>, bool)> {
+        let state = self.hops.get(at)?;
+        let addr = *state.addr.read().expect("hop lock");
+        let toward_operator = self.lists[OPERATOR].contains(&at);
+        Some((
+            &state.spec,
+            addr.map(|addr| Hop {
+                transport: state.spec.transport,
+                addr,
+            }),
+            toward_operator,
+        ))
+    }
+
+    /// Hop `at` answered a keep-alive: it is up.
+    pub fn answered(&self, at: usize) {
+        let Some(state) = self.hops.get(at) else {
+            return;
+        };
+        state.answered.store(true, Ordering::Relaxed);
+        state.misses.store(0, Ordering::Relaxed);
+        if state.down_until.swap(0, Ordering::Relaxed) != 0 {
+            tracing::info!(hop = %state.spec, "next hop answers OPTIONS again: up");
+        }
+    }
+
+    /// Before the next keep-alive to hop `at`: counts the last one if it went unanswered, and
+    /// takes the hop down for `period` after `allowed` misses in a row.
+    pub fn probe_due(&self, at: usize, allowed: u32, period: Duration) {
+        let Some(state) = self.hops.get(at) else {
+            return;
+        };
+        if state.answered.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let misses = state.misses.fetch_add(1, Ordering::Relaxed) + 1;
+        if misses > allowed {
+            let until = self.now() + period.as_millis() as u64;
+            if state.down_until.swap(until, Ordering::Relaxed) == 0 {
+                tracing::warn!(hop = %state.spec, misses, "next hop does not answer OPTIONS: down");
+            }
+        }
     }
 
     /// Each hop as configured and whether it is up now.

@@ -53,6 +53,8 @@ pub struct EdgeOptions {
     pub metrics: Option<SocketAddr>,
     /// The certificate, key and trust anchors for SIP over TLS, if it is on.
     pub tls: Option<tls::TlsFiles>,
+    /// How often each next hop is sent an OPTIONS, if at all.
+    pub keepalive: Option<Duration>,
 }
 
 /// The options `numbat edge`'s arguments give, checked.
@@ -191,6 +193,7 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
         },
         metrics: args.metrics_listen,
         tls,
+        keepalive: (args.keepalive_secs > 0).then(|| Duration::from_secs(args.keepalive_secs)),
     })
 }
 
@@ -247,6 +250,9 @@ pub async fn start(db: Database, options: EdgeOptions) -> anyhow::Result<Running
         options.tcp,
         tls,
     )?;
+    if let Some(every) = options.keepalive {
+        sockets.keep_alive(every);
+    }
     let metrics = match options.metrics {
         Some(addr) => Some(
             metrics::serve(

@@ -92,6 +92,8 @@ enum MaxForwards {
 const OWN_TAG: &str = "numbat-";
 /// The edge's branches start with the magic cookie and this.
 const OWN_BRANCH: &str = "z9hG4bK-nb";
+/// The branches of the edge's keep-alive OPTIONS: this, the hop's position, `x`, a sequence.
+const KEEPALIVE_BRANCH: &str = "z9hG4bK-nbk";
 /// Requests that may start a dialog: the edge record-routes them.
 const DIALOG_FORMING: [&[u8]; 3] = [b"INVITE", b"SUBSCRIBE", b"REFER"];
 
@@ -567,6 +569,10 @@ impl Proxy {
         let (top, rest) = first_of_list(value);
         let params = top.get(top.iter().position(|b| *b == b';')?..)?;
         let branch = param(params, b"branch").unwrap_or_default();
+        if let Some(probe) = branch.strip_prefix(KEEPALIVE_BRANCH.as_bytes()) {
+            self.keepalive_answered(probe, params, origin);
+            return None;
+        }
         if !branch.starts_with(OWN_BRANCH.as_bytes()) {
             tracing::debug!(peer = %origin.addr, "dropped a response whose top Via is not the edge's");
             return None;
@@ -636,6 +642,73 @@ impl Proxy {
             },
             bytes: edits.apply(msg),
         })
+    }
+
+    /// An OPTIONS keep-alive to next hop `at` (by [`Health`]'s count), the `seq`th: where it
+    /// goes and what it says; `None` while the hop has no address.
+    pub fn keepalive(&self, at: usize, seq: u32) -> Option<Outgoing> {
+        let (spec, hop, toward_operator) = self.health.hop(at)?;
+        let hop = hop?;
+        let side = if toward_operator {
+            Side::Operator
+        } else {
+            Side::Service
+        };
+        let probe = format!("{at}x{seq}");
+        let mac = self.config.keys.sign(&[b"keepalive", probe.as_bytes()]);
+        let me = HostPort(self.addr_of(side, hop.transport));
+        let host = match spec.ip() {
+            Some(_) => HostPort(hop.addr).to_string(),
+            None => format!("{}:{}", spec.host, spec.port),
+        };
+        let transport = hop
+            .transport
+            .uri_param()
+            .map(|t| format!(";transport={t}"))
+            .unwrap_or_default();
+        let bytes = format!(
+            "OPTIONS sip:{host}{transport} SIP/2.0\r\n\
+             Via: SIP/2.0/{} {me};branch={KEEPALIVE_BRANCH}{probe};nbm={}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:numbat@{me}>;tag=nbk{at}\r\nTo: <sip:{host}>\r\n\
+             Call-ID: nbk-{at}-{seq}@{me}\r\nCSeq: {seq} OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            hop.transport.via_name(),
+            std::str::from_utf8(&mac).expect("hex"),
+        )
+        .into_bytes();
+        Some(Outgoing {
+            to: Destination {
+                side,
+                transport: hop.transport,
+                addr: hop.addr,
+                connection: None,
+            },
+            bytes,
+        })
+    }
+
+    /// Any answer to a keep-alive the edge signed, from the hop it went to, means it is up.
+    fn keepalive_answered(&self, probe: &[u8], params: &[u8], origin: Origin) {
+        let signed = param(params, b"nbm")
+            .is_some_and(|mac| self.config.keys.verify(&[b"keepalive", probe], mac));
+        if !signed {
+            self.metrics.forged_response();
+            return;
+        }
+        let Some(at) = std::str::from_utf8(probe)
+            .ok()
+            .and_then(|p| p.split_once('x'))
+            .and_then(|(at, _)| at.parse::<usize>().ok())
+        else {
+            return;
+        };
+        if self
+            .health
+            .hop(at)
+            .and_then(|(_, hop, _)| hop)
+            .is_some_and(|hop| hop.addr == origin.addr)
+        {
+            self.health.answered(at);
+        }
     }
 
     fn forged_response(&self, origin: Origin) -> Option<Outgoing> {
@@ -1444,5 +1517,64 @@ mod tests {
             lines(&text(&out), "X-Custom").is_empty(),
             "every forged copy is gone"
         );
+    }
+
+    #[test]
+    fn a_next_hop_that_leaves_two_keepalives_unanswered_is_down_until_it_answers() {
+        let proxy = proxy();
+        let at = (0..proxy.health.len())
+            .find(|at| proxy.health.hop(*at).unwrap().1.unwrap().addr.port() == 5090)
+            .unwrap();
+        let probe = |seq| proxy.keepalive(at, seq).expect("the hop has an address");
+        let first = probe(1);
+        assert_eq!(first.to.addr.port(), 5090);
+        assert!(
+            text(&first).starts_with("OPTIONS sip:127.0.0.1:5090 SIP/2.0\r\n"),
+            "{}",
+            text(&first)
+        );
+        let answer = |out: &Outgoing| {
+            let via = lines(&text(out), "Via")[0].to_owned();
+            format!(
+                "SIP/2.0 200 OK\r\n{via};received=127.0.0.1\r\nFrom: <sip:numbat@x>;tag=1\r\n\
+                 To: <sip:x>;tag=2\r\nCall-ID: k\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        };
+        let down = || {
+            let out = proxy
+                .handle(
+                    &invite("Max-Forwards: 70\r\n"),
+                    origin(Side::Operator, 5070),
+                )
+                .unwrap();
+            text(&out).starts_with("SIP/2.0 503 ")
+        };
+        // Unanswered twice: down.
+        proxy
+            .health
+            .probe_due(at, 1, std::time::Duration::from_secs(60));
+        assert!(!down(), "one miss is allowed");
+        proxy
+            .health
+            .probe_due(at, 1, std::time::Duration::from_secs(60));
+        assert!(down(), "two misses in a row take the hop down");
+        // An answer from elsewhere, or one whose Via the edge did not sign, changes nothing.
+        assert!(proxy
+            .handle(&answer(&probe(3)), origin(Side::Service, 6666))
+            .is_none());
+        assert!(down());
+        let forged = String::from_utf8(answer(&probe(3)))
+            .unwrap()
+            .replace(";nbm=", ";nbm=0");
+        assert!(proxy
+            .handle(forged.as_bytes(), origin(Side::Service, 5090))
+            .is_none());
+        assert!(down());
+        // Its own answer brings it back.
+        assert!(proxy
+            .handle(&answer(&probe(3)), origin(Side::Service, 5090))
+            .is_none());
+        assert!(!down(), "up again once it answers");
     }
 }

@@ -201,6 +201,27 @@ impl Sockets {
         }
     }
 
+    /// Sends every next hop an OPTIONS every `every`, on a task of its own; a hop that leaves
+    /// two in a row unanswered is down (its calls go to the next of its service's hops, or
+    /// get 503) until it answers again.
+    pub fn keep_alive(self: &Arc<Self>, every: Duration) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let health = me.proxy.health.clone();
+            for seq in 1u32.. {
+                for at in 0..health.len() {
+                    if seq > 1 {
+                        health.probe_due(at, 1, every * 2);
+                    }
+                    if let Some(out) = me.proxy.keepalive(at, seq) {
+                        me.send(out);
+                    }
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+
     fn me(&self) -> Arc<dyn Deliver> {
         self.me.upgrade().expect("the sockets live while they send")
     }

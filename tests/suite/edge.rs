@@ -244,6 +244,7 @@ async fn start_edge(
             tcp: Default::default(),
             metrics: None,
             tls: None,
+            keepalive: None,
         },
     )
     .await
@@ -784,7 +785,14 @@ async fn an_api_change_reaches_a_separate_edge_process_on_postgresql_within_a_se
     let hop = UdpSocket::bind(local(ports.operator_hop)).unwrap();
     hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut edge = Command::new(env!("CARGO_BIN_EXE_numbat"))
-        .args(["edge", "--database-url", &url, "--allow-any-peer"])
+        .args([
+            "edge",
+            "--database-url",
+            &url,
+            "--allow-any-peer",
+            "--keepalive-secs",
+            "0",
+        ])
         .args(["--operator-listen", &local(ports.operator).to_string()])
         .args(["--service-listen", &local(ports.service).to_string()])
         .args([

@@ -53,6 +53,8 @@ impl EdgeProcess {
                 "127.0.0.1",
             ])
             .args(["--metrics-listen", &metrics.to_string()])
+            // The hops here are bare sockets that expect calls only (one test turns them on).
+            .args(["--keepalive-secs", "0"])
             .args(extra)
             .env("NUMBAT_EDGE_KEY", KEY)
             .stdout(Stdio::null())
