@@ -33,6 +33,9 @@ fi
 # The SIP edge's tests: SIPp (Debian's sip-tester) places calls through it, dig (dnsutils) asks
 # its DNS responder.
 apt_ensure sip-tester dnsutils || die "the edge tests need sipp (sip-tester) and dig (dnsutils)"
+# The TLS call test puts a Kamailio relay (its tls module) in front of each SIPp, since
+# Debian's SIPp has no TLS; openssl makes the test's throwaway certificates.
+apt_ensure kamailio kamailio-tls-modules openssl || die "the edge TLS test needs kamailio, kamailio-tls-modules and openssl"
 
 # The browser tests: Debian's Chromium (Playwright cannot download its own here) and npm packages.
 apt_ensure chromium fonts-dejavu-core || die "the browser tests need Chromium"

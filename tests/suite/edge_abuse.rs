@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const KEY: &str = "0f4c1e5a9b7d2c3e8f6a1b2c3d4e5f60";
 
 /// `numbat edge` as a separate process, stopped when dropped.
-struct EdgeProcess {
+pub(crate) struct EdgeProcess {
     child: Child,
     metrics: SocketAddr,
 }
@@ -32,20 +32,29 @@ impl EdgeProcess {
     /// An edge on `ports` whose Direct Routing next hop is `dr_hop`, both sides' peers the
     /// loopback address, with `extra` arguments.
     fn start(url: &str, ports: &Ports, dr_hop: &str, extra: &[&str]) -> Self {
+        let operator_hop = format!("udp:{}", local(ports.operator_hop));
+        let oc_hop = format!("operator-connect=udp:{}", local(ports.oc));
+        let dr_hop = format!("teams-direct-routing={dr_hop}");
+        let mut args = vec![
+            "--operator-next-hop",
+            &operator_hop,
+            "--next-hop",
+            &oc_hop,
+            "--next-hop",
+            &dr_hop,
+        ];
+        args.extend_from_slice(extra);
+        Self::spawn(url, ports, &args)
+    }
+
+    /// An edge on `ports`' two sides, both sides' peers the loopback address, its next hops
+    /// and anything else from `args`.
+    pub(crate) fn spawn(url: &str, ports: &Ports, args: &[&str]) -> Self {
         let metrics = local(free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_numbat"))
             .args(["edge", "--database-url", url])
             .args(["--operator-listen", &local(ports.operator).to_string()])
             .args(["--service-listen", &local(ports.service).to_string()])
-            .args([
-                "--operator-next-hop",
-                &format!("udp:{}", local(ports.operator_hop)),
-            ])
-            .args([
-                "--next-hop",
-                &format!("operator-connect=udp:{}", local(ports.oc)),
-            ])
-            .args(["--next-hop", &format!("teams-direct-routing={dr_hop}")])
             .args([
                 "--operator-peer",
                 "127.0.0.1",
@@ -55,7 +64,7 @@ impl EdgeProcess {
             .args(["--metrics-listen", &metrics.to_string()])
             // The hops here are bare sockets that expect calls only (one test turns them on).
             .args(["--keepalive-secs", "0"])
-            .args(extra)
+            .args(args)
             .env("NUMBAT_EDGE_KEY", KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -67,7 +76,7 @@ impl EdgeProcess {
     }
 
     /// A sample's value from the edge's `/metrics` (0 when absent).
-    fn metric(&self, sample: &str) -> f64 {
+    pub(crate) fn metric(&self, sample: &str) -> f64 {
         let mut stream = TcpStream::connect(self.metrics).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))

@@ -11,6 +11,7 @@ mod bulk_resume;
 mod cli;
 mod edge;
 mod edge_abuse;
+mod edge_tls;
 mod fuzz;
 mod fuzz_sip;
 mod health;
