@@ -97,14 +97,14 @@ pub struct EdgeArgs {
     /// The base domain, instead of the deployment's setting.
     #[arg(long)]
     pub base_domain: Option<String>,
-    /// Only these addresses may send on the operator side (repeat). Required unless
-    /// --allow-any-peer.
-    #[arg(long = "operator-peer")]
-    pub operator_peers: Vec<std::net::IpAddr>,
-    /// Only these addresses may send on the service side (repeat). Required unless
-    /// --allow-any-peer.
-    #[arg(long = "service-peer")]
-    pub service_peers: Vec<std::net::IpAddr>,
+    /// Only these addresses or networks (`10.0.0.1`, `52.112.0.0/14`) may send on the operator
+    /// side (repeat). Required unless --allow-any-peer.
+    #[arg(long = "operator-peer", value_parser = peer)]
+    pub operator_peers: Vec<ipnet::IpNet>,
+    /// Only these addresses or networks may send on the service side (repeat); Microsoft
+    /// publishes its SIP proxies' ranges. Required unless --allow-any-peer.
+    #[arg(long = "service-peer", value_parser = peer)]
+    pub service_peers: Vec<ipnet::IpNet>,
     /// Let anyone send on a side that has no peers (a lab); without it the edge refuses to
     /// start, since an open side lets strangers place calls through it.
     #[arg(long)]
@@ -185,6 +185,13 @@ pub struct EdgeArgs {
     /// forwards leave together, with one more.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub udp_batch: u16,
+}
+
+/// A peer of the edge: an address (a network of one) or a network.
+fn peer(raw: &str) -> Result<ipnet::IpNet, String> {
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{raw}` is neither an IP address nor a network (10.0.0.0/8)"))
 }
 
 /// A side of the edge whose TLS peers must present a certificate.

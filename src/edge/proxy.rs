@@ -45,8 +45,8 @@ pub struct EdgeConfig {
     /// The Direct Routing region this edge serves (`1r<region>`).
     pub region: u8,
     /// Sources allowed on each side; empty allows any (only with `allow_any_peer`).
-    pub operator_peers: Vec<IpAddr>,
-    pub service_peers: Vec<IpAddr>,
+    pub operator_peers: Vec<ipnet::IpNet>,
+    pub service_peers: Vec<ipnet::IpNet>,
     /// A side without peers accepts anyone (labs); without it such a side refuses to start.
     pub allow_any_peer: bool,
     /// What signs and checks the addresses in the edge's own Via and Record-Route.
@@ -294,7 +294,7 @@ impl Proxy {
             Side::Operator => &self.config.operator_peers,
             Side::Service => &self.config.service_peers,
         };
-        peers.is_empty() || peers.contains(&ip)
+        peers.is_empty() || peers.iter().any(|net| net.contains(&ip))
     }
 
     fn trusted(&self, origin: &Origin) -> bool {
@@ -1576,5 +1576,43 @@ mod tests {
             .handle(&answer(&probe(3)), origin(Side::Service, 5090))
             .is_none());
         assert!(!down(), "up again once it answers");
+    }
+
+    #[test]
+    fn an_open_side_refuses_to_start_and_peers_are_addresses_or_networks() {
+        let open = proxy().config;
+        assert!(
+            open.refusal().is_none(),
+            "allow_any_peer lets a lab run open"
+        );
+        let strict = EdgeConfig {
+            allow_any_peer: false,
+            operator_peers: vec!["10.0.0.1/32".parse().unwrap()],
+            ..open.clone()
+        };
+        let refusal = strict.refusal().expect("the service side is open");
+        assert!(
+            refusal.contains("--service-peer") && refusal.contains("--allow-any-peer"),
+            "{refusal}"
+        );
+        assert!(!refusal.contains("no --operator-peer"), "{refusal}");
+        let closed = EdgeConfig {
+            service_peers: vec!["52.112.0.0/14".parse().unwrap()],
+            ..strict
+        };
+        assert!(closed.refusal().is_none());
+        let proxy = Proxy::new(closed, SharedIndex::default());
+        assert!(proxy.trusts(Side::Service, "52.114.148.7".parse().unwrap()));
+        assert!(!proxy.trusts(Side::Service, "52.116.0.1".parse().unwrap()));
+        assert!(!proxy.trusts(Side::Operator, "10.0.0.2".parse().unwrap()));
+        let out = proxy.handle(
+            &invite("Max-Forwards: 70\r\n"),
+            origin(Side::Operator, 5070),
+        );
+        assert!(out.is_none(), "a stranger gets no answer at all");
+        assert!(proxy
+            .metrics
+            .render(&[])
+            .contains("numbat_edge_untrusted_total{side=\"operator\"} 1"));
     }
 }

@@ -96,8 +96,8 @@ impl Ports {
             operator_tls_addr: None,
             service_tls_addr: None,
             // Every SIPp and probe of the lab sends from the loopback address.
-            operator_peers: vec![LOOPBACK],
-            service_peers: vec![LOOPBACK],
+            operator_peers: vec![LOOPBACK.into()],
+            service_peers: vec![LOOPBACK.into()],
             allow_any_peer: false,
             keys: Keys::new(b"the-lab-edge-key-0123456789", None).unwrap(),
             invite_rate: 0,
