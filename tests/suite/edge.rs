@@ -383,22 +383,7 @@ async fn call(
         if ok {
             return Ok(());
         }
-        let mut logs = String::new();
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".log") {
-                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-                let tail: String = text
-                    .chars()
-                    .rev()
-                    .take(3000)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                logs.push_str(&format!("\n--- {name}\n{tail}"));
-            }
-        }
+        let logs = log_tails(&dir, 3000);
         Err(format!("UAC {client:?}, UAS {server_status:?}{logs}"))
     })
     .await
@@ -894,4 +879,20 @@ pub(crate) fn wait_until_it_answers(addr: SocketAddr) {
             "numbat edge did not answer OPTIONS within 30 s"
         );
     }
+}
+
+/// The last `chars` characters of each `.log` file in `dir` (SIPp's, a relay's), to say why a
+/// call failed.
+pub(crate) fn log_tails(dir: &Path, chars: usize) -> String {
+    let mut logs = String::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".log") {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let skip = text.chars().count().saturating_sub(chars);
+            let tail: String = text.chars().skip(skip).collect();
+            logs.push_str(&format!("\n--- {name}\n{tail}"));
+        }
+    }
+    logs
 }

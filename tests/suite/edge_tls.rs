@@ -7,7 +7,9 @@
 //! opens to the edge's service-side listener.
 
 use crate::common::TestDb;
-use crate::edge::{free_port, local, provision, wait_until_it_answers, Ports, OC_WITH_HEADER};
+use crate::edge::{
+    free_port, local, log_tails, provision, wait_until_it_answers, Ports, OC_WITH_HEADER,
+};
 use crate::edge_abuse::EdgeProcess;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -151,22 +153,7 @@ fn call(dir: &Path, uac: &str, uas: &str, relay_udp: u16, uas_port: u16) -> Resu
     if caller && callee {
         return Ok(());
     }
-    let mut logs = String::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".log") {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let tail: String = text
-                .chars()
-                .rev()
-                .take(2500)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            logs.push_str(&format!("\n--- {name}\n{tail}"));
-        }
-    }
+    let logs = log_tails(dir, 2500);
     Err(format!(
         "{uac}: caller ok {caller}, callee ok {callee}{logs}"
     ))
@@ -291,23 +278,8 @@ async fn a_call_crosses_the_edge_over_mutual_tls_with_real_sip_stacks_on_both_en
         .iter()
         .map(|name| std::fs::read_to_string(folder.path().join(name)).unwrap_or_default())
         .collect::<Vec<_>>();
-    assert!(
-        outcome.is_empty(),
-        "{}\n--- relays\n{}",
-        outcome.join("\n\n"),
-        relay_logs
-            .iter()
-            .map(|l| l
-                .chars()
-                .rev()
-                .take(3000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    );
+    // Each failure carries the SIPp and relay logs (the relays log into the same folder).
+    assert!(outcome.is_empty(), "{}", outcome.join("\n\n"));
     // The relays saw the edge's certificate and vouched for it.
     assert!(
         relay_logs[1].contains("edge.numbat.test"),
