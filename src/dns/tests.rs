@@ -382,7 +382,7 @@ fn pointer_loops_get_formerr() {
 }
 
 #[test]
-fn huge_names_and_counts_get_formerr() {
+fn huge_names_and_record_counts_get_formerr() {
     let zone = zone();
     // 128 one-byte labels: 257 bytes, over the 255 a name may have.
     let mut many_labels = header([1, 0, 0, 0]);
@@ -410,6 +410,19 @@ fn huge_names_and_counts_get_formerr() {
         1,
         "3 records fit"
     );
+    // More records than a query carries, each well formed.
+    let mut nine = build_query(R1, TYPE_TXT, CLASS_IN, Some((1232, 0, false)));
+    nine[11] = 9;
+    for _ in 0..8 {
+        nine.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 127, 0, 0, 1]);
+    }
+    let mut eight = nine[..nine.len() - 16].to_vec();
+    eight[11] = 8;
+    assert_eq!(
+        parse(&ask(&zone, &eight)).answers.len(),
+        1,
+        "8 records are fine"
+    );
     // Counts far beyond what the bytes hold.
     let mut questions = query(R1, TYPE_TXT);
     questions[4..6].copy_from_slice(&u16::MAX.to_be_bytes());
@@ -418,6 +431,7 @@ fn huge_names_and_counts_get_formerr() {
     for (case, message) in [
         ("128 labels", many_labels),
         ("pointer chain", chained),
+        ("nine records", nine),
         ("65,535 questions", questions),
         ("65,535 records per section", records),
     ] {
