@@ -70,6 +70,11 @@ fn current_zone(zone: &SharedZone) -> Arc<Zone> {
 }
 
 async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, zone: SharedZone) {
+    // Each reply is written whole; without this, a reply that follows another waits for the
+    // client's delayed ACK (about 40 ms on Linux).
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, %peer, "DNS TCP_NODELAY could not be set");
+    }
     if let Err(error) = exchange_messages(&mut stream, &zone).await {
         tracing::debug!(%error, %peer, "DNS TCP connection failed");
     }
