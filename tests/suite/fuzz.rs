@@ -1,8 +1,9 @@
 //! Fuzzing every parser of outside bytes through the real router (property-based, with
 //! proptest): the filter language, the API's JSON bodies and headers, CSV rows, form posts and
-//! redirect targets. Each target mixes structured input (what the parser expects, nested and
-//! bent) with random bytes, and checks what a user would notice: no 500, no panic, an error that
-//! names a field, and a server that keeps answering.
+//! redirect targets; and the DNS responder through its own UDP and TCP sockets. Each target
+//! mixes structured input (what the parser expects, nested and bent) with random bytes, and
+//! checks what a user would notice: no 500, no panic, an error that names a field, and a server
+//! that keeps answering.
 //!
 //! In the test command each target runs a short seeded round (256 cases, seed 0). For a long
 //! run, give it time: `NUMBAT_FUZZ_SECONDS=600 cargo test --release --test suite fuzz::
@@ -453,4 +454,215 @@ fn fuzz_form_posts_and_redirect_targets() {
             })
         },
     );
+}
+
+const DNS_BASE: &str = "dep1.commsgw.example";
+const DNS_NAME: &str = "contoso.1r1.dep1.commsgw.example";
+
+/// What a DNS query is made of: ID, flags, name, type, class, OPT `(UDP size, version, DO)`.
+type DnsQueryParts = (u16, u16, String, u16, u16, Option<(u16, u8, bool)>);
+
+/// A DNS query byte by byte: header, one question, and the OPT record if any.
+fn dns_query((id, flags, name, qtype, qclass, edns): DnsQueryParts) -> Vec<u8> {
+    let mut out = Vec::new();
+    for field in [id, flags, 1, 0, 0, u16::from(edns.is_some())] {
+        out.extend_from_slice(&field.to_be_bytes());
+    }
+    for label in name.split('.').filter(|label| !label.is_empty()) {
+        out.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out.extend_from_slice(&qtype.to_be_bytes());
+    out.extend_from_slice(&qclass.to_be_bytes());
+    if let Some((size, version, dnssec_ok)) = edns {
+        out.extend_from_slice(&[0, 0, 41]);
+        out.extend_from_slice(&size.to_be_bytes());
+        out.extend_from_slice(&[0, version, u8::from(dnssec_ok) << 7, 0, 0, 0]);
+    }
+    out
+}
+
+/// DNS messages: queries as a resolver sends them, the same bent (bytes changed, cut short),
+/// hostile shapes (names of many labels, records chained by compression pointers, pointers at
+/// random places, counts the bytes cannot hold) and random bytes.
+fn dns_message() -> impl Strategy<Value = Vec<u8>> {
+    use proptest::sample::Index;
+    let name = prop_oneof![
+        Just(DNS_NAME.to_owned()),
+        Just(DNS_BASE.to_owned()),
+        "[a-zA-Z0-9*_-]{1,12}(\\.[a-zA-Z0-9-]{1,12}){0,4}\\.dep1\\.commsgw\\.example",
+        "[a-z0-9.]{0,80}",
+    ];
+    let qtype = prop_oneof![
+        Just(16u16),
+        Just(6),
+        Just(2),
+        Just(255),
+        Just(252),
+        any::<u16>()
+    ];
+    let qclass = prop_oneof![3 => Just(1u16), 1 => any::<u16>()];
+    let edns = proptest::option::of((
+        any::<u16>(),
+        prop_oneof![Just(0u8), any::<u8>()],
+        any::<bool>(),
+    ));
+    let flags = prop_oneof![Just(0u16), Just(0x0100), any::<u16>()];
+    let query = (any::<u16>(), flags, name, qtype, qclass, edns).prop_map(dns_query);
+    let bent = (
+        query.clone(),
+        proptest::collection::vec((any::<Index>(), any::<u8>()), 0..8),
+        proptest::option::of(any::<Index>()),
+    )
+        .prop_map(|(mut message, changes, cut)| {
+            for (at, byte) in changes {
+                let at = at.index(message.len());
+                message[at] = byte;
+            }
+            if let Some(cut) = cut {
+                message.truncate(cut.index(message.len() + 1));
+            }
+            message
+        });
+    let many_labels = (1usize..200, 0u8..64).prop_map(|(labels, len)| {
+        let mut message = dns_query((7, 0, String::new(), 16, 1, None));
+        let question_tail = message.split_off(12);
+        for _ in 0..labels {
+            message.push(len);
+            message.extend(std::iter::repeat_n(b'a', usize::from(len)));
+        }
+        message.extend_from_slice(&question_tail[1..]);
+        message
+    });
+    let chained = (0u16..300, 1u8..64).prop_map(|(records, label)| {
+        let mut message = dns_query((8, 0, DNS_NAME.to_owned(), 16, 1, None));
+        message[10..12].copy_from_slice(&records.to_be_bytes());
+        let mut previous = 12u16;
+        for _ in 0..records {
+            let at = u16::try_from(message.len()).unwrap_or(u16::MAX) & 0x3fff;
+            message.push(label);
+            message.extend(std::iter::repeat_n(b'a', usize::from(label)));
+            message.extend_from_slice(&(0xc000 | previous).to_be_bytes());
+            message.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 127, 0, 0, 1]);
+            previous = at;
+        }
+        message
+    });
+    let pointers = proptest::collection::vec(any::<u16>(), 1..8).prop_map(|targets| {
+        let mut message = dns_query((9, 0, String::new(), 16, 1, None));
+        message.truncate(12);
+        for target in targets {
+            message.extend_from_slice(&(0xc000 | target).to_be_bytes());
+        }
+        message.extend_from_slice(&[0, 0, 16, 0, 1]);
+        message
+    });
+    let counts = (query.clone(), any::<[u16; 4]>()).prop_map(|(mut message, counts)| {
+        for (at, count) in counts.into_iter().enumerate() {
+            message[4 + 2 * at..6 + 2 * at].copy_from_slice(&count.to_be_bytes());
+        }
+        message
+    });
+    prop_oneof![
+        2 => query,
+        4 => bent,
+        1 => many_labels,
+        1 => chained,
+        1 => pointers,
+        1 => counts,
+        2 => proptest::collection::vec(any::<u8>(), 0..600),
+    ]
+}
+
+/// `messages` framed for TCP (2-byte length prefix each), written at once.
+async fn dns_tcp_send(stream: &mut tokio::net::TcpStream, messages: &[&[u8]]) {
+    use tokio::io::AsyncWriteExt;
+    let mut frames = Vec::new();
+    for message in messages {
+        let len = u16::try_from(message.len()).expect("messages here are short");
+        frames.extend_from_slice(&len.to_be_bytes());
+        frames.extend_from_slice(message);
+    }
+    stream.write_all(&frames).await.unwrap();
+}
+
+/// The reply to the message with `id` on a TCP connection, skipping replies to those before it.
+async fn dns_tcp_reply(stream: &mut tokio::net::TcpStream, id: [u8; 2]) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let mut prefix = [0; 2];
+        stream
+            .read_exact(&mut prefix)
+            .await
+            .expect("the TCP connection stays open");
+        let mut reply = vec![0; usize::from(u16::from_be_bytes(prefix))];
+        stream.read_exact(&mut reply).await.expect("a whole reply");
+        if reply.get(..2) == Some(&id[..]) {
+            return reply;
+        }
+    }
+}
+
+#[test]
+fn fuzz_the_dns_responder_over_udp_and_tcp() {
+    use numbat::dns::{self, SharedZone, Zone};
+    use std::sync::{Arc, RwLock};
+    use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+    let rt = runtime();
+    let mut zone = Zone::new(DNS_BASE, 300);
+    zone.add_txt(DNS_NAME, "token-one");
+    let shared: SharedZone = Arc::new(RwLock::new(Arc::new(zone.clone())));
+    let (server, stream, sender) = rt.block_on(async {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server = udp.local_addr().unwrap();
+        let tcp = TcpListener::bind(server).await.unwrap();
+        tokio::spawn(dns::serve_udp(udp, Arc::clone(&shared)));
+        tokio::spawn(dns::serve_tcp(tcp, Arc::clone(&shared)));
+        let stream = TcpStream::connect(server).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        (server, tokio::sync::Mutex::new(stream), sender)
+    });
+    fuzz("dns", dns_message(), |message| {
+        match dns::respond(&zone, &message) {
+            Some(reply) => {
+                prop_assert!(reply.len() <= 4096, "{} bytes", reply.len());
+                prop_assert_eq!(&reply[..2], &message[..2], "the ID is echoed");
+                prop_assert!(reply[2] & 0x80 != 0, "QR set");
+            }
+            None => prop_assert!(
+                message.len() < 12 || message[2] & 0x80 != 0,
+                "only short messages and responses go unanswered: {message:?}"
+            ),
+        }
+        rt.block_on(async {
+            // The same bytes reach the real sockets, which must keep answering.
+            sender.send_to(&message, server).await.unwrap();
+            let id = if message.get(..2) == Some(&[0x5a, 0x5a]) {
+                0xa5a5
+            } else {
+                0x5a5a
+            };
+            let good = dns_query((id, 0, DNS_NAME.to_owned(), 16, 1, None));
+            let answered = tokio::time::timeout(Duration::from_secs(5), async {
+                let mut stream = stream.lock().await;
+                dns_tcp_send(&mut stream, &[&message, &good]).await;
+                let reply = dns_tcp_reply(&mut stream, id.to_be_bytes()).await;
+                let served = dns::query_txt(server, DNS_NAME).await;
+                (reply, served)
+            })
+            .await;
+            let Ok((reply, served)) = answered else {
+                return Err(TestCaseError::fail(format!(
+                    "no answer within 5 s after {message:?}"
+                )));
+            };
+            prop_assert_eq!(reply[3] & 0x0f, 0, "NOERROR over TCP");
+            let served = served.map_err(|error| error.to_string());
+            prop_assert_eq!(served, Ok(vec!["token-one".to_owned()]), "over UDP");
+            Ok(())
+        })
+    });
 }
