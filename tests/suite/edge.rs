@@ -30,7 +30,7 @@ pub(crate) const OC_WITH_HEADER: &str = "+441632960011";
 const TPM_NUMBER: &str = "+447700900123";
 /// Never provisioned: a fixed line, a mobile.
 const UNPROVISIONED_FIXED: &str = "+442079460999";
-const UNPROVISIONED_MOBILE: &str = "+447400123456";
+pub(crate) const UNPROVISIONED_MOBILE: &str = "+447400123456";
 const STRANGER: &str = "+441632960555";
 
 pub(crate) fn free_port() -> u16 {

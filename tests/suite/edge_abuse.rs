@@ -6,7 +6,7 @@
 use crate::common::TestDb;
 use crate::edge::{
     free_port, local, provision, wait_until_it_answers, Ports, DR_WITH_HEADER, HEADER,
-    OC_WITH_HEADER,
+    OC_WITH_HEADER, UNPROVISIONED_MOBILE,
 };
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -91,6 +91,10 @@ impl EdgeProcess {
         text.lines()
             .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
             .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The process's resident memory, KiB.
@@ -476,7 +480,13 @@ async fn a_next_hop_that_accepts_nothing_costs_only_its_own_calls() {
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
     let (_hole, _fillers, dead) = black_hole();
-    let edge = EdgeProcess::start(&p.test.url, &ports, &format!("tcp:{dead}"), &[]);
+    // Teams Phone Mobile's hop is a name that never resolves (.invalid is reserved for that).
+    let edge = EdgeProcess::start(
+        &p.test.url,
+        &ports,
+        &format!("tcp:{dead}"),
+        &["--next-hop", "teams-phone-mobile=udp:nowhere.invalid:5060"],
+    );
     let operator = local(ports.operator);
     let caller = udp(2000);
     let me = caller.local_addr().unwrap();
@@ -490,14 +500,36 @@ async fn a_next_hop_that_accepts_nothing_costs_only_its_own_calls() {
             ),
         )
     };
-    // Calls alternate between the dead Direct Routing hop and Operator Connect's, 4 ms apart,
-    // for 4 s: the dead hop's connection times out after 2 s meanwhile.
+    // Calls go in turn to the dead Direct Routing hop, the unresolvable Teams Phone Mobile hop
+    // and Operator Connect's, 4 ms apart, for 4 s: the dead hop's connection times out after
+    // 2 s meanwhile.
+    // The answers to the caller, read as they come (its socket's buffer holds a few hundred):
+    // the last 503 for the dead hop, and how many 503s for the unresolvable one.
+    caller.set_nonblocking(true).unwrap();
+    let mut answers: (Option<String>, usize) = (None, 0);
+    let mut drain = |answers: &mut (Option<String>, usize)| {
+        let mut buf = [0u8; 4096];
+        while let Ok((len, _)) = caller.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+            if text.starts_with("SIP/2.0 503 ") {
+                if text.contains(&format!("<sip:{UNPROVISIONED_MOBILE}@")) {
+                    answers.1 += 1;
+                } else {
+                    answers.0 = Some(text);
+                }
+            }
+        }
+    };
     let mut inside = Vec::new();
     let started = Instant::now();
     let mut n = 0;
     while started.elapsed() < Duration::from_secs(4) {
         caller
             .send_to(invite(DR_WITH_HEADER, n).as_bytes(), operator)
+            .unwrap();
+        n += 1;
+        caller
+            .send_to(invite(UNPROVISIONED_MOBILE, n).as_bytes(), operator)
             .unwrap();
         n += 1;
         let sent = Instant::now();
@@ -511,12 +543,13 @@ async fn a_next_hop_that_accepts_nothing_costs_only_its_own_calls() {
             "{at_hop}"
         );
         n += 1;
+        drain(&mut answers);
         std::thread::sleep(Duration::from_millis(4));
     }
     inside.sort();
     let at = |q: f64| inside[((inside.len() as f64 * q) as usize).min(inside.len() - 1)];
     eprintln!(
-        "{} calls to a live hop beside as many to a dead one: edge transit (sent to received, loopback) p50 {:?}, p99 {:?}, max {:?}",
+        "{} calls to a live hop beside as many to a dead one and to an unresolvable one: edge transit (sent to received, loopback) p50 {:?}, p99 {:?}, max {:?}",
         inside.len(),
         at(0.5),
         at(0.99),
@@ -525,15 +558,13 @@ async fn a_next_hop_that_accepts_nothing_costs_only_its_own_calls() {
     // Before, one such call held a UDP thread for the 2 s of its connect.
     assert!(at(0.99) < Duration::from_millis(250), "p99 {:?}", at(0.99));
     // The dead hop's callers learn it: 503 with Retry-After and the number's header.
-    let mut buf = [0u8; 4096];
-    caller.set_nonblocking(true).unwrap();
-    let mut unavailable = None;
-    while let Ok((len, _)) = caller.recv_from(&mut buf) {
-        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
-        if text.starts_with("SIP/2.0 503 ") {
-            unavailable = Some(text);
-        }
-    }
+    std::thread::sleep(Duration::from_millis(100));
+    drain(&mut answers);
+    let (unavailable, unresolved) = answers;
+    assert!(
+        unresolved > 100,
+        "calls to the unresolvable hop were not answered 503 at once: {unresolved}"
+    );
     let unavailable = unavailable.expect("the dead hop's calls are answered 503");
     assert!(unavailable.contains("\r\nRetry-After: "), "{unavailable}");
     assert_eq!(
@@ -543,6 +574,10 @@ async fn a_next_hop_that_accepts_nothing_costs_only_its_own_calls() {
     );
     assert_eq!(
         edge.metric(&format!("numbat_edge_next_hop_up{{hop=\"tcp:{dead}\"}}")),
+        0.0
+    );
+    assert_eq!(
+        edge.metric("numbat_edge_next_hop_up{hop=\"udp:nowhere.invalid:5060\"}"),
         0.0
     );
     assert!(edge.metric("numbat_edge_rejections_total{reason=\"next_hop_down\"}") > 0.0);

@@ -295,4 +295,40 @@ async fn a_call_crosses_the_edge_over_mutual_tls_with_real_sip_stacks_on_both_en
         ),
         0.0
     );
+
+    // A new certificate in place of the old, and SIGHUP: new connections get it at once.
+    let presented = || {
+        let output = Command::new("openssl")
+            .args(["s_client", "-connect", &operator_tls_listen])
+            .args([
+                "-cert",
+                &file("operator-relay.crt"),
+                "-key",
+                &file("operator-relay.key"),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(
+        presented().contains("CN = edge.numbat.test"),
+        "{}",
+        presented()
+    );
+    std::fs::copy(certs.join("rogue.crt"), &cert).unwrap();
+    std::fs::copy(certs.join("rogue.key"), &key).unwrap();
+    let hangup = Command::new("kill")
+        .args(["-HUP", &edge.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hangup.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !presented().contains("CN = rogue.numbat.test") {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not load the new certificate"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
