@@ -507,7 +507,7 @@ async fn a_next_hop_that_accepts_nothing_costs_only_its_own_calls() {
     // the last 503 for the dead hop, and how many 503s for the unresolvable one.
     caller.set_nonblocking(true).unwrap();
     let mut answers: (Option<String>, usize) = (None, 0);
-    let mut drain = |answers: &mut (Option<String>, usize)| {
+    let drain = |answers: &mut (Option<String>, usize)| {
         let mut buf = [0u8; 4096];
         while let Ok((len, _)) = caller.recv_from(&mut buf) {
             let text = String::from_utf8_lossy(&buf[..len]).into_owned();
