@@ -109,11 +109,18 @@ def relay(work: Path, certs: Path, name: str, udp: int, tls: int, extra: list[st
 
 
 def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to Kamailio's main process only (under unshare, its only child)."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        try:
+            child = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        except OSError:
+            child = []
+        target = int(child[0]) if child else process.pid
+        os.kill(target, signal.SIGTERM)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
+            os.kill(target, signal.SIGKILL)
             process.kill()
             process.wait()
 

@@ -78,7 +78,7 @@ pub struct EdgeArgs {
     #[arg(long, env = "NUMBAT_EDGE_SERVICE_ADVERTISE")]
     pub service_advertise: Option<SocketAddr>,
     /// Where calls toward the operator's network go: [udp:|tcp:|tls:]<host>[:<port>] (a
-    /// name is resolved in the background and again every 30 s).
+    /// name is resolved in the background, and again as its TTL runs out).
     #[arg(long, env = "NUMBAT_EDGE_OPERATOR_NEXT_HOP")]
     pub operator_next_hop: String,
     /// A service's next hop, as <service>=[udp:|tcp:|tls:]<host>[:<port>] (e.g.

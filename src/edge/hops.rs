@@ -2,7 +2,7 @@
 //! and whether each is taking calls. A hop is marked down when a connection to it fails and is
 //! tried again once its down time has passed; a service's calls go to the first of its hops
 //! that is up. Names are resolved by a background task (never on a thread that handles
-//! messages) and refreshed every [`REFRESH`]; a name not yet resolved counts as down.
+//! messages) and refreshed as their TTL runs out; a name not yet resolved counts as down.
 //! Depends on [`super::addressing`] only.
 
 use super::addressing::{Hop, HopSpec};
@@ -11,8 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// How often names are resolved again (the system resolver does not say records' TTLs).
-pub const REFRESH: Duration = Duration::from_secs(30);
+/// The longest a name's address is kept without asking again.
+pub const REFRESH: Duration = Duration::from_secs(300);
+/// How often when the system resolver, which gives no TTL, is used.
+const SYSTEM_REFRESH: Duration = Duration::from_secs(30);
+/// The shortest: a TTL of 0 does not make the edge ask in a loop.
+pub const MIN_REFRESH: Duration = Duration::from_secs(5);
 /// The list of the calls toward the operator's network, after the five services'.
 pub const OPERATOR: usize = 5;
 
@@ -211,8 +215,11 @@ impl Health {
             .collect()
     }
 
-    /// Resolves the hops given by name now and every [`REFRESH`] on a task of its own (every
-    /// second while a name has no address). A failed lookup keeps the last address.
+    /// Resolves the hops given by name on a task of its own: at start, then again when each
+    /// answer's TTL runs out (between [`MIN_REFRESH`] and [`REFRESH`]), and every second while a
+    /// name has no address. Through hickory's resolver (the system's name servers and hosts
+    /// file); the system resolver when hickory cannot read the system's configuration. A
+    /// failed lookup keeps the last address.
     pub fn resolve_names(self: &Arc<Self>) {
         let named: Vec<usize> = (0..self.hops.len())
             .filter(|at| self.hops[*at].spec.ip().is_none())
@@ -222,40 +229,75 @@ impl Health {
         }
         let me = self.clone();
         tokio::spawn(async move {
-            loop {
-                let mut missing = false;
-                for at in &named {
-                    let state = &me.hops[*at];
-                    let lookup =
-                        tokio::net::lookup_host((state.spec.host.as_str(), state.spec.port));
-                    let found = match tokio::time::timeout(Duration::from_secs(5), lookup).await {
-                        Ok(Ok(mut addrs)) => addrs.next(),
-                        Ok(Err(error)) => {
-                            tracing::warn!(hop = %state.spec, %error, "cannot resolve a next hop");
-                            None
-                        }
-                        Err(_) => {
-                            tracing::warn!(hop = %state.spec, "resolving a next hop took over 5 s");
-                            None
-                        }
-                    };
-                    let mut addr = state.addr.write().expect("hop lock");
-                    if let Some(found) = found {
-                        if *addr != Some(found) {
-                            tracing::info!(hop = %state.spec, addr = %found, "next hop resolved");
-                        }
-                        *addr = Some(found);
-                    }
-                    missing |= addr.is_none();
+            let resolver = match hickory_resolver::Resolver::builder_tokio() {
+                Ok(builder) => builder.build().ok(),
+                Err(error) => {
+                    tracing::warn!(%error, "hickory cannot read the system's DNS configuration: next hops are resolved by the system resolver, every 30 s");
+                    None
                 }
-                let wait = if missing {
-                    Duration::from_secs(1)
-                } else {
-                    REFRESH
-                };
-                tokio::time::sleep(wait).await;
+            };
+            let mut due = vec![Instant::now(); named.len()];
+            loop {
+                let now = Instant::now();
+                for (n, at) in named.iter().enumerate() {
+                    if due[n] > now {
+                        continue;
+                    }
+                    let state = &me.hops[*at];
+                    let looked = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        lookup(resolver.as_ref(), &state.spec.host, state.spec.port),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Err("no answer within 5 s".to_owned()));
+                    let mut addr = state.addr.write().expect("hop lock");
+                    match looked {
+                        Ok((found, ttl)) => {
+                            if *addr != Some(found) {
+                                tracing::info!(hop = %state.spec, addr = %found, ttl = ttl.as_secs(), "next hop resolved");
+                            }
+                            *addr = Some(found);
+                            due[n] = now + ttl.clamp(MIN_REFRESH, REFRESH);
+                        }
+                        Err(error) => {
+                            tracing::warn!(hop = %state.spec, %error, "cannot resolve a next hop");
+                            due[n] = now
+                                + if addr.is_none() {
+                                    Duration::from_secs(1)
+                                } else {
+                                    MIN_REFRESH
+                                };
+                        }
+                    }
+                }
+                let next = due.iter().min().copied().unwrap_or(now + REFRESH);
+                tokio::time::sleep_until(next.into()).await;
             }
         });
+    }
+}
+
+/// The first address `host` resolves to, and for how long the answer holds.
+async fn lookup(
+    resolver: Option<&hickory_resolver::TokioResolver>,
+    host: &str,
+    port: u16,
+) -> Result<(SocketAddr, Duration), String> {
+    match resolver {
+        Some(resolver) => {
+            let found = resolver.lookup_ip(host).await.map_err(|e| e.to_string())?;
+            let ttl = found
+                .valid_until()
+                .saturating_duration_since(Instant::now());
+            let ip = found.iter().next().ok_or("no address")?;
+            Ok((SocketAddr::new(ip, port), ttl))
+        }
+        None => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| e.to_string())?
+            .next()
+            .map(|addr| (addr, SYSTEM_REFRESH))
+            .ok_or_else(|| "no address".to_owned()),
     }
 }
 

@@ -262,6 +262,9 @@ fn reason_phrase(status: u16) -> &'static str {
 
 impl Proxy {
     pub fn new(config: EdgeConfig, index: SharedIndex) -> Self {
+        // The numbering plan's metadata loads on first use: half a second (debug build) that
+        // the first unprovisioned call would otherwise spend holding a UDP thread.
+        let _ = line_type_of("+442079460000");
         let health = Arc::new(Health::new(&config.operator_next_hop, &config.next_hops));
         Self {
             invites: InviteLimit::new(config.invite_rate),

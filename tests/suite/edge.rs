@@ -1,7 +1,8 @@
-//! The SIP edge and its DNS responder against real peers: SIPp calls through the edge over UDP
-//! and TCP (UAC → edge → UAS), `dig` asking for the Direct Routing TXT records, and a change
-//! made through the API reaching the edge within a second, also as a separate process on
-//! PostgreSQL.
+//! The SIP edge and its DNS responder against real peers: SIPp calls through the `numbat edge`
+//! binary over UDP and TCP (UAC → edge → UAS), `dig` asking for the Direct Routing TXT records,
+//! and a change made through the API reaching the edge within a second, in the same process and
+//! as a separate process on PostgreSQL. The lab (ports, provisioning, the edge as a process) is
+//! shared with `edge_abuse` and `edge_tls`.
 
 use crate::common::{send, TestDb};
 use axum::body::Body;
@@ -13,9 +14,11 @@ use numbat::edge::{EdgeOptions, RunningEdge};
 use numbat::provisioning::{Actor, DeploymentSettings, Door, Provisioning, Role};
 use numbat::routing::feed::Overrides;
 use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const V: &str = "api-version=2024-02-29-preview";
@@ -400,7 +403,23 @@ async fn calls_through_the_edge(transport: Transport) {
     }
     let p = provision(TestDb::sqlite().await.migrated().await).await;
     let ports = Ports::new();
-    let _edge = start_edge(&p, ports, transport, None).await;
+    // The real binary, its hops over `transport`.
+    let t = match transport {
+        Transport::Udp => "udp",
+        _ => "tcp",
+    };
+    let hops = [
+        ("--operator-next-hop", String::new(), ports.operator_hop),
+        ("--next-hop", "operator-connect=".to_owned(), ports.oc),
+        ("--next-hop", "teams-direct-routing=".to_owned(), ports.dr),
+        ("--next-hop", "teams-phone-mobile=".to_owned(), ports.tpm),
+    ]
+    .map(|(flag, service, port)| (flag, format!("{service}{t}:{}", local(port))));
+    let args: Vec<&str> = hops
+        .iter()
+        .flat_map(|(flag, hop)| [*flag, hop.as_str()])
+        .collect();
+    let _edge = EdgeProcess::spawn(&p.test.url, &ports, &args);
     let edge_ip = "127.0.0.1";
     let dr_host = format!("contoso.1r1.{BASE}");
     let fabrikam_host = format!("fabrikam.1r1.{BASE}");
@@ -895,4 +914,99 @@ pub(crate) fn log_tails(dir: &Path, chars: usize) -> String {
         }
     }
     logs
+}
+
+const KEY: &str = "0f4c1e5a9b7d2c3e8f6a1b2c3d4e5f60";
+
+/// `numbat edge` as a separate process, stopped when dropped.
+pub(crate) struct EdgeProcess {
+    child: Child,
+    metrics: SocketAddr,
+}
+
+impl Drop for EdgeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl EdgeProcess {
+    /// An edge on `ports` whose Direct Routing next hop is `dr_hop`, both sides' peers the
+    /// loopback address, with `extra` arguments.
+    pub(crate) fn start(url: &str, ports: &Ports, dr_hop: &str, extra: &[&str]) -> Self {
+        let operator_hop = format!("udp:{}", local(ports.operator_hop));
+        let oc_hop = format!("operator-connect=udp:{}", local(ports.oc));
+        let dr_hop = format!("teams-direct-routing={dr_hop}");
+        let mut args = vec![
+            "--operator-next-hop",
+            &operator_hop,
+            "--next-hop",
+            &oc_hop,
+            "--next-hop",
+            &dr_hop,
+        ];
+        args.extend_from_slice(extra);
+        Self::spawn(url, ports, &args)
+    }
+
+    /// An edge on `ports`' two sides, both sides' peers the loopback address, its next hops
+    /// and anything else from `args`.
+    pub(crate) fn spawn(url: &str, ports: &Ports, args: &[&str]) -> Self {
+        let metrics = local(free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_numbat"))
+            .args(["edge", "--database-url", url])
+            .args(["--operator-listen", &local(ports.operator).to_string()])
+            .args(["--service-listen", &local(ports.service).to_string()])
+            .args([
+                "--operator-peer",
+                "127.0.0.1",
+                "--service-peer",
+                "127.0.0.1",
+            ])
+            .args(["--metrics-listen", &metrics.to_string()])
+            // The hops here are bare sockets that expect calls only (one test turns them on).
+            .args(["--keepalive-secs", "0"])
+            .args(args)
+            .env("NUMBAT_EDGE_KEY", KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("numbat edge starts");
+        let edge = Self { child, metrics };
+        wait_until_it_answers(local(ports.operator));
+        edge
+    }
+
+    /// A sample's value from the edge's `/metrics` (0 when absent).
+    pub(crate) fn metric(&self, sample: &str) -> f64 {
+        let mut stream = TcpStream::connect(self.metrics).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's resident memory, KiB.
+    pub(crate) fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
 }

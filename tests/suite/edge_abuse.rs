@@ -5,108 +5,12 @@
 
 use crate::common::TestDb;
 use crate::edge::{
-    free_port, local, provision, wait_until_it_answers, Ports, DR_WITH_HEADER, HEADER,
-    OC_WITH_HEADER, UNPROVISIONED_MOBILE,
+    free_port, local, provision, EdgeProcess, Ports, DR_WITH_HEADER, HEADER, OC_WITH_HEADER,
+    UNPROVISIONED_MOBILE,
 };
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const KEY: &str = "0f4c1e5a9b7d2c3e8f6a1b2c3d4e5f60";
-
-/// `numbat edge` as a separate process, stopped when dropped.
-pub(crate) struct EdgeProcess {
-    child: Child,
-    metrics: SocketAddr,
-}
-
-impl Drop for EdgeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl EdgeProcess {
-    /// An edge on `ports` whose Direct Routing next hop is `dr_hop`, both sides' peers the
-    /// loopback address, with `extra` arguments.
-    fn start(url: &str, ports: &Ports, dr_hop: &str, extra: &[&str]) -> Self {
-        let operator_hop = format!("udp:{}", local(ports.operator_hop));
-        let oc_hop = format!("operator-connect=udp:{}", local(ports.oc));
-        let dr_hop = format!("teams-direct-routing={dr_hop}");
-        let mut args = vec![
-            "--operator-next-hop",
-            &operator_hop,
-            "--next-hop",
-            &oc_hop,
-            "--next-hop",
-            &dr_hop,
-        ];
-        args.extend_from_slice(extra);
-        Self::spawn(url, ports, &args)
-    }
-
-    /// An edge on `ports`' two sides, both sides' peers the loopback address, its next hops
-    /// and anything else from `args`.
-    pub(crate) fn spawn(url: &str, ports: &Ports, args: &[&str]) -> Self {
-        let metrics = local(free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_numbat"))
-            .args(["edge", "--database-url", url])
-            .args(["--operator-listen", &local(ports.operator).to_string()])
-            .args(["--service-listen", &local(ports.service).to_string()])
-            .args([
-                "--operator-peer",
-                "127.0.0.1",
-                "--service-peer",
-                "127.0.0.1",
-            ])
-            .args(["--metrics-listen", &metrics.to_string()])
-            // The hops here are bare sockets that expect calls only (one test turns them on).
-            .args(["--keepalive-secs", "0"])
-            .args(args)
-            .env("NUMBAT_EDGE_KEY", KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("numbat edge starts");
-        let edge = Self { child, metrics };
-        wait_until_it_answers(local(ports.operator));
-        edge
-    }
-
-    /// A sample's value from the edge's `/metrics` (0 when absent).
-    pub(crate) fn metric(&self, sample: &str) -> f64 {
-        let mut stream = TcpStream::connect(self.metrics).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        write!(
-            stream,
-            "GET /metrics HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text.lines()
-            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
-            .map_or(0.0, |v| v.trim().parse().unwrap())
-    }
-
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The process's resident memory, KiB.
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-}
 
 fn udp(read_timeout_ms: u64) -> UdpSocket {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -263,6 +167,35 @@ async fn forged_in_dialog_requests_and_responses_reach_no_one_while_real_dialogs
     let at_caller = receive(&caller).expect("the 200 reaches the caller");
     assert!(at_caller.starts_with("SIP/2.0 200 "), "{at_caller}");
     assert_eq!(values(&at_caller, HEADER), ["oc-silver"], "{at_caller}");
+    // The caller's re-INVITE along its route set (the 200's Record-Route, reversed), and its
+    // 200 back from the callee.
+    let mut reversed: Vec<&str> = values(&at_caller, "Record-Route");
+    reversed.reverse();
+    let reinvite = request(
+        "INVITE",
+        &format!("sip:callee@{}", local(ports.oc)),
+        caller_addr,
+        &format!(
+            "Route: {}\r\nFrom: <sip:+15550100000@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: real-1\r\nCSeq: 2 INVITE\r\n",
+            reversed.join(", "),
+            values(&at_caller, "To")[0]
+        ),
+    );
+    caller
+        .send_to(reinvite.as_bytes(), local(ports.operator))
+        .unwrap();
+    let reinvite_at_callee = receive(&oc_hop).expect("the re-INVITE reaches the callee");
+    assert!(
+        reinvite_at_callee.starts_with("INVITE sip:callee@"),
+        "{reinvite_at_callee}"
+    );
+    let ok = answer(&reinvite_at_callee, "200 OK", local(ports.oc));
+    oc_hop.send_to(ok.as_bytes(), service).unwrap();
+    let ok_at_caller = receive(&caller).expect("the re-INVITE's 200 reaches the caller");
+    assert!(
+        ok_at_caller.starts_with("SIP/2.0 200 ") && ok_at_caller.contains("CSeq: 2 INVITE"),
+        "{ok_at_caller}"
+    );
     // The callee hangs up: its route set is the Record-Route in order.
     let route = values(&at_callee, "Record-Route").join(", ");
     let bye = request(
@@ -279,15 +212,13 @@ async fn forged_in_dialog_requests_and_responses_reach_no_one_while_real_dialogs
     let bye_at_caller = receive(&caller).expect("the callee's BYE reaches the caller");
     assert!(bye_at_caller.starts_with("BYE "), "{bye_at_caller}");
     assert_eq!(values(&bye_at_caller, HEADER), ["oc-silver"]);
-    // The caller's own BYE (another dialog's turn): its route set is the reverse.
-    let mut reversed: Vec<&str> = values(&at_caller, "Record-Route");
-    reversed.reverse();
+    // The caller's own BYE (another dialog's turn) along the same route set.
     let bye = request(
         "BYE",
         &format!("sip:callee@{}", local(ports.oc)),
         caller_addr,
         &format!(
-            "Route: {}\r\nFrom: <sip:+15550100000@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: real-1\r\nCSeq: 2 BYE\r\n",
+            "Route: {}\r\nFrom: <sip:+15550100000@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: real-1\r\nCSeq: 3 BYE\r\n",
             reversed.join(", "),
             values(&at_caller, "To")[0]
         ),
@@ -546,10 +477,11 @@ async fn a_next_hop_that_accepts_nothing_costs_only_its_own_calls() {
         drain(&mut answers);
         std::thread::sleep(Duration::from_millis(4));
     }
+    let slowest = (0..inside.len()).max_by_key(|i| inside[*i]).unwrap_or(0);
     inside.sort();
     let at = |q: f64| inside[((inside.len() as f64 * q) as usize).min(inside.len() - 1)];
     eprintln!(
-        "{} calls to a live hop beside as many to a dead one and to an unresolvable one: edge transit (sent to received, loopback) p50 {:?}, p99 {:?}, max {:?}",
+        "{} calls to a live hop beside as many to a dead one and to an unresolvable one: edge transit (sent to received, loopback) p50 {:?}, p99 {:?}, max {:?} (call {slowest})",
         inside.len(),
         at(0.5),
         at(0.99),

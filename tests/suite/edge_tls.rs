@@ -8,9 +8,9 @@
 
 use crate::common::TestDb;
 use crate::edge::{
-    free_port, local, log_tails, provision, wait_until_it_answers, Ports, OC_WITH_HEADER,
+    free_port, local, log_tails, provision, wait_until_it_answers, EdgeProcess, Ports,
+    OC_WITH_HEADER,
 };
-use crate::edge_abuse::EdgeProcess;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,15 +44,26 @@ fn peers_available() -> bool {
 ///
 /// Kamailio 5.6, stopped with its workers signalled all at once, has been seen here to signal
 /// every process it may: run as root, that took down the test, PostgreSQL and everything else.
-/// So under root a relay runs as `nobody`, in a PID namespace of its own (which also ends all
-/// its workers when it ends), and it is stopped by SIGTERM to its main process only.
+/// So under root a relay runs as `nobody`, in a PID namespace of its own, and it is stopped by
+/// SIGTERM to its main process only (the namespace's first process: when it ends, the kernel
+/// ends every worker too).
 struct Relay(Child);
+
+impl Relay {
+    /// Kamailio's main process: the one started, or under `unshare` its only child.
+    fn main_pid(&self) -> u32 {
+        let id = self.0.id();
+        std::fs::read_to_string(format!("/proc/{id}/task/{id}/children"))
+            .ok()
+            .and_then(|children| children.split_whitespace().next()?.parse().ok())
+            .unwrap_or(id)
+    }
+}
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
+        let main = self.main_pid().to_string();
+        let _ = Command::new("kill").args(["-TERM", &main]).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if self.0.try_wait().ok().flatten().is_some() {
@@ -60,6 +71,8 @@ impl Drop for Relay {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // A SIGKILL cannot be caught, so it cannot be passed on: the namespace ends with it.
+        let _ = Command::new("kill").args(["-KILL", &main]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
