@@ -110,7 +110,7 @@ pub struct EdgeArgs {
     #[arg(long)]
     pub allow_any_peer: bool,
     /// A file holding the key that signs the addresses in the edge's Via and Record-Route
-    /// (16 bytes or more; `openssl rand -hex 32`); else NUMBAT_EDGE_KEY; else a random key of
+    /// (32 characters or more; `openssl rand -hex 32`); else NUMBAT_EDGE_KEY; else a random key of
     /// this process (calls do not survive a restart, and edges do not share calls).
     #[arg(long, env = "NUMBAT_EDGE_KEY_FILE")]
     pub edge_key_file: Option<std::path::PathBuf>,
@@ -118,8 +118,9 @@ pub struct EdgeArgs {
     /// NUMBAT_EDGE_PREVIOUS_KEY.
     #[arg(long, env = "NUMBAT_EDGE_PREVIOUS_KEY_FILE")]
     pub edge_previous_key_file: Option<std::path::PathBuf>,
-    /// New INVITEs one source (an IPv4 address, an IPv6 /64) may send a second; past it they
-    /// are answered 503 with Retry-After. 0 for no limit.
+    /// Requests outside a dialog (new calls; ACK and CANCEL aside) one source (an IPv4
+    /// address, an IPv6 /64) may send a second; past it they are answered 503 with
+    /// Retry-After. 0 for no limit.
     #[arg(long, default_value_t = 2000)]
     pub invite_rate: u32,
     /// TCP connections peers may hold open at once (both sides).

@@ -125,6 +125,11 @@ impl Health {
             .filter(move |s| *s.addr.read().expect("hop lock") == Some(addr))
     }
 
+    /// Whether `addr` is where a next hop is now.
+    pub fn is_next_hop(&self, addr: SocketAddr) -> bool {
+        self.at_addr(addr).next().is_some()
+    }
+
     /// No call goes to `addr` for `period`.
     pub fn mark_down(&self, addr: SocketAddr, period: Duration) {
         let until = self.now() + period.as_millis() as u64;

@@ -396,7 +396,9 @@ impl Proxy {
                     "the Request-URI holds no telephone number",
                 );
             };
-            if method == b"INVITE" && to_tag.is_none() && !self.invites.allow(origin.addr.ip()) {
+            // Every request outside a dialog the edge signed counts (a made-up To tag does not
+            // get one past), but ACK and CANCEL, which follow a request already counted.
+            if method != b"ACK" && method != b"CANCEL" && !self.invites.allow(origin.addr.ip()) {
                 self.metrics.rejected(Rejection::Flood);
                 return Some(self.reply(
                     msg,
@@ -486,7 +488,8 @@ impl Proxy {
             }
         } else {
             let route = own_route.expect("in a dialog");
-            match self.signed_target(route, origin.side) {
+            let call_id = msg.first_value(Name::CallId).unwrap_or_default();
+            match self.signed_target(route, origin.side, call_id) {
                 Some(target) => {
                     self.restore_contact_host(msg, uri, origin.side, &mut edits);
                     target
@@ -521,7 +524,7 @@ impl Proxy {
         }
         self.add_via(msg, origin, towards, target.transport, &mut edits);
         if to_tag.is_none() && DIALOG_FORMING.contains(&method) {
-            self.add_record_route(origin, towards, &target, &mut edits);
+            self.add_record_route(msg, origin, towards, &target, &mut edits);
         }
         Some(Outgoing {
             to: Destination {
@@ -546,12 +549,19 @@ impl Proxy {
 
     /// Where a request that came in on `side` through one of the edge's Record-Route entries
     /// goes, when the entry's signature holds.
-    fn signed_target(&self, route: &[u8], side: Side) -> Option<Target> {
+    /// Where a request of dialog `call_id` that came in on `side` through one of the edge's
+    /// Record-Route entries goes, when the entry's signature holds (for that side and that
+    /// Call-ID: a route taken from one call is worth nothing in another).
+    fn signed_target(&self, route: &[u8], side: Side, call_id: &[u8]) -> Option<Target> {
         let parts = uri_parts(route)?;
         let params = &route[parts.params_at..];
         let token = param(params, b"nbd")?;
         let mac = param(params, b"nbm")?;
-        if !self.config.keys.verify(&[&[side.code() as u8], token], mac) {
+        if !self
+            .config
+            .keys
+            .verify(&[&[side.code() as u8], token, call_id], mac)
+        {
             return None;
         }
         Target::decode(token)
@@ -589,10 +599,11 @@ impl Proxy {
         let nbr = param(params, b"nbr").unwrap_or_default();
         let nbt = param(params, b"nbt").unwrap_or_default();
         let nbc = param(params, b"nbc").unwrap_or_default();
+        let call_id = msg.first_value(Name::CallId).unwrap_or_default();
         let signed = param(params, b"nbm").is_some_and(|mac| {
             self.config
                 .keys
-                .verify(&[b"via", branch, side, nbr, nbt, nbc], mac)
+                .verify(&[b"via", branch, side, nbr, nbt, nbc, call_id], mac)
         });
         if !signed {
             return self.forged_response(origin);
@@ -1005,6 +1016,7 @@ impl Proxy {
             nbr.as_bytes(),
             nbt,
             nbc.as_bytes(),
+            call_id,
         ]);
         let mut top = ByteWriter(&mut edits.top);
         let _ = write!(
@@ -1026,7 +1038,15 @@ impl Proxy {
     /// Two Record-Route entries, one per side, each signed with where a request that comes
     /// back through it goes: through the entry facing the callee, to where this request came
     /// from; through the entry facing the caller, to the next hop this request goes to.
-    fn add_record_route(&self, origin: Origin, towards: Side, target: &Target, edits: &mut Edits) {
+    fn add_record_route(
+        &self,
+        msg: &Message<'_>,
+        origin: Origin,
+        towards: Side,
+        target: &Target,
+        edits: &mut Edits,
+    ) {
+        let call_id = msg.first_value(Name::CallId).unwrap_or_default();
         let from = Target {
             transport: origin.transport,
             addr: origin.addr,
@@ -1045,7 +1065,7 @@ impl Proxy {
             let mac = self
                 .config
                 .keys
-                .sign(&[&[side.code() as u8], token.as_bytes()]);
+                .sign(&[&[side.code() as u8], token.as_bytes(), call_id]);
             let _ = write!(
                 top,
                 "Record-Route: <sip:{};lr;nbd={token};nbm={}{}>\r\n",
@@ -1187,7 +1207,7 @@ mod tests {
             operator_peers: Vec::new(),
             service_peers: Vec::new(),
             allow_any_peer: true,
-            keys: Keys::new(b"a-key-for-the-unit-tests", None).unwrap(),
+            keys: Keys::new(b"a-key-for-the-unit-tests-0123456789", None).unwrap(),
             invite_rate: 0,
         };
         Proxy::new(config, SharedIndex::default())
@@ -1355,16 +1375,24 @@ mod tests {
             );
             assert_eq!(out.to.addr.port(), 40000, "answered to the sender only");
         }
+        // The genuine route in another call (another Call-ID) is refused too.
+        let other_call = String::from_utf8(in_dialog("BYE", &genuine, "127.0.0.1:5070"))
+            .unwrap()
+            .replace("Call-ID: mf", "Call-ID: other");
+        let out = proxy
+            .handle(other_call.as_bytes(), origin(Side::Service, 5090))
+            .unwrap();
+        assert!(text(&out).starts_with("SIP/2.0 403 "), "{}", text(&out));
         assert!(proxy
             .metrics
             .render(&[])
-            .contains("numbat_edge_forged_total{kind=\"request\"} 5"));
+            .contains("numbat_edge_forged_total{kind=\"request\"} 6"));
         // A key rotated in keeps the dialogs signed with the old one going.
         let rotated = Proxy::new(
             EdgeConfig {
                 keys: Keys::new(
-                    b"the-next-key-for-unit-tests",
-                    Some(b"a-key-for-the-unit-tests"),
+                    b"the-next-key-for-unit-tests-0123456789",
+                    Some(b"a-key-for-the-unit-tests-0123456789"),
                 )
                 .unwrap(),
                 ..proxy.config.clone()

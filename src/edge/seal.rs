@@ -13,8 +13,8 @@ use sha2::Sha256;
 
 /// Bytes of the MAC the edge writes.
 const TAG_BYTES: usize = 10;
-/// The shortest key accepted: 128 bits.
-pub const MIN_KEY_BYTES: usize = 16;
+/// The shortest key accepted, in characters: 32 (128 bits as hex; more as text).
+pub const MIN_KEY_BYTES: usize = 32;
 
 type Keyed = Hmac<Sha256>;
 
@@ -33,7 +33,7 @@ impl std::fmt::Debug for Keys {
 
 /// Why a key cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("an edge key must be at least {MIN_KEY_BYTES} bytes (it is {0}); `openssl rand -hex 32` makes a good one")]
+#[error("an edge key must be at least {MIN_KEY_BYTES} characters (it is {0}); `openssl rand -hex 32` makes a good one")]
 pub struct ShortKey(pub usize);
 
 fn keyed(secret: &[u8]) -> Result<Keyed, ShortKey> {
@@ -134,8 +134,12 @@ mod tests {
 
     #[test]
     fn signs_and_checks_with_the_current_or_the_previous_key() {
-        let old = Keys::new(b"the-old-key-0123456789", None).unwrap();
-        let new = Keys::new(b"the-new-key-0123456789\n", Some(b"the-old-key-0123456789")).unwrap();
+        let old = Keys::new(b"the-old-key-0123456789-0123456789", None).unwrap();
+        let new = Keys::new(
+            b"the-new-key-0123456789-0123456789\n",
+            Some(b"the-old-key-0123456789-0123456789"),
+        )
+        .unwrap();
         let parts: [&[u8]; 2] = [b"s", b"7f000001-13c4"];
         let by_old = old.sign(&parts);
         assert!(new.verify(&parts, &by_old), "signed before the rotation");
@@ -162,7 +166,7 @@ mod tests {
     #[test]
     fn refuses_short_keys_and_makes_random_ones_that_differ() {
         assert_eq!(Keys::new(b"  short \n", None).unwrap_err(), ShortKey(5));
-        assert!(Keys::new(b"long-enough-key-0", Some(b"no")).is_err());
+        assert!(Keys::new(b"long-enough-key-0123456789-0123456", Some(b"no")).is_err());
         let parts: [&[u8]; 1] = [b"x"];
         assert_ne!(Keys::random().sign(&parts), Keys::random().sign(&parts));
     }

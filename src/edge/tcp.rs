@@ -186,7 +186,11 @@ impl Tcp {
             tracing::debug!(%peer, "refused a TCP connection: the edge holds its most");
             return None;
         }
-        let from_source = registry.per_source.get(&peer.ip()).copied().unwrap_or(0);
+        let from_source = registry
+            .per_source
+            .get(&source_key(peer.ip()))
+            .copied()
+            .unwrap_or(0);
         if from_source >= self.limits.per_source {
             drop(registry);
             self.metrics.tcp(TcpEvent::RefusedPerSource);
@@ -194,7 +198,10 @@ impl Tcp {
             return None;
         }
         registry.accepted += 1;
-        *registry.per_source.entry(peer.ip()).or_default() += 1;
+        *registry
+            .per_source
+            .entry(source_key(peer.ip()))
+            .or_default() += 1;
         Some(self.register(&mut registry, side, transport, peer, true))
     }
 
@@ -233,7 +240,7 @@ impl Tcp {
         }
         if connection.accepted {
             registry.accepted -= 1;
-            let ip = connection.peer.ip();
+            let ip = source_key(connection.peer.ip());
             if let Some(n) = registry.per_source.get_mut(&ip) {
                 *n -= 1;
                 if *n == 0 {
@@ -246,7 +253,8 @@ impl Tcp {
     }
 
     /// Sends `bytes` down the connection `to` names (checked to still be the same peer), or
-    /// one already open to its address, or a new one opened in the background. Never waits.
+    /// one already open to its address, or, to a next hop, a new one opened in the background.
+    /// Never waits.
     pub fn send(self: &Arc<Self>, to: &Destination, bytes: Vec<u8>, deliver: &Arc<dyn Deliver>) {
         let known = {
             let registry = self.registry.lock().expect("registry lock");
@@ -263,7 +271,17 @@ impl Tcp {
         };
         let queue = match known {
             Some(queue) => queue,
-            None => self.open(to.side, to.transport, to.addr, deliver.clone()),
+            // The edge opens connections only to its next hops: a peer's connection that has
+            // closed is not dialled back (its address is a source port, and anyone holding a
+            // signed route could otherwise make the edge open connections without limit).
+            None if self.health.is_next_hop(to.addr) => {
+                self.open(to.side, to.transport, to.addr, deliver.clone())
+            }
+            None => {
+                self.metrics.send_failed();
+                tracing::debug!(to = %to.addr, "dropped a message: its connection has closed and it is no next hop");
+                return;
+            }
         };
         if queue.try_send(bytes).is_err() {
             self.metrics.send_failed();
@@ -424,6 +442,15 @@ impl Tcp {
     /// Connections open now (both sides, both directions).
     pub fn open_connections(&self) -> usize {
         self.registry.lock().expect("registry lock").by_id.len()
+    }
+}
+
+/// What counts as one source for the per-source limit: an IPv4 address, an IPv6 /64 (a host
+/// holds a whole one).
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
     }
 }
 

@@ -102,7 +102,7 @@ impl Ports {
             operator_peers: vec![LOOPBACK.into()],
             service_peers: vec![LOOPBACK.into()],
             allow_any_peer: false,
-            keys: Keys::new(b"the-lab-edge-key-0123456789", None).unwrap(),
+            keys: Keys::new(b"the-lab-edge-key-0123456789-0123456789", None).unwrap(),
             invite_rate: 0,
         }
     }

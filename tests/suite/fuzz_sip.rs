@@ -52,7 +52,7 @@ fn proxy() -> Proxy {
         operator_peers: Vec::new(),
         service_peers: Vec::new(),
         allow_any_peer: true,
-        keys: Keys::new(b"a-key-the-fuzzer-never-sees", None).unwrap(),
+        keys: Keys::new(b"a-key-the-fuzzer-never-sees-0123456789", None).unwrap(),
         invite_rate: 0,
     };
     let proxy = Proxy::new(config, SharedIndex::default());
