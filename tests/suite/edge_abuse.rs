@@ -171,16 +171,20 @@ async fn forged_in_dialog_requests_and_responses_reach_no_one_while_real_dialogs
     // 200 back from the callee.
     let mut reversed: Vec<&str> = values(&at_caller, "Record-Route");
     reversed.reverse();
-    let reinvite = request(
-        "INVITE",
-        &format!("sip:callee@{}", local(ports.oc)),
-        caller_addr,
-        &format!(
-            "Route: {}\r\nFrom: <sip:+15550100000@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: real-1\r\nCSeq: 2 INVITE\r\n",
-            reversed.join(", "),
-            values(&at_caller, "To")[0]
-        ),
-    );
+    // A request of the caller's in this dialog, along that route set.
+    let from_caller = |method: &str, cseq: u32| {
+        request(
+            method,
+            &format!("sip:callee@{}", local(ports.oc)),
+            caller_addr,
+            &format!(
+                "Route: {}\r\nFrom: <sip:+15550100000@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: real-1\r\nCSeq: {cseq} {method}\r\n",
+                reversed.join(", "),
+                values(&at_caller, "To")[0]
+            ),
+        )
+    };
+    let reinvite = from_caller("INVITE", 2);
     caller
         .send_to(reinvite.as_bytes(), local(ports.operator))
         .unwrap();
@@ -213,16 +217,7 @@ async fn forged_in_dialog_requests_and_responses_reach_no_one_while_real_dialogs
     assert!(bye_at_caller.starts_with("BYE "), "{bye_at_caller}");
     assert_eq!(values(&bye_at_caller, HEADER), ["oc-silver"]);
     // The caller's own BYE (another dialog's turn) along the same route set.
-    let bye = request(
-        "BYE",
-        &format!("sip:callee@{}", local(ports.oc)),
-        caller_addr,
-        &format!(
-            "Route: {}\r\nFrom: <sip:+15550100000@127.0.0.1>;tag=caller\r\nTo: {}\r\nCall-ID: real-1\r\nCSeq: 3 BYE\r\n",
-            reversed.join(", "),
-            values(&at_caller, "To")[0]
-        ),
-    );
+    let bye = from_caller("BYE", 3);
     caller
         .send_to(bye.as_bytes(), local(ports.operator))
         .unwrap();
