@@ -97,6 +97,48 @@ const KEEPALIVE_BRANCH: &str = "z9hG4bK-nbk";
 /// Requests that may start a dialog: the edge record-routes them.
 const DIALOG_FORMING: [&[u8]; 3] = [b"INVITE", b"SUBSCRIBE", b"REFER"];
 
+/// The parameters of the edge's own Via that a response brings back, read in one pass over
+/// them (the first of each name counts, as [`param`] reads it).
+#[derive(Default)]
+struct ViaParams<'v> {
+    branch: &'v [u8],
+    nbs: &'v [u8],
+    nbr: &'v [u8],
+    nbt: &'v [u8],
+    nbc: &'v [u8],
+    nbm: Option<&'v [u8]>,
+}
+
+impl<'v> ViaParams<'v> {
+    fn read(params: &'v [u8]) -> Self {
+        let mut out = Self::default();
+        let mut seen = [false; 6];
+        for part in params.split(|b| *b == b';').skip(1) {
+            let part = sip::trim_bytes(part);
+            let (key, value) = match part.iter().position(|b| *b == b'=') {
+                Some(eq) => (&part[..eq], sip::trim_bytes(&part[eq + 1..])),
+                None => (part, &b""[..]),
+            };
+            let at = [&b"branch"[..], b"nbs", b"nbr", b"nbt", b"nbc", b"nbm"]
+                .iter()
+                .position(|name| key.eq_ignore_ascii_case(name));
+            let Some(at) = at.filter(|at| !seen[*at]) else {
+                continue;
+            };
+            seen[at] = true;
+            match at {
+                0 => out.branch = value,
+                1 => out.nbs = value,
+                2 => out.nbr = value,
+                3 => out.nbt = value,
+                4 => out.nbc = value,
+                _ => out.nbm = Some(value),
+            }
+        }
+        out
+    }
+}
+
 /// Where the edge sends a request: an address, and for TCP the connection it came on, if
 /// that is still the way to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,12 +149,12 @@ struct Target {
 }
 
 impl Target {
-    /// As a Record-Route's `nbd` holds it: `u` or `t`, the address as [`ViaAddr`] writes it,
+    /// As a Record-Route's `nbd` holds it: `u` or `t`, the address as [`via_addr`] writes it,
     /// and `_<id>` for a connection.
-    fn encode(&self) -> String {
-        let mut out = String::with_capacity(48);
-        out.push(char::from(self.transport.code()));
-        let _ = write!(out, "{}", ViaAddr(self.addr));
+    fn encode(&self) -> Small {
+        let mut out = Small::default();
+        out.push(self.transport.code());
+        via_addr(self.addr, &mut out);
         if let Some(id) = self.connection {
             let _ = write!(out, "_{id}");
         }
@@ -141,6 +183,9 @@ pub struct Proxy {
     pub metrics: Arc<EdgeMetrics>,
     pub health: Arc<Health>,
     invites: InviteLimit,
+    /// The edge's own `host:port` per side and transport, as its Via and Record-Route write
+    /// it (written once, not per message).
+    own: [[Box<str>; 3]; 2],
 }
 
 /// Changes to a message's lines; everything else is copied as it came.
@@ -215,15 +260,13 @@ impl std::fmt::Display for HostPort {
 }
 
 /// An address as the edge's Via parameter `nbr` holds it: hex address, `-`, hex port.
-struct ViaAddr(SocketAddr);
-
-impl std::fmt::Display for ViaAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.ip() {
-            IpAddr::V4(ip) => write!(f, "{:08x}-{:04x}", u32::from(ip), self.0.port()),
-            IpAddr::V6(ip) => write!(f, "{:032x}-{:04x}", u128::from(ip), self.0.port()),
-        }
+fn via_addr(addr: SocketAddr, out: &mut Small) {
+    match addr.ip() {
+        IpAddr::V4(ip) => out.push_hex(u128::from(u32::from(ip)), 8),
+        IpAddr::V6(ip) => out.push_hex(u128::from(ip), 32),
     }
+    out.push(b'-');
+    out.push_hex(u128::from(addr.port()), 4);
 }
 
 fn decode_addr(raw: &[u8]) -> Option<SocketAddr> {
@@ -260,13 +303,34 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
+/// The address peers on `side` reach the edge at over `transport`: its TLS address for TLS,
+/// when it has one.
+fn addr_of(config: &EdgeConfig, side: Side, transport: Transport) -> SocketAddr {
+    let tls = match side {
+        Side::Operator => config.operator_tls_addr,
+        Side::Service => config.service_tls_addr,
+    };
+    match (transport, tls) {
+        (Transport::Tls, Some(addr)) => addr,
+        _ => match side {
+            Side::Operator => config.operator_addr,
+            Side::Service => config.service_addr,
+        },
+    }
+}
+
 impl Proxy {
     pub fn new(config: EdgeConfig, index: SharedIndex) -> Self {
         // The numbering plan's metadata loads on first use: half a second (debug build) that
         // the first unprovisioned call would otherwise spend holding a UDP thread.
         let _ = line_type_of("+442079460000");
         let health = Arc::new(Health::new(&config.operator_next_hop, &config.next_hops));
+        let own = [Side::Operator, Side::Service].map(|side| {
+            [Transport::Udp, Transport::Tcp, Transport::Tls]
+                .map(|t| HostPort(addr_of(&config, side, t)).to_string().into())
+        });
         Self {
+            own,
             invites: InviteLimit::new(config.invite_rate),
             config,
             index,
@@ -275,20 +339,23 @@ impl Proxy {
         }
     }
 
-    /// The address peers on `side` reach the edge at over `transport`: its TLS address for
-    /// TLS, when it has one.
+    /// The address peers on `side` reach the edge at over `transport`.
     fn addr_of(&self, side: Side, transport: Transport) -> SocketAddr {
-        let tls = match side {
-            Side::Operator => self.config.operator_tls_addr,
-            Side::Service => self.config.service_tls_addr,
+        addr_of(&self.config, side, transport)
+    }
+
+    /// [`Proxy::addr_of`] as a Via's sent-by or a URI's hostport writes it.
+    fn own_hostport(&self, side: Side, transport: Transport) -> &str {
+        let side = match side {
+            Side::Operator => 0,
+            Side::Service => 1,
         };
-        match (transport, tls) {
-            (Transport::Tls, Some(addr)) => addr,
-            _ => match side {
-                Side::Operator => self.config.operator_addr,
-                Side::Service => self.config.service_addr,
-            },
-        }
+        let transport = match transport {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+            Transport::Tls => 2,
+        };
+        &self.own[side][transport]
     }
 
     /// Whether `ip` may send on `side` (anyone, when no peers are configured for it).
@@ -581,26 +648,25 @@ impl Proxy {
         let value = msg.value(header);
         let (top, rest) = first_of_list(value);
         let params = top.get(top.iter().position(|b| *b == b';')?..)?;
-        let branch = param(params, b"branch").unwrap_or_default();
+        let via = ViaParams::read(params);
+        let branch = via.branch;
         if let Some(probe) = branch.strip_prefix(KEEPALIVE_BRANCH.as_bytes()) {
-            self.keepalive_answered(probe, params, origin);
+            self.keepalive_answered(probe, via.nbm, origin);
             return None;
         }
         if !branch.starts_with(OWN_BRANCH.as_bytes()) {
             tracing::debug!(peer = %origin.addr, "dropped a response whose top Via is not the edge's");
             return None;
         }
-        let side = param(params, b"nbs").unwrap_or_default();
+        let side = via.nbs;
         let back_to = match side {
             b"o" => Side::Operator,
             b"s" => Side::Service,
             _ => return self.forged_response(origin),
         };
-        let nbr = param(params, b"nbr").unwrap_or_default();
-        let nbt = param(params, b"nbt").unwrap_or_default();
-        let nbc = param(params, b"nbc").unwrap_or_default();
+        let (nbr, nbt, nbc) = (via.nbr, via.nbt, via.nbc);
         let call_id = msg.first_value(Name::CallId).unwrap_or_default();
-        let signed = param(params, b"nbm").is_some_and(|mac| {
+        let signed = via.nbm.is_some_and(|mac| {
             self.config
                 .keys
                 .verify(&[b"via", branch, side, nbr, nbt, nbc, call_id], mac)
@@ -701,9 +767,8 @@ impl Proxy {
     }
 
     /// Any answer to a keep-alive the edge signed, from the hop it went to, means it is up.
-    fn keepalive_answered(&self, probe: &[u8], params: &[u8], origin: Origin) {
-        let signed = param(params, b"nbm")
-            .is_some_and(|mac| self.config.keys.verify(&[b"keepalive", probe], mac));
+    fn keepalive_answered(&self, probe: &[u8], mac: Option<&[u8]>, origin: Origin) {
+        let signed = mac.is_some_and(|mac| self.config.keys.verify(&[b"keepalive", probe], mac));
         if !signed {
             self.metrics.forged_response();
             return;
@@ -830,10 +895,11 @@ impl Proxy {
         match value {
             Some(0) => MaxForwards::Reached,
             Some(value) => {
-                edits.lines.push((
-                    at,
-                    Some(line_like(msg, header, (value - 1).to_string().as_bytes())),
-                ));
+                let mut left = Small::default();
+                let _ = write!(left, "{}", value - 1);
+                edits
+                    .lines
+                    .push((at, Some(line_like(msg, header, left.as_bytes()))));
                 MaxForwards::Counted
             }
             // Not a number: passed on as it came, for the next hop to judge.
@@ -996,17 +1062,30 @@ impl Proxy {
             msg.method()
         };
         let call_id = msg.first_value(Name::CallId).unwrap_or_default();
-        let branch = fnv(&[top_branch, method, call_id, &[origin.side.code() as u8]]);
-        let branch = format!("{OWN_BRANCH}{branch:016x}");
+        let mut branch = Small::default();
+        branch.push_str(OWN_BRANCH);
+        branch.push_hex(
+            u128::from(fnv(&[
+                top_branch,
+                method,
+                call_id,
+                &[origin.side.code() as u8],
+            ])),
+            16,
+        );
         let side = [origin.side.code() as u8];
-        let nbr = ViaAddr(origin.addr).to_string();
+        let mut nbr = Small::default();
+        via_addr(origin.addr, &mut nbr);
         let code = [origin.transport.code()];
         let nbt: &[u8] = if origin.transport == Transport::Udp {
             b""
         } else {
             &code
         };
-        let nbc = origin.connection.map(|c| c.to_string()).unwrap_or_default();
+        let mut nbc = Small::default();
+        if let Some(id) = origin.connection {
+            let _ = write!(nbc, "{id}");
+        }
         // What the response's way back depends on is signed; a response whose Via does not
         // carry this signature goes nowhere.
         let mac = self.config.keys.sign(&[
@@ -1018,21 +1097,28 @@ impl Proxy {
             nbc.as_bytes(),
             call_id,
         ]);
-        let mut top = ByteWriter(&mut edits.top);
-        let _ = write!(
-            top,
-            "Via: SIP/2.0/{} {};branch={branch};nbs={};nbr={nbr}",
-            transport.via_name(),
-            HostPort(self.addr_of(towards, transport)),
-            origin.side.code(),
-        );
+        let top = &mut edits.top;
+        top.extend_from_slice(b"Via: SIP/2.0/");
+        top.extend_from_slice(transport.via_name().as_bytes());
+        top.push(b' ');
+        top.extend_from_slice(self.own_hostport(towards, transport).as_bytes());
+        top.extend_from_slice(b";branch=");
+        top.extend_from_slice(branch.as_bytes());
+        top.extend_from_slice(b";nbs=");
+        top.extend_from_slice(&side);
+        top.extend_from_slice(b";nbr=");
+        top.extend_from_slice(nbr.as_bytes());
         if !nbt.is_empty() {
-            let _ = write!(top, ";nbt={}", char::from(nbt[0]));
+            top.extend_from_slice(b";nbt=");
+            top.extend_from_slice(nbt);
         }
-        if !nbc.is_empty() {
-            let _ = write!(top, ";nbc={nbc}");
+        if !nbc.as_bytes().is_empty() {
+            top.extend_from_slice(b";nbc=");
+            top.extend_from_slice(nbc.as_bytes());
         }
-        let _ = write!(top, ";nbm={}\r\n", std::str::from_utf8(&mac).expect("hex"));
+        top.extend_from_slice(b";nbm=");
+        top.extend_from_slice(&mac);
+        top.extend_from_slice(b"\r\n");
     }
 
     /// Two Record-Route entries, one per side, each signed with where a request that comes
@@ -1052,7 +1138,7 @@ impl Proxy {
             addr: origin.addr,
             connection: origin.connection,
         };
-        let mut top = ByteWriter(&mut edits.top);
+        let top = &mut edits.top;
         for (side, back_to) in [(towards, &from), (origin.side, target)] {
             // The entry's transport is how that side reaches the edge: the one it came on, or
             // the one the edge uses to reach it.
@@ -1066,16 +1152,17 @@ impl Proxy {
                 .config
                 .keys
                 .sign(&[&[side.code() as u8], token.as_bytes(), call_id]);
-            let _ = write!(
-                top,
-                "Record-Route: <sip:{};lr;nbd={token};nbm={}{}>\r\n",
-                HostPort(self.addr_of(side, transport)),
-                std::str::from_utf8(&mac).expect("hex"),
-                transport
-                    .uri_param()
-                    .map(|t| format!(";transport={t}"))
-                    .unwrap_or_default(),
-            );
+            top.extend_from_slice(b"Record-Route: <sip:");
+            top.extend_from_slice(self.own_hostport(side, transport).as_bytes());
+            top.extend_from_slice(b";lr;nbd=");
+            top.extend_from_slice(token.as_bytes());
+            top.extend_from_slice(b";nbm=");
+            top.extend_from_slice(&mac);
+            if let Some(t) = transport.uri_param() {
+                top.extend_from_slice(b";transport=");
+                top.extend_from_slice(t.as_bytes());
+            }
+            top.extend_from_slice(b">\r\n");
         }
     }
 
@@ -1163,6 +1250,59 @@ impl std::fmt::Write for ByteWriter<'_> {
     }
 }
 
+/// A few dozen bytes of text built on the stack (an address, a token, a count), so the
+/// message path does not go to the allocator for them.
+struct Small {
+    buf: [u8; 72],
+    len: usize,
+}
+
+impl Default for Small {
+    fn default() -> Self {
+        Self {
+            buf: [0; 72],
+            len: 0,
+        }
+    }
+}
+
+impl Small {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Adds a byte; one that does not fit is dropped (nothing the edge writes comes near).
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        for b in s.bytes() {
+            self.push(b);
+        }
+    }
+
+    /// `value`'s low `digits` hex digits, lower case, leading zeros kept.
+    fn push_hex(&mut self, value: u128, digits: u32) {
+        for at in (0..digits).rev() {
+            self.push(b"0123456789abcdef"[((value >> (4 * at)) & 0xf) as usize]);
+        }
+    }
+}
+
+impl std::fmt::Write for Small {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.len + s.len() > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.push_str(s);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1172,7 +1312,14 @@ mod tests {
         for addr in ["127.0.0.1:5060", "[2001:db8::7]:5071"] {
             let addr: SocketAddr = addr.parse().unwrap();
             assert_eq!(
-                decode_addr(ViaAddr(addr).to_string().as_bytes()),
+                decode_addr(
+                    {
+                        let mut text = Small::default();
+                        via_addr(addr, &mut text);
+                        text
+                    }
+                    .as_bytes()
+                ),
                 Some(addr)
             );
         }

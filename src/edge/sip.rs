@@ -308,7 +308,8 @@ pub fn param<'v>(params: &'v [u8], name: &[u8]) -> Option<&'v [u8]> {
     })
 }
 
-fn trim_bytes(mut raw: &[u8]) -> &[u8] {
+/// `raw` without spaces and tabs at either end.
+pub fn trim_bytes(mut raw: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = raw {
         raw = rest;
     }
