@@ -148,45 +148,34 @@ pub fn telephone_number(raw: &str) -> Result<TelephoneNumber, ApiError> {
     })
 }
 
-/// `If-Match` / `If-None-Match` as the core's precondition. ETags are `"<version>"`.
+/// A write's conditions as the core's precondition, in RFC 9110's order: `If-Match` (`*`, or
+/// an ETag; one this server never gave out matches nothing, so the write is 412), else
+/// `If-Unmodified-Since`; else `If-None-Match` (`*`: create only; an ETag: not at that
+/// version). `If-Modified-Since` applies to reads only and is ignored on writes, as RFC 9110
+/// says. ETags are `"<version>"`; of a list, the first this server could have given counts.
 pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
-    for name in ["If-Modified-Since", "If-Unmodified-Since"] {
-        if headers.contains_key(name) {
-            header_date(headers, name)?;
-            return Err(ApiError::invalid(Violation::new(
-                name,
-                "UnsupportedHeader",
-                "date conditions are honoured on reads only; on writes use If-Match with the ETag",
-            )));
-        }
-    }
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    if let Some(value) = header("if-match") {
-        if value == "*" {
+    let first_version = |list: &str| list.split(',').find_map(|tag| parse_etag(tag.trim()));
+    if let Some(list) = header("if-match") {
+        if list == "*" {
             return Ok(Precondition::IfExists);
         }
-        return parse_etag(value).map(Precondition::IfMatch).ok_or_else(|| {
-            ApiError::invalid(Violation::new(
-                "If-Match",
-                "InvalidHeader",
-                "must be * or an ETag this API returned, e.g. \"3\"",
-            ))
-        });
+        return Ok(first_version(list).map_or(Precondition::NeverMatches, Precondition::IfMatch));
     }
-    if let Some(value) = header("if-none-match") {
-        if value == "*" {
+    if let Some(at) = header_date(headers, "If-Unmodified-Since")? {
+        return Ok(Precondition::IfUnmodifiedSince(at));
+    }
+    if let Some(list) = header("if-none-match") {
+        if list == "*" {
             return Ok(Precondition::IfAbsent);
         }
-        return Err(ApiError::invalid(Violation::new(
-            "If-None-Match",
-            "InvalidHeader",
-            "only * is supported on writes (create only if absent)",
-        )));
+        // An ETag this server never gave out is never the current one: nothing to avoid.
+        return Ok(first_version(list).map_or(Precondition::None, Precondition::IfNotVersion));
     }
     Ok(Precondition::None)
 }
@@ -346,7 +335,7 @@ pub fn not_modified(
             .map(str::trim)
             .any(|tag| tag == "*" || parse_etag(tag) == Some(version))
     };
-    let changed = changed_at_second(updated_at);
+    let changed = crate::provisioning::changed_at_second(updated_at);
     let modified_since = header_date(headers, "If-Modified-Since")?;
     let unmodified_since = header_date(headers, "If-Unmodified-Since")?;
     let failed = || {
@@ -374,14 +363,9 @@ pub fn not_modified(
     Ok(None)
 }
 
-/// Seconds since 1970 of a stored RFC 3339 time (HTTP dates have whole seconds).
-fn changed_at_second(stored: &str) -> i64 {
-    time::OffsetDateTime::parse(stored, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .unwrap_or(i64::MAX)
-}
-
-/// An HTTP-date header as seconds since 1970, or a 400 naming it when it is not a date.
+/// A date condition as seconds since 1970, in the HTTP form (RFC 9110: `Tue, 15 Nov 1994
+/// 08:12:31 GMT`) or ISO 8601 (`1994-11-15T08:12:31Z`, which the swagger's `date-time`
+/// makes generated clients send); a 400 naming the header when it is neither.
 pub fn header_date(headers: &HeaderMap, name: &str) -> Result<Option<i64>, ApiError> {
     let Some(value) = headers.get(name) else {
         return Ok(None);
@@ -389,16 +373,34 @@ pub fn header_date(headers: &HeaderMap, name: &str) -> Result<Option<i64>, ApiEr
     value
         .to_str()
         .ok()
-        .and_then(|text| httpdate::parse_http_date(text.trim()).ok())
-        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| Some(d.as_secs() as i64))
+        .map(str::trim)
+        .and_then(http_or_iso_date)
+        .map(Some)
         .ok_or_else(|| {
             ApiError::invalid(Violation::new(
                 name,
                 "InvalidHeader",
-                "must be an HTTP date, e.g. Tue, 15 Nov 1994 08:12:31 GMT",
+                "must be an HTTP date (Tue, 15 Nov 1994 08:12:31 GMT) or an ISO 8601 date-time \
+                 (1994-11-15T08:12:31Z)",
             ))
         })
+}
+
+fn http_or_iso_date(text: &str) -> Option<i64> {
+    use time::format_description::well_known::{Iso8601, Rfc3339};
+    if text.len() > 64 {
+        return None;
+    }
+    if let Ok(at) = httpdate::parse_http_date(text) {
+        return at
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs() as i64);
+    }
+    time::OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(text, &Iso8601::DEFAULT))
+        .ok()
+        .map(|at| at.unix_timestamp())
 }
 
 /// A single resource as a read answers it: 304/412 where its conditions say so, else the body

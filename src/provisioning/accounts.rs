@@ -1,8 +1,8 @@
 //! Commands and queries on accounts.
 
 use super::{
-    audit_event, now, to_json, Actor, Change, Outcome, Permission, Precondition, Provisioning,
-    ProvisioningError, Written,
+    audit_event, now, to_json, Actor, Change, Current, Outcome, Permission, Precondition,
+    Provisioning, ProvisioningError, Written,
 };
 use crate::domain::rules::{self, ServiceUsage};
 use crate::domain::{
@@ -27,7 +27,14 @@ impl Provisioning {
         let current = stored::fetch_for_update(&mut tx, &account.name).await?;
         let key = account.name.to_string();
         let key = key.as_str();
-        precondition.check(RESOURCE, key, current.as_ref().map(|c| c.version))?;
+        precondition.check(
+            RESOURCE,
+            key,
+            current.as_ref().map(|c| Current {
+                version: c.version,
+                updated_at: &c.updated_at,
+            }),
+        )?;
 
         let violations = rules::check_account(
             &account,
@@ -136,7 +143,14 @@ impl Provisioning {
         let mut tx = self.begin(&permit).await?;
         let key = name.as_str();
         let current = stored::fetch_for_update(&mut tx, name).await?;
-        precondition.check(RESOURCE, key, current.as_ref().map(|c| c.version))?;
+        precondition.check(
+            RESOURCE,
+            key,
+            current.as_ref().map(|c| Current {
+                version: c.version,
+                updated_at: &c.updated_at,
+            }),
+        )?;
         let Some(current) = current else {
             return Err(ProvisioningError::not_found(RESOURCE, key));
         };

@@ -2,8 +2,8 @@
 //! operator updates a consent's customer relationship, everyone with Read sees them.
 
 use super::{
-    audit_event, now, to_json, Actor, Change, Outcome, Permission, Precondition, Provisioning,
-    ProvisioningError, Written,
+    audit_event, now, to_json, Actor, Change, Current, Outcome, Permission, Precondition,
+    Provisioning, ProvisioningError, Written,
 };
 use crate::domain::consent::{
     CustomerRelationship, RelationshipChange, RequestForInformation, TeamsCivicAddress,
@@ -86,7 +86,14 @@ impl Provisioning {
         let mut tx = self.begin(&permit).await?;
         let key = tenant.to_string();
         let current = stored::fetch_rfi_for_update(&mut tx, tenant).await?;
-        precondition.check(RFI, &key, current.as_ref().map(|c| c.version))?;
+        precondition.check(
+            RFI,
+            &key,
+            current.as_ref().map(|c| Current {
+                version: c.version,
+                updated_at: &c.updated_at,
+            }),
+        )?;
         let Some(current) = current else {
             return Err(ProvisioningError::not_found(RFI, key));
         };

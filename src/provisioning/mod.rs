@@ -41,7 +41,7 @@ pub struct Provisioning {
     job_lease: std::time::Duration,
 }
 
-/// A condition a write carries (HTTP `If-Match` / `If-None-Match`).
+/// A condition a write carries (HTTP `If-Match`, `If-None-Match`, `If-Unmodified-Since`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Precondition {
     #[default]
@@ -50,17 +50,44 @@ pub enum Precondition {
     IfMatch(i64),
     /// The resource must exist, at any version (`If-Match: *`).
     IfExists,
+    /// An `If-Match` that names no version this server ever gave out: it holds for nothing.
+    NeverMatches,
     /// The resource must not exist yet (`If-None-Match: *`).
     IfAbsent,
+    /// The resource must not be at this version (`If-None-Match` with an ETag).
+    IfNotVersion(i64),
+    /// The resource must exist and not have changed after this second (seconds since 1970).
+    IfUnmodifiedSince(i64),
+}
+
+/// A resource as a precondition sees it: its version and when it last changed (RFC 3339).
+#[derive(Clone, Copy, Debug)]
+pub struct Current<'a> {
+    pub version: i64,
+    pub updated_at: &'a str,
+}
+
+/// Seconds since 1970 of a stored RFC 3339 time; a time that does not parse counts as now
+/// and later, so a date condition fails safe.
+pub fn changed_at_second(stored: &str) -> i64 {
+    time::OffsetDateTime::parse(stored, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .unwrap_or(i64::MAX)
 }
 
 impl Precondition {
-    fn holds(self, current: Option<i64>) -> bool {
+    fn holds(self, current: Option<Current<'_>>) -> bool {
+        let version = current.map(|c| c.version);
         match self {
             Self::None => true,
-            Self::IfMatch(version) => current == Some(version),
+            Self::IfMatch(expected) => version == Some(expected),
             Self::IfExists => current.is_some(),
+            Self::NeverMatches => false,
             Self::IfAbsent => current.is_none(),
+            Self::IfNotVersion(unwanted) => version != Some(unwanted),
+            Self::IfUnmodifiedSince(at) => {
+                current.is_some_and(|c| changed_at_second(c.updated_at) <= at)
+            }
         }
     }
 
@@ -68,7 +95,7 @@ impl Precondition {
         self,
         resource: &'static str,
         key: &str,
-        current: Option<i64>,
+        current: Option<Current<'_>>,
     ) -> Result<(), ProvisioningError> {
         if self.holds(current) {
             Ok(())
@@ -76,7 +103,7 @@ impl Precondition {
             Err(ProvisioningError::PreconditionFailed {
                 resource,
                 key: key.to_owned(),
-                current,
+                current: current.map(|c| c.version),
             })
         }
     }

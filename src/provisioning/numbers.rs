@@ -2,7 +2,7 @@
 
 use super::accounts::usage_delta;
 use super::{
-    audit_event, now, to_json, Actor, Change, Outcome, Permission, Permit, Precondition,
+    audit_event, now, to_json, Actor, Change, Current, Outcome, Permission, Permit, Precondition,
     Provisioning, ProvisioningError, Written,
 };
 use crate::domain::rules;
@@ -155,7 +155,10 @@ impl Provisioning {
             precondition.check(
                 RESOURCE,
                 number.telephone_number.as_str(),
-                current.map(|c| c.version),
+                current.map(|c| Current {
+                    version: c.version,
+                    updated_at: &c.updated_at,
+                }),
             )?;
             if !seen.insert(&number.telephone_number) {
                 violations.push(
@@ -364,7 +367,14 @@ impl Provisioning {
         let mut doomed = Vec::with_capacity(batch.len());
         for (index, number) in batch.iter().enumerate() {
             let current = existing.get(number);
-            precondition.check(RESOURCE, number.as_str(), current.map(|c| c.version))?;
+            precondition.check(
+                RESOURCE,
+                number.as_str(),
+                current.map(|c| Current {
+                    version: c.version,
+                    updated_at: &c.updated_at,
+                }),
+            )?;
             match current {
                 None => violations.push(
                     Violation::new(

@@ -1238,7 +1238,7 @@ async fn a_client_request_id_must_be_a_uuid() {
 }
 
 #[tokio::test]
-async fn date_conditions_apply_to_reads_and_are_refused_on_writes() {
+async fn date_conditions_apply_to_reads_and_writes_in_http_and_iso_8601_forms() {
     let api = Api::new().await;
     api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
         .await;
@@ -1284,14 +1284,129 @@ async fn date_conditions_apply_to_reads_and_are_refused_on_writes() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["target"], "If-Unmodified-Since");
+    // ISO 8601, as clients generated from the swagger's `date-time` send it.
+    let iso = |at: std::time::SystemTime| {
+        time::OffsetDateTime::from(at)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let iso_later = iso(std::time::SystemTime::now() + std::time::Duration::from_secs(60));
+    let iso_earlier = iso(std::time::SystemTime::now() - std::time::Duration::from_secs(3600));
+    for (header, at, expected) in [
+        ("if-modified-since", &iso_later, StatusCode::NOT_MODIFIED),
+        (
+            "if-unmodified-since",
+            &iso_earlier,
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        ("if-unmodified-since", &iso_later, StatusCode::OK),
+    ] {
+        let (status, _, body) = api
+            .call("GET", "/accounts/contoso", None, &[(header, at.as_str())])
+            .await;
+        assert_eq!(status, expected, "{header}: {at}: {body}");
+    }
+
+    // On a write, If-Unmodified-Since is a condition like If-Match.
+    let mut changed = dr_account("contoso");
+    changed["correlationId"] = json!("crm-9");
+    for at in [&earlier, &iso_earlier] {
+        let (status, _, body) = api
+            .call(
+                "PUT",
+                "/accounts/contoso",
+                Some(changed.clone()),
+                &[("if-unmodified-since", at.as_str())],
+            )
+            .await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{at}: {body}");
+    }
+    let (_, headers, body) = api.call("GET", "/accounts/contoso", None, &[]).await;
+    assert_eq!(
+        headers["etag"], "\"1\"",
+        "a refused write changed nothing: {body}"
+    );
+    let (status, headers, _) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(changed.clone()),
+            &[("if-unmodified-since", iso_later.as_str())],
+        )
+        .await;
+    assert_eq!(
+        (status, headers["etag"].to_str().unwrap()),
+        (StatusCode::OK, "\"2\"")
+    );
+    // If-Modified-Since means nothing on a write (RFC 9110 13.1.3).
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(changed),
+            &[("if-modified-since", later.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _, body) = api
         .call(
             "PUT",
             "/accounts/contoso",
             Some(dr_account("contoso")),
-            &[("if-unmodified-since", later.as_str())],
+            &[("if-unmodified-since", "yesterday")],
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"]["details"][0]["code"], "UnsupportedHeader");
+    assert_eq!(body["error"]["target"], "If-Unmodified-Since");
+}
+
+#[tokio::test]
+async fn an_if_match_naming_an_etag_never_issued_is_412_on_every_write() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
+        .await;
+    api.call(
+        "PUT",
+        "/accounts/contoso/numbers/+441632960001",
+        Some(dr_number("+441632960001", "contoso")),
+        &[],
+    )
+    .await;
+    for etag in ["\"abc\"", "W/\"x\"", "\"\"", "\"99\""] {
+        for (method, path, body) in [
+            ("PUT", "/accounts/contoso", Some(dr_account("contoso"))),
+            (
+                "PUT",
+                "/accounts/contoso/numbers/+441632960001",
+                Some(dr_number("+441632960001", "contoso")),
+            ),
+            ("DELETE", "/accounts/contoso/numbers/+441632960001", None),
+            ("DELETE", "/accounts/contoso", None),
+        ] {
+            let (status, _, answer) = api.call(method, path, body, &[("if-match", etag)]).await;
+            assert_eq!(
+                status,
+                StatusCode::PRECONDITION_FAILED,
+                "{method} {path} If-Match {etag}: {answer}"
+            );
+        }
+    }
+    // Of a list, the first ETag this server could have given counts.
+    let (status, _, answer) = api
+        .call(
+            "PUT",
+            "/accounts/contoso",
+            Some(dr_account("contoso")),
+            &[("if-match", "\"abc\", \"1\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _, _) = api
+        .call("GET", "/accounts/contoso/numbers/+441632960001", None, &[])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the refused deletes deleted nothing"
+    );
 }
