@@ -5,6 +5,7 @@
 
 use crate::domain::consent::{
     ConsentStatus, Contact, RequestForInformation, TeamsCivicAddress, TeamsLocation,
+    ValidationStatus,
 };
 use crate::domain::{Account, AccountName, AccountServices, Service, TenantId};
 use crate::provisioning::{Actor, Door, Precondition, Provisioning, ProvisioningError, Role};
@@ -128,7 +129,7 @@ pub fn civic_address() -> (TenantId, TeamsCivicAddress) {
         id: "civic-fabrikam-hq".to_owned(),
         tenant_id: Some(tenant_id.clone()),
         default_location_id: "loc-fabrikam-hq-1".to_owned(),
-        validation_status: Some("Validated".to_owned()),
+        validation_status: Some(ValidationStatus::Validated),
         details: details.as_object().cloned().expect("an object"),
         locations: vec![
             TeamsLocation {

@@ -399,7 +399,7 @@ fn components() -> Value {
                 "type": "object", "required": ["id", "defaultLocationId"],
                 "properties": {
                     "id": { "type": "string" }, "tenantId": { "type": "string" }, "defaultLocationId": { "type": "string" },
-                    "validationStatus": { "type": "string" }, "country": { "type": "string" }, "cityOrTown": { "type": "string" },
+                    "validationStatus": { "type": "string", "enum": ["notValidated", "validated"] }, "country": { "type": "string" }, "cityOrTown": { "type": "string" },
                     "locations": { "type": "array", "items": {
                         "type": "object", "required": ["id", "civicAddressId"],
                         "properties": {

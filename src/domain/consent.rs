@@ -139,13 +139,55 @@ pub struct TeamsCivicAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<TenantId>,
     pub default_location_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_status: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "ValidationStatus::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub validation_status: Option<ValidationStatus>,
     /// The address lines and the rest of ACG's fields, kept as they came.
     #[serde(flatten)]
     pub details: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub locations: Vec<TeamsLocation>,
+}
+
+/// Whether Teams has validated a civic address, written as the swagger's enum (`validated`,
+/// `notValidated`) whatever case the upstream used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ValidationStatus {
+    Validated,
+    NotValidated,
+}
+
+impl ValidationStatus {
+    /// Any case of either name (`Validated`, `notValidated`, `not_validated`); anything else
+    /// reads as unknown rather than failing the whole address.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let folded: String = raw
+            .chars()
+            .filter(|c| *c != '_' && *c != '-' && *c != ' ')
+            .flat_map(char::to_lowercase)
+            .collect();
+        match folded.as_str() {
+            "validated" => Some(Self::Validated),
+            "notvalidated" => Some(Self::NotValidated),
+            _ => None,
+        }
+    }
+
+    fn lenient<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Self>, D::Error> {
+        let raw: Option<String> = Option::deserialize(de)?;
+        Ok(raw.as_deref().and_then(Self::parse))
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Validated => "validated",
+            Self::NotValidated => "not validated",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -299,7 +299,7 @@ fn civic_view(record: crate::store::consents::CivicAddressRecord) -> CivicView {
         summary,
         company: text("companyName"),
         description: text("description"),
-        validated: address.validation_status.clone(),
+        validated: address.validation_status.map(|v| v.label().to_owned()),
         locations: address
             .locations
             .iter()

@@ -908,7 +908,7 @@ async fn civic_addresses_are_read_through_the_accounts_tenant() {
             id: "ebfee340-a791-11ed-9bfa-ed8bb5c41be4".into(),
             tenant_id: Some(tenant.clone()),
             default_location_id: "653c9fed".into(),
-            validation_status: Some("validated".into()),
+            validation_status: Some(numbat::domain::consent::ValidationStatus::Validated),
             details,
             locations: vec![TeamsLocation {
                 id: "653c9fed".into(),
