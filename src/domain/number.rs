@@ -17,6 +17,13 @@ pub struct Number {
 }
 
 impl Number {
+    /// The number in its one normal form (see [`NumberServices::normalized`]), so the same
+    /// intent is the same stored value whichever door it came in by.
+    pub fn normalized(mut self) -> Self {
+        self.services = self.services.normalized();
+        self
+    }
+
     pub fn enabled_services(&self) -> impl Iterator<Item = Service> + '_ {
         Service::ALL
             .into_iter()
@@ -37,6 +44,32 @@ pub struct NumberServices {
 }
 
 impl NumberServices {
+    /// Absent means off: a service switched off that carries nothing else (no Teams assignment
+    /// or configuration) is dropped, so a form that writes `false` for every unticked service
+    /// and an API client that leaves them out store the same thing.
+    pub fn normalized(mut self) -> Self {
+        for flag in [
+            &mut self.teams_direct_routing,
+            &mut self.zoom_phone_cloud_peering,
+            &mut self.azure_operator_call_protection,
+        ] {
+            if *flag == Some(false) {
+                *flag = None;
+            }
+        }
+        for block in [
+            &mut self.teams_operator_connect,
+            &mut self.teams_phone_mobile,
+        ] {
+            if block.as_ref().is_some_and(|b| {
+                !b.enabled && b.assignment_status.is_none() && b.configuration.is_none()
+            }) {
+                *block = None;
+            }
+        }
+        self
+    }
+
     pub fn is_enabled(&self, service: Service) -> bool {
         match service {
             Service::TeamsOperatorConnect => self
@@ -239,6 +272,11 @@ mod set_enabled_tests {
         assert_eq!(services.teams_direct_routing, Some(true));
         services.set_enabled(Service::TeamsDirectRouting, false);
         assert_eq!(services.teams_direct_routing, Some(false));
+        assert_eq!(
+            services.clone().normalized().teams_direct_routing,
+            None,
+            "switched off and never mentioned are one stored value"
+        );
 
         services.teams_phone_mobile = Some(TeamsNumberService {
             enabled: true,

@@ -121,6 +121,7 @@ impl Provisioning {
         precondition: Precondition,
         only_account: Option<&AccountName>,
     ) -> Result<Vec<Written<NumberRecord>>, ProvisioningError> {
+        let batch: Vec<Number> = batch.into_iter().map(Number::normalized).collect();
         let names: Vec<&AccountName> = match only_account {
             Some(name) => vec![name],
             None => {
@@ -219,7 +220,8 @@ impl Provisioning {
         let mut jobs = Vec::new();
         for (number, facts) in batch.into_iter().zip(facts) {
             let current = existing.get(&number.telephone_number);
-            if let Some(current) = current.filter(|c| c.number == number) {
+            // Stored before the normal form existed, a number may still hold `false` flags.
+            if let Some(current) = current.filter(|c| c.number.clone().normalized() == number) {
                 results.push(Written {
                     record: current.clone(),
                     outcome: Outcome::Unchanged,

@@ -349,3 +349,102 @@ pub async fn api_token(db: &Database, name: &str, roles: &[numbat::provisioning:
         .await
         .expect("token created")
 }
+
+/// What a browser without JavaScript posts when a form is submitted as the page rendered it:
+/// the named fields of the `<form>` whose `action` is `action`, URL-encoded, in page order.
+/// Text inputs and hidden fields give their `value`, checkboxes and radios only when
+/// `checked`, selects their `selected` option (or the first), textareas their text; disabled
+/// fields nothing.
+pub fn form_as_rendered(html: &str, action: &str) -> String {
+    let start = html
+        .find(&format!(r#"action="{action}""#))
+        .unwrap_or_else(|| panic!("no form posts to {action}: {html}"));
+    let body = &html[start..];
+    let body = &body[..body.find("</form>").expect("the form ends")];
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    let mut rest = body;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let tag_end = rest.find('>').expect("tags close");
+        let tag = &rest[..tag_end];
+        let kind = tag.split_whitespace().next().unwrap_or_default();
+        if !matches!(kind, "input" | "select" | "textarea") {
+            continue;
+        }
+        let Some(name) = attribute(tag, "name") else {
+            continue;
+        };
+        if has_attribute(tag, "disabled") {
+            continue;
+        }
+        match kind {
+            "input" => {
+                let kind = attribute(tag, "type").unwrap_or_else(|| "text".into());
+                let value = attribute(tag, "value");
+                match kind.as_str() {
+                    "checkbox" | "radio" => {
+                        if has_attribute(tag, "checked") {
+                            out.append_pair(&name, &value.unwrap_or_else(|| "on".into()));
+                        }
+                    }
+                    "submit" | "button" | "reset" | "file" => {}
+                    _ => {
+                        out.append_pair(&name, &value.unwrap_or_default());
+                    }
+                }
+            }
+            "select" => {
+                let options = &rest[tag_end..rest.find("</select>").expect("selects close")];
+                let mut first = None;
+                let mut chosen = None;
+                for option in options.split("<option").skip(1) {
+                    let open = &option[..option.find('>').unwrap_or(option.len())];
+                    let value = attribute(open, "value").unwrap_or_else(|| {
+                        unescape(
+                            option[open.len() + 1..]
+                                .split('<')
+                                .next()
+                                .unwrap_or("")
+                                .trim(),
+                        )
+                    });
+                    first.get_or_insert(value.clone());
+                    if has_attribute(open, "selected") {
+                        chosen = Some(value);
+                    }
+                }
+                if let Some(value) = chosen.or(first) {
+                    out.append_pair(&name, &value);
+                }
+            }
+            _ => {
+                let text = &rest[tag_end + 1..rest.find("</textarea>").expect("textareas close")];
+                out.append_pair(&name, &unescape(text));
+            }
+        }
+    }
+    out.finish()
+}
+
+/// An attribute's value in a tag's text (quoted with `"`), unescaped.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let needle = format!(" {name}=\"");
+    let at = tag.find(&needle)? + needle.len();
+    let end = tag[at..].find('"')?;
+    Some(unescape(&tag[at..at + end]))
+}
+
+/// Whether a boolean attribute (`checked`, `selected`, `disabled`) is present.
+fn has_attribute(tag: &str, name: &str) -> bool {
+    tag.split(|c: char| c.is_whitespace() || c == '/')
+        .any(|part| part == name || part.starts_with(&format!("{name}=")))
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}

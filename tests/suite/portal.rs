@@ -526,3 +526,123 @@ async fn an_admin_manages_users_and_api_tokens_and_sees_secrets_once() {
         .expect("last admin");
     assert!(error.contains("last AdminUser"), "{error}");
 }
+
+/// The same number through two doors: made through the Provisioning API, opened in the portal
+/// and saved as the page rendered it (a browser without JavaScript pressing "Save changes"),
+/// it is left exactly as it was: the same ETag for the API client, no event in its history.
+#[tokio::test]
+async fn a_number_saved_unchanged_in_the_portal_keeps_its_etag_and_history() {
+    use numbat::provisioning::{Actor, Provisioning, Role};
+    use serde_json::{json, Value};
+    let _renderer = common::one_renderer_at_a_time().await;
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let app = app_without_bundle(&test.db);
+        let mut admin = Browser::signed_in(&app, &test.db, "olga", &[PortalRole::AdminUser]).await;
+        assert_eq!(
+            admin
+                .post_error("/api/admin/settings/save", "sip_header_name=X-Customer-Id")
+                .await,
+            None
+        );
+        let token = common::api_token(&test.db, "bss", &[Role::Admin]).await;
+        let api = |method: &str, path: &str, body: Option<Value>| {
+            let request = Request::builder()
+                .method(method)
+                .uri(format!(
+                    "/provisioning{path}?api-version=2024-02-29-preview"
+                ))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+                .unwrap();
+            let app = app.clone();
+            async move {
+                let (response, text) = common::send(&app, request).await;
+                let etag = response
+                    .headers()
+                    .get("etag")
+                    .map(|e| e.to_str().unwrap().to_owned());
+                (response.status(), etag, text)
+            }
+        };
+        let services = |names: &[&str]| {
+            let mut details = serde_json::Map::new();
+            for name in names {
+                details.insert((*name).to_owned(), json!({ "enabled": true }));
+            }
+            Value::Object(details)
+        };
+        // Every service a number can have without Teams consent, alone and as combined.
+        let cases: [(&str, &[&str], Option<&str>); 5] = [
+            (
+                "+14155550101",
+                &["zoomPhoneCloudPeering"],
+                Some("zoom-site"),
+            ),
+            ("+14155550102", &["azureOperatorCallProtection"], None),
+            ("+442079460001", &["teamsDirectRouting"], Some("site-7")),
+            (
+                "+442079460002",
+                &["teamsDirectRouting", "azureOperatorCallProtection"],
+                None,
+            ),
+            ("+14155550103", &["zoomPhoneCloudPeering"], None),
+        ];
+        let mut account_services =
+            services(&["zoomPhoneCloudPeering", "azureOperatorCallProtection"]);
+        account_services["teamsDirectRouting"] = json!({ "enabled": true, "syncEnabled": false });
+        let (status, _, body) = api(
+            "PUT",
+            "/accounts/every-co",
+            Some(json!({ "name": "every-co", "serviceDetails": account_services })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let core = Provisioning::new(test.db.clone());
+        let reader = Actor::new("t", &[Role::Admin], Door::Api);
+        for (number, on, header) in cases {
+            let mut resource = json!({ "telephoneNumber": number, "accountName": "every-co", "serviceDetails": services(on) });
+            if let Some(header) = header {
+                resource["configuration"] = json!({ "customSipHeader": header });
+            }
+            let path = format!("/accounts/every-co/numbers/{number}");
+            let (status, _, body) = api("PUT", &path, Some(resource)).await;
+            assert_eq!(status, StatusCode::CREATED, "{number}: {body}");
+            let (_, before, before_body) = api("GET", &path, None).await;
+            let history = |core: &Provisioning| {
+                let (core, reader) = (core.clone(), reader.clone());
+                async move {
+                    core.audit_events(&reader, Some("number"), Some(number), None, 100)
+                        .await
+                        .unwrap()
+                        .len()
+                }
+            };
+            let events_before = history(&core).await;
+
+            let (_, page) = admin
+                .get(&format!("/numbers/{}", number.replace('+', "%2B")))
+                .await;
+            let form = common::form_as_rendered(&page, "/api/numbers/save");
+            assert_eq!(
+                admin.post_error("/api/numbers/save", &form).await,
+                None,
+                "{number}: {form}"
+            );
+
+            let (_, after, after_body) = api("GET", &path, None).await;
+            assert_eq!(
+                after, before,
+                "{number}: the ETag moved on an unchanged save ({form})"
+            );
+            assert_eq!(after_body, before_body, "{number}");
+            assert_eq!(
+                history(&core).await,
+                events_before,
+                "{number}: an unchanged save wrote an audit event ({form})"
+            );
+        }
+        test.remove().await;
+    }
+}
