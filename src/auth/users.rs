@@ -255,10 +255,10 @@ pub async fn set_roles(
     if roles.is_empty() {
         return Err(UserError::NoRole);
     }
-    if !roles.contains(&PortalRole::AdminUser) {
-        refuse_losing_last_admin(db, name).await?;
-    }
     let mut tx = db.begin().await?;
+    if !roles.contains(&PortalRole::AdminUser) {
+        refuse_losing_last_admin(&mut tx, name).await?;
+    }
     if !users::set_roles(&mut tx, name, &roles_text(roles)).await? {
         return Err(UserError::NoSuchUser(name.to_owned()));
     }
@@ -274,8 +274,8 @@ pub async fn set_roles(
 
 /// Removes the user and ends their sessions.
 pub async fn remove(db: &Database, by: &str, door: Door, name: &str) -> Result<(), UserError> {
-    refuse_losing_last_admin(db, name).await?;
     let mut tx = db.begin().await?;
+    refuse_losing_last_admin(&mut tx, name).await?;
     if !users::delete(&mut tx, name).await? {
         return Err(UserError::NoSuchUser(name.to_owned()));
     }
@@ -288,12 +288,14 @@ pub async fn remove(db: &Database, by: &str, door: Door, name: &str) -> Result<(
     Ok(())
 }
 
-async fn refuse_losing_last_admin(db: &Database, name: &str) -> Result<(), UserError> {
-    let admins: Vec<String> = users::list(db)
+/// Refuses a change that would leave no AdminUser, checked inside the change's transaction
+/// with every user row locked, so two admins removing each other at once leave one.
+async fn refuse_losing_last_admin(tx: &mut crate::store::Tx, name: &str) -> Result<(), UserError> {
+    let admins: Vec<String> = users::all_for_update(tx)
         .await?
         .into_iter()
-        .filter(|row| PortalRole::parse_list(&row.roles).contains(&PortalRole::AdminUser))
-        .map(|row| row.name)
+        .filter(|(_, roles)| PortalRole::parse_list(roles).contains(&PortalRole::AdminUser))
+        .map(|(name, _)| name)
         .collect();
     if admins.len() == 1 && admins[0] == name {
         return Err(UserError::LastAdmin);

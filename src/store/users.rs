@@ -48,6 +48,18 @@ pub async fn list(db: &Database) -> Result<Vec<UserRow>, StoreError> {
     Ok(on_pool!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await?))
 }
 
+/// Every user's name and roles, locked for the rest of the transaction where the database
+/// has row locks (SQLite's IMMEDIATE transaction already holds the only write lock), in name
+/// order so two such transactions never wait on each other crosswise. Two changes that each
+/// leave "one other" AdminUser cannot both commit: the second reads what the first left.
+pub async fn all_for_update(tx: &mut Tx) -> Result<Vec<(String, String)>, StoreError> {
+    let sql = format!(
+        "SELECT name, roles FROM portal_users ORDER BY name{}",
+        tx.lock_clause()
+    );
+    Ok(on_tx!(tx, conn => sqlx::query_as(&sql).fetch_all(conn).await?))
+}
+
 pub async fn count(db: &Database) -> Result<i64, StoreError> {
     const SQL: &str = "SELECT COUNT(*) FROM portal_users";
     Ok(on_pool!(db, pool => sqlx::query_scalar(SQL).fetch_one(pool).await?))

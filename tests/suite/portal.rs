@@ -646,3 +646,49 @@ async fn a_number_saved_unchanged_in_the_portal_keeps_its_etag_and_history() {
         test.remove().await;
     }
 }
+
+/// Two admins removing each other at the same moment: one removal goes through, the other is
+/// refused as the last AdminUser, and the deployment keeps exactly one (on both databases;
+/// several rounds, so the two removals really meet).
+#[tokio::test]
+async fn two_admins_removing_each_other_at_once_leave_one_admin() {
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let db = &test.db;
+        let mut survivor: Option<String> = None;
+        for round in 0..6 {
+            let (a, b) = (format!("ann-{round}"), format!("bob-{round}"));
+            for name in [&a, &b] {
+                users::add(db, "setup", Door::Cli, name, &[PortalRole::AdminUser])
+                    .await
+                    .unwrap();
+            }
+            if let Some(old) = survivor.take() {
+                users::remove(db, "setup", Door::Cli, &old).await.unwrap();
+            }
+            let (first, second) = tokio::join!(
+                users::remove(db, &a, Door::Portal, &b),
+                users::remove(db, &b, Door::Portal, &a),
+            );
+            let refused = [&first, &second]
+                .iter()
+                .filter(|r| matches!(r, Err(users::UserError::LastAdmin)))
+                .count();
+            assert_eq!(
+                (first.is_ok() as u8 + second.is_ok() as u8, refused),
+                (1, 1),
+                "round {round}: {first:?} {second:?}"
+            );
+            let admins: Vec<String> = users::list(db)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|u| u.roles.contains(&PortalRole::AdminUser))
+                .map(|u| u.name)
+                .collect();
+            assert_eq!(admins.len(), 1, "round {round}: {admins:?}");
+            survivor = admins.into_iter().next();
+        }
+        test.remove().await;
+    }
+}
