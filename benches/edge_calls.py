@@ -35,7 +35,8 @@ of up to 200,000 provisioned numbers (every call is a hit), optional 100/180, 20
   5071 (service side), forwards to the UAS and is ready when it logs `edge ready`.
   Unless --numbat-bin is given, target/release/numbat is built first with `cargo build --release
   --locked` when it is missing or older than a file under src/.
-* Kamailio: the anchor's kamailio.cfg (--kamailio-dir, default ../shared/anchors/kamailio) is
+* Kamailio: the tuned configuration of the measured anchor, kept in this repository as
+  benches/edge/kamailio.cfg (--kamailio-dir names another folder holding a kamailio.cfg), is
   copied to the temporary folder with ANCHOR_DIR set to it and its control socket moved there; its
   table is an SQLite file hdr(number, content) of the same numbers and values. It runs stateless
   (forward()) and tuned: -x tlsf -X tlsf -A BIGBUF -n 2 -m 4000 -M 512, listening on 5070 and
@@ -148,8 +149,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", choices=("edge", "kamailio"), help="measure one proxy only")
     parser.add_argument("--keep-data", action="store_true",
                         help="keep the temporary folder (databases, CSV files, captures) and say where")
-    parser.add_argument("--kamailio-dir", type=Path, default=REPO.parent / "shared" / "anchors" / "kamailio",
-                        help="folder holding the anchor's kamailio.cfg (default: ../shared/anchors/kamailio)")
+    parser.add_argument("--kamailio-dir", type=Path, default=SCENARIOS,
+                        help="folder holding the kamailio.cfg to run (default: benches/edge)")
     parser.add_argument("--edge-arg", action="append", default=[], metavar="ARG",
                         help="one more argument for `numbat edge` (repeat), e.g. --edge-arg=--udp-threads=1")
     parser.add_argument("--numbat-bin", type=Path,
