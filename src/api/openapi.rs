@@ -85,9 +85,10 @@ const LIST: [&str; 6] = [
     "CountRecords",
     "After",
 ];
-const WRITE: [&str; 4] = [
+const WRITE: [&str; 5] = [
     "IfMatch",
     "IfNoneMatch",
+    "IfUnmodifiedSince",
     "RepeatabilityRequestId",
     "RepeatabilityFirstSent",
 ];
@@ -260,9 +261,9 @@ fn components() -> Value {
             "Subdomain": param("subdomain", "query", false, json!({ "type": "string" }), "For a Direct Routing call from Teams: the customer label of the Request-URI host (<label>.1r<n>.<base>), which decides call screening."),
             "Region": param("region", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 2 }), "The Direct Routing region whose domain goes in Contact (default 1)."),
             "DeleteNumbers": param("deleteNumbers", "query", false, json!({ "type": "boolean" }), "Delete the account's numbers with it."),
-            "IfMatch": param("If-Match", "header", false, json!({ "type": "string" }), "Only if the resource is at this ETag (or * for any)."),
-            "IfModifiedSince": param("If-Modified-Since", "header", false, json!({ "type": "string" }), "Reads only: 304 if not changed since this HTTP date."),
-            "IfUnmodifiedSince": param("If-Unmodified-Since", "header", false, json!({ "type": "string" }), "Reads only: 412 if changed since this HTTP date."),
+            "IfMatch": param("If-Match", "header", false, json!({ "type": "string" }), "Only if the resource is at this ETag (or * for any); an ETag this server never gave is 412."),
+            "IfModifiedSince": param("If-Modified-Since", "header", false, json!({ "type": "string" }), "Reads only (ignored on writes): 304 if not changed since this date, in HTTP (RFC 9110) or ISO 8601 form."),
+            "IfUnmodifiedSince": param("If-Unmodified-Since", "header", false, json!({ "type": "string" }), "412 if changed since this date, in HTTP (RFC 9110) or ISO 8601 form; on a write, the resource must exist."),
             "IfNoneMatch": param("If-None-Match", "header", false, json!({ "type": "string" }), "On writes: * creates only. On reads: 304 if at this ETag."),
             "RepeatabilityRequestId": param("Repeatability-Request-ID", "header", false, json!({ "type": "string", "maxLength": 128 }), "Retries with this ID are answered as the first request was."),
             "RepeatabilityFirstSent": param("Repeatability-First-Sent", "header", false, json!({ "type": "string" }), "When the request was first sent (HTTP date)."),
