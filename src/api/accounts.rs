@@ -4,7 +4,7 @@ use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
 use super::paging;
 use super::wire::{AccountIn, AccountOut};
-use crate::domain::{AccountName, Violation};
+use crate::domain::AccountName;
 use crate::provisioning::{AccountFilter, Outcome};
 use crate::server::AppState;
 use axum::extract::{OriginalUri, Path, State};
@@ -137,12 +137,4 @@ pub async fn delete(
         )
         .await?;
     Ok(super::no_content())
-}
-
-pub fn unsupported_filter() -> ApiError {
-    ApiError::invalid(Violation::new(
-        "filter",
-        "UnsupportedFilter",
-        "filter expressions are not supported yet; list without filter and page with nextLink",
-    ))
 }

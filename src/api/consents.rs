@@ -2,11 +2,13 @@
 
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
+use super::filter::{self, Resource};
 use super::paging;
 use crate::domain::consent::{RelationshipChange, RequestForInformation, TeamsCivicAddress};
 use crate::domain::{TenantId, Violation};
-use crate::provisioning::{ProvisioningError, RfiRecord};
+use crate::provisioning::{Actor, CivicAddressRecord, Provisioning, ProvisioningError, RfiRecord};
 use crate::server::AppState;
+use crate::store::filter::Expr;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,22 +48,25 @@ pub async fn list_rfis(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if query.filter.is_some() {
-        return Err(super::accounts::unsupported_filter());
-    }
+    let filter = parsed_filter(&query, Resource::Rfis)?;
     let after = query.after.as_deref().map(tenant).transpose()?;
     let (records, more) = paging::page_of(
         &query,
         after,
         |r: &RfiRecord| r.rfi.tenant_id.clone(),
         |after: Option<TenantId>, limit| {
-            let (core, actor) = (&state.core, &actor);
-            async move { Ok(core.list_rfis(actor, after.as_ref(), limit).await?) }
+            let (core, actor, filter) = (&state.core, &actor, filter.as_ref());
+            async move { rfis_matching(core, actor, filter, after, limit).await }
         },
     )
     .await?;
-    let count = match query.count_records {
-        Some(true) => Some(state.core.count_rfis(&actor).await?),
+    let count = match (query.count_records, &filter) {
+        (Some(true), None) => Some(state.core.count_rfis(&actor).await?),
+        (Some(true), Some(filter)) => Some(
+            rfis_matching(&state.core, &actor, Some(filter), None, i64::MAX)
+                .await?
+                .len() as i64,
+        ),
         _ => None,
     };
     let last = records.last().map(|r| r.rfi.tenant_id.to_string());
@@ -148,31 +153,37 @@ pub async fn list_civic_addresses(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let name = extract::account_name(&account)?;
-    if query.filter.is_some() {
-        return Err(super::accounts::unsupported_filter());
-    }
+    let filter = parsed_filter(&query, Resource::CivicAddresses)?;
     let (records, more) = paging::page_of(
         &query,
         query.after.clone(),
-        |r: &crate::provisioning::CivicAddressRecord| r.address.id.clone(),
+        |r: &CivicAddressRecord| r.address.id.clone(),
         |after: Option<String>, limit| {
-            let (core, actor, name) = (&state.core, &actor, &name);
+            let (core, actor, name, filter) = (&state.core, &actor, &name, filter.as_ref());
             async move {
-                Ok(core
-                    .list_civic_addresses(actor, name, after.as_deref(), limit)
-                    .await?)
+                let records = core
+                    .list_civic_addresses(actor, name, after.as_deref(), limit_for(filter, limit))
+                    .await?;
+                Ok(keep_matching(records, filter, limit, |r| {
+                    serde_json::to_value(&r.address)
+                }))
             }
         },
     )
     .await?;
     let count = match query.count_records {
-        Some(true) => Some(
-            state
+        Some(true) => {
+            let all = state
                 .core
                 .list_civic_addresses(&actor, &name, None, i64::MAX)
-                .await?
+                .await?;
+            Some(
+                keep_matching(all, filter.as_ref(), i64::MAX, |r| {
+                    serde_json::to_value(&r.address)
+                })
                 .len() as i64,
-        ),
+            )
+        }
         _ => None,
     };
     let last = records.last().map(|r| r.address.id.clone());
@@ -364,4 +375,68 @@ pub async fn retry_sync(
     let only = (!listed.is_empty()).then_some(listed.as_slice());
     let retried = state.core.retry_sync(actor, account, only).await?;
     Ok(Json(serde_json::json!({ "retried": retried })).into_response())
+}
+
+/// The list's `filter`, parsed for `resource`, if it has one.
+fn parsed_filter(query: &ListQuery, resource: Resource) -> Result<Option<Expr>, ApiError> {
+    query
+        .filter
+        .as_deref()
+        .map(|f| filter::parse(f, resource))
+        .transpose()
+}
+
+/// A civic address list is one tenant's few: with a filter, all of them are read and tested.
+fn limit_for(filter: Option<&Expr>, limit: i64) -> i64 {
+    if filter.is_some() {
+        i64::MAX
+    } else {
+        limit
+    }
+}
+
+/// The first `limit` of `records` whose wire form passes `filter` (all of them without one).
+fn keep_matching<R, E>(
+    records: Vec<R>,
+    filter: Option<&Expr>,
+    limit: i64,
+    wire: impl Fn(&R) -> Result<serde_json::Value, E>,
+) -> Vec<R> {
+    let Some(filter) = filter else {
+        return records;
+    };
+    records
+        .into_iter()
+        .filter(|r| wire(r).is_ok_and(|w| filter.matches(&w)))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
+}
+
+/// Up to `limit` consents after `after` whose wire form passes `filter`, read from the core a
+/// chunk at a time until enough pass or the list ends.
+async fn rfis_matching(
+    core: &Provisioning,
+    actor: &Actor,
+    filter: Option<&Expr>,
+    after: Option<TenantId>,
+    limit: i64,
+) -> Result<Vec<RfiRecord>, ApiError> {
+    const CHUNK: i64 = 500;
+    let Some(filter) = filter else {
+        return Ok(core.list_rfis(actor, after.as_ref(), limit).await?);
+    };
+    let mut out = Vec::new();
+    let mut cursor = after;
+    loop {
+        let chunk = core.list_rfis(actor, cursor.as_ref(), CHUNK).await?;
+        let ended = (chunk.len() as i64) < CHUNK;
+        cursor = chunk.last().map(|r| r.rfi.tenant_id.clone());
+        let wanted = usize::try_from(limit).unwrap_or(usize::MAX) - out.len();
+        out.extend(keep_matching(chunk, Some(filter), wanted as i64, |r| {
+            serde_json::to_value(RfiOut::from(r))
+        }));
+        if ended || out.len() as i64 >= limit {
+            return Ok(out);
+        }
+    }
 }

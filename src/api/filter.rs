@@ -5,13 +5,17 @@
 
 use super::error::ApiError;
 use crate::domain::{Service, Violation};
-use crate::store::filter::{Expr, Field, Value};
+use crate::store::filter::{Expr, Field, Value, WireField};
 
 /// Which list a filter is for: it decides the field names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resource {
     Numbers,
     Accounts,
+    /// Requests for information (consents), filtered in memory.
+    Rfis,
+    /// A Teams tenant's civic addresses, filtered in memory.
+    CivicAddresses,
 }
 
 impl Resource {
@@ -24,7 +28,12 @@ impl Resource {
             Service::from_wire_name(wire).map(Field::ServiceEnabled)
         };
         match (self, name.as_str()) {
-            (_, "serviceProvisioningStatus") => Some(Field::ProvisioningStatus),
+            (Resource::Rfis, "serviceProvisioningStatus") => {
+                Some(Field::Wire(WireField::ProvisioningStatus))
+            }
+            (Resource::Numbers | Resource::Accounts, "serviceProvisioningStatus") => {
+                Some(Field::ProvisioningStatus)
+            }
             (Resource::Numbers, "telephoneNumber") => Some(Field::TelephoneNumber),
             (Resource::Numbers, "accountName") => Some(Field::AccountName),
             (Resource::Numbers, "configuration.customSipHeader") => Some(Field::CustomSipHeader),
@@ -33,6 +42,27 @@ impl Resource {
             (Resource::Accounts, "name") => Some(Field::AccountName),
             (Resource::Accounts, "correlationId") => Some(Field::CorrelationId),
             (Resource::Accounts, "serviceDetails.teamsTenantId") => Some(Field::TeamsTenantId),
+            (Resource::Rfis, "id") => Some(Field::Wire(WireField::Id)),
+            (Resource::Rfis, "tenantId") => Some(Field::Wire(WireField::TenantId)),
+            (Resource::Rfis, "accountName") => Some(Field::Wire(WireField::AccountName)),
+            (Resource::Rfis, "status") => Some(Field::Wire(WireField::ConsentStatus)),
+            (Resource::Rfis, "customerRelationship.status") => {
+                Some(Field::Wire(WireField::RelationshipStatus))
+            }
+            (Resource::CivicAddresses, field) => Some(Field::Wire(match field {
+                "id" => WireField::Id,
+                "tenantId" => WireField::TenantId,
+                "validationStatus" => WireField::ValidationStatus,
+                "country" => WireField::Country,
+                "stateOrProvince" => WireField::StateOrProvince,
+                "cityOrTown" => WireField::CityOrTown,
+                "postalOrZipCode" => WireField::PostalOrZipCode,
+                "companyName" => WireField::CompanyName,
+                "description" => WireField::Description,
+                "defaultLocationId" => WireField::DefaultLocationId,
+                _ => return None,
+            })),
+            (Resource::Rfis, _) => None,
             (_, other) => service(other),
         }
     }
@@ -47,6 +77,15 @@ impl Resource {
             Resource::Accounts => {
                 "eq/ne on name, correlationId, serviceProvisioningStatus, serviceDetails/teamsTenantId (also null), \
                  serviceDetails/<service>/enabled (true/false); startswith(name,'abc'); and, or, not, parentheses"
+            }
+            Resource::Rfis => {
+                "eq/ne on id, tenantId, accountName, status, customerRelationship/status, \
+                 serviceProvisioningStatus (also null); startswith(tenantId,'abc'); and, or, not, parentheses"
+            }
+            Resource::CivicAddresses => {
+                "eq/ne on id, tenantId, validationStatus, country, stateOrProvince, cityOrTown, \
+                 postalOrZipCode, companyName, description, defaultLocationId (also null); \
+                 startswith on any of them; and, or, not, parentheses"
             }
         }
     }
@@ -217,7 +256,17 @@ impl Parser {
                     return Err("startswith needs a field".into());
                 };
                 let field = self.field(&name)?;
-                if !matches!(field, Field::TelephoneNumber | Field::AccountName) {
+                let prefixable = match self.resource {
+                    Resource::Numbers | Resource::Accounts => {
+                        matches!(field, Field::TelephoneNumber | Field::AccountName)
+                    }
+                    Resource::Rfis => matches!(
+                        field,
+                        Field::Wire(WireField::TenantId | WireField::AccountName | WireField::Id)
+                    ),
+                    Resource::CivicAddresses => true,
+                };
+                if !prefixable {
                     return Err(format!(
                         "startswith works on telephoneNumber and names, not {name}"
                     ));

@@ -1,5 +1,7 @@
 //! Filter expressions over stored fields (what an OData-style `filter` becomes), compiled to
-//! SQL with every value bound as a parameter and every column from a fixed list.
+//! SQL with every value bound as a parameter and every column from a fixed list; or, for the
+//! small lists kept as documents (consents, civic addresses), tested against a record's wire
+//! form in memory.
 
 use super::accounts::column_prefix;
 use crate::domain::Service;
@@ -16,6 +18,49 @@ pub enum Field {
     CorrelationId,
     TeamsTenantId,
     ServiceEnabled(Service),
+    /// A field of a document-shaped resource, by where it sits in its wire form.
+    Wire(WireField),
+}
+
+/// The fields of consents and civic addresses a filter may test, as the API writes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireField {
+    Id,
+    TenantId,
+    AccountName,
+    ConsentStatus,
+    RelationshipStatus,
+    ProvisioningStatus,
+    ValidationStatus,
+    Country,
+    StateOrProvince,
+    CityOrTown,
+    PostalOrZipCode,
+    CompanyName,
+    Description,
+    DefaultLocationId,
+}
+
+impl WireField {
+    /// Where the field sits in the resource's JSON (a JSON pointer).
+    pub fn pointer(self) -> &'static str {
+        match self {
+            WireField::Id => "/id",
+            WireField::TenantId => "/tenantId",
+            WireField::AccountName => "/accountName",
+            WireField::ConsentStatus => "/status",
+            WireField::RelationshipStatus => "/customerRelationship/status",
+            WireField::ProvisioningStatus => "/serviceProvisioningStatus",
+            WireField::ValidationStatus => "/validationStatus",
+            WireField::Country => "/country",
+            WireField::StateOrProvince => "/stateOrProvince",
+            WireField::CityOrTown => "/cityOrTown",
+            WireField::PostalOrZipCode => "/postalOrZipCode",
+            WireField::CompanyName => "/companyName",
+            WireField::Description => "/description",
+            WireField::DefaultLocationId => "/defaultLocationId",
+        }
+    }
 }
 
 impl Field {
@@ -61,6 +106,40 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// Whether a resource, in the JSON form the API answers with, passes the expression, with
+    /// SQL's meaning: `eq` compares exactly, `ne` and `eq false` also pass a field that is
+    /// absent or null, `eq null` passes only those. Only [`Field::Wire`] fields are looked up;
+    /// any other field is absent here.
+    pub fn matches(&self, wire: &serde_json::Value) -> bool {
+        use serde_json::Value as Json;
+        let get = |field: &Field| match field {
+            Field::Wire(w) => wire.pointer(w.pointer()).filter(|v| !v.is_null()),
+            _ => None,
+        };
+        match self {
+            Expr::Eq(field, Value::Null) => get(field).is_none(),
+            Expr::Ne(field, Value::Null) => get(field).is_some(),
+            Expr::Eq(field, Value::Bool(b)) => {
+                get(field).and_then(Json::as_bool).unwrap_or(false) == *b
+            }
+            Expr::Ne(field, Value::Bool(b)) => {
+                get(field).and_then(Json::as_bool).unwrap_or(false) != *b
+            }
+            Expr::Eq(field, Value::Text(text)) => {
+                get(field).and_then(Json::as_str) == Some(text.as_str())
+            }
+            Expr::Ne(field, Value::Text(text)) => {
+                get(field).and_then(Json::as_str) != Some(text.as_str())
+            }
+            Expr::StartsWith(field, prefix) => get(field)
+                .and_then(Json::as_str)
+                .is_some_and(|v| v.starts_with(prefix.as_str())),
+            Expr::And(a, b) => a.matches(wire) && b.matches(wire),
+            Expr::Or(a, b) => a.matches(wire) || b.matches(wire),
+            Expr::Not(a) => !a.matches(wire),
+        }
+    }
+
     /// Whether every field the expression names exists in `table`.
     pub fn fits(&self, table: Table) -> Result<(), Field> {
         match self {
