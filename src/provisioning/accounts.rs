@@ -30,10 +30,9 @@ impl Provisioning {
         precondition.check(
             RESOURCE,
             key,
-            current.as_ref().map(|c| Current {
-                version: c.version,
-                updated_at: &c.updated_at,
-            }),
+            current
+                .as_ref()
+                .map(|c| Current::new(c.version, &c.updated_at)),
         )?;
 
         let violations = rules::check_account(
@@ -146,10 +145,9 @@ impl Provisioning {
         precondition.check(
             RESOURCE,
             key,
-            current.as_ref().map(|c| Current {
-                version: c.version,
-                updated_at: &c.updated_at,
-            }),
+            current
+                .as_ref()
+                .map(|c| Current::new(c.version, &c.updated_at)),
         )?;
         let Some(current) = current else {
             return Err(ProvisioningError::not_found(RESOURCE, key));

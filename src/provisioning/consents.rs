@@ -89,10 +89,9 @@ impl Provisioning {
         precondition.check(
             RFI,
             &key,
-            current.as_ref().map(|c| Current {
-                version: c.version,
-                updated_at: &c.updated_at,
-            }),
+            current
+                .as_ref()
+                .map(|c| Current::new(c.version, &c.updated_at)),
         )?;
         let Some(current) = current else {
             return Err(ProvisioningError::not_found(RFI, key));

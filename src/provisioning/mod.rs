@@ -67,6 +67,15 @@ pub struct Current<'a> {
     pub updated_at: &'a str,
 }
 
+impl<'a> Current<'a> {
+    pub fn new(version: i64, updated_at: &'a str) -> Self {
+        Self {
+            version,
+            updated_at,
+        }
+    }
+}
+
 /// Seconds since 1970 of a stored RFC 3339 time; a time that does not parse counts as now
 /// and later, so a date condition fails safe.
 pub fn changed_at_second(stored: &str) -> i64 {

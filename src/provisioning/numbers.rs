@@ -156,10 +156,7 @@ impl Provisioning {
             precondition.check(
                 RESOURCE,
                 number.telephone_number.as_str(),
-                current.map(|c| Current {
-                    version: c.version,
-                    updated_at: &c.updated_at,
-                }),
+                current.map(|c| Current::new(c.version, &c.updated_at)),
             )?;
             if !seen.insert(&number.telephone_number) {
                 violations.push(
@@ -372,10 +369,7 @@ impl Provisioning {
             precondition.check(
                 RESOURCE,
                 number.as_str(),
-                current.map(|c| Current {
-                    version: c.version,
-                    updated_at: &c.updated_at,
-                }),
+                current.map(|c| Current::new(c.version, &c.updated_at)),
             )?;
             match current {
                 None => violations.push(
