@@ -18,8 +18,8 @@ pub use account::{
     Account, AccountServices, DirectRoutingConfig, ProvisioningStatus, SubdomainStatus,
 };
 pub use names::{
-    AccountName, BaseDomain, CustomSipHeader, SipHeaderName, SubdomainLabel, SubdomainToken,
-    TenantId,
+    AccountName, BaseDomain, CustomSipHeader, CustomerDomain, SipHeaderName, SubdomainLabel,
+    SubdomainToken, TenantId,
 };
 pub use number::{AssignmentStatus, Number, NumberServices, TeamsNumberConfig, TeamsNumberService};
 pub use service::{FlowThrough, Service, ServiceTraits};

@@ -211,8 +211,94 @@ impl BaseDomain {
 
     /// The per-region Direct Routing domain, `1r<region>.<base>`.
     pub fn region_domain(&self, region: u8) -> String {
-        format!("1r{region}.{}", self.0)
+        format!("{REGION_PREFIX}{region}.{}", self.0)
     }
 }
 
 string_newtype!(BaseDomain);
+
+#[cfg(test)]
+mod customer_domain_tests {
+    use super::CustomerDomain;
+
+    #[test]
+    fn a_customer_domain_reads_back_as_it_was_written() {
+        let written = CustomerDomain {
+            label: "contoso",
+            region: 2,
+            base: "dep1.example",
+        };
+        assert_eq!(written.to_string(), "contoso.1r2.dep1.example");
+        assert_eq!(
+            CustomerDomain::parse("contoso.1r2.dep1.example", "dep1.example"),
+            Some(written)
+        );
+        assert_eq!(
+            CustomerDomain::parse("Contoso.1R2.DEP1.example", "dep1.example").map(|d| d.label),
+            Some("Contoso")
+        );
+        for other in [
+            "contoso.1r.dep1.example",
+            "contoso.2r1.dep1.example",
+            "contoso.1r1.dep2.example",
+            ".1r1.dep1.example",
+            "1r1.dep1.example",
+            "contoso.1rx.dep1.example",
+            "contoso.1r999.dep1.example",
+        ] {
+            assert_eq!(
+                CustomerDomain::parse(other, "dep1.example"),
+                None,
+                "{other}"
+            );
+        }
+    }
+}
+
+/// How a Direct Routing region's domain starts: `1r1`, `1r2`.
+const REGION_PREFIX: &str = "1r";
+
+/// A Direct Routing customer's domain, `<label>.1r<region>.<base>`: the one place that writes
+/// it (Contact headers toward Teams, the DNS records, the portal, the length rule) and reads it
+/// back (the Request-URI host of a call from Teams).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CustomerDomain<'a> {
+    pub label: &'a str,
+    pub region: u8,
+    pub base: &'a str,
+}
+
+impl fmt::Display for CustomerDomain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{REGION_PREFIX}{}.{}",
+            self.label, self.region, self.base
+        )
+    }
+}
+
+impl<'a> CustomerDomain<'a> {
+    /// `host` read as a customer domain under `base` (any case), when it is one; its parts are
+    /// `host`'s own.
+    pub fn parse(host: &'a str, base: &str) -> Option<Self> {
+        let (label, rest) = host.split_once('.')?;
+        let (region, rest) = rest.split_once('.')?;
+        let digits = region
+            .get(..REGION_PREFIX.len())
+            .filter(|p| p.eq_ignore_ascii_case(REGION_PREFIX))
+            .map(|_| &region[REGION_PREFIX.len()..])?;
+        if label.is_empty()
+            || digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || !rest.eq_ignore_ascii_case(base)
+        {
+            return None;
+        }
+        Some(Self {
+            label,
+            region: digits.parse().ok()?,
+            base: rest,
+        })
+    }
+}

@@ -108,7 +108,14 @@ pub fn check_account(
     if let (Some(config), Some(base)) = (&new.direct_routing, base_domain) {
         let longest = [1u8, 2]
             .into_iter()
-            .map(|region| format!("{}.{}", config.subdomain, base.region_domain(region)))
+            .map(|region| {
+                super::CustomerDomain {
+                    label: config.subdomain.as_str(),
+                    region,
+                    base: base.as_str(),
+                }
+                .to_string()
+            })
             .max_by_key(String::len)
             .unwrap_or_default();
         if longest.len() > MAX_CUSTOMER_FQDN {

@@ -19,7 +19,7 @@ pub mod tls;
 pub mod transport;
 
 use crate::dns::{self, SharedZone, Zone};
-use crate::domain::{AccountName, SubdomainStatus};
+use crate::domain::{AccountName, CustomerDomain, SubdomainStatus};
 use crate::provisioning::{Actor, Door, Provisioning, Role};
 use crate::routing::feed::{Feed, Overrides, SharedIndex};
 use crate::routing::RoutingIndex;
@@ -325,7 +325,12 @@ impl DnsKeeper {
                 continue;
             }
             for (region, token) in [(1, &dr.tokens[0]), (2, &dr.tokens[1])] {
-                zone.add_txt(&format!("{}.1r{region}.{base}", dr.label), token);
+                let name = CustomerDomain {
+                    label: &dr.label,
+                    region,
+                    base,
+                };
+                zone.add_txt(&name.to_string(), token);
             }
         }
         *self.zone.write().expect("zone lock") = Arc::new(zone);
@@ -360,8 +365,12 @@ impl DnsKeeper {
             let dr = account.direct_routing.as_ref().expect("filtered");
             let mut matches = true;
             for (region, token) in [(1, &dr.tokens[0]), (2, &dr.tokens[1])] {
-                let served =
-                    dns::query_txt(ask, &format!("{}.1r{region}.{base}", dr.label)).await?;
+                let name = CustomerDomain {
+                    label: &dr.label,
+                    region,
+                    base: &base,
+                };
+                let served = dns::query_txt(ask, &name.to_string()).await?;
                 matches &= served.len() == 1 && *served[0] == **token;
             }
             let status = if matches {

@@ -11,9 +11,9 @@ use super::hops::{self, Choice, Health};
 use super::metrics::{EdgeMetrics, Rejection};
 use super::seal::Keys;
 use super::sip::{self, first_of_list, param, uri_of, uri_parts, Message, Name};
-use crate::domain::{LineType, Service, TelephoneNumber};
+use crate::domain::{CustomerDomain, Service};
 use crate::routing::feed::SharedIndex;
-use crate::routing::{self, Arrival, Direction, RoutingIndex};
+use crate::routing::{self, Direction, RoutingIndex};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -323,7 +323,7 @@ impl Proxy {
     pub fn new(config: EdgeConfig, index: SharedIndex) -> Self {
         // The numbering plan's metadata loads on first use: half a second (debug build) that
         // the first unprovisioned call would otherwise spend holding a UDP thread.
-        let _ = line_type_of("+442079460000");
+        let _ = routing::line_type_of("+442079460000");
         let health = Arc::new(Health::new(&config.operator_next_hop, &config.next_hops));
         let own = [Side::Operator, Side::Service].map(|side| {
             [Transport::Udp, Transport::Tcp, Transport::Tls]
@@ -803,25 +803,7 @@ impl Proxy {
         direction: Direction,
         label: Option<&str>,
     ) -> routing::Decision {
-        let provisioned = index.number(number);
-        let line_type = if provisioned.is_some() {
-            LineType::Unknown
-        } else {
-            line_type_of(number)
-        };
-        let arrival = Arrival {
-            direct_routing_label: label,
-            direct_routing_account: label.and_then(|l| index.account_by_label(l)),
-        };
-        routing::decide(
-            number,
-            direction,
-            provisioned,
-            line_type,
-            arrival,
-            &index.settings,
-            self.config.region,
-        )
+        index.decide(number, direction, label, self.config.region)
     }
 
     /// The customer label of a Request-URI host `<label>.1r<n>.<base>`.
@@ -829,13 +811,7 @@ impl Proxy {
         let base = index.settings.base_domain.as_deref()?;
         let parts = uri_parts(uri)?;
         let host = std::str::from_utf8(&uri[parts.host]).ok()?;
-        let (label, region_domain) = host.split_once('.')?;
-        let (region, rest) = region_domain.split_once('.')?;
-        let region = region.as_bytes();
-        let is_region = region.len() >= 3
-            && region[..2].eq_ignore_ascii_case(b"1r")
-            && region[2..].iter().all(|b| b.is_ascii_digit());
-        (is_region && rest.eq_ignore_ascii_case(base)).then_some(label)
+        CustomerDomain::parse(host, base).map(|domain| domain.label)
     }
 
     /// A Direct Routing number's customer domain, for Contact headers toward Teams.
@@ -1098,27 +1074,28 @@ impl Proxy {
             call_id,
         ]);
         let top = &mut edits.top;
-        top.extend_from_slice(b"Via: SIP/2.0/");
-        top.extend_from_slice(transport.via_name().as_bytes());
-        top.push(b' ');
-        top.extend_from_slice(self.own_hostport(towards, transport).as_bytes());
-        top.extend_from_slice(b";branch=");
-        top.extend_from_slice(branch.as_bytes());
-        top.extend_from_slice(b";nbs=");
-        top.extend_from_slice(&side);
-        top.extend_from_slice(b";nbr=");
-        top.extend_from_slice(nbr.as_bytes());
+        put(
+            top,
+            &[
+                b"Via: SIP/2.0/",
+                transport.via_name().as_bytes(),
+                b" ",
+                self.own_hostport(towards, transport).as_bytes(),
+                b";branch=",
+                branch.as_bytes(),
+                b";nbs=",
+                &side,
+                b";nbr=",
+                nbr.as_bytes(),
+            ],
+        );
         if !nbt.is_empty() {
-            top.extend_from_slice(b";nbt=");
-            top.extend_from_slice(nbt);
+            put(top, &[b";nbt=", nbt]);
         }
         if !nbc.as_bytes().is_empty() {
-            top.extend_from_slice(b";nbc=");
-            top.extend_from_slice(nbc.as_bytes());
+            put(top, &[b";nbc=", nbc.as_bytes()]);
         }
-        top.extend_from_slice(b";nbm=");
-        top.extend_from_slice(&mac);
-        top.extend_from_slice(b"\r\n");
+        put(top, &[b";nbm=", &mac, b"\r\n"]);
     }
 
     /// Two Record-Route entries, one per side, each signed with where a request that comes
@@ -1152,15 +1129,19 @@ impl Proxy {
                 .config
                 .keys
                 .sign(&[&[side.code() as u8], token.as_bytes(), call_id]);
-            top.extend_from_slice(b"Record-Route: <sip:");
-            top.extend_from_slice(self.own_hostport(side, transport).as_bytes());
-            top.extend_from_slice(b";lr;nbd=");
-            top.extend_from_slice(token.as_bytes());
-            top.extend_from_slice(b";nbm=");
-            top.extend_from_slice(&mac);
+            put(
+                top,
+                &[
+                    b"Record-Route: <sip:",
+                    self.own_hostport(side, transport).as_bytes(),
+                    b";lr;nbd=",
+                    token.as_bytes(),
+                    b";nbm=",
+                    &mac,
+                ],
+            );
             if let Some(t) = transport.uri_param() {
-                top.extend_from_slice(b";transport=");
-                top.extend_from_slice(t.as_bytes());
+                put(top, &[b";transport=", t.as_bytes()]);
             }
             top.extend_from_slice(b">\r\n");
         }
@@ -1226,18 +1207,11 @@ fn host_ip(uri: &[u8], parts: &sip::UriParts) -> Option<IpAddr> {
         .ok()
 }
 
-/// What the numbering plan says a number is, for the default rule.
-fn line_type_of(number: &str) -> LineType {
-    let with_plus;
-    let text = if number.starts_with('+') {
-        number
-    } else {
-        with_plus = format!("+{number}");
-        &with_plus
-    };
-    TelephoneNumber::parse(text)
-        .map(|n| n.classify().line_type)
-        .unwrap_or_default()
+/// Appends each of `parts` to `out`, in order.
+fn put(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    for part in parts {
+        out.extend_from_slice(part);
+    }
 }
 
 /// `write!` into a byte buffer.

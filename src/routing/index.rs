@@ -6,7 +6,7 @@
 //! laid over it, which is merged into the array once it grows. Header values live in one text
 //! arena. A million numbers with 50-character values take about 70 MB.
 
-use super::{number_key, AccountRoute, NumberRoute, RoutingSettings};
+use super::{number_key, AccountRoute, Arrival, Decision, Direction, NumberRoute, RoutingSettings};
 use crate::domain::LineType;
 use std::collections::HashMap;
 
@@ -143,6 +143,38 @@ impl RoutingIndex {
         self.sorted_position(key)
             .ok()
             .map(|at| self.sorted_slots[at])
+    }
+
+    /// What happens to a call whose service-side party is `number` (see [`super::decide`]),
+    /// with the facts this index holds: the one decision the edge makes for every call and the
+    /// lookup endpoint answers. `label` is the Direct Routing customer label the call arrived
+    /// on (a call from Teams), `region` the edge's Direct Routing region.
+    pub fn decide(
+        &self,
+        number: &str,
+        direction: Direction,
+        label: Option<&str>,
+        region: u8,
+    ) -> Decision {
+        let provisioned = self.number(number);
+        let line_type = if provisioned.is_some() {
+            LineType::Unknown
+        } else {
+            super::line_type_of(number)
+        };
+        let arrival = Arrival {
+            direct_routing_label: label,
+            direct_routing_account: label.and_then(|l| self.account_by_label(l)),
+        };
+        super::decide(
+            number,
+            direction,
+            provisioned,
+            line_type,
+            arrival,
+            &self.settings,
+            region,
+        )
     }
 
     /// A number's routing facts, by its text (`+<digits>`).

@@ -144,11 +144,31 @@ pub struct Arrival<'a> {
     pub direct_routing_account: Option<&'a AccountRoute>,
 }
 
+/// What the numbering plan says a number is (`+` optional), for the default rule on numbers
+/// nobody provisioned.
+pub fn line_type_of(number: &str) -> LineType {
+    let with_plus;
+    let text = if number.starts_with('+') {
+        number
+    } else {
+        with_plus = format!("+{number}");
+        &with_plus
+    };
+    crate::domain::TelephoneNumber::parse(text)
+        .map(|n| n.classify().line_type)
+        .unwrap_or_default()
+}
+
 /// The Direct Routing customer domain of `account` in `region`, when it and the base domain
 /// are known.
 pub fn customer_domain(account: &AccountRoute, base: Option<&str>, region: u8) -> Option<String> {
     let dr = account.direct_routing.as_ref()?;
-    Some(format!("{}.1r{region}.{}", dr.label, base?))
+    let domain = crate::domain::CustomerDomain {
+        label: &dr.label,
+        region,
+        base: base?,
+    };
+    Some(domain.to_string())
 }
 
 /// Decides what happens to a call whose operator-side party is elsewhere and whose

@@ -134,6 +134,24 @@ pub async fn all_accounts(db: &Database) -> Result<Vec<AccountRoute>, StoreError
     })
 }
 
+/// The accounts whose Direct Routing subdomain label is `label` (any case), oldest first (the
+/// oldest holds a label two accounts ask for), through the label's index.
+pub async fn accounts_by_label(
+    db: &Database,
+    label: &str,
+) -> Result<Vec<AccountRoute>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE LOWER(dr_subdomain) = $1 ORDER BY created_at, name"
+    );
+    on_pool!(db, pool => {
+        let rows = sqlx::query_as::<_, AccountRow>(&sql)
+            .bind(label.to_ascii_lowercase())
+            .fetch_all(pool)
+            .await?;
+        Ok(rows.into_iter().map(AccountRoute::from).collect())
+    })
+}
+
 /// The accounts among `names` that exist.
 pub async fn accounts(db: &Database, names: &[String]) -> Result<Vec<AccountRoute>, StoreError> {
     let mut found = Vec::new();

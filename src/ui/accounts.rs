@@ -241,14 +241,17 @@ pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> 
         .await
         .map_err(refused)?;
     let settings = state.core.settings(&actor).await.map_err(refused)?;
-    let customer_domains = match (
-        &record.account.direct_routing,
-        settings.direct_routing_domains(),
-    ) {
-        (Some(dr), Some(domains)) => domains
-            .iter()
-            .map(|d| format!("{}.{d}", dr.subdomain.as_str()))
-            .collect(),
+    let customer_domains = match (&record.account.direct_routing, &settings.base_domain) {
+        (Some(dr), Some(base)) => [1, 2]
+            .map(|region| {
+                crate::domain::CustomerDomain {
+                    label: dr.subdomain.as_str(),
+                    region,
+                    base: base.as_str(),
+                }
+                .to_string()
+            })
+            .to_vec(),
         _ => Vec::new(),
     };
     let (civic_addresses, civic_note) = if record.account.teams_tenant_id.is_none() {

@@ -857,6 +857,13 @@ async fn the_lookup_endpoint_gives_the_edges_decision() {
     ))
     .await;
     assert_eq!(body["rejection"]["status"], 403, "{body}");
+    // A label is a DNS name: any case finds its account.
+    let (_, body) = get(format!(
+        "/routing/{}?direction=toOperator&subdomain=CONTOSO",
+        STRANGER.replace('+', "%2B")
+    ))
+    .await;
+    assert_eq!(body["rejection"]["status"], 403, "{body}");
     let (_, body) = get(format!(
         "/routing/{}?direction=toOperator&subdomain=fabrikam",
         STRANGER.replace('+', "%2B")
