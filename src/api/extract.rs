@@ -160,6 +160,10 @@ pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
+    // Both dates are read first, so one that is no date is refused whichever condition wins;
+    // If-Modified-Since means nothing on a write, but is refused all the same when it is no date.
+    header_date(headers, "If-Modified-Since")?;
+    let unmodified_since = header_date(headers, "If-Unmodified-Since")?;
     let first_version = |list: &str| list.split(',').find_map(|tag| parse_etag(tag.trim()));
     if let Some(list) = header("if-match") {
         if list == "*" {
@@ -167,7 +171,7 @@ pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
         }
         return Ok(first_version(list).map_or(Precondition::NeverMatches, Precondition::IfMatch));
     }
-    if let Some(at) = header_date(headers, "If-Unmodified-Since")? {
+    if let Some(at) = unmodified_since {
         return Ok(Precondition::IfUnmodifiedSince(at));
     }
     if let Some(list) = header("if-none-match") {

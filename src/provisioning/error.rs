@@ -33,7 +33,7 @@ pub enum ProvisioningError {
         items: Violations,
     },
     /// A conditional write whose condition does not hold; nothing was changed.
-    #[error("{resource} {key} is at version {current:?}, not the one the request expects")]
+    #[error("{resource} {key} {}, which the request's condition does not allow", state_of(*current))]
     PreconditionFailed {
         resource: &'static str,
         key: String,
@@ -41,6 +41,14 @@ pub enum ProvisioningError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A resource's state as a refused condition saw it.
+fn state_of(current: Option<i64>) -> String {
+    match current {
+        Some(version) => format!("is at ETag \"{version}\""),
+        None => "does not exist".to_owned(),
+    }
 }
 
 impl ProvisioningError {

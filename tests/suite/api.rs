@@ -1358,6 +1358,23 @@ async fn date_conditions_apply_to_reads_and_writes_in_http_and_iso_8601_forms() 
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["target"], "If-Unmodified-Since");
+    // A date that is none is refused even beside a condition that would win, and even where
+    // the header means nothing (If-Modified-Since on a write).
+    for (name, extra) in [
+        ("If-Unmodified-Since", ("if-match", "*")),
+        ("If-Modified-Since", ("if-none-match", "\"0\"")),
+    ] {
+        let (status, _, body) = api
+            .call(
+                "PUT",
+                "/accounts/contoso",
+                Some(dr_account("contoso")),
+                &[(name, ""), extra],
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+        assert_eq!(body["error"]["target"], name);
+    }
 }
 
 #[tokio::test]
