@@ -222,6 +222,8 @@ pub struct TeamsSettings {
     pub assignment_status: Option<String>,
     pub usage: Option<String>,
     pub capabilities: String,
+    /// Comma-separated, as the form edits them.
+    pub additional_usages: String,
     pub civic_address_id: Option<String>,
     pub location_id: Option<String>,
     pub allow_tenant_address_update: bool,
@@ -285,6 +287,15 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
                                     .join(", ")
                             })
                             .unwrap_or_default(),
+                        additional_usages: config
+                            .map(|c| {
+                                c.additional_usages
+                                    .iter()
+                                    .map(|u| u.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default(),
                         civic_address_id: config.and_then(|c| c.civic_address_id.clone()),
                         location_id: config.and_then(|c| c.location_id.clone()),
                         allow_tenant_address_update: config
@@ -344,6 +355,7 @@ pub struct NumberForm {
     pub assignment_status: Option<String>,
     pub usage: Option<String>,
     pub capabilities: Option<String>,
+    pub additional_usages: Option<String>,
     pub civic_address_id: Option<String>,
     pub location_id: Option<String>,
     pub allow_tenant_address_update: Option<String>,
@@ -429,10 +441,24 @@ fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, Se
                             .ok()
                     })
                     .collect();
+                let additional_usages: Vec<Usage> = form
+                    .additional_usages
+                    .clone()
+                    .unwrap_or_default()
+                    .split([',', ' '])
+                    .filter(|u| !u.is_empty())
+                    .filter_map(|u| {
+                        Usage::parse(u)
+                            .map_err(|v| {
+                                problems.push(format!("Additional usages: {u} {}", v.message))
+                            })
+                            .ok()
+                    })
+                    .collect();
                 usage.map(|usage| TeamsNumberConfig {
                     usage,
                     choosable_capabilities: capabilities,
-                    additional_usages: Vec::new(),
+                    additional_usages,
                     civic_address_id: non_empty(form.civic_address_id.clone()),
                     location_id: non_empty(form.location_id.clone()),
                     allow_tenant_address_update: ticked(&form.allow_tenant_address_update),
@@ -972,6 +998,12 @@ fn NumberFormBody(
                 <input id="field-capabilities" name="form[capabilities]" aria-describedby="capabilities-hint"
                     value=if teams.capabilities.is_empty() { "InboundCalling, OutboundCalling".to_owned() } else { teams.capabilities.clone() }/>
                 <small id="capabilities-hint" class="hint">"Comma-separated, from your capability plans: InboundCalling, OutboundCalling, Mobile, …"</small>
+            </div>
+            <div class="field">
+                <label for="field-additional-usages">"Additional usages"</label>
+                <input id="field-additional-usages" name="form[additional_usages]" aria-describedby="additional-usages-hint"
+                    value=teams.additional_usages.clone()/>
+                <small id="additional-usages-hint" class="hint">"Comma-separated, besides the usage above: CallingUserAssignment, FirstPartyAppAssignment, ConferenceAssignment"</small>
             </div>
             <div class="field">
                 <label for="field-assignment">"Assignment status"</label>

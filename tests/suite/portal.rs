@@ -601,12 +601,41 @@ async fn a_number_saved_unchanged_in_the_portal_keeps_its_etag_and_history() {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let core = Provisioning::new(test.db.clone());
         let reader = Actor::new("t", &[Role::Admin], Door::Api);
-        for (number, on, header) in cases {
-            let mut resource = json!({ "telephoneNumber": number, "accountName": "every-co", "serviceDetails": services(on) });
-            if let Some(header) = header {
-                resource["configuration"] = json!({ "customSipHeader": header });
-            }
-            let path = format!("/accounts/every-co/numbers/{number}");
+        let mut resources: Vec<(&str, &str, Value)> = cases
+            .iter()
+            .map(|(number, on, header)| {
+                let mut resource = json!({ "telephoneNumber": number, "accountName": "every-co", "serviceDetails": services(on) });
+                if let Some(header) = header {
+                    resource["configuration"] = json!({ "customSipHeader": header });
+                }
+                (*number, "every-co", resource)
+            })
+            .collect();
+        // Operator Connect with every setting the form edits, additional usages among them.
+        let (status, _, body) = api(
+            "PUT",
+            "/accounts/oc-co",
+            Some(json!({ "name": "oc-co", "serviceDetails": {
+                "teamsTenantId": "a7f4bd5c-cc01-40f4-8baa-2b6bdb272b8a",
+                "teamsOperatorConnect": { "enabled": true, "syncEnabled": false } } })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        resources.push((
+            "+442079460300",
+            "oc-co",
+            json!({ "telephoneNumber": "+442079460300", "accountName": "oc-co",
+                "serviceDetails": { "teamsOperatorConnect": { "enabled": true,
+                    "assignmentStatus": "assigned",
+                    "configuration": { "usage": "CallingUserAssignment",
+                        "choosableCapabilities": ["InboundCalling", "OutboundCalling"],
+                        "additionalUsages": ["ConferenceAssignment"],
+                        "civicAddressId": "civic-1", "locationId": "loc-1",
+                        "allowTenantAddressUpdate": true } } },
+                "configuration": { "customSipHeader": "oc-site" } }),
+        ));
+        for (number, account, resource) in resources {
+            let path = format!("/accounts/{account}/numbers/{number}");
             let (status, _, body) = api("PUT", &path, Some(resource)).await;
             assert_eq!(status, StatusCode::CREATED, "{number}: {body}");
             let (_, before, before_body) = api("GET", &path, None).await;
