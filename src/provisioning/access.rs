@@ -114,7 +114,7 @@ impl Actor {
         } else {
             Err(ProvisioningError::Forbidden {
                 principal: self.principal.clone(),
-                needed: permission.role_needed(),
+                needed: permission,
             })
         }
     }

@@ -14,10 +14,11 @@ const NOT_FOUND_CODES: [&str; 1] = ["NumberNotFound"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisioningError {
-    #[error("{principal} may not do this: it needs the {needed} role")]
+    #[error("{principal} may not do this: it needs the {} role", needed.role_needed())]
     Forbidden {
         principal: String,
-        needed: &'static str,
+        /// The permission the refused action needs; each door names the role that grants it.
+        needed: super::Permission,
     },
     /// The request breaks rules; nothing was changed.
     #[error("{0}")]

@@ -103,7 +103,7 @@ pub mod server {
                 answer_status(403);
                 format!(
                     "Your role does not allow this: it needs {}.",
-                    portal_role_for(needed)
+                    portal_role_for(*needed)
                 )
             }
             ProvisioningError::Store(_) => {
@@ -125,12 +125,13 @@ pub mod server {
     }
 
     /// The portal role that carries a core permission, named as the portal names it.
-    fn portal_role_for(needed: &str) -> &'static str {
+    fn portal_role_for(needed: crate::provisioning::Permission) -> &'static str {
+        use crate::provisioning::Permission;
         match needed {
-            "Write or Admin" => "the WriteUser or AdminUser role",
-            "Delete or Admin" => "the DeleteUser or AdminUser role",
-            "Admin" => "the AdminUser role",
-            _ => "the ReadUser role",
+            Permission::Read => "the ReadUser role",
+            Permission::Write => "the WriteUser or AdminUser role",
+            Permission::Delete => "the DeleteUser or AdminUser role",
+            Permission::Administer => "the AdminUser role",
         }
     }
 }

@@ -209,23 +209,37 @@ async fn a_read_user_sees_everything_and_the_server_refuses_their_hand_made_post
         "no controls for a reader: {html}"
     );
 
+    // Each refusal names the portal role that would allow it.
     let refusals = [
-        ("/api/accounts/save", "form[name]=sneaky&form[zoom]=on"),
-        ("/api/accounts/delete", "name=zoomco&confirm=on"),
+        (
+            "/api/accounts/save",
+            "form[name]=sneaky&form[zoom]=on",
+            "the WriteUser or AdminUser role",
+        ),
+        (
+            "/api/accounts/delete",
+            "name=zoomco&confirm=on",
+            "the DeleteUser or AdminUser role",
+        ),
         (
             "/api/numbers/add",
             "form[account]=zoomco&form[numbers]=%2B442079460123&form[zoom]=on",
+            "the WriteUser or AdminUser role",
         ),
-        ("/api/admin/users/add", "name=mallory&roles[admin]=on"),
-        ("/api/admin/settings/save", "sip_header_name=X-Evil"),
+        ("/api/admin/users/add", "name=mallory&roles[admin]=on", ""),
+        (
+            "/api/admin/settings/save",
+            "sip_header_name=X-Evil",
+            "the AdminUser role",
+        ),
     ];
-    for (path, form) in refusals {
+    for (path, form, role) in refusals {
         let error = reader
             .post_error(path, form)
             .await
             .unwrap_or_else(|| panic!("{path} accepted a reader's post"));
         assert!(
-            error.contains("Your role does not allow this"),
+            error.contains("Your role does not allow this") && error.contains(role),
             "{path}: {error}"
         );
     }
