@@ -35,6 +35,8 @@ pub struct ServiceTraits {
     pub wire_name: &'static str,
     /// The name people read.
     pub label: &'static str,
+    /// The field the portal's forms post for it (`form[<name>]`).
+    pub form_name: &'static str,
     /// Numbers must be associated with the service explicitly (no default by line type).
     pub explicit_association: bool,
     pub flow_through: FlowThrough,
@@ -56,6 +58,7 @@ const TABLE: [ServiceTraits; 5] = [
         service: Service::TeamsDirectRouting,
         wire_name: "teamsDirectRouting",
         label: "Microsoft Teams Direct Routing",
+        form_name: "direct_routing",
         explicit_association: true,
         flow_through: FlowThrough::NotSupported,
         custom_header: true,
@@ -67,6 +70,7 @@ const TABLE: [ServiceTraits; 5] = [
         service: Service::TeamsOperatorConnect,
         wire_name: "teamsOperatorConnect",
         label: "Operator Connect",
+        form_name: "operator_connect",
         explicit_association: false,
         flow_through: FlowThrough::WhenSyncEnabled,
         custom_header: true,
@@ -87,6 +91,7 @@ const TABLE: [ServiceTraits; 5] = [
         service: Service::TeamsPhoneMobile,
         wire_name: "teamsPhoneMobile",
         label: "Teams Phone Mobile",
+        form_name: "phone_mobile",
         explicit_association: false,
         flow_through: FlowThrough::WhenSyncEnabled,
         custom_header: false,
@@ -98,6 +103,7 @@ const TABLE: [ServiceTraits; 5] = [
         service: Service::ZoomPhoneCloudPeering,
         wire_name: "zoomPhoneCloudPeering",
         label: "Zoom Phone Cloud Peering",
+        form_name: "zoom",
         explicit_association: true,
         flow_through: FlowThrough::NotSupported,
         custom_header: true,
@@ -109,6 +115,7 @@ const TABLE: [ServiceTraits; 5] = [
         service: Service::AzureOperatorCallProtection,
         wire_name: "azureOperatorCallProtection",
         label: "Azure Operator Call Protection",
+        form_name: "call_protection",
         explicit_association: true,
         flow_through: FlowThrough::Automatic,
         custom_header: false,

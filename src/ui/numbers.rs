@@ -888,12 +888,26 @@ fn NumberFormBody(
     let detail = data.number.clone();
     let editing = detail.is_some();
     let has = |s: Service| detail.as_ref().is_some_and(|d| d.enabled.contains(&s));
-    // Whether the header field can be used: not with Teams Phone Mobile or Call Protection.
-    let header_blocked =
-        RwSignal::new(has(Service::TeamsPhoneMobile) || has(Service::AzureOperatorCallProtection));
-    let tpm = RwSignal::new(has(Service::TeamsPhoneMobile));
-    let aocp = RwSignal::new(has(Service::AzureOperatorCallProtection));
-    let recompute = move || header_blocked.set(tpm.get_untracked() || aocp.get_untracked());
+    // Per service (in `Service::ALL` order), whether its box is ticked; the header field is
+    // unavailable while a service the service table gives no custom header is ticked.
+    let ticked = Service::ALL.map(|s| RwSignal::new(has(s)));
+    let header_blocked = move || {
+        Service::ALL
+            .iter()
+            .zip(ticked)
+            .any(|(s, on)| !s.traits().custom_header && on.get())
+    };
+    let headerless = Service::ALL
+        .iter()
+        .filter(|s| !s.traits().custom_header)
+        .map(|s| s.label())
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let header_rule_blocked =
+        format!("Unavailable: numbers with {headerless} cannot carry a custom header.");
+    let header_rule = format!(
+        "Up to 100 characters, sent to the gateway on calls to and from this number. Not available with {headerless}."
+    );
     let header_problem = RwSignal::new(None::<String>);
     let teams = detail
         .as_ref()
@@ -941,19 +955,13 @@ fn NumberFormBody(
         </fieldset>
         <fieldset disabled=read_only>
             <legend>"Services"</legend>
-            <Checkbox name="form[direct_routing]" label="Microsoft Teams Direct Routing" checked=has(Service::TeamsDirectRouting)/>
-            <Checkbox name="form[zoom]" label="Zoom Phone Cloud Peering" checked=has(Service::ZoomPhoneCloudPeering)/>
-            <Checkbox name="form[operator_connect]" label="Operator Connect" checked=has(Service::TeamsOperatorConnect)/>
-            <label class="check">
-                <input type="checkbox" name="form[phone_mobile]" checked=has(Service::TeamsPhoneMobile)
-                    on:change=move |ev| { tpm.set(event_target_checked(&ev)); recompute(); }/>
-                " Teams Phone Mobile"
-            </label>
-            <label class="check">
-                <input type="checkbox" name="form[call_protection]" checked=has(Service::AzureOperatorCallProtection)
-                    on:change=move |ev| { aocp.set(event_target_checked(&ev)); recompute(); }/>
-                " Azure Operator Call Protection"
-            </label>
+            {Service::ALL.into_iter().zip(ticked).map(|(service, on)| view! {
+                <label class="check">
+                    <input type="checkbox" name=format!("form[{}]", service.traits().form_name) checked=has(service)
+                        on:change=move |ev| on.set(event_target_checked(&ev))/>
+                    " " {service.label()}
+                </label>
+            }).collect_view()}
         </fieldset>
         <fieldset disabled=read_only>
             <legend>"Custom SIP header"</legend>
@@ -961,7 +969,7 @@ fn NumberFormBody(
                 <label for="field-header">{header_label}</label>
                 <input id="field-header" name="form[custom_header]" aria-describedby="header-rule header-error"
                     value=detail.as_ref().and_then(|d| d.row.custom_header.clone()).unwrap_or_default()
-                    disabled=move || header_blocked.get()
+                    disabled=header_blocked
                     aria-invalid=move || header_problem.get().is_some().then_some("true")
                     on:input=move |ev| {
                         let text = event_target_value(&ev);
@@ -974,11 +982,7 @@ fn NumberFormBody(
                     }/>
                 <small id="header-error" class="field-error" aria-live="polite">{move || header_problem.get()}</small>
                 <small id="header-rule" class="hint">
-                    {move || if header_blocked.get() {
-                        "Unavailable: numbers with Teams Phone Mobile or Azure Operator Call Protection cannot carry a custom header."
-                    } else {
-                        "Up to 100 characters, sent to the gateway on calls to and from this number. Not available with Teams Phone Mobile or Azure Operator Call Protection."
-                    }}
+                    {move || if header_blocked() { header_rule_blocked.clone() } else { header_rule.clone() }}
                 </small>
             </div>
         </fieldset>
