@@ -41,7 +41,7 @@ fi
 say "cargo test"
 cargo test --locked
 
-say "API contract (schemathesis against /openapi.json)"
+say "API contract (schemathesis: the server's /openapi.json, then Microsoft's swagger)"
 # `cargo test` built target/debug/numbat (the integration tests run it). `cargo build` here
 # would resolve dev-dependency features differently and build the library a second time
 # (a gigabyte of disk and a minute), so the tests' binary is the one used.

@@ -31,7 +31,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 #[cfg(feature = "ssr")]
 pub(crate) use numbers::number_filter;
-pub use numbers::NumberQuery;
+#[cfg(feature = "ssr")]
+pub use numbers::numbers_from_form;
+pub use numbers::{NumberForm, NumberQuery};
 pub use widgets::encode;
 
 /// The signed-in person, loaded once per page and shared through context.

@@ -362,9 +362,10 @@ pub struct NumberForm {
     pub displayed_country_code: Option<String>,
 }
 
-/// The numbers the form describes, or every problem with it.
+/// The numbers the form describes, or every problem with it: the portal's translation, as the
+/// API's is `NumberIn::into_domain` and a CSV row's `Heading::number`.
 #[cfg(feature = "ssr")]
-fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, ServerFnError> {
+pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, ServerFnError> {
     use crate::domain::number::{Capability, Usage};
     use crate::domain::{
         AccountName, AssignmentStatus, CustomSipHeader, Number, NumberServices, TeamsNumberConfig,

@@ -99,3 +99,198 @@ fn known_sip_headers_and_malformed_domains_are_refused_with_the_rule() {
     let error = TelephoneNumber::parse("+0441632960000").unwrap_err();
     assert!(error.message.contains("E.164"), "{error}");
 }
+
+/// One intent for a number: which services are on, its header value, and the Teams settings
+/// the Operator Connect and Teams Phone Mobile blocks carry.
+#[derive(Clone, Debug)]
+struct Intent {
+    on: Vec<numbat::domain::Service>,
+    /// Write a switched-off service as `false` (the portal always does) instead of leaving it out.
+    spell_off: bool,
+    header: Option<String>,
+    usage: &'static str,
+    capabilities: Vec<&'static str>,
+    additional_usages: Vec<&'static str>,
+    assigned: Option<bool>,
+    allow_update: bool,
+}
+
+fn intents() -> impl Strategy<Value = Intent> {
+    use numbat::domain::Service;
+    (
+        proptest::collection::vec(any::<bool>(), Service::ALL.len()),
+        any::<bool>(),
+        proptest::option::of("[a-z0-9][a-z0-9-]{0,20}"),
+        proptest::sample::select(vec![
+            "CallingUserAssignment",
+            "FirstPartyAppAssignment",
+            "ConferenceAssignment",
+        ]),
+        proptest::sample::subsequence(vec!["InboundCalling", "OutboundCalling", "Mobile"], 0..=3),
+        proptest::sample::subsequence(
+            vec!["FirstPartyAppAssignment", "ConferenceAssignment"],
+            0..=2,
+        ),
+        proptest::option::of(any::<bool>()),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                mask,
+                spell_off,
+                header,
+                usage,
+                capabilities,
+                additional_usages,
+                assigned,
+                allow_update,
+            )| Intent {
+                on: Service::ALL
+                    .into_iter()
+                    .zip(mask)
+                    .filter_map(|(s, on)| on.then_some(s))
+                    .collect(),
+                spell_off,
+                header,
+                usage,
+                capabilities,
+                additional_usages,
+                assigned,
+                allow_update,
+            },
+        )
+}
+
+const NUMBER: &str = "+442079460001";
+const ACCOUNT: &str = "contoso";
+
+/// The intent as the Provisioning API's JSON.
+fn through_api(intent: &Intent) -> numbat::domain::Number {
+    use numbat::domain::Service;
+    let mut details = serde_json::Map::new();
+    for service in Service::ALL {
+        let on = intent.on.contains(&service);
+        if !on && !intent.spell_off {
+            continue;
+        }
+        let mut block = serde_json::json!({ "enabled": on });
+        if on && service.traits().teams_tenant {
+            if let Some(assigned) = intent.assigned {
+                block["assignmentStatus"] =
+                    (if assigned { "assigned" } else { "unassigned" }).into();
+            }
+            block["configuration"] = serde_json::json!({
+                "usage": intent.usage,
+                "choosableCapabilities": intent.capabilities,
+                "additionalUsages": intent.additional_usages,
+                "allowTenantAddressUpdate": intent.allow_update,
+            });
+        }
+        details.insert(service.wire_name().to_owned(), block);
+    }
+    let mut body = serde_json::json!({
+        "telephoneNumber": NUMBER, "accountName": ACCOUNT, "serviceDetails": details,
+    });
+    if let Some(header) = &intent.header {
+        body["configuration"] = serde_json::json!({ "customSipHeader": header });
+    }
+    serde_json::from_value::<numbat::api::wire::NumberIn>(body)
+        .expect("the body has the API's shape")
+        .into_domain()
+        .expect("the API reads it")
+}
+
+/// The intent as a row of an import file, in the export's columns.
+fn through_csv(intent: &Intent) -> numbat::domain::Number {
+    use numbat::domain::Service;
+    let columns = numbat::bulk::number_columns();
+    let mut cells = Vec::new();
+    for column in &columns {
+        let cell = |name: &str| -> String {
+            for service in Service::ALL {
+                let prefix = format!("serviceDetails_{}_", service.wire_name());
+                let Some(field) = name.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let on = intent.on.contains(&service);
+                let teams = on && service.traits().teams_tenant;
+                return match field {
+                    "enabled" if on => "true".into(),
+                    "enabled" if intent.spell_off => "false".into(),
+                    "assignmentStatus" if teams => intent
+                        .assigned
+                        .map(|a| if a { "assigned" } else { "unassigned" })
+                        .unwrap_or_default()
+                        .into(),
+                    "configuration_usage" if teams => intent.usage.into(),
+                    "configuration_choosableCapabilities" if teams => intent.capabilities.join(";"),
+                    "configuration_additionalUsages" if teams => intent.additional_usages.join(";"),
+                    "configuration_allowTenantAddressUpdate" if teams => {
+                        intent.allow_update.to_string()
+                    }
+                    _ => String::new(),
+                };
+            }
+            match name {
+                "telephoneNumber" => NUMBER.into(),
+                "accountName" => ACCOUNT.into(),
+                "configuration_customSipHeader" => intent.header.clone().unwrap_or_default(),
+                _ => String::new(),
+            }
+        };
+        cells.push(cell(column));
+    }
+    let heading = numbat::bulk::columns::Heading::parse(columns.iter().map(String::as_str))
+        .expect("the export's own heading");
+    heading
+        .number(
+            &csv::StringRecord::from(cells),
+            &numbat::bulk::RowDefaults::default(),
+        )
+        .expect("the row reads")
+}
+
+/// The intent as the portal's number form posts it (a box per service, one Teams block).
+fn through_portal(intent: &Intent) -> numbat::domain::Number {
+    use numbat::domain::Service;
+    let ticked = |s: Service| intent.on.contains(&s).then(|| "on".to_owned());
+    let teams = intent.on.iter().any(|s| s.traits().teams_tenant);
+    let form = numbat::ui::NumberForm {
+        account: ACCOUNT.into(),
+        numbers: NUMBER.into(),
+        direct_routing: ticked(Service::TeamsDirectRouting),
+        zoom: ticked(Service::ZoomPhoneCloudPeering),
+        call_protection: ticked(Service::AzureOperatorCallProtection),
+        operator_connect: ticked(Service::TeamsOperatorConnect),
+        phone_mobile: ticked(Service::TeamsPhoneMobile),
+        custom_header: intent.header.clone(),
+        assignment_status: intent
+            .assigned
+            .filter(|_| teams)
+            .map(|a| if a { "assigned" } else { "unassigned" }.to_owned()),
+        usage: teams.then(|| intent.usage.to_owned()),
+        capabilities: Some(intent.capabilities.join(", ")),
+        additional_usages: Some(intent.additional_usages.join(", ")),
+        allow_tenant_address_update: (teams && intent.allow_update).then(|| "on".to_owned()),
+        ..Default::default()
+    };
+    numbat::ui::numbers_from_form(&form)
+        .expect("the form reads")
+        .remove(0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The same intent through the three doors is one domain value once the core has put it in
+    /// its normal form, so a number made through one door and saved unchanged through another
+    /// is unchanged.
+    #[test]
+    fn the_three_doors_turn_one_intent_into_one_number(intent in intents()) {
+        let api = through_api(&intent).normalized();
+        let csv = through_csv(&intent).normalized();
+        let portal = through_portal(&intent).normalized();
+        prop_assert_eq!(&api, &csv, "API and CSV differ for {:?}", intent);
+        prop_assert_eq!(&api, &portal, "API and portal differ for {:?}", intent);
+    }
+}
