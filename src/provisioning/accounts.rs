@@ -27,13 +27,7 @@ impl Provisioning {
         let current = stored::fetch_for_update(&mut tx, &account.name).await?;
         let key = account.name.to_string();
         let key = key.as_str();
-        precondition.check(
-            RESOURCE,
-            key,
-            current
-                .as_ref()
-                .map(|c| Current::new(c.version, &c.updated_at)),
-        )?;
+        precondition.check(RESOURCE, key, state_of(current.as_ref()))?;
 
         let violations = rules::check_account(
             &account,
@@ -142,13 +136,7 @@ impl Provisioning {
         let mut tx = self.begin(&permit).await?;
         let key = name.as_str();
         let current = stored::fetch_for_update(&mut tx, name).await?;
-        precondition.check(
-            RESOURCE,
-            key,
-            current
-                .as_ref()
-                .map(|c| Current::new(c.version, &c.updated_at)),
-        )?;
+        precondition.check(RESOURCE, key, state_of(current.as_ref()))?;
         let Some(current) = current else {
             return Err(ProvisioningError::not_found(RESOURCE, key));
         };
@@ -247,4 +235,9 @@ pub(super) fn usage_delta<'a>(
         }
     }
     ServiceUsage(delta)
+}
+
+/// A stored account as a write's precondition sees it.
+fn state_of(record: Option<&AccountRecord>) -> Option<Current<'_>> {
+    record.map(|c| Current::new(c.version, &c.updated_at))
 }
