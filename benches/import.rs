@@ -71,7 +71,7 @@ async fn bench(kind: &'static str, db: Database, file: &Path, rows: usize) {
             services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
             ..Account::named(account_name(i))
         };
-        core.put_account(&actor, account, Precondition::None)
+        core.put_account(&actor, account, Precondition::NONE)
             .await
             .unwrap();
     }

@@ -38,7 +38,7 @@ async fn load(db: &Database, accounts: usize, per_account: usize) {
             services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
             ..Account::named(account_name(i))
         };
-        core.put_account(&actor, account, Precondition::None)
+        core.put_account(&actor, account, Precondition::NONE)
             .await
             .unwrap();
         let batch: Vec<Number> = (0..per_account)

@@ -56,7 +56,7 @@ async fn run(label: &str, db: Database, size: &Size) {
             services: services.clone(),
             ..Account::named(account_name(i))
         };
-        core.put_account(&actor, account, Precondition::None)
+        core.put_account(&actor, account, Precondition::NONE)
             .await
             .unwrap();
     }

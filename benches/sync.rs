@@ -95,7 +95,7 @@ async fn run(label: &str, db: Database, faulty: bool, settings: &Settings) {
             services: AccountServices::default().with(Service::TeamsOperatorConnect, true, true),
             ..Account::named(name.clone())
         };
-        core.put_account(&actor, account, Precondition::None)
+        core.put_account(&actor, account, Precondition::NONE)
             .await
             .unwrap();
         let mine: Vec<Number> = (i..settings.numbers)

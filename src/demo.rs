@@ -51,7 +51,7 @@ pub async fn load(core: &Provisioning, operator: &str) -> Result<Vec<String>, Pr
                 ..Account::named(name)
             };
             match core
-                .put_account(&actor, linked, Precondition::IfAbsent)
+                .put_account(&actor, linked, Precondition::IF_ABSENT)
                 .await
             {
                 Ok(_) => wrote.push(format!("account {account}")),

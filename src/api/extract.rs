@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use crate::domain::{AccountName, TelephoneNumber, Violation};
-use crate::provisioning::{Actor, Precondition};
+use crate::provisioning::{Actor, EtagList, Precondition};
 use crate::server::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -148,40 +148,50 @@ pub fn telephone_number(raw: &str) -> Result<TelephoneNumber, ApiError> {
     })
 }
 
-/// A write's conditions as the core's precondition, in RFC 9110's order: `If-Match` (`*`, or
-/// an ETag; one this server never gave out matches nothing, so the write is 412), else
-/// `If-Unmodified-Since`; else `If-None-Match` (`*`: create only; an ETag: not at that
-/// version). `If-Modified-Since` applies to reads only and is ignored on writes, as RFC 9110
-/// says. ETags are `"<version>"`; of a list, the first this server could have given counts.
+/// A write's conditions as the core's precondition: `If-Match` (`*`, or ETags; one this server
+/// never gave out matches nothing, so a list of only those is 412), `If-Unmodified-Since`
+/// (weighed only without `If-Match`, as RFC 9110 orders them) and `If-None-Match` (`*`: create
+/// only; ETags: not at those versions). Every line of a repeated header counts, and any ETag
+/// of a list may match. `If-Modified-Since` applies to reads only and is ignored on writes, as
+/// RFC 9110 says; a value that is no date is a 400 all the same.
 pub fn precondition(headers: &HeaderMap) -> Result<Precondition, ApiError> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    // Both dates are read first, so one that is no date is refused whichever condition wins;
-    // If-Modified-Since means nothing on a write, but is refused all the same when it is no date.
     header_date(headers, "If-Modified-Since")?;
-    let unmodified_since = header_date(headers, "If-Unmodified-Since")?;
-    let first_version = |list: &str| list.split(',').find_map(|tag| parse_etag(tag.trim()));
-    if let Some(list) = header("if-match") {
-        if list == "*" {
-            return Ok(Precondition::IfExists);
+    Ok(Precondition {
+        if_match: etag_list(headers, "If-Match")?,
+        if_unmodified_since: header_date(headers, "If-Unmodified-Since")?,
+        if_none_match: etag_list(headers, "If-None-Match")?,
+    })
+}
+
+/// Every ETag an `If-Match` / `If-None-Match` lists, over all its lines: `*`, or the versions
+/// this server could have given. `If-Match` compares strongly (RFC 9110 13.1.1), so a weak
+/// `W/"7"` there names nothing; `If-None-Match` compares weakly.
+fn etag_list(headers: &HeaderMap, name: &str) -> Result<Option<EtagList>, ApiError> {
+    let mut lines = headers.get_all(name).iter().peekable();
+    if lines.peek().is_none() {
+        return Ok(None);
+    }
+    let mut versions = Vec::new();
+    for line in lines {
+        let text = line.to_str().unwrap_or_default();
+        for tag in text.split(',').map(str::trim) {
+            if tag == "*" {
+                return Ok(Some(EtagList::ANY));
+            }
+            let weak = tag.starts_with("W/");
+            if weak && name == "If-Match" {
+                continue;
+            }
+            versions.extend(parse_etag(tag));
         }
-        return Ok(first_version(list).map_or(Precondition::NeverMatches, Precondition::IfMatch));
     }
-    if let Some(at) = unmodified_since {
-        return Ok(Precondition::IfUnmodifiedSince(at));
-    }
-    if let Some(list) = header("if-none-match") {
-        if list == "*" {
-            return Ok(Precondition::IfAbsent);
-        }
-        // An ETag this server never gave out is never the current one: nothing to avoid.
-        return Ok(first_version(list).map_or(Precondition::None, Precondition::IfNotVersion));
-    }
-    Ok(Precondition::None)
+    EtagList::of(&versions).map(Some).ok_or_else(|| {
+        ApiError::invalid(Violation::new(
+            name,
+            "InvalidHeader",
+            format!("names more than {} ETags", EtagList::MAX),
+        ))
+    })
 }
 
 fn parse_etag(value: &str) -> Option<i64> {

@@ -594,7 +594,7 @@ impl Import {
             let batch: Vec<Number> = valid.iter().map(|(_, n)| n.clone()).collect();
             let written = self
                 .core
-                .write_many(&permit, tx, batch, Precondition::None, None)
+                .write_many(&permit, tx, batch, Precondition::NONE, None)
                 .await;
             return match written {
                 Ok(written) => Ok((written.into_iter().map(|w| w.outcome).collect(), Vec::new())),
@@ -634,7 +634,7 @@ impl Import {
                         Ok(_) => {
                             let permit = self.actor.permit(Permission::Write)?;
                             self.core
-                                .write_numbers(&permit, tx, target, moved, Precondition::None)
+                                .write_numbers(&permit, tx, target, moved, Precondition::NONE)
                                 .await
                                 .map(|w| vec![Outcome::Replaced; w.len()])
                         }
@@ -663,7 +663,7 @@ impl Import {
         let permit = self.actor.permit(Permission::Delete)?;
         let keys: Vec<_> = batch.iter().map(|n| n.telephone_number.clone()).collect();
         self.core
-            .delete_numbers_in(&permit, tx, account, &keys, Precondition::None)
+            .delete_numbers_in(&permit, tx, account, &keys, Precondition::NONE)
             .await?;
         Ok(vec![Outcome::Replaced; batch.len()])
     }

@@ -41,23 +41,79 @@ pub struct Provisioning {
     job_lease: std::time::Duration,
 }
 
-/// A condition a write carries (HTTP `If-Match`, `If-None-Match`, `If-Unmodified-Since`).
+/// The ETags an `If-Match` or `If-None-Match` names: `*` (any existing version) or up to
+/// [`EtagList::MAX`] versions. ETags this server never gave out are left out, so a list of
+/// only those matches nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Precondition {
-    #[default]
-    None,
-    /// The resource must exist at exactly this version.
-    IfMatch(i64),
+pub struct EtagList {
+    any: bool,
+    versions: [i64; EtagList::MAX],
+    len: u8,
+}
+
+impl EtagList {
+    /// The most ETags one header may list.
+    pub const MAX: usize = 8;
+
+    /// `*`: any version, as long as the resource exists.
+    pub const ANY: Self = Self {
+        any: true,
+        versions: [0; Self::MAX],
+        len: 0,
+    };
+
+    /// The versions listed; `None` when there are more than [`EtagList::MAX`].
+    pub fn of(versions: &[i64]) -> Option<Self> {
+        if versions.len() > Self::MAX {
+            return None;
+        }
+        let mut list = Self::default();
+        list.versions[..versions.len()].copy_from_slice(versions);
+        list.len = versions.len() as u8;
+        Some(list)
+    }
+
+    /// Whether a resource at `current` (absent: `None`) is one the list names.
+    fn matches(&self, current: Option<i64>) -> bool {
+        current.is_some_and(|v| self.any || self.versions[..usize::from(self.len)].contains(&v))
+    }
+}
+
+/// The conditions a write carries, evaluated as RFC 9110 13.2.2 orders them: `If-Match`, or
+/// else `If-Unmodified-Since`; then `If-None-Match`. Every one given must hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Precondition {
+    pub if_match: Option<EtagList>,
+    /// Seconds since 1970: the resource must not have changed after it.
+    pub if_unmodified_since: Option<i64>,
+    pub if_none_match: Option<EtagList>,
+}
+
+impl Precondition {
+    /// No condition.
+    pub const NONE: Self = Self {
+        if_match: None,
+        if_unmodified_since: None,
+        if_none_match: None,
+    };
     /// The resource must exist, at any version (`If-Match: *`).
-    IfExists,
-    /// An `If-Match` that names no version this server ever gave out: it holds for nothing.
-    NeverMatches,
+    pub const IF_EXISTS: Self = Self {
+        if_match: Some(EtagList::ANY),
+        ..Self::NONE
+    };
     /// The resource must not exist yet (`If-None-Match: *`).
-    IfAbsent,
-    /// The resource must not be at this version (`If-None-Match` with an ETag).
-    IfNotVersion(i64),
-    /// The resource must exist and not have changed after this second (seconds since 1970).
-    IfUnmodifiedSince(i64),
+    pub const IF_ABSENT: Self = Self {
+        if_none_match: Some(EtagList::ANY),
+        ..Self::NONE
+    };
+
+    /// The resource must exist at exactly this version.
+    pub fn if_match(version: i64) -> Self {
+        Self {
+            if_match: EtagList::of(&[version]),
+            ..Self::NONE
+        }
+    }
 }
 
 /// A resource as a precondition sees it: its version and when it last changed (RFC 3339).
@@ -87,17 +143,13 @@ pub fn changed_at_second(stored: &str) -> i64 {
 impl Precondition {
     fn holds(self, current: Option<Current<'_>>) -> bool {
         let version = current.map(|c| c.version);
-        match self {
-            Self::None => true,
-            Self::IfMatch(expected) => version == Some(expected),
-            Self::IfExists => current.is_some(),
-            Self::NeverMatches => false,
-            Self::IfAbsent => current.is_none(),
-            Self::IfNotVersion(unwanted) => version != Some(unwanted),
-            Self::IfUnmodifiedSince(at) => {
-                current.is_some_and(|c| changed_at_second(c.updated_at) <= at)
-            }
-        }
+        let first = match (self.if_match, self.if_unmodified_since) {
+            (Some(list), _) => list.matches(version),
+            // Only a resource that exists has a time to compare (RFC 9110 13.1.4).
+            (None, Some(at)) => current.is_none_or(|c| changed_at_second(c.updated_at) <= at),
+            (None, None) => true,
+        };
+        first && self.if_none_match.is_none_or(|list| !list.matches(version))
     }
 
     fn check(

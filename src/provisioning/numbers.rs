@@ -27,7 +27,7 @@ impl Provisioning {
         let permit = actor.permit(Permission::Write)?;
         let mut tx = self.begin(&permit).await?;
         let written = self
-            .write_numbers(&permit, &mut tx, account_name, batch, Precondition::None)
+            .write_numbers(&permit, &mut tx, account_name, batch, Precondition::NONE)
             .await?;
         tx.commit().await?;
         Ok(written)
@@ -74,7 +74,7 @@ impl Provisioning {
             ));
         }
         let written = self
-            .write_numbers(&permit, &mut tx, account_name, batch, Precondition::None)
+            .write_numbers(&permit, &mut tx, account_name, batch, Precondition::NONE)
             .await?;
         tx.commit().await?;
         Ok(written)
@@ -308,7 +308,7 @@ impl Provisioning {
     ) -> Result<(), ProvisioningError> {
         let permit = actor.permit(Permission::Delete)?;
         let mut tx = self.begin(&permit).await?;
-        self.delete_numbers_in(&permit, &mut tx, account_name, batch, Precondition::None)
+        self.delete_numbers_in(&permit, &mut tx, account_name, batch, Precondition::NONE)
             .await?;
         tx.commit().await?;
         Ok(())

@@ -459,8 +459,8 @@ pub async fn save_account(form: AccountForm) -> Result<(), ServerFnError> {
         direct_routing,
     };
     let precondition = match form.version {
-        Some(version) => Precondition::IfMatch(version),
-        None => Precondition::IfAbsent,
+        Some(version) => Precondition::if_match(version),
+        None => Precondition::IF_ABSENT,
     };
     match state.core.put_account(&actor, account, precondition).await {
         Ok(_) => {
@@ -500,7 +500,7 @@ pub async fn delete_account(
         .map_err(|v| ServerFnError::new(format!("account name: {}", v.message)))?;
     state
         .core
-        .delete_account(&actor, &name, with_numbers.is_some(), Precondition::None)
+        .delete_account(&actor, &name, with_numbers.is_some(), Precondition::NONE)
         .await
         .map_err(refused)?;
     leptos_axum::redirect(&format!("/accounts?deleted={}", encode(name.as_str())));

@@ -566,8 +566,8 @@ pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
     let text = number.telephone_number.as_str().to_owned();
     let precondition = form
         .version
-        .map(Precondition::IfMatch)
-        .unwrap_or(Precondition::IfExists);
+        .map(Precondition::if_match)
+        .unwrap_or(Precondition::IF_EXISTS);
     match state.core.put_number(&actor, number, precondition).await {
         Ok(_) => {
             leptos_axum::redirect(&format!("/numbers/{}?saved=1", encode(&text)));
@@ -598,7 +598,7 @@ pub async fn delete_number(
     let (parsed, account) = number_and_account(&number, &account)?;
     state
         .core
-        .delete_number(&actor, &account, &parsed, Precondition::None)
+        .delete_number(&actor, &account, &parsed, Precondition::NONE)
         .await
         .map_err(refused)?;
     leptos_axum::redirect(&format!("/numbers?deleted={}", encode(&number)));

@@ -152,7 +152,7 @@ pub async fn update_relationship(
     };
     state
         .core
-        .update_relationship(&actor, &tenant_id, change, Precondition::None)
+        .update_relationship(&actor, &tenant_id, change, Precondition::NONE)
         .await
         .map_err(refused)?;
     leptos_axum::redirect(&format!(

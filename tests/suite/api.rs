@@ -1542,3 +1542,74 @@ async fn consents_and_civic_addresses_take_a_filter_and_answer_the_swaggers_enum
         assert_eq!(body["error"]["details"][0]["code"], "UnsupportedFilter");
     }
 }
+
+/// Conditions together, as RFC 9110 13.2.2 weighs them: If-Match or else If-Unmodified-Since,
+/// then If-None-Match; ETag lists over every header line, any ETag may match; If-Match compares
+/// strongly.
+#[tokio::test]
+async fn write_conditions_combine_and_lists_match_any_etag() {
+    let api = Api::new().await;
+    let path = "/accounts/contoso";
+    let later =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(60));
+    // If-Unmodified-Since on a resource that does not exist yet: nothing to compare, created.
+    let (status, headers, body) = api
+        .call(
+            "PUT",
+            path,
+            Some(dr_account("contoso")),
+            &[("if-unmodified-since", later.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(headers["etag"], "\"1\"");
+    let mut changed = dr_account("contoso");
+    changed["correlationId"] = json!("crm-1");
+    for (why, conditions, expected) in [
+        (
+            "If-None-Match: * still means create-only beside a date that holds",
+            vec![
+                ("if-unmodified-since", later.as_str()),
+                ("if-none-match", "*"),
+            ],
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            "If-None-Match: * still means create-only beside If-Match: *",
+            vec![("if-match", "*"), ("if-none-match", "*")],
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            "an If-None-Match list naming the current ETag anywhere",
+            vec![("if-none-match", "\"5\", \"1\"")],
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            "a weak ETag in If-Match never matches",
+            vec![("if-match", "W/\"1\"")],
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            "an If-Match list naming the current ETag second",
+            vec![("if-match", "\"5\", \"1\"")],
+            StatusCode::OK,
+        ),
+    ] {
+        let (status, _, body) = api
+            .call("PUT", path, Some(changed.clone()), &conditions)
+            .await;
+        assert_eq!(status, expected, "{why}: {body}");
+    }
+    // The current ETag on a second If-Match line counts too.
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            path,
+            Some(dr_account("contoso")),
+            &[("if-match", "\"9\""), ("if-match", "\"2\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, headers, _) = api.call("GET", path, None, &[]).await;
+    assert_eq!(headers["etag"], "\"3\"", "exactly the two writes that held");
+}

@@ -35,7 +35,7 @@ async fn accounts(core: &Provisioning) {
         ..Account::named(name("fabrikam"))
     };
     for account in [contoso, fabrikam] {
-        core.put_account(&admin(), account, Precondition::None)
+        core.put_account(&admin(), account, Precondition::NONE)
             .await
             .unwrap();
     }
@@ -212,7 +212,7 @@ async fn the_numbers_list_exports_what_its_filter_shows() {
     let core = Provisioning::new(test.db.clone());
     accounts(&core).await;
     for (number, account) in [("+441632960701", "contoso"), ("+441632960702", "fabrikam")] {
-        core.put_number(&admin(), dr(number, account), Precondition::None)
+        core.put_number(&admin(), dr(number, account), Precondition::NONE)
             .await
             .unwrap();
     }
@@ -273,7 +273,7 @@ async fn a_bulk_action_runs_as_a_job_respects_every_rule_and_shows_in_the_audit_
     let test = TestDb::sqlite().await.migrated().await;
     let core = Provisioning::new(test.db.clone());
     accounts(&core).await;
-    core.put_number(&admin(), dr("+441632960801", "contoso"), Precondition::None)
+    core.put_number(&admin(), dr("+441632960801", "contoso"), Precondition::NONE)
         .await
         .unwrap();
     let mobile = Number {
@@ -298,7 +298,7 @@ async fn a_bulk_action_runs_as_a_job_respects_every_rule_and_shows_in_the_audit_
         ),
         ..dr("+447700900802", "contoso")
     };
-    core.put_number(&admin(), mobile, Precondition::None)
+    core.put_number(&admin(), mobile, Precondition::NONE)
         .await
         .unwrap();
     let app = app_without_bundle(&test.db);
@@ -409,7 +409,7 @@ async fn the_review_draws_its_figures_and_links_each_to_its_list() {
     let core = Provisioning::new(test.db.clone());
     accounts(&core).await;
     for number in ["+441632960901", "+441632960902"] {
-        core.put_number(&admin(), dr(number, "contoso"), Precondition::None)
+        core.put_number(&admin(), dr(number, "contoso"), Precondition::NONE)
             .await
             .unwrap();
     }
@@ -417,7 +417,7 @@ async fn the_review_draws_its_figures_and_links_each_to_its_list() {
         services: NumberServices::default(),
         ..dr("+441632960903", "fabrikam")
     };
-    core.put_number(&admin(), bare, Precondition::None)
+    core.put_number(&admin(), bare, Precondition::NONE)
         .await
         .unwrap();
     let app = app_without_bundle(&test.db);
@@ -458,11 +458,11 @@ async fn moving_and_deleting_in_bulk_keep_counts_and_refuse_what_a_rule_forbids(
             services: AccountServices::default().with(Service::ZoomPhoneCloudPeering, true, false),
             ..Account::named(name("zoomonly"))
         };
-        core.put_account(&admin(), zoom_only, Precondition::None)
+        core.put_account(&admin(), zoom_only, Precondition::NONE)
             .await
             .unwrap();
         for number in ["+441632961001", "+441632961002", "+441632961003"] {
-            core.put_number(&admin(), dr(number, "contoso"), Precondition::None)
+            core.put_number(&admin(), dr(number, "contoso"), Precondition::NONE)
                 .await
                 .unwrap();
         }
@@ -530,7 +530,7 @@ async fn moving_and_deleting_in_bulk_keep_counts_and_refuse_what_a_rule_forbids(
         let read = core.get_number(&admin(), None, &key).await.unwrap();
         let mut edited = read.number.clone();
         edited.custom_sip_header = Some(CustomSipHeader::parse("edited-meanwhile").unwrap());
-        core.put_number(&admin(), edited, Precondition::None)
+        core.put_number(&admin(), edited, Precondition::NONE)
             .await
             .unwrap();
         let mut run = core

@@ -27,7 +27,7 @@ async fn contoso(db: &Database) {
         ..Account::named(AccountName::parse("contoso").unwrap())
     };
     Provisioning::new(db.clone())
-        .put_account(&admin(), account, Precondition::None)
+        .put_account(&admin(), account, Precondition::NONE)
         .await
         .unwrap();
 }

@@ -58,7 +58,7 @@ async fn accounts(core: &Provisioning) {
         ..Account::named(name("fabrikam"))
     };
     for account in [contoso, fabrikam] {
-        core.put_account(&admin(), account, Precondition::None)
+        core.put_account(&admin(), account, Precondition::NONE)
             .await
             .unwrap();
     }
@@ -147,14 +147,14 @@ async fn with_bad_file_state(core: &Provisioning) {
         services: NumberServices::only(Service::ZoomPhoneCloudPeering, None),
         ..dr_number("+441632960099", "fabrikam", None)
     };
-    core.put_number(&admin(), fabrikams, Precondition::None)
+    core.put_number(&admin(), fabrikams, Precondition::NONE)
         .await
         .unwrap();
     for (number, header) in [("+441632960090", "same"), ("+441632960091", "before")] {
         core.put_number(
             &admin(),
             dr_number(number, "contoso", Some(header)),
-            Precondition::None,
+            Precondition::NONE,
         )
         .await
         .unwrap();

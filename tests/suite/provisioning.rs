@@ -117,7 +117,7 @@ fn codes(error: &ProvisioningError) -> Vec<String> {
 async fn an_account_is_created_replaced_and_versioned_with_an_audit_trail() {
     on_every_backend(|core| async move {
         let written = core
-            .put_account(&admin(), dr_account("contoso"), Precondition::None)
+            .put_account(&admin(), dr_account("contoso"), Precondition::NONE)
             .await
             .unwrap();
         assert_eq!(written.outcome, Outcome::Created);
@@ -131,7 +131,7 @@ async fn an_account_is_created_replaced_and_versioned_with_an_audit_trail() {
         let mut changed = dr_account("contoso");
         changed.correlation_id = Some("crm-42".into());
         let written = core
-            .put_account(&admin(), changed.clone(), Precondition::IfMatch(1))
+            .put_account(&admin(), changed.clone(), Precondition::if_match(1))
             .await
             .unwrap();
         assert_eq!(
@@ -140,7 +140,7 @@ async fn an_account_is_created_replaced_and_versioned_with_an_audit_trail() {
         );
 
         let again = core
-            .put_account(&admin(), changed, Precondition::None)
+            .put_account(&admin(), changed, Precondition::NONE)
             .await
             .unwrap();
         assert_eq!(
@@ -173,13 +173,13 @@ async fn an_account_is_created_replaced_and_versioned_with_an_audit_trail() {
 #[tokio::test]
 async fn a_stale_version_changes_nothing() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("contoso"), Precondition::None)
+        core.put_account(&admin(), dr_account("contoso"), Precondition::NONE)
             .await
             .unwrap();
         let mut changed = dr_account("contoso");
         changed.correlation_id = Some("late".into());
         let error = core
-            .put_account(&admin(), changed, Precondition::IfMatch(7))
+            .put_account(&admin(), changed, Precondition::if_match(7))
             .await
             .unwrap_err();
         assert!(
@@ -193,7 +193,7 @@ async fn a_stale_version_changes_nothing() {
             "{error}"
         );
         let error = core
-            .put_account(&admin(), dr_account("contoso"), Precondition::IfAbsent)
+            .put_account(&admin(), dr_account("contoso"), Precondition::IF_ABSENT)
             .await
             .unwrap_err();
         assert!(
@@ -213,7 +213,7 @@ async fn a_stale_version_changes_nothing() {
         let mut header = dr_number("+441632960001", "contoso");
         header.custom_sip_header = Some(CustomSipHeader::parse("late").unwrap());
         let error = core
-            .put_number(&admin(), header, Precondition::IfMatch(2))
+            .put_number(&admin(), header, Precondition::if_match(2))
             .await
             .unwrap_err();
         assert!(
@@ -231,7 +231,7 @@ async fn a_stale_version_changes_nothing() {
                 &admin(),
                 &name("contoso"),
                 &tn("+441632960001"),
-                Precondition::IfMatch(5),
+                Precondition::if_match(5),
             )
             .await
             .unwrap_err();
@@ -251,10 +251,10 @@ async fn a_stale_version_changes_nothing() {
 #[tokio::test]
 async fn a_number_belongs_to_at_most_one_account() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("first"), Precondition::None)
+        core.put_account(&admin(), dr_account("first"), Precondition::NONE)
             .await
             .unwrap();
-        core.put_account(&admin(), dr_account("second"), Precondition::None)
+        core.put_account(&admin(), dr_account("second"), Precondition::NONE)
             .await
             .unwrap();
         core.upsert_numbers(
@@ -292,7 +292,7 @@ async fn a_number_belongs_to_at_most_one_account() {
 #[tokio::test]
 async fn a_batch_with_one_bad_item_writes_nothing_and_names_every_bad_item() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("contoso"), Precondition::None)
+        core.put_account(&admin(), dr_account("contoso"), Precondition::NONE)
             .await
             .unwrap();
         let mut zoom = dr_number("+441632960002", "contoso");
@@ -333,7 +333,7 @@ async fn a_batch_with_one_bad_item_writes_nothing_and_names_every_bad_item() {
 #[tokio::test]
 async fn deleting_an_account_with_numbers_needs_them_to_go_too() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("contoso"), Precondition::None)
+        core.put_account(&admin(), dr_account("contoso"), Precondition::NONE)
             .await
             .unwrap();
         let batch = vec![
@@ -345,7 +345,7 @@ async fn deleting_an_account_with_numbers_needs_them_to_go_too() {
             .unwrap();
 
         let error = core
-            .delete_account(&admin(), &name("contoso"), false, Precondition::None)
+            .delete_account(&admin(), &name("contoso"), false, Precondition::NONE)
             .await
             .unwrap_err();
         assert!(matches!(error, ProvisioningError::Conflict(_)), "{error}");
@@ -357,7 +357,7 @@ async fn deleting_an_account_with_numbers_needs_them_to_go_too() {
             2
         );
 
-        core.delete_account(&admin(), &name("contoso"), true, Precondition::None)
+        core.delete_account(&admin(), &name("contoso"), true, Precondition::NONE)
             .await
             .unwrap();
         assert_eq!(
@@ -387,10 +387,10 @@ async fn deleting_an_account_with_numbers_needs_them_to_go_too() {
 #[tokio::test]
 async fn deleting_numbers_is_all_or_nothing_too() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("contoso"), Precondition::None)
+        core.put_account(&admin(), dr_account("contoso"), Precondition::NONE)
             .await
             .unwrap();
-        core.put_account(&admin(), dr_account("other"), Precondition::None)
+        core.put_account(&admin(), dr_account("other"), Precondition::NONE)
             .await
             .unwrap();
         core.upsert_numbers(
@@ -442,16 +442,16 @@ async fn deleting_numbers_is_all_or_nothing_too() {
 #[tokio::test]
 async fn the_teams_tenant_is_locked_while_teams_numbers_exist() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), oc_account("contoso", false), Precondition::None)
+        core.put_account(&admin(), oc_account("contoso", false), Precondition::NONE)
             .await
             .unwrap();
         let mut moved = oc_account("contoso", false);
         moved.teams_tenant_id =
             Some(TenantId::parse("00000000-0000-4000-8000-000000000001").unwrap());
-        core.put_account(&admin(), moved, Precondition::None)
+        core.put_account(&admin(), moved, Precondition::NONE)
             .await
             .expect("no numbers yet: may change");
-        core.put_account(&admin(), oc_account("contoso", false), Precondition::None)
+        core.put_account(&admin(), oc_account("contoso", false), Precondition::NONE)
             .await
             .unwrap();
 
@@ -466,7 +466,7 @@ async fn the_teams_tenant_is_locked_while_teams_numbers_exist() {
         moved.teams_tenant_id =
             Some(TenantId::parse("00000000-0000-4000-8000-000000000001").unwrap());
         let error = core
-            .put_account(&admin(), moved, Precondition::None)
+            .put_account(&admin(), moved, Precondition::NONE)
             .await
             .unwrap_err();
         assert_eq!(fields(&error), ["serviceDetails.teamsTenantId"]);
@@ -478,7 +478,7 @@ async fn the_teams_tenant_is_locked_while_teams_numbers_exist() {
 #[tokio::test]
 async fn a_service_in_use_cannot_be_turned_off_on_the_account() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("contoso"), Precondition::None)
+        core.put_account(&admin(), dr_account("contoso"), Precondition::NONE)
             .await
             .unwrap();
         core.upsert_numbers(
@@ -494,7 +494,7 @@ async fn a_service_in_use_cannot_be_turned_off_on_the_account() {
             false,
         );
         let error = core
-            .put_account(&admin(), off, Precondition::None)
+            .put_account(&admin(), off, Precondition::NONE)
             .await
             .unwrap_err();
         assert_eq!(codes(&error), ["ServiceInUse"]);
@@ -513,7 +513,7 @@ async fn number_counts_follow_every_change() {
                 .with(Service::ZoomPhoneCloudPeering, true, false),
             false,
         );
-        core.put_account(&admin(), both, Precondition::None)
+        core.put_account(&admin(), both, Precondition::NONE)
             .await
             .unwrap();
         let batch = vec![
@@ -525,7 +525,7 @@ async fn number_counts_follow_every_change() {
             .unwrap();
         let mut zoom = dr_number("+441632960002", "contoso");
         zoom.services = NumberServices::only(Service::ZoomPhoneCloudPeering, None);
-        core.put_number(&admin(), zoom, Precondition::None)
+        core.put_number(&admin(), zoom, Precondition::NONE)
             .await
             .unwrap();
         let usage = core
@@ -552,14 +552,14 @@ async fn number_counts_follow_every_change() {
 async fn flow_through_changes_queue_outbox_jobs_and_go_pending() {
     on_every_backend(|core| async move {
         let written = core
-            .put_account(&admin(), oc_account("synced", true), Precondition::None)
+            .put_account(&admin(), oc_account("synced", true), Precondition::NONE)
             .await
             .unwrap();
         assert_eq!(
             written.record.provisioning_status,
             ProvisioningStatus::Pending
         );
-        core.put_account(&admin(), oc_account("manual", false), Precondition::None)
+        core.put_account(&admin(), oc_account("manual", false), Precondition::NONE)
             .await
             .unwrap();
 
@@ -617,7 +617,7 @@ async fn a_reader_cannot_write_and_nothing_changes() {
     on_every_backend(|core| async move {
         let reader = Actor::new("viewer", &[Role::Read], Door::Portal);
         let error = core
-            .put_account(&reader, dr_account("contoso"), Precondition::None)
+            .put_account(&reader, dr_account("contoso"), Precondition::NONE)
             .await
             .unwrap_err();
         assert!(
@@ -633,11 +633,11 @@ async fn a_reader_cannot_write_and_nothing_changes() {
         );
 
         let writer = Actor::new("bss", &[Role::Write], Door::Api);
-        core.put_account(&writer, dr_account("contoso"), Precondition::None)
+        core.put_account(&writer, dr_account("contoso"), Precondition::NONE)
             .await
             .unwrap();
         let error = core
-            .delete_account(&writer, &name("contoso"), false, Precondition::None)
+            .delete_account(&writer, &name("contoso"), false, Precondition::NONE)
             .await
             .unwrap_err();
         assert!(error.to_string().contains("Delete or Admin"), "{error}");
@@ -670,7 +670,7 @@ async fn the_direct_routing_domain_must_fit_in_48_characters() {
             region2_token: SubdomainToken::parse("token2").unwrap(),
         });
         let error = core
-            .put_account(&admin(), account, Precondition::None)
+            .put_account(&admin(), account, Precondition::NONE)
             .await
             .unwrap_err();
         assert_eq!(
@@ -690,10 +690,10 @@ async fn the_direct_routing_domain_must_fit_in_48_characters() {
 #[tokio::test]
 async fn lists_filter_and_page_by_keyset_without_gaps_or_repeats() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("uk"), Precondition::None)
+        core.put_account(&admin(), dr_account("uk"), Precondition::NONE)
             .await
             .unwrap();
-        core.put_account(&admin(), dr_account("us"), Precondition::None)
+        core.put_account(&admin(), dr_account("us"), Precondition::NONE)
             .await
             .unwrap();
         let uk: Vec<_> = (0..25)
@@ -801,7 +801,7 @@ async fn lists_filter_and_page_by_keyset_without_gaps_or_repeats() {
 #[tokio::test]
 async fn the_numbering_plan_decides_which_teams_numbers_need_a_displayed_country() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), oc_account("contoso", false), Precondition::None)
+        core.put_account(&admin(), oc_account("contoso", false), Precondition::NONE)
             .await
             .unwrap();
         let error = core
@@ -856,7 +856,7 @@ async fn a_customer_relationship_update_is_kept_and_checked() {
             comment: None,
         };
         let error = core
-            .update_relationship(&admin(), &tenant, declined, Precondition::None)
+            .update_relationship(&admin(), &tenant, declined, Precondition::NONE)
             .await
             .unwrap_err();
         assert_eq!(fields(&error), ["customerRelationship.comment"]);
@@ -866,7 +866,7 @@ async fn a_customer_relationship_update_is_kept_and_checked() {
             comment: Some("ticket 7".into()),
         };
         let record = core
-            .update_relationship(&admin(), &tenant, signed, Precondition::IfMatch(1))
+            .update_relationship(&admin(), &tenant, signed, Precondition::if_match(1))
             .await
             .unwrap();
         assert_eq!(record.version, 2);
@@ -922,7 +922,7 @@ async fn civic_addresses_are_read_through_the_accounts_tenant() {
         core.record_civic_address(&sync, &tenant, address.clone())
             .await
             .unwrap();
-        core.put_account(&admin(), oc_account("contoso", false), Precondition::None)
+        core.put_account(&admin(), oc_account("contoso", false), Precondition::NONE)
             .await
             .unwrap();
         let listed = core
@@ -940,7 +940,7 @@ async fn civic_addresses_are_read_through_the_accounts_tenant() {
             .await
             .unwrap();
         assert_eq!(one.address.details["cityOrTown"], "Reston");
-        core.put_account(&admin(), dr_account("no-tenant"), Precondition::None)
+        core.put_account(&admin(), dr_account("no-tenant"), Precondition::NONE)
             .await
             .unwrap();
         let none = core
@@ -982,10 +982,10 @@ async fn deployment_settings_round_trip_with_the_direct_routing_domains() {
 #[tokio::test]
 async fn lists_filter_by_provisioning_status() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), oc_account("synced", true), Precondition::None)
+        core.put_account(&admin(), oc_account("synced", true), Precondition::NONE)
             .await
             .unwrap();
-        core.put_account(&admin(), dr_account("plain"), Precondition::None)
+        core.put_account(&admin(), dr_account("plain"), Precondition::NONE)
             .await
             .unwrap();
         core.upsert_numbers(
@@ -1023,10 +1023,10 @@ async fn lists_filter_by_provisioning_status() {
 async fn filter_expressions_mean_the_same_on_both_databases() {
     use numbat::store::filter::{Expr, Field, Value};
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("uk"), Precondition::None)
+        core.put_account(&admin(), dr_account("uk"), Precondition::NONE)
             .await
             .unwrap();
-        core.put_account(&admin(), dr_account("us"), Precondition::None)
+        core.put_account(&admin(), dr_account("us"), Precondition::NONE)
             .await
             .unwrap();
         let mut tagged = dr_number("+442079460001", "uk");
@@ -1099,7 +1099,7 @@ async fn filter_expressions_mean_the_same_on_both_databases() {
 #[tokio::test]
 async fn creating_numbers_refuses_existing_ones_by_item_and_writes_nothing() {
     on_every_backend(|core| async move {
-        core.put_account(&admin(), dr_account("first"), Precondition::None)
+        core.put_account(&admin(), dr_account("first"), Precondition::NONE)
             .await
             .unwrap();
         core.create_numbers(

@@ -169,7 +169,7 @@ async fn load(
         core.put_account(
             &admin(),
             synced_account(&format!("a{i}"), tenant),
-            Precondition::None,
+            Precondition::NONE,
         )
         .await
         .unwrap();
@@ -523,7 +523,7 @@ async fn consents_are_pulled_and_a_relationship_update_is_pushed_up() {
     // The first token has expired by the time the update goes up: the client asks for another.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let updated = core
-        .update_relationship(&admin(), &tenant, change, Precondition::None)
+        .update_relationship(&admin(), &tenant, change, Precondition::NONE)
         .await
         .unwrap();
     assert_eq!(updated.provisioning_status, ProvisioningStatus::Pending);
@@ -550,7 +550,7 @@ async fn consents_are_pulled_and_a_relationship_update_is_pushed_up() {
         status: Some("ConsentAcknowledged".to_owned()),
         comment: None,
     };
-    core.update_relationship(&admin(), &gone, change, Precondition::None)
+    core.update_relationship(&admin(), &gone, change, Precondition::NONE)
         .await
         .unwrap();
     drain(&worker, &test.db).await;
@@ -768,7 +768,7 @@ async fn the_portal_shows_why_a_number_failed_and_sends_it_again() {
     core.put_account(
         &admin(),
         synced_account("fabrikam", FABRIKAM),
-        Precondition::None,
+        Precondition::NONE,
     )
     .await
     .unwrap();
@@ -833,7 +833,7 @@ async fn one_numbers_changes_reach_the_upstream_in_the_order_they_were_made() {
     core.put_account(
         &admin(),
         synced_account("fabrikam", FABRIKAM),
-        Precondition::None,
+        Precondition::NONE,
     )
     .await
     .unwrap();
@@ -931,7 +931,7 @@ async fn switching_an_accounts_sync_on_uploads_its_numbers_and_off_releases_them
     let fabrikam = AccountName::parse("fabrikam").unwrap();
     let mut account = synced_account("fabrikam", FABRIKAM);
     account.services = AccountServices::default().with(Service::TeamsOperatorConnect, true, false);
-    core.put_account(&admin(), account.clone(), Precondition::None)
+    core.put_account(&admin(), account.clone(), Precondition::NONE)
         .await
         .unwrap();
     let numbers = london(7_000, 3);
@@ -950,7 +950,7 @@ async fn switching_an_accounts_sync_on_uploads_its_numbers_and_off_releases_them
     );
 
     account.services = AccountServices::default().with(Service::TeamsOperatorConnect, true, true);
-    core.put_account(&admin(), account.clone(), Precondition::None)
+    core.put_account(&admin(), account.clone(), Precondition::NONE)
         .await
         .unwrap();
     let pending = count(
@@ -972,7 +972,7 @@ async fn switching_an_accounts_sync_on_uploads_its_numbers_and_off_releases_them
     );
 
     account.services = AccountServices::default().with(Service::TeamsOperatorConnect, true, false);
-    core.put_account(&admin(), account, Precondition::None)
+    core.put_account(&admin(), account, Precondition::NONE)
         .await
         .unwrap();
     drain(&worker, &test.db).await;
