@@ -18,11 +18,25 @@ export DATABASE_URL="sqlite://$WORK/contract.db"
 TOKEN="$(target/debug/numbat token create --name schemathesis --role Admin | tail -n 1)"
 target/debug/numbat serve --listen "127.0.0.1:$PORT" --site-root "$WORK" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+# On a failed run the server's log is shown before its folder goes.
+finish() {
+  local status=$?
+  kill "$SERVER" 2>/dev/null
+  wait "$SERVER" 2>/dev/null || true
+  if [ "$status" -ne 0 ]; then
+    say "the server's log (last 40 lines):"
+    tail -n 40 "$WORK/server.log" >&2 || true
+  fi
+  rm -rf "$WORK"
+}
+trap finish EXIT
+ready=0
 for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  kill -0 "$SERVER" 2>/dev/null || die "numbat serve exited before it listened on port $PORT"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then ready=1; break; fi
   sleep 0.1
 done
+[ "$ready" -eq 1 ] || die "numbat serve did not listen on port $PORT within 10 s"
 
 # Data in every resource, through the real doors.
 target/debug/numbat demo-data >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; die "numbat demo-data failed"; }
@@ -31,7 +45,8 @@ V="api-version=2024-02-29-preview"
 put() {
   local answer
   answer="$(curl -sS -o "$WORK/answer.json" -w '%{http_code}' -X PUT "$API$1?$V" \
-    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data "$2")"
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data "$2")" \
+    || die "seeding PUT $1: the server did not answer"
   case "$answer" in 200|201) ;; *) cat "$WORK/answer.json" >&2; die "seeding PUT $1 answered $answer" ;; esac
 }
 TEAMS='"configuration": { "usage": "CallingUserAssignment", "allowTenantAddressUpdate": true, "choosableCapabilities": ["InboundCalling", "OutboundCalling"] }'
