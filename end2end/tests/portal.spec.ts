@@ -82,7 +82,7 @@ test("an operator provisions every service, edits, deletes and signs out", async
   const mobile = `+4477009${js ? "61" : "62"}001`;
   await open(page, `/numbers/new?account=${tpm}`, info);
   await page.getByLabel("Telephone numbers").fill(mobile);
-  await page.getByLabel("Usage").selectOption("CallingUserAssignment");
+  await page.getByLabel("Usage", { exact: true }).selectOption("CallingUserAssignment");
   await page.getByLabel("Capabilities").fill("Mobile");
   await page.getByLabel("Allow the customer to update the address").check();
   if (js) {
