@@ -266,44 +266,46 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
                 .await
                 .map_err(refused)?;
             let services = &record.number.services;
-            let teams = services
-                .teams_operator_connect
-                .as_ref()
-                .or(services.teams_phone_mobile.as_ref())
-                .map(|t| {
-                    let config = t.configuration.as_ref();
-                    TeamsSettings {
-                        assignment_status: t.assignment_status.map(|a| match a {
-                            crate::domain::AssignmentStatus::Assigned => "assigned".to_owned(),
-                            crate::domain::AssignmentStatus::Unassigned => "unassigned".to_owned(),
-                        }),
-                        usage: config.map(|c| c.usage.as_str().to_owned()),
-                        capabilities: config
-                            .map(|c| {
-                                c.choosable_capabilities
-                                    .iter()
-                                    .map(|x| x.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
-                            .unwrap_or_default(),
-                        additional_usages: config
-                            .map(|c| {
-                                c.additional_usages
-                                    .iter()
-                                    .map(|u| u.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
-                            .unwrap_or_default(),
-                        civic_address_id: config.and_then(|c| c.civic_address_id.clone()),
-                        location_id: config.and_then(|c| c.location_id.clone()),
-                        allow_tenant_address_update: config
-                            .is_some_and(|c| c.allow_tenant_address_update),
-                        displayed_country_code: config
-                            .and_then(|c| c.displayed_country_code.clone()),
-                    }
-                });
+            // The form edits one Teams block: the one of the Teams service that is on.
+            let teams = [
+                &services.teams_operator_connect,
+                &services.teams_phone_mobile,
+            ]
+            .into_iter()
+            .find_map(|block| block.as_ref().filter(|b| b.enabled))
+            .map(|t| {
+                let config = t.configuration.as_ref();
+                TeamsSettings {
+                    assignment_status: t.assignment_status.map(|a| match a {
+                        crate::domain::AssignmentStatus::Assigned => "assigned".to_owned(),
+                        crate::domain::AssignmentStatus::Unassigned => "unassigned".to_owned(),
+                    }),
+                    usage: config.map(|c| c.usage.as_str().to_owned()),
+                    capabilities: config
+                        .map(|c| {
+                            c.choosable_capabilities
+                                .iter()
+                                .map(|x| x.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default(),
+                    additional_usages: config
+                        .map(|c| {
+                            c.additional_usages
+                                .iter()
+                                .map(|u| u.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default(),
+                    civic_address_id: config.and_then(|c| c.civic_address_id.clone()),
+                    location_id: config.and_then(|c| c.location_id.clone()),
+                    allow_tenant_address_update: config
+                        .is_some_and(|c| c.allow_tenant_address_update),
+                    displayed_country_code: config.and_then(|c| c.displayed_country_code.clone()),
+                }
+            });
             Some(NumberDetail {
                 enabled: Service::ALL
                     .into_iter()
@@ -562,7 +564,31 @@ pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
             "Telephone number: exactly one number is edited here",
         ));
     }
-    let number = numbers.remove(0);
+    let mut number = numbers.remove(0);
+    // What the form cannot show, its save must not drop: a Teams service that is off but
+    // carries settings keeps them, switched off, as the stored number has them. (The version
+    // check below refuses the save if the number changed since it was read.)
+    if let Ok(current) = state
+        .core
+        .get_number(&actor, None, &number.telephone_number)
+        .await
+    {
+        let stored = current.number.services;
+        for (new, old) in [
+            (
+                &mut number.services.teams_operator_connect,
+                stored.teams_operator_connect,
+            ),
+            (
+                &mut number.services.teams_phone_mobile,
+                stored.teams_phone_mobile,
+            ),
+        ] {
+            if new.is_none() {
+                *new = old.filter(|block| !block.enabled);
+            }
+        }
+    }
     let text = number.telephone_number.as_str().to_owned();
     let precondition = form
         .version

@@ -648,6 +648,31 @@ async fn a_number_saved_unchanged_in_the_portal_keeps_its_etag_and_history() {
                         "allowTenantAddressUpdate": true } } },
                 "configuration": { "customSipHeader": "oc-site" } }),
         ));
+        // Operator Connect switched off but configured, on a number that is otherwise Teams
+        // Phone Mobile's: the form shows the box unticked, and an unchanged save keeps it so.
+        let (status, _, body) = api(
+            "PUT",
+            "/accounts/oc-co",
+            Some(json!({ "name": "oc-co", "serviceDetails": {
+                "teamsTenantId": "a7f4bd5c-cc01-40f4-8baa-2b6bdb272b8a",
+                "teamsOperatorConnect": { "enabled": true, "syncEnabled": false },
+                "teamsPhoneMobile": { "enabled": true, "syncEnabled": false } } })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        resources.push((
+            "+447700900124",
+            "oc-co",
+            json!({ "telephoneNumber": "+447700900124", "accountName": "oc-co",
+                "serviceDetails": {
+                    "teamsOperatorConnect": { "enabled": false,
+                        "configuration": { "usage": "CallingUserAssignment",
+                            "choosableCapabilities": ["InboundCalling"] } },
+                    "teamsPhoneMobile": { "enabled": true,
+                        "configuration": { "usage": "CallingUserAssignment",
+                            "choosableCapabilities": ["Mobile"],
+                            "allowTenantAddressUpdate": true } } } }),
+        ));
         for (number, account, resource) in resources {
             let path = format!("/accounts/{account}/numbers/{number}");
             let (status, _, body) = api("PUT", &path, Some(resource)).await;
