@@ -5,7 +5,8 @@
 //! `cargo bench --bench api_http` (`-- --batches N` per client, default 500: 200,000 numbers).
 
 use numbat::provisioning::Role;
-use numbat::server::{router, AppState};
+use numbat::server::router;
+use numbat::state::AppState;
 use numbat::store::Database;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -27,15 +28,15 @@ fn number(serial: usize, account: &str) -> Value {
 }
 
 async fn run(label: &str, db: Database, batches: usize) {
-    let token = numbat::auth::tokens::create(
-        &db,
-        "test",
-        numbat::provisioning::Door::Cli,
-        "bench",
+    let admin = numbat::provisioning::Actor::new(
+        "cli:bench",
         &[Role::Admin],
-    )
-    .await
-    .unwrap();
+        numbat::provisioning::Door::Cli,
+    );
+    let token = numbat::provisioning::Provisioning::new(db.clone())
+        .create_token(&admin, "bench", &[Role::Admin])
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/provisioning", listener.local_addr().unwrap());
     let app = router(AppState::new(db.clone(), std::path::Path::new("/none")));

@@ -9,13 +9,14 @@
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
-use numbat::auth::users::{self, PortalRole};
+use numbat::auth::users::PortalRole;
 use numbat::domain::{
     Account, AccountName, AccountServices, CustomSipHeader, Number, NumberServices, Service,
     TelephoneNumber,
 };
 use numbat::provisioning::{Actor, Door, Precondition, Provisioning, Role};
-use numbat::server::{router, AppState};
+use numbat::server::router;
+use numbat::state::AppState;
 use numbat::store::Database;
 use std::time::Instant;
 use support::summary;
@@ -71,15 +72,11 @@ async fn load(db: &Database, accounts: usize, per_account: usize) {
 
 /// Signs a new reader in through the real forms; returns the session cookie.
 async fn sign_in(app: &axum::Router, db: &Database) -> String {
-    let password = users::add(
-        db,
-        "bench",
-        Door::Cli,
-        "bench-reader",
-        &[PortalRole::ReadUser],
-    )
-    .await
-    .unwrap();
+    let admin = Actor::new("cli:bench", &[Role::Admin], Door::Cli);
+    let password = Provisioning::new(db.clone())
+        .add_user(&admin, "bench-reader", &[PortalRole::ReadUser])
+        .await
+        .unwrap();
     let post = |uri: &str, body: String, cookie: Option<String>| {
         let mut request =
             Request::post(uri).header("content-type", "application/x-www-form-urlencoded");

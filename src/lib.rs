@@ -3,6 +3,21 @@
 //! The same library is compiled twice: with `ssr` it is the server (CLI, HTTP, database), with
 //! `hydrate` it is the browser bundle that makes the server-rendered pages interactive. `ui`
 //! and `domain` are shared by both; everything else is server-only.
+//!
+//! The modules stand in layers; each imports only from layers below it (no circles):
+//!
+//! 1. `domain` (what a number, an account and a service are, and every rule), `dns`, `process`
+//!    (database flag, secrets, shutdown signal), `telemetry`.
+//! 2. `store`: the two databases behind one set of reads and writes.
+//! 3. `routing`: the call-time decision and the index the edge keeps of it.
+//! 4. `provisioning`: the core. Every write goes through it: permit, rules, audit, outbox.
+//! 5. `wire` (ACG's JSON shapes, for the API and the CSV columns), `auth` (tokens, users,
+//!    limits), `demo`, `edge` (the SIP edge).
+//! 6. `sync` (Operator Connect) and `bulk` (CSV import and export), each with its own flags.
+//! 7. `state`: what the HTTP doors share.
+//! 8. The doors: `api` (ACG's Provisioning API) and `ui` (the portal's pages and its plain
+//!    HTTP handlers).
+//! 9. `server` (the router joining the doors) and `cli` (the commands), used by `main`.
 
 #![recursion_limit = "512"]
 
@@ -24,32 +39,23 @@ pub mod dns;
 #[cfg(feature = "ssr")]
 pub mod edge;
 #[cfg(feature = "ssr")]
+pub mod process;
+#[cfg(feature = "ssr")]
 pub mod provisioning;
 #[cfg(feature = "ssr")]
 pub mod routing;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod sync;
 #[cfg(feature = "ssr")]
 pub mod telemetry;
+#[cfg(feature = "ssr")]
+pub mod wire;
 
 /// The version shown in the footer and reported by `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Entry point of the browser bundle: attaches the client code to the HTML the server rendered.
-#[cfg(feature = "hydrate")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(ui::App);
-    // Tells people's tools and our browser tests that the page is now driven by client code.
-    if let Some(html) = web_sys::window()
-        .and_then(|window| window.document())
-        .and_then(|document| document.document_element())
-    {
-        let _ = html.set_attribute("data-hydrated", "true");
-    }
-}

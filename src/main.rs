@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use numbat::auth::users::PortalRole;
 use numbat::cli::{Cli, Command, TokenCommand, UserCommand};
-use numbat::provisioning::{Door, Role};
+use numbat::provisioning::{Actor, Door, Provisioning, Role};
 use numbat::store::Database;
 
 #[tokio::main]
@@ -92,16 +92,14 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let db = open(&database.database_url).await?;
-            let secret =
-                numbat::auth::tokens::create(&db, &cli_operator(), Door::Cli, &name, &roles)
-                    .await?;
+            let secret = core(&db).create_token(&cli_admin(), &name, &roles).await?;
             db.close().await;
             println!("Created token {name}. Keep it now: it is not shown again.");
             println!("{secret}");
         }
         TokenCommand::List { database } => {
             let db = open(&database.database_url).await?;
-            let tokens = numbat::auth::tokens::list(&db).await?;
+            let tokens = core(&db).tokens(&cli_admin()).await?;
             db.close().await;
             println!("{:<32} {:<24} {:<26} last used", "name", "roles", "created");
             for token in tokens {
@@ -117,7 +115,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { name, database } => {
             let db = open(&database.database_url).await?;
-            numbat::auth::tokens::revoke(&db, &cli_operator(), Door::Cli, &name).await?;
+            core(&db).revoke_token(&cli_admin(), &name).await?;
             db.close().await;
             println!("Revoked token {name}.");
         }
@@ -133,8 +131,18 @@ fn cli_operator() -> String {
     )
 }
 
+/// The command line's actor: whoever may open the database administers the deployment.
+fn cli_admin() -> Actor {
+    Actor::new(cli_operator(), &[Role::Admin], Door::Cli)
+}
+
+/// The provisioning core over `db`: every write the command line makes goes through it.
+fn core(db: &numbat::store::Database) -> Provisioning {
+    Provisioning::new(db.clone())
+}
+
 async fn user(command: UserCommand) -> anyhow::Result<()> {
-    let by = cli_operator();
+    let by = cli_admin();
     match command {
         UserCommand::Add {
             name,
@@ -150,14 +158,14 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let db = open(&database.database_url).await?;
-            let password = numbat::auth::users::add(&db, &by, Door::Cli, &name, &roles).await?;
+            let password = core(&db).add_user(&by, &name, &roles).await?;
             db.close().await;
             println!("Added user {name}. Their one-time password, to be changed at first sign-in:");
             println!("{password}");
         }
         UserCommand::List { database } => {
             let db = open(&database.database_url).await?;
-            let users = numbat::auth::users::list(&db).await?;
+            let users = core(&db).users(&by).await?;
             db.close().await;
             println!(
                 "{:<32} {:<40} {:<26} last signed in",
@@ -176,14 +184,14 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::ResetPassword { name, database } => {
             let db = open(&database.database_url).await?;
-            let password = numbat::auth::users::reset_password(&db, &by, Door::Cli, &name).await?;
+            let password = core(&db).reset_user_password(&by, &name).await?;
             db.close().await;
             println!("New one-time password for {name}, to be changed at next sign-in:");
             println!("{password}");
         }
         UserCommand::Remove { name, database } => {
             let db = open(&database.database_url).await?;
-            numbat::auth::users::remove(&db, &by, Door::Cli, &name).await?;
+            core(&db).remove_user(&by, &name).await?;
             db.close().await;
             println!("Removed user {name}.");
         }
@@ -195,7 +203,9 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
         } => {
             let db = open(&database.database_url).await?;
             let issuer = issuer.trim_end_matches('/');
-            numbat::auth::users::link_sso(&db, &by, Door::Cli, &name, issuer, &subject).await?;
+            core(&db)
+                .link_user_sso(&by, &name, issuer, &subject)
+                .await?;
             db.close().await;
             println!("Linked single sign-on subject {subject} at {issuer} to user {name}.");
         }

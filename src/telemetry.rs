@@ -1,7 +1,6 @@
 //! Logging through `tracing`: text for people, JSON for log pipelines; `RUST_LOG` filters. And
 //! errors written out with their causes, for logs and for the reasons users are shown.
 
-use crate::cli::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Safe to call once per process.
@@ -27,4 +26,12 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }

@@ -3,10 +3,10 @@
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
 use super::paging;
-use super::wire::{AccountIn, AccountOut};
 use crate::domain::AccountName;
 use crate::provisioning::{AccountFilter, Outcome};
-use crate::server::AppState;
+use crate::state::AppState;
+use crate::wire::{AccountIn, AccountOut};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

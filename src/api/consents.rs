@@ -6,9 +6,9 @@ use super::filter::{self, Resource};
 use super::paging;
 use crate::domain::consent::{RelationshipChange, RequestForInformation, TeamsCivicAddress};
 use crate::domain::{TenantId, Violation};
+use crate::provisioning::filter::Expr;
 use crate::provisioning::{Actor, CivicAddressRecord, Provisioning, ProvisioningError, RfiRecord};
-use crate::server::AppState;
-use crate::store::filter::Expr;
+use crate::state::AppState;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -258,7 +258,7 @@ fn upstream_error(error: crate::sync::UpstreamError) -> ApiError {
 
 #[derive(Debug, Deserialize)]
 pub struct NumberIdentifiers {
-    pub numbers: Vec<super::wire::NumberIdentifierIn>,
+    pub numbers: Vec<crate::wire::NumberIdentifierIn>,
 }
 
 impl NumberIdentifiers {
@@ -313,53 +313,6 @@ pub async fn available_capabilities(
         }
     }
     Ok(Json(serde_json::json!({ "availableCapabilities": capabilities })).into_response())
-}
-
-/// One of Operator Connect's capability plans, in ACG's shape.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CapabilityPlan {
-    pub name: String,
-    #[serde(default)]
-    pub offer_types: Vec<String>,
-    pub usage: String,
-    #[serde(default)]
-    pub mandatory_capabilities: Vec<String>,
-    #[serde(default)]
-    pub choosable_capabilities: Vec<String>,
-    pub supports_toll_free: bool,
-}
-
-/// The plans served when none are configured.
-pub fn default_capability_plans() -> Vec<CapabilityPlan> {
-    let plan = |name: &str, usage: &str, choosable: &[&str], toll_free: bool| CapabilityPlan {
-        name: name.to_owned(),
-        offer_types: vec!["Calling".to_owned()],
-        usage: usage.to_owned(),
-        mandatory_capabilities: vec![],
-        choosable_capabilities: choosable.iter().map(|c| (*c).to_owned()).collect(),
-        supports_toll_free: toll_free,
-    };
-    vec![
-        plan(
-            "calling-user",
-            "CallingUserAssignment",
-            &["InboundCalling", "OutboundCalling"],
-            false,
-        ),
-        plan(
-            "first-party-app",
-            "FirstPartyAppAssignment",
-            &["InboundCalling", "OutboundCalling"],
-            true,
-        ),
-        plan(
-            "conference",
-            "ConferenceAssignment",
-            &["InboundCalling"],
-            true,
-        ),
-    ]
 }
 
 /// `POST /accounts/{name}:retrySync` (Numbat's own action): sends the listed numbers that did not

@@ -168,3 +168,19 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+impl From<crate::auth::limits::LimitRefusal> for ApiError {
+    fn from(refusal: crate::auth::limits::LimitRefusal) -> Self {
+        use crate::auth::limits::LimitRefusal as R;
+        let message = refusal.to_string();
+        match refusal {
+            R::SourceNotAllowed { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "SourceNotAllowed", message)
+            }
+            R::TooManyRequests {
+                retry_after_secs, ..
+            } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+                .with_header("retry-after", retry_after_secs.to_string()),
+        }
+    }
+}

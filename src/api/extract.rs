@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use crate::domain::{AccountName, TelephoneNumber, Violation};
 use crate::provisioning::{Actor, EtagList, Precondition};
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -66,8 +66,10 @@ async fn identify(
         .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <token>"))?
         .trim()
         .to_owned();
-    let actor = if secret.starts_with(crate::auth::tokens::PREFIX) {
-        crate::auth::tokens::authenticate(&state.db, &secret)
+    let actor = if secret.starts_with(crate::provisioning::tokens::PREFIX) {
+        state
+            .core
+            .authenticate_token(&secret)
             .await?
             .ok_or_else(|| ApiError::unauthorized("the bearer token is not known or was revoked"))?
     } else if let Some(oidc) = &state.oidc {

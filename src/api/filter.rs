@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use crate::domain::{Service, Violation};
-use crate::store::filter::{Expr, Field, Value, WireField};
+use crate::provisioning::filter::{Expr, Field, Value, WireField};
 
 /// Which list a filter is for: it decides the field names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! The Provisioning API: ACG's `2024-02-29-preview` on the wire, under `/provisioning`.
 //!
 //! Handlers translate between ACG's JSON and headers and the core's commands; they hold no
-//! provisioning rule. Depends on the core (`crate::provisioning`) and `crate::auth`.
+//! provisioning rule. Depends on the core (`crate::provisioning`), `auth`, `wire`, `state`,
+//! `routing` (the lookup's decision), `sync` (capability questions upstream) and `store` for
+//! its stored repeatable answers; never on `ui` or `server`.
 
 mod accounts;
 mod consents;
@@ -9,20 +11,16 @@ pub mod docs;
 mod error;
 mod extract;
 mod filter;
-mod limits;
 mod numbers;
 pub mod openapi;
 mod paging;
 mod repeat;
 mod routing;
-pub mod wire;
 
-pub use consents::{default_capability_plans, CapabilityPlan};
 pub use error::{ApiError, ErrorBody};
-pub use limits::ApiLimits;
 pub use repeat::WINDOW as REPEAT_WINDOW;
 
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
@@ -33,8 +31,7 @@ use axum::Router;
 /// The only api-version served.
 pub const API_VERSION: &str = "2024-02-29-preview";
 
-/// Where the API is mounted; an ACG client's endpoint is `https://<host>/provisioning`.
-pub const MOUNT: &str = "/provisioning";
+pub use crate::state::API_MOUNT as MOUNT;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()

@@ -3,10 +3,10 @@
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
 use super::paging;
-use super::wire::{BatchDeleteIn, BatchIn, BatchOut, NumberIn, NumberOut};
 use crate::domain::{AccountName, TelephoneNumber, Violation, Violations};
 use crate::provisioning::{Actor, NumberFilter, NumberOrder, Outcome, ProvisioningError};
-use crate::server::AppState;
+use crate::state::AppState;
+use crate::wire::{BatchDeleteIn, BatchIn, BatchOut, NumberIn, NumberOut};
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};

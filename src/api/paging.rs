@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::extract::{next_link, ListQuery};
-use super::wire::Page;
+use crate::wire::Page;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

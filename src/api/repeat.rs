@@ -4,8 +4,8 @@
 
 use super::error::ApiError;
 use crate::domain::Violation;
-use crate::server::AppState;
-use crate::store::repeatability::{self, StoredAnswer};
+use crate::provisioning::StoredAnswer;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -84,7 +84,7 @@ pub async fn repeatable(State(state): State<AppState>, request: Request, next: N
         .map(|a| a.principal.clone());
     let request_id = format!("{}\u{1f}{request_id}", principal.unwrap_or_default());
 
-    match repeatability::get(&state.db, &request_id).await {
+    match state.core.repeated_answer(&request_id).await {
         Ok(Some(answer)) if answer.method == method && answer.path == path => {
             return replay(answer)
         }
@@ -120,7 +120,7 @@ pub async fn repeatable(State(state): State<AppState>, request: Request, next: N
         body: String::from_utf8_lossy(&bytes).into_owned(),
         created_at: crate::provisioning::timestamp(),
     };
-    if let Err(error) = repeatability::put(&state.db, &answer).await {
+    if let Err(error) = state.core.keep_answer(&answer).await {
         tracing::warn!(%error, "could not remember a repeatable request's answer");
     }
     parts

@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::extract::{self, ApiQuery, Caller};
 use crate::domain::Violation;
 use crate::routing::Direction;
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;

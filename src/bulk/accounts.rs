@@ -2,10 +2,10 @@
 //! JSON with `_` for `.` (`serviceDetails_teamsDirectRouting_configuration_subdomain`), read
 //! a page at a time so any number of accounts streams.
 
-use crate::api::wire::AccountOut;
 use crate::domain::{AccountName, Service};
+use crate::provisioning::NumberOrder;
 use crate::provisioning::{AccountFilter, Actor, Provisioning, ProvisioningError};
-use crate::store::numbers::NumberOrder;
+use crate::wire::AccountOut;
 use std::collections::HashMap;
 
 /// Accounts read per page.

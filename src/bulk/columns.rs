@@ -6,11 +6,11 @@
 //! `InboundCalling;OutboundCalling`. Parsing goes through the API's own input type, so a cell
 //! obeys exactly the rules the same JSON would.
 
-use crate::api::wire::TeamsConfigIn;
-use crate::api::wire::{EnabledIn, NumberConfigurationIn, NumberIn, NumberServicesIn, TeamsIn};
 use crate::domain::{
     AccountName, Number, NumberServices, Service, TeamsNumberService, Violation, Violations,
 };
+use crate::wire::TeamsConfigIn;
+use crate::wire::{EnabledIn, NumberConfigurationIn, NumberIn, NumberServicesIn, TeamsIn};
 use std::collections::HashMap;
 
 /// The fields of a Teams service's block, after `serviceDetails_<service>_`.

@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::provisioning::import::{Import, ImportMode, ImportRow, ImportStart};
 use crate::provisioning::{Actor, Provisioning, ProvisioningError};
-use crate::store::jobs::{RowError, Tally};
+use crate::provisioning::{RowError, Tally};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::Read;

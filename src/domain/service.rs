@@ -37,6 +37,8 @@ pub struct ServiceTraits {
     pub label: &'static str,
     /// The field the portal's forms post for it (`form[<name>]`).
     pub form_name: &'static str,
+    /// The prefix of the service's columns in the database (`<prefix>_enabled`, …).
+    pub column_prefix: &'static str,
     /// Numbers must be associated with the service explicitly (no default by line type).
     pub explicit_association: bool,
     pub flow_through: FlowThrough,
@@ -53,12 +55,15 @@ pub struct ServiceTraits {
     pub default_for: &'static [LineType],
 }
 
+/// The table, in routing preference: a call from the operator's network to a number with
+/// several services reaches the first of them here.
 const TABLE: [ServiceTraits; 5] = [
     ServiceTraits {
         service: Service::TeamsDirectRouting,
         wire_name: "teamsDirectRouting",
         label: "Microsoft Teams Direct Routing",
         form_name: "direct_routing",
+        column_prefix: "dr",
         explicit_association: true,
         flow_through: FlowThrough::NotSupported,
         custom_header: true,
@@ -71,6 +76,7 @@ const TABLE: [ServiceTraits; 5] = [
         wire_name: "teamsOperatorConnect",
         label: "Operator Connect",
         form_name: "operator_connect",
+        column_prefix: "oc",
         explicit_association: false,
         flow_through: FlowThrough::WhenSyncEnabled,
         custom_header: true,
@@ -92,6 +98,7 @@ const TABLE: [ServiceTraits; 5] = [
         wire_name: "teamsPhoneMobile",
         label: "Teams Phone Mobile",
         form_name: "phone_mobile",
+        column_prefix: "tpm",
         explicit_association: false,
         flow_through: FlowThrough::WhenSyncEnabled,
         custom_header: false,
@@ -104,6 +111,7 @@ const TABLE: [ServiceTraits; 5] = [
         wire_name: "zoomPhoneCloudPeering",
         label: "Zoom Phone Cloud Peering",
         form_name: "zoom",
+        column_prefix: "zoom",
         explicit_association: true,
         flow_through: FlowThrough::NotSupported,
         custom_header: true,
@@ -116,6 +124,7 @@ const TABLE: [ServiceTraits; 5] = [
         wire_name: "azureOperatorCallProtection",
         label: "Azure Operator Call Protection",
         form_name: "call_protection",
+        column_prefix: "aocp",
         explicit_association: true,
         flow_through: FlowThrough::Automatic,
         custom_header: false,
@@ -139,6 +148,18 @@ impl Service {
         Service::AzureOperatorCallProtection,
     ];
 
+    /// Every service in routing preference (the table's order): a call from the operator's
+    /// network to a number with several services reaches the first it has.
+    pub const BY_PREFERENCE: [Service; 5] = {
+        let mut order = [Service::TeamsDirectRouting; 5];
+        let mut i = 0;
+        while i < TABLE.len() {
+            order[i] = TABLE[i].service;
+            i += 1;
+        }
+        order
+    };
+
     pub fn traits(self) -> &'static ServiceTraits {
         TABLE
             .iter()
@@ -152,6 +173,11 @@ impl Service {
 
     pub fn label(self) -> &'static str {
         self.traits().label
+    }
+
+    /// This service's bit in a set of services held as one byte (bit `index()`).
+    pub fn bit(self) -> u8 {
+        1 << self.index()
     }
 
     /// A stable position 0..5, for per-service arrays.

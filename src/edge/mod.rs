@@ -5,9 +5,11 @@
 //! and TCP (see [`proxy`] for what it does to each message). Its routing index is loaded from
 //! the store at start and follows every change ([`crate::routing::feed`]). With a DNS address
 //! it also answers for `1r1.<base>` and `1r2.<base>`, checks what it serves and records each
-//! account's `subdomainStatus`.
+//! account's `subdomainStatus`. Depends on `routing`, `dns`, the core (subdomain status),
+//! `store` (the database handle it loads from) and `process`; never on an HTTP door.
 
 pub mod addressing;
+mod args;
 pub mod flood;
 pub mod hops;
 pub mod metrics;
@@ -17,6 +19,8 @@ pub mod sip;
 pub mod tcp;
 pub mod tls;
 pub mod transport;
+
+pub use args::{EdgeArgs, TlsClientAuth};
 
 use crate::dns::{self, SharedZone, Zone};
 use crate::domain::{AccountName, CustomerDomain, SubdomainStatus};
@@ -58,7 +62,7 @@ pub struct EdgeOptions {
 }
 
 /// The options `numbat edge`'s arguments give, checked.
-pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
+pub fn options(args: &EdgeArgs) -> anyhow::Result<EdgeOptions> {
     use crate::domain::Service;
     let mut next_hops: [Vec<proxy::HopSpec>; 5] = Default::default();
     for raw in &args.next_hops {
@@ -101,8 +105,8 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
         }
         Ok(addr)
     };
-    let current = crate::cli::secret("NUMBAT_EDGE_KEY", args.edge_key_file.as_deref())?;
-    let previous = crate::cli::secret(
+    let current = crate::process::secret("NUMBAT_EDGE_KEY", args.edge_key_file.as_deref())?;
+    let previous = crate::process::secret(
         "NUMBAT_EDGE_PREVIOUS_KEY",
         args.edge_previous_key_file.as_deref(),
     )?;
@@ -127,10 +131,8 @@ pub fn options(args: &crate::cli::EdgeArgs) -> anyhow::Result<EdgeOptions> {
             key: key.clone(),
             ca: args.tls_ca.clone(),
             client_auth: [
-                args.tls_client_auth
-                    .contains(&crate::cli::TlsClientAuth::Operator),
-                args.tls_client_auth
-                    .contains(&crate::cli::TlsClientAuth::Service),
+                args.tls_client_auth.contains(&TlsClientAuth::Operator),
+                args.tls_client_auth.contains(&TlsClientAuth::Service),
             ],
         }),
         (None, None) => None,

@@ -18,7 +18,9 @@ mod routing;
 mod settings;
 mod subdomains;
 pub mod sync;
+pub mod tokens;
 pub mod uploads;
+pub mod users;
 
 pub use access::{Actor, Door, Permission, Permit, Role};
 pub use error::ProvisioningError;
@@ -27,8 +29,11 @@ pub use settings::DeploymentSettings;
 pub use crate::store::accounts::{AccountFilter, AccountRecord, ProvisioningIssue};
 pub use crate::store::audit::{AuditEvent, AuditFilter};
 pub use crate::store::consents::{CivicAddressRecord, RfiRecord};
+pub use crate::store::filter;
+pub use crate::store::jobs::{Job, RowError, Tally};
 pub use crate::store::numbers::{NumberFilter, NumberOrder, NumberRecord};
 pub use crate::store::outbox::{OutboxFigures, OutboxJob};
+pub use crate::store::repeatability::StoredAnswer;
 
 use crate::store::{audit, outbox, Database, Tx};
 use serde::Serialize;
@@ -210,6 +215,30 @@ impl Provisioning {
     }
 
     /// Begins the transaction of a write; needs a permit, so no write skips the role check.
+    /// The database's kind (`sqlite`, `postgres`), for health answers.
+    pub fn database_kind(&self) -> &'static str {
+        self.db.kind()
+    }
+
+    /// Whether the database answers, and its schema version if so.
+    pub async fn database_ready(&self) -> Result<i64, crate::store::StoreError> {
+        self.db.ping().await?;
+        self.db.schema_version().await
+    }
+
+    /// The answer first given to the repeatable request `request_id`, if one was kept.
+    pub async fn repeated_answer(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<StoredAnswer>, crate::store::StoreError> {
+        crate::store::repeatability::get(&self.db, request_id).await
+    }
+
+    /// Keeps `answer` for replays of its request; a duplicate that finished second is not kept.
+    pub async fn keep_answer(&self, answer: &StoredAnswer) -> Result<(), crate::store::StoreError> {
+        crate::store::repeatability::put(&self.db, answer).await
+    }
+
     async fn begin(&self, _permit: &Permit<'_>) -> Result<Tx, ProvisioningError> {
         Ok(self.db.begin().await?)
     }

@@ -6,7 +6,10 @@
 //! laid over it, which is merged into the array once it grows. Header values live in one text
 //! arena. A million numbers with 50-character values take about 70 MB.
 
-use super::{number_key, AccountRoute, Arrival, Decision, Direction, NumberRoute, RoutingSettings};
+use super::{
+    number_key, AccountRoute, Arrival, Decision, Direction, NumberFacts, NumberRoute,
+    RoutingSettings,
+};
 use crate::domain::LineType;
 use std::collections::HashMap;
 
@@ -22,16 +25,6 @@ struct Slot {
 }
 
 const NO_HEADER: u8 = 0;
-
-/// A number's routing facts as loaded from the store.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NumberFacts {
-    pub number: String,
-    pub account: String,
-    pub services: u8,
-    pub line_type: LineType,
-    pub custom_sip_header: Option<String>,
-}
 
 /// The index; readers share it behind a lock, the feed writes it.
 #[derive(Debug, Default)]
@@ -438,13 +431,12 @@ impl Loader<'_> {
 mod tests {
     use super::*;
     use crate::domain::Service;
-    use crate::routing::service_bit;
 
     fn facts(number: &str, header: Option<&str>) -> NumberFacts {
         NumberFacts {
             number: number.into(),
             account: "contoso".into(),
-            services: service_bit(Service::TeamsOperatorConnect),
+            services: Service::TeamsOperatorConnect.bit(),
             line_type: LineType::FixedLine,
             custom_sip_header: header.map(Into::into),
         }

@@ -3,11 +3,12 @@
 //! The decision is a pure function of a number's provisioning, its account's and the
 //! deployment's settings. The SIP edge asks it from an in-memory index ([`RoutingIndex`]) kept
 //! current by a change feed ([`feed`]); the API's lookup endpoint asks it from the store, so
-//! both doors answer the same question the same way.
+//! both doors answer the same question the same way. Depends on `domain` and `store`.
 
 pub mod feed;
 pub mod index;
 
+pub use crate::store::routing::{AccountRoute, DirectRoutingRoute, NumberFacts};
 pub use index::RoutingIndex;
 
 use crate::domain::{LineType, Service};
@@ -33,22 +34,6 @@ impl Direction {
     }
 }
 
-/// An account as the gateway needs it at call time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccountRoute {
-    pub name: Box<str>,
-    /// Direct Routing's customer subdomain label, call screening and TXT tokens, when set.
-    pub direct_routing: Option<DirectRoutingRoute>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirectRoutingRoute {
-    /// Lower case.
-    pub label: Box<str>,
-    pub call_screening: bool,
-    pub tokens: [Box<str>; 2],
-}
-
 /// A provisioned number as the gateway needs it at call time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NumberRoute<'a> {
@@ -61,7 +46,7 @@ pub struct NumberRoute<'a> {
 
 impl<'a> NumberRoute<'a> {
     pub fn has(&self, service: Service) -> bool {
-        self.services & service_bit(service) != 0
+        self.services & service.bit() != 0
     }
 
     /// The service a call from the operator's network reaches this number on: the first
@@ -79,18 +64,9 @@ impl<'a> NumberRoute<'a> {
     }
 }
 
-/// When a number has several services, calls from the operator reach the first of these.
-pub const SERVICE_PREFERENCE: [Service; 5] = [
-    Service::TeamsDirectRouting,
-    Service::TeamsOperatorConnect,
-    Service::TeamsPhoneMobile,
-    Service::ZoomPhoneCloudPeering,
-    Service::AzureOperatorCallProtection,
-];
-
-pub fn service_bit(service: Service) -> u8 {
-    1 << service.index()
-}
+/// When a number has several services, calls from the operator reach the first of these:
+/// the service table's order.
+pub const SERVICE_PREFERENCE: [Service; 5] = Service::BY_PREFERENCE;
 
 /// Deployment settings that shape decisions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -341,7 +317,7 @@ mod tests {
     ) -> NumberRoute<'a> {
         NumberRoute {
             account,
-            services: services.iter().map(|s| service_bit(*s)).sum(),
+            services: services.iter().map(|s| s.bit()).sum(),
             line_type: LineType::FixedLine,
             custom_sip_header: header,
         }

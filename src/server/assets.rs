@@ -46,7 +46,7 @@ pub async fn set_theme(Query(choice): Query<ThemeChoice>) -> impl IntoResponse {
     };
     (
         [(SET_COOKIE, theme.cookie())],
-        super::redirect::see_other_local(&choice.back),
+        crate::ui::http::redirect::see_other_local(&choice.back),
     )
         .into_response()
 }

@@ -3,6 +3,7 @@
 //! policy, and `no-store` on everything that is not a static file. Depends on axum only; the
 //! page shell reads the nonce from the request (see `Nonce`).
 
+use crate::state::Nonce;
 use axum::extract::Request;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
@@ -11,21 +12,6 @@ use axum::http::header::{
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-
-/// This request's script nonce, put in the request's extensions for the page shell.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Nonce(pub String);
-
-impl Nonce {
-    fn random() -> Self {
-        Self(
-            rand::random::<[u8; 16]>()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
-    }
-}
 
 /// The policy for a response whose scripts carry `nonce`. `wasm-unsafe-eval` lets the browser
 /// bundle compile its WebAssembly; nothing is loaded from another origin, and no form posts

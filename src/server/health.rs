@@ -13,12 +13,8 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = state.db.kind();
-    let checked = async {
-        state.db.ping().await?;
-        state.db.schema_version().await
-    };
-    match checked.await {
+    let database = state.core.database_kind();
+    match state.core.database_ready().await {
         Ok(schema_version) => (
             StatusCode::OK,
             Json(

@@ -1,125 +1,24 @@
 //! The HTTP server: the router that joins the portal, health checks and static files, and the
-//! process around it (start-up migrations, graceful shutdown).
+//! process around it (start-up migrations, graceful shutdown). The top of the HTTP side: it
+//! mounts the doors (`api`, `ui`) and may depend on anything below; nothing imports it but
+//! `cli`.
 
+mod args;
 mod assets;
-pub mod files;
 pub mod headers;
 mod health;
-pub mod portal_session;
-pub mod redirect;
 
-use crate::cli::ServeArgs;
+pub use args::ServeArgs;
+
+use crate::state::AppState;
 use crate::store::Database;
+use crate::ui::http::{files, session};
 use crate::ui::{shell, App};
-use axum::extract::FromRef;
 use axum::routing::get;
 use axum::Router;
-use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::path::{Path, PathBuf};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
-
-/// Everything a request handler may need.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub db: Database,
-    /// The provisioning core every door writes through.
-    pub core: crate::provisioning::Provisioning,
-    /// Whether the browser bundle was found at start-up; without it pages are served as plain HTML.
-    pub with_bundle: bool,
-    /// Verifies JWTs from the configured OIDC issuer, when there is one.
-    pub oidc: Option<std::sync::Arc<crate::auth::oidc::OidcVerifier>>,
-    /// The API's source allowlist and rate limit.
-    pub api_limits: std::sync::Arc<crate::api::ApiLimits>,
-    /// Operator Connect's capability plans, from configuration until sync fetches them.
-    pub capability_plans: std::sync::Arc<Vec<crate::api::CapabilityPlan>>,
-    /// Portal sessions: cookie security, idle and absolute lifetimes.
-    pub sessions: portal_session::SessionPolicy,
-    /// Single sign-on to the portal, when an identity provider is configured.
-    pub sso: Option<std::sync::Arc<crate::auth::sso::SingleSignOn>>,
-    /// Operator Connect, when sync is on: capability questions go to it.
-    pub upstream: Option<std::sync::Arc<crate::sync::OcClient>>,
-    /// Failed portal sign-ins per name and per source address.
-    pub sign_in_throttle: std::sync::Arc<crate::auth::throttle::SignInThrottle>,
-    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
-    pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-impl AppState {
-    /// State for a server whose browser bundle, if any, lives under `site_root/pkg`.
-    pub fn new(db: Database, site_root: &Path) -> Self {
-        let leptos_options = LeptosOptions::builder()
-            .output_name("numbat")
-            .site_root(site_root.to_string_lossy().into_owned())
-            .site_pkg_dir("pkg")
-            .build();
-        let with_bundle = bundle_files(site_root).iter().all(|file| file.is_file());
-        Self {
-            leptos_options,
-            core: crate::provisioning::Provisioning::new(db.clone()),
-            db,
-            with_bundle,
-            capability_plans: std::sync::Arc::new(crate::api::default_capability_plans()),
-            api_limits: std::sync::Arc::default(),
-            oidc: None,
-            sessions: portal_session::SessionPolicy::default(),
-            sso: None,
-            upstream: None,
-            sign_in_throttle: std::sync::Arc::default(),
-            trusted_proxies: std::sync::Arc::default(),
-        }
-    }
-
-    /// The same state holding bulk jobs under leases of `lease` (see `provisioning::import`).
-    pub fn with_job_lease(mut self, lease: std::time::Duration) -> Self {
-        self.core = self.core.with_job_lease(lease);
-        self
-    }
-
-    /// The same state offering single sign-on through `sso`.
-    pub fn with_single_sign_on(mut self, sso: crate::auth::sso::SingleSignOn) -> Self {
-        self.sso = Some(std::sync::Arc::new(sso));
-        self
-    }
-
-    /// The same state with these session lifetimes and cookie security.
-    pub fn with_session_policy(mut self, policy: portal_session::SessionPolicy) -> Self {
-        self.sessions = policy;
-        self
-    }
-
-    /// The same state accepting JWTs that `verifier` accepts.
-    pub fn with_oidc(mut self, verifier: crate::auth::oidc::OidcVerifier) -> Self {
-        self.oidc = Some(std::sync::Arc::new(verifier));
-        self
-    }
-
-    /// The same state with the API's allowlist and rate limit.
-    pub fn with_api_limits(mut self, limits: crate::api::ApiLimits) -> Self {
-        self.api_limits = std::sync::Arc::new(limits);
-        self
-    }
-
-    /// The same state answering capability questions with `plans`.
-    pub fn with_capability_plans(mut self, plans: Vec<crate::api::CapabilityPlan>) -> Self {
-        self.capability_plans = std::sync::Arc::new(plans);
-        self
-    }
-}
-
-/// The two files the hydration script loads.
-pub fn bundle_files(site_root: &Path) -> [PathBuf; 2] {
-    let pkg = site_root.join("pkg");
-    [pkg.join("numbat.js"), pkg.join("numbat_bg.wasm")]
-}
 
 /// The whole application as one `Router`; tests drive it directly.
 pub fn router(state: AppState) -> Router {
@@ -141,17 +40,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api-docs", get(crate::api::docs::page))
         .route(
             "/sign-in",
-            axum::routing::post(portal_session::sign_in).layer(
-                axum::extract::DefaultBodyLimit::max(portal_session::MAX_FORM_BYTES),
-            ),
+            axum::routing::post(session::sign_in).layer(axum::extract::DefaultBodyLimit::max(
+                session::MAX_FORM_BYTES,
+            )),
         )
-        .route("/sign-out", axum::routing::post(portal_session::sign_out))
-        .route("/sso/login", get(portal_session::sso_login))
-        .route("/sso/callback", get(portal_session::sso_callback))
+        .route("/sign-out", axum::routing::post(session::sign_out))
+        .route("/sso/login", get(session::sso_login))
+        .route("/sso/callback", get(session::sso_callback))
         .route(
             "/password",
-            axum::routing::post(portal_session::change_password).layer(
-                axum::extract::DefaultBodyLimit::max(portal_session::MAX_FORM_BYTES),
+            axum::routing::post(session::change_password).layer(
+                axum::extract::DefaultBodyLimit::max(session::MAX_FORM_BYTES),
             ),
         )
         .route(
@@ -174,10 +73,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            portal_session::identify,
+            session::identify,
         ))
-        .layer(portal_session::layer(&state.db, &state.sessions))
-        .layer(axum::middleware::from_fn(portal_session::refuse_cross_site))
+        .layer(session::layer(&state.core, &state.sessions))
+        .layer(axum::middleware::from_fn(session::refuse_cross_site))
         .layer(axum::middleware::from_fn(server_function_statuses))
         .layer(axum::middleware::from_fn(log_server_errors))
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -232,14 +131,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let schema_version = db.migrate().await?;
     tracing::info!(database = db.kind(), schema_version, "database ready");
 
-    if crate::auth::users::count(&db).await? == 0 {
+    if crate::provisioning::Provisioning::new(db.clone())
+        .user_count()
+        .await?
+        == 0
+    {
         tracing::warn!(
             "no portal users yet: create the first admin with `numbat user add NAME --role AdminUser` \
              (it prints a one-time password to change at first sign-in)"
         );
     }
     let mut state = AppState::new(db.clone(), &args.site_root).with_session_policy(
-        portal_session::SessionPolicy {
+        crate::state::SessionPolicy {
             secure_cookie: args
                 .public_url
                 .as_deref()
@@ -255,7 +158,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Plans {
-            capability_plans: Vec<crate::api::CapabilityPlan>,
+            capability_plans: Vec<crate::wire::CapabilityPlan>,
         }
         let plans: Plans = serde_json::from_str(&text).map_err(|e| {
             anyhow::anyhow!(
@@ -272,7 +175,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     state.trusted_proxies = std::sync::Arc::new(args.trusted_proxies.clone());
-    state = state.with_api_limits(crate::api::ApiLimits::new(
+    state = state.with_api_limits(crate::auth::limits::ApiLimits::new(
         args.api_allow.clone(),
         args.api_rate_limit,
     ));
@@ -287,7 +190,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     match (&args.sso_issuer, &args.sso_client_id, &args.public_url) {
         (Some(issuer), Some(client_id), Some(public_url)) => {
-            let secret = crate::cli::secret(
+            let secret = crate::process::secret(
                 "NUMBAT_SSO_CLIENT_SECRET",
                 args.sso_client_secret_file.as_deref(),
             )?
@@ -325,7 +228,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(crate::process::shutdown_signal())
     .await?;
     db.close().await;
     tracing::info!("stopped");
@@ -354,27 +257,5 @@ async fn forget_old_repeatable_answers(db: Database) {
         if let Err(error) = crate::store::repeatability::forget_before(&db, &before).await {
             tracing::warn!(%error, "could not forget old repeatable answers");
         }
-    }
-}
-
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received: finishing requests in flight"),
-        () = terminate => tracing::info!("SIGTERM received: finishing requests in flight"),
     }
 }

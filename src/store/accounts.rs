@@ -10,17 +10,6 @@ use crate::domain::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The short column prefix each service's columns carry.
-pub(crate) fn column_prefix(service: Service) -> &'static str {
-    match service {
-        Service::TeamsOperatorConnect => "oc",
-        Service::TeamsDirectRouting => "dr",
-        Service::TeamsPhoneMobile => "tpm",
-        Service::ZoomPhoneCloudPeering => "zoom",
-        Service::AzureOperatorCallProtection => "aocp",
-    }
-}
-
 /// A problem a platform reported while provisioning a resource.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvisioningIssue {
@@ -248,7 +237,7 @@ pub async fn list(
     list_in_order(
         db,
         filter,
-        super::numbers::NumberOrder::Ascending,
+        super::filter::NumberOrder::Ascending,
         after,
         limit,
     )
@@ -259,18 +248,18 @@ pub async fn list(
 pub async fn list_in_order(
     db: &Database,
     filter: &AccountFilter,
-    order: super::numbers::NumberOrder,
+    order: super::filter::NumberOrder,
     after: Option<&AccountName>,
     limit: i64,
 ) -> Result<Vec<AccountRecord>, StoreError> {
     let (comparison, direction) = match order {
-        super::numbers::NumberOrder::Ascending => (">", "ASC"),
-        super::numbers::NumberOrder::Descending => ("<", "DESC"),
+        super::filter::NumberOrder::Ascending => (">", "ASC"),
+        super::filter::NumberOrder::Descending => ("<", "DESC"),
     };
     let rows: Vec<AccountRow> = on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM accounts WHERE TRUE"));
         if let Some(service) = filter.service {
-            query.push(format!(" AND {}_enabled = TRUE", column_prefix(service)));
+            query.push(format!(" AND {}_enabled = TRUE", service.traits().column_prefix));
         }
         if let Some(prefix) = &filter.name_prefix {
             query.push(" AND name >= ").push_bind(prefix.clone());
@@ -293,7 +282,7 @@ pub async fn count(db: &Database, filter: &AccountFilter) -> Result<i64, StoreEr
     Ok(on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM accounts WHERE TRUE");
         if let Some(service) = filter.service {
-            query.push(format!(" AND {}_enabled = TRUE", column_prefix(service)));
+            query.push(format!(" AND {}_enabled = TRUE", service.traits().column_prefix));
         }
         if let Some(prefix) = &filter.name_prefix {
             query.push(" AND name >= ").push_bind(prefix.clone());

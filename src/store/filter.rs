@@ -1,9 +1,8 @@
 //! Filter expressions over stored fields (what an OData-style `filter` becomes), compiled to
 //! SQL with every value bound as a parameter and every column from a fixed list; or, for the
 //! small lists kept as documents (consents, civic addresses), tested against a record's wire
-//! form in memory.
+//! form in memory. Also the order a number list comes in. Depends on `domain` only.
 
-use super::accounts::column_prefix;
 use crate::domain::Service;
 
 /// A field a filter may test.
@@ -76,7 +75,9 @@ impl Field {
             (Field::CustomSipHeader, Table::Numbers) => "custom_sip_header".into(),
             (Field::CorrelationId, Table::Accounts) => "correlation_id".into(),
             (Field::TeamsTenantId, Table::Accounts) => "teams_tenant_id".into(),
-            (Field::ServiceEnabled(service), _) => format!("{}_enabled", column_prefix(service)),
+            (Field::ServiceEnabled(service), _) => {
+                format!("{}_enabled", service.traits().column_prefix)
+            }
             _ => return None,
         })
     }
@@ -222,4 +223,11 @@ impl Field {
         self.column(table)
             .expect("the expression was checked against this table")
     }
+}
+/// Order of a number list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NumberOrder {
+    #[default]
+    Ascending,
+    Descending,
 }

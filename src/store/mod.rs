@@ -3,7 +3,7 @@
 //! Concrete pools, not sqlx's `Any` driver, so each side keeps its native types; the SQL text
 //! is shared where it can be (`$1` placeholders work on both). Each backend has its own
 //! migration folder; both are embedded in the binary. Holds no provisioning rule: that is the
-//! core's (`crate::provisioning`).
+//! core's (`crate::provisioning`). Depends on `domain` only.
 
 pub mod accounts;
 pub mod audit;

@@ -1,6 +1,7 @@
 //! Numbers as stored: rows, conversion, keyset-paged lists with filters, bulk writes.
 
-use super::accounts::{column_prefix, ProvisioningIssue};
+use super::accounts::ProvisioningIssue;
+pub use super::filter::NumberOrder;
 use super::tx::{on_pool, on_tx};
 use super::{Database, StoreError, Tx};
 use crate::domain::telephone::NumberFacts;
@@ -167,14 +168,6 @@ pub struct NumberFilter {
     pub expr: Option<super::filter::Expr>,
 }
 
-/// Order of a number list.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum NumberOrder {
-    #[default]
-    Ascending,
-    Descending,
-}
-
 /// Appends `filter`'s conditions to a query that already has a WHERE clause.
 macro_rules! push_filter {
     ($query:expr, $filter:expr) => {{
@@ -185,7 +178,10 @@ macro_rules! push_filter {
                 .push_bind(account.as_str().to_owned());
         }
         if let Some(service) = filter.service {
-            $query.push(format!(" AND {}_enabled = TRUE", column_prefix(service)));
+            $query.push(format!(
+                " AND {}_enabled = TRUE",
+                service.traits().column_prefix
+            ));
         }
         if let Some(status) = filter.status {
             $query
@@ -229,7 +225,7 @@ macro_rules! push_filter {
             for service in crate::domain::Service::ALL {
                 $query.push(format!(
                     " AND {}_enabled IS NOT TRUE",
-                    column_prefix(service)
+                    service.traits().column_prefix
                 ));
             }
         }

@@ -4,9 +4,33 @@
 use super::tx::on_pool;
 use super::{Database, StoreError};
 use crate::domain::{LineType, Service};
-use crate::routing::index::NumberFacts;
-use crate::routing::{service_bit, AccountRoute, DirectRoutingRoute};
 use futures_util::StreamExt;
+
+/// A number's routing facts as loaded from the store: what the routing index holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NumberFacts {
+    pub number: String,
+    pub account: String,
+    pub services: u8,
+    pub line_type: LineType,
+    pub custom_sip_header: Option<String>,
+}
+
+/// An account as the gateway needs it at call time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRoute {
+    pub name: Box<str>,
+    /// Direct Routing's customer subdomain label, call screening and TXT tokens, when set.
+    pub direct_routing: Option<DirectRoutingRoute>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectRoutingRoute {
+    /// Lower case.
+    pub label: Box<str>,
+    pub call_screening: bool,
+    pub tokens: [Box<str>; 2],
+}
 
 /// The channel PostgreSQL notifies on when a transaction recorded audit events.
 pub const CHANGES_CHANNEL: &str = "numbat_changes";
@@ -35,7 +59,7 @@ impl From<NumberRow> for NumberFacts {
         ]
         .into_iter()
         .filter(|(on, _)| *on == Some(true))
-        .fold(0, |bits, (_, service)| bits | service_bit(service));
+        .fold(0, |bits, (_, service)| bits | service.bit());
         NumberFacts {
             number: row.telephone_number,
             account: row.account_name,

@@ -299,9 +299,9 @@ impl OcClient {
     pub async fn capability_plans(
         &self,
         tenant: &str,
-    ) -> Result<Vec<crate::api::CapabilityPlan>, UpstreamError> {
+    ) -> Result<Vec<crate::wire::CapabilityPlan>, UpstreamError> {
         let url = self.numbers(&wire::capability_plans_path(tenant));
-        let page: wire::Page<crate::api::CapabilityPlan> =
+        let page: wire::Page<crate::wire::CapabilityPlan> =
             self.call(self.http.get(url), "capability plans").await?;
         Ok(page.value)
     }

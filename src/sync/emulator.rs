@@ -7,7 +7,7 @@
 //! request took effect. `/emulator/*` (never faulty, no token) shows its state for tests.
 
 use super::wire::{self, ErrorBody, NewOrder, NumberResult, Order, OrderStatus, OrderType};
-use crate::api::CapabilityPlan;
+use crate::wire::CapabilityPlan;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -61,7 +61,7 @@ impl Default for EmulatorConfig {
             retry_after: 1,
             consents: crate::demo::consents(),
             civic_addresses: vec![address],
-            capability_plans: crate::api::default_capability_plans(),
+            capability_plans: crate::wire::default_capability_plans(),
         }
     }
 }

@@ -1,17 +1,19 @@
 //! Flow-through provisioning to Operator Connect: the upstream's wire format, a client for it,
 //! the outbox worker that pushes the core's jobs, the consent pull, and an emulator of the
-//! upstream to run against.
+//! upstream to run against. Each part owns its flags (`args`). Depends on the core, `store`
+//! (the outbox), `wire`, `demo` (the emulator's seed) and `process`; never on a door.
 
+mod args;
 pub mod client;
 pub mod consents;
 pub mod emulator;
 pub mod wire;
 pub mod worker;
 
+pub use args::{EmulatorArgs, SyncArgs, SyncWorkerArgs};
 pub use client::{OcClient, OcConfig, UpstreamError};
 pub use worker::{Worker, WorkerConfig};
 
-use crate::cli::{EmulatorArgs, SyncArgs};
 use crate::store::Database;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,7 +88,7 @@ pub async fn run_worker(db: Database, args: &SyncArgs) -> anyhow::Result<()> {
     if start(&db, args)?.is_none() {
         anyhow::bail!("--oc-url (NUMBAT_OC_URL) is needed: it says where Operator Connect is");
     }
-    crate::server::shutdown_signal().await;
+    crate::process::shutdown_signal().await;
     Ok(())
 }
 
@@ -111,7 +113,7 @@ pub async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
         struct Seed {
             consents: Option<Vec<wire::Consent>>,
             civic_addresses: Option<Vec<wire::CivicAddress>>,
-            capability_plans: Option<Vec<crate::api::CapabilityPlan>>,
+            capability_plans: Option<Vec<crate::wire::CapabilityPlan>>,
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("--seed {}: {e}", path.display()))?;
@@ -133,7 +135,7 @@ pub async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, consents = config.consents.len(), "Operator Connect emulator listening");
     tokio::select! {
         served = emulator::serve(listener, config) => served?,
-        () = crate::server::shutdown_signal() => {}
+        () = crate::process::shutdown_signal() => {}
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ impl Me {
 /// The person signed in, if anyone.
 #[server(endpoint = "me")]
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
-    use crate::server::portal_session::SignInMethod;
+    use crate::ui::http::session::SignInMethod;
     Ok(server::signed_in_opt().map(|user| Me {
         abilities: user.abilities(),
         local: user.method == SignInMethod::Password,
@@ -52,8 +52,8 @@ pub mod server {
     //! core's refusals as messages a person can act on.
 
     use crate::provisioning::{Actor, ProvisioningError};
-    use crate::server::portal_session::SignedIn;
-    use crate::server::AppState;
+    use crate::state::AppState;
+    use crate::ui::http::session::SignedIn;
     use axum::http::request::Parts;
     use leptos::prelude::*;
 

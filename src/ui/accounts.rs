@@ -66,7 +66,7 @@ impl AccountView {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) fn account_view(record: crate::store::accounts::AccountRecord) -> AccountView {
+pub(crate) fn account_view(record: crate::provisioning::AccountRecord) -> AccountView {
     use crate::domain::FlowThrough;
     let account = &record.account;
     AccountView {
@@ -130,7 +130,7 @@ pub struct AccountPage {
 #[cfg(feature = "ssr")]
 pub(crate) fn account_filter(
     query: &AccountQuery,
-) -> Result<crate::store::accounts::AccountFilter, ServerFnError> {
+) -> Result<crate::provisioning::AccountFilter, ServerFnError> {
     let service =
         match non_empty(query.service.clone()) {
             Some(wire) => Some(Service::from_wire_name(&wire).ok_or_else(|| {
@@ -145,11 +145,11 @@ pub(crate) fn account_filter(
                 || ServerFnError::new("Sync status: must be pending, synced or failed"),
             )?),
         };
-    Ok(crate::store::accounts::AccountFilter {
+    Ok(crate::provisioning::AccountFilter {
         service,
         name_prefix: non_empty(query.q.clone()),
         expr: status.map(|status| {
-            use crate::store::filter::{Expr, Field, Value};
+            use crate::provisioning::filter::{Expr, Field, Value};
             Expr::Eq(
                 Field::ProvisioningStatus,
                 Value::Text(status.as_str().to_owned()),
@@ -164,7 +164,7 @@ pub async fn list_accounts(
 ) -> Result<AccountPage, ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::AccountName;
-    use crate::store::numbers::NumberOrder;
+    use crate::provisioning::NumberOrder;
     let (state, actor) = (state()?, actor()?);
     let filter = account_filter(&query)?;
     let order = match query.sort.as_deref() {
@@ -217,7 +217,7 @@ pub struct AccountDetail {
 pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::AccountName;
-    use crate::store::numbers::{NumberFilter, NumberOrder};
+    use crate::provisioning::{NumberFilter, NumberOrder};
     let (state, actor) = (state()?, actor()?);
     let name = AccountName::parse(&name)
         .map_err(|v| ServerFnError::new(format!("account name: {}", v.message)))?;
@@ -283,7 +283,7 @@ pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> 
 }
 
 #[cfg(feature = "ssr")]
-fn civic_view(record: crate::store::consents::CivicAddressRecord) -> CivicView {
+fn civic_view(record: crate::provisioning::CivicAddressRecord) -> CivicView {
     let address = record.address;
     let text = |key: &str| {
         address

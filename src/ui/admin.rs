@@ -24,12 +24,12 @@ mod server {
     use super::*;
     use crate::provisioning::Permission;
 
-    /// The caller's name, if they may administer; else the core's refusal.
-    pub fn admin() -> Result<(crate::server::AppState, String), ServerFnError> {
+    /// The state and the caller, if they may administer; else the core's refusal.
+    pub fn admin() -> Result<(crate::state::AppState, crate::provisioning::Actor), ServerFnError> {
         use super::super::access::server::{actor, refused, state};
         let actor = actor()?;
         actor.permit(Permission::Administer).map_err(refused)?;
-        Ok((state()?, actor.principal))
+        Ok((state()?, actor))
     }
 
     pub async fn session() -> Result<tower_sessions::Session, ServerFnError> {
@@ -57,8 +57,8 @@ mod server {
     /// A user or token change's error: the rule it broke (400), or, when the server itself
     /// failed, a 503 that is logged and says nothing of the database's own words.
     pub fn failed<E: std::fmt::Display + 'static>(error: E) -> ServerFnError {
-        use crate::auth::tokens::TokenError;
         use crate::auth::users::UserError;
+        use crate::provisioning::tokens::TokenError;
         let any = &error as &dyn std::any::Any;
         let server_failed =
             matches!(
@@ -94,8 +94,10 @@ pub struct UsersData {
 
 #[server(endpoint = "admin/users")]
 pub async fn load_users() -> Result<UsersData, ServerFnError> {
-    let (state, _) = server::admin()?;
-    let users = crate::auth::users::list(&state.db)
+    let (state, by) = server::admin()?;
+    let users = state
+        .core
+        .users(&by)
         .await
         .map_err(server::failed)?
         .into_iter()
@@ -144,10 +146,11 @@ pub async fn add_user(
     name: String,
     #[server(default)] roles: RoleBoxes,
 ) -> Result<(), ServerFnError> {
-    use crate::provisioning::Door;
     let (state, by) = server::admin()?;
     let name = name.trim().to_owned();
-    let password = crate::auth::users::add(&state.db, &by, Door::Portal, &name, &roles.roles())
+    let password = state
+        .core
+        .add_user(&by, &name, &roles.roles())
         .await
         .map_err(server::failed)?;
     server::show_once(
@@ -164,9 +167,10 @@ pub async fn set_user_roles(
     name: String,
     #[server(default)] roles: RoleBoxes,
 ) -> Result<(), ServerFnError> {
-    use crate::provisioning::Door;
     let (state, by) = server::admin()?;
-    crate::auth::users::set_roles(&state.db, &by, Door::Portal, &name, &roles.roles())
+    state
+        .core
+        .set_user_roles(&by, &name, &roles.roles())
         .await
         .map_err(server::failed)?;
     leptos_axum::redirect("/admin/users");
@@ -175,9 +179,10 @@ pub async fn set_user_roles(
 
 #[server(endpoint = "admin/users/reset")]
 pub async fn reset_user_password(name: String) -> Result<(), ServerFnError> {
-    use crate::provisioning::Door;
     let (state, by) = server::admin()?;
-    let password = crate::auth::users::reset_password(&state.db, &by, Door::Portal, &name)
+    let password = state
+        .core
+        .reset_user_password(&by, &name)
         .await
         .map_err(server::failed)?;
     server::show_once(format!("New one-time password for {name}"), password).await?;
@@ -187,14 +192,15 @@ pub async fn reset_user_password(name: String) -> Result<(), ServerFnError> {
 
 #[server(endpoint = "admin/users/remove")]
 pub async fn remove_user(name: String, confirm: Option<String>) -> Result<(), ServerFnError> {
-    use crate::provisioning::Door;
     let (state, by) = server::admin()?;
     if confirm.is_none() {
         return Err(ServerFnError::new(
             "Tick the confirmation to remove the user.",
         ));
     }
-    crate::auth::users::remove(&state.db, &by, Door::Portal, &name)
+    state
+        .core
+        .remove_user(&by, &name)
         .await
         .map_err(server::failed)?;
     leptos_axum::redirect("/admin/users");
@@ -203,23 +209,17 @@ pub async fn remove_user(name: String, confirm: Option<String>) -> Result<(), Se
 
 #[server(endpoint = "admin/users/link-sso")]
 pub async fn link_user_sso(name: String, subject: String) -> Result<(), ServerFnError> {
-    use crate::provisioning::Door;
     let (state, by) = server::admin()?;
     let Some(sso) = state.sso.clone() else {
         return Err(ServerFnError::new(
             "Single sign-on is not configured on this portal.",
         ));
     };
-    crate::auth::users::link_sso(
-        &state.db,
-        &by,
-        Door::Portal,
-        name.trim(),
-        sso.issuer(),
-        &subject,
-    )
-    .await
-    .map_err(server::failed)?;
+    state
+        .core
+        .link_user_sso(&by, name.trim(), sso.issuer(), &subject)
+        .await
+        .map_err(server::failed)?;
     leptos_axum::redirect("/admin/users");
     Ok(())
 }
@@ -352,8 +352,10 @@ pub struct TokensData {
 
 #[server(endpoint = "admin/tokens")]
 pub async fn load_tokens() -> Result<TokensData, ServerFnError> {
-    let (state, _) = server::admin()?;
-    let tokens = crate::auth::tokens::list(&state.db)
+    let (state, by) = server::admin()?;
+    let tokens = state
+        .core
+        .tokens(&by)
         .await
         .map_err(server::failed)?
         .into_iter()
@@ -380,11 +382,13 @@ pub async fn create_token(
     name: String,
     #[server(default)] roles: RoleBoxes,
 ) -> Result<(), ServerFnError> {
-    use crate::provisioning::{Door, Role};
+    use crate::provisioning::Role;
     let (state, by) = server::admin()?;
     let chosen = roles.ticked([Role::Read, Role::Write, Role::Delete, Role::Admin]);
     let name = name.trim().to_owned();
-    let secret = crate::auth::tokens::create(&state.db, &by, Door::Portal, &name, &chosen)
+    let secret = state
+        .core
+        .create_token(&by, &name, &chosen)
         .await
         .map_err(server::failed)?;
     server::show_once(
@@ -404,7 +408,9 @@ pub async fn revoke_token(name: String, confirm: Option<String>) -> Result<(), S
             "Tick the confirmation to revoke the token.",
         ));
     }
-    crate::auth::tokens::revoke(&state.db, &by, crate::provisioning::Door::Portal, &name)
+    state
+        .core
+        .revoke_token(&by, &name)
         .await
         .map_err(server::failed)?;
     leptos_axum::redirect("/admin/tokens");

@@ -21,7 +21,7 @@ pub async fn load_overview() -> Result<Overview, ServerFnError> {
     use super::access::server::{actor, refused, state};
     use super::widgets::count_text;
     use crate::domain::ProvisioningStatus;
-    use crate::store::numbers::NumberFilter;
+    use crate::provisioning::NumberFilter;
     const CAP: i64 = 1_000_000;
     let (state, actor) = (state()?, actor()?);
     let count = |status: Option<ProvisioningStatus>| {

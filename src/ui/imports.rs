@@ -70,7 +70,7 @@ pub struct ImportDetail {
 
 /// A job as the pages show it; `file_kept` says whether the file it reads is still kept.
 #[cfg(feature = "ssr")]
-fn import_view(job: crate::store::jobs::Job, file_kept: bool) -> ImportView {
+fn import_view(job: crate::provisioning::Job, file_kept: bool) -> ImportView {
     let now = crate::provisioning::timestamp();
     let lease_ran_out = job
         .lease_until

@@ -2,13 +2,17 @@
 //!
 //! Compiled for the server (rendering) and for the browser (hydration). Every route renders
 //! completely on the server (`SsrMode::Async`), so each page works without JavaScript; every
-//! change goes through a server function that asks the provisioning core.
+//! change goes through a server function that asks the provisioning core. Depends on
+//! `domain` in both builds; on the server also on the core, `auth`, `bulk`, `state` and the
+//! store's session table (`http`); never on `api` or `server`.
 
 pub mod access;
 mod accounts;
 mod admin;
 mod audit;
 mod home;
+#[cfg(feature = "ssr")]
+pub mod http;
 mod imports;
 mod layout;
 mod numbers;
@@ -45,12 +49,9 @@ pub fn shell(options: LeptosOptions, with_bundle: bool) -> impl IntoView {
     let theme = theme::Theme::of_this_request();
     // The hydration scripts carry the nonce the Content-Security-Policy names.
     #[cfg(feature = "ssr")]
-    if let Some(nonce) = use_context::<axum::http::request::Parts>().and_then(|parts| {
-        parts
-            .extensions
-            .get::<crate::server::headers::Nonce>()
-            .cloned()
-    }) {
+    if let Some(nonce) = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::state::Nonce>().cloned())
+    {
         provide_context(leptos::nonce::Nonce::from_value(nonce.0));
     }
     view! {
@@ -111,5 +112,20 @@ pub fn App() -> impl IntoView {
             </main>
             <layout::Footer/>
         </Router>
+    }
+}
+
+/// Entry point of the browser bundle: attaches the client code to the HTML the server rendered.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+    // Tells people's tools and our browser tests that the page is now driven by client code.
+    if let Some(html) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.document_element())
+    {
+        let _ = html.set_attribute("data-hydrated", "true");
     }
 }

@@ -31,7 +31,7 @@ pub struct NumberRow {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) fn number_row(record: crate::store::numbers::NumberRecord) -> NumberRow {
+pub(crate) fn number_row(record: crate::provisioning::NumberRecord) -> NumberRow {
     let number = &record.number;
     NumberRow {
         number: number.telephone_number.as_str().to_owned(),
@@ -119,10 +119,10 @@ pub struct NumberPage {
 #[cfg(feature = "ssr")]
 pub(crate) fn number_filter(
     query: &NumberQuery,
-) -> Result<crate::store::numbers::NumberFilter, ServerFnError> {
+) -> Result<crate::provisioning::NumberFilter, ServerFnError> {
     use crate::domain::{AccountName, ProvisioningStatus};
     let bad = |field: &str, rule: &str| ServerFnError::new(format!("{field}: {rule}"));
-    let mut filter = crate::store::numbers::NumberFilter::default();
+    let mut filter = crate::provisioning::NumberFilter::default();
     if let Some(q) = non_empty(query.q.clone()) {
         let compact: String = q
             .chars()
@@ -175,7 +175,7 @@ pub async fn list_numbers(
 ) -> Result<NumberPage, ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::TelephoneNumber;
-    use crate::store::numbers::NumberOrder;
+    use crate::provisioning::NumberOrder;
     let (state, actor) = (state()?, actor()?);
     let filter = number_filter(&query)?;
     let order = if query.sort.as_deref() == Some("desc") {
@@ -253,7 +253,7 @@ pub struct NumberFormData {
 pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::TelephoneNumber;
-    use crate::store::accounts::AccountFilter;
+    use crate::provisioning::AccountFilter;
     let (state, actor) = (state()?, actor()?);
     let number = match non_empty(number) {
         None => None,

@@ -44,7 +44,7 @@ pub struct RfiView {
 }
 
 #[cfg(feature = "ssr")]
-fn rfi_view(record: crate::store::consents::RfiRecord) -> RfiView {
+fn rfi_view(record: crate::provisioning::RfiRecord) -> RfiView {
     let rfi = record.rfi;
     let relationship = rfi.customer_relationship.clone();
     RfiView {

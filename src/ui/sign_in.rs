@@ -1,5 +1,5 @@
 //! Signing in (password or single sign-on) and changing one's password. Both forms post to
-//! plain handlers (`crate::server::portal_session`), which answer with a redirect; errors come
+//! plain handlers (`crate::ui::http::session`), which answer with a redirect; errors come
 //! back as a code in the query string, shown here in words.
 
 use leptos::prelude::*;
@@ -21,7 +21,7 @@ pub async fn load_sign_in_options() -> Result<SignInOptions, ServerFnError> {
     let state = super::access::server::state()?;
     let refused_subject = match leptos_axum::extract::<tower_sessions::Session>().await {
         Ok(session) => session
-            .remove::<String>(crate::server::portal_session::REFUSED_SUBJECT_KEY)
+            .remove::<String>(crate::ui::http::session::REFUSED_SUBJECT_KEY)
             .await
             .ok()
             .flatten(),

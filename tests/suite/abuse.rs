@@ -142,10 +142,7 @@ async fn redirect_targets_stay_on_this_site_however_they_are_written() {
         "{location}"
     );
 
-    let password =
-        numbat::auth::users::add(&test.db, "test", Door::Cli, "ana", &[PortalRole::ReadUser])
-            .await
-            .unwrap();
+    let password = common::add_user(&test.db, "ana", &[PortalRole::ReadUser]).await;
     for next in [
         "/%09/evil.example",
         "/%0D%0A/evil.example",
@@ -182,15 +179,7 @@ async fn a_flood_of_wrong_passwords_locks_the_name_and_others_still_sign_in() {
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut bob = Browser::signed_in(&app, &test.db, "bob", &[PortalRole::ReadUser]).await;
-    let alice_password = numbat::auth::users::add(
-        &test.db,
-        "test",
-        Door::Cli,
-        "alice",
-        &[PortalRole::AdminUser],
-    )
-    .await
-    .unwrap();
+    let alice_password = common::add_user(&test.db, "alice", &[PortalRole::AdminUser]).await;
 
     let attempt = |password: String| {
         let app = app.clone();
@@ -245,15 +234,7 @@ async fn a_flood_of_wrong_passwords_locks_the_name_and_others_still_sign_in() {
 
     // Someone else signs in meanwhile, and bob's session goes on working.
     let mut carol = Browser::new(&app);
-    let carol_password = numbat::auth::users::add(
-        &test.db,
-        "test",
-        Door::Cli,
-        "carol",
-        &[PortalRole::ReadUser],
-    )
-    .await
-    .unwrap();
+    let carol_password = common::add_user(&test.db, "carol", &[PortalRole::ReadUser]).await;
     let (response, _) = carol
         .post(
             "/sign-in",
@@ -298,10 +279,7 @@ async fn nothing_works_on_a_one_time_password_but_changing_it() {
     let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
-    let one_time =
-        numbat::auth::users::add(&test.db, "test", Door::Cli, "dee", &[PortalRole::AdminUser])
-            .await
-            .unwrap();
+    let one_time = common::add_user(&test.db, "dee", &[PortalRole::AdminUser]).await;
     let mut dee = Browser::new(&app);
     dee.post("/sign-in", &format!("name=dee&password={one_time}"))
         .await;
@@ -325,7 +303,8 @@ async fn nothing_works_on_a_one_time_password_but_changing_it() {
     let (response, _) = dee.get("/numbers/export.csv").await;
     assert_eq!(response.headers()["location"], "/password");
     assert_eq!(number_count(&test.db).await, before);
-    assert!(numbat::auth::tokens::list(&test.db)
+    assert!(common::cli_core(&test.db)
+        .tokens(&common::cli_admin())
         .await
         .unwrap()
         .is_empty());

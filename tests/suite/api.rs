@@ -1030,8 +1030,9 @@ async fn a_repeated_request_is_answered_as_the_first_without_doing_it_twice() {
 
 #[tokio::test]
 async fn a_rate_limit_answers_429_with_retry_after_and_an_allowlist_403() {
-    use numbat::api::ApiLimits;
-    use numbat::server::{router, AppState};
+    use numbat::auth::limits::ApiLimits;
+    use numbat::server::router;
+    use numbat::state::AppState;
     let test = TestDb::sqlite().await.migrated().await;
     let token = crate::common::api_token(&test.db, "bss", &[Role::Admin]).await;
     let limits = ApiLimits::new(vec!["192.0.2.0/24".parse().unwrap()], Some(2));

@@ -4,7 +4,7 @@
 //! line). Every number ends up stored once, with one create event, and the job's counts are
 //! those of one clean run. A check uploaded to one node is applied through another.
 
-use crate::common::TestDb;
+use crate::common::{self, TestDb};
 use numbat::auth::users::PortalRole;
 use numbat::domain::{Account, AccountName, AccountServices, Service};
 use numbat::provisioning::{Actor, Door, Precondition, Provisioning, Role};
@@ -120,10 +120,7 @@ struct Browser {
 impl Browser {
     /// Signed in on `node` as a new writer (sessions live in the database, so on every node).
     async fn signed_in(node: &Node, db: &Database, name: &str) -> Browser {
-        let one_time =
-            numbat::auth::users::add(db, "test", Door::Cli, name, &[PortalRole::WriteUser])
-                .await
-                .unwrap();
+        let one_time = common::add_user(db, name, &[PortalRole::WriteUser]).await;
         let mut browser = Browser {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -690,7 +687,7 @@ async fn an_interrupted_bulk_action_is_resumed_from_its_page_without_javascript(
     assert!(stopped.changed < N, "stopped too late: {stopped:?}");
 
     let app = numbat::server::router(
-        numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/nonexistent"))
+        numbat::state::AppState::new(test.db.clone(), std::path::Path::new("/nonexistent"))
             .with_job_lease(lease),
     );
     let mut browser =

@@ -192,7 +192,8 @@ fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
             [("create".to_owned(), "bss-prod".to_owned())],
             "token changes are audited"
         );
-        let actor = numbat::auth::tokens::authenticate(&db, &secret)
+        let actor = numbat::provisioning::Provisioning::new(db.clone())
+            .authenticate_token(&secret)
             .await
             .unwrap()
             .expect("the token works");
@@ -211,7 +212,8 @@ fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
     rt.block_on(async {
         let db = numbat::store::Database::connect(&url).await.unwrap();
         assert!(
-            numbat::auth::tokens::authenticate(&db, &secret)
+            numbat::provisioning::Provisioning::new(db.clone())
+                .authenticate_token(&secret)
                 .await
                 .unwrap()
                 .is_none(),

@@ -3,7 +3,8 @@
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use numbat::server::{router, AppState};
+use numbat::server::router;
+use numbat::state::AppState;
 use numbat::store::Database;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -196,10 +197,7 @@ impl Browser {
         name: &str,
         roles: &[numbat::auth::users::PortalRole],
     ) -> Self {
-        let one_time =
-            numbat::auth::users::add(db, "test", numbat::provisioning::Door::Cli, name, roles)
-                .await
-                .expect("user added");
+        let one_time = add_user(db, name, roles).await;
         let mut browser = Self::new(app);
         let (response, _) = browser
             .post(
@@ -345,9 +343,37 @@ pub async fn one_renderer_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
 /// A new API token named `name` with `roles`, made as the command line would; its secret.
 #[allow(dead_code)]
 pub async fn api_token(db: &Database, name: &str, roles: &[numbat::provisioning::Role]) -> String {
-    numbat::auth::tokens::create(db, "test", numbat::provisioning::Door::Cli, name, roles)
+    cli_core(db)
+        .create_token(&cli_admin(), name, roles)
         .await
         .expect("token created")
+}
+
+/// The provisioning core over `db`, as the command line opens it.
+#[allow(dead_code)]
+pub fn cli_core(db: &Database) -> numbat::provisioning::Provisioning {
+    numbat::provisioning::Provisioning::new(db.clone())
+}
+
+/// The command line's actor: an administrator at this machine.
+#[allow(dead_code)]
+pub fn cli_admin() -> numbat::provisioning::Actor {
+    use numbat::provisioning::{Actor, Door, Role};
+    Actor::new("cli:test", &[Role::Admin], Door::Cli)
+}
+
+/// A new portal user named `name` with `roles`, added as the command line would; their
+/// one-time password.
+#[allow(dead_code)]
+pub async fn add_user(
+    db: &Database,
+    name: &str,
+    roles: &[numbat::auth::users::PortalRole],
+) -> String {
+    cli_core(db)
+        .add_user(&cli_admin(), name, roles)
+        .await
+        .expect("user added")
 }
 
 /// What a browser without JavaScript posts when a form is submitted as the page rendered it:

@@ -8,7 +8,8 @@ use axum::routing::get;
 use axum::Json;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use numbat::auth::oidc::OidcVerifier;
-use numbat::server::{router, AppState};
+use numbat::server::router;
+use numbat::state::AppState;
 use serde_json::{json, Value};
 
 const AUDIENCE: &str = "api://numbat-provisioning";

@@ -194,7 +194,7 @@ fn through_api(intent: &Intent) -> numbat::domain::Number {
     if let Some(header) = &intent.header {
         body["configuration"] = serde_json::json!({ "customSipHeader": header });
     }
-    serde_json::from_value::<numbat::api::wire::NumberIn>(body)
+    serde_json::from_value::<numbat::wire::NumberIn>(body)
         .expect("the body has the API's shape")
         .into_domain()
         .expect("the API reads it")

@@ -33,9 +33,7 @@ async fn pages_need_a_sign_in_and_come_back_after_it() {
     );
     assert!(html.contains(r#"name="next" value="/numbers""#), "{html}");
 
-    let password = users::add(&test.db, "t", Door::Cli, "ana", &[PortalRole::ReadUser])
-        .await
-        .unwrap();
+    let password = common::add_user(&test.db, "ana", &[PortalRole::ReadUser]).await;
     let (response, _) = browser
         .post(
             "/sign-in",
@@ -97,9 +95,7 @@ async fn a_wrong_password_or_unknown_user_gets_the_same_answer_and_no_session() 
     let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
-    users::add(&test.db, "t", Door::Cli, "ana", &[PortalRole::ReadUser])
-        .await
-        .unwrap();
+    common::add_user(&test.db, "ana", &[PortalRole::ReadUser]).await;
     for form in ["name=ana&password=wrong", "name=nobody&password=wrong"] {
         let mut browser = Browser::new(&app);
         let (response, _) = browser.post("/sign-in", form).await;
@@ -140,17 +136,14 @@ async fn sign_out_ends_the_session_everywhere_it_was_used() {
 async fn sessions_end_at_their_absolute_lifetime_and_when_the_user_is_removed() {
     let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
-    let state =
-        numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/nonexistent"))
-            .with_session_policy(numbat::server::portal_session::SessionPolicy {
-                secure_cookie: true,
-                idle: std::time::Duration::from_secs(3600),
-                absolute: std::time::Duration::from_secs(0),
-            });
+    let state = numbat::state::AppState::new(test.db.clone(), std::path::Path::new("/nonexistent"))
+        .with_session_policy(numbat::state::SessionPolicy {
+            secure_cookie: true,
+            idle: std::time::Duration::from_secs(3600),
+            absolute: std::time::Duration::from_secs(0),
+        });
     let short = numbat::server::router(state);
-    let password = users::add(&test.db, "t", Door::Cli, "ana", &[PortalRole::ReadUser])
-        .await
-        .unwrap();
+    let password = common::add_user(&test.db, "ana", &[PortalRole::ReadUser]).await;
     let mut browser = Browser::new(&short);
     let (response, _) = browser
         .post("/sign-in", &format!("name=ana&password={password}"))
@@ -256,7 +249,11 @@ async fn a_read_user_sees_everything_and_the_server_refuses_their_hand_made_post
             .contains("Account zoomco"),
         "nothing was deleted"
     );
-    assert!(users::get(&test.db, "mallory").await.unwrap().is_none());
+    assert!(common::cli_core(&test.db)
+        .user("mallory")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -727,17 +724,21 @@ async fn two_admins_removing_each_other_at_once_leave_one_admin() {
         for round in 0..6 {
             let (a, b) = (format!("ann-{round}"), format!("bob-{round}"));
             for name in [&a, &b] {
-                users::add(db, "setup", Door::Cli, name, &[PortalRole::AdminUser])
+                common::add_user(db, name, &[PortalRole::AdminUser]).await;
+            }
+            if let Some(old) = survivor.take() {
+                common::cli_core(db)
+                    .remove_user(&common::cli_admin(), &old)
                     .await
                     .unwrap();
             }
-            if let Some(old) = survivor.take() {
-                users::remove(db, "setup", Door::Cli, &old).await.unwrap();
-            }
-            let (first, second) = tokio::join!(
-                users::remove(db, &a, Door::Portal, &b),
-                users::remove(db, &b, Door::Portal, &a),
+            let core = common::cli_core(db);
+            let (ann, bob) = (
+                users::actor(&a, &[PortalRole::AdminUser]),
+                users::actor(&b, &[PortalRole::AdminUser]),
             );
+            let (first, second) =
+                tokio::join!(core.remove_user(&ann, &b), core.remove_user(&bob, &a));
             let refused = [&first, &second]
                 .iter()
                 .filter(|r| matches!(r, Err(users::UserError::LastAdmin)))
@@ -747,7 +748,8 @@ async fn two_admins_removing_each_other_at_once_leave_one_admin() {
                 (1, 1),
                 "round {round}: {first:?} {second:?}"
             );
-            let admins: Vec<String> = users::list(db)
+            let admins: Vec<String> = core
+                .users(&common::cli_admin())
                 .await
                 .unwrap()
                 .into_iter()

@@ -1139,3 +1139,86 @@ async fn creating_numbers_refuses_existing_ones_by_item_and_writes_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn users_and_tokens_change_only_under_the_cores_permit_and_audit_who_and_which_door() {
+    use numbat::domain::portal::PortalRole;
+    use numbat::provisioning::tokens::TokenError;
+    use numbat::provisioning::users::UserError;
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let core = Provisioning::new(test.db.clone());
+        // A writer holds no Admin: every user and token change is refused, and nothing is
+        // written, not even an audit event.
+        let writer = Actor::new(
+            "wendy@example.net",
+            &[Role::Read, Role::Write],
+            Door::Portal,
+        );
+        let refused = core
+            .add_user(&writer, "mallory", &[PortalRole::AdminUser])
+            .await;
+        assert!(
+            matches!(&refused, Err(UserError::Forbidden { principal }) if principal == "wendy@example.net"),
+            "{refused:?}"
+        );
+        let refused = core.create_token(&writer, "backdoor", &[Role::Admin]).await;
+        assert!(
+            matches!(refused, Err(TokenError::Forbidden { .. })),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            core.users(&writer).await,
+            Err(UserError::Forbidden { .. })
+        ));
+        assert!(core.user("mallory").await.unwrap().is_none());
+        assert!(core.tokens(&admin()).await.unwrap().is_empty());
+        let audited = |resource: &'static str| {
+            let core = core.clone();
+            async move {
+                core.audit_events(&admin(), Some(resource), None, None, 10)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| (e.actor, e.door, e.action, e.resource_key))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert!(audited("portalUser").await.is_empty());
+        assert!(audited("apiToken").await.is_empty());
+
+        // An admin in the portal: each change is recorded with that person and the portal.
+        let ana = Actor::new("ana@example.net", &[Role::Admin], Door::Portal);
+        core.add_user(&ana, "bob", &[PortalRole::ReadUser])
+            .await
+            .unwrap();
+        core.set_user_roles(&ana, "bob", &[PortalRole::WriteUser])
+            .await
+            .unwrap();
+        let secret = core.create_token(&ana, "bss", &[Role::Read]).await.unwrap();
+        let caller = core.authenticate_token(&secret).await.unwrap().unwrap();
+        assert_eq!(
+            (caller.principal.as_str(), caller.roles.as_slice()),
+            ("token:bss", &[Role::Read][..])
+        );
+        core.revoke_token(&ana, "bss").await.unwrap();
+        assert!(core.authenticate_token(&secret).await.unwrap().is_none());
+        let who = |action: &str, key: &str| {
+            (
+                "ana@example.net".to_owned(),
+                "portal".to_owned(),
+                action.to_owned(),
+                key.to_owned(),
+            )
+        };
+        assert_eq!(
+            audited("portalUser").await,
+            [who("create", "bob"), who("update", "bob")]
+        );
+        assert_eq!(
+            audited("apiToken").await,
+            [who("create", "bss"), who("delete", "bss")]
+        );
+        test.remove().await;
+    }
+}

@@ -12,8 +12,9 @@ use axum::routing::{get, post};
 use axum::Json;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use numbat::auth::sso::SingleSignOn;
-use numbat::auth::users::{self, PortalRole};
-use numbat::server::{router, AppState};
+use numbat::auth::users::PortalRole;
+use numbat::server::router;
+use numbat::state::AppState;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -215,15 +216,7 @@ async fn without_roles_only_an_admin_linked_identity_gets_a_local_users_roles() 
 
     // A local admin whose name is the email this person can set at the identity provider: the
     // name decides nothing.
-    users::add(
-        &test.db,
-        "t",
-        numbat::provisioning::Door::Cli,
-        "omar@operator.example",
-        &[PortalRole::AdminUser],
-    )
-    .await
-    .unwrap();
+    common::add_user(&test.db, "omar@operator.example", &[PortalRole::AdminUser]).await;
     assert_eq!(
         sign_in(&mut browser, |u| u).await,
         "/sign-in?error=sso-roles",
@@ -244,16 +237,15 @@ async fn without_roles_only_an_admin_linked_identity_gets_a_local_users_roles() 
     );
 
     // An admin links the identity by issuer and subject: now it signs in as that user.
-    users::link_sso(
-        &test.db,
-        "t",
-        numbat::provisioning::Door::Cli,
-        "omar@operator.example",
-        &provider.base,
-        "s-2",
-    )
-    .await
-    .unwrap();
+    common::cli_core(&test.db)
+        .link_user_sso(
+            &common::cli_admin(),
+            "omar@operator.example",
+            &provider.base,
+            "s-2",
+        )
+        .await
+        .unwrap();
     assert_eq!(sign_in(&mut browser, |u| u).await, "/numbers");
     let (_, html) = browser.get("/admin/users").await;
     assert!(html.contains("Portal users"), "{html}");

@@ -300,7 +300,7 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
         let test = test.migrated().await;
         let client = emulator.client();
         let mut state =
-            numbat::server::AppState::new(test.db.clone(), std::path::Path::new("/none"));
+            numbat::state::AppState::new(test.db.clone(), std::path::Path::new("/none"));
         state.upstream = Some(client.clone());
         let app = numbat::server::router(state);
         let token = crate::common::api_token(&test.db, "bss", &[Role::Admin]).await;

@@ -4,9 +4,9 @@
 //! Sign-in, sign-out and the password change are plain form posts answered with a redirect,
 //! so they behave the same with JavaScript on or off.
 
-use super::AppState;
 use crate::auth::users::{self, PortalRole, UserError};
 use crate::domain::portal::Abilities;
+use crate::state::{AppState, SessionPolicy};
 use crate::store::sessions::DatabaseSessionStore;
 use axum::extract::{Form, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -19,27 +19,6 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 /// The session key holding who signed in.
 const USER_KEY: &str = "user";
-
-/// How long portal sessions last.
-#[derive(Clone, Debug)]
-pub struct SessionPolicy {
-    /// Sent only over HTTPS: on whenever the portal's public URL is https.
-    pub secure_cookie: bool,
-    /// Signed out after this long without a request.
-    pub idle: Duration,
-    /// Signed out this long after signing in, however active.
-    pub absolute: Duration,
-}
-
-impl Default for SessionPolicy {
-    fn default() -> Self {
-        Self {
-            secure_cookie: false,
-            idle: Duration::from_secs(60 * 60),
-            absolute: Duration::from_secs(12 * 60 * 60),
-        }
-    }
-}
 
 /// How someone signed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,11 +66,11 @@ fn now() -> i64 {
 
 /// The session layer: cookie `numbat_session`, HttpOnly, SameSite=Lax, Secure behind TLS.
 pub fn layer(
-    db: &crate::store::Database,
+    core: &crate::provisioning::Provisioning,
     policy: &SessionPolicy,
 ) -> SessionManagerLayer<DatabaseSessionStore> {
     let idle = time::Duration::try_from(policy.idle).unwrap_or(time::Duration::HOUR);
-    SessionManagerLayer::new(DatabaseSessionStore::new(db.clone()))
+    SessionManagerLayer::new(core.session_store())
         .with_name("numbat_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -118,7 +97,7 @@ fn is_public(path: &str) -> bool {
         .iter()
         .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)))
         || path.starts_with("/pkg/")
-        || path.starts_with(crate::api::MOUNT)
+        || path.starts_with(crate::state::API_MOUNT)
 }
 
 /// What a person who must still change their one-time password may reach: the password page
@@ -142,7 +121,7 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
         "/favicon.svg",
         "/healthz",
         "/readyz",
-        crate::api::MOUNT,
+        crate::state::API_MOUNT,
     ];
     if sessionless.iter().any(|prefix| path.starts_with(prefix)) {
         return next.run(request).await;
@@ -207,7 +186,9 @@ async fn current_user(state: &AppState, session: &Session) -> Result<Option<Sign
         session.flush().await.map_err(|e| e.to_string())?;
         return Ok(None);
     }
-    let local = users::get(&state.db, &stored.name)
+    let local = state
+        .core
+        .user(&stored.name)
         .await
         .map_err(|e| e.to_string())?;
     let signed_in = match (stored.method, local) {
@@ -279,7 +260,10 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if safe || request.uri().path().starts_with(crate::api::MOUNT) || same_site(request.headers()) {
+    if safe
+        || request.uri().path().starts_with(crate::state::API_MOUNT)
+        || same_site(request.headers())
+    {
         return next.run(request).await;
     }
     (
@@ -402,7 +386,7 @@ pub async fn sign_in(
         failed(attempt.if_wrong).await;
         return refused();
     }
-    match users::verify(&state.db, name, &form.password).await {
+    match state.core.verify_password(name, &form.password).await {
         Ok(Some(user)) => {
             state.sign_in_throttle.succeeded(attempt);
             if let Err(error) =
@@ -474,7 +458,11 @@ async fn record_lock(
         return;
     };
     tracing::warn!(user = ?name, ?source, seconds = locked_for.as_secs(), "portal sign-in locked after repeated wrong passwords");
-    if let Err(error) = users::record_sign_in_lock(&state.db, name, source, locked_for).await {
+    if let Err(error) = state
+        .core
+        .record_sign_in_lock(name, source, locked_for)
+        .await
+    {
         tracing::error!(%error, "could not audit a sign-in lock");
     }
 }
@@ -510,10 +498,14 @@ pub async fn change_password(
     if form.new != form.confirm {
         return super::redirect::see_other("/password?error=mismatch");
     }
-    match users::change_password(&state.db, &user.name, &form.current, &form.new).await {
+    match state
+        .core
+        .change_own_password(&user.actor(), &form.current, &form.new)
+        .await
+    {
         Ok(()) => {
             // Other sessions of this user end; this one continues under a new id.
-            let store = DatabaseSessionStore::new(state.db.clone());
+            let store = state.core.session_store();
             if let Err(error) = store.forget_user(&user.name).await {
                 tracing::error!(%error, "could not end the user's other sessions");
             }
@@ -624,7 +616,11 @@ pub async fn sso_callback(
     // linked to this issuer and subject counts, never a user whose name matches a claim the
     // person could change.
     let (name, sso_roles) = if identity.roles.is_empty() {
-        match users::linked_user(&state.db, &identity.issuer, &identity.subject).await {
+        match state
+            .core
+            .user_linked_to(&identity.issuer, &identity.subject)
+            .await
+        {
             Ok(Some(local)) => (local.name, Vec::new()),
             Ok(None) => {
                 tracing::info!(user = %identity.display_name.escape_debug(), subject = %identity.subject.escape_debug(), "single sign-on user has no portal role and no linked local user");

@@ -2,12 +2,12 @@
 //! applying a checked one, downloading a run's report, and CSV exports. Plain HTTP routes
 //! beside the pages, since files do not fit server functions; every one asks the core.
 
-use super::portal_session::SignedIn;
-use super::AppState;
+use super::session::SignedIn;
 use crate::bulk::export::NumberExport;
 use crate::bulk::import::{run_import, ImportOptions, UploadReader};
 use crate::provisioning::import::ImportMode;
 use crate::provisioning::Actor;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};

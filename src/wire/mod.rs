@@ -1,5 +1,10 @@
 //! ACG's JSON shapes (2024-02-29-preview) and their translation to and from the domain.
-//! Translation only: every rule lives in the core.
+//! Translation only: every rule lives in the core. The API and the CSV columns both speak it.
+//! Depends on `domain` and `provisioning`'s records; never on a door.
+
+mod capabilities;
+
+pub use capabilities::{default_capability_plans, CapabilityPlan};
 
 use crate::domain::account::AccountService;
 use crate::domain::number::{Capability, TeamsNumberConfig, Usage};

@@ -1,0 +1,150 @@
+//! What the HTTP doors share: the application state every handler receives, and the settings
+//! and per-request values the doors read from it (session lifetimes, the page's script nonce).
+//! Below the doors (`api`, `ui`, `server`) and never importing them; it may depend on the core,
+//! `auth`, `sync`, `wire` and `store`.
+
+use crate::store::Database;
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the Provisioning API is mounted; an ACG client's endpoint is
+/// `https://<host>/provisioning`. The portal's session checks leave this path to the API.
+pub const API_MOUNT: &str = "/provisioning";
+
+/// Everything a request handler may need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    /// The provisioning core every door writes through.
+    pub core: crate::provisioning::Provisioning,
+    /// Whether the browser bundle was found at start-up; without it pages are served as plain HTML.
+    pub with_bundle: bool,
+    /// Verifies JWTs from the configured OIDC issuer, when there is one.
+    pub oidc: Option<std::sync::Arc<crate::auth::oidc::OidcVerifier>>,
+    /// The API's source allowlist and rate limit.
+    pub api_limits: std::sync::Arc<crate::auth::limits::ApiLimits>,
+    /// Operator Connect's capability plans, from configuration until sync fetches them.
+    pub capability_plans: std::sync::Arc<Vec<crate::wire::CapabilityPlan>>,
+    /// Portal sessions: cookie security, idle and absolute lifetimes.
+    pub sessions: SessionPolicy,
+    /// Single sign-on to the portal, when an identity provider is configured.
+    pub sso: Option<std::sync::Arc<crate::auth::sso::SingleSignOn>>,
+    /// Operator Connect, when sync is on: capability questions go to it.
+    pub upstream: Option<std::sync::Arc<crate::sync::OcClient>>,
+    /// Failed portal sign-ins per name and per source address.
+    pub sign_in_throttle: std::sync::Arc<crate::auth::throttle::SignInThrottle>,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// State for a server whose browser bundle, if any, lives under `site_root/pkg`.
+    pub fn new(db: Database, site_root: &Path) -> Self {
+        let leptos_options = LeptosOptions::builder()
+            .output_name("numbat")
+            .site_root(site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .build();
+        let with_bundle = bundle_files(site_root).iter().all(|file| file.is_file());
+        Self {
+            leptos_options,
+            core: crate::provisioning::Provisioning::new(db),
+            with_bundle,
+            capability_plans: std::sync::Arc::new(crate::wire::default_capability_plans()),
+            api_limits: std::sync::Arc::default(),
+            oidc: None,
+            sessions: SessionPolicy::default(),
+            sso: None,
+            upstream: None,
+            sign_in_throttle: std::sync::Arc::default(),
+            trusted_proxies: std::sync::Arc::default(),
+        }
+    }
+
+    /// The same state holding bulk jobs under leases of `lease` (see `provisioning::import`).
+    pub fn with_job_lease(mut self, lease: std::time::Duration) -> Self {
+        self.core = self.core.with_job_lease(lease);
+        self
+    }
+
+    /// The same state offering single sign-on through `sso`.
+    pub fn with_single_sign_on(mut self, sso: crate::auth::sso::SingleSignOn) -> Self {
+        self.sso = Some(std::sync::Arc::new(sso));
+        self
+    }
+
+    /// The same state with these session lifetimes and cookie security.
+    pub fn with_session_policy(mut self, policy: SessionPolicy) -> Self {
+        self.sessions = policy;
+        self
+    }
+
+    /// The same state accepting JWTs that `verifier` accepts.
+    pub fn with_oidc(mut self, verifier: crate::auth::oidc::OidcVerifier) -> Self {
+        self.oidc = Some(std::sync::Arc::new(verifier));
+        self
+    }
+
+    /// The same state with the API's allowlist and rate limit.
+    pub fn with_api_limits(mut self, limits: crate::auth::limits::ApiLimits) -> Self {
+        self.api_limits = std::sync::Arc::new(limits);
+        self
+    }
+
+    /// The same state answering capability questions with `plans`.
+    pub fn with_capability_plans(mut self, plans: Vec<crate::wire::CapabilityPlan>) -> Self {
+        self.capability_plans = std::sync::Arc::new(plans);
+        self
+    }
+}
+
+/// The two files the hydration script loads.
+pub fn bundle_files(site_root: &Path) -> [PathBuf; 2] {
+    let pkg = site_root.join("pkg");
+    [pkg.join("numbat.js"), pkg.join("numbat_bg.wasm")]
+}
+
+/// How long portal sessions last.
+#[derive(Clone, Debug)]
+pub struct SessionPolicy {
+    /// Sent only over HTTPS: on whenever the portal's public URL is https.
+    pub secure_cookie: bool,
+    /// Signed out after this long without a request.
+    pub idle: Duration,
+    /// Signed out this long after signing in, however active.
+    pub absolute: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            secure_cookie: false,
+            idle: Duration::from_secs(60 * 60),
+            absolute: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+}
+
+/// This request's script nonce, put in the request's extensions for the page shell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nonce(pub String);
+
+impl Nonce {
+    /// A fresh random nonce.
+    pub fn random() -> Self {
+        Self(
+            rand::random::<[u8; 16]>()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
+    }
+}
