@@ -5,6 +5,7 @@ use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
 use super::filter::{self, Resource};
 use super::paging;
 use crate::domain::consent::{RelationshipChange, RequestForInformation, TeamsCivicAddress};
+use crate::domain::Code;
 use crate::domain::{TenantId, Violation};
 use crate::provisioning::filter::Expr;
 use crate::provisioning::{Actor, CivicAddressRecord, Provisioning, ProvisioningError, RfiRecord};
@@ -62,11 +63,7 @@ pub async fn list_rfis(
     .await?;
     let count = match (query.count_records, &filter) {
         (Some(true), None) => Some(state.core.count_rfis(&actor).await?),
-        (Some(true), Some(filter)) => Some(
-            rfis_matching(&state.core, &actor, Some(filter), None, i64::MAX)
-                .await?
-                .len() as i64,
-        ),
+        (Some(true), Some(filter)) => Some(count_rfis_matching(&state.core, &actor, filter).await?),
         _ => None,
     };
     let last = records.last().map(|r| r.rfi.tenant_id.to_string());
@@ -122,7 +119,7 @@ pub async fn patch_rfi(
     let Some(relationship) = patch.customer_relationship else {
         return Err(ApiError::invalid(Violation::new(
             "customerRelationship",
-            "Required",
+            Code::Required,
             "is the only writable part of a request for information and must be given",
         )));
     };
@@ -267,8 +264,9 @@ impl NumberIdentifiers {
         let mut v = crate::domain::Violations::new();
         let mut listed = Vec::with_capacity(self.numbers.len());
         for (i, n) in self.numbers.iter().enumerate() {
-            listed.extend(v.parse(
-                &format!("numbers[{i}].telephoneNumber"),
+            listed.extend(v.parse_item(
+                i,
+                "telephoneNumber",
                 &n.telephone_number,
                 crate::domain::TelephoneNumber::parse,
             ));
@@ -363,6 +361,31 @@ fn keep_matching<R, E>(
         .filter(|r| wire(r).is_ok_and(|w| filter.matches(&w)))
         .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .collect()
+}
+
+/// How many consents pass `filter`: read from the core a chunk at a time and counted, so the
+/// memory a count takes is one chunk's, however many consents there are (one per Teams
+/// tenant that consented).
+async fn count_rfis_matching(
+    core: &Provisioning,
+    actor: &Actor,
+    filter: &Expr,
+) -> Result<i64, ApiError> {
+    const CHUNK: i64 = 500;
+    let mut count = 0;
+    let mut cursor: Option<TenantId> = None;
+    loop {
+        let chunk = core.list_rfis(actor, cursor.as_ref(), CHUNK).await?;
+        let ended = (chunk.len() as i64) < CHUNK;
+        cursor = chunk.last().map(|r| r.rfi.tenant_id.clone());
+        count += keep_matching(chunk, Some(filter), CHUNK, |r| {
+            serde_json::to_value(RfiOut::from(r))
+        })
+        .len() as i64;
+        if ended {
+            return Ok(count);
+        }
+    }
 }
 
 /// Up to `limit` consents after `after` whose wire form passes `filter`, read from the core a

@@ -83,9 +83,9 @@ impl ApiError {
         let details: Vec<ErrorBody> = violations
             .iter()
             .map(|v| ErrorBody {
-                code: v.code.clone(),
+                code: v.code.as_str().to_owned(),
                 message: v.to_string(),
-                target: Some(v.field.clone()),
+                target: Some(v.path()),
                 details: Vec::new(),
             })
             .collect();

@@ -2,6 +2,7 @@
 //! keys that parse, conditional headers, and list parameters.
 
 use super::error::ApiError;
+use crate::domain::Code;
 use crate::domain::{AccountName, TelephoneNumber, Violation};
 use crate::provisioning::{Actor, EtagList, Precondition};
 use crate::state::AppState;
@@ -123,14 +124,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
                     });
                 match missing {
                     Some(field) => {
-                        ApiError::invalid(Violation::new(field, "Required", "is required"))
+                        ApiError::invalid(Violation::new(field, Code::Required, "is required"))
                     }
                     None if bytes.is_empty() => ApiError::invalid(Violation::new(
                         "",
-                        "InvalidJson",
+                        Code::InvalidJson,
                         "the request needs a JSON body",
                     )),
-                    None => ApiError::invalid(Violation::new(path, "InvalidJson", message)),
+                    None => ApiError::invalid(Violation::new(path, Code::InvalidJson, message)),
                 }
             })
     }
@@ -190,7 +191,7 @@ fn etag_list(headers: &HeaderMap, name: &str) -> Result<Option<EtagList>, ApiErr
     EtagList::of(&versions).map(Some).ok_or_else(|| {
         ApiError::invalid(Violation::new(
             name,
-            "InvalidHeader",
+            Code::InvalidHeader,
             format!("names more than {} ETags", EtagList::MAX),
         ))
     })
@@ -237,21 +238,21 @@ impl ListQuery {
         if size < 1 {
             return Err(ApiError::invalid(Violation::new(
                 "maxpagesize",
-                "OutOfRange",
+                Code::OutOfRange,
                 format!("must be at least 1 (default {DEFAULT_PAGE}, at most {MAX_PAGE})"),
             )));
         }
         if self.top.is_some_and(|t| t < 0) || self.skip.is_some_and(|s| s < 0) {
             return Err(ApiError::invalid(Violation::new(
                 "top",
-                "OutOfRange",
+                Code::OutOfRange,
                 "top and skip must not be negative",
             )));
         }
         if self.skip() > MAX_SKIP {
             return Err(ApiError::invalid(Violation::new(
                 "skip",
-                "OutOfRange",
+                Code::OutOfRange,
                 format!(
                     "must be at most {MAX_SKIP}; to go further, follow nextLink (or filter the list)"
                 ),
@@ -395,7 +396,7 @@ pub fn header_date(headers: &HeaderMap, name: &str) -> Result<Option<i64>, ApiEr
         .ok_or_else(|| {
             ApiError::invalid(Violation::new(
                 name,
-                "InvalidHeader",
+                Code::InvalidHeader,
                 "must be an HTTP date (Tue, 15 Nov 1994 08:12:31 GMT) or an ISO 8601 date-time \
                  (1994-11-15T08:12:31Z)",
             ))

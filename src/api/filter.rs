@@ -4,6 +4,7 @@
 //! nested parentheses or `not`s, so no filter can exhaust the stack or the database.
 
 use super::error::ApiError;
+use crate::domain::Code;
 use crate::domain::{Service, Violation};
 use crate::provisioning::filter::{Expr, Field, Value, WireField};
 
@@ -319,7 +320,7 @@ pub fn parse(filter: &str, resource: Resource) -> Result<Expr, ApiError> {
     let fail = |why: String| {
         ApiError::invalid(Violation::new(
             "filter",
-            "UnsupportedFilter",
+            Code::UnsupportedFilter,
             format!("{why}. Supported: {}", resource.supported()),
         ))
     };

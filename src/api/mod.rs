@@ -20,6 +20,7 @@ mod routing;
 pub use error::{ApiError, ErrorBody};
 pub use repeat::WINDOW as REPEAT_WINDOW;
 
+use crate::domain::Code;
 use crate::state::AppState;
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -214,7 +215,7 @@ async fn echo_client_request_id(request: Request, next: Next) -> Response {
         if crate::domain::TenantId::parse(text).is_err() {
             return ApiError::invalid(crate::domain::Violation::new(
                 "x-ms-client-request-id",
-                "InvalidHeader",
+                Code::InvalidHeader,
                 "must be a UUID such as 7b1f6b8e-0000-4000-8000-000000000001",
             ))
             .into_response();

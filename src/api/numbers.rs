@@ -3,6 +3,7 @@
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
 use super::paging;
+use crate::domain::Code;
 use crate::domain::{AccountName, TelephoneNumber, Violation, Violations};
 use crate::provisioning::{Actor, NumberFilter, NumberOrder, Outcome, ProvisioningError};
 use crate::state::AppState;
@@ -135,14 +136,14 @@ pub async fn put(
     if number.telephone_number != key {
         mismatches.push(Violation::new(
             "telephoneNumber",
-            "KeyMismatch",
+            Code::KeyMismatch,
             format!("must be {key}, the number in the path"),
         ));
     }
     if number.account_name != name {
         mismatches.push(Violation::new(
             "accountName",
-            "KeyMismatch",
+            Code::KeyMismatch,
             format!("must be {name}, the account in the path"),
         ));
     }
@@ -225,7 +226,7 @@ fn batch_size_ok(count: usize) -> Result<(), ApiError> {
     if count == 0 || count > MAX_BATCH {
         return Err(ApiError::invalid(Violation::new(
             "numbers",
-            "BatchSize",
+            Code::BatchSize,
             format!("must hold 1–{MAX_BATCH} numbers; this one holds {count}"),
         )));
     }
@@ -247,7 +248,7 @@ async fn create_or_update(
             Err(found) => found
                 .0
                 .into_iter()
-                .for_each(|v| violations.push(v.in_item("numbers", index))),
+                .for_each(|v| violations.push(v.in_item(index))),
         }
     }
     if !violations.is_empty() {
@@ -268,8 +269,9 @@ async fn delete_batch(
     let mut violations = Violations::new();
     let mut numbers = Vec::with_capacity(batch.numbers.len());
     for (index, item) in batch.numbers.iter().enumerate() {
-        if let Some(number) = violations.parse(
-            &format!("numbers[{index}].telephoneNumber"),
+        if let Some(number) = violations.parse_item(
+            index,
+            "telephoneNumber",
             &item.telephone_number,
             TelephoneNumber::parse,
         ) {

@@ -3,6 +3,7 @@
 //! nothing. IDs are remembered for `WINDOW`.
 
 use super::error::ApiError;
+use crate::domain::Code;
 use crate::domain::Violation;
 use crate::provisioning::StoredAnswer;
 use crate::state::AppState;
@@ -21,7 +22,8 @@ const RESULT: &str = "repeatability-result";
 
 fn rejected(field: &str, message: &str) -> Response {
     let mut response =
-        ApiError::invalid(Violation::new(field, "RepeatabilityRejected", message)).into_response();
+        ApiError::invalid(Violation::new(field, Code::RepeatabilityRejected, message))
+            .into_response();
     response
         .headers_mut()
         .insert(RESULT, HeaderValue::from_static("rejected"));

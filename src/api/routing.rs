@@ -3,6 +3,7 @@
 
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Caller};
+use crate::domain::Code;
 use crate::domain::Violation;
 use crate::routing::Direction;
 use crate::state::AppState;
@@ -28,14 +29,14 @@ pub async fn decision(
         Some(raw) => Direction::parse(raw).ok_or_else(|| {
             ApiError::invalid(Violation::new(
                 "direction",
-                "InvalidValue",
+                Code::InvalidValue,
                 "must be fromOperator (a call from the operator's network: the called number) or toOperator (a call toward it: the calling number)",
             ))
         })?,
         None => {
             return Err(ApiError::invalid(Violation::new(
                 "direction",
-                "Required",
+                Code::Required,
                 "is required: fromOperator or toOperator",
             )))
         }
@@ -44,7 +45,7 @@ pub async fn decision(
     if !(1..=2).contains(&region) {
         return Err(ApiError::invalid(Violation::new(
             "region",
-            "InvalidValue",
+            Code::InvalidValue,
             "must be 1 or 2",
         )));
     }

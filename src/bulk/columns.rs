@@ -6,6 +6,7 @@
 //! `InboundCalling;OutboundCalling`. Parsing goes through the API's own input type, so a cell
 //! obeys exactly the rules the same JSON would.
 
+use crate::domain::Code;
 use crate::domain::{
     AccountName, Number, NumberServices, Service, TeamsNumberService, Violation, Violations,
 };
@@ -125,7 +126,7 @@ impl Heading {
         if record.len() > self.positions.len() {
             v.push(Violation::new(
                 "",
-                "TooManyCells",
+                Code::TooManyCells,
                 format!(
                     "the row has {} cells but the heading names {} columns",
                     record.len(),
@@ -137,7 +138,7 @@ impl Heading {
             (Some(name), Some(default)) if name != default.as_str() => {
                 v.push(Violation::new(
                     "accountName",
-                    "AccountMismatch",
+                    Code::AccountMismatch,
                     format!("must be {default} (or empty): this import is for account {default}"),
                 ));
                 default.to_string()
@@ -147,7 +148,7 @@ impl Heading {
             (None, None) => {
                 v.push(Violation::new(
                     "accountName",
-                    "Required",
+                    Code::Required,
                     "is required (or give the account for the whole file)",
                 ));
                 String::new()
@@ -215,7 +216,7 @@ impl Heading {
             None => {
                 v.push(Violation::new(
                     format!("{path}.enabled"),
-                    "Required",
+                    Code::Required,
                     "must be true or false when other columns of the service are filled in",
                 ));
                 false
@@ -254,7 +255,11 @@ fn boolean(v: &mut Violations, field: &str, raw: &str) -> Option<bool> {
     v.parse(field, raw, |raw| match raw.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(Violation::new("", "InvalidValue", "must be true or false")),
+        _ => Err(Violation::new(
+            "",
+            Code::InvalidValue,
+            "must be true or false",
+        )),
     })
 }
 

@@ -6,6 +6,7 @@
 
 use super::columns::{Heading, RowDefaults, PLAIN_HEADING};
 use crate::domain::number::{Capability, Usage};
+use crate::domain::Code;
 use crate::domain::{
     AccountName, Number, NumberServices, Service, TeamsNumberConfig, TeamsNumberService,
     TelephoneNumber, Violation, Violations,
@@ -339,7 +340,7 @@ fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mp
         let text = match csv::StringRecord::from_byte_record(record.clone()) {
             Ok(text) => text,
             Err(_) => {
-                let error = Violation::new("", "NotUtf8", "the line is not UTF-8 text");
+                let error = Violation::new("", Code::NotUtf8, "the line is not UTF-8 text");
                 if !send(Ok(ImportRow {
                     line,
                     number: Err(error.into()),
@@ -505,7 +506,7 @@ impl Form {
                 if record.len() > 1 {
                     v.push(Violation::new(
                         "",
-                        "TooManyCells",
+                        Code::TooManyCells,
                         "a file with one number per line has one cell per line",
                     ));
                 }

@@ -3,6 +3,7 @@
 
 use super::names::{AccountName, TenantId};
 use super::violation::Violation;
+use super::Code;
 use serde::{Deserialize, Serialize};
 
 /// An enterprise's request for Operator Connect / Teams Phone Mobile service.
@@ -94,7 +95,7 @@ impl RelationshipChange {
             {
                 return Err(Violation::new(
                     "customerRelationship.status",
-                    "InvalidFormat",
+                    Code::InvalidFormat,
                     "must be 1–64 letters and digits, e.g. AgreementSigned",
                 ));
             }
@@ -106,7 +107,7 @@ impl RelationshipChange {
         {
             return Err(Violation::new(
                 "customerRelationship.comment",
-                "InvalidFormat",
+                Code::InvalidFormat,
                 format!("must be at most {} characters", Self::COMMENT_MAX_LEN),
             ));
         }
@@ -122,7 +123,7 @@ impl RelationshipChange {
             if comment.is_none_or(|c| c.trim().is_empty()) {
                 return Err(Violation::new(
                     "customerRelationship.comment",
-                    "Required",
+                    Code::Required,
                     format!("must give the reason when the status is {status}"),
                 ));
             }

@@ -24,4 +24,4 @@ pub use names::{
 pub use number::{AssignmentStatus, Number, NumberServices, TeamsNumberConfig, TeamsNumberService};
 pub use service::{FlowThrough, Service, ServiceTraits};
 pub use telephone::{LineType, TelephoneNumber};
-pub use violation::{Violation, Violations};
+pub use violation::{Code, Violation, Violations};

@@ -1,10 +1,11 @@
 //! Names and tokens with a fixed alphabet and length: each type's constructor is its only way in.
 
 use super::violation::Violation;
+use super::Code;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-const INVALID: &str = "InvalidFormat";
+const INVALID: Code = Code::InvalidFormat;
 
 fn word_chars(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'

@@ -4,6 +4,7 @@ use super::names::{AccountName, CustomSipHeader};
 use super::service::Service;
 use super::telephone::TelephoneNumber;
 use super::violation::Violation;
+use super::Code;
 use serde::{Deserialize, Serialize};
 
 /// What a caller says a number should be.
@@ -166,7 +167,7 @@ impl AssignmentStatus {
             "unassigned" => Ok(Self::Unassigned),
             _ => Err(Violation::new(
                 "",
-                "InvalidValue",
+                Code::InvalidValue,
                 "must be assigned or unassigned",
             )),
         }
@@ -216,7 +217,7 @@ impl Usage {
             .ok_or_else(|| {
                 Violation::new(
                 "",
-                "InvalidValue",
+                Code::InvalidValue,
                 "must be CallingUserAssignment, FirstPartyAppAssignment or ConferenceAssignment",
             )
             })
@@ -234,7 +235,7 @@ impl Capability {
         if raw.is_empty() || raw.len() > 64 || !raw.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(Violation::new(
                 "",
-                "InvalidFormat",
+                Code::InvalidFormat,
                 "must be a capability name of 1–64 letters and digits, e.g. InboundCalling",
             ));
         }

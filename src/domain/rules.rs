@@ -10,6 +10,7 @@ use super::number::{Number, Usage};
 use super::service::{FlowThrough, Service};
 use super::telephone::NumberFacts;
 use super::violation::{Violation, Violations};
+use super::Code;
 
 /// Microsoft Entra ID refuses domain names longer than this.
 pub const MAX_CUSTOMER_FQDN: usize = 48;
@@ -44,7 +45,7 @@ pub fn check_account(
     {
         broken.push(Violation::new(
             "correlationId",
-            "InvalidFormat",
+            Code::InvalidFormat,
             format!(
                 "must be at most {} characters",
                 Account::CORRELATION_ID_MAX_LEN
@@ -59,7 +60,7 @@ pub fn check_account(
         if block.sync_enabled && service.traits().flow_through == FlowThrough::NotSupported {
             broken.push(Violation::new(
                 service_field(service, "syncEnabled"),
-                "FlowThroughNotSupported",
+                Code::FlowThroughNotSupported,
                 format!(
                     "must be false: {} has no flow-through provisioning",
                     service.label()
@@ -69,7 +70,7 @@ pub fn check_account(
         if block.enabled && service.traits().teams_tenant && new.teams_tenant_id.is_none() {
             broken.push(Violation::new(
                 "serviceDetails.teamsTenantId",
-                "Required",
+                Code::Required,
                 format!("is required when {} is enabled", service.label()),
             ));
         }
@@ -84,7 +85,7 @@ pub fn check_account(
         if stored.teams_tenant_id != new.teams_tenant_id && teams_numbers > 0 {
             broken.push(Violation::new(
                 "serviceDetails.teamsTenantId",
-                "TenantIdLocked",
+                Code::TenantIdLocked,
                 format!(
                     "can change only while the account has no Operator Connect or Teams Phone Mobile numbers; it has {teams_numbers}"
                 ),
@@ -95,7 +96,7 @@ pub fn check_account(
             if in_use > 0 && !new.has_enabled(service) {
                 broken.push(Violation::new(
                     service_field(service, "enabled"),
-                    "ServiceInUse",
+                    Code::ServiceInUse,
                     format!(
                         "cannot turn off {} while {in_use} numbers use it",
                         service.label()
@@ -121,7 +122,7 @@ pub fn check_account(
         if longest.len() > MAX_CUSTOMER_FQDN {
             broken.push(Violation::new(
                 service_field(Service::TeamsDirectRouting, "configuration.subdomain"),
-                "DomainTooLong",
+                Code::DomainTooLong,
                 format!(
                     "makes the customer domain {longest} ({} characters); it must be at most {MAX_CUSTOMER_FQDN}",
                     longest.len()
@@ -141,7 +142,7 @@ pub fn check_number(number: &Number, account: &Account, facts: &NumberFacts) -> 
     if number.account_name != account.name {
         broken.push(Violation::new(
             "accountName",
-            "AccountMismatch",
+            Code::AccountMismatch,
             format!(
                 "must be {}, the account the number is written to",
                 account.name
@@ -153,7 +154,7 @@ pub fn check_number(number: &Number, account: &Account, facts: &NumberFacts) -> 
         if !account.has_enabled(service) {
             broken.push(Violation::new(
                 service_field(service, "enabled"),
-                "ServiceNotEnabledOnAccount",
+                Code::ServiceNotEnabledOnAccount,
                 format!(
                     "{} is not enabled on account {}",
                     service.label(),
@@ -164,7 +165,7 @@ pub fn check_number(number: &Number, account: &Account, facts: &NumberFacts) -> 
         if service.traits().teams_tenant && account.teams_tenant_id.is_none() {
             broken.push(Violation::new(
                 service_field(service, "enabled"),
-                "TenantIdRequired",
+                Code::TenantIdRequired,
                 format!(
                     "{} needs account {} to have a Teams tenant ID",
                     service.label(),
@@ -178,7 +179,7 @@ pub fn check_number(number: &Number, account: &Account, facts: &NumberFacts) -> 
         for &service in enabled.iter().filter(|s| !s.traits().custom_header) {
             broken.push(Violation::new(
                 "configuration.customSipHeader",
-                "CustomHeaderNotSupported",
+                Code::CustomHeaderNotSupported,
                 format!(
                     "is not allowed on a number with {} enabled",
                     service.label()
@@ -192,7 +193,7 @@ pub fn check_number(number: &Number, account: &Account, facts: &NumberFacts) -> 
             if !first.combines_with(second) {
                 broken.push(Violation::new(
                     service_field(second, "enabled"),
-                    "ServicesCannotCombine",
+                    Code::ServicesCannotCombine,
                     format!(
                         "{} cannot be combined with {} on one number",
                         second.label(),
@@ -211,7 +212,7 @@ pub fn check_number(number: &Number, account: &Account, facts: &NumberFacts) -> 
         else {
             broken.push(Violation::new(
                 service_field(service, "configuration"),
-                "Required",
+                Code::Required,
                 format!(
                     "is required when {} is enabled (usage and choosableCapabilities)",
                     service.label()
@@ -222,7 +223,7 @@ pub fn check_number(number: &Number, account: &Account, facts: &NumberFacts) -> 
         if config.choosable_capabilities.is_empty() {
             broken.push(Violation::new(
                 service_field(service, "configuration.choosableCapabilities"),
-                "Required",
+                Code::Required,
                 "must name at least one capability, e.g. InboundCalling",
             ));
         }
@@ -232,21 +233,21 @@ pub fn check_number(number: &Number, account: &Account, facts: &NumberFacts) -> 
         {
             broken.push(Violation::new(
                 service_field(service, "configuration.civicAddressId"),
-                "Required",
+                Code::Required,
                 "is required for a calling user's number unless allowTenantAddressUpdate is true",
             ));
         }
         if config.location_id.is_some() && config.civic_address_id.is_none() {
             broken.push(Violation::new(
                 service_field(service, "configuration.locationId"),
-                "Required",
+                Code::Required,
                 "needs civicAddressId: a location belongs to a civic address",
             ));
         }
         if facts.is_north_american_toll_free() && config.displayed_country_code.is_none() {
             broken.push(Violation::new(
                 service_field(service, "configuration.displayedCountryCode"),
-                "Required",
+                Code::Required,
                 "is required for a North American toll-free number",
             ));
         }

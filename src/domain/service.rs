@@ -39,6 +39,8 @@ pub struct ServiceTraits {
     pub form_name: &'static str,
     /// The prefix of the service's columns in the database (`<prefix>_enabled`, …).
     pub column_prefix: &'static str,
+    /// The name `numbat edge --next-hop <name>=…` gives it.
+    pub edge_name: &'static str,
     /// Numbers must be associated with the service explicitly (no default by line type).
     pub explicit_association: bool,
     pub flow_through: FlowThrough,
@@ -64,6 +66,7 @@ const TABLE: [ServiceTraits; 5] = [
         label: "Microsoft Teams Direct Routing",
         form_name: "direct_routing",
         column_prefix: "dr",
+        edge_name: "teams-direct-routing",
         explicit_association: true,
         flow_through: FlowThrough::NotSupported,
         custom_header: true,
@@ -77,6 +80,7 @@ const TABLE: [ServiceTraits; 5] = [
         label: "Operator Connect",
         form_name: "operator_connect",
         column_prefix: "oc",
+        edge_name: "operator-connect",
         explicit_association: false,
         flow_through: FlowThrough::WhenSyncEnabled,
         custom_header: true,
@@ -99,6 +103,7 @@ const TABLE: [ServiceTraits; 5] = [
         label: "Teams Phone Mobile",
         form_name: "phone_mobile",
         column_prefix: "tpm",
+        edge_name: "teams-phone-mobile",
         explicit_association: false,
         flow_through: FlowThrough::WhenSyncEnabled,
         custom_header: false,
@@ -112,6 +117,7 @@ const TABLE: [ServiceTraits; 5] = [
         label: "Zoom Phone Cloud Peering",
         form_name: "zoom",
         column_prefix: "zoom",
+        edge_name: "zoom",
         explicit_association: true,
         flow_through: FlowThrough::NotSupported,
         custom_header: true,
@@ -125,6 +131,7 @@ const TABLE: [ServiceTraits; 5] = [
         label: "Azure Operator Call Protection",
         form_name: "call_protection",
         column_prefix: "aocp",
+        edge_name: "call-protection",
         explicit_association: true,
         flow_through: FlowThrough::Automatic,
         custom_header: false,
@@ -186,6 +193,11 @@ impl Service {
             .iter()
             .position(|s| *s == self)
             .expect("listed in ALL")
+    }
+
+    /// The service `numbat edge --next-hop` names so.
+    pub fn from_edge_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.traits().edge_name == name)
     }
 
     pub fn from_wire_name(name: &str) -> Option<Self> {
@@ -299,6 +311,10 @@ mod tests {
     fn wire_names_round_trip() {
         for service in Service::ALL {
             assert_eq!(Service::from_wire_name(service.wire_name()), Some(service));
+            assert_eq!(
+                Service::from_edge_name(service.traits().edge_name),
+                Some(service)
+            );
             assert_eq!(Service::ALL[service.index()], service);
         }
     }

@@ -1,6 +1,7 @@
 //! Telephone numbers in E.164 form, and what the numbering plan says about them.
 
 use super::violation::Violation;
+use super::Code;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -23,7 +24,7 @@ impl TelephoneNumber {
         if !well_formed {
             return Err(Violation::new(
                 "",
-                "InvalidFormat",
+                Code::InvalidFormat,
                 "must be E.164: + then the country code and number, digits only, at most 16 characters (e.g. +441632960000)",
             ));
         }
@@ -147,7 +148,7 @@ impl LineType {
                 let names: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
                 Violation::new(
                     "",
-                    "InvalidValue",
+                    Code::InvalidValue,
                     format!("must be one of {}", names.join(", ")),
                 )
             })

@@ -69,15 +69,15 @@ pub fn options(args: &EdgeArgs) -> anyhow::Result<EdgeOptions> {
         let (name, hop) = raw.split_once('=').ok_or_else(|| {
             anyhow::anyhow!("--next-hop {raw}: must be <service>=[udp:|tcp:|tls:]<host>[:<port>]")
         })?;
-        let service = match name {
-            "teams-direct-routing" => Service::TeamsDirectRouting,
-            "operator-connect" => Service::TeamsOperatorConnect,
-            "teams-phone-mobile" => Service::TeamsPhoneMobile,
-            "zoom" => Service::ZoomPhoneCloudPeering,
-            "call-protection" => Service::AzureOperatorCallProtection,
-            other => anyhow::bail!(
-                "--next-hop {raw}: unknown service `{other}` (teams-direct-routing, operator-connect, teams-phone-mobile, zoom, call-protection)"
-            ),
+        let Some(service) = Service::from_edge_name(name) else {
+            let known: Vec<_> = Service::BY_PREFERENCE
+                .iter()
+                .map(|s| s.traits().edge_name)
+                .collect();
+            anyhow::bail!(
+                "--next-hop {raw}: unknown service `{name}` ({})",
+                known.join(", ")
+            );
         };
         next_hops[service.index()].push(
             hop.parse()

@@ -5,6 +5,7 @@ use super::{
     Provisioning, ProvisioningError, Written,
 };
 use crate::domain::rules::{self, ServiceUsage};
+use crate::domain::Code;
 use crate::domain::{
     Account, AccountName, ProvisioningStatus, Service, SubdomainStatus, Violation,
 };
@@ -145,7 +146,7 @@ impl Provisioning {
             return Err(ProvisioningError::Conflict(
                 Violation::new(
                     "deleteNumbers",
-                    "AccountHasNumbers",
+                    Code::AccountHasNumbers,
                     format!(
                         "account {key} has {} numbers: delete them first, or ask for them to be deleted with it (deleteNumbers=true)",
                         owned.len()

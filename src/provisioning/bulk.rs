@@ -11,6 +11,7 @@
 
 use super::import::{Import, ImportMode, ImportRow, ImportStart, Operation};
 use super::{Actor, NumberFilter, NumberOrder, Permission, Provisioning, ProvisioningError};
+use crate::domain::Code;
 use crate::domain::{AccountName, CustomSipHeader, Number, Service, TelephoneNumber, Violation};
 use crate::domain::{LineType, ProvisioningStatus};
 use crate::store::jobs::{Job, Tally};
@@ -238,7 +239,7 @@ impl Provisioning {
             return Err(ProvisioningError::Conflict(
                 Violation::new(
                     "settings",
-                    "NotResumable",
+                    Code::NotResumable,
                     format!("job {id} cannot be resumed: what it was to do was not recorded; run the action again"),
                 )
                 .into(),
@@ -324,7 +325,7 @@ impl Provisioning {
                         Some(record) => Ok(action.apply(&record.number)),
                         None => Err(Violation::new(
                             "telephoneNumber",
-                            "NumberNotFound",
+                            Code::NumberNotFound,
                             format!("{number} does not exist (deleted meanwhile?)"),
                         )
                         .into()),

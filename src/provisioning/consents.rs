@@ -8,6 +8,7 @@ use super::{
 use crate::domain::consent::{
     CustomerRelationship, RelationshipChange, RequestForInformation, TeamsCivicAddress,
 };
+use crate::domain::Code;
 use crate::domain::{AccountName, ProvisioningStatus, TenantId};
 use crate::store::consents::{self as stored, CivicAddressRecord, RfiRecord};
 use crate::store::{accounts, audit, outbox};
@@ -256,7 +257,7 @@ impl Provisioning {
         self.tenant_of(account).await?.ok_or_else(|| {
             ProvisioningError::invalid(crate::domain::Violation::new(
                 "serviceDetails.teamsTenantId",
-                "TenantIdRequired",
+                Code::TenantIdRequired,
                 format!("account {account} has no Teams tenant ID, so Operator Connect cannot be asked about it"),
             ))
         })

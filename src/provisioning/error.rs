@@ -1,16 +1,7 @@
 //! How a provisioning command fails: every case names what went wrong so a door can say it.
 
-use crate::domain::{Violation, Violations};
+use crate::domain::{Code, Violation, Violations};
 use crate::store::StoreError;
-
-/// Codes of violations that are conflicts with what is stored, not bad input.
-const CONFLICT_CODES: [&str; 3] = [
-    "NumberInAnotherAccount",
-    "AccountHasNumbers",
-    "NumberExists",
-];
-/// Codes of violations about things that do not exist.
-const NOT_FOUND_CODES: [&str; 1] = ["NumberNotFound"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisioningError {
@@ -56,14 +47,14 @@ impl ProvisioningError {
     /// Sorts broken rules into the error a caller should see: not-found when every item is
     /// missing, conflict when every rule broken is a clash, invalid otherwise.
     pub fn from_violations(resource: &'static str, key: &str, violations: Violations) -> Self {
-        let all = |codes: &[&str]| violations.iter().all(|v| codes.contains(&v.code.as_str()));
-        if all(&NOT_FOUND_CODES) {
+        let all = |kind: fn(Code) -> bool| violations.iter().all(|v| kind(v.code));
+        if all(Code::is_not_found) {
             Self::NotFound {
                 resource,
                 key: key.to_owned(),
                 items: violations,
             }
-        } else if all(&CONFLICT_CODES) {
+        } else if all(Code::is_conflict) {
             Self::Conflict(violations)
         } else {
             Self::Invalid(violations)

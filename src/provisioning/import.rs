@@ -16,6 +16,7 @@ use super::{
     audit_event, now, Actor, Change, Outcome, Permission, Precondition, Provisioning,
     ProvisioningError,
 };
+use crate::domain::Code;
 use crate::domain::{AccountName, Number, Violation, Violations};
 use crate::store::audit;
 use crate::store::jobs::Lease;
@@ -177,7 +178,7 @@ fn taken_over(job_id: i64) -> ProvisioningError {
     ProvisioningError::Conflict(
         Violation::new(
             "job",
-            "JobTakenOver",
+            Code::JobTakenOver,
             format!("job {job_id} was taken over by another process, so this one stopped"),
         )
         .into(),
@@ -292,7 +293,7 @@ impl Provisioning {
                     )
                 };
                 return Err(ProvisioningError::Conflict(
-                    Violation::new("state", "JobNotInterrupted", why).into(),
+                    Violation::new("state", Code::JobNotInterrupted, why).into(),
                 ));
             };
             let key = id.to_string();
@@ -740,13 +741,12 @@ fn refused_rows(
     let rows: Option<Vec<RowError>> = violations
         .iter()
         .map(|violation| {
-            let (item, field) = split_item(&violation.field);
-            let (line, number) = row(item.filter(|&i| i < indexes.len())?);
+            let (line, number) = row(violation.item.filter(|&i| i < indexes.len())?);
             Some(RowError {
                 line: *line,
                 key: Some(number.telephone_number.to_string()),
-                field: field.to_owned(),
-                code: violation.code.clone(),
+                field: violation.field.clone(),
+                code: violation.code.as_str().to_owned(),
                 message: violation.message.clone(),
             })
         })
@@ -768,23 +768,12 @@ impl Tally {
     }
 }
 
-/// `numbers[3].serviceDetails…` → (Some(3), `serviceDetails…`).
-fn split_item(field: &str) -> (Option<usize>, &str) {
-    let Some(rest) = field.strip_prefix("numbers[") else {
-        return (None, field);
-    };
-    let Some((index, rest)) = rest.split_once(']') else {
-        return (None, field);
-    };
-    (index.parse().ok(), rest.trim_start_matches('.'))
-}
-
 fn row_errors(line: i64, violations: Violations) -> impl Iterator<Item = RowError> {
     violations.0.into_iter().map(move |v: Violation| RowError {
         line,
         key: None,
         field: v.field,
-        code: v.code,
+        code: v.code.as_str().to_owned(),
         message: v.message,
     })
 }
@@ -799,20 +788,5 @@ fn job_change<'a>(action: &'a str, key: &'a str, what: &serde_json::Value) -> Ch
         before: None,
         after: Some(what.to_string()),
         account: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_item;
-
-    #[test]
-    fn an_item_path_splits_into_index_and_field() {
-        assert_eq!(
-            split_item("numbers[12].configuration.customSipHeader"),
-            (Some(12), "configuration.customSipHeader")
-        );
-        assert_eq!(split_item("numbers[0]"), (Some(0), ""));
-        assert_eq!(split_item("accountName"), (None, "accountName"));
     }
 }

@@ -6,6 +6,7 @@ use super::{
     Provisioning, ProvisioningError, Written,
 };
 use crate::domain::rules;
+use crate::domain::Code;
 use crate::domain::{
     Account, AccountName, Number, ProvisioningStatus, TelephoneNumber, Violation, Violations,
 };
@@ -56,13 +57,13 @@ impl Provisioning {
                 violations.push(
                     Violation::new(
                         "telephoneNumber",
-                        "NumberExists",
+                        Code::NumberExists,
                         format!(
                             "{} already exists (in account {owner}); edit it instead",
                             number.telephone_number
                         ),
                     )
-                    .in_item("numbers", index),
+                    .in_item(index),
                 );
             }
         }
@@ -162,10 +163,10 @@ impl Provisioning {
                 violations.push(
                     Violation::new(
                         "telephoneNumber",
-                        "Duplicate",
+                        Code::Duplicate,
                         "appears more than once in this batch",
                     )
-                    .in_item("numbers", index),
+                    .in_item(index),
                 );
             }
             let target = only_account.unwrap_or(&number.account_name);
@@ -176,29 +177,29 @@ impl Provisioning {
                 violations.push(
                     Violation::new(
                         "telephoneNumber",
-                        "NumberInAnotherAccount",
+                        Code::NumberInAnotherAccount,
                         format!(
                             "{} already belongs to account {owner}",
                             number.telephone_number
                         ),
                     )
-                    .in_item("numbers", index),
+                    .in_item(index),
                 );
             }
             let number_facts = number.telephone_number.classify();
             match account_of(number) {
                 Some(account) => {
                     for violation in rules::check_number(number, account, &number_facts).0 {
-                        violations.push(violation.in_item("numbers", index));
+                        violations.push(violation.in_item(index));
                     }
                 }
                 None => violations.push(
                     Violation::new(
                         "accountName",
-                        "AccountNotFound",
+                        Code::AccountNotFound,
                         format!("account {} does not exist", number.account_name),
                     )
-                    .in_item("numbers", index),
+                    .in_item(index),
                 ),
             }
             facts.push(number_facts);
@@ -375,10 +376,10 @@ impl Provisioning {
                 None => violations.push(
                     Violation::new(
                         "telephoneNumber",
-                        "NumberNotFound",
+                        Code::NumberNotFound,
                         format!("{number} is not a number of account {account_name}"),
                     )
-                    .in_item("numbers", index),
+                    .in_item(index),
                 ),
                 Some(record) if seen.insert(number) => doomed.push(record.clone()),
                 Some(_) => {}
@@ -487,7 +488,7 @@ impl Provisioning {
     }
 }
 
-/// A single-number write reports its fields without the `numbers[0].` of a batch.
+/// A single-number write reports its fields without the item of a batch.
 fn single_item_errors(error: ProvisioningError) -> ProvisioningError {
     let strip = |violations: Violations| {
         Violations(
@@ -495,11 +496,7 @@ fn single_item_errors(error: ProvisioningError) -> ProvisioningError {
                 .0
                 .into_iter()
                 .map(|mut v| {
-                    v.field = v
-                        .field
-                        .trim_start_matches("numbers[0]")
-                        .trim_start_matches('.')
-                        .to_owned();
+                    v.item = None;
                     v
                 })
                 .collect(),

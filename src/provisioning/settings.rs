@@ -4,6 +4,7 @@ use super::{
     audit_event, now, to_json, Actor, Change, Permission, Provisioning, ProvisioningError,
 };
 use crate::domain::rules::MAX_CUSTOMER_FQDN;
+use crate::domain::Code;
 use crate::domain::{BaseDomain, SipHeaderName, Violation, Violations};
 use crate::store::accounts::{self, AccountFilter};
 use crate::store::{audit, settings};
@@ -81,7 +82,7 @@ impl Provisioning {
                         if fqdn.len() > MAX_CUSTOMER_FQDN {
                             violations.push(Violation::new(
                                 "baseDomain",
-                                "DomainTooLong",
+                                Code::DomainTooLong,
                                 format!(
                                     "would make account {}'s domain {fqdn} longer than {MAX_CUSTOMER_FQDN} characters",
                                     record.account.name

@@ -6,6 +6,7 @@ use super::{
     audit_event, now, Actor, Change, Permission, Provisioning, ProvisioningError, ProvisioningIssue,
 };
 use crate::domain::number::{AssignmentStatus, TeamsNumberConfig};
+use crate::domain::Code;
 use crate::domain::{
     Account, AccountName, Number, ProvisioningStatus, Service, TelephoneNumber, Violation,
     Violations,
@@ -326,22 +327,20 @@ impl Provisioning {
                 for (index, number) in list.iter().enumerate() {
                     let not_ours = || {
                         let message = format!("{number} is not a number of account {account_name}");
-                        Some(("NumberNotFound", message))
+                        Some((Code::NumberNotFound, message))
                     };
                     let problem = match found.get(number) {
                         None => not_ours(),
                         Some(r) if r.number.account_name != *account_name => not_ours(),
                         Some(r) if r.provisioning_status == ProvisioningStatus::Synced => Some((
-                            "NumberAlreadySynced",
+                            Code::NumberAlreadySynced,
                             format!("{number} is synced; only numbers that failed or are pending are sent again"),
                         )),
                         Some(_) => None,
                     };
                     if let Some((code, message)) = problem {
-                        violations.push(
-                            Violation::new("telephoneNumber", code, message)
-                                .in_item("numbers", index),
-                        );
+                        violations
+                            .push(Violation::new("telephoneNumber", code, message).in_item(index));
                     }
                 }
                 if !violations.is_empty() {
@@ -375,8 +374,8 @@ impl Provisioning {
                     if numbers.is_some() {
                         let message = format!("{key} is on its way to Operator Connect already");
                         under_way.push(
-                            Violation::new("telephoneNumber", "SyncUnderWay", message)
-                                .in_item("numbers", index),
+                            Violation::new("telephoneNumber", Code::SyncUnderWay, message)
+                                .in_item(index),
                         );
                     }
                     continue;

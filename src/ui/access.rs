@@ -98,6 +98,15 @@ pub mod server {
 
     /// The core's refusal, in words for the portal.
     pub fn refused(error: ProvisioningError) -> ServerFnError {
+        refused_naming(error, |_| None)
+    }
+
+    /// The core's refusal, with each violation about an item of a batch named by what
+    /// `item_name` calls that item (the number as the person typed it) instead of its position.
+    pub fn refused_naming(
+        error: ProvisioningError,
+        item_name: impl Fn(usize) -> Option<String>,
+    ) -> ServerFnError {
         let message = match &error {
             ProvisioningError::Forbidden { needed, .. } => {
                 answer_status(403);
@@ -115,7 +124,11 @@ pub mod server {
                 Some(violations) => violations
                     .0
                     .iter()
-                    .map(|v| format!("{}: {}", v.field, v.message))
+                    .map(|v| match v.item.and_then(&item_name) {
+                        Some(item) if v.field.is_empty() => format!("{item}: {}", v.message),
+                        Some(item) => format!("{item}.{}: {}", v.field, v.message),
+                        None => v.to_string(),
+                    })
                     .collect::<Vec<_>>()
                     .join("\n"),
                 None => error.to_string(),

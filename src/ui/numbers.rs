@@ -531,25 +531,7 @@ fn refused_batch(
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
         .filter(|t| !t.is_empty())
         .collect();
-    let message = super::access::error_text(&super::access::server::refused(error));
-    let named = message
-        .lines()
-        .map(|line| {
-            match line
-                .strip_prefix("numbers[")
-                .and_then(|rest| rest.split_once(']'))
-            {
-                Some((index, rest)) => match index.parse::<usize>().ok().and_then(|i| texts.get(i))
-                {
-                    Some(number) => format!("{number}{rest}"),
-                    None => line.to_owned(),
-                },
-                None => line.to_owned(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    ServerFnError::new(named)
+    super::access::server::refused_naming(error, |item| texts.get(item).map(|t| (*t).to_owned()))
 }
 
 /// Changes one number (its version must still be the one shown).

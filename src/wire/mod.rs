@@ -8,6 +8,7 @@ pub use capabilities::{default_capability_plans, CapabilityPlan};
 
 use crate::domain::account::AccountService;
 use crate::domain::number::{Capability, TeamsNumberConfig, Usage};
+use crate::domain::Code;
 use crate::domain::{
     Account, AccountName, AccountServices, AssignmentStatus, CustomSipHeader, DirectRoutingConfig,
     Number, NumberServices, Service, SubdomainLabel, SubdomainToken, TeamsNumberService,
@@ -85,7 +86,7 @@ impl AccountIn {
         if self.name != path_name.as_str() {
             v.push(Violation::new(
                 "name",
-                "NameMismatch",
+                Code::NameMismatch,
                 format!("must be {path_name}, the account name in the path"),
             ));
         }

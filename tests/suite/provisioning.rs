@@ -102,14 +102,14 @@ where
 fn fields(error: &ProvisioningError) -> Vec<String> {
     error
         .violations()
-        .map(|v| v.iter().map(|v| v.field.clone()).collect())
+        .map(|v| v.iter().map(|v| v.path()).collect())
         .unwrap_or_default()
 }
 
 fn codes(error: &ProvisioningError) -> Vec<String> {
     error
         .violations()
-        .map(|v| v.iter().map(|v| v.code.clone()).collect())
+        .map(|v| v.iter().map(|v| v.code.as_str().to_owned()).collect())
         .unwrap_or_default()
 }
 
