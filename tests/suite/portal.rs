@@ -7,7 +7,6 @@ use crate::common::{app_without_bundle, Browser, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use numbat::auth::users::{self, PortalRole};
-use numbat::provisioning::Door;
 
 const TENANT: &str = "6d5a1c3e-0f6b-4a8e-9a43-2d0f3a1b7c55";
 
@@ -542,8 +541,8 @@ async fn an_admin_manages_users_and_api_tokens_and_sees_secrets_once() {
 /// and saved as the page rendered it (a browser without JavaScript pressing "Save changes"),
 /// it is left exactly as it was: the same ETag for the API client, no event in its history.
 #[tokio::test]
-async fn a_number_saved_unchanged_in_the_portal_keeps_its_etag_and_history() {
-    use numbat::provisioning::{Actor, Provisioning, Role};
+async fn a_number_made_through_any_door_and_saved_unchanged_through_any_other_keeps_its_etag() {
+    use numbat::provisioning::{Provisioning, Role};
     use serde_json::{json, Value};
     let _renderer = common::one_renderer_at_a_time().await;
     for test in TestDb::every_backend().await {
@@ -611,7 +610,6 @@ async fn a_number_saved_unchanged_in_the_portal_keeps_its_etag_and_history() {
         .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let core = Provisioning::new(test.db.clone());
-        let reader = Actor::new("t", &[Role::Admin], Door::Api);
         let mut resources: Vec<(&str, &str, Value)> = cases
             .iter()
             .map(|(number, on, header)| {
@@ -670,46 +668,152 @@ async fn a_number_saved_unchanged_in_the_portal_keeps_its_etag_and_history() {
                             "choosableCapabilities": ["Mobile"],
                             "allowTenantAddressUpdate": true } } } }),
         ));
+        let created: Vec<(&str, &str)> = resources.iter().map(|(n, a, _)| (*n, *a)).collect();
         for (number, account, resource) in resources {
             let path = format!("/accounts/{account}/numbers/{number}");
             let (status, _, body) = api("PUT", &path, Some(resource)).await;
             assert_eq!(status, StatusCode::CREATED, "{number}: {body}");
-            let (_, before, before_body) = api("GET", &path, None).await;
-            let history = |core: &Provisioning| {
-                let (core, reader) = (core.clone(), reader.clone());
-                async move {
-                    core.audit_events(&reader, Some("number"), Some(number), None, 100)
-                        .await
-                        .unwrap()
-                        .len()
-                }
-            };
-            let events_before = history(&core).await;
-
-            let (_, page) = admin
-                .get(&format!("/numbers/{}", number.replace('+', "%2B")))
-                .await;
-            let form = common::form_as_rendered(&page, "/api/numbers/save");
-            assert_eq!(
-                admin.post_error("/api/numbers/save", &form).await,
-                None,
-                "{number}: {form}"
-            );
-
-            let (_, after, after_body) = api("GET", &path, None).await;
-            assert_eq!(
-                after, before,
-                "{number}: the ETag moved on an unchanged save ({form})"
-            );
-            assert_eq!(after_body, before_body, "{number}");
-            assert_eq!(
-                history(&core).await,
-                events_before,
-                "{number}: an unchanged save wrote an audit event ({form})"
-            );
         }
+        // Made through the API: saved unchanged through the portal, the API and a CSV row.
+        unchanged_through_every_door(&app, &mut admin, &token, &core, &created, "API").await;
+
+        // Made through a CSV row: the portal's export of them, removed, then imported.
+        let (_, csv) = admin.get("/numbers/export.csv").await;
+        for (number, account) in &created {
+            let path = format!("/accounts/{account}/numbers/{number}");
+            let (status, _, body) = api("DELETE", &path, None).await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{number}: {body}");
+        }
+        let summary = import_csv(&core, &csv).await;
+        assert_eq!(
+            (summary.created, summary.invalid),
+            (created.len() as i64, 0),
+            "{summary:?}\n{csv}"
+        );
+        unchanged_through_every_door(&app, &mut admin, &token, &core, &created, "CSV").await;
         test.remove().await;
     }
+}
+
+/// A request to the Provisioning API with `token`: the status, the ETag and the body.
+async fn api_call(
+    app: &axum::Router,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, Option<String>, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(format!(
+            "/provisioning{path}?api-version=2024-02-29-preview"
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let (response, text) = common::send(app, request).await;
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|e| e.to_str().unwrap().to_owned());
+    (response.status(), etag, text)
+}
+
+/// `csv` imported (applied) through the CSV door, as the command line does it.
+async fn import_csv(
+    core: &numbat::provisioning::Provisioning,
+    csv: &str,
+) -> numbat::provisioning::Tally {
+    use numbat::provisioning::import::ImportMode;
+    numbat::bulk::import_file(
+        core,
+        &common::cli_admin(),
+        "doors.csv",
+        std::io::Cursor::new(csv.as_bytes().to_vec()),
+        numbat::bulk::FileSettings::default(),
+        ImportMode::Apply,
+        |_, _| {},
+    )
+    .await
+    .expect("the import runs")
+    .tally
+}
+
+/// Each of `numbers` saved unchanged through the portal's form (as rendered, JavaScript off),
+/// through the API (its own GET body PUT back) and through a CSV row (the portal's export of
+/// it imported again) keeps its ETag, its body and its audit trail.
+async fn unchanged_through_every_door(
+    app: &axum::Router,
+    admin: &mut Browser,
+    token: &str,
+    core: &numbat::provisioning::Provisioning,
+    numbers: &[(&str, &str)],
+    made_by: &str,
+) {
+    let history = |number: &str| {
+        let (core, number) = (core.clone(), number.to_owned());
+        async move {
+            core.audit_events(
+                &common::cli_admin(),
+                Some("number"),
+                Some(&number),
+                None,
+                100,
+            )
+            .await
+            .unwrap()
+            .len()
+        }
+    };
+    let mut before = Vec::new();
+    for (number, account) in numbers {
+        let path = format!("/accounts/{account}/numbers/{number}");
+        let (_, etag, body) = api_call(app, token, "GET", &path, None).await;
+        before.push((etag, body, history(number).await));
+    }
+    let still = |door: &'static str| {
+        let before = before.clone();
+        async move {
+            for ((number, account), (etag, body, events)) in numbers.iter().zip(&before) {
+                let path = format!("/accounts/{account}/numbers/{number}");
+                let (_, now_etag, now_body) = api_call(app, token, "GET", &path, None).await;
+                let what =
+                    format!("{number}, made through the {made_by}, saved through the {door}");
+                assert_eq!(&now_etag, etag, "{what}: the ETag moved");
+                assert_eq!(&now_body, body, "{what}");
+                assert_eq!(history(number).await, *events, "{what}: an audit event");
+            }
+        }
+    };
+    for (number, _) in numbers {
+        let (_, page) = admin
+            .get(&format!("/numbers/{}", number.replace('+', "%2B")))
+            .await;
+        let form = common::form_as_rendered(&page, "/api/numbers/save");
+        assert_eq!(
+            admin.post_error("/api/numbers/save", &form).await,
+            None,
+            "{number}: {form}"
+        );
+    }
+    still("portal").await;
+    for ((number, account), (_, body, _)) in numbers.iter().zip(&before) {
+        let path = format!("/accounts/{account}/numbers/{number}");
+        let resource: serde_json::Value = serde_json::from_str(body).unwrap();
+        let (status, _, answer) = api_call(app, token, "PUT", &path, Some(resource)).await;
+        assert_eq!(status, StatusCode::OK, "{number}: {answer}");
+    }
+    still("API").await;
+    let (_, csv) = admin.get("/numbers/export.csv").await;
+    let tally = import_csv(core, &csv).await;
+    assert_eq!(
+        (tally.created, tally.changed, tally.invalid),
+        (0, 0, 0),
+        "{tally:?}\n{csv}"
+    );
+    assert_eq!(tally.unchanged, numbers.len() as i64, "{tally:?}\n{csv}");
+    still("CSV").await;
 }
 
 /// Two admins removing each other at the same moment: one removal goes through, the other is
