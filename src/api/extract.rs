@@ -332,26 +332,16 @@ pub fn encode(value: &str) -> String {
         .collect()
 }
 
-/// A conditional GET: `If-None-Match` naming the current ETag, or `If-Modified-Since` not before
-/// the last change, is 304; `If-Match` naming another ETag, or `If-Unmodified-Since` before the
-/// last change, is 412. `Ok(None)` means answer normally.
+/// A conditional GET, in RFC 9110's order: `If-Match` not naming the current ETag (compared
+/// strongly), or else `If-Unmodified-Since` before the last change, is 412; then `If-None-Match`
+/// naming it (compared weakly), or else `If-Modified-Since` not before the last change, is 304.
+/// `Ok(None)` means answer normally.
 pub fn not_modified(
     headers: &HeaderMap,
     version: i64,
     updated_at: &str,
 ) -> Result<Option<axum::response::Response>, ApiError> {
     use axum::response::IntoResponse;
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let matches = |list: &str| {
-        list.split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || parse_etag(tag) == Some(version))
-    };
     let changed = crate::provisioning::changed_at_second(updated_at);
     let modified_since = header_date(headers, "If-Modified-Since")?;
     let unmodified_since = header_date(headers, "If-Unmodified-Since")?;
@@ -363,13 +353,17 @@ pub fn not_modified(
         )
         .into_response()
     };
-    if header("if-match").is_some_and(|list| !matches(list))
-        || unmodified_since.is_some_and(|at| changed > at)
-    {
+    // As on writes: If-Match compares strongly and, when given, If-Unmodified-Since is not
+    // weighed; If-None-Match compares weakly and, when given, If-Modified-Since is not.
+    let refused = match etag_list(headers, "If-Match")? {
+        Some(list) => !list.names(version),
+        None => unmodified_since.is_some_and(|at| changed > at),
+    };
+    if refused {
         return Ok(Some(failed()));
     }
-    let not_modified = match header("if-none-match") {
-        Some(list) => matches(list),
+    let not_modified = match etag_list(headers, "If-None-Match")? {
+        Some(list) => list.names(version),
         None => modified_since.is_some_and(|at| changed <= at),
     };
     if not_modified {

@@ -78,6 +78,11 @@ impl EtagList {
         Some(list)
     }
 
+    /// Whether the list names a resource at `version` (`*` names any).
+    pub fn names(&self, version: i64) -> bool {
+        self.matches(Some(version))
+    }
+
     /// Whether a resource at `current` (absent: `None`) is one the list names.
     fn matches(&self, current: Option<i64>) -> bool {
         current.is_some_and(|v| self.any || self.versions[..usize::from(self.len)].contains(&v))

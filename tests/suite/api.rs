@@ -1613,4 +1613,37 @@ async fn write_conditions_combine_and_lists_match_any_etag() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, headers, _) = api.call("GET", path, None, &[]).await;
     assert_eq!(headers["etag"], "\"3\"", "exactly the two writes that held");
+    // Reads weigh the same conditions the same way: If-Match strongly (and then no date),
+    // If-None-Match weakly.
+    for (why, conditions, expected) in [
+        (
+            "a weak ETag in If-Match never matches a read either",
+            vec![("if-match", "W/\"3\"")],
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            "If-Match naming the current ETag, beside a date long past that it overrides",
+            vec![
+                ("if-match", "\"3\""),
+                ("if-unmodified-since", "Sat, 01 Jan 2000 00:00:00 GMT"),
+            ],
+            StatusCode::OK,
+        ),
+        (
+            "a weak If-None-Match naming the current ETag",
+            vec![("if-none-match", "W/\"3\"")],
+            StatusCode::NOT_MODIFIED,
+        ),
+        (
+            "If-None-Match naming another ETag, beside a date that alone would say 304",
+            vec![
+                ("if-none-match", "\"2\""),
+                ("if-modified-since", later.as_str()),
+            ],
+            StatusCode::OK,
+        ),
+    ] {
+        let (status, _, body) = api.call("GET", path, None, &conditions).await;
+        assert_eq!(status, expected, "{why}: {body}");
+    }
 }
