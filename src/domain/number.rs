@@ -48,6 +48,24 @@ impl NumberServices {
     /// Absent means off: a service switched off that carries nothing else (no Teams assignment
     /// or configuration) is dropped, so a form that writes `false` for every unticked service
     /// and an API client that leaves them out store the same thing.
+    /// These services as a form that shows only switched-on Teams services meant them: a Teams
+    /// service left out keeps the settings `stored` has for it when it is off there (the form
+    /// could not show them, so leaving them out is no request to drop them).
+    pub fn keeping_hidden_teams_settings(mut self, stored: &NumberServices) -> Self {
+        for (new, old) in [
+            (
+                &mut self.teams_operator_connect,
+                &stored.teams_operator_connect,
+            ),
+            (&mut self.teams_phone_mobile, &stored.teams_phone_mobile),
+        ] {
+            if new.is_none() {
+                *new = old.clone().filter(|block| !block.enabled);
+            }
+        }
+        self
+    }
+
     pub fn normalized(mut self) -> Self {
         for flag in [
             &mut self.teams_direct_routing,

@@ -99,6 +99,36 @@ impl Provisioning {
         Ok(written.remove(0))
     }
 
+    /// `put_number` for a form that shows only the Teams services switched on: a Teams service
+    /// the new value leaves out keeps the settings the stored number has for it while it is
+    /// off ([`crate::domain::NumberServices::keeping_hidden_teams_settings`]), read in the same
+    /// transaction.
+    pub async fn edit_number(
+        &self,
+        actor: &Actor,
+        mut number: Number,
+        precondition: Precondition,
+    ) -> Result<Written<NumberRecord>, ProvisioningError> {
+        let permit = actor.permit(Permission::Write)?;
+        let mut tx = self.begin(&permit).await?;
+        if let Some(stored) = stored::fetch_for_update(&mut tx, &[&number.telephone_number])
+            .await?
+            .into_iter()
+            .next()
+        {
+            number.services = number
+                .services
+                .keeping_hidden_teams_settings(&stored.number.services);
+        }
+        let account = number.account_name.clone();
+        let mut written = self
+            .write_numbers(&permit, &mut tx, &account, vec![number], precondition)
+            .await
+            .map_err(single_item_errors)?;
+        tx.commit().await?;
+        Ok(written.remove(0))
+    }
+
     pub(super) async fn write_numbers(
         &self,
         permit: &Permit<'_>,

@@ -546,37 +546,14 @@ pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
             "Telephone number: exactly one number is edited here",
         ));
     }
-    let mut number = numbers.remove(0);
-    // What the form cannot show, its save must not drop: a Teams service that is off but
-    // carries settings keeps them, switched off, as the stored number has them. (The version
-    // check below refuses the save if the number changed since it was read.)
-    if let Ok(current) = state
-        .core
-        .get_number(&actor, None, &number.telephone_number)
-        .await
-    {
-        let stored = current.number.services;
-        for (new, old) in [
-            (
-                &mut number.services.teams_operator_connect,
-                stored.teams_operator_connect,
-            ),
-            (
-                &mut number.services.teams_phone_mobile,
-                stored.teams_phone_mobile,
-            ),
-        ] {
-            if new.is_none() {
-                *new = old.filter(|block| !block.enabled);
-            }
-        }
-    }
+    let number = numbers.remove(0);
     let text = number.telephone_number.as_str().to_owned();
     let precondition = form
         .version
         .map(Precondition::if_match)
         .unwrap_or(Precondition::IF_EXISTS);
-    match state.core.put_number(&actor, number, precondition).await {
+    // What the form cannot show (a Teams service switched off), the core keeps.
+    match state.core.edit_number(&actor, number, precondition).await {
         Ok(_) => {
             leptos_axum::redirect(&format!("/numbers/{}?saved=1", encode(&text)));
             Ok(())
