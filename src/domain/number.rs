@@ -48,19 +48,30 @@ impl NumberServices {
     /// Absent means off: a service switched off that carries nothing else (no Teams assignment
     /// or configuration) is dropped, so a form that writes `false` for every unticked service
     /// and an API client that leaves them out store the same thing.
-    /// These services as a form that shows only switched-on Teams services meant them: a Teams
-    /// service left out keeps the settings `stored` has for it when it is off there (the form
-    /// could not show them, so leaving them out is no request to drop them).
-    pub fn keeping_hidden_teams_settings(mut self, stored: &NumberServices) -> Self {
-        for (new, old) in [
-            (
-                &mut self.teams_operator_connect,
-                &stored.teams_operator_connect,
-            ),
-            (&mut self.teams_phone_mobile, &stored.teams_phone_mobile),
-        ] {
-            if new.is_none() {
-                *new = old.clone().filter(|block| !block.enabled);
+    /// These services as a form that shows the settings of one Teams service (`shown`) meant
+    /// them. Another Teams service that stays on keeps its stored settings (the form did not
+    /// show them); a Teams service left out keeps its stored settings when it is off there
+    /// (leaving out what could not be seen is no request to drop it).
+    pub fn keeping_hidden_teams_settings(
+        mut self,
+        stored: &NumberServices,
+        shown: Option<Service>,
+    ) -> Self {
+        for service in [Service::TeamsOperatorConnect, Service::TeamsPhoneMobile] {
+            let Some(old) = stored.teams(service) else {
+                continue;
+            };
+            let new = match service {
+                Service::TeamsOperatorConnect => &mut self.teams_operator_connect,
+                _ => &mut self.teams_phone_mobile,
+            };
+            match new {
+                None if !old.enabled => *new = Some(old.clone()),
+                Some(block) if block.enabled && shown.is_some_and(|s| s != service) => {
+                    block.assignment_status = old.assignment_status;
+                    block.configuration = old.configuration.clone();
+                }
+                _ => {}
             }
         }
         self

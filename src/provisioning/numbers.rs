@@ -6,10 +6,10 @@ use super::{
     Provisioning, ProvisioningError, Written,
 };
 use crate::domain::rules;
-use crate::domain::Code;
 use crate::domain::{
     Account, AccountName, Number, ProvisioningStatus, TelephoneNumber, Violation, Violations,
 };
+use crate::domain::{Code, Service};
 use crate::store::numbers::{self as stored, NumberFilter, NumberOrder, NumberRecord};
 use crate::store::{accounts, audit, outbox, Tx};
 use std::collections::{HashMap, HashSet};
@@ -99,14 +99,15 @@ impl Provisioning {
         Ok(written.remove(0))
     }
 
-    /// `put_number` for a form that shows only the Teams services switched on: a Teams service
-    /// the new value leaves out keeps the settings the stored number has for it while it is
-    /// off ([`crate::domain::NumberServices::keeping_hidden_teams_settings`]), read in the same
+    /// `put_number` for a form that shows the settings of one Teams service (`shown`) and none
+    /// of a service switched off: what it did not show keeps the stored number's settings
+    /// ([`crate::domain::NumberServices::keeping_hidden_teams_settings`]), read in the same
     /// transaction.
     pub async fn edit_number(
         &self,
         actor: &Actor,
         mut number: Number,
+        shown: Option<Service>,
         precondition: Precondition,
     ) -> Result<Written<NumberRecord>, ProvisioningError> {
         let permit = actor.permit(Permission::Write)?;
@@ -118,7 +119,7 @@ impl Provisioning {
         {
             number.services = number
                 .services
-                .keeping_hidden_teams_settings(&stored.number.services);
+                .keeping_hidden_teams_settings(&stored.number.services, shown);
         }
         let account = number.account_name.clone();
         let mut written = self

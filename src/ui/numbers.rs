@@ -219,6 +219,8 @@ pub async fn list_numbers(
 /// Operator Connect or Teams Phone Mobile settings of a number, as the form shows them.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct TeamsSettings {
+    /// The service these are the settings of (its form name), when the number has one on.
+    pub of: Option<String>,
     pub assignment_status: Option<String>,
     pub usage: Option<String>,
     pub capabilities: String,
@@ -266,46 +268,51 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
                 .await
                 .map_err(refused)?;
             let services = &record.number.services;
-            // The form edits one Teams block: the one of the Teams service that is on.
-            let teams = [
-                &services.teams_operator_connect,
-                &services.teams_phone_mobile,
-            ]
-            .into_iter()
-            .find_map(|block| block.as_ref().filter(|b| b.enabled))
-            .map(|t| {
-                let config = t.configuration.as_ref();
-                TeamsSettings {
-                    assignment_status: t.assignment_status.map(|a| match a {
-                        crate::domain::AssignmentStatus::Assigned => "assigned".to_owned(),
-                        crate::domain::AssignmentStatus::Unassigned => "unassigned".to_owned(),
-                    }),
-                    usage: config.map(|c| c.usage.as_str().to_owned()),
-                    capabilities: config
-                        .map(|c| {
-                            c.choosable_capabilities
-                                .iter()
-                                .map(|x| x.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .unwrap_or_default(),
-                    additional_usages: config
-                        .map(|c| {
-                            c.additional_usages
-                                .iter()
-                                .map(|u| u.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .unwrap_or_default(),
-                    civic_address_id: config.and_then(|c| c.civic_address_id.clone()),
-                    location_id: config.and_then(|c| c.location_id.clone()),
-                    allow_tenant_address_update: config
-                        .is_some_and(|c| c.allow_tenant_address_update),
-                    displayed_country_code: config.and_then(|c| c.displayed_country_code.clone()),
-                }
-            });
+            // The form edits one Teams block: the first Teams service that is on. The save names
+            // it, and the core keeps the other's settings.
+            let teams = [Service::TeamsOperatorConnect, Service::TeamsPhoneMobile]
+                .into_iter()
+                .find_map(|service| {
+                    services
+                        .teams(service)
+                        .filter(|b| b.enabled)
+                        .map(|b| (service, b))
+                })
+                .map(|(service, t)| {
+                    let config = t.configuration.as_ref();
+                    TeamsSettings {
+                        of: Some(service.traits().form_name.to_owned()),
+                        assignment_status: t.assignment_status.map(|a| match a {
+                            crate::domain::AssignmentStatus::Assigned => "assigned".to_owned(),
+                            crate::domain::AssignmentStatus::Unassigned => "unassigned".to_owned(),
+                        }),
+                        usage: config.map(|c| c.usage.as_str().to_owned()),
+                        capabilities: config
+                            .map(|c| {
+                                c.choosable_capabilities
+                                    .iter()
+                                    .map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default(),
+                        additional_usages: config
+                            .map(|c| {
+                                c.additional_usages
+                                    .iter()
+                                    .map(|u| u.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default(),
+                        civic_address_id: config.and_then(|c| c.civic_address_id.clone()),
+                        location_id: config.and_then(|c| c.location_id.clone()),
+                        allow_tenant_address_update: config
+                            .is_some_and(|c| c.allow_tenant_address_update),
+                        displayed_country_code: config
+                            .and_then(|c| c.displayed_country_code.clone()),
+                    }
+                });
             Some(NumberDetail {
                 enabled: Service::ALL
                     .into_iter()
@@ -362,6 +369,8 @@ pub struct NumberForm {
     pub location_id: Option<String>,
     pub allow_tenant_address_update: Option<String>,
     pub displayed_country_code: Option<String>,
+    /// Editing: the Teams service (its form name) whose settings the form showed, if any.
+    pub teams_settings_of: Option<String>,
 }
 
 /// The numbers the form describes, or every problem with it: the portal's translation, as the
@@ -552,8 +561,14 @@ pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
         .version
         .map(Precondition::if_match)
         .unwrap_or(Precondition::IF_EXISTS);
-    // What the form cannot show (a Teams service switched off), the core keeps.
-    match state.core.edit_number(&actor, number, precondition).await {
+    // What the form did not show (a Teams service switched off, or the second one on), the
+    // core keeps.
+    let shown = non_empty(form.teams_settings_of.clone()).and_then(|name| {
+        Service::ALL
+            .into_iter()
+            .find(|s| s.traits().form_name == name)
+    });
+    match state.core.edit_number(&actor, number, shown, precondition).await {
         Ok(_) => {
             leptos_axum::redirect(&format!("/numbers/{}?saved=1", encode(&text)));
             Ok(())
@@ -916,6 +931,7 @@ fn NumberFormBody(
         .map(|d| (d.row.number.clone(), d.row.account.clone()));
     let form_body = view! {
         {detail.as_ref().map(|d| view! { <input type="hidden" name="form[version]" value=d.version.to_string()/> })}
+        {teams.of.clone().map(|of| view! { <input type="hidden" name="form[teams_settings_of]" value=of/> })}
         <fieldset disabled=read_only>
             <legend>{if editing { "Number" } else { "Numbers" }}</legend>
             <div class="field">
@@ -973,7 +989,11 @@ fn NumberFormBody(
             </div>
         </fieldset>
         <fieldset disabled=read_only>
-            <legend>"Operator Connect and Teams Phone Mobile settings"</legend>
+            <legend>{match teams.of.as_deref() {
+                Some("operator_connect") => "Operator Connect and Teams Phone Mobile settings (of Operator Connect)",
+                Some(_) => "Operator Connect and Teams Phone Mobile settings (of Teams Phone Mobile)",
+                None => "Operator Connect and Teams Phone Mobile settings",
+            }}</legend>
             <div class="field">
                 <label for="field-usage">"Usage"</label>
                 <select id="field-usage" name="form[usage]">

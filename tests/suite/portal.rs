@@ -668,6 +668,22 @@ async fn a_number_made_through_any_door_and_saved_unchanged_through_any_other_ke
                             "choosableCapabilities": ["Mobile"],
                             "allowTenantAddressUpdate": true } } } }),
         ));
+        // Both Teams services on, with settings of their own: the form shows Operator
+        // Connect's, and Teams Phone Mobile's must survive every save.
+        resources.push((
+            "+447700900125",
+            "oc-co",
+            json!({ "telephoneNumber": "+447700900125", "accountName": "oc-co",
+                "serviceDetails": {
+                    "teamsOperatorConnect": { "enabled": true,
+                        "configuration": { "usage": "CallingUserAssignment",
+                            "choosableCapabilities": ["InboundCalling"],
+                            "civicAddressId": "civic-9" } },
+                    "teamsPhoneMobile": { "enabled": true,
+                        "configuration": { "usage": "CallingUserAssignment",
+                            "choosableCapabilities": ["Mobile"],
+                            "allowTenantAddressUpdate": true } } } }),
+        ));
         let created: Vec<(&str, &str)> = resources.iter().map(|(n, a, _)| (*n, *a)).collect();
         for (number, account, resource) in resources {
             let path = format!("/accounts/{account}/numbers/{number}");
@@ -676,6 +692,34 @@ async fn a_number_made_through_any_door_and_saved_unchanged_through_any_other_ke
         }
         // Made through the API: saved unchanged through the portal, the API and a CSV row.
         unchanged_through_every_door(&app, &mut admin, &token, &core, &created, "API").await;
+
+        // A change to the settings the form shows changes only that service's.
+        let (_, page) = admin.get("/numbers/%2B447700900125").await;
+        let form = common::form_as_rendered(&page, "/api/numbers/save");
+        let changed = form.replace(
+            "form%5Bcapabilities%5D=InboundCalling",
+            "form%5Bcapabilities%5D=InboundCalling%2C+OutboundCalling",
+        );
+        assert_ne!(changed, form, "{form}");
+        assert_eq!(admin.post_error("/api/numbers/save", &changed).await, None);
+        let (_, _, body) = api("GET", "/accounts/oc-co/numbers/+447700900125", None).await;
+        let saved: Value = serde_json::from_str(&body).unwrap();
+        let details = &saved["serviceDetails"];
+        assert_eq!(
+            details["teamsOperatorConnect"]["configuration"]["choosableCapabilities"],
+            json!(["InboundCalling", "OutboundCalling"]),
+            "{body}"
+        );
+        assert_eq!(
+            details["teamsPhoneMobile"]["configuration"]["choosableCapabilities"],
+            json!(["Mobile"]),
+            "{body}"
+        );
+        assert_eq!(
+            details["teamsPhoneMobile"]["configuration"]["allowTenantAddressUpdate"],
+            json!(true),
+            "{body}"
+        );
 
         // Made through a CSV row: the portal's export of them, removed, then imported.
         let (_, csv) = admin.get("/numbers/export.csv").await;
