@@ -294,3 +294,27 @@ proptest! {
         prop_assert_eq!(&api, &portal, "API and portal differ for {:?}", intent);
     }
 }
+
+/// The portal's boxes are named by the service table's `form_name`, and the form's struct must
+/// read each under that name: a box posted for one service switches on that service and no
+/// other (a rename on one side only would silently untick it on every save).
+#[test]
+fn each_service_box_the_page_renders_is_read_back_as_that_service() {
+    use numbat::domain::Service;
+    for service in Service::ALL {
+        let mut posted = serde_json::json!({
+            "account": "contoso",
+            "numbers": "+442079460000",
+        });
+        posted[service.traits().form_name] = serde_json::json!("on");
+        if service.traits().teams_tenant {
+            posted["usage"] = serde_json::json!("CallingUserAssignment");
+            posted["capabilities"] = serde_json::json!("InboundCalling");
+            posted["allow_tenant_address_update"] = serde_json::json!("on");
+        }
+        let form: numbat::ui::NumberForm = serde_json::from_value(posted).unwrap();
+        let numbers = numbat::ui::numbers_from_form(&form).expect("the form reads");
+        let on: Vec<Service> = numbers[0].enabled_services().collect();
+        assert_eq!(on, [service], "{}", service.traits().form_name);
+    }
+}
