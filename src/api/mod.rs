@@ -2,8 +2,8 @@
 //!
 //! Handlers translate between ACG's JSON and headers and the core's commands; they hold no
 //! provisioning rule. Depends on the core (`crate::provisioning`), `auth`, `wire`, `state`,
-//! `routing` (the lookup's decision), `sync` (capability questions upstream) and `store` for
-//! its stored repeatable answers; never on `ui` or `server`.
+//! `routing` (the lookup's decision) and `sync` (capability questions upstream); never on
+//! `store`, `ui` or `server`.
 
 mod accounts;
 mod consents;

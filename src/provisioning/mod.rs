@@ -34,6 +34,7 @@ pub use crate::store::jobs::{Job, RowError, Tally};
 pub use crate::store::numbers::{NumberFilter, NumberOrder, NumberRecord};
 pub use crate::store::outbox::{OutboxFigures, OutboxJob};
 pub use crate::store::repeatability::StoredAnswer;
+pub use crate::store::sessions::DatabaseSessionStore as SessionStore;
 
 use crate::store::{audit, outbox, Database, Tx};
 use serde::Serialize;
@@ -226,22 +227,22 @@ impl Provisioning {
     }
 
     /// Whether the database answers, and its schema version if so.
-    pub async fn database_ready(&self) -> Result<i64, crate::store::StoreError> {
+    pub async fn database_ready(&self) -> Result<i64, ProvisioningError> {
         self.db.ping().await?;
-        self.db.schema_version().await
+        Ok(self.db.schema_version().await?)
     }
 
     /// The answer first given to the repeatable request `request_id`, if one was kept.
     pub async fn repeated_answer(
         &self,
         request_id: &str,
-    ) -> Result<Option<StoredAnswer>, crate::store::StoreError> {
-        crate::store::repeatability::get(&self.db, request_id).await
+    ) -> Result<Option<StoredAnswer>, ProvisioningError> {
+        Ok(crate::store::repeatability::get(&self.db, request_id).await?)
     }
 
     /// Keeps `answer` for replays of its request; a duplicate that finished second is not kept.
-    pub async fn keep_answer(&self, answer: &StoredAnswer) -> Result<(), crate::store::StoreError> {
-        crate::store::repeatability::put(&self.db, answer).await
+    pub async fn keep_answer(&self, answer: &StoredAnswer) -> Result<(), ProvisioningError> {
+        Ok(crate::store::repeatability::put(&self.db, answer).await?)
     }
 
     async fn begin(&self, _permit: &Permit<'_>) -> Result<Tx, ProvisioningError> {

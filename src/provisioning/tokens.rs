@@ -97,7 +97,10 @@ const LAST_USED_GRAIN_SECS: i64 = 60;
 impl Provisioning {
     /// The actor a bearer secret stands for, or `None` if no token has that secret. A malformed or
     /// unknown secret reads at most one row and writes nothing.
-    pub async fn authenticate_token(&self, secret: &str) -> Result<Option<Actor>, StoreError> {
+    pub async fn authenticate_token(
+        &self,
+        secret: &str,
+    ) -> Result<Option<Actor>, ProvisioningError> {
         if !well_formed(secret) {
             return Ok(None);
         }

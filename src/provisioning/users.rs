@@ -245,7 +245,7 @@ impl Provisioning {
     }
 
     /// The store that keeps portal sessions (they live in the database, so on every node).
-    pub fn session_store(&self) -> crate::store::sessions::DatabaseSessionStore {
+    pub fn session_store(&self) -> super::SessionStore {
         crate::store::sessions::DatabaseSessionStore::new(self.db.clone())
     }
 }

@@ -3,8 +3,8 @@
 //! Compiled for the server (rendering) and for the browser (hydration). Every route renders
 //! completely on the server (`SsrMode::Async`), so each page works without JavaScript; every
 //! change goes through a server function that asks the provisioning core. Depends on
-//! `domain` in both builds; on the server also on the core, `auth`, `bulk`, `state` and the
-//! store's session table (`http`); never on `api` or `server`.
+//! `domain` in both builds; on the server also on the core, `auth`, `bulk` and `state`; never
+//! on `store`, `api` or `server`.
 
 pub mod access;
 mod accounts;

@@ -6,8 +6,8 @@
 
 use crate::auth::users::{self, PortalRole, UserError};
 use crate::domain::portal::Abilities;
+use crate::provisioning::SessionStore as DatabaseSessionStore;
 use crate::state::{AppState, SessionPolicy};
-use crate::store::sessions::DatabaseSessionStore;
 use axum::extract::{Form, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
