@@ -11,8 +11,8 @@
 //! 2. `store`: the two databases behind one set of reads and writes.
 //! 3. `routing`: the call-time decision and the index the edge keeps of it.
 //! 4. `provisioning`: the core. Every write goes through it: permit, rules, audit, outbox.
-//! 5. `wire` (ACG's JSON shapes, for the API and the CSV columns), `auth` (tokens, users,
-//!    limits), `demo`, `edge` (the SIP edge).
+//! 5. `wire` (ACG's JSON shapes, for the API and the CSV columns), `auth` (JWTs, single
+//!    sign-on, the sign-in throttle, the API's limits), `demo`, `edge` (the SIP edge).
 //! 6. `sync` (Operator Connect) and `bulk` (CSV import and export), each with its own flags.
 //! 7. `state`: what the HTTP doors share.
 //! 8. The doors: `api` (ACG's Provisioning API) and `ui` (the portal's pages and its plain

@@ -197,6 +197,22 @@ fn etag_list(headers: &HeaderMap, name: &str) -> Result<Option<EtagList>, ApiErr
     })
 }
 
+/// On a read: whether the `If-Match` / `If-None-Match` header names `version` (`*` names any),
+/// over every line and however many ETags it lists (a cache may send many); `None` when the
+/// request has no such header. `If-Match` compares strongly, `If-None-Match` weakly.
+fn names_version(headers: &HeaderMap, name: &str, version: i64) -> Option<bool> {
+    let mut lines = headers.get_all(name).iter().peekable();
+    lines.peek()?;
+    Some(lines.any(|line| {
+        line.to_str()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|tag| !(name == "If-Match" && tag.starts_with("W/")))
+            .any(|tag| tag == "*" || parse_etag(tag) == Some(version))
+    }))
+}
+
 fn parse_etag(value: &str) -> Option<i64> {
     value
         .trim_start_matches("W/")
@@ -355,15 +371,15 @@ pub fn not_modified(
     };
     // As on writes: If-Match compares strongly and, when given, If-Unmodified-Since is not
     // weighed; If-None-Match compares weakly and, when given, If-Modified-Since is not.
-    let refused = match etag_list(headers, "If-Match")? {
-        Some(list) => !list.names(version),
+    let refused = match names_version(headers, "If-Match", version) {
+        Some(named) => !named,
         None => unmodified_since.is_some_and(|at| changed > at),
     };
     if refused {
         return Ok(Some(failed()));
     }
-    let not_modified = match etag_list(headers, "If-None-Match")? {
-        Some(list) => list.names(version),
+    let not_modified = match names_version(headers, "If-None-Match", version) {
+        Some(named) => named,
         None => modified_since.is_some_and(|at| changed <= at),
     };
     if not_modified {

@@ -45,19 +45,24 @@ pub struct NumberServices {
 }
 
 impl NumberServices {
-    /// Absent means off: a service switched off that carries nothing else (no Teams assignment
-    /// or configuration) is dropped, so a form that writes `false` for every unticked service
-    /// and an API client that leaves them out store the same thing.
-    /// These services as a form that shows the settings of one Teams service (`shown`) meant
-    /// them. Another Teams service that stays on keeps its stored settings (the form did not
-    /// show them); a Teams service left out keeps its stored settings when it is off there
-    /// (leaving out what could not be seen is no request to drop it).
+    /// These services as a form that shows the settings of one Teams service meant them. The
+    /// form shows `shown`'s, or else those of the first Teams service on in `stored` (`shown`
+    /// naming no Teams service counts as not given). Another Teams service that stays on keeps
+    /// its stored settings (the form did not show them); a Teams service left out keeps its
+    /// stored settings when it is off there (leaving out what could not be seen is no request
+    /// to drop it).
     pub fn keeping_hidden_teams_settings(
         mut self,
         stored: &NumberServices,
         shown: Option<Service>,
     ) -> Self {
-        for service in [Service::TeamsOperatorConnect, Service::TeamsPhoneMobile] {
+        const TEAMS: [Service; 2] = [Service::TeamsOperatorConnect, Service::TeamsPhoneMobile];
+        let shown = shown.filter(|s| TEAMS.contains(s)).or_else(|| {
+            TEAMS
+                .into_iter()
+                .find(|s| stored.teams(*s).is_some_and(|b| b.enabled))
+        });
+        for service in TEAMS {
             let Some(old) = stored.teams(service) else {
                 continue;
             };
@@ -67,7 +72,9 @@ impl NumberServices {
             };
             match new {
                 None if !old.enabled => *new = Some(old.clone()),
-                Some(block) if block.enabled && shown.is_some_and(|s| s != service) => {
+                Some(block)
+                    if block.enabled && old.enabled && shown.is_some_and(|s| s != service) =>
+                {
                     block.assignment_status = old.assignment_status;
                     block.configuration = old.configuration.clone();
                 }
@@ -77,6 +84,9 @@ impl NumberServices {
         self
     }
 
+    /// Absent means off: a service switched off that carries nothing else (no Teams assignment
+    /// or configuration) is dropped, so a form that writes `false` for every unticked service
+    /// and an API client that leaves them out store the same thing.
     pub fn normalized(mut self) -> Self {
         for flag in [
             &mut self.teams_direct_routing,
@@ -319,5 +329,73 @@ mod set_enabled_tests {
         assert_eq!(block.assignment_status, Some(AssignmentStatus::Assigned));
         services.set_enabled(Service::TeamsOperatorConnect, true);
         assert!(services.is_enabled(Service::TeamsOperatorConnect));
+    }
+}
+
+#[cfg(test)]
+mod hidden_teams_settings_tests {
+    use super::*;
+
+    fn block(enabled: bool, location: &str) -> Option<TeamsNumberService> {
+        Some(TeamsNumberService {
+            enabled,
+            assignment_status: None,
+            configuration: Some(TeamsNumberConfig {
+                usage: Usage::CallingUserAssignment,
+                choosable_capabilities: Vec::new(),
+                additional_usages: Vec::new(),
+                civic_address_id: None,
+                location_id: Some(location.to_owned()),
+                allow_tenant_address_update: true,
+                displayed_country_code: None,
+            }),
+        })
+    }
+
+    fn services(oc: Option<TeamsNumberService>, tpm: Option<TeamsNumberService>) -> NumberServices {
+        NumberServices {
+            teams_operator_connect: oc,
+            teams_phone_mobile: tpm,
+            ..NumberServices::default()
+        }
+    }
+
+    #[test]
+    fn the_teams_service_the_form_did_not_show_keeps_its_settings_while_it_stays_on() {
+        let stored = services(block(true, "oc-stored"), block(true, "tpm-stored"));
+        let posted = services(block(true, "form"), block(true, "form"));
+        let kept = posted
+            .clone()
+            .keeping_hidden_teams_settings(&stored, Some(Service::TeamsOperatorConnect));
+        assert_eq!(
+            kept,
+            services(block(true, "form"), block(true, "tpm-stored"))
+        );
+        // A shown service that is no Teams service (a forged field) counts as not given: the
+        // form showed the first Teams service on, as the page does.
+        for forged in [None, Some(Service::TeamsDirectRouting)] {
+            let kept = posted
+                .clone()
+                .keeping_hidden_teams_settings(&stored, forged);
+            assert_eq!(
+                kept,
+                services(block(true, "form"), block(true, "tpm-stored"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_teams_service_switched_on_takes_the_forms_settings_and_one_left_out_keeps_its_own() {
+        // Teams Phone Mobile was off with old settings; the person switches it on.
+        let stored = services(block(true, "oc-stored"), block(false, "tpm-old"));
+        let posted = services(block(true, "form"), block(true, "form"));
+        let kept =
+            posted.keeping_hidden_teams_settings(&stored, Some(Service::TeamsOperatorConnect));
+        assert_eq!(kept, services(block(true, "form"), block(true, "form")));
+        // Left out while off (the form cannot show it): kept, switched off.
+        let posted = services(block(true, "form"), None);
+        let kept =
+            posted.keeping_hidden_teams_settings(&stored, Some(Service::TeamsOperatorConnect));
+        assert_eq!(kept, services(block(true, "form"), block(false, "tpm-old")));
     }
 }

@@ -79,11 +79,6 @@ impl EtagList {
         Some(list)
     }
 
-    /// Whether the list names a resource at `version` (`*` names any).
-    pub fn names(&self, version: i64) -> bool {
-        self.matches(Some(version))
-    }
-
     /// Whether a resource at `current` (absent: `None`) is one the list names.
     fn matches(&self, current: Option<i64>) -> bool {
         current.is_some_and(|v| self.any || self.versions[..usize::from(self.len)].contains(&v))
@@ -216,11 +211,6 @@ impl Provisioning {
         self.job_lease
     }
 
-    pub fn database(&self) -> &Database {
-        &self.db
-    }
-
-    /// Begins the transaction of a write; needs a permit, so no write skips the role check.
     /// The database's kind (`sqlite`, `postgres`), for health answers.
     pub fn database_kind(&self) -> &'static str {
         self.db.kind()
@@ -245,6 +235,7 @@ impl Provisioning {
         Ok(crate::store::repeatability::put(&self.db, answer).await?)
     }
 
+    /// Begins the transaction of a write; needs a permit, so no write skips the role check.
     async fn begin(&self, _permit: &Permit<'_>) -> Result<Tx, ProvisioningError> {
         Ok(self.db.begin().await?)
     }

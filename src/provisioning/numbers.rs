@@ -44,6 +44,8 @@ impl Provisioning {
     ) -> Result<Vec<Written<NumberRecord>>, ProvisioningError> {
         let permit = actor.permit(Permission::Write)?;
         let mut tx = self.begin(&permit).await?;
+        // Locks in the order every writer takes them: the account, then its numbers.
+        accounts::fetch_many_for_update(&mut tx, &[account_name]).await?;
         let keys: Vec<&TelephoneNumber> = batch.iter().map(|n| &n.telephone_number).collect();
         let existing: HashMap<TelephoneNumber, AccountName> =
             stored::fetch_for_update(&mut tx, &keys)
@@ -112,6 +114,8 @@ impl Provisioning {
     ) -> Result<Written<NumberRecord>, ProvisioningError> {
         let permit = actor.permit(Permission::Write)?;
         let mut tx = self.begin(&permit).await?;
+        // Locks in the order every writer takes them: the account, then its numbers.
+        accounts::fetch_many_for_update(&mut tx, &[&number.account_name]).await?;
         if let Some(stored) = stored::fetch_for_update(&mut tx, &[&number.telephone_number])
             .await?
             .into_iter()
@@ -143,8 +147,7 @@ impl Provisioning {
     }
 
     /// Creates or replaces numbers, each in the account it names, or all in `only_account`
-    /// (a number naming another is refused). Violations are named `numbers[i].…` by position
-    /// in `batch`; nothing is written unless every number passes.
+    /// (a number naming another is refused). Violations name their item by position in `batch`; nothing is written unless every number passes.
     pub(super) async fn write_many(
         &self,
         permit: &Permit<'_>,

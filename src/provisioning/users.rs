@@ -1,7 +1,8 @@
-//! Portal users and their writes: adding, roles, one-time passwords, removal, single sign-on
-//! links, a user's own password change, and the lock after repeated wrong passwords. Every
-//! change is permitted (Admin), checked (the last AdminUser inside the transaction) and audited
-//! with the real person and door, like every other write. And the reads signing in needs:
+//! Portal users and their writes: adding, roles, one-time passwords, removal and single
+//! sign-on links (each permitted for Admin only, the last AdminUser checked inside the
+//! transaction, audited with the real person and door), a user's own password change (any
+//! signed-in user, their own only), and the lock after repeated wrong passwords (audited with
+//! the source address, as nobody is signed in). And the reads signing in needs:
 //! a password checked, a single sign-on identity's user. Depends on `domain` and `store`.
 
 use super::{audit_event, Actor, Change, Permission, Permit, Provisioning, ProvisioningError};
@@ -309,7 +310,10 @@ impl Provisioning {
         }
         audited(&mut tx, &permit, user_change("resetPassword", name, None)).await?;
         tx.commit().await?;
-        self.forget_sessions_of(name).await?;
+        // The new password is set: it must reach the admin even if the old sessions linger.
+        if let Err(error) = self.forget_sessions_of(name).await {
+            tracing::error!(%error, user = name, "could not end the sessions of a user whose password was reset");
+        }
         Ok(password)
     }
 

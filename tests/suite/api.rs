@@ -1635,6 +1635,14 @@ async fn write_conditions_combine_and_lists_match_any_etag() {
             StatusCode::NOT_MODIFIED,
         ),
         (
+            "an If-None-Match from a cache listing many ETags, the current one last",
+            vec![(
+                "if-none-match",
+                "\"10\", \"11\", \"12\", \"13\", \"14\", \"15\", \"16\", \"17\", \"18\", \"3\"",
+            )],
+            StatusCode::NOT_MODIFIED,
+        ),
+        (
             "If-None-Match naming another ETag, beside a date that alone would say 304",
             vec![
                 ("if-none-match", "\"2\""),
