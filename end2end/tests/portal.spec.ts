@@ -97,6 +97,16 @@ test("an operator provisions every service, edits, deletes and signs out", async
     await expect(page.getByRole("alert")).toContainText("Teams Phone Mobile");
   }
 
+  // A refused form shows each error beside the field it is about, as well as above the form.
+  await open(page, `/numbers/new?account=${tpm}`, info);
+  await page.getByLabel("Telephone numbers").fill(mobile);
+  await page.getByLabel("Teams Phone Mobile", { exact: true }).check();
+  await page.getByLabel("Usage", { exact: true }).selectOption("CallingUserAssignment");
+  await page.getByLabel("Additional usages").fill("Bogus");
+  await page.getByRole("button", { name: "Add numbers" }).click();
+  await expect(page.locator("#error-additional_usages")).toContainText("Bogus");
+  await expect(page.getByRole("alert")).toContainText("Additional usages: Bogus");
+
   // Edit a number's header.
   await open(page, `/numbers/${encodeURIComponent(first)}`, info);
   await page.getByLabel(/Custom SIP header value/).fill("site-8");

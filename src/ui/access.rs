@@ -38,12 +38,41 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
     }))
 }
 
-/// The text of a server function's error, without the framework's prefix.
-pub fn error_text(error: &ServerFnError) -> String {
+/// Marks a line of a refusal as about one field of the form: `<key>` FIELD_MARK `<text>`, the
+/// key being the field's name in the form (`usage` for `form[usage]`). The page shows every
+/// line above the form and each keyed one again beside its field.
+pub const FIELD_MARK: char = '\u{1f}';
+
+/// `text`, as a line about the form field `key`.
+pub fn keyed(key: &str, text: impl std::fmt::Display) -> String {
+    format!("{key}{FIELD_MARK}{text}")
+}
+
+/// The raw message of a server function's error, without the framework's prefix.
+fn raw_error(error: &ServerFnError) -> String {
     match error {
         ServerFnError::ServerError(message) => message.clone(),
         other => other.to_string(),
     }
+}
+
+/// The text of a server function's error, as people read it (no field keys).
+pub fn error_text(error: &ServerFnError) -> String {
+    raw_error(error)
+        .lines()
+        .map(|line| line.split_once(FIELD_MARK).map_or(line, |(_, text)| text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The lines of a server function's error about the form field `key`.
+pub fn field_errors(error: &ServerFnError, key: &str) -> Vec<String> {
+    raw_error(error)
+        .lines()
+        .filter_map(|line| line.split_once(FIELD_MARK))
+        .filter(|(k, _)| *k == key)
+        .map(|(_, text)| text.to_owned())
+        .collect()
 }
 
 #[cfg(feature = "ssr")]
@@ -98,14 +127,17 @@ pub mod server {
 
     /// The core's refusal, in words for the portal.
     pub fn refused(error: ProvisioningError) -> ServerFnError {
-        refused_naming(error, |_| None)
+        refused_naming(error, |_| None, |_| None)
     }
 
     /// The core's refusal, with each violation about an item of a batch named by what
     /// `item_name` calls that item (the number as the person typed it) instead of its position.
+    /// With `field_key`, each violation that concerns a field of the form is keyed to it (see
+    /// `keyed`), so the page shows it beside that field too.
     pub fn refused_naming(
         error: ProvisioningError,
         item_name: impl Fn(usize) -> Option<String>,
+        field_key: impl Fn(&crate::domain::Violation) -> Option<String>,
     ) -> ServerFnError {
         let message = match &error {
             ProvisioningError::Forbidden { needed, .. } => {
@@ -124,10 +156,16 @@ pub mod server {
                 Some(violations) => violations
                     .0
                     .iter()
-                    .map(|v| match v.item.and_then(&item_name) {
-                        Some(item) if v.field.is_empty() => format!("{item}: {}", v.message),
-                        Some(item) => format!("{item}.{}: {}", v.field, v.message),
-                        None => v.to_string(),
+                    .map(|v| {
+                        let text = match v.item.and_then(&item_name) {
+                            Some(item) if v.field.is_empty() => format!("{item}: {}", v.message),
+                            Some(item) => format!("{item}.{}: {}", v.field, v.message),
+                            None => v.to_string(),
+                        };
+                        match field_key(v) {
+                            Some(key) => super::keyed(&key, text),
+                            None => text,
+                        }
                     })
                     .collect::<Vec<_>>()
                     .join("\n"),

@@ -366,29 +366,65 @@ pub struct AccountForm {
     pub region2_token: Option<String>,
 }
 
+/// The account form's field a violation concerns, from its path in ACG's shape; `None` for
+/// what no field holds.
+#[cfg(feature = "ssr")]
+fn account_form_key(violation: &crate::domain::Violation) -> Option<String> {
+    let key = match violation.field.as_str() {
+        "name" | "accountName" => "name".to_owned(),
+        "correlationId" => "correlation_id".to_owned(),
+        "serviceDetails.teamsTenantId" => "teams_tenant_id".to_owned(),
+        field => {
+            let rest = field.strip_prefix("serviceDetails.")?;
+            let (wire, rest) = rest.split_once('.').unwrap_or((rest, ""));
+            let form_name = Service::from_wire_name(wire)?.traits().form_name;
+            match rest.strip_prefix("configuration.").unwrap_or(rest) {
+                "" | "enabled" => form_name.to_owned(),
+                "syncEnabled" => format!("{form_name}_sync"),
+                "subdomain" => "subdomain".to_owned(),
+                "region1Token" => "region1_token".to_owned(),
+                "region2Token" => "region2_token".to_owned(),
+                "callScreening" => "call_screening".to_owned(),
+                _ => return None,
+            }
+        }
+    };
+    Some(key)
+}
+
 /// Creates or changes an account through the core, then shows it.
 #[server(endpoint = "accounts/save")]
 pub async fn save_account(form: AccountForm) -> Result<(), ServerFnError> {
-    use super::access::server::{actor, refused, state};
+    use super::access::keyed;
+    use super::access::server::{actor, refused_naming, state};
     use crate::domain::{
         Account, AccountName, AccountServices, DirectRoutingConfig, SubdomainLabel, SubdomainToken,
         TenantId, Violation,
     };
     use crate::provisioning::Precondition;
     let (state, actor) = (state()?, actor()?);
-    fn note<T>(problems: &mut Vec<String>, field: &str, result: Result<T, Violation>) -> Option<T> {
+    fn note<T>(
+        problems: &mut Vec<String>,
+        (key, field): (&str, &str),
+        result: Result<T, Violation>,
+    ) -> Option<T> {
         result
-            .map_err(|v| problems.push(format!("{field}: {}", v.message)))
+            .map_err(|v| problems.push(keyed(key, format!("{field}: {}", v.message))))
             .ok()
     }
     let mut problems: Vec<String> = Vec::new();
     let name = note(
         &mut problems,
-        "Account name",
+        ("name", "Account name"),
         AccountName::parse(form.name.trim()),
     );
-    let tenant = non_empty(form.teams_tenant_id.clone())
-        .and_then(|t| note(&mut problems, "Teams tenant ID", TenantId::parse(&t)));
+    let tenant = non_empty(form.teams_tenant_id.clone()).and_then(|t| {
+        note(
+            &mut problems,
+            ("teams_tenant_id", "Teams tenant ID"),
+            TenantId::parse(&t),
+        )
+    });
     let ticked = |v: &Option<String>| v.is_some();
     let subdomain = non_empty(form.subdomain.clone());
     let token1 = non_empty(form.region1_token.clone());
@@ -396,17 +432,17 @@ pub async fn save_account(form: AccountForm) -> Result<(), ServerFnError> {
     let direct_routing = if subdomain.is_some() || token1.is_some() || token2.is_some() {
         let label = note(
             &mut problems,
-            "Subdomain",
+            ("subdomain", "Subdomain"),
             SubdomainLabel::parse(subdomain.as_deref().unwrap_or_default()),
         );
         let first = note(
             &mut problems,
-            "Region 1 token",
+            ("region1_token", "Region 1 token"),
             SubdomainToken::parse(token1.as_deref().unwrap_or_default()),
         );
         let second = note(
             &mut problems,
-            "Region 2 token",
+            ("region2_token", "Region 2 token"),
             SubdomainToken::parse(token2.as_deref().unwrap_or_default()),
         );
         match (label, first, second) {
@@ -476,7 +512,7 @@ pub async fn save_account(form: AccountForm) -> Result<(), ServerFnError> {
         Err(crate::provisioning::ProvisioningError::PreconditionFailed { .. }) => Err(ServerFnError::new(format!(
             "Someone else changed account {name} while you edited it. Open it again to see their change, then redo yours."
         ))),
-        Err(error) => Err(refused(error)),
+        Err(error) => Err(refused_naming(error, |_| None, account_form_key)),
     }
 }
 
@@ -825,6 +861,7 @@ fn AccountFormBody(
                 .collect(),
         }
     };
+    let refusal = refusal_of(save);
     view! {
         <Title text=title.clone()/>
         <h1>{title}</h1>
@@ -837,27 +874,35 @@ fn AccountFormBody(
                     value=account.as_ref().map(|a| a.name.clone()).or(prefill_name).unwrap_or_default()
                     check=check_account_name
                     hint="Letters, digits, _ and -, up to 100 characters; it cannot be changed later."/>
+                <FieldError refusal key="name"/>
                 <CheckedInput name="form[teams_tenant_id]" label="Teams tenant ID"
                     value=account.as_ref().and_then(|a| a.teams_tenant_id.clone()).or(prefill_tenant).unwrap_or_default()
                     check=check_tenant
                     hint="The customer's Microsoft Entra tenant (a GUID); needed for Operator Connect, Teams Phone Mobile and Direct Routing."/>
+                <FieldError refusal key="teams_tenant_id"/>
                 <CheckedInput name="form[correlation_id]" label="Correlation ID (optional)"
                     value=account.as_ref().and_then(|a| a.correlation_id.clone()).unwrap_or_default()
                     check=check_correlation hint="Your own reference for this customer."/>
+                <FieldError refusal key="correlation_id"/>
             </fieldset>
             <fieldset>
                 <legend>"Operator Connect"</legend>
                 <Checkbox name="form[operator_connect]" label="Enable Operator Connect" checked=oc_on || (from_rfi && !editing)/>
+                <FieldError refusal key="operator_connect"/>
                 <Checkbox name="form[operator_connect_sync]" label="Sync with backend service (provision numbers in Operator Connect)" checked=oc_sync/>
+                <FieldError refusal key="operator_connect_sync"/>
             </fieldset>
             <fieldset>
                 <legend>"Teams Phone Mobile"</legend>
                 <Checkbox name="form[phone_mobile]" label="Enable Teams Phone Mobile" checked=tpm_on/>
+                <FieldError refusal key="phone_mobile"/>
                 <Checkbox name="form[phone_mobile_sync]" label="Sync with backend service" checked=tpm_sync/>
+                <FieldError refusal key="phone_mobile_sync"/>
             </fieldset>
             <fieldset>
                 <legend>"Microsoft Teams Direct Routing"</legend>
                 <Checkbox name="form[direct_routing]" label="Enable Teams Direct Routing" checked=dr_on/>
+                <FieldError refusal key="direct_routing"/>
                 <Checkbox name="form[call_screening]" label="Enable call screening" checked=dr.as_ref().is_none_or(|d| d.call_screening)/>
                 <div class="field">
                     <label for="field-subdomain">"Subdomain"</label>
@@ -866,19 +911,24 @@ fn AccountFormBody(
                         on:input=move |ev| subdomain.set(event_target_value(&ev))/>
                     <small class="hint">"A DNS label, e.g. contoso. The customer's domains are this label under each region's domain:"</small>
                     <ul id="fqdns" class="fqdns" aria-live="polite">{move || fqdns().into_iter().map(|f| view! { <li class="mono">{f}</li> }).collect_view()}</ul>
+                    <FieldError refusal key="subdomain"/>
                 </div>
                 <CheckedInput name="form[region1_token]" label="Region 1 token" value=dr.as_ref().map(|d| d.region1_token.clone()).unwrap_or_default()
                     check=check_token hint="The TXT value Microsoft 365 gave for the region 1 domain."/>
+                <FieldError refusal key="region1_token"/>
                 <CheckedInput name="form[region2_token]" label="Region 2 token" value=dr.as_ref().map(|d| d.region2_token.clone()).unwrap_or_default()
                     check=check_token hint="The TXT value for the region 2 domain."/>
+                <FieldError refusal key="region2_token"/>
             </fieldset>
             <fieldset>
                 <legend>"Zoom Phone Cloud Peering"</legend>
                 <Checkbox name="form[zoom]" label="Enable Zoom Phone Cloud Peering" checked=zoom_on/>
+                <FieldError refusal key="zoom"/>
             </fieldset>
             <fieldset>
                 <legend>"Azure Operator Call Protection"</legend>
                 <Checkbox name="form[call_protection]" label="Enable Azure Operator Call Protection" checked=aocp_on/>
+                <FieldError refusal key="call_protection"/>
                 <small class="hint">"Call Protection cannot share a number with Operator Connect, Teams Phone Mobile or Zoom."</small>
             </fieldset>
             <button type="submit">{if editing { "Save changes" } else { "Create account" }}</button>

@@ -377,6 +377,7 @@ pub struct NumberForm {
 /// API's is `NumberIn::into_domain` and a CSV row's `Heading::number`.
 #[cfg(feature = "ssr")]
 pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>, ServerFnError> {
+    use super::access::keyed;
     use crate::domain::number::{Capability, Usage};
     use crate::domain::{
         AccountName, AssignmentStatus, CustomSipHeader, Number, NumberServices, TeamsNumberConfig,
@@ -386,7 +387,7 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
     let account = match AccountName::parse(form.account.trim()) {
         Ok(a) => Some(a),
         Err(v) => {
-            problems.push(format!("Account: {}", v.message));
+            problems.push(keyed("account", format!("Account: {}", v.message)));
             None
         }
     };
@@ -396,25 +397,32 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
         .filter(|t| !t.is_empty())
         .collect();
     if texts.is_empty() {
-        problems.push(
-            "Telephone numbers: enter at least one number in E.164 form, e.g. +442079460000"
-                .to_owned(),
-        );
+        problems.push(keyed(
+            "numbers",
+            "Telephone numbers: enter at least one number in E.164 form, e.g. +442079460000",
+        ));
     }
     if texts.len() > MAX_ADD {
-        problems.push(format!(
-            "Telephone numbers: at most {MAX_ADD} at once here ({} given); upload a CSV for more",
-            texts.len()
+        problems.push(keyed(
+            "numbers",
+            format!(
+                "Telephone numbers: at most {MAX_ADD} at once here ({} given); upload a CSV for more",
+                texts.len()
+            ),
         ));
     }
     let mut numbers = Vec::new();
     for text in &texts {
         match TelephoneNumber::parse(text) {
-            Ok(n) if numbers.contains(&n) => {
-                problems.push(format!("Telephone numbers: {text} is listed twice"))
-            }
+            Ok(n) if numbers.contains(&n) => problems.push(keyed(
+                "numbers",
+                format!("Telephone numbers: {text} is listed twice"),
+            )),
             Ok(n) => numbers.push(n),
-            Err(v) => problems.push(format!("Telephone numbers: {text} {}", v.message)),
+            Err(v) => problems.push(keyed(
+                "numbers",
+                format!("Telephone numbers: {text} {}", v.message),
+            )),
         }
     }
     let header = match non_empty(form.custom_header.clone()) {
@@ -422,7 +430,10 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
         Some(text) => match CustomSipHeader::parse(&text) {
             Ok(h) => Some(h),
             Err(v) => {
-                problems.push(format!("Custom SIP header value: {}", v.message));
+                problems.push(keyed(
+                    "custom_header",
+                    format!("Custom SIP header value: {}", v.message),
+                ));
                 None
             }
         },
@@ -432,14 +443,19 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
         let assignment_status = match non_empty(form.assignment_status.clone()) {
             None => None,
             Some(text) => AssignmentStatus::parse(&text)
-                .map_err(|v| problems.push(format!("Assignment status: {}", v.message)))
+                .map_err(|v| {
+                    problems.push(keyed(
+                        "assignment_status",
+                        format!("Assignment status: {}", v.message),
+                    ))
+                })
                 .ok(),
         };
         let configuration = match non_empty(form.usage.clone()) {
             None => None,
             Some(text) => {
                 let usage = Usage::parse(&text)
-                    .map_err(|v| problems.push(format!("Usage: {}", v.message)))
+                    .map_err(|v| problems.push(keyed("usage", format!("Usage: {}", v.message))))
                     .ok();
                 let capabilities: Vec<Capability> = form
                     .capabilities
@@ -449,7 +465,12 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
                     .filter(|c| !c.is_empty())
                     .filter_map(|c| {
                         Capability::parse(c)
-                            .map_err(|v| problems.push(format!("Capabilities: {c} {}", v.message)))
+                            .map_err(|v| {
+                                problems.push(keyed(
+                                    "capabilities",
+                                    format!("Capabilities: {c} {}", v.message),
+                                ))
+                            })
                             .ok()
                     })
                     .collect();
@@ -462,7 +483,10 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
                     .filter_map(|u| {
                         Usage::parse(u)
                             .map_err(|v| {
-                                problems.push(format!("Additional usages: {u} {}", v.message))
+                                problems.push(keyed(
+                                    "additional_usages",
+                                    format!("Additional usages: {u} {}", v.message),
+                                ))
                             })
                             .ok()
                     })
@@ -529,6 +553,36 @@ pub async fn add_numbers(form: NumberForm) -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// The number form's field a violation concerns, from its path in ACG's shape (the form is a
+/// translation of that shape, so each path has its field); `None` for what no field holds.
+#[cfg(feature = "ssr")]
+fn number_form_key(violation: &crate::domain::Violation) -> Option<String> {
+    let key = match violation.field.as_str() {
+        "telephoneNumber" => "numbers",
+        "accountName" => "account",
+        "customSipHeader" | "configuration.customSipHeader" => "custom_header",
+        field => {
+            let rest = field.strip_prefix("serviceDetails.")?;
+            let (wire, rest) = rest.split_once('.').unwrap_or((rest, ""));
+            let service = Service::from_wire_name(wire)?;
+            let setting = rest.strip_prefix("configuration.").unwrap_or(rest);
+            match setting.split(['[', '.']).next().unwrap_or_default() {
+                "" | "enabled" | "configuration" => service.traits().form_name,
+                "assignmentStatus" => "assignment_status",
+                "usage" => "usage",
+                "choosableCapabilities" => "capabilities",
+                "additionalUsages" => "additional_usages",
+                "civicAddressId" => "civic_address_id",
+                "locationId" => "location_id",
+                "allowTenantAddressUpdate" => "allow_tenant_address_update",
+                "displayedCountryCode" => "displayed_country_code",
+                _ => return None,
+            }
+        }
+    };
+    Some(key.to_owned())
+}
+
 /// A batch refusal names the numbers by their text, not their index in the batch.
 #[cfg(feature = "ssr")]
 fn refused_batch(
@@ -540,13 +594,17 @@ fn refused_batch(
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
         .filter(|t| !t.is_empty())
         .collect();
-    super::access::server::refused_naming(error, |item| texts.get(item).map(|t| (*t).to_owned()))
+    super::access::server::refused_naming(
+        error,
+        |item| texts.get(item).map(|t| (*t).to_owned()),
+        number_form_key,
+    )
 }
 
 /// Changes one number (its version must still be the one shown).
 #[server(endpoint = "numbers/save")]
 pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
-    use super::access::server::{actor, refused, state};
+    use super::access::server::{actor, state};
     use crate::provisioning::{Precondition, ProvisioningError};
     let (state, actor) = (state()?, actor()?);
     let mut numbers = numbers_from_form(&form)?;
@@ -576,7 +634,7 @@ pub async fn save_number(form: NumberForm) -> Result<(), ServerFnError> {
         Err(ProvisioningError::PreconditionFailed { .. }) => Err(ServerFnError::new(format!(
             "Someone else changed or deleted {text} while you edited it. Open it again, then redo your change."
         ))),
-        Err(error) => Err(refused(error)),
+        Err(error) => Err(super::access::server::refused_naming(error, |_| None, number_form_key)),
     }
 }
 
@@ -910,6 +968,14 @@ fn NumberFormBody(
         "Up to 100 characters, sent to the gateway on calls to and from this number. Not available with {headerless}."
     );
     let header_problem = RwSignal::new(None::<String>);
+    // The form's last refusal: each line about a field is shown beside it too (JavaScript on or
+    // off: without it the refusal comes back with the page).
+    let refusal = if editing {
+        refusal_of(save)
+    } else {
+        refusal_of(add)
+    };
+    let beside = move |key: &'static str| view! { <FieldError refusal key/> };
     let teams = detail
         .as_ref()
         .and_then(|d| d.teams.clone())
@@ -936,21 +1002,23 @@ fn NumberFormBody(
             <legend>{if editing { "Number" } else { "Numbers" }}</legend>
             <div class="field">
                 <label for="field-account">"Account"</label>
-                <input id="field-account" name="form[account]" list="account-names" required=true readonly=editing
+                <input id="field-account" name="form[account]" aria-describedby="error-account" list="account-names" required=true readonly=editing
                     value=detail.as_ref().map(|d| d.row.account.clone()).or(prefill_account).unwrap_or_default()/>
                 <datalist id="account-names">{data.accounts.iter().map(|a| view! { <option value=a.clone()></option> }).collect_view()}</datalist>
+                {beside("account")}
             </div>
             {if let Some(d) = &detail {
-                view! { <input type="hidden" name="form[numbers]" value=d.row.number.clone()/> }.into_any()
+                view! { <input type="hidden" name="form[numbers]" value=d.row.number.clone()/> {beside("numbers")} }.into_any()
             } else {
                 let problem = RwSignal::new(None::<String>);
                 view! {
                     <div class="field">
                         <label for="field-numbers">"Telephone numbers"</label>
-                        <textarea id="field-numbers" name="form[numbers]" rows="6" required=true aria-describedby="numbers-hint numbers-error"
+                        <textarea id="field-numbers" name="form[numbers]" rows="6" required=true aria-describedby="numbers-hint numbers-error error-numbers"
                             on:input=move |ev| problem.set(check_number_list(&event_target_value(&ev)))></textarea>
                         <small id="numbers-hint" class="hint">{format!("In E.164 form (+ and country code), one per line or separated by commas; up to {MAX_ADD}. Paste from a spreadsheet works.")}</small>
                         <small id="numbers-error" class="field-error" aria-live="polite">{move || problem.get()}</small>
+                        {beside("numbers")}
                     </div>
                 }.into_any()
             }}
@@ -963,13 +1031,14 @@ fn NumberFormBody(
                         on:change=move |ev| on.set(event_target_checked(&ev))/>
                     " " {service.label()}
                 </label>
+                {beside(service.traits().form_name)}
             }).collect_view()}
         </fieldset>
         <fieldset disabled=read_only>
             <legend>"Custom SIP header"</legend>
             <div class="field">
                 <label for="field-header">{header_label}</label>
-                <input id="field-header" name="form[custom_header]" aria-describedby="header-rule header-error"
+                <input id="field-header" name="form[custom_header]" aria-describedby="header-rule header-error error-custom_header"
                     value=detail.as_ref().and_then(|d| d.row.custom_header.clone()).unwrap_or_default()
                     disabled=header_blocked
                     aria-invalid=move || header_problem.get().is_some().then_some("true")
@@ -983,6 +1052,7 @@ fn NumberFormBody(
                         );
                     }/>
                 <small id="header-error" class="field-error" aria-live="polite">{move || header_problem.get()}</small>
+                {beside("custom_header")}
                 <small id="header-rule" class="hint">
                     {move || if header_blocked() { header_rule_blocked.clone() } else { header_rule.clone() }}
                 </small>
@@ -996,45 +1066,53 @@ fn NumberFormBody(
             }}</legend>
             <div class="field">
                 <label for="field-usage">"Usage"</label>
-                <select id="field-usage" name="form[usage]">
+                <select id="field-usage" name="form[usage]" aria-describedby="error-usage">
                     <option value="">"Not set"</option>
                     {crate::domain::number::Usage::ALL.into_iter().map(|u| view! {
                         <option value=u.as_str() selected=teams.usage.as_deref() == Some(u.as_str())>{u.as_str()}</option>
                     }).collect_view()}
                 </select>
+                {beside("usage")}
             </div>
             <div class="field">
                 <label for="field-capabilities">"Capabilities"</label>
-                <input id="field-capabilities" name="form[capabilities]" aria-describedby="capabilities-hint"
+                <input id="field-capabilities" name="form[capabilities]" aria-describedby="capabilities-hint error-capabilities"
                     value=if teams.capabilities.is_empty() { "InboundCalling, OutboundCalling".to_owned() } else { teams.capabilities.clone() }/>
                 <small id="capabilities-hint" class="hint">"Comma-separated, from your capability plans: InboundCalling, OutboundCalling, Mobile, …"</small>
+                {beside("capabilities")}
             </div>
             <div class="field">
                 <label for="field-additional-usages">"Additional usages"</label>
-                <input id="field-additional-usages" name="form[additional_usages]" aria-describedby="additional-usages-hint"
+                <input id="field-additional-usages" name="form[additional_usages]" aria-describedby="additional-usages-hint error-additional_usages"
                     value=teams.additional_usages.clone()/>
                 <small id="additional-usages-hint" class="hint">"Comma-separated, besides the usage above: CallingUserAssignment, FirstPartyAppAssignment, ConferenceAssignment"</small>
+                {beside("additional_usages")}
             </div>
             <div class="field">
                 <label for="field-assignment">"Assignment status"</label>
-                <select id="field-assignment" name="form[assignment_status]">
+                <select id="field-assignment" name="form[assignment_status]" aria-describedby="error-assignment_status">
                     <option value="">"Not set"</option>
                     <option value="assigned" selected=teams.assignment_status.as_deref() == Some("assigned")>"assigned"</option>
                     <option value="unassigned" selected=teams.assignment_status.as_deref() == Some("unassigned")>"unassigned"</option>
                 </select>
+                {beside("assignment_status")}
             </div>
             <div class="field">
                 <label for="field-civic">"Civic address ID"</label>
-                <input id="field-civic" name="form[civic_address_id]" value=teams.civic_address_id.clone().unwrap_or_default()/>
+                <input id="field-civic" name="form[civic_address_id]" aria-describedby="error-civic_address_id" value=teams.civic_address_id.clone().unwrap_or_default()/>
+                {beside("civic_address_id")}
             </div>
             <div class="field">
                 <label for="field-location">"Location ID"</label>
-                <input id="field-location" name="form[location_id]" value=teams.location_id.clone().unwrap_or_default()/>
+                <input id="field-location" name="form[location_id]" aria-describedby="error-location_id" value=teams.location_id.clone().unwrap_or_default()/>
+                {beside("location_id")}
             </div>
             <Checkbox name="form[allow_tenant_address_update]" label="Allow the customer to update the address" checked=teams.allow_tenant_address_update/>
+            {beside("allow_tenant_address_update")}
             <div class="field">
                 <label for="field-country">"Displayed country code (North American toll-free only)"</label>
-                <input id="field-country" name="form[displayed_country_code]" value=teams.displayed_country_code.clone().unwrap_or_default()/>
+                <input id="field-country" name="form[displayed_country_code]" aria-describedby="error-displayed_country_code" value=teams.displayed_country_code.clone().unwrap_or_default()/>
+                {beside("displayed_country_code")}
             </div>
         </fieldset>
     };

@@ -16,6 +16,30 @@ pub fn ErrorNotice(message: String) -> impl IntoView {
     }
 }
 
+/// The lines of a form's refusal about the field `key`, shown beside that field (its id is
+/// `error-<key>`, for the field's `aria-describedby`).
+#[component]
+pub fn FieldError(refusal: Signal<Option<ServerFnError>>, key: &'static str) -> impl IntoView {
+    view! {
+        <small id=format!("error-{key}") class="field-error" aria-live="polite">
+            {move || refusal.get().map(|e| super::access::field_errors(&e, key).join(" "))}
+        </small>
+    }
+}
+
+/// The refusal of the last submission of `action`, if it failed.
+pub fn refusal_of<I, O>(action: ServerAction<I>) -> Signal<Option<ServerFnError>>
+where
+    I: leptos::server_fn::ServerFn<Output = O, Error = ServerFnError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(|result| result.err()))
+}
+
 /// A success or information message.
 #[component]
 pub fn Notice(children: Children) -> impl IntoView {

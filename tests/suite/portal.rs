@@ -910,3 +910,92 @@ async fn two_admins_removing_each_other_at_once_leave_one_admin() {
         test.remove().await;
     }
 }
+
+/// A refused number or account form, JavaScript off: the page it comes back to lists every
+/// error above the form and shows each one again beside the field it is about, whether the
+/// portal's own reading of the form refused it or the core's rules did.
+#[tokio::test]
+async fn a_refused_form_shows_each_error_beside_its_field_without_javascript() {
+    use numbat::domain::{Account, AccountName, AccountServices, Service};
+    use numbat::provisioning::{Actor, Door, Precondition, Provisioning, Role};
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut admin = Browser::signed_in(&app, &test.db, "fay", &[PortalRole::AdminUser]).await;
+    Provisioning::new(test.db.clone())
+        .put_account(
+            &Actor::new("t", &[Role::Admin], Door::Cli),
+            Account {
+                services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
+                ..Account::named(AccountName::parse("contoso").unwrap())
+            },
+            Precondition::NONE,
+        )
+        .await
+        .unwrap();
+    let beside = |html: &str, key: &str| {
+        let start = html
+            .find(&format!(r#"id="error-{key}""#))
+            .unwrap_or_else(|| panic!("no error slot for {key}: {html}"));
+        let end = html[start..].find("</small>").unwrap() + start;
+        let inner = &html[start..end];
+        inner[inner.find('>').unwrap() + 1..].to_owned()
+    };
+    async fn refused_page(browser: &mut Browser, form: &str) -> String {
+        let (response, _) = browser
+            .post_from("/numbers/new", "/api/numbers/add", form)
+            .await;
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.contains("__err="), "{location}");
+        browser
+            .get(location.trim_start_matches("http://portal.test"))
+            .await
+            .1
+    }
+
+    // The portal's own reading of the form.
+    let html = refused_page(
+        &mut admin,
+        "form[account]=contoso&form[numbers]=12x&form[operator_connect]=on\
+         &form[usage]=CallingUserAssignment&form[additional_usages]=Bogus",
+    )
+    .await;
+    assert!(beside(&html, "numbers").contains("12x"), "{html}");
+    assert!(
+        beside(&html, "additional_usages").contains("Bogus"),
+        "{html}"
+    );
+    assert_eq!(beside(&html, "usage").trim(), "", "no error of its own");
+    assert!(
+        html.contains(r#"class="notice error""#),
+        "and all of them above: {html}"
+    );
+
+    // The core's rules: Zoom is not enabled on the account.
+    let html = refused_page(
+        &mut admin,
+        "form[account]=contoso&form[numbers]=%2B442079460555&form[zoom]=on",
+    )
+    .await;
+    assert!(beside(&html, "zoom").contains("not enabled"), "{html}");
+    assert_eq!(beside(&html, "direct_routing").trim(), "");
+
+    // The account form the same way: Operator Connect needs the customer's Teams tenant.
+    let (response, _) = admin
+        .post_from(
+            "/accounts/new",
+            "/api/accounts/save",
+            "form[name]=fabrikam&form[operator_connect]=on",
+        )
+        .await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let (_, html) = admin
+        .get(location.trim_start_matches("http://portal.test"))
+        .await;
+    assert!(
+        beside(&html, "teams_tenant_id").contains("is required"),
+        "{html}"
+    );
+    assert_eq!(beside(&html, "name").trim(), "", "{html}");
+    test.remove().await;
+}
