@@ -92,13 +92,11 @@ impl Provisioning {
     ) -> Result<Written<NumberRecord>, ProvisioningError> {
         let permit = actor.permit(Permission::Write)?;
         let mut tx = self.begin(&permit).await?;
-        let account = number.account_name.clone();
-        let mut written = self
-            .write_numbers(&permit, &mut tx, &account, vec![number], precondition)
-            .await
-            .map_err(single_item_errors)?;
+        let written = self
+            .write_one(&permit, &mut tx, number, precondition)
+            .await?;
         tx.commit().await?;
-        Ok(written.remove(0))
+        Ok(written)
     }
 
     /// `put_number` for a form that shows the settings of one Teams service (`shown`) and none
@@ -125,12 +123,26 @@ impl Provisioning {
                 .services
                 .keeping_hidden_teams_settings(&stored.number.services, shown);
         }
+        let written = self
+            .write_one(&permit, &mut tx, number, precondition)
+            .await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Writes one number in `tx`, its violations named without the item of a batch.
+    async fn write_one(
+        &self,
+        permit: &Permit<'_>,
+        tx: &mut Tx,
+        number: Number,
+        precondition: Precondition,
+    ) -> Result<Written<NumberRecord>, ProvisioningError> {
         let account = number.account_name.clone();
         let mut written = self
-            .write_numbers(&permit, &mut tx, &account, vec![number], precondition)
+            .write_numbers(permit, tx, &account, vec![number], precondition)
             .await
             .map_err(single_item_errors)?;
-        tx.commit().await?;
         Ok(written.remove(0))
     }
 

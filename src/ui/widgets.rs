@@ -72,11 +72,10 @@ where
         + 'static,
     O: Clone + Send + Sync + 'static,
 {
+    let refusal = refusal_of(action);
     move || {
-        action
-            .value()
+        refusal
             .get()
-            .and_then(|result| result.err())
             .map(|error| view! { <ErrorNotice message=super::access::error_text(&error)/> })
     }
 }

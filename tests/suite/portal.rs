@@ -556,25 +556,9 @@ async fn a_number_made_through_any_door_and_saved_unchanged_through_any_other_ke
             None
         );
         let token = common::api_token(&test.db, "bss", &[Role::Admin]).await;
-        let api = |method: &str, path: &str, body: Option<Value>| {
-            let request = Request::builder()
-                .method(method)
-                .uri(format!(
-                    "/provisioning{path}?api-version=2024-02-29-preview"
-                ))
-                .header("authorization", format!("Bearer {token}"))
-                .header("content-type", "application/json")
-                .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-                .unwrap();
-            let app = app.clone();
-            async move {
-                let (response, text) = common::send(&app, request).await;
-                let etag = response
-                    .headers()
-                    .get("etag")
-                    .map(|e| e.to_str().unwrap().to_owned());
-                (response.status(), etag, text)
-            }
+        let api = |method: &'static str, path: &str, body: Option<Value>| {
+            let (app, token, path) = (app.clone(), token.clone(), path.to_owned());
+            async move { api_call(&app, &token, method, &path, body).await }
         };
         let services = |names: &[&str]| {
             let mut details = serde_json::Map::new();
