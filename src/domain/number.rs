@@ -56,13 +56,10 @@ impl NumberServices {
         stored: &NumberServices,
         shown: Option<Service>,
     ) -> Self {
-        const TEAMS: [Service; 2] = [Service::TeamsOperatorConnect, Service::TeamsPhoneMobile];
-        let shown = shown.filter(|s| TEAMS.contains(s)).or_else(|| {
-            TEAMS
-                .into_iter()
-                .find(|s| stored.teams(*s).is_some_and(|b| b.enabled))
-        });
-        for service in TEAMS {
+        let shown = shown
+            .filter(|s| s.traits().teams_tenant)
+            .or_else(|| Service::teams().find(|s| stored.teams(*s).is_some_and(|b| b.enabled)));
+        for service in Service::teams() {
             let Some(old) = stored.teams(service) else {
                 continue;
             };

@@ -167,6 +167,12 @@ impl Service {
         order
     };
 
+    /// The Teams services (the table's `teams_tenant`): a number's Teams assignment and
+    /// configuration, and Operator Connect's upload, are theirs.
+    pub fn teams() -> impl Iterator<Item = Service> {
+        Self::ALL.into_iter().filter(|s| s.traits().teams_tenant)
+    }
+
     pub fn traits(self) -> &'static ServiceTraits {
         TABLE
             .iter()

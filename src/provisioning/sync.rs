@@ -60,9 +60,7 @@ pub struct VersionedJob {
 
 /// The Teams service through which `number` is uploaded to Operator Connect under `account`.
 fn operator_connect_service(account: &Account, number: &Number) -> Option<Service> {
-    [Service::TeamsOperatorConnect, Service::TeamsPhoneMobile]
-        .into_iter()
-        .find(|s| number.services.is_enabled(*s) && account.syncs(*s))
+    Service::teams().find(|s| number.services.is_enabled(*s) && account.syncs(*s))
 }
 
 fn tenant(account: &Account) -> Option<String> {

@@ -270,8 +270,7 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
             let services = &record.number.services;
             // The form edits one Teams block: the first Teams service that is on. The save names
             // it, and the core keeps the other's settings.
-            let teams = [Service::TeamsOperatorConnect, Service::TeamsPhoneMobile]
-                .into_iter()
+            let teams = Service::teams()
                 .find_map(|service| {
                     services
                         .teams(service)
