@@ -155,6 +155,15 @@ impl NumberServices {
         }
     }
 
+    /// Sets the Teams block of `service`, a service that has one (others are left alone).
+    pub fn set_teams(&mut self, service: Service, block: Option<TeamsNumberService>) {
+        match service {
+            Service::TeamsOperatorConnect => self.teams_operator_connect = block,
+            Service::TeamsPhoneMobile => self.teams_phone_mobile = block,
+            _ => {}
+        }
+    }
+
     /// The Teams block (assignment and configuration) of a service that has one.
     pub fn teams(&self, service: Service) -> Option<&TeamsNumberService> {
         match service {

@@ -354,11 +354,6 @@ pub struct NumberForm {
     pub numbers: String,
     /// Editing: the version shown.
     pub version: Option<i64>,
-    pub direct_routing: Option<String>,
-    pub zoom: Option<String>,
-    pub call_protection: Option<String>,
-    pub operator_connect: Option<String>,
-    pub phone_mobile: Option<String>,
     pub custom_header: Option<String>,
     pub assignment_status: Option<String>,
     pub usage: Option<String>,
@@ -370,6 +365,17 @@ pub struct NumberForm {
     pub displayed_country_code: Option<String>,
     /// Editing: the Teams service (its form name) whose settings the form showed, if any.
     pub teams_settings_of: Option<String>,
+    /// The service boxes ticked, each under the service table's `form_name`
+    /// (`form[zoom]=on`): whatever else the form posts.
+    #[serde(flatten)]
+    pub services: std::collections::BTreeMap<String, String>,
+}
+
+impl NumberForm {
+    /// Whether `service`'s box is ticked.
+    pub fn ticks(&self, service: Service) -> bool {
+        self.services.contains_key(service.traits().form_name)
+    }
 }
 
 /// The numbers the form describes, or every problem with it: the portal's translation, as the
@@ -438,7 +444,7 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
         },
     };
     let ticked = |v: &Option<String>| v.is_some();
-    let teams = if ticked(&form.operator_connect) || ticked(&form.phone_mobile) {
+    let teams = if Service::teams().any(|s| form.ticks(s)) {
         let assignment_status = match non_empty(form.assignment_status.clone()) {
             None => None,
             Some(text) => AssignmentStatus::parse(&text)
@@ -518,15 +524,16 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
         .map(|telephone_number| Number {
             telephone_number,
             account_name: account.clone(),
-            services: NumberServices {
-                teams_operator_connect: ticked(&form.operator_connect)
-                    .then(|| teams.clone())
-                    .flatten(),
-                teams_phone_mobile: ticked(&form.phone_mobile).then(|| teams.clone()).flatten(),
-                teams_direct_routing: Some(ticked(&form.direct_routing)),
-                zoom_phone_cloud_peering: Some(ticked(&form.zoom)),
-                azure_operator_call_protection: Some(ticked(&form.call_protection)),
-            },
+            services: Service::ALL.into_iter().fold(
+                NumberServices::default(),
+                |mut services, service| {
+                    match (form.ticks(service), service.traits().teams_tenant) {
+                        (true, true) => services.set_teams(service, teams.clone()),
+                        (ticked, _) => services.set_enabled(service, ticked),
+                    }
+                    services
+                },
+            ),
             custom_sip_header: header.clone(),
         })
         .collect())

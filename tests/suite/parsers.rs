@@ -252,17 +252,15 @@ fn through_csv(intent: &Intent) -> numbat::domain::Number {
 
 /// The intent as the portal's number form posts it (a box per service, one Teams block).
 fn through_portal(intent: &Intent) -> numbat::domain::Number {
-    use numbat::domain::Service;
-    let ticked = |s: Service| intent.on.contains(&s).then(|| "on".to_owned());
     let teams = intent.on.iter().any(|s| s.traits().teams_tenant);
     let form = numbat::ui::NumberForm {
         account: ACCOUNT.into(),
         numbers: NUMBER.into(),
-        direct_routing: ticked(Service::TeamsDirectRouting),
-        zoom: ticked(Service::ZoomPhoneCloudPeering),
-        call_protection: ticked(Service::AzureOperatorCallProtection),
-        operator_connect: ticked(Service::TeamsOperatorConnect),
-        phone_mobile: ticked(Service::TeamsPhoneMobile),
+        services: intent
+            .on
+            .iter()
+            .map(|s| (s.traits().form_name.to_owned(), "on".to_owned()))
+            .collect(),
         custom_header: intent.header.clone(),
         assignment_status: intent
             .assigned
