@@ -353,17 +353,29 @@ pub struct AccountForm {
     pub version: Option<i64>,
     pub correlation_id: Option<String>,
     pub teams_tenant_id: Option<String>,
-    pub operator_connect: Option<String>,
-    pub operator_connect_sync: Option<String>,
-    pub direct_routing: Option<String>,
-    pub phone_mobile: Option<String>,
-    pub phone_mobile_sync: Option<String>,
-    pub zoom: Option<String>,
-    pub call_protection: Option<String>,
     pub call_screening: Option<String>,
     pub subdomain: Option<String>,
     pub region1_token: Option<String>,
     pub region2_token: Option<String>,
+    /// The service boxes ticked, each under the service table's `form_name`, and their sync
+    /// boxes under `<form_name>_sync`: whatever else the form posts.
+    #[serde(flatten)]
+    pub switches: std::collections::BTreeMap<String, String>,
+}
+
+impl AccountForm {
+    /// Whether `service`'s box is ticked.
+    pub fn ticks(&self, service: Service) -> bool {
+        self.switches.contains_key(service.traits().form_name)
+    }
+
+    /// Whether `service`'s sync box is ticked; only a service that syncs when asked has one.
+    pub fn syncs(&self, service: Service) -> bool {
+        service.traits().flow_through == crate::domain::service::FlowThrough::WhenSyncEnabled
+            && self
+                .switches
+                .contains_key(&format!("{}_sync", service.traits().form_name))
+    }
 }
 
 /// The account form's field a violation concerns, from its path in ACG's shape; `None` for
@@ -465,28 +477,11 @@ pub async fn save_account(form: AccountForm) -> Result<(), ServerFnError> {
     let Some(name) = name else {
         unreachable!("a name that did not parse is a problem above")
     };
-    let services = AccountServices::default()
-        .with(
-            Service::TeamsOperatorConnect,
-            ticked(&form.operator_connect),
-            ticked(&form.operator_connect_sync),
-        )
-        .with(
-            Service::TeamsDirectRouting,
-            ticked(&form.direct_routing),
-            false,
-        )
-        .with(
-            Service::TeamsPhoneMobile,
-            ticked(&form.phone_mobile),
-            ticked(&form.phone_mobile_sync),
-        )
-        .with(Service::ZoomPhoneCloudPeering, ticked(&form.zoom), false)
-        .with(
-            Service::AzureOperatorCallProtection,
-            ticked(&form.call_protection),
-            false,
-        );
+    let services = Service::ALL
+        .into_iter()
+        .fold(AccountServices::default(), |services, service| {
+            services.with(service, form.ticks(service), form.syncs(service))
+        });
     let account = Account {
         name: name.clone(),
         correlation_id: non_empty(form.correlation_id),

@@ -25,7 +25,7 @@ mod widgets;
 use access::Me;
 #[cfg(feature = "ssr")]
 pub(crate) use accounts::account_filter;
-pub use accounts::AccountQuery;
+pub use accounts::{AccountForm, AccountQuery};
 #[cfg(feature = "ssr")]
 pub(crate) use audit::audit_filter;
 pub use audit::AuditQuery;

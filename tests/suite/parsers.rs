@@ -316,3 +316,26 @@ fn each_service_box_the_page_renders_is_read_back_as_that_service() {
         assert_eq!(on, [service], "{}", service.traits().form_name);
     }
 }
+
+/// The account form's boxes too: each service's, and its sync box where the service table
+/// lets it sync on request, are read back under the table's names.
+#[test]
+fn each_account_service_box_is_read_back_as_that_service() {
+    use numbat::domain::service::FlowThrough;
+    use numbat::domain::Service;
+    for service in Service::ALL {
+        let name = service.traits().form_name;
+        let mut posted = serde_json::json!({ "name": "contoso" });
+        posted[name] = serde_json::json!("on");
+        posted[format!("{name}_sync")] = serde_json::json!("on");
+        let form: numbat::ui::AccountForm = serde_json::from_value(posted).unwrap();
+        for other in Service::ALL {
+            assert_eq!(form.ticks(other), other == service, "{name}: {other}");
+        }
+        assert_eq!(
+            form.syncs(service),
+            service.traits().flow_through == FlowThrough::WhenSyncEnabled,
+            "{name}"
+        );
+    }
+}
