@@ -1065,10 +1065,9 @@ fn NumberFormBody(
             </div>
         </fieldset>
         <fieldset disabled=read_only>
-            <legend>{match teams.of.as_deref() {
-                Some("operator_connect") => "Operator Connect and Teams Phone Mobile settings (of Operator Connect)",
-                Some(_) => "Operator Connect and Teams Phone Mobile settings (of Teams Phone Mobile)",
-                None => "Operator Connect and Teams Phone Mobile settings",
+            <legend>{match Service::ALL.into_iter().find(|s| teams.of.as_deref() == Some(s.traits().form_name)) {
+                Some(shown) => format!("Operator Connect and Teams Phone Mobile settings (of {})", shown.label()),
+                None => "Operator Connect and Teams Phone Mobile settings".to_owned(),
             }}</legend>
             <div class="field">
                 <label for="field-usage">"Usage"</label>
