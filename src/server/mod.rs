@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .layer(session::layer(&state.core, &state.sessions))
         .layer(axum::middleware::from_fn(session::refuse_cross_site))
         .layer(axum::middleware::from_fn(server_function_statuses))
+        .layer(axum::middleware::from_fn(limit_server_function_bodies))
         .layer(axum::middleware::from_fn(log_server_errors))
         .layer(axum::middleware::from_fn(move |request, next| {
             headers::secure(https, request, next)
@@ -109,6 +110,49 @@ async fn server_function_statuses(
         *response.status_mut() = named.unwrap_or(axum::http::StatusCode::BAD_REQUEST);
     }
     response
+}
+
+/// The most a server function's request body may hold. The largest form (1,000 pasted numbers
+/// and a Teams block) is about 20 KiB; uploads go to `/imports`, not here.
+pub const MAX_SERVER_FUNCTION_BYTES: usize = 256 * 1024;
+
+/// Server functions (under `/api/`) read their whole body before they look at it, so the body is
+/// bounded here: a larger one is a 413 and is never read past the limit.
+async fn limit_server_function_bodies(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let too_large = || {
+        (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "A form may hold at most {MAX_SERVER_FUNCTION_BYTES} bytes; nothing was changed."
+            ),
+        )
+            .into_response()
+    };
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_SERVER_FUNCTION_BYTES) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_SERVER_FUNCTION_BYTES).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Err(_) => too_large(),
+    }
 }
 
 /// Every 5xx answer is logged at error level with its request, so a test run can fail on one.

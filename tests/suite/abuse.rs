@@ -527,3 +527,65 @@ async fn exported_formulas_arrive_as_text_and_import_back_unchanged() {
     let (_, second) = admin.get("/numbers/export.csv").await;
     assert_eq!(first, second);
 }
+
+/// The number form's service boxes are read into a map of whatever keys the form posts, so a
+/// stranger's post can carry thousands of keys, nested keys, huge values, CR/LF and bytes that
+/// are not UTF-8. Each is refused or ignored without writing, and the server keeps serving.
+#[tokio::test]
+async fn hostile_number_form_posts_write_nothing_and_the_server_keeps_serving() {
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut admin =
+        Browser::signed_in(&app, &test.db, "hostile-admin", &[PortalRole::AdminUser]).await;
+    let many_keys: String = (0..50_000)
+        .map(|i| format!("form[junk{i}]=on"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let huge_value = format!("form[zoom]={}", "x".repeat(4 * 1024 * 1024));
+    // An account where an ignored junk key would let the number be written: nothing may be.
+    common::cli_core(&test.db)
+        .put_account(
+            &common::cli_admin(),
+            numbat::domain::Account::named(numbat::domain::AccountName::parse("a").unwrap()),
+            numbat::provisioning::Precondition::NONE,
+        )
+        .await
+        .unwrap();
+    let before = number_count(&test.db).await;
+    for (why, body) in [
+        (
+            "50,000 keys",
+            format!("form[account]=a&form[numbers]=%2B442079460001&{many_keys}"),
+        ),
+        (
+            "a 4 MiB value",
+            format!("form[account]=a&form[numbers]=%2B442079460001&{huge_value}"),
+        ),
+        (
+            "nested keys",
+            "form[account]=a&form[numbers]=%2B442079460001&form[zoom][a][b][c][d][e][f]=on"
+                .to_owned(),
+        ),
+        (
+            "CR/LF and bytes that are not UTF-8",
+            "form[account]=a%0D%0A&form[numbers]=%2B4420%FF%FE&form[zoom%0D%0A]=on%00".to_owned(),
+        ),
+    ] {
+        let (response, _) = admin
+            .post_from("/numbers/new", "/api/numbers/add", &body)
+            .await;
+        assert!(
+            !response.status().is_server_error(),
+            "{why}: {}",
+            response.status()
+        );
+        assert_eq!(
+            number_count(&test.db).await,
+            before,
+            "{why}: nothing written"
+        );
+    }
+    assert_eq!(get(&app, "/healthz").await.0.status(), StatusCode::OK);
+    test.remove().await;
+}
