@@ -388,6 +388,27 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
         AccountName, AssignmentStatus, CustomSipHeader, Number, NumberServices, TeamsNumberConfig,
         TeamsNumberService, TelephoneNumber,
     };
+    /// A comma- or space-separated list, each item parsed; an item that does not parse is a
+    /// problem of the form field `key`, called `label`.
+    fn parse_list<T>(
+        raw: &Option<String>,
+        parse: impl Fn(&str) -> Result<T, crate::domain::Violation>,
+        (key, label): (&str, &str),
+        problems: &mut Vec<String>,
+    ) -> Vec<T> {
+        raw.as_deref()
+            .unwrap_or_default()
+            .split([',', ' '])
+            .filter(|item| !item.is_empty())
+            .filter_map(|item| {
+                parse(item)
+                    .map_err(|v| {
+                        problems.push(keyed(key, format!("{label}: {item} {}", v.message)))
+                    })
+                    .ok()
+            })
+            .collect()
+    }
     let mut problems: Vec<String> = Vec::new();
     let account = match AccountName::parse(form.account.trim()) {
         Ok(a) => Some(a),
@@ -462,40 +483,18 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
                 let usage = Usage::parse(&text)
                     .map_err(|v| problems.push(keyed("usage", format!("Usage: {}", v.message))))
                     .ok();
-                let capabilities: Vec<Capability> = form
-                    .capabilities
-                    .clone()
-                    .unwrap_or_default()
-                    .split([',', ' '])
-                    .filter(|c| !c.is_empty())
-                    .filter_map(|c| {
-                        Capability::parse(c)
-                            .map_err(|v| {
-                                problems.push(keyed(
-                                    "capabilities",
-                                    format!("Capabilities: {c} {}", v.message),
-                                ))
-                            })
-                            .ok()
-                    })
-                    .collect();
-                let additional_usages: Vec<Usage> = form
-                    .additional_usages
-                    .clone()
-                    .unwrap_or_default()
-                    .split([',', ' '])
-                    .filter(|u| !u.is_empty())
-                    .filter_map(|u| {
-                        Usage::parse(u)
-                            .map_err(|v| {
-                                problems.push(keyed(
-                                    "additional_usages",
-                                    format!("Additional usages: {u} {}", v.message),
-                                ))
-                            })
-                            .ok()
-                    })
-                    .collect();
+                let capabilities: Vec<Capability> = parse_list(
+                    &form.capabilities,
+                    Capability::parse,
+                    ("capabilities", "Capabilities"),
+                    &mut problems,
+                );
+                let additional_usages: Vec<Usage> = parse_list(
+                    &form.additional_usages,
+                    Usage::parse,
+                    ("additional_usages", "Additional usages"),
+                    &mut problems,
+                );
                 usage.map(|usage| TeamsNumberConfig {
                     usage,
                     choosable_capabilities: capabilities,
