@@ -857,6 +857,9 @@ fn AccountFormBody(
         }
     };
     let refusal = refusal_of(save);
+    // The boxes are named by the service table, as `AccountForm` reads them.
+    let box_name = |s: Service| format!("form[{}]", s.traits().form_name);
+    let sync_name = |s: Service| format!("form[{}_sync]", s.traits().form_name);
     view! {
         <Title text=title.clone()/>
         <h1>{title}</h1>
@@ -882,21 +885,21 @@ fn AccountFormBody(
             </fieldset>
             <fieldset>
                 <legend>"Operator Connect"</legend>
-                <Checkbox name="form[operator_connect]" label="Enable Operator Connect" checked=oc_on || (from_rfi && !editing)/>
+                <Checkbox name=box_name(Service::TeamsOperatorConnect) label="Enable Operator Connect" checked=oc_on || (from_rfi && !editing)/>
                 <FieldError refusal key="operator_connect"/>
-                <Checkbox name="form[operator_connect_sync]" label="Sync with backend service (provision numbers in Operator Connect)" checked=oc_sync/>
+                <Checkbox name=sync_name(Service::TeamsOperatorConnect) label="Sync with backend service (provision numbers in Operator Connect)" checked=oc_sync/>
                 <FieldError refusal key="operator_connect_sync"/>
             </fieldset>
             <fieldset>
                 <legend>"Teams Phone Mobile"</legend>
-                <Checkbox name="form[phone_mobile]" label="Enable Teams Phone Mobile" checked=tpm_on/>
+                <Checkbox name=box_name(Service::TeamsPhoneMobile) label="Enable Teams Phone Mobile" checked=tpm_on/>
                 <FieldError refusal key="phone_mobile"/>
-                <Checkbox name="form[phone_mobile_sync]" label="Sync with backend service" checked=tpm_sync/>
+                <Checkbox name=sync_name(Service::TeamsPhoneMobile) label="Sync with backend service" checked=tpm_sync/>
                 <FieldError refusal key="phone_mobile_sync"/>
             </fieldset>
             <fieldset>
                 <legend>"Microsoft Teams Direct Routing"</legend>
-                <Checkbox name="form[direct_routing]" label="Enable Teams Direct Routing" checked=dr_on/>
+                <Checkbox name=box_name(Service::TeamsDirectRouting) label="Enable Teams Direct Routing" checked=dr_on/>
                 <FieldError refusal key="direct_routing"/>
                 <Checkbox name="form[call_screening]" label="Enable call screening" checked=dr.as_ref().is_none_or(|d| d.call_screening)/>
                 <div class="field">
@@ -917,12 +920,12 @@ fn AccountFormBody(
             </fieldset>
             <fieldset>
                 <legend>"Zoom Phone Cloud Peering"</legend>
-                <Checkbox name="form[zoom]" label="Enable Zoom Phone Cloud Peering" checked=zoom_on/>
+                <Checkbox name=box_name(Service::ZoomPhoneCloudPeering) label="Enable Zoom Phone Cloud Peering" checked=zoom_on/>
                 <FieldError refusal key="zoom"/>
             </fieldset>
             <fieldset>
                 <legend>"Azure Operator Call Protection"</legend>
-                <Checkbox name="form[call_protection]" label="Enable Azure Operator Call Protection" checked=aocp_on/>
+                <Checkbox name=box_name(Service::AzureOperatorCallProtection) label="Enable Azure Operator Call Protection" checked=aocp_on/>
                 <FieldError refusal key="call_protection"/>
                 <small class="hint">"Call Protection cannot share a number with Operator Connect, Teams Phone Mobile or Zoom."</small>
             </fieldset>

@@ -126,7 +126,7 @@ pub fn CheckedInput(
 /// A checkbox with its label.
 #[component]
 pub fn Checkbox(
-    name: &'static str,
+    #[prop(into)] name: String,
     label: &'static str,
     checked: bool,
     #[prop(optional)] disabled: bool,

@@ -983,3 +983,30 @@ async fn a_refused_form_shows_each_error_beside_its_field_without_javascript() {
     assert_eq!(beside(&html, "name").trim(), "", "{html}");
     test.remove().await;
 }
+
+/// The account page names each service's box (and sync box) as the service table does, which
+/// is how the account form reads them back.
+#[tokio::test]
+async fn the_account_page_names_its_service_boxes_by_the_service_table() {
+    use numbat::domain::service::FlowThrough;
+    use numbat::domain::Service;
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut admin = Browser::signed_in(&app, &test.db, "gil", &[PortalRole::AdminUser]).await;
+    let (_, html) = admin.get("/accounts/new").await;
+    for service in Service::ALL {
+        let name = service.traits().form_name;
+        assert!(
+            html.contains(&format!(r#"name="form[{name}]""#)),
+            "{name}: {html}"
+        );
+        let sync = format!(r#"name="form[{name}_sync]""#);
+        assert_eq!(
+            html.contains(&sync),
+            service.traits().flow_through == FlowThrough::WhenSyncEnabled,
+            "{sync}"
+        );
+    }
+    test.remove().await;
+}
