@@ -9,7 +9,7 @@
 //! that take 200 ms; `-- --numbers N --workers W --batch B --order-delay-ms D` changes that.
 //! Prints figures; asserts only that everything ended synced.
 
-use numbat::domain::number::{Capability, TeamsNumberConfig, TeamsNumberService, Usage};
+use numbat::domain::number::{Capability, NumberService, TeamsNumberConfig, Usage};
 use numbat::domain::{
     Account, AccountName, AccountServices, Number, NumberServices, Service, TelephoneNumber,
     TenantId,
@@ -46,7 +46,7 @@ fn number(serial: usize, account: &AccountName) -> Number {
         account_name: account.clone(),
         services: NumberServices::only(
             Service::TeamsOperatorConnect,
-            Some(TeamsNumberService {
+            Some(NumberService {
                 enabled: true,
                 assignment_status: None,
                 configuration: Some(config),

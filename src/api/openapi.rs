@@ -3,6 +3,7 @@
 //! answers of the optional limits), and the readable reference page at `/api-docs` built from it.
 
 use super::{API_VERSION, MOUNT};
+use crate::domain::Service;
 use serde_json::{json, Value};
 
 fn schema_ref(name: &str) -> Value {
@@ -217,6 +218,27 @@ fn components() -> Value {
         }
     });
     let enabled = json!({ "type": "object", "required": ["enabled"], "properties": { "enabled": { "type": "boolean" } } });
+    // Each service's block, keyed by the service table's wire names.
+    let mut account_services = serde_json::Map::new();
+    account_services.insert("teamsTenantId".into(), guid.clone());
+    let mut number_services = serde_json::Map::new();
+    for service in Service::ALL {
+        let account_block = if service == Service::TeamsDirectRouting {
+            schema_ref("TeamsDirectRoutingAccountDetails")
+        } else {
+            switch(service.has_sync_switch())
+        };
+        account_services.insert(service.wire_name().into(), account_block);
+        let number_block = if service.traits().teams_tenant {
+            teams_number.clone()
+        } else {
+            enabled.clone()
+        };
+        number_services.insert(service.wire_name().into(), number_block);
+    }
+    let mut service_names: Vec<serde_json::Value> =
+        Service::ALL.iter().map(|s| json!(s.wire_name())).collect();
+    service_names.push(serde_json::Value::Null);
     let paged = |item: &str| {
         json!({
             "type": "object", "required": ["value"],
@@ -300,14 +322,7 @@ fn components() -> Value {
             },
             "AccountServiceDetails": {
                 "type": "object",
-                "properties": {
-                    "teamsTenantId": guid.clone(),
-                    "teamsOperatorConnect": switch(true),
-                    "teamsDirectRouting": schema_ref("TeamsDirectRoutingAccountDetails"),
-                    "teamsPhoneMobile": switch(true),
-                    "zoomPhoneCloudPeering": switch(true),
-                    "azureOperatorCallProtection": switch(false),
-                }
+                "properties": account_services
             },
             "TeamsDirectRoutingAccountDetails": {
                 "type": "object", "required": ["enabled", "syncEnabled"],
@@ -338,13 +353,7 @@ fn components() -> Value {
                     "accountName": name.clone(),
                     "serviceDetails": {
                         "type": "object",
-                        "properties": {
-                            "teamsOperatorConnect": teams_number.clone(),
-                            "teamsDirectRouting": enabled.clone(),
-                            "teamsPhoneMobile": teams_number,
-                            "zoomPhoneCloudPeering": enabled.clone(),
-                            "azureOperatorCallProtection": enabled,
-                        }
+                        "properties": number_services
                     },
                     "configuration": { "type": "object", "properties": { "customSipHeader": string(Some("^[A-Za-z0-9_-]+$"), Some(1), Some(100)) } },
                     "serviceProvisioningStatus": status.clone(),
@@ -386,7 +395,7 @@ fn components() -> Value {
                     "direction": { "type": "string", "enum": ["fromOperator", "toOperator"] },
                     "provisioned": { "type": "boolean" },
                     "accountName": { "type": "string", "nullable": true },
-                    "service": { "type": "string", "nullable": true, "enum": ["teamsOperatorConnect", "teamsDirectRouting", "teamsPhoneMobile", "zoomPhoneCloudPeering", "azureOperatorCallProtection", null] },
+                    "service": { "type": "string", "nullable": true, "enum": service_names },
                     "byDefaultRule": { "type": "boolean" },
                     "lineType": { "type": "string" },
                     "customSipHeader": { "type": "object", "nullable": true, "required": ["name", "value"], "properties": { "name": { "type": "string" }, "value": { "type": "string" } } },

@@ -8,10 +8,10 @@
 
 use crate::domain::Code;
 use crate::domain::{
-    AccountName, Number, NumberServices, Service, TeamsNumberService, Violation, Violations,
+    AccountName, Number, NumberService, NumberServices, Service, Violation, Violations,
 };
 use crate::wire::TeamsConfigIn;
-use crate::wire::{EnabledIn, NumberConfigurationIn, NumberIn, NumberServicesIn, TeamsIn};
+use crate::wire::{NumberConfigurationIn, NumberIn, NumberServiceIn, NumberServicesIn};
 use std::collections::HashMap;
 
 /// The fields of a Teams service's block, after `serviceDetails_<service>_`.
@@ -159,22 +159,18 @@ impl Heading {
             let prefix = format!("serviceDetails_{}_", service.wire_name());
             let path = format!("serviceDetails.{}", service.wire_name());
             let cell = |field: &str| self.cell(record, &format!("{prefix}{field}"));
-            if has_teams_block(service) {
-                let block = self.teams_block(&mut v, &path, &cell);
-                match service {
-                    Service::TeamsOperatorConnect => services.teams_operator_connect = block,
-                    _ => services.teams_phone_mobile = block,
-                }
+            let block = if has_teams_block(service) {
+                self.teams_block(&mut v, &path, &cell)
             } else {
-                let enabled = cell("enabled")
+                cell("enabled")
                     .and_then(|raw| boolean(&mut v, &format!("{path}.enabled"), raw))
-                    .map(|enabled| EnabledIn { enabled });
-                match service {
-                    Service::TeamsDirectRouting => services.teams_direct_routing = enabled,
-                    Service::ZoomPhoneCloudPeering => services.zoom_phone_cloud_peering = enabled,
-                    _ => services.azure_operator_call_protection = enabled,
-                }
-            }
+                    .map(|enabled| NumberServiceIn {
+                        enabled,
+                        assignment_status: None,
+                        configuration: None,
+                    })
+            };
+            services.set(service, block);
         }
         let wire = NumberIn {
             telephone_number: self
@@ -207,7 +203,7 @@ impl Heading {
         v: &mut Violations,
         path: &str,
         cell: &impl Fn(&str) -> Option<&'c str>,
-    ) -> Option<TeamsIn> {
+    ) -> Option<NumberServiceIn> {
         if TEAMS_FIELDS.iter().all(|field| cell(field).is_none()) {
             return None;
         }
@@ -243,7 +239,7 @@ impl Heading {
                 .unwrap_or(false),
             displayed_country_code: cell("configuration_displayedCountryCode").map(str::to_owned),
         });
-        Some(TeamsIn {
+        Some(NumberServiceIn {
             enabled,
             assignment_status: cell("assignmentStatus").map(str::to_owned),
             configuration,
@@ -299,16 +295,13 @@ pub fn number_row(number: &Number) -> Vec<String> {
 }
 
 fn enabled_cell(services: &NumberServices, service: Service) -> String {
-    let mentioned = match service {
-        Service::TeamsDirectRouting => services.teams_direct_routing,
-        Service::ZoomPhoneCloudPeering => services.zoom_phone_cloud_peering,
-        Service::AzureOperatorCallProtection => services.azure_operator_call_protection,
-        _ => services.teams(service).map(|t| t.enabled),
-    };
-    mentioned.map(|e| e.to_string()).unwrap_or_default()
+    services
+        .get(service)
+        .map(|b| b.enabled.to_string())
+        .unwrap_or_default()
 }
 
-fn teams_cells(row: &mut Vec<String>, teams: Option<&TeamsNumberService>) {
+fn teams_cells(row: &mut Vec<String>, teams: Option<&NumberService>) {
     let Some(teams) = teams else {
         row.extend(std::iter::repeat_n(String::new(), TEAMS_FIELDS.len()));
         return;
@@ -402,7 +395,7 @@ mod tests {
                 &RowDefaults::default(),
             )
             .unwrap();
-        let oc = number.services.teams_operator_connect.as_ref().unwrap();
+        let oc = number.services.get(Service::TeamsOperatorConnect).unwrap();
         assert!(oc.enabled);
         let caps: Vec<_> = oc
             .configuration

@@ -8,7 +8,7 @@ use super::columns::{Heading, RowDefaults, PLAIN_HEADING};
 use crate::domain::number::{Capability, Usage};
 use crate::domain::Code;
 use crate::domain::{
-    AccountName, Number, NumberServices, Service, TeamsNumberConfig, TeamsNumberService,
+    AccountName, Number, NumberService, NumberServices, Service, TeamsNumberConfig,
     TelephoneNumber, Violation, Violations,
 };
 use crate::provisioning::import::{Import, ImportMode, ImportRow, ImportStart};
@@ -512,7 +512,7 @@ impl Form {
                 }
                 let raw = record.get(0).unwrap_or_default().trim();
                 let telephone_number = v.parse("telephoneNumber", raw, TelephoneNumber::parse);
-                let teams = plain.teams.clone().map(|configuration| TeamsNumberService {
+                let teams = plain.teams.clone().map(|configuration| NumberService {
                     enabled: true,
                     assignment_status: None,
                     configuration: Some(configuration),
@@ -522,7 +522,7 @@ impl Form {
                     account_name: account.clone(),
                     services: NumberServices::only(
                         plain.service,
-                        teams.or(Some(TeamsNumberService {
+                        teams.or(Some(NumberService {
                             enabled: true,
                             assignment_status: None,
                             configuration: None,

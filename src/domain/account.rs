@@ -55,7 +55,7 @@ impl Account {
 
 /// One switch block per service; `None` when the caller did not mention the service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AccountServices(pub [Option<AccountService>; 5]);
+pub struct AccountServices(pub [Option<AccountService>; Service::COUNT]);
 
 /// Written as ACG names them (`{"teamsDirectRouting": {"enabled": true, …}}`), mentioned ones only.
 impl Serialize for AccountServices {

@@ -21,7 +21,7 @@ pub use names::{
     AccountName, BaseDomain, CustomSipHeader, CustomerDomain, SipHeaderName, SubdomainLabel,
     SubdomainToken, TenantId,
 };
-pub use number::{AssignmentStatus, Number, NumberServices, TeamsNumberConfig, TeamsNumberService};
+pub use number::{AssignmentStatus, Number, NumberService, NumberServices, TeamsNumberConfig};
 pub use service::{FlowThrough, Service, ServiceTraits};
 pub use telephone::{LineType, TelephoneNumber};
 pub use violation::{Code, Violation, Violations};

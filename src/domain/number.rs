@@ -1,7 +1,7 @@
 //! A telephone number assigned to an account: its services and its custom header value.
 
 use super::names::{AccountName, CustomSipHeader};
-use super::service::Service;
+use super::service::{read_service_map, Service, ServiceMap, ServiceMapVisitor};
 use super::telephone::TelephoneNumber;
 use super::violation::Violation;
 use super::Code;
@@ -32,17 +32,11 @@ impl Number {
     }
 }
 
-/// Per service: `None` when not mentioned, else whether it is enabled, and for the Teams
-/// services their assignment and configuration.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NumberServices {
-    pub teams_operator_connect: Option<TeamsNumberService>,
-    pub teams_phone_mobile: Option<TeamsNumberService>,
-    pub teams_direct_routing: Option<bool>,
-    pub zoom_phone_cloud_peering: Option<bool>,
-    pub azure_operator_call_protection: Option<bool>,
-}
+/// Per service, in the table's index order: `None` when not mentioned, else whether it is
+/// enabled and, for a Teams service (the table's `teams_tenant`), its assignment and
+/// configuration. Nothing here names a service: the table says which have settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NumberServices([Option<NumberService>; Service::COUNT]);
 
 impl NumberServices {
     /// These services as a form that shows the settings of one Teams service meant them. The
@@ -63,10 +57,7 @@ impl NumberServices {
             let Some(old) = stored.teams(service) else {
                 continue;
             };
-            let new = match service {
-                Service::TeamsOperatorConnect => &mut self.teams_operator_connect,
-                _ => &mut self.teams_phone_mobile,
-            };
+            let new = &mut self.0[service.index()];
             match new {
                 None if !old.enabled => *new = Some(old.clone()),
                 Some(block)
@@ -85,117 +76,140 @@ impl NumberServices {
     /// or configuration) is dropped, so a form that writes `false` for every unticked service
     /// and an API client that leaves them out store the same thing.
     pub fn normalized(mut self) -> Self {
-        for flag in [
-            &mut self.teams_direct_routing,
-            &mut self.zoom_phone_cloud_peering,
-            &mut self.azure_operator_call_protection,
-        ] {
-            if *flag == Some(false) {
-                *flag = None;
-            }
-        }
-        for block in [
-            &mut self.teams_operator_connect,
-            &mut self.teams_phone_mobile,
-        ] {
-            if block.as_ref().is_some_and(|b| {
+        for slot in &mut self.0 {
+            if slot.as_ref().is_some_and(|b| {
                 !b.enabled && b.assignment_status.is_none() && b.configuration.is_none()
             }) {
-                *block = None;
+                *slot = None;
             }
         }
         self
     }
 
+    /// The service's block, when the number mentions it.
+    pub fn get(&self, service: Service) -> Option<&NumberService> {
+        self.0[service.index()].as_ref()
+    }
+
+    /// Sets the service's block; a service without Teams settings keeps only `enabled`.
+    pub fn set(&mut self, service: Service, block: Option<NumberService>) {
+        self.0[service.index()] = block.map(|b| {
+            if service.traits().teams_tenant {
+                b
+            } else {
+                NumberService::switch(b.enabled)
+            }
+        });
+    }
+
+    /// The services the number mentions, in the API's order, with their blocks.
+    pub fn mentioned(&self) -> impl Iterator<Item = (Service, &NumberService)> + '_ {
+        Service::ALL
+            .into_iter()
+            .filter_map(|s| self.get(s).map(|block| (s, block)))
+    }
+
     pub fn is_enabled(&self, service: Service) -> bool {
-        match service {
-            Service::TeamsOperatorConnect => self
-                .teams_operator_connect
-                .as_ref()
-                .is_some_and(|s| s.enabled),
-            Service::TeamsPhoneMobile => {
-                self.teams_phone_mobile.as_ref().is_some_and(|s| s.enabled)
-            }
-            Service::TeamsDirectRouting => self.teams_direct_routing == Some(true),
-            Service::ZoomPhoneCloudPeering => self.zoom_phone_cloud_peering == Some(true),
-            Service::AzureOperatorCallProtection => {
-                self.azure_operator_call_protection == Some(true)
-            }
-        }
+        self.get(service).is_some_and(|s| s.enabled)
     }
 
     /// Switches `service` on or off, keeping its Teams settings; switching off a service the
     /// number never mentioned leaves it unmentioned.
     pub fn set_enabled(&mut self, service: Service, on: bool) {
-        let flag = match service {
-            Service::TeamsOperatorConnect | Service::TeamsPhoneMobile => {
-                let block = match service {
-                    Service::TeamsOperatorConnect => &mut self.teams_operator_connect,
-                    _ => &mut self.teams_phone_mobile,
-                };
-                match block {
-                    Some(block) => block.enabled = on,
-                    None if on => {
-                        *block = Some(TeamsNumberService {
-                            enabled: true,
-                            assignment_status: None,
-                            configuration: None,
-                        })
-                    }
-                    None => {}
-                }
-                return;
-            }
-            Service::TeamsDirectRouting => &mut self.teams_direct_routing,
-            Service::ZoomPhoneCloudPeering => &mut self.zoom_phone_cloud_peering,
-            Service::AzureOperatorCallProtection => &mut self.azure_operator_call_protection,
-        };
-        if on || flag.is_some() {
-            *flag = Some(on);
+        let slot = &mut self.0[service.index()];
+        match slot {
+            Some(block) => block.enabled = on,
+            None if on => *slot = Some(NumberService::switch(true)),
+            None => {}
         }
     }
 
     /// Sets the Teams block of `service`, a service that has one (others are left alone).
-    pub fn set_teams(&mut self, service: Service, block: Option<TeamsNumberService>) {
-        match service {
-            Service::TeamsOperatorConnect => self.teams_operator_connect = block,
-            Service::TeamsPhoneMobile => self.teams_phone_mobile = block,
-            _ => {}
+    pub fn set_teams(&mut self, service: Service, block: Option<NumberService>) {
+        if service.traits().teams_tenant {
+            self.set(service, block);
         }
     }
 
     /// The Teams block (assignment and configuration) of a service that has one.
-    pub fn teams(&self, service: Service) -> Option<&TeamsNumberService> {
-        match service {
-            Service::TeamsOperatorConnect => self.teams_operator_connect.as_ref(),
-            Service::TeamsPhoneMobile => self.teams_phone_mobile.as_ref(),
-            _ => None,
-        }
+    pub fn teams(&self, service: Service) -> Option<&NumberService> {
+        self.get(service).filter(|_| service.traits().teams_tenant)
     }
 
-    /// Only `service` enabled (a Teams service gets an empty block to be filled in).
-    pub fn only(service: Service, teams: Option<TeamsNumberService>) -> Self {
+    /// Only `service` enabled: a Teams service gets `teams` (none leaves it unmentioned), any
+    /// other is switched on.
+    pub fn only(service: Service, teams: Option<NumberService>) -> Self {
         let mut services = Self::default();
-        match service {
-            Service::TeamsOperatorConnect => services.teams_operator_connect = teams,
-            Service::TeamsPhoneMobile => services.teams_phone_mobile = teams,
-            Service::TeamsDirectRouting => services.teams_direct_routing = Some(true),
-            Service::ZoomPhoneCloudPeering => services.zoom_phone_cloud_peering = Some(true),
-            Service::AzureOperatorCallProtection => {
-                services.azure_operator_call_protection = Some(true)
-            }
+        if service.traits().teams_tenant {
+            services.set(service, teams);
+        } else {
+            services.set_enabled(service, true);
         }
         services
     }
 }
 
-/// Operator Connect or Teams Phone Mobile on one number.
+/// Written as a map keyed by each service's wire name, every service present: a Teams block
+/// (or null) for a Teams service, `true`/`false`/null for the others. This is the form the
+/// audit trail has always recorded.
+impl Serialize for NumberServices {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(Service::COUNT))?;
+        for service in Service::ALL {
+            let block = self.get(service);
+            if service.traits().teams_tenant {
+                map.serialize_entry(service.wire_name(), &block)?;
+            } else {
+                map.serialize_entry(service.wire_name(), &block.map(|b| b.enabled))?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for NumberServices {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ServiceMapVisitor::<Self>::new())
+    }
+}
+
+impl ServiceMap for NumberServices {
+    fn read<'de, A: serde::de::MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error> {
+        let slots = read_service_map(
+            map,
+            |service, map| {
+                Ok(if service.traits().teams_tenant {
+                    map.next_value::<Option<NumberService>>()?
+                } else {
+                    map.next_value::<Option<bool>>()?.map(NumberService::switch)
+                })
+            },
+            |_, map| map.next_value::<serde::de::IgnoredAny>().map(drop),
+        )?;
+        Ok(NumberServices(slots))
+    }
+}
+
+/// One service on one number: whether it is on and, for a Teams service (Operator Connect,
+/// Teams Phone Mobile), its assignment and configuration (always none for the others).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TeamsNumberService {
+pub struct NumberService {
     pub enabled: bool,
     pub assignment_status: Option<AssignmentStatus>,
     pub configuration: Option<TeamsNumberConfig>,
+}
+
+impl NumberService {
+    /// On or off, with no Teams settings.
+    pub fn switch(enabled: bool) -> Self {
+        Self {
+            enabled,
+            assignment_status: None,
+            configuration: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,26 +329,84 @@ mod set_enabled_tests {
         services.set_enabled(Service::ZoomPhoneCloudPeering, false);
         assert_eq!(services, NumberServices::default(), "off stays unmentioned");
         services.set_enabled(Service::TeamsDirectRouting, true);
-        assert_eq!(services.teams_direct_routing, Some(true));
-        services.set_enabled(Service::TeamsDirectRouting, false);
-        assert_eq!(services.teams_direct_routing, Some(false));
         assert_eq!(
-            services.clone().normalized().teams_direct_routing,
+            services.get(Service::TeamsDirectRouting).map(|b| b.enabled),
+            Some(true)
+        );
+        services.set_enabled(Service::TeamsDirectRouting, false);
+        assert_eq!(
+            services.get(Service::TeamsDirectRouting).map(|b| b.enabled),
+            Some(false)
+        );
+        assert_eq!(
+            services
+                .clone()
+                .normalized()
+                .get(Service::TeamsDirectRouting),
             None,
             "switched off and never mentioned are one stored value"
         );
 
-        services.teams_phone_mobile = Some(TeamsNumberService {
-            enabled: true,
-            assignment_status: Some(AssignmentStatus::Assigned),
-            configuration: None,
-        });
+        services.set(
+            Service::TeamsPhoneMobile,
+            Some(NumberService {
+                enabled: true,
+                assignment_status: Some(AssignmentStatus::Assigned),
+                configuration: None,
+            }),
+        );
         services.set_enabled(Service::TeamsPhoneMobile, false);
-        let block = services.teams_phone_mobile.as_ref().unwrap();
+        let block = services.get(Service::TeamsPhoneMobile).unwrap();
         assert!(!block.enabled);
         assert_eq!(block.assignment_status, Some(AssignmentStatus::Assigned));
         services.set_enabled(Service::TeamsOperatorConnect, true);
         assert!(services.is_enabled(Service::TeamsOperatorConnect));
+    }
+
+    #[test]
+    fn a_service_without_teams_settings_keeps_only_its_switch() {
+        let mut services = NumberServices::default();
+        let mut block = NumberService::switch(true);
+        block.assignment_status = Some(AssignmentStatus::Assigned);
+        services.set(Service::ZoomPhoneCloudPeering, Some(block.clone()));
+        assert_eq!(
+            services.get(Service::ZoomPhoneCloudPeering),
+            Some(&NumberService::switch(true))
+        );
+        services.set(Service::TeamsOperatorConnect, Some(block.clone()));
+        assert_eq!(services.get(Service::TeamsOperatorConnect), Some(&block));
+    }
+
+    #[test]
+    fn the_audit_form_names_every_service_and_reads_back_equal() {
+        let mut services = NumberServices::only(Service::TeamsDirectRouting, None);
+        services.set(
+            Service::ZoomPhoneCloudPeering,
+            Some(NumberService::switch(false)),
+        );
+        services.set(
+            Service::TeamsPhoneMobile,
+            Some(NumberService {
+                enabled: true,
+                assignment_status: Some(AssignmentStatus::Unassigned),
+                configuration: None,
+            }),
+        );
+        let json = serde_json::to_value(&services).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "teamsOperatorConnect": null,
+                "teamsDirectRouting": true,
+                "teamsPhoneMobile": {"enabled": true, "assignmentStatus": "unassigned", "configuration": null},
+                "zoomPhoneCloudPeering": false,
+                "azureOperatorCallProtection": null,
+            })
+        );
+        let back: NumberServices = serde_json::from_value(json).unwrap();
+        assert_eq!(back, services);
+        let twice = r#"{"teamsDirectRouting": true, "teamsDirectRouting": false}"#;
+        assert!(serde_json::from_str::<NumberServices>(twice).is_err());
     }
 }
 
@@ -342,8 +414,8 @@ mod set_enabled_tests {
 mod hidden_teams_settings_tests {
     use super::*;
 
-    fn block(enabled: bool, location: &str) -> Option<TeamsNumberService> {
-        Some(TeamsNumberService {
+    fn block(enabled: bool, location: &str) -> Option<NumberService> {
+        Some(NumberService {
             enabled,
             assignment_status: None,
             configuration: Some(TeamsNumberConfig {
@@ -358,12 +430,11 @@ mod hidden_teams_settings_tests {
         })
     }
 
-    fn services(oc: Option<TeamsNumberService>, tpm: Option<TeamsNumberService>) -> NumberServices {
-        NumberServices {
-            teams_operator_connect: oc,
-            teams_phone_mobile: tpm,
-            ..NumberServices::default()
-        }
+    fn services(oc: Option<NumberService>, tpm: Option<NumberService>) -> NumberServices {
+        let mut services = NumberServices::default();
+        services.set(Service::TeamsOperatorConnect, oc);
+        services.set(Service::TeamsPhoneMobile, tpm);
+        services
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub const MAX_CUSTOMER_FQDN: usize = 48;
 
 /// How many of an account's numbers use each service, indexed by `Service::index`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ServiceUsage(pub [i64; 5]);
+pub struct ServiceUsage(pub [i64; Service::COUNT]);
 
 impl ServiceUsage {
     pub fn of(&self, service: Service) -> i64 {
@@ -262,8 +262,8 @@ mod tests {
     use crate::domain::number::{Capability, TeamsNumberConfig};
     use crate::domain::telephone::LineType;
     use crate::domain::{
-        AccountName, AccountServices, CustomSipHeader, DirectRoutingConfig, NumberServices,
-        SubdomainLabel, SubdomainToken, TeamsNumberService, TelephoneNumber, TenantId,
+        AccountName, AccountServices, CustomSipHeader, DirectRoutingConfig, NumberService,
+        NumberServices, SubdomainLabel, SubdomainToken, TelephoneNumber, TenantId,
     };
 
     fn account(services: &[Service]) -> Account {
@@ -290,8 +290,8 @@ mod tests {
         }
     }
 
-    fn teams(config: Option<TeamsNumberConfig>) -> Option<TeamsNumberService> {
-        Some(TeamsNumberService {
+    fn teams(config: Option<TeamsNumberConfig>) -> Option<NumberService> {
+        Some(NumberService {
             enabled: true,
             assignment_status: None,
             configuration: config,
@@ -301,15 +301,7 @@ mod tests {
     fn number(services: &[Service]) -> Number {
         let mut all = NumberServices::default();
         for service in services {
-            match service {
-                Service::TeamsOperatorConnect => all.teams_operator_connect = teams(Some(config())),
-                Service::TeamsPhoneMobile => all.teams_phone_mobile = teams(Some(config())),
-                Service::TeamsDirectRouting => all.teams_direct_routing = Some(true),
-                Service::ZoomPhoneCloudPeering => all.zoom_phone_cloud_peering = Some(true),
-                Service::AzureOperatorCallProtection => {
-                    all.azure_operator_call_protection = Some(true)
-                }
-            }
+            all.set(*service, teams(Some(config())));
         }
         Number {
             telephone_number: TelephoneNumber::parse("+441632960001").unwrap(),
@@ -422,7 +414,7 @@ mod tests {
     fn teams_numbers_need_usage_and_capabilities() {
         let owner = account(&[Service::TeamsOperatorConnect]);
         let mut n = number(&[Service::TeamsOperatorConnect]);
-        n.services.teams_operator_connect = teams(None);
+        n.services.set(Service::TeamsOperatorConnect, teams(None));
         let found = check_number(&n, &owner, &fixed_line());
         assert_eq!(
             found.0[0].field,
@@ -431,7 +423,8 @@ mod tests {
 
         let mut empty = config();
         empty.choosable_capabilities.clear();
-        n.services.teams_operator_connect = teams(Some(empty));
+        n.services
+            .set(Service::TeamsOperatorConnect, teams(Some(empty)));
         let found = check_number(&n, &owner, &fixed_line());
         assert_eq!(
             found.0[0].field,
@@ -445,7 +438,8 @@ mod tests {
         let mut n = number(&[Service::TeamsPhoneMobile]);
         let mut no_address = config();
         no_address.civic_address_id = None;
-        n.services.teams_phone_mobile = teams(Some(no_address.clone()));
+        n.services
+            .set(Service::TeamsPhoneMobile, teams(Some(no_address.clone())));
         let found = check_number(&n, &owner, &fixed_line());
         assert_eq!(
             found.0[0].field,
@@ -453,12 +447,14 @@ mod tests {
         );
 
         no_address.allow_tenant_address_update = true;
-        n.services.teams_phone_mobile = teams(Some(no_address.clone()));
+        n.services
+            .set(Service::TeamsPhoneMobile, teams(Some(no_address.clone())));
         assert!(check_number(&n, &owner, &fixed_line()).is_empty());
 
         no_address.allow_tenant_address_update = false;
         no_address.usage = Usage::ConferenceAssignment;
-        n.services.teams_phone_mobile = teams(Some(no_address));
+        n.services
+            .set(Service::TeamsPhoneMobile, teams(Some(no_address)));
         assert!(
             check_number(&n, &owner, &fixed_line()).is_empty(),
             "only calling users need one"
@@ -472,7 +468,8 @@ mod tests {
         located.allow_tenant_address_update = true;
         located.location_id = Some("loc-1".into());
         let mut n = number(&[Service::TeamsOperatorConnect]);
-        n.services.teams_operator_connect = teams(Some(located));
+        n.services
+            .set(Service::TeamsOperatorConnect, teams(Some(located)));
         let found = check_number(
             &n,
             &account(&[Service::TeamsOperatorConnect]),
@@ -505,7 +502,8 @@ mod tests {
         let mut with_code = config();
         with_code.displayed_country_code = Some("US".into());
         let mut n = number(&[Service::TeamsOperatorConnect]);
-        n.services.teams_operator_connect = teams(Some(with_code));
+        n.services
+            .set(Service::TeamsOperatorConnect, teams(Some(with_code)));
         assert!(check_number(&n, &owner, &toll_free).is_empty());
         let uk_toll_free = NumberFacts {
             calling_code: Some(44),

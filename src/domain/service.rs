@@ -46,6 +46,9 @@ pub struct ServiceTraits {
     pub flow_through: FlowThrough,
     /// A number with this service enabled may carry a custom SIP header value.
     pub custom_header: bool,
+    /// The `numberType` Operator Connect's API gives the service's numbers, for a service whose
+    /// numbers Numbat uploads there.
+    pub upstream_number_type: Option<&'static str>,
     /// The account needs its Teams tenant ID before a number may use this service, and the
     /// number carries an assignment status and a Teams configuration.
     pub teams_tenant: bool,
@@ -59,7 +62,7 @@ pub struct ServiceTraits {
 
 /// The table, in routing preference: a call from the operator's network to a number with
 /// several services reaches the first of them here.
-const TABLE: [ServiceTraits; 5] = [
+const TABLE: [ServiceTraits; Service::COUNT] = [
     ServiceTraits {
         service: Service::TeamsDirectRouting,
         wire_name: "teamsDirectRouting",
@@ -69,6 +72,7 @@ const TABLE: [ServiceTraits; 5] = [
         edge_name: "teams-direct-routing",
         explicit_association: true,
         flow_through: FlowThrough::NotSupported,
+        upstream_number_type: None,
         custom_header: true,
         teams_tenant: false,
         excludes: &[],
@@ -83,6 +87,7 @@ const TABLE: [ServiceTraits; 5] = [
         edge_name: "operator-connect",
         explicit_association: false,
         flow_through: FlowThrough::WhenSyncEnabled,
+        upstream_number_type: Some("OperatorConnect"),
         custom_header: true,
         teams_tenant: true,
         excludes: &[],
@@ -106,6 +111,7 @@ const TABLE: [ServiceTraits; 5] = [
         edge_name: "teams-phone-mobile",
         explicit_association: false,
         flow_through: FlowThrough::WhenSyncEnabled,
+        upstream_number_type: Some("TeamsPhoneMobile"),
         custom_header: false,
         teams_tenant: true,
         excludes: &[],
@@ -120,6 +126,7 @@ const TABLE: [ServiceTraits; 5] = [
         edge_name: "zoom",
         explicit_association: true,
         flow_through: FlowThrough::NotSupported,
+        upstream_number_type: None,
         custom_header: true,
         teams_tenant: false,
         excludes: &[],
@@ -134,6 +141,7 @@ const TABLE: [ServiceTraits; 5] = [
         edge_name: "call-protection",
         explicit_association: true,
         flow_through: FlowThrough::Automatic,
+        upstream_number_type: None,
         custom_header: false,
         teams_tenant: false,
         excludes: &[
@@ -146,8 +154,11 @@ const TABLE: [ServiceTraits; 5] = [
 ];
 
 impl Service {
+    /// How many services there are (per-service arrays are this long).
+    pub const COUNT: usize = 5;
+
     /// Every service, in the order the API documents them.
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; Self::COUNT] = [
         Service::TeamsOperatorConnect,
         Service::TeamsDirectRouting,
         Service::TeamsPhoneMobile,
@@ -157,8 +168,8 @@ impl Service {
 
     /// Every service in routing preference (the table's order): a call from the operator's
     /// network to a number with several services reaches the first it has.
-    pub const BY_PREFERENCE: [Service; 5] = {
-        let mut order = [Service::TeamsDirectRouting; 5];
+    pub const BY_PREFERENCE: [Service; Self::COUNT] = {
+        let mut order = [Service::TeamsDirectRouting; Self::COUNT];
         let mut i = 0;
         while i < TABLE.len() {
             order[i] = TABLE[i].service;
@@ -171,6 +182,17 @@ impl Service {
     /// configuration, and Operator Connect's upload, are theirs.
     pub fn teams() -> impl Iterator<Item = Service> {
         Self::ALL.into_iter().filter(|s| s.traits().teams_tenant)
+    }
+
+    /// The Teams services' labels as a phrase ("Operator Connect and Teams Phone Mobile"), for
+    /// pages that name what Teams settings apply to.
+    pub fn teams_labels() -> String {
+        let labels: Vec<&str> = Self::teams().map(Self::label).collect();
+        match labels.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
     }
 
     pub fn traits(self) -> &'static ServiceTraits {
@@ -226,6 +248,63 @@ impl Service {
 
     pub fn has_sync_switch(self) -> bool {
         self.traits().flow_through != FlowThrough::Automatic
+    }
+}
+
+/// Reads an object keyed by services' wire names into one slot per service: `value` reads the
+/// value of each service named (at most once, as serde's derive refuses a field given twice),
+/// `other` whatever key names no service (it must consume that key's value).
+pub fn read_service_map<'de, A, T>(
+    map: &mut A,
+    mut value: impl FnMut(Service, &mut A) -> Result<Option<T>, A::Error>,
+    mut other: impl FnMut(String, &mut A) -> Result<(), A::Error>,
+) -> Result<[Option<T>; Service::COUNT], A::Error>
+where
+    A: serde::de::MapAccess<'de>,
+{
+    let mut slots: [Option<T>; Service::COUNT] = Default::default();
+    let mut seen = [false; Service::COUNT];
+    while let Some(key) = map.next_key::<String>()? {
+        let Some(service) = Service::from_wire_name(&key) else {
+            other(key, map)?;
+            continue;
+        };
+        if std::mem::replace(&mut seen[service.index()], true) {
+            return Err(serde::de::Error::duplicate_field(service.wire_name()));
+        }
+        slots[service.index()] = value(service, map)?;
+    }
+    Ok(slots)
+}
+
+/// A value read from an object keyed by services' wire names (with [`read_service_map`]);
+/// its `Deserialize` is `deserializer.deserialize_map(ServiceMapVisitor::<Self>::new())`.
+pub trait ServiceMap: Sized {
+    fn read<'de, A: serde::de::MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error>;
+}
+
+/// The serde visitor of a [`ServiceMap`].
+pub struct ServiceMapVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T> ServiceMapVisitor<T> {
+    pub fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for ServiceMapVisitor<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'de, T: ServiceMap> serde::de::Visitor<'de> for ServiceMapVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of services keyed by their names")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        T::read(&mut map)
     }
 }
 
@@ -311,6 +390,14 @@ mod tests {
                 "{line_type:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_teams_services_are_named_from_the_table() {
+        assert_eq!(
+            Service::teams_labels(),
+            "Operator Connect and Teams Phone Mobile"
+        );
     }
 
     #[test]

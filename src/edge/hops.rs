@@ -50,7 +50,10 @@ pub enum Choice {
 }
 
 impl Health {
-    pub fn new(operator: &HopSpec, services: &[Vec<HopSpec>; 5]) -> Self {
+    pub fn new(
+        operator: &HopSpec,
+        services: &[Vec<HopSpec>; crate::domain::Service::COUNT],
+    ) -> Self {
         let mut hops: Vec<State> = Vec::new();
         let mut lists: [Vec<usize>; 6] = Default::default();
         let all = services
@@ -318,7 +321,7 @@ mod tests {
     fn calls_fail_over_to_the_next_hop_that_is_up_and_come_back() {
         let a = spec("udp:127.0.0.1:5080");
         let b = spec("tcp:127.0.0.1:5081");
-        let mut services: [Vec<HopSpec>; 5] = Default::default();
+        let mut services: [Vec<HopSpec>; crate::domain::Service::COUNT] = Default::default();
         services[0] = vec![a.clone(), b.clone()];
         services[1] = vec![spec("tls:nowhere.invalid:5061")];
         let health = Health::new(&a, &services);
@@ -362,7 +365,7 @@ mod tests {
 
     #[tokio::test]
     async fn names_are_resolved_in_the_background() {
-        let mut services: [Vec<HopSpec>; 5] = Default::default();
+        let mut services: [Vec<HopSpec>; crate::domain::Service::COUNT] = Default::default();
         services[0] = vec![spec("tls:localhost:5061")];
         let health = Arc::new(Health::new(&spec("udp:127.0.0.1:5080"), &services));
         assert_eq!(health.choose(0), Choice::AllDown(1));

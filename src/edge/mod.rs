@@ -64,7 +64,7 @@ pub struct EdgeOptions {
 /// The options `numbat edge`'s arguments give, checked.
 pub fn options(args: &EdgeArgs) -> anyhow::Result<EdgeOptions> {
     use crate::domain::Service;
-    let mut next_hops: [Vec<proxy::HopSpec>; 5] = Default::default();
+    let mut next_hops: [Vec<proxy::HopSpec>; Service::COUNT] = Default::default();
     for raw in &args.next_hops {
         let (name, hop) = raw.split_once('=').ok_or_else(|| {
             anyhow::anyhow!("--next-hop {raw}: must be <service>=[udp:|tcp:|tls:]<host>[:<port>]")

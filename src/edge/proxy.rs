@@ -41,7 +41,7 @@ pub struct EdgeConfig {
     /// Where calls toward the operator's network go.
     pub operator_next_hop: HopSpec,
     /// Per service (`Service::index()`), where its calls go: the first that is up.
-    pub next_hops: [Vec<HopSpec>; 5],
+    pub next_hops: [Vec<HopSpec>; Service::COUNT],
     /// The Direct Routing region this edge serves (`1r<region>`).
     pub region: u8,
     /// Sources allowed on each side; empty allows any (only with `allow_any_peer`).
@@ -1311,7 +1311,7 @@ mod tests {
             transport: Transport::Udp,
             addr: addr(port),
         };
-        let mut next_hops: [Vec<HopSpec>; 5] = Default::default();
+        let mut next_hops: [Vec<HopSpec>; Service::COUNT] = Default::default();
         next_hops[Service::TeamsOperatorConnect.index()] = vec![hop(5090).into()];
         let config = EdgeConfig {
             operator_listen: addr(5060),

@@ -224,7 +224,7 @@ pub(super) fn usage_delta<'a>(
     before: impl Iterator<Item = &'a crate::domain::Number>,
     after: impl Iterator<Item = &'a crate::domain::Number>,
 ) -> ServiceUsage {
-    let mut delta = [0i64; 5];
+    let mut delta = [0i64; Service::COUNT];
     for number in before {
         for service in number.enabled_services() {
             delta[service.index()] -= 1;

@@ -66,7 +66,7 @@ impl<'a> NumberRoute<'a> {
 
 /// When a number has several services, calls from the operator reach the first of these:
 /// the service table's order.
-pub const SERVICE_PREFERENCE: [Service; 5] = Service::BY_PREFERENCE;
+pub const SERVICE_PREFERENCE: [Service; Service::COUNT] = Service::BY_PREFERENCE;
 
 /// Deployment settings that shape decisions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

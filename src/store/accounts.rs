@@ -1,5 +1,6 @@
 //! Accounts as stored: rows, their conversion to domain values, reads and writes.
 
+use super::service_columns::{self, column, read};
 use super::tx::{on_pool, on_tx};
 use super::{Database, StoreError, Tx};
 use crate::domain::account::AccountService;
@@ -34,7 +35,7 @@ pub struct AccountRecord {
 
 /// Numbers per service, serialisable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ServiceUsageView(pub [i64; 5]);
+pub struct ServiceUsageView(pub [i64; Service::COUNT]);
 
 impl From<ServiceUsageView> for ServiceUsage {
     fn from(view: ServiceUsageView) -> Self {
@@ -48,33 +49,58 @@ impl AccountRecord {
     }
 }
 
-pub(crate) const COLUMNS: &str = "name, correlation_id, teams_tenant_id, \
-    oc_enabled, oc_sync, oc_numbers, dr_enabled, dr_sync, dr_numbers, \
-    tpm_enabled, tpm_sync, tpm_numbers, zoom_enabled, zoom_sync, zoom_numbers, \
-    aocp_enabled, aocp_sync, aocp_numbers, \
-    dr_call_screening, dr_subdomain, dr_region1_token, dr_region2_token, dr_subdomain_status, \
-    provisioning_status, provisioning_errors, version, created_at, updated_at";
+/// The account's own columns before and after the services' (`<prefix>_enabled`,
+/// `<prefix>_sync`, `<prefix>_numbers`, from the service table), in the order rows are read.
+const OWN_BEFORE: &str = "name, correlation_id, teams_tenant_id";
+const OWN_AFTER: &str = "dr_call_screening, dr_subdomain, dr_region1_token, \
+    dr_region2_token, dr_subdomain_status, provisioning_status, provisioning_errors, version, \
+    created_at, updated_at";
+
+/// What a service's columns hold on an account.
+const SERVICE_FIELDS: [&str; 3] = ["enabled", "sync", "numbers"];
+
+fn columns() -> &'static str {
+    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let services: Vec<String> = Service::ALL
+            .into_iter()
+            .flat_map(|s| SERVICE_FIELDS.map(|what| column(s, what)))
+            .collect();
+        format!("{OWN_BEFORE}, {}, {OWN_AFTER}", services.join(", "))
+    });
+    &COLUMNS
+}
+
+/// The service columns of one account row.
+struct ServiceColumns {
+    enabled: [Option<bool>; Service::COUNT],
+    sync: [bool; Service::COUNT],
+    numbers: [i64; Service::COUNT],
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for ServiceColumns
+where
+    R: sqlx::Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    Option<bool>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            enabled: read(row, "enabled", |_| true)?,
+            sync: read(row, "sync", |_| true)?,
+            numbers: read(row, "numbers", |_| true)?,
+        })
+    }
+}
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AccountRow {
     name: String,
     correlation_id: Option<String>,
     teams_tenant_id: Option<String>,
-    oc_enabled: Option<bool>,
-    oc_sync: bool,
-    oc_numbers: i64,
-    dr_enabled: Option<bool>,
-    dr_sync: bool,
-    dr_numbers: i64,
-    tpm_enabled: Option<bool>,
-    tpm_sync: bool,
-    tpm_numbers: i64,
-    zoom_enabled: Option<bool>,
-    zoom_sync: bool,
-    zoom_numbers: i64,
-    aocp_enabled: Option<bool>,
-    aocp_sync: bool,
-    aocp_numbers: i64,
+    #[sqlx(flatten)]
+    services: ServiceColumns,
     dr_call_screening: Option<bool>,
     dr_subdomain: Option<String>,
     dr_region1_token: Option<String>,
@@ -100,19 +126,13 @@ impl AccountRow {
             .map(TenantId::parse)
             .transpose()
             .map_err(|e| corrupt("teams tenant", e))?;
-        let switch = |enabled: Option<bool>, sync: bool| {
-            enabled.map(|enabled| AccountService {
+        let columns = &self.services;
+        let services = AccountServices(std::array::from_fn(|i| {
+            columns.enabled[i].map(|enabled| AccountService {
                 enabled,
-                sync_enabled: sync,
+                sync_enabled: columns.sync[i],
             })
-        };
-        let services = AccountServices([
-            switch(self.oc_enabled, self.oc_sync),
-            switch(self.dr_enabled, self.dr_sync),
-            switch(self.tpm_enabled, self.tpm_sync),
-            switch(self.zoom_enabled, self.zoom_sync),
-            switch(self.aocp_enabled, self.aocp_sync),
-        ]);
+        }));
         let direct_routing = match (
             self.dr_subdomain,
             self.dr_region1_token,
@@ -135,13 +155,7 @@ impl AccountRow {
                 services,
                 direct_routing,
             },
-            number_counts: ServiceUsageView([
-                self.oc_numbers,
-                self.dr_numbers,
-                self.tpm_numbers,
-                self.zoom_numbers,
-                self.aocp_numbers,
-            ]),
+            number_counts: ServiceUsageView(self.services.numbers),
             subdomain_status: SubdomainStatus::parse(&self.dr_subdomain_status)
                 .ok_or_else(|| corrupt("subdomain status", &self.dr_subdomain_status))?,
             provisioning_status: ProvisioningStatus::parse(&self.provisioning_status)
@@ -172,7 +186,8 @@ pub async fn fetch_for_update(
     name: &AccountName,
 ) -> Result<Option<AccountRecord>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM accounts WHERE name = $1{}",
+        "SELECT {} FROM accounts WHERE name = $1{}",
+        columns(),
         tx.lock_clause()
     );
     let row: Option<AccountRow> = on_tx!(tx, conn => {
@@ -208,7 +223,7 @@ pub async fn fetch_many_for_update(
     }
     let lock = tx.lock_clause();
     let rows: Vec<AccountRow> = on_tx!(tx, conn => {
-        let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM accounts WHERE name IN ("));
+        let mut query = sqlx::QueryBuilder::new(format!("SELECT {} FROM accounts WHERE name IN (", columns()));
         let mut list = query.separated(", ");
         for name in names {
             list.push_bind(name.as_str().to_owned());
@@ -220,7 +235,7 @@ pub async fn fetch_many_for_update(
 }
 
 pub async fn get(db: &Database, name: &AccountName) -> Result<Option<AccountRecord>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE name = $1");
+    let sql = format!("SELECT {} FROM accounts WHERE name = $1", columns());
     let row: Option<AccountRow> = on_pool!(db, pool => {
         sqlx::query_as(&sql).bind(name.as_str()).fetch_optional(pool).await?
     });
@@ -257,9 +272,9 @@ pub async fn list_in_order(
         super::filter::NumberOrder::Descending => ("<", "DESC"),
     };
     let rows: Vec<AccountRow> = on_pool!(db, pool => {
-        let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM accounts WHERE TRUE"));
+        let mut query = sqlx::QueryBuilder::new(format!("SELECT {} FROM accounts WHERE TRUE", columns()));
         if let Some(service) = filter.service {
-            query.push(format!(" AND {}_enabled = TRUE", service.traits().column_prefix));
+            query.push(format!(" AND {} = TRUE", column(service, "enabled")));
         }
         if let Some(prefix) = &filter.name_prefix {
             query.push(" AND name >= ").push_bind(prefix.clone());
@@ -282,7 +297,7 @@ pub async fn count(db: &Database, filter: &AccountFilter) -> Result<i64, StoreEr
     Ok(on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM accounts WHERE TRUE");
         if let Some(service) = filter.service {
-            query.push(format!(" AND {}_enabled = TRUE", service.traits().column_prefix));
+            query.push(format!(" AND {} = TRUE", column(service, "enabled")));
         }
         if let Some(prefix) = &filter.name_prefix {
             query.push(" AND name >= ").push_bind(prefix.clone());
@@ -298,40 +313,41 @@ pub async fn count(db: &Database, filter: &AccountFilter) -> Result<i64, StoreEr
 
 /// Inserts or replaces the account's own fields; number counts and creation time are kept.
 pub async fn upsert(tx: &mut Tx, record: &AccountRecord) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO accounts (name, correlation_id, teams_tenant_id, \
-        oc_enabled, oc_sync, dr_enabled, dr_sync, tpm_enabled, tpm_sync, zoom_enabled, zoom_sync, \
-        aocp_enabled, aocp_sync, dr_call_screening, dr_subdomain, dr_region1_token, dr_region2_token, \
-        dr_subdomain_status, provisioning_status, provisioning_errors, version, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
-        ON CONFLICT (name) DO UPDATE SET correlation_id = excluded.correlation_id, \
-        teams_tenant_id = excluded.teams_tenant_id, oc_enabled = excluded.oc_enabled, oc_sync = excluded.oc_sync, \
-        dr_enabled = excluded.dr_enabled, dr_sync = excluded.dr_sync, tpm_enabled = excluded.tpm_enabled, \
-        tpm_sync = excluded.tpm_sync, zoom_enabled = excluded.zoom_enabled, zoom_sync = excluded.zoom_sync, \
-        aocp_enabled = excluded.aocp_enabled, aocp_sync = excluded.aocp_sync, \
-        dr_call_screening = excluded.dr_call_screening, dr_subdomain = excluded.dr_subdomain, \
-        dr_region1_token = excluded.dr_region1_token, dr_region2_token = excluded.dr_region2_token, \
-        dr_subdomain_status = excluded.dr_subdomain_status, provisioning_status = excluded.provisioning_status, \
-        provisioning_errors = excluded.provisioning_errors, version = excluded.version, updated_at = excluded.updated_at";
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        // Every column but the number counts, which only `add_number_counts` changes.
+        let written: Vec<String> = columns()
+            .split(", ")
+            .filter(|c| !c.ends_with("_numbers"))
+            .map(str::to_owned)
+            .collect();
+        let marks: Vec<String> = (1..=written.len()).map(|i| format!("${i}")).collect();
+        let replaced: Vec<String> = written
+            .iter()
+            .filter(|c| !matches!(c.as_str(), "name" | "created_at"))
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        format!(
+            "INSERT INTO accounts ({}) VALUES ({}) ON CONFLICT (name) DO UPDATE SET {}",
+            written.join(", "),
+            marks.join(", "),
+            replaced.join(", ")
+        )
+    });
     let account = &record.account;
-    let enabled = |s: Service| account.services.get(s).map(|b| b.enabled);
-    let sync = |s: Service| account.services.get(s).is_some_and(|b| b.sync_enabled);
     let dr = account.direct_routing.as_ref();
     let errors = serde_json::to_string(&record.provisioning_errors).expect("issues serialise");
     on_tx!(tx, conn => {
-        sqlx::query(SQL)
+        let mut query = sqlx::query(&SQL)
             .bind(account.name.as_str())
             .bind(account.correlation_id.as_deref())
-            .bind(account.teams_tenant_id.as_ref().map(TenantId::as_str))
-            .bind(enabled(Service::TeamsOperatorConnect))
-            .bind(sync(Service::TeamsOperatorConnect))
-            .bind(enabled(Service::TeamsDirectRouting))
-            .bind(sync(Service::TeamsDirectRouting))
-            .bind(enabled(Service::TeamsPhoneMobile))
-            .bind(sync(Service::TeamsPhoneMobile))
-            .bind(enabled(Service::ZoomPhoneCloudPeering))
-            .bind(sync(Service::ZoomPhoneCloudPeering))
-            .bind(enabled(Service::AzureOperatorCallProtection))
-            .bind(sync(Service::AzureOperatorCallProtection))
+            .bind(account.teams_tenant_id.as_ref().map(TenantId::as_str));
+        for service in Service::ALL {
+            let block = account.services.get(service);
+            query = query
+                .bind(block.map(|b| b.enabled))
+                .bind(block.is_some_and(|b| b.sync_enabled));
+        }
+        query
             .bind(dr.map(|c| c.call_screening))
             .bind(dr.map(|c| c.subdomain.as_str()))
             .bind(dr.map(|c| c.region1_token.as_str()))
@@ -357,19 +373,23 @@ pub async fn add_number_counts(
     if delta.0.iter().all(|d| *d == 0) {
         return Ok(());
     }
-    const SQL: &str = "UPDATE accounts SET oc_numbers = oc_numbers + $1, dr_numbers = dr_numbers + $2, \
-        tpm_numbers = tpm_numbers + $3, zoom_numbers = zoom_numbers + $4, aocp_numbers = aocp_numbers + $5 \
-        WHERE name = $6";
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let counts: Vec<String> = service_columns::columns("numbers")
+            .enumerate()
+            .map(|(i, c)| format!("{c} = {c} + ${}", i + 1))
+            .collect();
+        format!(
+            "UPDATE accounts SET {} WHERE name = ${}",
+            counts.join(", "),
+            Service::COUNT + 1
+        )
+    });
     on_tx!(tx, conn => {
-        sqlx::query(SQL)
-            .bind(delta.0[0])
-            .bind(delta.0[1])
-            .bind(delta.0[2])
-            .bind(delta.0[3])
-            .bind(delta.0[4])
-            .bind(name.as_str())
-            .execute(conn)
-            .await?;
+        let mut query = sqlx::query(&SQL);
+        for d in delta.0 {
+            query = query.bind(d);
+        }
+        query.bind(name.as_str()).execute(conn).await?;
     });
     Ok(())
 }
@@ -383,15 +403,18 @@ pub async fn delete(tx: &mut Tx, name: &AccountName) -> Result<(), StoreError> {
 
 /// Numbers per service across every account (from the accounts' counters), in `Service::ALL`
 /// order.
-pub async fn numbers_per_service(db: &Database) -> Result<[i64; 5], StoreError> {
-    // PostgreSQL sums BIGINTs as NUMERIC: cast back.
-    const SQL: &str = "SELECT CAST(COALESCE(SUM(oc_numbers), 0) AS BIGINT), \
-        CAST(COALESCE(SUM(dr_numbers), 0) AS BIGINT), CAST(COALESCE(SUM(tpm_numbers), 0) AS BIGINT), \
-        CAST(COALESCE(SUM(zoom_numbers), 0) AS BIGINT), CAST(COALESCE(SUM(aocp_numbers), 0) AS BIGINT) \
-        FROM accounts";
-    let row: (i64, i64, i64, i64, i64) =
-        on_pool!(db, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
-    Ok([row.0, row.1, row.2, row.3, row.4])
+pub async fn numbers_per_service(db: &Database) -> Result<[i64; Service::COUNT], StoreError> {
+    // PostgreSQL sums BIGINTs as NUMERIC: cast back. Each sum is named as the column it sums.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let sums: Vec<String> = service_columns::columns("numbers")
+            .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT) AS {c}"))
+            .collect();
+        format!("SELECT {} FROM accounts", sums.join(", "))
+    });
+    on_pool!(db, pool => {
+        let row = sqlx::query(&SQL).fetch_one(pool).await?;
+        Ok(read(&row, "numbers", |_| true)?)
+    })
 }
 
 /// How many accounts failed to sync.

@@ -76,7 +76,7 @@ impl Field {
             (Field::CorrelationId, Table::Accounts) => "correlation_id".into(),
             (Field::TeamsTenantId, Table::Accounts) => "teams_tenant_id".into(),
             (Field::ServiceEnabled(service), _) => {
-                format!("{}_enabled", service.traits().column_prefix)
+                super::service_columns::column(service, "enabled")
             }
             _ => return None,
         })

@@ -14,6 +14,7 @@ pub mod numbers;
 pub mod outbox;
 pub mod repeatability;
 pub mod routing;
+mod service_columns;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;

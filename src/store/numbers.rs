@@ -2,12 +2,13 @@
 
 use super::accounts::ProvisioningIssue;
 pub use super::filter::NumberOrder;
+use super::service_columns::{column, read};
 use super::tx::{on_pool, on_tx};
 use super::{Database, StoreError, Tx};
 use crate::domain::telephone::NumberFacts;
 use crate::domain::{
-    AccountName, CustomSipHeader, LineType, Number, NumberServices, ProvisioningStatus, Service,
-    TeamsNumberService, TelephoneNumber,
+    AccountName, CustomSipHeader, LineType, Number, NumberService, NumberServices,
+    ProvisioningStatus, Service, TelephoneNumber,
 };
 use serde::Serialize;
 
@@ -37,24 +38,72 @@ impl NumberRecord {
     }
 }
 
-const COLUMNS: &str = "telephone_number, account_name, oc_enabled, dr_enabled, tpm_enabled, \
-    zoom_enabled, aocp_enabled, oc_detail, tpm_detail, custom_sip_header, country, line_type, \
-    provisioning_status, provisioning_errors, version, created_at, updated_at";
+/// The columns of a service, from the table's prefix: whether it is on (null when not
+/// mentioned) and, for a Teams service, its assignment and configuration as JSON.
+fn service_columns(service: Service) -> impl Iterator<Item = String> {
+    let detail = service
+        .traits()
+        .teams_tenant
+        .then(|| column(service, "detail"));
+    std::iter::once(column(service, "enabled")).chain(detail)
+}
+
+/// Every column of `numbers`, in the order rows are written: the services' come from the
+/// service table.
+fn columns() -> &'static str {
+    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let services: Vec<String> = Service::ALL.into_iter().flat_map(service_columns).collect();
+        format!(
+            "telephone_number, account_name, {}, custom_sip_header, country, line_type, \
+             provisioning_status, provisioning_errors, version, created_at, updated_at",
+            services.join(", ")
+        )
+    });
+    &COLUMNS
+}
+
+/// What an upsert replaces: every column but the key and the creation time.
+fn replaced_columns() -> &'static str {
+    static SET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        columns()
+            .split(", ")
+            .filter(|c| !matches!(*c, "telephone_number" | "created_at"))
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    &SET
+}
 
 /// Rows per INSERT: 17 parameters each stays well under SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 1000;
+
+/// The service columns of one row, read by the table's prefixes.
+struct ServiceColumns {
+    enabled: [Option<bool>; Service::COUNT],
+    detail: [Option<String>; Service::COUNT],
+}
+
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for ServiceColumns
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    Option<bool>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            enabled: read(row, "enabled", |_| true)?,
+            detail: read(row, "detail", |s| s.traits().teams_tenant)?,
+        })
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct NumberRow {
     telephone_number: String,
     account_name: String,
-    oc_enabled: Option<bool>,
-    dr_enabled: Option<bool>,
-    tpm_enabled: Option<bool>,
-    zoom_enabled: Option<bool>,
-    aocp_enabled: Option<bool>,
-    oc_detail: Option<String>,
-    tpm_detail: Option<String>,
+    #[sqlx(flatten)]
+    services: ServiceColumns,
     custom_sip_header: Option<String>,
     country: Option<String>,
     line_type: String,
@@ -69,7 +118,7 @@ fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {detail}"))
 }
 
-/// The assignment and configuration of a Teams service, as kept in `*_detail`.
+/// The assignment and configuration of a Teams service, as kept in `<prefix>_detail`.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TeamsDetail {
@@ -77,10 +126,10 @@ struct TeamsDetail {
     configuration: Option<crate::domain::TeamsNumberConfig>,
 }
 
-fn teams_service(
+fn service_block(
     enabled: Option<bool>,
     detail: Option<&str>,
-) -> Result<Option<TeamsNumberService>, StoreError> {
+) -> Result<Option<NumberService>, StoreError> {
     let Some(enabled) = enabled else {
         return Ok(None);
     };
@@ -91,14 +140,14 @@ fn teams_service(
             configuration: None,
         },
     };
-    Ok(Some(TeamsNumberService {
+    Ok(Some(NumberService {
         enabled,
         assignment_status: detail.assignment_status,
         configuration: detail.configuration,
     }))
 }
 
-fn teams_detail(service: Option<&TeamsNumberService>) -> Option<String> {
+fn teams_detail(service: Option<&NumberService>) -> Option<String> {
     service.map(|s| {
         serde_json::to_string(&TeamsDetail {
             assignment_status: s.assignment_status,
@@ -116,18 +165,17 @@ impl NumberRow {
                     .map_err(|e| corrupt("telephone number", e))?,
                 account_name: AccountName::parse(&self.account_name)
                     .map_err(|e| corrupt("account", e))?,
-                services: NumberServices {
-                    teams_operator_connect: teams_service(
-                        self.oc_enabled,
-                        self.oc_detail.as_deref(),
-                    )?,
-                    teams_phone_mobile: teams_service(
-                        self.tpm_enabled,
-                        self.tpm_detail.as_deref(),
-                    )?,
-                    teams_direct_routing: self.dr_enabled,
-                    zoom_phone_cloud_peering: self.zoom_enabled,
-                    azure_operator_call_protection: self.aocp_enabled,
+                services: {
+                    let mut services = NumberServices::default();
+                    for service in Service::ALL {
+                        let i = service.index();
+                        let block = service_block(
+                            self.services.enabled[i],
+                            self.services.detail[i].as_deref(),
+                        )?;
+                        services.set(service, block);
+                    }
+                    services
                 },
                 custom_sip_header: self
                     .custom_sip_header
@@ -179,8 +227,8 @@ macro_rules! push_filter {
         }
         if let Some(service) = filter.service {
             $query.push(format!(
-                " AND {}_enabled = TRUE",
-                service.traits().column_prefix
+                " AND {} = TRUE",
+                super::service_columns::column(service, "enabled")
             ));
         }
         if let Some(status) = filter.status {
@@ -224,8 +272,8 @@ macro_rules! push_filter {
         if filter.no_service {
             for service in crate::domain::Service::ALL {
                 $query.push(format!(
-                    " AND {}_enabled IS NOT TRUE",
-                    service.traits().column_prefix
+                    " AND {} IS NOT TRUE",
+                    super::service_columns::column(service, "enabled")
                 ));
             }
         }
@@ -249,7 +297,7 @@ pub async fn list(
         NumberOrder::Descending => ("<", "DESC"),
     };
     let rows: Vec<NumberRow> = on_pool!(db, pool => {
-        let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM numbers WHERE TRUE"));
+        let mut query = sqlx::QueryBuilder::new(format!("SELECT {} FROM numbers WHERE TRUE", columns()));
         push_filter!(query, filter);
         if let Some(after) = after {
             query.push(format!(" AND telephone_number {comparison} ")).push_bind(after.as_str().to_owned());
@@ -287,7 +335,10 @@ pub async fn get(
     db: &Database,
     number: &TelephoneNumber,
 ) -> Result<Option<NumberRecord>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM numbers WHERE telephone_number = $1");
+    let sql = format!(
+        "SELECT {} FROM numbers WHERE telephone_number = $1",
+        columns()
+    );
     let row: Option<NumberRow> = on_pool!(db, pool => {
         sqlx::query_as(&sql).bind(number.as_str()).fetch_optional(pool).await?
     });
@@ -303,7 +354,7 @@ pub async fn fetch_for_update(
     let mut found = Vec::with_capacity(numbers.len());
     for chunk in numbers.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<NumberRow> = on_tx!(tx, conn => {
-            let mut query = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM numbers WHERE telephone_number IN ("));
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {} FROM numbers WHERE telephone_number IN (", columns()));
             let mut list = query.separated(", ");
             for number in chunk {
                 list.push_bind(number.as_str().to_owned());
@@ -324,7 +375,8 @@ pub async fn fetch_account_numbers_for_update(
     account: &AccountName,
 ) -> Result<Vec<NumberRecord>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM numbers WHERE account_name = $1{}",
+        "SELECT {} FROM numbers WHERE account_name = $1{}",
+        columns(),
         tx.lock_clause()
     );
     let rows: Vec<NumberRow> = on_tx!(tx, conn => {
@@ -337,21 +389,21 @@ pub async fn fetch_account_numbers_for_update(
 pub async fn upsert(tx: &mut Tx, records: &[NumberRecord]) -> Result<(), StoreError> {
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
-            let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO numbers ({COLUMNS}) "));
+            let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO numbers ({}) ", columns()));
             query.push_values(chunk, |mut row, record| {
                 let number = &record.number;
                 let services = &number.services;
-                let teams_enabled = |s: Option<&TeamsNumberService>| s.map(|s| s.enabled);
                 row.push_bind(number.telephone_number.as_str().to_owned())
-                    .push_bind(number.account_name.as_str().to_owned())
-                    .push_bind(teams_enabled(services.teams_operator_connect.as_ref()))
-                    .push_bind(services.teams_direct_routing)
-                    .push_bind(teams_enabled(services.teams_phone_mobile.as_ref()))
-                    .push_bind(services.zoom_phone_cloud_peering)
-                    .push_bind(services.azure_operator_call_protection)
-                    .push_bind(teams_detail(services.teams_operator_connect.as_ref()))
-                    .push_bind(teams_detail(services.teams_phone_mobile.as_ref()))
-                    .push_bind(number.custom_sip_header.as_ref().map(|h| h.as_str().to_owned()))
+                    .push_bind(number.account_name.as_str().to_owned());
+                // In `service_columns` order: enabled, then a Teams service's detail.
+                for service in Service::ALL {
+                    let block = services.get(service);
+                    row.push_bind(block.map(|b| b.enabled));
+                    if service.traits().teams_tenant {
+                        row.push_bind(teams_detail(block));
+                    }
+                }
+                row.push_bind(number.custom_sip_header.as_ref().map(|h| h.as_str().to_owned()))
                     .push_bind(record.country.clone())
                     .push_bind(record.line_type.as_str())
                     .push_bind(record.provisioning_status.as_str())
@@ -360,17 +412,10 @@ pub async fn upsert(tx: &mut Tx, records: &[NumberRecord]) -> Result<(), StoreEr
                     .push_bind(record.created_at.clone())
                     .push_bind(record.updated_at.clone());
             });
-            query.push(
-                " ON CONFLICT (telephone_number) DO UPDATE SET account_name = excluded.account_name, \
-                 oc_enabled = excluded.oc_enabled, dr_enabled = excluded.dr_enabled, \
-                 tpm_enabled = excluded.tpm_enabled, zoom_enabled = excluded.zoom_enabled, \
-                 aocp_enabled = excluded.aocp_enabled, oc_detail = excluded.oc_detail, \
-                 tpm_detail = excluded.tpm_detail, custom_sip_header = excluded.custom_sip_header, \
-                 country = excluded.country, line_type = excluded.line_type, \
-                 provisioning_status = excluded.provisioning_status, \
-                 provisioning_errors = excluded.provisioning_errors, version = excluded.version, \
-                 updated_at = excluded.updated_at",
-            );
+            query.push(format!(
+                " ON CONFLICT (telephone_number) DO UPDATE SET {}",
+                replaced_columns()
+            ));
             query.build().execute(&mut *conn).await?;
         });
     }

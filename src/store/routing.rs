@@ -1,9 +1,10 @@
 //! Reads for the routing index: every number's routing columns, accounts' Direct Routing
 //! set-up, and the audit trail read as a feed of what changed.
 
+use super::service_columns::{self, Enabled};
 use super::tx::on_pool;
 use super::{Database, StoreError};
-use crate::domain::{LineType, Service};
+use crate::domain::LineType;
 use futures_util::StreamExt;
 
 /// A number's routing facts as loaded from the store: what the routing index holds.
@@ -39,31 +40,18 @@ pub const CHANGES_CHANNEL: &str = "numbat_changes";
 struct NumberRow {
     telephone_number: String,
     account_name: String,
-    oc_enabled: Option<bool>,
-    dr_enabled: Option<bool>,
-    tpm_enabled: Option<bool>,
-    zoom_enabled: Option<bool>,
-    aocp_enabled: Option<bool>,
+    #[sqlx(flatten)]
+    enabled: Enabled,
     custom_sip_header: Option<String>,
     line_type: String,
 }
 
 impl From<NumberRow> for NumberFacts {
     fn from(row: NumberRow) -> Self {
-        let services = [
-            (row.oc_enabled, Service::TeamsOperatorConnect),
-            (row.dr_enabled, Service::TeamsDirectRouting),
-            (row.tpm_enabled, Service::TeamsPhoneMobile),
-            (row.zoom_enabled, Service::ZoomPhoneCloudPeering),
-            (row.aocp_enabled, Service::AzureOperatorCallProtection),
-        ]
-        .into_iter()
-        .filter(|(on, _)| *on == Some(true))
-        .fold(0, |bits, (_, service)| bits | service.bit());
         NumberFacts {
             number: row.telephone_number,
             account: row.account_name,
-            services,
+            services: row.enabled.bits(),
             line_type: LineType::ALL
                 .into_iter()
                 .find(|l| l.as_str() == row.line_type)
@@ -73,15 +61,24 @@ impl From<NumberRow> for NumberFacts {
     }
 }
 
-const NUMBER_COLUMNS: &str = "telephone_number, account_name, oc_enabled, dr_enabled, \
-    tpm_enabled, zoom_enabled, aocp_enabled, custom_sip_header, line_type";
+/// A number's routing columns: the services' from the table.
+fn number_columns() -> &'static str {
+    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let enabled: Vec<String> = service_columns::columns("enabled").collect();
+        format!(
+            "telephone_number, account_name, {}, custom_sip_header, line_type",
+            enabled.join(", ")
+        )
+    });
+    &COLUMNS
+}
 
 /// Every number, streamed to `each` without holding them all as rows.
 pub async fn each_number(
     db: &Database,
     mut each: impl FnMut(NumberFacts),
 ) -> Result<(), StoreError> {
-    let sql = format!("SELECT {NUMBER_COLUMNS} FROM numbers");
+    let sql = format!("SELECT {} FROM numbers", number_columns());
     on_pool!(db, pool => {
         let mut rows = sqlx::query_as::<_, NumberRow>(&sql).fetch(pool);
         while let Some(row) = rows.next().await {
@@ -105,7 +102,8 @@ pub async fn numbers(db: &Database, keys: &[String]) -> Result<Vec<NumberFacts>,
     for chunk in keys.chunks(500) {
         let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT {NUMBER_COLUMNS} FROM numbers WHERE telephone_number IN ({})",
+            "SELECT {} FROM numbers WHERE telephone_number IN ({})",
+            number_columns(),
             marks.join(", ")
         );
         on_pool!(db, pool => {

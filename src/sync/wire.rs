@@ -181,9 +181,7 @@ impl ErrorBody {
 
 /// The `numberType` of a Numbat service's wire name.
 pub fn number_type(service: &str) -> Option<&'static str> {
-    match service {
-        "teamsOperatorConnect" => Some("OperatorConnect"),
-        "teamsPhoneMobile" => Some("TeamsPhoneMobile"),
-        _ => None,
-    }
+    crate::domain::Service::from_wire_name(service)?
+        .traits()
+        .upstream_number_type
 }

@@ -824,14 +824,8 @@ fn AccountFormBody(
     };
     let on = |s: Service| service(s).is_some_and(|x| x.enabled);
     let sync_on = |s: Service| service(s).is_some_and(|x| x.sync_enabled);
-    let oc_on = on(Service::TeamsOperatorConnect);
-    let oc_sync = sync_on(Service::TeamsOperatorConnect);
-    let tpm_on = on(Service::TeamsPhoneMobile);
-    let tpm_sync = sync_on(Service::TeamsPhoneMobile);
-    let dr_on = on(Service::TeamsDirectRouting);
-    let zoom_on = on(Service::ZoomPhoneCloudPeering);
-    let aocp_on = on(Service::AzureOperatorCallProtection);
-    let from_rfi = prefill_tenant.is_some();
+    // A new account made from a consent is for Operator Connect, the service consents are for.
+    let from_rfi = prefill_tenant.is_some() && !editing;
     let dr = account.as_ref().and_then(|a| a.direct_routing.clone());
     let subdomain = RwSignal::new(dr.as_ref().map(|d| d.subdomain.clone()).unwrap_or_default());
     let domains = data.region_domains.clone();
@@ -860,6 +854,52 @@ fn AccountFormBody(
     // The boxes are named by the service table, as `AccountForm` reads them.
     let box_name = |s: Service| format!("form[{}]", s.traits().form_name);
     let sync_name = |s: Service| format!("form[{}_sync]", s.traits().form_name);
+    // Direct Routing's own settings: the customer's subdomain and its tokens.
+    let mut direct_routing = Some(view! {
+        <Checkbox name="form[call_screening]" label="Enable call screening" checked=dr.as_ref().is_none_or(|d| d.call_screening)/>
+        <div class="field">
+            <label for="field-subdomain">"Subdomain"</label>
+            <input id="field-subdomain" name="form[subdomain]" aria-describedby="fqdns"
+                value=dr.as_ref().map(|d| d.subdomain.clone()).unwrap_or_default()
+                on:input=move |ev| subdomain.set(event_target_value(&ev))/>
+            <small class="hint">"A DNS label, e.g. contoso. The customer's domains are this label under each region's domain:"</small>
+            <ul id="fqdns" class="fqdns" aria-live="polite">{move || fqdns().into_iter().map(|f| view! { <li class="mono">{f}</li> }).collect_view()}</ul>
+            <FieldError refusal key="subdomain"/>
+        </div>
+        <CheckedInput name="form[region1_token]" label="Region 1 token" value=dr.as_ref().map(|d| d.region1_token.clone()).unwrap_or_default()
+            check=check_token hint="The TXT value Microsoft 365 gave for the region 1 domain."/>
+        <FieldError refusal key="region1_token"/>
+        <CheckedInput name="form[region2_token]" label="Region 2 token" value=dr.as_ref().map(|d| d.region2_token.clone()).unwrap_or_default()
+            check=check_token hint="The TXT value for the region 2 domain."/>
+        <FieldError refusal key="region2_token"/>
+    });
+    // One fieldset per service, from the service table.
+    let fieldsets = Service::ALL.into_iter().map(|s| {
+                let traits = s.traits();
+                let label = s.label();
+                let syncable = traits.flow_through == crate::domain::FlowThrough::WhenSyncEnabled;
+                let checked = on(s) || (from_rfi && s == Service::TeamsOperatorConnect);
+                let apart: Vec<&str> = Service::ALL
+                    .into_iter()
+                    .filter(|other| *other != s && !s.combines_with(*other))
+                    .map(Service::label)
+                    .collect();
+                view! {
+                    <fieldset>
+                        <legend>{label}</legend>
+                        <Checkbox name=box_name(s) label=format!("Enable {label}") checked/>
+                        <FieldError refusal key=traits.form_name/>
+                        {syncable.then(|| view! {
+                            <Checkbox name=sync_name(s) label=format!("Sync with backend service (provision numbers in {label})") checked=sync_on(s)/>
+                            <FieldError refusal key=format!("{}_sync", traits.form_name)/>
+                        })}
+                        {(s == Service::TeamsDirectRouting).then(|| direct_routing.take())}
+                        {(!apart.is_empty()).then(|| view! {
+                            <small class="hint">{format!("{label} cannot share a number with {}.", apart.join(", "))}</small>
+                        })}
+                    </fieldset>
+                }
+    }).collect_view();
     view! {
         <Title text=title.clone()/>
         <h1>{title}</h1>
@@ -876,59 +916,14 @@ fn AccountFormBody(
                 <CheckedInput name="form[teams_tenant_id]" label="Teams tenant ID"
                     value=account.as_ref().and_then(|a| a.teams_tenant_id.clone()).or(prefill_tenant).unwrap_or_default()
                     check=check_tenant
-                    hint="The customer's Microsoft Entra tenant (a GUID); needed for Operator Connect, Teams Phone Mobile and Direct Routing."/>
+                    hint=format!("The customer's Microsoft Entra tenant (a GUID); needed for {}.", Service::teams_labels())/>
                 <FieldError refusal key="teams_tenant_id"/>
                 <CheckedInput name="form[correlation_id]" label="Correlation ID (optional)"
                     value=account.as_ref().and_then(|a| a.correlation_id.clone()).unwrap_or_default()
                     check=check_correlation hint="Your own reference for this customer."/>
                 <FieldError refusal key="correlation_id"/>
             </fieldset>
-            <fieldset>
-                <legend>"Operator Connect"</legend>
-                <Checkbox name=box_name(Service::TeamsOperatorConnect) label="Enable Operator Connect" checked=oc_on || (from_rfi && !editing)/>
-                <FieldError refusal key="operator_connect"/>
-                <Checkbox name=sync_name(Service::TeamsOperatorConnect) label="Sync with backend service (provision numbers in Operator Connect)" checked=oc_sync/>
-                <FieldError refusal key="operator_connect_sync"/>
-            </fieldset>
-            <fieldset>
-                <legend>"Teams Phone Mobile"</legend>
-                <Checkbox name=box_name(Service::TeamsPhoneMobile) label="Enable Teams Phone Mobile" checked=tpm_on/>
-                <FieldError refusal key="phone_mobile"/>
-                <Checkbox name=sync_name(Service::TeamsPhoneMobile) label="Sync with backend service" checked=tpm_sync/>
-                <FieldError refusal key="phone_mobile_sync"/>
-            </fieldset>
-            <fieldset>
-                <legend>"Microsoft Teams Direct Routing"</legend>
-                <Checkbox name=box_name(Service::TeamsDirectRouting) label="Enable Teams Direct Routing" checked=dr_on/>
-                <FieldError refusal key="direct_routing"/>
-                <Checkbox name="form[call_screening]" label="Enable call screening" checked=dr.as_ref().is_none_or(|d| d.call_screening)/>
-                <div class="field">
-                    <label for="field-subdomain">"Subdomain"</label>
-                    <input id="field-subdomain" name="form[subdomain]" aria-describedby="fqdns"
-                        value=dr.as_ref().map(|d| d.subdomain.clone()).unwrap_or_default()
-                        on:input=move |ev| subdomain.set(event_target_value(&ev))/>
-                    <small class="hint">"A DNS label, e.g. contoso. The customer's domains are this label under each region's domain:"</small>
-                    <ul id="fqdns" class="fqdns" aria-live="polite">{move || fqdns().into_iter().map(|f| view! { <li class="mono">{f}</li> }).collect_view()}</ul>
-                    <FieldError refusal key="subdomain"/>
-                </div>
-                <CheckedInput name="form[region1_token]" label="Region 1 token" value=dr.as_ref().map(|d| d.region1_token.clone()).unwrap_or_default()
-                    check=check_token hint="The TXT value Microsoft 365 gave for the region 1 domain."/>
-                <FieldError refusal key="region1_token"/>
-                <CheckedInput name="form[region2_token]" label="Region 2 token" value=dr.as_ref().map(|d| d.region2_token.clone()).unwrap_or_default()
-                    check=check_token hint="The TXT value for the region 2 domain."/>
-                <FieldError refusal key="region2_token"/>
-            </fieldset>
-            <fieldset>
-                <legend>"Zoom Phone Cloud Peering"</legend>
-                <Checkbox name=box_name(Service::ZoomPhoneCloudPeering) label="Enable Zoom Phone Cloud Peering" checked=zoom_on/>
-                <FieldError refusal key="zoom"/>
-            </fieldset>
-            <fieldset>
-                <legend>"Azure Operator Call Protection"</legend>
-                <Checkbox name=box_name(Service::AzureOperatorCallProtection) label="Enable Azure Operator Call Protection" checked=aocp_on/>
-                <FieldError refusal key="call_protection"/>
-                <small class="hint">"Call Protection cannot share a number with Operator Connect, Teams Phone Mobile or Zoom."</small>
-            </fieldset>
+            {fieldsets}
             <button type="submit">{if editing { "Save changes" } else { "Create account" }}</button>
         </ActionForm>
     }

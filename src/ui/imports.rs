@@ -239,7 +239,7 @@ pub fn ImportsPage() -> impl IntoView {
                     </select>
                 </div>
                 <div class="field">
-                    <label for="import-usage">"Usage (Operator Connect, Teams Phone Mobile)"</label>
+                    <label for="import-usage">{format!("Usage ({})", Service::teams_labels())}</label>
                     <select id="import-usage" name="usage">
                         <option value="">"—"</option>
                         {crate::domain::number::Usage::ALL.into_iter().map(|u| view! { <option value=u.as_str()>{u.as_str()}</option> }).collect_view()}

@@ -385,8 +385,8 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
     use super::access::keyed;
     use crate::domain::number::{Capability, Usage};
     use crate::domain::{
-        AccountName, AssignmentStatus, CustomSipHeader, Number, NumberServices, TeamsNumberConfig,
-        TeamsNumberService, TelephoneNumber,
+        AccountName, AssignmentStatus, CustomSipHeader, Number, NumberService, NumberServices,
+        TeamsNumberConfig, TelephoneNumber,
     };
     /// A comma- or space-separated list, each item parsed; an item that does not parse is a
     /// problem of the form field `key`, called `label`.
@@ -506,7 +506,7 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
                 })
             }
         };
-        Some(TeamsNumberService {
+        Some(NumberService {
             enabled: true,
             assignment_status,
             configuration,
@@ -1065,8 +1065,8 @@ fn NumberFormBody(
         </fieldset>
         <fieldset disabled=read_only>
             <legend>{match Service::ALL.into_iter().find(|s| teams.of.as_deref() == Some(s.traits().form_name)) {
-                Some(shown) => format!("Operator Connect and Teams Phone Mobile settings (of {})", shown.label()),
-                None => "Operator Connect and Teams Phone Mobile settings".to_owned(),
+                Some(shown) => format!("{} settings (of {})", Service::teams_labels(), shown.label()),
+                None => format!("{} settings", Service::teams_labels()),
             }}</legend>
             <div class="field">
                 <label for="field-usage">"Usage"</label>

@@ -19,10 +19,14 @@ pub fn ErrorNotice(message: String) -> impl IntoView {
 /// The lines of a form's refusal about the field `key`, shown beside that field (its id is
 /// `error-<key>`, for the field's `aria-describedby`).
 #[component]
-pub fn FieldError(refusal: Signal<Option<ServerFnError>>, key: &'static str) -> impl IntoView {
+pub fn FieldError(
+    refusal: Signal<Option<ServerFnError>>,
+    #[prop(into)] key: String,
+) -> impl IntoView {
+    let id = format!("error-{key}");
     view! {
-        <small id=format!("error-{key}") class="field-error" aria-live="polite">
-            {move || refusal.get().map(|e| super::access::field_errors(&e, key).join(" "))}
+        <small id=id class="field-error" aria-live="polite">
+            {move || refusal.get().map(|e| super::access::field_errors(&e, &key).join(" "))}
         </small>
     }
 }
@@ -90,7 +94,7 @@ pub fn CheckedInput(
     #[prop(into)] value: String,
     /// `None` when the text is acceptable, else why not.
     check: fn(&str) -> Option<String>,
-    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] hint: Option<String>,
     #[prop(optional)] required: bool,
     #[prop(optional)] readonly: bool,
     #[prop(optional)] disabled: bool,
@@ -127,7 +131,7 @@ pub fn CheckedInput(
 #[component]
 pub fn Checkbox(
     #[prop(into)] name: String,
-    label: &'static str,
+    #[prop(into)] label: String,
     checked: bool,
     #[prop(optional)] disabled: bool,
 ) -> impl IntoView {

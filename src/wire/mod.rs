@@ -8,10 +8,11 @@ pub use capabilities::{default_capability_plans, CapabilityPlan};
 
 use crate::domain::account::AccountService;
 use crate::domain::number::{Capability, TeamsNumberConfig, Usage};
+use crate::domain::service::{read_service_map, ServiceMap, ServiceMapVisitor};
 use crate::domain::Code;
 use crate::domain::{
     Account, AccountName, AccountServices, AssignmentStatus, CustomSipHeader, DirectRoutingConfig,
-    Number, NumberServices, Service, SubdomainLabel, SubdomainToken, TeamsNumberService,
+    Number, NumberService, NumberServices, Service, SubdomainLabel, SubdomainToken,
     TelephoneNumber, TenantId, Violation, Violations,
 };
 use crate::provisioning::{AccountRecord, NumberRecord, ProvisioningIssue};
@@ -27,32 +28,82 @@ pub struct AccountIn {
     pub service_details: Option<AccountServicesIn>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// An account's `serviceDetails`: the Teams tenant and one block per service, keyed by the
+/// service table's wire names (a key that names no service is ignored, as ACG does).
+#[derive(Debug, Default)]
 pub struct AccountServicesIn {
     pub teams_tenant_id: Option<String>,
-    pub teams_operator_connect: Option<SwitchIn>,
-    pub teams_direct_routing: Option<DirectRoutingIn>,
-    pub teams_phone_mobile: Option<SwitchIn>,
-    pub zoom_phone_cloud_peering: Option<SwitchIn>,
-    pub azure_operator_call_protection: Option<SwitchIn>,
+    services: [Option<AccountServiceIn>; Service::COUNT],
 }
 
+impl AccountServicesIn {
+    /// The block given for `service`, if any.
+    pub fn get(&self, service: Service) -> Option<&AccountServiceIn> {
+        self.services[service.index()].as_ref()
+    }
+}
+
+/// One service of an account. Only Direct Routing's block carries a configuration (its
+/// subdomain); any other service's `configuration` is ignored.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SwitchIn {
+pub struct AccountServiceIn {
     pub enabled: bool,
     #[serde(default)]
     pub sync_enabled: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DirectRoutingIn {
-    pub enabled: bool,
     #[serde(default)]
-    pub sync_enabled: bool,
     pub configuration: Option<DirectRoutingConfigIn>,
+}
+
+/// A service's block without a configuration.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SwitchIn {
+    enabled: bool,
+    #[serde(default)]
+    sync_enabled: bool,
+}
+
+impl<'de> Deserialize<'de> for AccountServicesIn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ServiceMapVisitor::<Self>::new())
+    }
+}
+
+impl ServiceMap for AccountServicesIn {
+    fn read<'de, A: serde::de::MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error> {
+        let mut teams_tenant_id = None;
+        let services = read_service_map(
+            map,
+            |service, map| {
+                // Only Direct Routing's block carries a configuration.
+                if service == Service::TeamsDirectRouting {
+                    return map.next_value();
+                }
+                Ok(map
+                    .next_value::<Option<SwitchIn>>()?
+                    .map(|s| AccountServiceIn {
+                        enabled: s.enabled,
+                        sync_enabled: s.sync_enabled,
+                        configuration: None,
+                    }))
+            },
+            |key, map| {
+                if key != "teamsTenantId" {
+                    return map.next_value::<serde::de::IgnoredAny>().map(drop);
+                }
+                if teams_tenant_id.is_some() {
+                    return Err(serde::de::Error::duplicate_field("teamsTenantId"));
+                }
+                teams_tenant_id = Some(map.next_value::<Option<String>>()?);
+                Ok(())
+            },
+        )?;
+        Ok(AccountServicesIn {
+            teams_tenant_id: teams_tenant_id.flatten(),
+            services,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,44 +145,19 @@ impl AccountIn {
         let tenant = details.teams_tenant_id.as_deref().and_then(|raw| {
             parse_field(&mut v, "serviceDetails.teamsTenantId", raw, TenantId::parse)
         });
-        let switch = |s: &Option<SwitchIn>| {
-            s.as_ref().map(|s| AccountService {
-                enabled: s.enabled,
-                sync_enabled: s.sync_enabled,
-            })
-        };
         let mut services = AccountServices::default();
-        services.set(
-            Service::TeamsOperatorConnect,
-            switch(&details.teams_operator_connect),
-        );
-        services.set(
-            Service::TeamsPhoneMobile,
-            switch(&details.teams_phone_mobile),
-        );
-        services.set(
-            Service::ZoomPhoneCloudPeering,
-            switch(&details.zoom_phone_cloud_peering),
-        );
-        services.set(
-            Service::AzureOperatorCallProtection,
-            details
-                .azure_operator_call_protection
-                .as_ref()
-                .map(|s| AccountService {
-                    enabled: s.enabled,
-                    sync_enabled: false,
-                }),
-        );
-        let mut direct_routing = None;
-        if let Some(dr) = &details.teams_direct_routing {
+        for service in Service::ALL {
+            // A service without a sync switch (always provisioned upstream) ignores one given.
             services.set(
-                Service::TeamsDirectRouting,
-                Some(AccountService {
-                    enabled: dr.enabled,
-                    sync_enabled: dr.sync_enabled,
+                service,
+                details.get(service).map(|s| AccountService {
+                    enabled: s.enabled,
+                    sync_enabled: s.sync_enabled && service.has_sync_switch(),
                 }),
             );
+        }
+        let mut direct_routing = None;
+        if let Some(dr) = details.get(Service::TeamsDirectRouting) {
             if let Some(config) = &dr.configuration {
                 const AT: &str = "serviceDetails.teamsDirectRouting.configuration";
                 let subdomain = parse_field(
@@ -256,27 +282,57 @@ pub struct NumberIn {
     pub configuration: Option<NumberConfigurationIn>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NumberServicesIn {
-    pub teams_operator_connect: Option<TeamsIn>,
-    pub teams_direct_routing: Option<EnabledIn>,
-    pub teams_phone_mobile: Option<TeamsIn>,
-    pub zoom_phone_cloud_peering: Option<EnabledIn>,
-    pub azure_operator_call_protection: Option<EnabledIn>,
+/// A number's `serviceDetails`: one block per service, keyed by the service table's wire
+/// names. A Teams service's block may carry an assignment and a configuration; any other's
+/// is read for `enabled` only. A key that names no service is ignored.
+#[derive(Debug, Default)]
+pub struct NumberServicesIn([Option<NumberServiceIn>; Service::COUNT]);
+
+impl NumberServicesIn {
+    pub fn set(&mut self, service: Service, block: Option<NumberServiceIn>) {
+        self.0[service.index()] = block;
+    }
 }
 
 #[derive(Debug, Deserialize)]
-pub struct EnabledIn {
-    pub enabled: bool,
+struct EnabledIn {
+    enabled: bool,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TeamsIn {
+pub struct NumberServiceIn {
     pub enabled: bool,
     pub assignment_status: Option<String>,
     pub configuration: Option<TeamsConfigIn>,
+}
+
+impl<'de> Deserialize<'de> for NumberServicesIn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ServiceMapVisitor::<Self>::new())
+    }
+}
+
+impl ServiceMap for NumberServicesIn {
+    fn read<'de, A: serde::de::MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error> {
+        let slots = read_service_map(
+            map,
+            |service, map| {
+                if service.traits().teams_tenant {
+                    return map.next_value();
+                }
+                Ok(map
+                    .next_value::<Option<EnabledIn>>()?
+                    .map(|s| NumberServiceIn {
+                        enabled: s.enabled,
+                        assignment_status: None,
+                        configuration: None,
+                    }))
+            },
+            |_, map| map.next_value::<serde::de::IgnoredAny>().map(drop),
+        )?;
+        Ok(NumberServicesIn(slots))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,7 +355,11 @@ pub struct NumberConfigurationIn {
     pub custom_sip_header: Option<String>,
 }
 
-fn teams_in(v: &mut Violations, at: &str, teams: Option<TeamsIn>) -> Option<TeamsNumberService> {
+fn service_in(
+    v: &mut Violations,
+    at: &str,
+    teams: Option<NumberServiceIn>,
+) -> Option<NumberService> {
     let teams = teams?;
     let assignment_status = teams.assignment_status.as_deref().and_then(|raw| {
         v.parse(
@@ -344,7 +404,7 @@ fn teams_in(v: &mut Violations, at: &str, teams: Option<TeamsIn>) -> Option<Team
             displayed_country_code: c.displayed_country_code,
         })
     });
-    Some(TeamsNumberService {
+    Some(NumberService {
         enabled: teams.enabled,
         assignment_status,
         configuration,
@@ -362,23 +422,11 @@ impl NumberIn {
         );
         let account_name = v.parse("accountName", &self.account_name, AccountName::parse);
         let details = self.service_details;
-        let services = NumberServices {
-            teams_operator_connect: teams_in(
-                &mut v,
-                "serviceDetails.teamsOperatorConnect",
-                details.teams_operator_connect,
-            ),
-            teams_phone_mobile: teams_in(
-                &mut v,
-                "serviceDetails.teamsPhoneMobile",
-                details.teams_phone_mobile,
-            ),
-            teams_direct_routing: details.teams_direct_routing.map(|s| s.enabled),
-            zoom_phone_cloud_peering: details.zoom_phone_cloud_peering.map(|s| s.enabled),
-            azure_operator_call_protection: details
-                .azure_operator_call_protection
-                .map(|s| s.enabled),
-        };
+        let mut services = NumberServices::default();
+        for (service, block) in Service::ALL.into_iter().zip(details.0) {
+            let at = format!("serviceDetails.{}", service.wire_name());
+            services.set(service, service_in(&mut v, &at, block));
+        }
         let custom_sip_header = self
             .configuration
             .and_then(|c| c.custom_sip_header)
@@ -415,7 +463,8 @@ pub struct NumberOut {
     pub service_provisioning_errors: Vec<IssueOut>,
 }
 
-fn teams_out(teams: &TeamsNumberService) -> serde_json::Value {
+/// A service's block: `enabled`, and a Teams service's assignment and configuration.
+fn service_out(teams: &NumberService) -> serde_json::Value {
     use serde_json::json;
     let mut out = json!({ "enabled": teams.enabled });
     if let Some(status) = teams.assignment_status {
@@ -452,29 +501,11 @@ impl From<&NumberRecord> for NumberOut {
     fn from(record: &NumberRecord) -> Self {
         use serde_json::json;
         let number = &record.number;
-        let s = &number.services;
-        let mut details = serde_json::Map::new();
-        if let Some(t) = &s.teams_operator_connect {
-            details.insert("teamsOperatorConnect".into(), teams_out(t));
-        }
-        if let Some(enabled) = s.teams_direct_routing {
-            details.insert("teamsDirectRouting".into(), json!({ "enabled": enabled }));
-        }
-        if let Some(t) = &s.teams_phone_mobile {
-            details.insert("teamsPhoneMobile".into(), teams_out(t));
-        }
-        if let Some(enabled) = s.zoom_phone_cloud_peering {
-            details.insert(
-                "zoomPhoneCloudPeering".into(),
-                json!({ "enabled": enabled }),
-            );
-        }
-        if let Some(enabled) = s.azure_operator_call_protection {
-            details.insert(
-                "azureOperatorCallProtection".into(),
-                json!({ "enabled": enabled }),
-            );
-        }
+        let details = number
+            .services
+            .mentioned()
+            .map(|(service, block)| (service.wire_name().to_owned(), service_out(block)))
+            .collect();
         Self {
             telephone_number: number.telephone_number.to_string(),
             account_name: number.account_name.to_string(),

@@ -291,6 +291,82 @@ async fn bad_bodies_are_400s_that_name_the_field() {
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was created");
 }
 
+/// `serviceDetails` is read by the service table's wire names: each service once, a key that
+/// names no service ignored, and a block read only for what its service has.
+#[tokio::test]
+async fn service_details_name_each_service_once_and_carry_only_what_the_service_has() {
+    let api = Api::new().await;
+    let raw = |path: &str, text: &str| {
+        Request::builder()
+            .method("PUT")
+            .uri(format!("/provisioning{path}?{V}"))
+            .header("authorization", format!("Bearer {}", api.token))
+            .header("content-type", "application/json")
+            .body(Body::from(text.to_owned()))
+            .unwrap()
+    };
+    let twice = r#"{"name":"contoso","serviceDetails":{"teamsDirectRouting":{"enabled":true},"teamsDirectRouting":{"enabled":false}}}"#;
+    let (response, text) = send(&api.app, raw("/accounts/contoso", twice)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{text}");
+    assert!(
+        text.contains("duplicate field `teamsDirectRouting`"),
+        "{text}"
+    );
+    let tenant_twice = format!(
+        r#"{{"name":"contoso","serviceDetails":{{"teamsTenantId":"{TENANT}","teamsTenantId":"{TENANT}"}}}}"#
+    );
+    let (response, text) = send(&api.app, raw("/accounts/contoso", &tenant_twice)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{text}");
+    let (status, _, _) = api.call("GET", "/accounts/contoso", None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was created");
+
+    // A service nobody has heard of is ignored, as ACG ignores unknown properties.
+    let unknown = r#"{"name":"contoso","serviceDetails":{"teamsDirectRouting":{"enabled":true},"faxOverIp":{"enabled":true,"deep":[[[[]]]]}}}"#;
+    let (response, text) = send(&api.app, raw("/accounts/contoso", unknown)).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{text}");
+    let (_, _, body) = api.call("GET", "/accounts/contoso", None, &[]).await;
+    let services: Vec<&String> = body["serviceDetails"].as_object().unwrap().keys().collect();
+    assert_eq!(services, ["teamsDirectRouting"], "{body}");
+
+    // Teams settings on a service that has none are not kept.
+    let number = r#"{"telephoneNumber":"+441632960123","accountName":"contoso","serviceDetails":{"teamsDirectRouting":{"enabled":true,"assignmentStatus":"assigned","configuration":{"usage":"CallingUserAssignment","choosableCapabilities":["InboundCalling"]}}}}"#;
+    let (response, text) = send(
+        &api.app,
+        raw("/accounts/contoso/numbers/%2B441632960123", number),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{text}");
+    let (_, _, body) = api
+        .call(
+            "GET",
+            "/accounts/contoso/numbers/%2B441632960123",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        body["serviceDetails"],
+        json!({ "teamsDirectRouting": { "enabled": true } }),
+        "{body}"
+    );
+    let twice = r#"{"telephoneNumber":"+441632960124","accountName":"contoso","serviceDetails":{"teamsDirectRouting":{"enabled":true},"teamsDirectRouting":null}}"#;
+    let (response, text) = send(
+        &api.app,
+        raw("/accounts/contoso/numbers/%2B441632960124", twice),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{text}");
+    let (status, _, _) = api
+        .call(
+            "GET",
+            "/accounts/contoso/numbers/%2B441632960124",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn batches_create_numbers_all_or_nothing_and_delete_them() {
     let api = Api::new().await;

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use numbat::auth::users::PortalRole;
 use numbat::domain::{
-    Account, AccountName, AccountServices, CustomSipHeader, Number, NumberServices, Service,
-    TeamsNumberService, TelephoneNumber, TenantId,
+    Account, AccountName, AccountServices, CustomSipHeader, Number, NumberService, NumberServices,
+    Service, TelephoneNumber, TenantId,
 };
 use numbat::provisioning::{Actor, Door, Precondition, Provisioning, Role};
 use std::time::Duration;
@@ -279,7 +279,7 @@ async fn a_bulk_action_runs_as_a_job_respects_every_rule_and_shows_in_the_audit_
     let mobile = Number {
         services: NumberServices::only(
             Service::TeamsPhoneMobile,
-            Some(TeamsNumberService {
+            Some(NumberService {
                 enabled: true,
                 assignment_status: None,
                 configuration: Some(numbat::domain::TeamsNumberConfig {

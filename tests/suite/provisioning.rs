@@ -5,8 +5,8 @@ use crate::common::TestDb;
 use numbat::domain::number::{Capability, TeamsNumberConfig, Usage};
 use numbat::domain::{
     Account, AccountName, AccountServices, BaseDomain, CustomSipHeader, DirectRoutingConfig,
-    LineType, Number, NumberServices, ProvisioningStatus, Service, SubdomainLabel, SubdomainToken,
-    TeamsNumberService, TelephoneNumber, TenantId,
+    LineType, Number, NumberService, NumberServices, ProvisioningStatus, Service, SubdomainLabel,
+    SubdomainToken, TelephoneNumber, TenantId,
 };
 use numbat::provisioning::{
     Actor, DeploymentSettings, Door, NumberFilter, NumberOrder, Outcome, Precondition,
@@ -65,7 +65,7 @@ fn oc_config() -> TeamsNumberConfig {
 }
 
 fn oc_number(number: &str, account: &str) -> Number {
-    let teams = TeamsNumberService {
+    let teams = NumberService {
         enabled: true,
         assignment_status: None,
         configuration: Some(oc_config()),

@@ -75,3 +75,40 @@ async fn an_unsupported_database_url_is_refused_by_scheme() {
         "{text}"
     );
 }
+
+/// Adding a service is its row in the table and a migration: every service's columns, named
+/// from its `column_prefix`, exist in both databases, so a migration that forgot one fails here
+/// by name rather than in whichever query reaches it first.
+#[tokio::test]
+async fn every_service_in_the_table_has_its_columns_in_both_databases() {
+    use numbat::domain::Service;
+    for test in TestDb::every_backend().await {
+        test.db.migrate().await.unwrap();
+        for service in Service::ALL {
+            let traits = service.traits();
+            let prefix = traits.column_prefix;
+            let mut wanted = vec![
+                ("numbers", format!("{prefix}_enabled")),
+                ("accounts", format!("{prefix}_enabled")),
+                ("accounts", format!("{prefix}_sync")),
+                ("accounts", format!("{prefix}_numbers")),
+            ];
+            if traits.teams_tenant {
+                wanted.push(("numbers", format!("{prefix}_detail")));
+            }
+            for (table, column) in wanted {
+                let sql = format!("SELECT {column} FROM {table} LIMIT 0");
+                let found = match &test.db {
+                    Database::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(drop),
+                    Database::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(drop),
+                };
+                assert!(
+                    found.is_ok(),
+                    "{}: {service} needs {table}.{column} (a migration adds it): {found:?}",
+                    test.db.kind()
+                );
+            }
+        }
+        test.remove().await;
+    }
+}

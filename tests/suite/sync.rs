@@ -6,7 +6,7 @@
 use crate::common::{self, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use numbat::domain::number::{Capability, TeamsNumberConfig, TeamsNumberService, Usage};
+use numbat::domain::number::{Capability, NumberService, TeamsNumberConfig, Usage};
 use numbat::domain::{
     Account, AccountName, AccountServices, Number, NumberServices, ProvisioningStatus, Service,
     TelephoneNumber, TenantId,
@@ -131,7 +131,7 @@ fn oc_number(number: &str, account: &str) -> Number {
         account_name: AccountName::parse(account).unwrap(),
         services: NumberServices::only(
             Service::TeamsOperatorConnect,
-            Some(TeamsNumberService {
+            Some(NumberService {
                 enabled: true,
                 assignment_status: None,
                 configuration: Some(TeamsNumberConfig {
@@ -841,8 +841,9 @@ async fn one_numbers_changes_reach_the_upstream_in_the_order_they_were_made() {
     let number = "+442030000099";
     let with_usage = |usage: Usage| {
         let mut n = oc_number(number, "fabrikam");
-        if let Some(teams) = n.services.teams_operator_connect.as_mut() {
+        if let Some(mut teams) = n.services.get(Service::TeamsOperatorConnect).cloned() {
             teams.configuration.as_mut().unwrap().usage = usage;
+            n.services.set(Service::TeamsOperatorConnect, Some(teams));
         }
         n
     };
