@@ -61,7 +61,7 @@ const SERVICE_FIELDS: [&str; 3] = ["enabled", "sync", "numbers"];
 
 fn columns() -> &'static str {
     static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let services: Vec<String> = Service::ALL
+        let services: Vec<&str> = Service::ALL
             .into_iter()
             .flat_map(|s| SERVICE_FIELDS.map(|what| column(s, what)))
             .collect();

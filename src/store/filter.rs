@@ -76,7 +76,7 @@ impl Field {
             (Field::CorrelationId, Table::Accounts) => "correlation_id".into(),
             (Field::TeamsTenantId, Table::Accounts) => "teams_tenant_id".into(),
             (Field::ServiceEnabled(service), _) => {
-                super::service_columns::column(service, "enabled")
+                super::service_columns::column(service, "enabled").into()
             }
             _ => return None,
         })

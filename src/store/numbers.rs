@@ -40,7 +40,7 @@ impl NumberRecord {
 
 /// The columns of a service, from the table's prefix: whether it is on (null when not
 /// mentioned) and, for a Teams service, its assignment and configuration as JSON.
-fn service_columns(service: Service) -> impl Iterator<Item = String> {
+fn service_columns(service: Service) -> impl Iterator<Item = &'static str> {
     let detail = service
         .traits()
         .teams_tenant
@@ -52,7 +52,7 @@ fn service_columns(service: Service) -> impl Iterator<Item = String> {
 /// service table.
 fn columns() -> &'static str {
     static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let services: Vec<String> = Service::ALL.into_iter().flat_map(service_columns).collect();
+        let services: Vec<&str> = Service::ALL.into_iter().flat_map(service_columns).collect();
         format!(
             "telephone_number, account_name, {}, custom_sip_header, country, line_type, \
              provisioning_status, provisioning_errors, version, created_at, updated_at",

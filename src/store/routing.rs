@@ -64,7 +64,7 @@ impl From<NumberRow> for NumberFacts {
 /// A number's routing columns: the services' from the table.
 fn number_columns() -> &'static str {
     static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let enabled: Vec<String> = service_columns::columns("enabled").collect();
+        let enabled: Vec<&str> = service_columns::columns("enabled").collect();
         format!(
             "telephone_number, account_name, {}, custom_sip_header, line_type",
             enabled.join(", ")

@@ -5,13 +5,33 @@
 use crate::domain::Service;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-/// `<prefix>_<what>`: the column of `service` that holds `what`.
-pub(super) fn column(service: Service, what: &str) -> String {
-    format!("{}_{what}", service.traits().column_prefix)
+/// What a service's columns hold: `numbers` has `enabled` and, for a Teams service,
+/// `detail`; `accounts` has `enabled`, `sync` and `numbers`.
+const WHATS: [&str; 4] = ["enabled", "detail", "sync", "numbers"];
+
+/// `<prefix>_<what>`: the column of `service` that holds `what` (one of `WHATS`). The names are
+/// made once, so reading a row allocates none.
+pub(super) fn column(service: Service, what: &str) -> &'static str {
+    static NAMES: std::sync::LazyLock<Vec<Vec<String>>> = std::sync::LazyLock::new(|| {
+        WHATS
+            .iter()
+            .map(|what| {
+                Service::ALL
+                    .iter()
+                    .map(|s| format!("{}_{what}", s.traits().column_prefix))
+                    .collect()
+            })
+            .collect()
+    });
+    let what = WHATS
+        .iter()
+        .position(|w| *w == what)
+        .expect("a service column is one of WHATS");
+    &NAMES[what][service.index()]
 }
 
 /// Every service's `what` column, in `Service::ALL` order.
-pub(super) fn columns(what: &str) -> impl Iterator<Item = String> + '_ {
+pub(super) fn columns(what: &str) -> impl Iterator<Item = &'static str> + '_ {
     Service::ALL.into_iter().map(move |s| column(s, what))
 }
 
@@ -28,7 +48,7 @@ where
 {
     let mut out: [T; Service::COUNT] = std::array::from_fn(|_| T::default());
     for service in Service::ALL.into_iter().filter(|s| has(*s)) {
-        out[service.index()] = row.try_get(column(service, what).as_str())?;
+        out[service.index()] = row.try_get(column(service, what))?;
     }
     Ok(out)
 }
