@@ -44,7 +44,7 @@ test("an operator provisions every service, edits, deletes and signs out", async
   const dr = `${t}-dr`;
   await createAccount(page, info, dr, async () => {
     await page.getByLabel("Teams tenant ID").fill("0b6a2f1c-3d4e-4f50-8a9b-1c2d3e4f5a6b");
-    await page.getByLabel("Enable Teams Direct Routing").check();
+    await page.getByLabel("Enable Microsoft Teams Direct Routing").check();
     await page.getByLabel("Subdomain").fill(js ? "drjs" : "drnojs");
     await page.getByLabel("Region 1 token").fill("token-region-one");
     await page.getByLabel("Region 2 token").fill("token-region-two");

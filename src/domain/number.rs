@@ -150,8 +150,8 @@ impl NumberServices {
 }
 
 /// Written as a map keyed by each service's wire name, every service present: a Teams block
-/// (or null) for a Teams service, `true`/`false`/null for the others. This is the form the
-/// audit trail has always recorded.
+/// (or null) for a Teams service, `true`/`false`/null for the others. These are the keys and
+/// values the audit trail has always recorded (its readers parse it, so key order is free).
 impl Serialize for NumberServices {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;

@@ -153,6 +153,9 @@ const TABLE: [ServiceTraits; Service::COUNT] = [
     },
 ];
 
+// A set of services is one byte (`Service::bit`).
+const _: () = assert!(Service::COUNT <= 8);
+
 impl Service {
     /// How many services there are (per-service arrays are this long).
     pub const COUNT: usize = 5;
@@ -187,10 +190,15 @@ impl Service {
     /// The Teams services' labels as a phrase ("Operator Connect and Teams Phone Mobile"), for
     /// pages that name what Teams settings apply to.
     pub fn teams_labels() -> String {
-        let labels: Vec<&str> = Self::teams().map(Self::label).collect();
+        Self::phrase(Self::teams(), "and")
+    }
+
+    /// Services' labels as a phrase: "A", "A and B", "A, B or C" with `joiner` "or".
+    pub fn phrase(services: impl Iterator<Item = Service>, joiner: &str) -> String {
+        let labels: Vec<&str> = services.map(Self::label).collect();
         match labels.split_last() {
             Some((last, [])) => (*last).to_owned(),
-            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            Some((last, rest)) => format!("{} {joiner} {last}", rest.join(", ")),
             None => String::new(),
         }
     }
@@ -210,7 +218,9 @@ impl Service {
         self.traits().label
     }
 
-    /// This service's bit in a set of services held as one byte (bit `index()`).
+    /// This service's bit in a set of services held as one byte (bit `index()`), as the routing
+    /// index keeps a number's services: the table may have at most 8 rows (checked when
+    /// compiling).
     pub fn bit(self) -> u8 {
         1 << self.index()
     }
@@ -397,6 +407,14 @@ mod tests {
         assert_eq!(
             Service::teams_labels(),
             "Operator Connect and Teams Phone Mobile"
+        );
+        let apart = Service::ALL.into_iter().filter(|s| {
+            *s != Service::AzureOperatorCallProtection
+                && !Service::AzureOperatorCallProtection.combines_with(*s)
+        });
+        assert_eq!(
+            Service::phrase(apart, "or"),
+            "Operator Connect, Teams Phone Mobile or Zoom Phone Cloud Peering"
         );
     }
 

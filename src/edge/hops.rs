@@ -17,8 +17,8 @@ pub const REFRESH: Duration = Duration::from_secs(300);
 const SYSTEM_REFRESH: Duration = Duration::from_secs(30);
 /// The shortest: a TTL of 0 does not make the edge ask in a loop.
 pub const MIN_REFRESH: Duration = Duration::from_secs(5);
-/// The list of the calls toward the operator's network, after the five services'.
-pub const OPERATOR: usize = 5;
+/// The list of the calls toward the operator's network, after the services'.
+pub const OPERATOR: usize = crate::domain::Service::COUNT;
 
 struct State {
     spec: HopSpec,
@@ -37,7 +37,7 @@ pub struct Health {
     epoch: Instant,
     hops: Vec<State>,
     /// Per service (`Service::index()`), then [`OPERATOR`]: indexes into `hops`.
-    lists: [Vec<usize>; 6],
+    lists: [Vec<usize>; OPERATOR + 1],
 }
 
 /// What the proxy may do with a call whose service has these hops.
@@ -55,7 +55,7 @@ impl Health {
         services: &[Vec<HopSpec>; crate::domain::Service::COUNT],
     ) -> Self {
         let mut hops: Vec<State> = Vec::new();
-        let mut lists: [Vec<usize>; 6] = Default::default();
+        let mut lists: [Vec<usize>; OPERATOR + 1] = Default::default();
         let all = services
             .iter()
             .enumerate()

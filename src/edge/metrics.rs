@@ -64,7 +64,7 @@ const TCP_EVENTS: [(TcpEvent, &str, &str); 7] = [
 #[derive(Default)]
 pub struct EdgeMetrics {
     /// New calls forwarded, per service (`Service::index()`), then toward the operator.
-    calls: [AtomicU64; 6],
+    calls: [AtomicU64; super::hops::OPERATOR + 1],
     rejections: [AtomicU64; REJECTIONS.len()],
     forged_requests: AtomicU64,
     forged_responses: AtomicU64,
@@ -160,7 +160,7 @@ impl EdgeMetrics {
         let _ = writeln!(
             lines,
             "numbat_edge_calls_total{{service=\"operator\"}} {}",
-            self.calls[5].load(Ordering::Relaxed)
+            self.calls[super::hops::OPERATOR].load(Ordering::Relaxed)
         );
         let mut text = out;
         text.push_str(&lines);

@@ -879,11 +879,12 @@ fn AccountFormBody(
                 let label = s.label();
                 let syncable = traits.flow_through == crate::domain::FlowThrough::WhenSyncEnabled;
                 let checked = on(s) || (from_rfi && s == Service::TeamsOperatorConnect);
-                let apart: Vec<&str> = Service::ALL
-                    .into_iter()
-                    .filter(|other| *other != s && !s.combines_with(*other))
-                    .map(Service::label)
-                    .collect();
+                let apart = Service::phrase(
+                    Service::ALL
+                        .into_iter()
+                        .filter(|other| *other != s && !s.combines_with(*other)),
+                    "or",
+                );
                 view! {
                     <fieldset>
                         <legend>{label}</legend>
@@ -895,7 +896,7 @@ fn AccountFormBody(
                         })}
                         {(s == Service::TeamsDirectRouting).then(|| direct_routing.take())}
                         {(!apart.is_empty()).then(|| view! {
-                            <small class="hint">{format!("{label} cannot share a number with {}.", apart.join(", "))}</small>
+                            <small class="hint">{format!("{label} cannot share a number with {apart}.")}</small>
                         })}
                     </fieldset>
                 }
