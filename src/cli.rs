@@ -21,12 +21,23 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `numbat migrate`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Change nothing: compare the database's migrations with this binary's.
+    #[arg(long)]
+    pub check: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web portal and APIs (applies pending migrations first).
     Serve(Box<ServeArgs>),
-    /// Apply pending database migrations and exit.
-    Migrate(DatabaseArgs),
+    /// Apply pending database migrations and exit; with --check, only say where the schema
+    /// stands (exit 0 up to date, 2 migrations to apply, 3 a schema this binary does not know).
+    Migrate(MigrateArgs),
     /// Manage the bearer tokens of the Provisioning API.
     #[command(subcommand)]
     Token(TokenCommand),

@@ -5,7 +5,7 @@ use clap::Parser;
 use numbat::auth::users::PortalRole;
 use numbat::cli::{Cli, Command, TokenCommand, UserCommand};
 use numbat::provisioning::{Actor, Door, Provisioning, Role};
-use numbat::store::Database;
+use numbat::store::{Database, SchemaState};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,7 +14,17 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => numbat::server::serve(*args).await,
         Command::Migrate(args) => {
-            let db = numbat::store::Database::connect(&args.database_url).await?;
+            let db = numbat::store::Database::connect(&args.database.database_url).await?;
+            if args.check {
+                let state = db.schema_state().await?;
+                db.close().await;
+                println!("{} database: {state}", db.kind());
+                std::process::exit(match state {
+                    SchemaState::Current { .. } => 0,
+                    SchemaState::Behind { .. } => 2,
+                    SchemaState::Ahead { .. } | SchemaState::Changed { .. } => 3,
+                });
+            }
             let applied = db.migrate().await?;
             tracing::info!(database = db.kind(), applied, "migrations up to date");
             db.close().await;

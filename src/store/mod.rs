@@ -49,10 +49,69 @@ pub enum StoreError {
         database: &'static str,
         source: sqlx::migrate::MigrateError,
     },
+    #[error("{0}")]
+    SchemaUnknown(SchemaState),
     #[error("stored data cannot be read back ({0})")]
     Corrupt(String),
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
+}
+
+/// Where a database's schema stands against the migrations built into this binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchemaState {
+    /// Every migration this binary has is applied, and no other.
+    Current { version: i64 },
+    /// Migrations to apply; `numbat migrate` (or any command that opens the database) does.
+    Behind { version: i64, pending: Vec<i64> },
+    /// Migrations this binary does not have were applied: a newer release ran here.
+    Ahead { known: i64, unknown: Vec<i64> },
+    /// A migration applied here is not the text this binary has under that version.
+    Changed { versions: Vec<i64> },
+}
+
+impl SchemaState {
+    /// Whether this binary may run on the database as it is (after applying what is pending).
+    pub fn is_known(&self) -> bool {
+        matches!(self, Self::Current { .. } | Self::Behind { .. })
+    }
+}
+
+fn versions(list: &[i64]) -> String {
+    list.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl std::fmt::Display for SchemaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Current { version } => {
+                write!(f, "the schema is up to date (migration {version})")
+            }
+            Self::Behind { version, pending } => write!(
+                f,
+                "the schema is at migration {version}; this binary has {} more to apply ({}): \
+                 run `numbat migrate`",
+                pending.len(),
+                versions(pending)
+            ),
+            Self::Ahead { known, unknown } => write!(
+                f,
+                "the database has migrations this binary does not know ({}), applied by a newer \
+                 release; this binary knows up to migration {known}. Run the release that \
+                 applied them (or newer), or restore a backup taken before they were applied",
+                versions(unknown)
+            ),
+            Self::Changed { versions: changed } => write!(
+                f,
+                "migrations {} applied to this database differ from this binary's; it was \
+                 migrated by a different build. Run that build, or restore a backup",
+                versions(changed)
+            ),
+        }
+    }
 }
 
 /// A pool on one of the two supported databases.
@@ -88,7 +147,12 @@ impl Database {
     }
 
     /// Applies every embedded migration not yet applied; returns the schema version after.
+    /// Refuses, changing nothing, a database with migrations this binary does not know.
     pub async fn migrate(&self) -> Result<i64, StoreError> {
+        let state = self.schema_state().await?;
+        if !state.is_known() {
+            return Err(StoreError::SchemaUnknown(state));
+        }
         let database = self.kind();
         let result = match self {
             Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
@@ -96,6 +160,74 @@ impl Database {
         };
         result.map_err(|source| StoreError::Migrate { database, source })?;
         self.schema_version().await
+    }
+
+    /// Compares the migrations applied here with the binary's, changing nothing.
+    pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
+        let migrator = match self {
+            Self::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Self::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        let ours: Vec<(i64, Vec<u8>)> = migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| (m.version, m.checksum.to_vec()))
+            .collect();
+        let applied = self.applied_migrations().await?;
+        let version = applied.iter().map(|(v, _)| *v).max().unwrap_or(0);
+        let unknown: Vec<i64> = applied
+            .iter()
+            .filter(|(v, _)| !ours.iter().any(|(o, _)| o == v))
+            .map(|(v, _)| *v)
+            .collect();
+        if !unknown.is_empty() {
+            let known = ours.iter().map(|(v, _)| *v).max().unwrap_or(0);
+            return Ok(SchemaState::Ahead { known, unknown });
+        }
+        let changed: Vec<i64> = applied
+            .iter()
+            .filter(|(v, sum)| ours.iter().any(|(o, ours)| o == v && ours != sum))
+            .map(|(v, _)| *v)
+            .collect();
+        if !changed.is_empty() {
+            return Ok(SchemaState::Changed { versions: changed });
+        }
+        let pending: Vec<i64> = ours
+            .iter()
+            .filter(|(o, _)| !applied.iter().any(|(v, _)| v == o))
+            .map(|(o, _)| *o)
+            .collect();
+        Ok(if pending.is_empty() {
+            SchemaState::Current { version }
+        } else {
+            SchemaState::Behind { version, pending }
+        })
+    }
+
+    /// The migrations applied successfully here (version, checksum); none on an empty database.
+    async fn applied_migrations(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        const SQLITE_HAS: &str =
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
+        const POSTGRES_HAS: &str = "SELECT COUNT(*) FROM information_schema.tables \
+            WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()";
+        const APPLIED: &str =
+            "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version";
+        Ok(match self {
+            Self::Sqlite(pool) => {
+                let has: i64 = sqlx::query_scalar(SQLITE_HAS).fetch_one(pool).await?;
+                if has == 0 {
+                    return Ok(Vec::new());
+                }
+                sqlx::query_as(APPLIED).fetch_all(pool).await?
+            }
+            Self::Postgres(pool) => {
+                let has: i64 = sqlx::query_scalar(POSTGRES_HAS).fetch_one(pool).await?;
+                if has == 0 {
+                    return Ok(Vec::new());
+                }
+                sqlx::query_as(APPLIED).fetch_all(pool).await?
+            }
+        })
     }
 
     /// The highest migration version applied successfully, 0 on an empty database.

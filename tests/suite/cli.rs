@@ -120,6 +120,100 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
     );
 }
 
+/// `numbat migrate --check` says where the schema stands and changes nothing; a database
+/// migrated by a newer release is refused by `migrate` and `serve` with what to do, untouched.
+#[test]
+fn migrate_check_says_behind_current_or_unknown_and_an_unknown_schema_stops_the_server() {
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let run = |args: &[&str]| {
+        let output = numbat()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    };
+    let latest = crate::common::latest_migration();
+
+    let (code, text) = run(&["migrate", "--check"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("run `numbat migrate`"), "{text}");
+    let (code, text) = run(&["migrate", "--check"]);
+    assert_eq!(code, Some(2), "a check applies nothing: {text}");
+
+    let (code, text) = run(&["migrate"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&["migrate", "--check"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("up to date (migration {latest})")),
+        "{text}"
+    );
+
+    // A newer release applied a migration this binary does not have.
+    let future = latest + 1;
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = numbat::store::Database::connect(&url).await.unwrap();
+        let numbat::store::Database::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, 'from a newer release', TRUE, X'00', 0)",
+        )
+        .bind(future)
+        .execute(pool)
+        .await
+        .unwrap();
+        db.close().await;
+    });
+    let (code, text) = run(&["migrate", "--check"]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains(&format!("does not know ({future})"))
+            && text.contains(&format!("knows up to migration {latest}")),
+        "{text}"
+    );
+    let (code, text) = run(&["migrate"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("restore a backup"), "{text}");
+
+    let mut child = numbat()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .env("NUMBAT_SITE_ROOT", root.path().join("no-bundle"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("serve kept running on a schema it does not know");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!exit.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("does not know ({future})")),
+        "{stderr}"
+    );
+    let (code, text) = run(&["migrate", "--check"]);
+    assert_eq!(code, Some(3), "nothing was changed: {text}");
+}
+
 /// A minimal HTTP/1.1 GET, enough to talk to our own server.
 fn http_get(address: &str, path: &str) -> String {
     use std::io::{Read, Write};

@@ -112,3 +112,48 @@ async fn every_service_in_the_table_has_its_columns_in_both_databases() {
         test.remove().await;
     }
 }
+
+/// On both databases: a schema with a migration this binary does not have is named as such
+/// and `migrate` refuses it, changing nothing.
+#[tokio::test]
+async fn a_schema_migrated_by_a_newer_release_is_refused_on_both_databases() {
+    use numbat::store::SchemaState;
+    for test in TestDb::every_backend().await {
+        let latest = common::latest_migration();
+        test.db.migrate().await.unwrap();
+        assert_eq!(
+            test.db.schema_state().await.unwrap(),
+            SchemaState::Current { version: latest }
+        );
+        let future = latest + 1;
+        let insert = "INSERT INTO _sqlx_migrations \
+            (version, description, success, checksum, execution_time) \
+            VALUES ($1, 'from a newer release', TRUE, $2, 0)";
+        match &test.db {
+            Database::Sqlite(pool) => {
+                let q = sqlx::query(insert).bind(future).bind(vec![0u8]);
+                q.execute(pool).await.unwrap();
+            }
+            Database::Postgres(pool) => {
+                let q = sqlx::query(insert).bind(future).bind(vec![0u8]);
+                q.execute(pool).await.unwrap();
+            }
+        }
+        let ahead = SchemaState::Ahead {
+            known: latest,
+            unknown: vec![future],
+        };
+        assert_eq!(
+            test.db.schema_state().await.unwrap(),
+            ahead,
+            "{}",
+            test.db.kind()
+        );
+        match test.db.migrate().await {
+            Err(StoreError::SchemaUnknown(state)) => assert_eq!(state, ahead),
+            other => panic!("{}: {other:?}", test.db.kind()),
+        }
+        assert_eq!(test.db.schema_version().await.unwrap(), future);
+        test.remove().await;
+    }
+}
