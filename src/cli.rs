@@ -31,6 +31,16 @@ pub struct MigrateArgs {
     pub check: bool,
 }
 
+/// `numbat backup`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The new file the copy is written to (never overwritten).
+    #[arg(long)]
+    pub to: std::path::PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web portal and APIs (applies pending migrations first).
@@ -38,6 +48,9 @@ pub enum Command {
     /// Apply pending database migrations and exit; with --check, only say where the schema
     /// stands (exit 0 up to date, 2 migrations to apply, 3 a schema this binary does not know).
     Migrate(MigrateArgs),
+    /// Copy a SQLite database, consistently, while the server keeps writing (PostgreSQL: use
+    /// pg_dump). Restore by putting the copy in place of the database with the server stopped.
+    Backup(BackupArgs),
     /// Manage the bearer tokens of the Provisioning API.
     #[command(subcommand)]
     Token(TokenCommand),

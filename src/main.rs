@@ -30,6 +30,15 @@ async fn main() -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+        Command::Backup(args) => {
+            // As it is: a backup migrates nothing.
+            let db = Database::connect(&args.database.database_url).await?;
+            let done = db.backup_to(&args.to).await;
+            db.close().await;
+            done?;
+            println!("backed up to {}", args.to.display());
+            Ok(())
+        }
         Command::Token(command) => token(command).await,
         Command::User(command) => user(command).await,
         Command::DemoData(args) => {

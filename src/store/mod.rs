@@ -51,6 +51,14 @@ pub enum StoreError {
     },
     #[error("{0}")]
     SchemaUnknown(SchemaState),
+    #[error("{0} exists: a backup never overwrites a file; name a new one")]
+    BackupExists(String),
+    #[error(
+        "numbat backup copies SQLite databases; back up PostgreSQL with pg_dump (see docs/operations.md)"
+    )]
+    BackupNotSqlite,
+    #[error("{0}: a backup's path must be UTF-8")]
+    BackupPath(String),
     #[error("stored data cannot be read back ({0})")]
     Corrupt(String),
     #[error(transparent)]
@@ -250,6 +258,25 @@ impl Database {
                 sqlx::query("SELECT 1").execute(pool).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Writes a consistent copy of a SQLite database to the new file `to` while writers go on
+    /// (`VACUUM INTO` reads one snapshot). The copy is a complete database: put it where the
+    /// server's database was, with the server stopped, to restore it.
+    pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        let Self::Sqlite(pool) = self else {
+            return Err(StoreError::BackupNotSqlite);
+        };
+        let shown = to.display().to_string();
+        if to.exists() {
+            return Err(StoreError::BackupExists(shown));
+        }
+        let path = to.to_str().ok_or(StoreError::BackupPath(shown))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(pool)
+            .await?;
         Ok(())
     }
 

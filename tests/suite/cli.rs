@@ -214,6 +214,172 @@ fn migrate_check_says_behind_current_or_unknown_and_an_unknown_schema_stops_the_
     assert_eq!(code, Some(3), "nothing was changed: {text}");
 }
 
+/// `numbat backup` taken while numbers are written: the copy is one consistent moment (whole
+/// batches, each with its audit events), it holds every account, user and token, and a core
+/// opened on it answers as the original did. It never overwrites a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_during_writes_restores_a_consistent_database() {
+    use numbat::domain::{
+        Account, AccountName, AccountServices, Number, NumberServices, Service, TelephoneNumber,
+    };
+    use numbat::provisioning::Provisioning;
+    use numbat::store::Database;
+    const BATCH: i64 = 50;
+    const BATCHES: i64 = 60;
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let db = Database::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    let core = Provisioning::new(db.clone());
+    let admin = crate::common::cli_admin();
+    let password =
+        crate::common::add_user(&db, "ana", &[numbat::auth::users::PortalRole::AdminUser]).await;
+    let token = crate::common::api_token(&db, "bss", &[numbat::provisioning::Role::Write]).await;
+    let account = AccountName::parse("contoso").unwrap();
+    core.put_account(
+        &admin,
+        Account {
+            services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
+            ..Account::named(account.clone())
+        },
+        numbat::provisioning::Precondition::NONE,
+    )
+    .await
+    .unwrap();
+
+    let writer = tokio::spawn({
+        let (core, admin, account) = (core.clone(), admin.clone(), account.clone());
+        async move {
+            for batch in 0..BATCHES {
+                let numbers = (0..BATCH)
+                    .map(|i| Number {
+                        telephone_number: TelephoneNumber::parse(&format!(
+                            "+4420{:08}",
+                            batch * BATCH + i
+                        ))
+                        .unwrap(),
+                        account_name: account.clone(),
+                        services: NumberServices::only(Service::TeamsDirectRouting, None),
+                        custom_sip_header: None,
+                    })
+                    .collect();
+                core.upsert_numbers(&admin, &account, numbers)
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    let count = |db: Database, sql: &'static str| async move {
+        let Database::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    while count(db.clone(), "SELECT COUNT(*) FROM numbers").await < BATCH * 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let copy = root.path().join("copy.db");
+    // The binary, as an operator runs it, beside the writer.
+    let backup = |to: &std::path::Path| {
+        let (to, url) = (to.to_owned(), url.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                numbat()
+                    .args(["backup", "--to"])
+                    .arg(&to)
+                    .env("DATABASE_URL", &url)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let output = backup(&copy).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    writer.await.unwrap();
+
+    let restored = Database::connect(&format!("sqlite://{}", copy.display()))
+        .await
+        .unwrap();
+    let numbers = count(restored.clone(), "SELECT COUNT(*) FROM numbers").await;
+    assert!(
+        numbers > 0 && numbers < BATCH * BATCHES,
+        "taken while writing: {numbers}"
+    );
+    assert_eq!(numbers % BATCH, 0, "whole batches only: {numbers}");
+    let number_events = "SELECT COUNT(*) FROM audit_events WHERE resource_type = 'number'";
+    assert_eq!(
+        count(restored.clone(), number_events).await,
+        numbers,
+        "each number with its audit event"
+    );
+    for sql in [
+        "SELECT COUNT(*) FROM accounts",
+        "SELECT COUNT(*) FROM portal_users",
+        "SELECT COUNT(*) FROM api_tokens",
+        "SELECT COUNT(*) FROM audit_events WHERE resource_type <> 'number'",
+    ] {
+        assert_eq!(
+            count(restored.clone(), sql).await,
+            count(db.clone(), sql).await,
+            "{sql}"
+        );
+    }
+    // Opened as a server opens it, the copy answers as the original.
+    assert_eq!(
+        restored.migrate().await.unwrap(),
+        crate::common::latest_migration()
+    );
+    let restored_core = Provisioning::new(restored.clone());
+    for n in [0, numbers / 2, numbers - 1] {
+        let number = TelephoneNumber::parse(&format!("+4420{n:08}")).unwrap();
+        assert_eq!(
+            restored_core
+                .get_number(&admin, None, &number)
+                .await
+                .unwrap(),
+            core.get_number(&admin, None, &number).await.unwrap()
+        );
+    }
+    assert!(
+        restored_core
+            .verify_password("ana", &password)
+            .await
+            .unwrap()
+            .is_some(),
+        "the user signs in to the restored copy"
+    );
+    assert!(
+        restored_core
+            .authenticate_token(&token)
+            .await
+            .unwrap()
+            .is_some(),
+        "the token works on the restored copy"
+    );
+
+    // A second backup to the same file is refused, and the file is kept.
+    let before = std::fs::metadata(&copy).unwrap().len();
+    let output = backup(&copy).await;
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("never overwrites"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(std::fs::metadata(&copy).unwrap().len(), before);
+    restored.close().await;
+    db.close().await;
+}
+
 /// A minimal HTTP/1.1 GET, enough to talk to our own server.
 fn http_get(address: &str, path: &str) -> String {
     use std::io::{Read, Write};
