@@ -46,7 +46,7 @@ pub enum Command {
     /// Run the web portal and APIs (applies pending migrations first).
     Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit; with --check, only say where the schema
-    /// stands (exit 0 up to date, 2 migrations to apply, 3 a schema this binary does not know).
+    /// stands (exit 0 up to date, 3 migrations to apply, 4 a schema this binary does not know).
     Migrate(MigrateArgs),
     /// Copy a SQLite database, consistently, while the server keeps writing (PostgreSQL: use
     /// pg_dump). Restore by putting the copy in place of the database with the server stopped.

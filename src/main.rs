@@ -14,25 +14,30 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => numbat::server::serve(*args).await,
         Command::Migrate(args) => {
-            let db = numbat::store::Database::connect(&args.database.database_url).await?;
             if args.check {
+                // Reads only: a database that is not there is an error, not created.
+                let db = Database::connect_existing(&args.database.database_url).await?;
                 let state = db.schema_state().await?;
                 db.close().await;
                 println!("{} database: {state}", db.kind());
+                // Not 1 (an error) or 2 (clap's usage error), so a script can tell them apart.
                 std::process::exit(match state {
                     SchemaState::Current { .. } => 0,
-                    SchemaState::Behind { .. } => 2,
-                    SchemaState::Ahead { .. } | SchemaState::Changed { .. } => 3,
+                    SchemaState::Behind { .. } => 3,
+                    SchemaState::Ahead { .. }
+                    | SchemaState::Changed { .. }
+                    | SchemaState::Failed { .. } => 4,
                 });
             }
+            let db = Database::connect(&args.database.database_url).await?;
             let applied = db.migrate().await?;
             tracing::info!(database = db.kind(), applied, "migrations up to date");
             db.close().await;
             Ok(())
         }
         Command::Backup(args) => {
-            // As it is: a backup migrates nothing.
-            let db = Database::connect(&args.database.database_url).await?;
+            // As it is: a backup migrates nothing and never creates the database it copies.
+            let db = Database::connect_existing(&args.database.database_url).await?;
             let done = db.backup_to(&args.to).await;
             db.close().await;
             done?;

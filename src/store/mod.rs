@@ -51,13 +51,22 @@ pub enum StoreError {
     },
     #[error("{0}")]
     SchemaUnknown(SchemaState),
+    #[error("there is no database at {0} (check DATABASE_URL or --database-url)")]
+    NoDatabase(String),
+    #[error("the database has no Numbat schema (no migration applied): nothing to back up")]
+    BackupEmpty,
     #[error("{0} exists: a backup never overwrites a file; name a new one")]
     BackupExists(String),
+    #[error("cannot write the backup {path}: {source}")]
+    BackupWrite {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "numbat backup copies SQLite databases; back up PostgreSQL with pg_dump (see docs/operations.md)"
     )]
     BackupNotSqlite,
-    #[error("{0}: a backup's path must be UTF-8")]
+    #[error("{0}: a backup's folder must exist and its path be UTF-8")]
     BackupPath(String),
     #[error("stored data cannot be read back ({0})")]
     Corrupt(String),
@@ -76,6 +85,8 @@ pub enum SchemaState {
     Ahead { known: i64, unknown: Vec<i64> },
     /// A migration applied here is not the text this binary has under that version.
     Changed { versions: Vec<i64> },
+    /// A migration started here and did not finish.
+    Failed { version: i64 },
 }
 
 impl SchemaState {
@@ -118,6 +129,11 @@ impl std::fmt::Display for SchemaState {
                  migrated by a different build. Run that build, or restore a backup",
                 versions(changed)
             ),
+            Self::Failed { version } => write!(
+                f,
+                "migration {version} started on this database and did not finish; restore a \
+                 backup taken before it"
+            ),
         }
     }
 }
@@ -144,6 +160,19 @@ impl Database {
             )),
             other => Err(StoreError::UnsupportedScheme(other.to_owned())),
         }
+    }
+
+    /// Opens a pool for `url` only if the database is there: a SQLite file that does not exist
+    /// is an error, never created (for commands that read what exists, such as a backup).
+    pub async fn connect_existing(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") && !is_in_memory(url) {
+            let options = SqliteConnectOptions::from_str(url)?;
+            let file = options.get_filename();
+            if !file.is_file() {
+                return Err(StoreError::NoDatabase(file.display().to_string()));
+            }
+        }
+        Self::connect(url).await
     }
 
     /// `sqlite` or `postgres`, for logs and health reports.
@@ -181,7 +210,11 @@ impl Database {
             .filter(|m| !m.migration_type.is_down_migration())
             .map(|m| (m.version, m.checksum.to_vec()))
             .collect();
-        let applied = self.applied_migrations().await?;
+        let all = self.applied_migrations().await?;
+        if let Some((version, _, _)) = all.iter().find(|(_, _, success)| !success) {
+            return Ok(SchemaState::Failed { version: *version });
+        }
+        let applied: Vec<(i64, Vec<u8>)> = all.into_iter().map(|(v, sum, _)| (v, sum)).collect();
         let version = applied.iter().map(|(v, _)| *v).max().unwrap_or(0);
         let unknown: Vec<i64> = applied
             .iter()
@@ -212,14 +245,15 @@ impl Database {
         })
     }
 
-    /// The migrations applied successfully here (version, checksum); none on an empty database.
-    async fn applied_migrations(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    /// The migrations recorded here (version, checksum, finished); none on an empty database.
+    async fn applied_migrations(&self) -> Result<Vec<(i64, Vec<u8>, bool)>, StoreError> {
         const SQLITE_HAS: &str =
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
-        const POSTGRES_HAS: &str = "SELECT COUNT(*) FROM information_schema.tables \
-            WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()";
+        // Resolved through search_path, as the read below and sqlx's migrator resolve it.
+        const POSTGRES_HAS: &str =
+            "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN 0 ELSE 1 END";
         const APPLIED: &str =
-            "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version";
+            "SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version";
         Ok(match self {
             Self::Sqlite(pool) => {
                 let has: i64 = sqlx::query_scalar(SQLITE_HAS).fetch_one(pool).await?;
@@ -229,7 +263,7 @@ impl Database {
                 sqlx::query_as(APPLIED).fetch_all(pool).await?
             }
             Self::Postgres(pool) => {
-                let has: i64 = sqlx::query_scalar(POSTGRES_HAS).fetch_one(pool).await?;
+                let has: i32 = sqlx::query_scalar(POSTGRES_HAS).fetch_one(pool).await?;
                 if has == 0 {
                     return Ok(Vec::new());
                 }
@@ -262,22 +296,73 @@ impl Database {
     }
 
     /// Writes a consistent copy of a SQLite database to the new file `to` while writers go on
-    /// (`VACUUM INTO` reads one snapshot). The copy is a complete database: put it where the
-    /// server's database was, with the server stopped, to restore it.
+    /// (`VACUUM INTO` reads one snapshot). The copy is written beside `to` under a temporary
+    /// name readable by its owner only, flushed to disk, then linked to `to` (which must not
+    /// exist), so `to` is complete or absent. Put it where the server's database was, with the
+    /// server stopped, to restore it.
     pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError> {
         let Self::Sqlite(pool) = self else {
             return Err(StoreError::BackupNotSqlite);
         };
+        if matches!(
+            self.schema_state().await?,
+            SchemaState::Behind { version: 0, .. }
+        ) {
+            return Err(StoreError::BackupEmpty);
+        }
         let shown = to.display().to_string();
-        if to.exists() {
+        // An absolute path in an existing folder: never read by SQLite as a `file:` URI.
+        let (Some(folder), Some(name)) = (to.parent(), to.file_name()) else {
+            return Err(StoreError::BackupPath(shown));
+        };
+        let folder = if folder.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            folder
+        };
+        let folder =
+            std::fs::canonicalize(folder).map_err(|_| StoreError::BackupPath(shown.clone()))?;
+        let target = folder.join(name);
+        if target.symlink_metadata().is_ok() {
             return Err(StoreError::BackupExists(shown));
         }
-        let path = to.to_str().ok_or(StoreError::BackupPath(shown))?;
-        sqlx::query("VACUUM INTO $1")
-            .bind(path)
-            .execute(pool)
-            .await?;
-        Ok(())
+        let mut partial_name = std::ffi::OsString::from(".");
+        partial_name.push(name);
+        partial_name.push(format!(".partial-{}", std::process::id()));
+        let partial = folder.join(partial_name);
+        let write = |source| StoreError::BackupWrite {
+            path: shown.clone(),
+            source,
+        };
+        let copied = async {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            options.open(&partial).map_err(write)?;
+            let path = partial
+                .to_str()
+                .ok_or(StoreError::BackupPath(shown.clone()))?;
+            sqlx::query("VACUUM INTO $1")
+                .bind(path)
+                .execute(pool)
+                .await?;
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .map_err(write)?;
+            // A link, not a rename: it fails, rather than replaces, when `to` appeared meanwhile.
+            std::fs::hard_link(&partial, &target).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => StoreError::BackupExists(shown.clone()),
+                _ => write(e),
+            })?;
+            std::fs::File::open(&folder)
+                .and_then(|f| f.sync_all())
+                .map_err(write)?;
+            Ok(())
+        }
+        .await;
+        let _ = std::fs::remove_file(&partial);
+        copied
     }
 
     /// Closes every connection, waiting for those in use to be returned.

@@ -154,6 +154,53 @@ async fn a_schema_migrated_by_a_newer_release_is_refused_on_both_databases() {
             other => panic!("{}: {other:?}", test.db.kind()),
         }
         assert_eq!(test.db.schema_version().await.unwrap(), future);
+
+        // A migration whose text differs from the binary's, and one that did not finish.
+        let edits = [
+            (
+                format!("DELETE FROM _sqlx_migrations WHERE version = {future}"),
+                None,
+            ),
+            (
+                format!("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = {latest}"),
+                Some(SchemaState::Changed {
+                    versions: vec![latest],
+                }),
+            ),
+            (
+                format!("UPDATE _sqlx_migrations SET success = FALSE WHERE version = {latest}"),
+                Some(SchemaState::Failed { version: latest }),
+            ),
+        ];
+        for (sql, expected) in edits {
+            match &test.db {
+                Database::Sqlite(pool) => {
+                    let q = sqlx::query(&sql);
+                    let q = if sql.contains("$1") {
+                        q.bind(vec![1u8])
+                    } else {
+                        q
+                    };
+                    q.execute(pool).await.unwrap();
+                }
+                Database::Postgres(pool) => {
+                    let q = sqlx::query(&sql);
+                    let q = if sql.contains("$1") {
+                        q.bind(vec![1u8])
+                    } else {
+                        q
+                    };
+                    q.execute(pool).await.unwrap();
+                }
+            }
+            let Some(expected) = expected else { continue };
+            assert_eq!(test.db.schema_state().await.unwrap(), expected);
+            assert!(
+                matches!(test.db.migrate().await, Err(StoreError::SchemaUnknown(s)) if s == expected),
+                "{}: {sql}",
+                test.db.kind()
+            );
+        }
         test.remove().await;
     }
 }
