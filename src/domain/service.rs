@@ -204,10 +204,23 @@ impl Service {
     }
 
     pub fn traits(self) -> &'static ServiceTraits {
-        TABLE
-            .iter()
-            .find(|row| row.service == self)
-            .expect("every service has a row in the table")
+        // Each service's row in the table, found once when compiling: rules and the store ask
+        // for traits per number, a million times in a load.
+        const ROW: [usize; Service::COUNT] = {
+            let mut row = [usize::MAX; Service::COUNT];
+            let mut i = 0;
+            while i < TABLE.len() {
+                row[TABLE[i].service as usize] = i;
+                i += 1;
+            }
+            let mut j = 0;
+            while j < Service::COUNT {
+                assert!(row[j] != usize::MAX, "every service has a row in the table");
+                j += 1;
+            }
+            row
+        };
+        &TABLE[ROW[self as usize]]
     }
 
     pub fn wire_name(self) -> &'static str {
@@ -225,12 +238,10 @@ impl Service {
         1 << self.index()
     }
 
-    /// A stable position 0..5, for per-service arrays.
+    /// A stable position 0..COUNT, for per-service arrays: the service's place in `ALL` (the
+    /// enum is declared in that order; a test holds the two together).
     pub fn index(self) -> usize {
-        Self::ALL
-            .iter()
-            .position(|s| *s == self)
-            .expect("listed in ALL")
+        self as usize
     }
 
     /// The service `numbat edge --next-hop` names so.
@@ -427,6 +438,7 @@ mod tests {
                 Some(service)
             );
             assert_eq!(Service::ALL[service.index()], service);
+            assert_eq!(service.traits().service, service, "its own row");
         }
     }
 }
