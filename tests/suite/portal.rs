@@ -542,6 +542,7 @@ async fn an_admin_manages_users_and_api_tokens_and_sees_secrets_once() {
 /// it is left exactly as it was: the same ETag for the API client, no event in its history.
 #[tokio::test]
 async fn a_number_made_through_any_door_and_saved_unchanged_through_any_other_keeps_its_etag() {
+    use numbat::domain::Service;
     use numbat::provisioning::{Provisioning, Role};
     use serde_json::{json, Value};
     let _renderer = common::one_renderer_at_a_time().await;
@@ -594,6 +595,9 @@ async fn a_number_made_through_any_door_and_saved_unchanged_through_any_other_ke
         .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let core = Provisioning::new(test.db.clone());
+        let generated: Vec<String> = (0..1 << Service::COUNT)
+            .map(|i| format!("+4477009002{i:02}"))
+            .collect();
         let mut resources: Vec<(&str, &str, Value)> = cases
             .iter()
             .map(|(number, on, header)| {
@@ -668,6 +672,61 @@ async fn a_number_made_through_any_door_and_saved_unchanged_through_any_other_ke
                             "choosableCapabilities": ["Mobile"],
                             "allowTenantAddressUpdate": true } } } }),
         ));
+        // Every combination of services the rules allow on one number, from the service table,
+        // each Teams service with settings and a custom header wherever all allow one.
+        let mut every = serde_json::Map::new();
+        every.insert(
+            "teamsTenantId".into(),
+            json!("a7f4bd5c-cc01-40f4-8baa-2b6bdb272b8a"),
+        );
+        for service in Service::ALL {
+            let mut block = json!({ "enabled": true });
+            if service.has_sync_switch() {
+                block["syncEnabled"] = json!(false);
+            }
+            every.insert(service.wire_name().into(), block);
+        }
+        let (status, _, body) = api(
+            "PUT",
+            "/accounts/all-co",
+            Some(json!({ "name": "all-co", "serviceDetails": every })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let combinations: Vec<Vec<Service>> = (1u32..1 << Service::COUNT)
+            .map(|mask| {
+                Service::ALL
+                    .into_iter()
+                    .filter(|s| mask & (1 << s.index()) != 0)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|set| set.iter().all(|a| set.iter().all(|b| a.combines_with(*b))))
+            .collect();
+        assert!(combinations.len() >= 17, "{combinations:?}");
+        for (i, set) in combinations.iter().enumerate() {
+            let mut details = serde_json::Map::new();
+            for service in set {
+                let block = match service.traits().upstream_number_type {
+                    Some("TeamsPhoneMobile") => json!({ "enabled": true,
+                        "configuration": { "usage": "CallingUserAssignment",
+                            "choosableCapabilities": ["Mobile"],
+                            "allowTenantAddressUpdate": true } }),
+                    Some(_) => json!({ "enabled": true, "assignmentStatus": "unassigned",
+                        "configuration": { "usage": "CallingUserAssignment",
+                            "choosableCapabilities": ["InboundCalling"],
+                            "civicAddressId": "civic-3" } }),
+                    None => json!({ "enabled": true }),
+                };
+                details.insert(service.wire_name().into(), block);
+            }
+            let number = &generated[i];
+            let mut resource = json!({ "telephoneNumber": number, "accountName": "all-co",
+                "serviceDetails": details });
+            if set.iter().all(|s| s.traits().custom_header) {
+                resource["configuration"] = json!({ "customSipHeader": format!("combo-{i}") });
+            }
+            resources.push((number.as_str(), "all-co", resource));
+        }
         let created: Vec<(&str, &str)> = resources.iter().map(|(n, a, _)| (*n, *a)).collect();
         for (number, account, resource) in resources {
             let path = format!("/accounts/{account}/numbers/{number}");
