@@ -5,6 +5,15 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `numbat ARGS` run to its end on the database at `url`.
+fn run_on(url: &str, args: &[&str]) -> std::process::Output {
+    numbat()
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .unwrap()
+}
+
 fn numbat() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_numbat"));
     command
@@ -127,11 +136,7 @@ fn migrate_check_says_behind_current_or_unknown_and_an_unknown_schema_stops_the_
     let root = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/numbat.db", root.path().display());
     let run = |args: &[&str]| {
-        let output = numbat()
-            .args(args)
-            .env("DATABASE_URL", &url)
-            .output()
-            .unwrap();
+        let output = run_on(&url, args);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
@@ -437,11 +442,7 @@ fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
     let root = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/numbat.db", root.path().display());
     let run = |args: &[&str]| {
-        let output = numbat()
-            .args(args)
-            .env("DATABASE_URL", &url)
-            .output()
-            .unwrap();
+        let output = run_on(&url, args);
         let stdout = String::from_utf8(output.stdout).unwrap();
         (
             output.status.success(),
@@ -531,11 +532,7 @@ fn portal_users_are_added_listed_reset_and_removed_from_the_command_line() {
     let root = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/numbat.db", root.path().display());
     let run = |args: &[&str]| {
-        let output = numbat()
-            .args(args)
-            .env("DATABASE_URL", &url)
-            .output()
-            .unwrap();
+        let output = run_on(&url, args);
         (
             output.status.success(),
             String::from_utf8(output.stdout).unwrap(),
