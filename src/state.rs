@@ -37,6 +37,8 @@ pub struct AppState {
     pub sign_in_throttle: std::sync::Arc<crate::auth::throttle::SignInThrottle>,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxies`).
     pub trusted_proxies: std::sync::Arc<Vec<ipnet::IpNet>>,
+    /// Requests answered and how long they took, for `/metrics`.
+    pub http_metrics: std::sync::Arc<crate::telemetry::http::HttpMetrics>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -66,6 +68,7 @@ impl AppState {
             upstream: None,
             sign_in_throttle: std::sync::Arc::default(),
             trusted_proxies: std::sync::Arc::default(),
+            http_metrics: std::sync::Arc::default(),
         }
     }
 
@@ -147,4 +150,25 @@ impl Nonce {
                 .collect(),
         )
     }
+}
+
+/// On each route (a `route_layer`): hands the route template the router matched out on the
+/// response, where the server's outermost layer reads it for `/metrics`. The innermost router's template is kept, so a request
+/// to the nested API is counted under its own operation's template.
+pub async fn mark_route(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        if response
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .is_none()
+        {
+            response.extensions_mut().insert(matched);
+        }
+    }
+    response
 }

@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             repeat::repeatable,
         ))
         .route_layer(middleware::from_fn_with_state(state, extract::authenticate))
+        .route_layer(middleware::from_fn(crate::state::mark_route))
         .layer(middleware::from_fn(action_methods))
         .layer(middleware::from_fn(require_api_version))
         .layer(middleware::from_fn(echo_client_request_id))

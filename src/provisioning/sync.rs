@@ -453,6 +453,11 @@ impl Provisioning {
     pub async fn outbox_figures(&self) -> Result<outbox::OutboxFigures, ProvisioningError> {
         Ok(outbox::figures(&self.db).await?)
     }
+
+    /// Bulk jobs by kind and state, with the rows they read (figures only, for `/metrics`).
+    pub async fn job_figures(&self) -> Result<Vec<(String, String, i64, i64)>, ProvisioningError> {
+        Ok(crate::store::jobs::figures(&self.db).await?)
+    }
 }
 
 /// The audit event of an operator's retry.

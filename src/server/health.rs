@@ -1,5 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (the database answers too), as JSON; and
-//! `/metrics`, the outbox's figures in Prometheus' text format. Anyone may ask, so a failure
+//! `/metrics` in Prometheus' text format: HTTP requests by door, route and status with their
+//! latency, bulk jobs by state, and the outbox's figures (sync). Anyone may ask, so a failure
 //! says only that the database is unavailable; its details go to the log.
 
 use super::AppState;
@@ -31,10 +32,17 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     }
 }
 
-/// The outbox's queue depth, the age of its oldest waiting job, failed jobs and resent batches.
+/// Requests answered by this node; bulk jobs by kind and state; the outbox's queue depth, the
+/// age of its oldest waiting job, failed jobs and resent batches (the last two from the
+/// database, so the same on every node).
 pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let figures = match state.core.outbox_figures().await {
+    let from_database = async {
+        let outbox = state.core.outbox_figures().await?;
+        let jobs = state.core.job_figures().await?;
+        Ok::<_, crate::provisioning::ProvisioningError>((outbox, jobs))
+    };
+    let (figures, jobs) = match from_database.await {
         Ok(figures) => figures,
         Err(error) => {
             tracing::warn!(%error, "metrics: the database did not answer");
@@ -82,6 +90,25 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
         "Times a batch was sent again after a transient failure or a worker's death.",
         figures.resent.to_string(),
     );
+    text.push_str(
+        "# HELP numbat_bulk_jobs Bulk jobs (imports and bulk actions) by kind and state.\n\
+         # TYPE numbat_bulk_jobs gauge\n",
+    );
+    for (kind, job_state, count, _) in &jobs {
+        text.push_str(&format!(
+            "numbat_bulk_jobs{{kind=\"{kind}\",state=\"{job_state}\"}} {count}\n"
+        ));
+    }
+    text.push_str(
+        "# HELP numbat_bulk_job_rows_read Rows read by bulk jobs, by kind and state.\n\
+         # TYPE numbat_bulk_job_rows_read gauge\n",
+    );
+    for (kind, job_state, _, rows) in &jobs {
+        text.push_str(&format!(
+            "numbat_bulk_job_rows_read{{kind=\"{kind}\",state=\"{job_state}\"}} {rows}\n"
+        ));
+    }
+    state.http_metrics.render(&mut text);
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -7,6 +7,7 @@ mod args;
 mod assets;
 pub mod headers;
 mod health;
+pub mod observe;
 
 pub use args::ServeArgs;
 
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let with_bundle = state.with_bundle;
     let https = state.sessions.secure_cookie;
+    let metrics = state.http_metrics.clone();
     let page_shell = {
         let options = state.leptos_options.clone();
         move || shell(options.clone(), with_bundle)
@@ -68,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/export.csv", get(files::export_accounts))
         .nest(crate::api::MOUNT, crate::api::router(state.clone()))
         .leptos_routes(&state, routes, page_shell)
+        .route_layer(axum::middleware::from_fn(crate::state::mark_route))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| shell(options, with_bundle),
         ))
@@ -84,7 +87,18 @@ pub fn router(state: AppState) -> Router {
             headers::secure(https, request, next)
         }))
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(observe::span)
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
+        )
+        .layer(axum::middleware::from_fn(move |request, next| {
+            observe::observe(metrics.clone(), request, next)
+        }))
         .with_state(state)
 }
 

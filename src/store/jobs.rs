@@ -291,6 +291,13 @@ pub async fn recent(db: &Database, kind: Option<&str>, limit: i64) -> Result<Vec
     Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(kind).bind(limit).fetch_all(pool).await?))
 }
 
+/// How many jobs there are of each kind and state, and the rows they have read, for `/metrics`.
+pub async fn figures(db: &Database) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+    const SQL: &str = "SELECT kind, state, COUNT(*), COALESCE(SUM(rows_read), 0) \
+                       FROM bulk_jobs GROUP BY kind, state ORDER BY kind, state";
+    Ok(on_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
+}
+
 /// A job's kept invalid rows, by line.
 pub async fn errors(db: &Database, id: i64) -> Result<Vec<RowError>, StoreError> {
     const SQL: &str = "SELECT line, key, field, code, message FROM bulk_job_errors \

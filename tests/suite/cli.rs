@@ -110,6 +110,13 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
     let health = http_get(&address, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains(r#""status":"ok""#), "{health}");
+    // The answer names its request id, and the log line for that request carries the same id.
+    let request_id = health
+        .lines()
+        .find_map(|l| l.strip_prefix("x-ms-request-id: "))
+        .expect("an x-ms-request-id header")
+        .trim()
+        .to_owned();
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -127,6 +134,13 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
         rest.iter().any(|l| l.contains(r#""message":"stopped""#)),
         "{rest:?}"
     );
+    let logged = rest
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|event| event["span"]["request_id"] == request_id.as_str())
+        .unwrap_or_else(|| panic!("no log line names request {request_id}: {rest:?}"));
+    assert_eq!(logged["span"]["path"], "/healthz", "{logged}");
+    assert_eq!(logged["status"], 200, "{logged}");
 }
 
 /// `numbat migrate --check` says where the schema stands and changes nothing; a database

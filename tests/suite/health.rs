@@ -50,3 +50,123 @@ async fn readyz_is_503_when_the_database_does_not_answer() {
         test.remove().await;
     }
 }
+
+/// The value of the sample named exactly `series` in a `/metrics` answer.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn every_answer_names_a_fresh_request_id_and_metrics_count_requests_by_route_not_by_path() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let token = common::api_token(&test.db, "bss", &[numbat::provisioning::Role::Admin]).await;
+    let api = |method: &str, path: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(format!(
+                "/provisioning{path}?api-version=2024-02-29-preview"
+            ))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            // A client cannot choose the id its request is logged under.
+            .header("x-ms-request-id", "forged-by-the-client")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let mut ids = std::collections::HashSet::new();
+    for (method, path, body, status) in [
+        ("GET", "/accounts/nobody", "", 404),
+        (
+            "PUT",
+            "/accounts/contoso",
+            r#"{"name":"contoso","serviceDetails":{"teamsDirectRouting":{"enabled":true}}}"#,
+            201,
+        ),
+        ("GET", "/accounts/contoso", "", 200),
+        ("GET", "/accounts/contoso", "", 200),
+    ] {
+        let (response, text) = common::send(&app, api(method, path, body)).await;
+        assert_eq!(
+            response.status().as_u16(),
+            status,
+            "{method} {path}: {text}"
+        );
+        let id = response.headers()["x-ms-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        assert_ne!(id, "forged-by-the-client");
+        assert!(ids.insert(id), "each request has its own id");
+    }
+    // Paths a stranger makes up are counted under one series, not one each.
+    for n in 0..20 {
+        let (response, _) = get(&app, &format!("/no/such/page/{n}")).await;
+        // Signed out: sent to sign in, as for any page.
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert!(response.headers().contains_key("x-ms-request-id"));
+    }
+    let (response, _) = get(&app, "/healthz").await;
+    assert!(response.headers().contains_key("x-ms-request-id"));
+
+    let (response, text) = get(&app, "/metrics").await;
+    assert_eq!(response.status(), StatusCode::OK, "{text}");
+    let account = "door=\"api\",method=\"GET\",route=\"/provisioning/accounts/{account}\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("numbat_http_requests_total{{{account},status=\"200\"}}")
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("numbat_http_requests_total{{{account},status=\"404\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "numbat_http_requests_total{door=\"api\",method=\"PUT\",route=\"/provisioning/accounts/{account}\",status=\"201\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("numbat_http_request_duration_seconds_count{{{account}}}")
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "numbat_http_requests_total{door=\"other\",method=\"GET\",route=\"/healthz\",status=\"200\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(!text.contains("/no/such"), "{text}");
+    let strangers: f64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(
+                "numbat_http_requests_total{door=\"portal\",method=\"GET\",route=\"unmatched\"",
+            )
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(strangers, 20.0, "{text}");
+    assert!(text.contains("# TYPE numbat_bulk_jobs gauge"), "{text}");
+    test.remove().await;
+}

@@ -1,5 +1,8 @@
 //! Logging through `tracing`: text for people, JSON for log pipelines; `RUST_LOG` filters. And
-//! errors written out with their causes, for logs and for the reasons users are shown.
+//! errors written out with their causes, for logs and for the reasons users are shown; and the
+//! HTTP server's request figures and request ids (`http`).
+
+pub mod http;
 
 use tracing_subscriber::EnvFilter;
 
