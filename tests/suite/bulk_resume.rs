@@ -15,13 +15,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Rows in the file: enough that applying it takes a few seconds.
-const ROWS: i64 = 60_000;
+pub(crate) const ROWS: i64 = 60_000;
 
 fn admin() -> Actor {
     Actor::new("setup", &[Role::Admin], Door::Api)
 }
 
-async fn contoso(db: &Database) {
+pub(crate) async fn contoso(db: &Database) {
     let account = Account {
         services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
         ..Account::named(AccountName::parse("contoso").unwrap())
@@ -33,7 +33,7 @@ async fn contoso(db: &Database) {
 }
 
 /// One number per line, under a `Numbers` heading.
-fn plain_file(rows: i64) -> String {
+pub(crate) fn plain_file(rows: i64) -> String {
     let mut file = String::from("Numbers\n");
     for i in 0..rows {
         file.push_str(&format!("+44207{i:07}\n"));
@@ -42,18 +42,24 @@ fn plain_file(rows: i64) -> String {
 }
 
 /// A `numbat serve` process on `database_url`, on a port the OS picked.
-struct Node {
-    child: Child,
-    address: String,
+pub(crate) struct Node {
+    pub child: Child,
+    pub address: String,
     /// Requests the process answered with a 500, read from its log: a test fails on any.
     server_errors: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Node {
-    fn start(database_url: &str, lease_secs: u32) -> Node {
+    pub(crate) fn start(database_url: &str, lease_secs: u32) -> Node {
+        Node::start_with(database_url, lease_secs, &[])
+    }
+
+    /// The same, with more flags for `numbat serve`.
+    pub(crate) fn start_with(database_url: &str, lease_secs: u32, flags: &[&str]) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_numbat"))
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--job-lease-secs", &lease_secs.to_string()])
+            .args(flags)
             .env("DATABASE_URL", database_url)
             .env("NUMBAT_SITE_ROOT", "/nonexistent-site-root")
             .env_remove("NUMBAT_SYNC_ENABLED")
@@ -89,12 +95,12 @@ impl Node {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
     /// SIGKILL: the process dies at once, in the middle of whatever it was doing.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().unwrap();
     }
@@ -112,14 +118,14 @@ impl Drop for Node {
 }
 
 /// A browser without JavaScript, over real HTTP: keeps the session cookie, follows no redirect.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     cookie: Option<String>,
 }
 
 impl Browser {
     /// Signed in on `node` as a new writer (sessions live in the database, so on every node).
-    async fn signed_in(node: &Node, db: &Database, name: &str) -> Browser {
+    pub(crate) async fn signed_in(node: &Node, db: &Database, name: &str) -> Browser {
         let one_time = common::add_user(db, name, &[PortalRole::WriteUser]).await;
         let mut browser = Browser {
             http: reqwest::Client::builder()
@@ -166,7 +172,7 @@ impl Browser {
     }
 
     /// Posts as a form on the portal's own page would; the status and where it redirects.
-    async fn post(
+    pub(crate) async fn post(
         &mut self,
         node: &Node,
         path: &str,
@@ -194,7 +200,7 @@ impl Browser {
         (response.status().as_u16(), location)
     }
 
-    async fn page(&mut self, node: &Node, path: &str) -> String {
+    pub(crate) async fn page(&mut self, node: &Node, path: &str) -> String {
         let mut request = self.http.get(node.url(path));
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", cookie);
@@ -205,7 +211,12 @@ impl Browser {
     }
 
     /// Uploads `file` for a check with the upload form's fields; the check's page.
-    async fn upload(&mut self, node: &Node, file: &str, fields: &[(&str, &str)]) -> String {
+    pub(crate) async fn upload(
+        &mut self,
+        node: &Node,
+        file: &str,
+        fields: &[(&str, &str)],
+    ) -> String {
         let boundary = "----numbat-resume-boundary";
         let mut body = String::new();
         for (name, value) in fields {
@@ -230,16 +241,16 @@ impl Browser {
     }
 }
 
-fn job_id(page: &str) -> i64 {
+pub(crate) fn job_id(page: &str) -> i64 {
     page.rsplit('/').next().unwrap().parse().unwrap()
 }
 
-async fn job(db: &Database, id: i64) -> Job {
+pub(crate) async fn job(db: &Database, id: i64) -> Job {
     numbat::store::jobs::get(db, id).await.unwrap().unwrap()
 }
 
 /// Waits (at most `limit`) until job `id` is in `state`.
-async fn until_state(db: &Database, id: i64, state: &str, limit: Duration) -> Job {
+pub(crate) async fn until_state(db: &Database, id: i64, state: &str, limit: Duration) -> Job {
     let started = Instant::now();
     loop {
         let job = job(db, id).await;
@@ -281,7 +292,7 @@ async fn kill_mid_job(db: &Database, id: i64, node: &mut Node) -> Job {
     job
 }
 
-async fn scalar(db: &Database, sql: &str) -> i64 {
+pub(crate) async fn scalar(db: &Database, sql: &str) -> i64 {
     match db {
         Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
         Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),

@@ -141,7 +141,7 @@ fn dr_account(label: &str, screening: bool) -> Value {
             "subdomainTokens": { "region1Token": format!("{label}-ms-r1"), "region2Token": format!("{label}-ms-r2") } } } } })
 }
 
-fn teams_config() -> Value {
+pub(crate) fn teams_config() -> Value {
     json!({ "usage": "CallingUserAssignment", "allowTenantAddressUpdate": true, "choosableCapabilities": ["InboundCalling", "OutboundCalling"] })
 }
 
@@ -691,7 +691,7 @@ async fn dig_gets_each_customers_txt_tokens_and_accounts_learn_their_subdomain_s
 
 /// A call from the service side whose calling number is `number`, straight onto the edge's
 /// UDP socket; returns the custom header value the operator's side received on the INVITE.
-fn probe(
+pub(crate) fn probe(
     edge_service: SocketAddr,
     operator_hop: &UdpSocket,
     number: &str,

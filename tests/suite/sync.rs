@@ -20,18 +20,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The demonstration consents the emulator starts with (GB and IE numbers).
-const FABRIKAM: &str = "3f2b8c1a-5d4e-4f6a-9b7c-0e1d2c3b4a59";
+pub(crate) const FABRIKAM: &str = "3f2b8c1a-5d4e-4f6a-9b7c-0e1d2c3b4a59";
 const CONTOSO: &str = "7a9c0e2d-1b3f-4c5d-8e6f-a0b1c2d3e4f5";
 const NORTHWIND: &str = "c4d5e6f7-0a1b-4c2d-9e3f-5a6b7c8d9e0f";
 
 /// `numbat oc-emulator` on a free port, stopped when dropped.
-struct Emulator {
-    url: String,
+pub(crate) struct Emulator {
+    pub(crate) url: String,
     child: Child,
 }
 
 impl Emulator {
-    async fn start(flags: &[&str]) -> Self {
+    pub(crate) async fn start(flags: &[&str]) -> Self {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -60,7 +60,7 @@ impl Emulator {
         Arc::new(OcClient::new(config).unwrap())
     }
 
-    async fn admin(&self, path: &str) -> Value {
+    pub(crate) async fn admin(&self, path: &str) -> Value {
         reqwest::get(format!("{}{path}", self.url))
             .await
             .unwrap()
@@ -70,7 +70,7 @@ impl Emulator {
     }
 
     /// The numbers the emulator holds: number → (tenant, uploads).
-    async fn held(&self) -> std::collections::BTreeMap<String, (String, u64)> {
+    pub(crate) async fn held(&self) -> std::collections::BTreeMap<String, (String, u64)> {
         let held = self.admin("/emulator/numbers").await;
         held["value"]
             .as_array()
@@ -117,7 +117,7 @@ fn admin() -> Actor {
     Actor::new("tester", &[Role::Admin], Door::Cli)
 }
 
-fn synced_account(name: &str, tenant: &str) -> Account {
+pub(crate) fn synced_account(name: &str, tenant: &str) -> Account {
     Account {
         teams_tenant_id: Some(TenantId::parse(tenant).unwrap()),
         services: AccountServices::default().with(Service::TeamsOperatorConnect, true, true),
@@ -231,7 +231,7 @@ async fn drain(worker: &Worker, db: &Database) {
 }
 
 /// Waits until no number is pending, or panics after `limit`.
-async fn until_settled(db: &Database, limit: Duration) {
+pub(crate) async fn until_settled(db: &Database, limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
         let pending = count(
