@@ -37,6 +37,9 @@ apt_ensure sip-tester dnsutils || die "the edge tests need sipp (sip-tester) and
 # Debian's SIPp has no TLS; openssl makes the test's throwaway certificates.
 apt_ensure kamailio kamailio-tls-modules openssl || die "the edge TLS test needs kamailio, kamailio-tls-modules and openssl"
 
+# The PostgreSQL backup test runs pg_dump and pg_restore, as docs/operations.md tells operators to.
+command -v pg_restore >/dev/null 2>&1 || apt_ensure postgresql-client || die "the backup tests need pg_dump and pg_restore (postgresql-client)"
+
 # The browser tests: Debian's Chromium (Playwright cannot download its own here) and npm packages.
 apt_ensure chromium fonts-dejavu-core || die "the browser tests need Chromium"
 command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm || die "the browser tests need Node.js and npm"

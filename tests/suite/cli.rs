@@ -255,11 +255,36 @@ fn migrate_check_says_behind_current_or_unknown_and_an_unknown_schema_stops_the_
     assert_eq!(code, Some(4), "nothing was changed: {text}");
 }
 
-/// `numbat backup` taken while numbers are written: the copy is one consistent moment (whole
-/// batches, each with its audit events), it holds every account, user and token, and a core
-/// opened on it answers as the original did. It never overwrites a file.
+/// How a database is backed up while it is written to, and the copy restored: SQLite with
+/// `numbat backup` (the copy is the restored database), PostgreSQL with `pg_dump` and
+/// `pg_restore` into an empty database, as `docs/operations.md` says.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BackupPath {
+    NumbatBackup,
+    PgDump,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_during_writes_restores_a_consistent_database() {
+    let test = crate::common::TestDb::sqlite().await.migrated().await;
+    backup_during_writes_and_restore(test, BackupPath::NumbatBackup).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_dump_taken_during_writes_restores_into_an_empty_database() {
+    let Some(test) = crate::common::TestDb::postgres().await else {
+        return;
+    };
+    backup_during_writes_and_restore(test.migrated().await, BackupPath::PgDump).await;
+}
+
+/// A backup taken while numbers are written: the copy is one consistent moment (whole batches,
+/// each with its audit events), it holds every account, user and token, and a server opened on
+/// it answers as the original did. `numbat backup` never overwrites a file.
+async fn backup_during_writes_and_restore(test: crate::common::TestDb, path: BackupPath) {
+    use crate::bulk_resume::scalar;
+    use axum::body::Body;
+    use axum::http::Request;
     use numbat::domain::{
         Account, AccountName, AccountServices, Number, NumberServices, Service, TelephoneNumber,
     };
@@ -268,14 +293,20 @@ async fn a_backup_taken_during_writes_restores_a_consistent_database() {
     const BATCH: i64 = 50;
     const BATCHES: i64 = 400;
     let root = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/numbat.db", root.path().display());
-    let db = Database::connect(&url).await.unwrap();
-    db.migrate().await.unwrap();
+    let (db, url) = (test.db.clone(), test.url.clone());
     let core = Provisioning::new(db.clone());
     let admin = crate::common::cli_admin();
     let password =
         crate::common::add_user(&db, "ana", &[numbat::auth::users::PortalRole::AdminUser]).await;
-    let token = crate::common::api_token(&db, "bss", &[numbat::provisioning::Role::Write]).await;
+    let token = crate::common::api_token(
+        &db,
+        "bss",
+        &[
+            numbat::provisioning::Role::Read,
+            numbat::provisioning::Role::Write,
+        ],
+    )
+    .await;
     let account = AccountName::parse("contoso").unwrap();
     core.put_account(
         &admin,
@@ -315,58 +346,76 @@ async fn a_backup_taken_during_writes_restores_a_consistent_database() {
             }
         }
     });
-    let count = |db: Database, sql: &'static str| async move {
-        let Database::Sqlite(pool) = &db else {
-            unreachable!()
-        };
-        sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    };
-    while count(db.clone(), "SELECT COUNT(*) FROM numbers").await < BATCH * 5 {
+    while scalar(&db, "SELECT COUNT(*) FROM numbers").await < BATCH * 5 {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let copy = root.path().join("copy.db");
-    // The binary, as an operator runs it, beside the writer.
-    let backup = |to: &std::path::Path| {
-        let (to, url) = (to.to_owned(), url.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                numbat()
-                    .args(["backup", "--to"])
-                    .arg(&to)
-                    .env("DATABASE_URL", &url)
-                    .output()
-                    .unwrap()
-            })
+    let copy = root.path().join(match path {
+        BackupPath::NumbatBackup => "copy.db",
+        BackupPath::PgDump => "numbat.dump",
+    });
+    // The tools, as an operator runs them, beside the writer.
+    let run = |mut command: Command| async move {
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
-            .unwrap()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    };
+    let backup = |to: &std::path::Path| {
+        let mut command = numbat();
+        command
+            .args(["backup", "--to"])
+            .arg(to)
+            .env("DATABASE_URL", &url);
+        command
+    };
+    match path {
+        BackupPath::NumbatBackup => run(backup(&copy)).await,
+        BackupPath::PgDump => {
+            let mut pg_dump = Command::new("pg_dump");
+            pg_dump
+                .args(["--format=custom", "--file"])
+                .arg(&copy)
+                .arg(&url);
+            run(pg_dump).await
         }
     };
-    let output = backup(&copy).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.await.unwrap();
-    let written = count(db.clone(), "SELECT COUNT(*) FROM numbers").await;
-    let mode =
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&copy).unwrap().permissions());
-    assert_eq!(mode & 0o077, 0, "the copy is its owner's only: {mode:o}");
-    let leftovers: Vec<_> = std::fs::read_dir(root.path())
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.contains("partial"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let written = scalar(&db, "SELECT COUNT(*) FROM numbers").await;
 
-    let restored = Database::connect(&format!("sqlite://{}", copy.display()))
-        .await
-        .unwrap();
-    let numbers = count(restored.clone(), "SELECT COUNT(*) FROM numbers").await;
+    let (restored, empty) = match path {
+        BackupPath::NumbatBackup => {
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&copy).unwrap().permissions(),
+            );
+            assert_eq!(mode & 0o077, 0, "the copy is its owner's only: {mode:o}");
+            let leftovers: Vec<_> = std::fs::read_dir(root.path())
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.contains("partial"))
+                .collect();
+            assert!(leftovers.is_empty(), "{leftovers:?}");
+            let restored = Database::connect(&format!("sqlite://{}", copy.display()))
+                .await
+                .unwrap();
+            (restored, None)
+        }
+        BackupPath::PgDump => {
+            let empty = crate::common::TestDb::postgres().await.unwrap();
+            let mut pg_restore = Command::new("pg_restore");
+            pg_restore
+                .args(["--no-owner", "--dbname", &empty.url])
+                .arg(&copy);
+            run(pg_restore).await;
+            (empty.db.clone(), Some(empty))
+        }
+    };
+    let numbers = scalar(&restored, "SELECT COUNT(*) FROM numbers").await;
     assert!(
         numbers >= BATCH * 5 && numbers <= written,
         "taken while writing: {numbers} of {written}"
@@ -374,7 +423,7 @@ async fn a_backup_taken_during_writes_restores_a_consistent_database() {
     assert_eq!(numbers % BATCH, 0, "whole batches only: {numbers}");
     let number_events = "SELECT COUNT(*) FROM audit_events WHERE resource_type = 'number'";
     assert_eq!(
-        count(restored.clone(), number_events).await,
+        scalar(&restored, number_events).await,
         numbers,
         "each number with its audit event"
     );
@@ -385,27 +434,40 @@ async fn a_backup_taken_during_writes_restores_a_consistent_database() {
         "SELECT COUNT(*) FROM audit_events WHERE resource_type <> 'number'",
     ] {
         assert_eq!(
-            count(restored.clone(), sql).await,
-            count(db.clone(), sql).await,
+            scalar(&restored, sql).await,
+            scalar(&db, sql).await,
             "{sql}"
         );
     }
-    // Opened as a server opens it, the copy answers as the original.
+    // Opened as a server opens it, the copy answers as the original: its schema is current,
+    // and the API gives the same answers with the same token.
     assert_eq!(
         restored.migrate().await.unwrap(),
         crate::common::latest_migration()
     );
-    let restored_core = Provisioning::new(restored.clone());
+    let (original_app, restored_app) = (
+        crate::common::app_without_bundle(&db),
+        crate::common::app_without_bundle(&restored),
+    );
     for n in [0, numbers / 2, numbers - 1] {
-        let number = TelephoneNumber::parse(&format!("+4420{n:08}")).unwrap();
+        let get = || {
+            Request::get(format!(
+                "/provisioning/accounts/contoso/numbers/+4420{n:08}?api-version=2024-02-29-preview"
+            ))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+        };
+        let (status, original) = crate::common::send(&original_app, get()).await;
+        let (restored_status, answer) = crate::common::send(&restored_app, get()).await;
         assert_eq!(
-            restored_core
-                .get_number(&admin, None, &number)
-                .await
-                .unwrap(),
-            core.get_number(&admin, None, &number).await.unwrap()
+            (status.status().as_u16(), restored_status.status().as_u16()),
+            (200, 200),
+            "{answer}"
         );
+        assert_eq!(answer, original, "number {n} reads the same from the copy");
     }
+    let restored_core = Provisioning::new(restored.clone());
     assert!(
         restored_core
             .verify_password("ana", &password)
@@ -423,18 +485,23 @@ async fn a_backup_taken_during_writes_restores_a_consistent_database() {
         "the token works on the restored copy"
     );
 
-    // A second backup to the same file is refused, and the file is kept.
-    let before = std::fs::metadata(&copy).unwrap().len();
-    let output = backup(&copy).await;
-    assert!(!output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("never overwrites"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(std::fs::metadata(&copy).unwrap().len(), before);
+    if path == BackupPath::NumbatBackup {
+        // A second backup to the same file is refused, and the file is kept.
+        let before = std::fs::metadata(&copy).unwrap().len();
+        let output = backup(&copy).output().unwrap();
+        assert!(!output.status.success());
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("never overwrites"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(std::fs::metadata(&copy).unwrap().len(), before);
+    }
     restored.close().await;
-    db.close().await;
+    if let Some(empty) = empty {
+        empty.remove().await;
+    }
+    test.remove().await;
 }
 
 /// A minimal HTTP/1.1 GET, enough to talk to our own server.
