@@ -38,6 +38,10 @@ else
   say "$pg_summary"
 fi
 
+say "the previous release's binary, for the rolling-upgrade test"
+NUMBAT_PREVIOUS_BINARY="$("$ROOT/scripts/previous-release.sh")"
+export NUMBAT_PREVIOUS_BINARY
+
 say "cargo test"
 cargo test --locked
 

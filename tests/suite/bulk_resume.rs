@@ -56,7 +56,22 @@ impl Node {
 
     /// The same, with more flags for `numbat serve`.
     pub(crate) fn start_with(database_url: &str, lease_secs: u32, flags: &[&str]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_numbat"))
+        Node::start_binary(
+            std::path::Path::new(env!("CARGO_BIN_EXE_numbat")),
+            database_url,
+            lease_secs,
+            flags,
+        )
+    }
+
+    /// `numbat serve` from another build of Numbat (an older release, for upgrades).
+    pub(crate) fn start_binary(
+        binary: &std::path::Path,
+        database_url: &str,
+        lease_secs: u32,
+        flags: &[&str],
+    ) -> Node {
+        let mut child = Command::new(binary)
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .args(["--job-lease-secs", &lease_secs.to_string()])
             .args(flags)
@@ -103,6 +118,16 @@ impl Node {
     pub(crate) fn kill(&mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, as a service manager stops it: it finishes the requests in flight, then exits.
+    pub(crate) fn stop(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        self.child.wait().unwrap()
     }
 }
 

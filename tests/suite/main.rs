@@ -25,3 +25,4 @@ mod provisioning;
 mod sso;
 mod store;
 mod sync;
+mod upgrade;

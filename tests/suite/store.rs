@@ -204,3 +204,85 @@ async fn a_schema_migrated_by_a_newer_release_is_refused_on_both_databases() {
         test.remove().await;
     }
 }
+
+/// What a node of the release before may not meet while it still serves: a table or column it
+/// reads gone or renamed, a column's type changed, or a new column it does not write that
+/// refuses a row without it.
+fn breaks_an_older_node(statement: &str) -> Option<&'static str> {
+    let text = statement.to_ascii_uppercase();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let has = |phrase: &[&str]| words.windows(phrase.len()).any(|w| w == phrase);
+    if has(&["DROP", "TABLE"]) || has(&["DROP", "COLUMN"]) {
+        return Some("drops what an older node reads");
+    }
+    if has(&["RENAME"]) {
+        return Some("renames what an older node reads");
+    }
+    if has(&["ALTER", "COLUMN"]) {
+        return Some("changes a column an older node writes");
+    }
+    if has(&["ADD", "COLUMN"]) && has(&["NOT", "NULL"]) && !has(&["DEFAULT"]) {
+        return Some("adds a required column an older node does not write");
+    }
+    None
+}
+
+/// Upgrades go one node at a time, so a migration only expands the schema: an older node keeps
+/// working while a newer one applies it. A change that would break the older node (a contract)
+/// waits for the release after, and says so on a line `-- contract: <why it is safe now>`.
+#[test]
+fn every_migration_expands_the_schema_unless_it_says_it_contracts_it() {
+    let mut checked = 0;
+    for kind in ["sqlite", "postgres"] {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(kind);
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text
+                .lines()
+                .any(|l| l.trim_start().starts_with("-- contract:"))
+            {
+                continue;
+            }
+            let code: String = text
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for statement in code.split(';') {
+                if let Some(why) = breaks_an_older_node(statement) {
+                    panic!(
+                        "{}: {why}, and says no `-- contract:`: {}",
+                        path.display(),
+                        statement.trim()
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "the migrations were read ({checked} statements)"
+    );
+    // The rule itself, on statements it must refuse and ones it must let through.
+    for refused in [
+        "ALTER TABLE numbers DROP COLUMN zoom_enabled",
+        "drop table api_tokens",
+        "ALTER TABLE accounts RENAME COLUMN name TO account_name",
+        "ALTER TABLE numbers ALTER COLUMN custom_sip_header TYPE BYTEA",
+        "ALTER TABLE numbers ADD COLUMN tags TEXT NOT NULL",
+    ] {
+        assert!(breaks_an_older_node(refused).is_some(), "{refused}");
+    }
+    for allowed in [
+        "ALTER TABLE numbers ADD COLUMN tags TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE numbers ADD COLUMN note TEXT",
+        "CREATE INDEX numbers_by_tag ON numbers (tags)",
+        "UPDATE outbox_jobs SET state = 'superseded' WHERE state = 'pending'",
+    ] {
+        assert_eq!(breaks_an_older_node(allowed), None, "{allowed}");
+    }
+}
