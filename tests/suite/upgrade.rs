@@ -74,7 +74,7 @@ impl Client {
                 let url = format!(
                     "http://{node}/provisioning/accounts/contoso/numbers/{number}?api-version=2024-02-29-preview"
                 );
-                let request = if i % 2 == 0 {
+                let request = if i.is_multiple_of(2) {
                     http.put(&url).json(
                         &json!({ "telephoneNumber": number, "accountName": "contoso",
                         "serviceDetails": { "teamsDirectRouting": { "enabled": true } },
@@ -85,7 +85,7 @@ impl Client {
                 };
                 match request.bearer_auth(&token).send().await {
                     Ok(answer) if answer.status().is_success() => {
-                        if i % 2 == 0 {
+                        if i.is_multiple_of(2) {
                             written.lock().unwrap().push(number);
                         }
                         *answered_by.lock().unwrap().entry(node).or_default() += 1;
