@@ -40,6 +40,11 @@ apt_ensure kamailio kamailio-tls-modules openssl || die "the edge TLS test needs
 # The PostgreSQL backup test runs pg_dump and pg_restore, as docs/operations.md tells operators to.
 command -v pg_restore >/dev/null 2>&1 || apt_ensure postgresql-client || die "the backup tests need pg_dump and pg_restore (postgresql-client)"
 
+# The packaging test: debootstrap makes clean Debian roots (the .deb is installed into one, the
+# image is made from another), podman (with runc where crun cannot run here) runs the image,
+# curl signs in, systemd-analyze checks the units.
+apt_ensure debootstrap podman runc curl systemd || die "the packaging test needs debootstrap, podman, runc, curl and systemd"
+
 # The browser tests: Debian's Chromium (Playwright cannot download its own here) and npm packages.
 apt_ensure chromium fonts-dejavu-core || die "the browser tests need Chromium"
 command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm || die "the browser tests need Node.js and npm"

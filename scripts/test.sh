@@ -56,4 +56,7 @@ say "browser tests"
 "$ROOT/scripts/build-bundle.sh"
 (cd end2end && npx playwright test)
 
+say "packages: the .deb in a clean Debian root, the OCI image with podman"
+"$ROOT/scripts/package-test.sh"
+
 say "all tests passed; $pg_summary"
