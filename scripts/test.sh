@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): sets up what is missing, then runs, in order, the
-# formatting check, clippy, the Rust tests (SQLite and PostgreSQL), the API contract test
-# (schemathesis) and the browser tests.
+# formatting check, clippy, a build of the previous release (for the rolling-upgrade test), the
+# Rust tests (SQLite and PostgreSQL), the API contract test (schemathesis), the browser tests
+# and the packaging test (the .deb and the OCI image).
 source "$(dirname "$0")/common.sh"
 
 "$ROOT/scripts/setup.sh"

@@ -81,8 +81,11 @@ async fn main() -> anyhow::Result<()> {
                 dns = ?edge.dns,
                 "edge ready"
             );
-            tokio::signal::ctrl_c().await?;
+            numbat::process::shutdown_signal().await;
+            edge.drain(std::time::Duration::from_secs(args.drain_secs))
+                .await;
             db.close().await;
+            tracing::info!("stopped");
             Ok(())
         }
         Command::Export(args) => {

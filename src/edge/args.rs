@@ -128,6 +128,10 @@ pub struct EdgeArgs {
     /// subdomainStatus from what it serves.
     #[arg(long, env = "NUMBAT_EDGE_DNS_LISTEN")]
     pub dns_listen: Option<SocketAddr>,
+    /// Seconds to keep relaying responses and in-dialog requests after SIGTERM, while new
+    /// calls are answered 503 (32 s is a SIP transaction's longest timer, 64 × T1).
+    #[arg(long, env = "NUMBAT_EDGE_DRAIN_SECS", default_value_t = 32)]
+    pub drain_secs: u64,
     /// How often to look for changes other processes made (PostgreSQL also notifies at once).
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,

@@ -27,9 +27,11 @@ pub enum Rejection {
     TooManyHops,
     /// An in-dialog request whose Route the edge did not sign.
     ForgedRoute,
+    /// A new call while the edge drains before it stops.
+    Draining,
 }
 
-const REJECTIONS: [(Rejection, &str); 7] = [
+const REJECTIONS: [(Rejection, &str); 8] = [
     (Rejection::Provisioning, "provisioning"),
     (Rejection::NoNumber, "no_number"),
     (Rejection::NoNextHop, "no_next_hop"),
@@ -37,6 +39,7 @@ const REJECTIONS: [(Rejection, &str); 7] = [
     (Rejection::Flood, "invite_flood"),
     (Rejection::TooManyHops, "too_many_hops"),
     (Rejection::ForgedRoute, "forged_route"),
+    (Rejection::Draining, "draining"),
 ];
 
 /// Why a TCP connection was closed or refused by the edge.

@@ -41,6 +41,20 @@ pub struct RunningEdge {
     pub metrics: Option<SocketAddr>,
 }
 
+impl RunningEdge {
+    /// Stops taking new calls (they and OPTIONS are answered 503, so peers turn to another
+    /// edge) while responses and in-dialog requests still go through; then waits `grace` for
+    /// the transactions in flight, which a stateless proxy cannot count, to finish.
+    pub async fn drain(&self, grace: Duration) {
+        self.sockets.proxy.start_draining();
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "draining: new calls are answered 503 while calls in flight finish"
+        );
+        tokio::time::sleep(grace).await;
+    }
+}
+
 /// How the edge is run.
 #[derive(Clone, Debug)]
 pub struct EdgeOptions {

@@ -183,6 +183,9 @@ pub struct Proxy {
     pub metrics: Arc<EdgeMetrics>,
     pub health: Arc<Health>,
     invites: InviteLimit,
+    /// Set on SIGTERM: new calls and OPTIONS are answered 503 (so peers turn to another edge)
+    /// while responses and requests inside dialogs still go through.
+    draining: std::sync::atomic::AtomicBool,
     /// The edge's own `host:port` per side and transport, as its Via and Record-Route write
     /// it (written once, not per message).
     own: [[Box<str>; 3]; 2],
@@ -332,11 +335,18 @@ impl Proxy {
         Self {
             own,
             invites: InviteLimit::new(config.invite_rate),
+            draining: std::sync::atomic::AtomicBool::new(false),
             config,
             index,
             metrics: Arc::default(),
             health,
         }
+    }
+
+    /// From now on, refuse what would start something new (see `draining`).
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The address peers on `side` reach the edge at over `transport`.
@@ -450,7 +460,21 @@ impl Proxy {
         // call: to a configured next hop.
         let in_dialog = to_tag.is_some() && own_route.is_some();
         let target = if !in_dialog {
-            // A new call (or a request outside any dialog).
+            // A new call (or a request outside any dialog). ACK and CANCEL belong to a
+            // transaction already under way, so they go on while the edge drains.
+            if method != b"ACK"
+                && method != b"CANCEL"
+                && self.draining.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                self.metrics.rejected(Rejection::Draining);
+                return Some(self.reply(
+                    msg,
+                    origin,
+                    503,
+                    "this edge is shutting down",
+                    &[b"Retry-After: 30\r\n"],
+                ));
+            }
             let Some(number) = sip::uri_user(uri) else {
                 if method == b"OPTIONS" {
                     return Some(self.reply(msg, origin, 200, "", &[]));

@@ -118,17 +118,18 @@ impl Drop for Held {
     }
 }
 
-/// A new lease holder's name: host, process and a random part, so each run's is its own and a
-/// lease names the process holding it.
+/// A new lease holder's name: this process's prefix and a random part, so each run's is its
+/// own and a lease names the process holding it.
 fn lease_owner() -> String {
+    format!("{}{:08x}", process_lease_prefix(), rand::random::<u32>())
+}
+
+/// `host:process:`, the start of every lease this process holds.
+fn process_lease_prefix() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "numbat".to_owned());
-    format!(
-        "{host}:{}:{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
+    format!("{host}:{}:", std::process::id())
 }
 
 fn lease_end(length: Duration) -> String {
@@ -342,6 +343,13 @@ impl Provisioning {
     /// then be resumed); how many. Every serving process does this now and then.
     pub async fn mark_interrupted_jobs(&self) -> Result<u64, ProvisioningError> {
         Ok(jobs::mark_interrupted(&self.db, &now()).await?)
+    }
+
+    /// Hands back every job this process is running, as it stops (SIGTERM): each becomes
+    /// `interrupted` at once, for any node to resume, instead of when its lease would run out.
+    /// The chunk under way either committed already or is refused. How many.
+    pub async fn let_go_of_own_jobs(&self) -> Result<u64, ProvisioningError> {
+        Ok(jobs::let_go(&self.db, &process_lease_prefix(), &now()).await?)
     }
 
     /// Takes a finished check's uploaded file for an apply; false when it was already taken

@@ -278,6 +278,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(files::look_after_jobs(state.core.clone()));
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
     state.upstream = crate::sync::start(&db, &args.sync)?;
+    let core = state.core.clone();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
@@ -288,6 +289,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(crate::process::shutdown_signal())
     .await?;
+    match core.let_go_of_own_jobs().await {
+        Ok(0) => {}
+        Ok(jobs) => tracing::info!(jobs, "bulk jobs handed back: any node can resume them now"),
+        Err(error) => {
+            tracing::warn!(%error, "could not hand back running bulk jobs: they become resumable when their leases run out")
+        }
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

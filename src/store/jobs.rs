@@ -212,6 +212,22 @@ pub async fn mark_interrupted(db: &Database, now: &str) -> Result<u64, StoreErro
     Ok(on_pool!(db, pool => sqlx::query(SQL).bind(now).execute(pool).await?.rows_affected()))
 }
 
+/// Hands back the running jobs whose lease owner starts with `owner_prefix` (one process's):
+/// they become `interrupted` with no owner, so any process may resume them at once, and the
+/// old worker's fenced writes fail from then on. How many.
+pub async fn let_go(db: &Database, owner_prefix: &str, now: &str) -> Result<u64, StoreError> {
+    const SQL: &str = "UPDATE bulk_jobs SET state = 'interrupted', lease_owner = NULL, \
+        lease_until = NULL, updated_at = $2 \
+        WHERE state = 'running' \
+        AND substr(lease_owner, 1, length(CAST($1 AS TEXT))) = CAST($1 AS TEXT)";
+    Ok(on_pool!(db, pool => sqlx::query(SQL)
+        .bind(owner_prefix)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+}
+
 /// Takes an interrupted job (or a running one whose lease ran out before `now`) over for
 /// `lease`'s owner, in the caller's transaction: the job as it now stands, or `None` when it
 /// is not one to resume (finished, failed, or held by a live worker). Claims are serialised

@@ -552,6 +552,73 @@ async fn on_sqlite_an_apply_killed_with_its_server_is_resumed_by_a_new_process()
     test.remove().await;
 }
 
+/// A node stopped the way a service manager stops it (SIGTERM) hands the job it was applying
+/// back as it exits: interrupted at once, not when its lease (30 s here) would run out, and a
+/// new node resumes it through the portal to one clean run.
+#[tokio::test]
+async fn a_node_stopped_with_sigterm_hands_its_job_back_at_once() {
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        contoso(&test.db).await;
+        let mut node = Node::start(&test.url, 30);
+        let mut browser = Browser::signed_in(&node, &test.db, "writer").await;
+        let check = browser
+            .upload(
+                &node,
+                &plain_file(ROWS),
+                &[("account", "contoso"), ("service", "teamsDirectRouting")],
+            )
+            .await;
+        let check = job_id(&check);
+        until_state(&test.db, check, "finished", Duration::from_secs(180)).await;
+        let (status, applied) = browser
+            .post(
+                &node,
+                &format!("/imports/{check}/apply"),
+                "application/x-www-form-urlencoded",
+                String::new(),
+            )
+            .await;
+        assert_eq!(status, 303, "{applied}");
+        let id = job_id(&applied);
+        let started = Instant::now();
+        while job(&test.db, id).await.last_line == 0 {
+            assert!(started.elapsed() < Duration::from_secs(120), "no chunk");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stopped = node.stop();
+        assert!(stopped.success(), "{}: {stopped:?}", test.db.kind());
+        let handed_back = job(&test.db, id).await;
+        assert_eq!(
+            handed_back.state,
+            "interrupted",
+            "{}: at once, not after the lease: {handed_back:?}",
+            test.db.kind()
+        );
+        assert!(handed_back.created < ROWS, "{handed_back:?}");
+        assert_eq!(
+            scalar(&test.db, "SELECT COUNT(*) FROM numbers").await,
+            handed_back.created,
+            "what the job says it did is what is stored"
+        );
+
+        let next = Node::start(&test.url, 30);
+        let (status, back) = browser
+            .post(
+                &next,
+                &format!("/jobs/{id}/resume"),
+                "application/x-www-form-urlencoded",
+                String::new(),
+            )
+            .await;
+        assert_eq!((status, back.as_str()), (303, applied.as_str()));
+        until_state(&test.db, id, "finished", Duration::from_secs(300)).await;
+        assert_applied_once(&test.db, id).await;
+        drop(next);
+        test.remove().await;
+    }
+}
+
 #[tokio::test]
 async fn a_bulk_action_whose_worker_died_is_resumed_after_the_last_number_it_did() {
     use numbat::bulk::{import_file, ImportOptions};

@@ -1017,3 +1017,145 @@ impl EdgeProcess {
             .unwrap()
     }
 }
+
+/// A new call from the service side for `number`, sent from `caller`, with Call-ID `call`.
+fn invite_from_the_service_side(caller: &UdpSocket, edge: SocketAddr, number: &str, call: &str) {
+    let me = caller.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:+15550100000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{call}\r\n\
+         From: <sip:{number}@127.0.0.1>;tag=c-{call}\r\nTo: <sip:+15550100000@127.0.0.1>\r\n\
+         Call-ID: {call}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    caller.send_to(invite.as_bytes(), edge).unwrap();
+}
+
+/// The next datagram `socket` receives, as text.
+fn next_message(socket: &UdpSocket) -> String {
+    let mut buf = [0u8; 4096];
+    let (len, _) = socket
+        .recv_from(&mut buf)
+        .expect("a message within the timeout");
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
+/// SIGTERM drains the edge: a new call and OPTIONS are answered 503 (peers turn to another
+/// edge), the answer to a call already forwarded still reaches its caller, and after
+/// `--drain-secs` the process exits cleanly.
+#[tokio::test]
+async fn on_sigterm_the_edge_refuses_new_calls_relays_calls_in_flight_then_exits() {
+    let p = provision(TestDb::sqlite().await.migrated().await).await;
+    let ports = Ports::new();
+    let hop = UdpSocket::bind(local(ports.operator_hop)).unwrap();
+    hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut edge = EdgeProcess::start(
+        &p.test.url,
+        &ports,
+        &format!("udp:{}", local(ports.dr)),
+        &["--drain-secs", "3"],
+    );
+    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    invite_from_the_service_side(&caller, local(ports.service), OC_WITH_HEADER, "in-flight");
+    let forwarded = next_message(&hop);
+    assert!(forwarded.starts_with("INVITE "), "{forwarded}");
+
+    let sent = Command::new("kill")
+        .args(["-TERM", &edge.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let draining = "numbat_edge_rejections_total{reason=\"draining\"}";
+    let started = Instant::now();
+    let newcomer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    newcomer
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let refusal = loop {
+        invite_from_the_service_side(
+            &newcomer,
+            local(ports.service),
+            OC_WITH_HEADER,
+            &format!("new-{}", started.elapsed().as_micros()),
+        );
+        // Before the signal lands the call is forwarded; the hop drops it, the test retries.
+        let mut buf = [0u8; 4096];
+        if let Ok((len, _)) = newcomer.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+            if !text.starts_with("SIP/2.0 100") {
+                break text;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no refusal after SIGTERM"
+        );
+    };
+    newcomer
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    assert!(
+        refusal.starts_with("SIP/2.0 503 Service Unavailable\r\n"),
+        "{refusal}"
+    );
+    assert!(
+        refusal.contains("\r\nWarning: 399 numbat \"this edge is shutting down\"\r\n"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("\r\nRetry-After: 30\r\n"), "{refusal}");
+    assert!(edge.metric(draining) >= 1.0);
+    // A peer's health check is answered 503 too, so it stops sending calls here.
+    let me = newcomer.local_addr().unwrap();
+    let options = format!(
+        "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKping\r\n\
+         From: <sip:ping@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\nCall-ID: ping\r\n\
+         CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    newcomer
+        .send_to(options.as_bytes(), local(ports.operator))
+        .unwrap();
+    let pong = next_message(&newcomer);
+    assert!(pong.starts_with("SIP/2.0 503 "), "{pong}");
+
+    // The callee answers the call forwarded before the signal: the answer reaches the caller.
+    let mut answer = String::from("SIP/2.0 200 OK\r\n");
+    for line in forwarded.split("\r\n").skip(1) {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "from" | "call-id" | "cseq" => answer.push_str(&format!("{line}\r\n")),
+            "to" => answer.push_str(&format!("{line};tag=callee\r\n")),
+            _ => {}
+        }
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    hop.send_to(answer.as_bytes(), local(ports.operator))
+        .unwrap();
+    let answered = loop {
+        let message = next_message(&caller);
+        if !message.starts_with("SIP/2.0 100") {
+            break message;
+        }
+    };
+    assert!(answered.starts_with("SIP/2.0 200 OK\r\n"), "{answered}");
+    assert!(answered.contains("Call-ID: in-flight\r\n"), "{answered}");
+
+    // Then it exits, cleanly, once the grace is over.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = edge.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edge did not exit after draining"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "it waited out the grace: {:?}",
+        started.elapsed()
+    );
+}
