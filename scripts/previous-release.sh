@@ -2,7 +2,9 @@
 # Builds the previous release's `numbat` (the commit tests/upgrade/previous-release names) as
 # target/previous/numbat-previous, for the rolling-upgrade test, and prints its path. It shares
 # target/ (the dependencies are compiled once) under another version and binary name, so it
-# never replaces this release's target/debug/numbat. Nothing is done when it is already built.
+# never replaces this release's target/debug/numbat. Nothing is done when it is already built;
+# nothing is printed when the commit is not in this clone (outside CI: the test then says it
+# was skipped).
 . "$(dirname "$0")/common.sh"
 
 rev="$(grep -v '^#' tests/upgrade/previous-release | head -n 1 | tr -d '[:space:]')"
@@ -12,8 +14,12 @@ if [ -x "$out/numbat-previous" ] && [ "$(cat "$out/rev" 2>/dev/null)" = "$rev" ]
   echo "$out/numbat-previous"
   exit 0
 fi
-git cat-file -e "$rev^{commit}" 2>/dev/null \
-  || die "commit $rev (tests/upgrade/previous-release) is not in this clone: clone with its history"
+if ! git cat-file -e "$rev^{commit}" 2>/dev/null; then
+  why="commit $rev (tests/upgrade/previous-release) is not in this clone: clone with its history"
+  [ "${CI:-}" = true ] && die "$why, and CI=true requires the rolling-upgrade test"
+  say "the rolling-upgrade test will be SKIPPED: $why"
+  exit 0
+fi
 rm -rf "$out"
 mkdir -p "$out/src"
 git archive "$rev" | tar -x -C "$out/src"

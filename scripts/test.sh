@@ -41,7 +41,7 @@ fi
 
 say "the previous release's binary, for the rolling-upgrade test"
 NUMBAT_PREVIOUS_BINARY="$("$ROOT/scripts/previous-release.sh")"
-export NUMBAT_PREVIOUS_BINARY
+if [ -n "$NUMBAT_PREVIOUS_BINARY" ]; then export NUMBAT_PREVIOUS_BINARY; else unset NUMBAT_PREVIOUS_BINARY; fi
 
 say "cargo test"
 cargo test --locked

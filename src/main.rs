@@ -72,6 +72,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::OcEmulator(args) => numbat::sync::run_emulator(*args).await,
         Command::Edge(args) => {
+            // From the start: a stop while the edge starts is a clean one too.
+            let shutdown = numbat::process::Shutdown::listen();
             let db = open(&args.database.database_url).await?;
             let options = numbat::edge::options(&args)?;
             let edge = numbat::edge::start(db.clone(), options).await?;
@@ -81,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
                 dns = ?edge.dns,
                 "edge ready"
             );
-            numbat::process::shutdown_signal().await;
+            shutdown.wait().await;
             edge.drain(std::time::Duration::from_secs(args.drain_secs))
                 .await;
             db.close().await;

@@ -31,26 +31,59 @@ pub fn secret(var: &str, file: Option<&std::path::Path>) -> anyhow::Result<Optio
     }
     Ok(std::env::var(var).ok().filter(|s| !s.is_empty()))
 }
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment this is made: a signal that comes
+/// before anyone waits is kept for [`Shutdown::wait`] rather than killing the process outright
+/// (the default), so a service manager's stop during start-up is still a clean one.
+pub struct Shutdown {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Shutdown {
+    /// Starts listening. Needs a tokio runtime.
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received: finishing requests in flight"),
-        () = terminate => tracing::info!("SIGTERM received: finishing requests in flight"),
+        #[cfg(not(unix))]
+        Self {}
     }
+
+    /// Resolves on the first SIGINT or SIGTERM since [`Shutdown::listen`].
+    pub async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = next(&mut self.interrupt) => tracing::info!("SIGINT received: finishing requests in flight"),
+                () = next(&mut self.terminate) => tracing::info!("SIGTERM received: finishing requests in flight"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C received: finishing requests in flight");
+        }
+    }
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM from now on.
+pub async fn shutdown_signal() {
+    Shutdown::listen().wait().await;
 }
 
 #[cfg(test)]

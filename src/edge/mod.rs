@@ -44,14 +44,19 @@ pub struct RunningEdge {
 impl RunningEdge {
     /// Stops taking new calls (they and OPTIONS are answered 503, so peers turn to another
     /// edge) while responses and in-dialog requests still go through; then waits `grace` for
-    /// the transactions in flight, which a stateless proxy cannot count, to finish.
+    /// the transactions in flight, which a stateless proxy cannot count, to finish. A second
+    /// SIGTERM or SIGINT ends the wait at once.
     pub async fn drain(&self, grace: Duration) {
+        let again = crate::process::Shutdown::listen();
         self.sockets.proxy.start_draining();
         tracing::info!(
             grace_secs = grace.as_secs(),
-            "draining: new calls are answered 503 while calls in flight finish"
+            "draining: new calls are answered 503 while calls in flight finish (signal again to stop now)"
         );
-        tokio::time::sleep(grace).await;
+        tokio::select! {
+            () = tokio::time::sleep(grace) => {}
+            () = again.wait() => {}
+        }
     }
 }
 

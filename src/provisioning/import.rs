@@ -124,12 +124,41 @@ fn lease_owner() -> String {
     format!("{}{:08x}", process_lease_prefix(), rand::random::<u32>())
 }
 
-/// `host:process:`, the start of every lease this process holds.
-fn process_lease_prefix() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "numbat".to_owned());
-    format!("{host}:{}:", std::process::id())
+/// `host:process:instance:`, the start of every lease this process holds, made once. The
+/// random instance tells apart processes that share a host name and a process id (containers
+/// on the host's network are all process 1).
+fn process_lease_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "numbat".to_owned());
+        format!(
+            "{host}:{}:{:08x}:",
+            std::process::id(),
+            rand::random::<u32>()
+        )
+    })
+}
+
+/// Set as the process stops: runs write nothing more (their next chunk ends the run, and a
+/// failure is not recorded), so their jobs can be handed back untouched.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn stopping() -> bool {
+    STOPPING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The error a run gets when its process stops under it.
+fn handed_back(job_id: i64) -> ProvisioningError {
+    ProvisioningError::Conflict(
+        Violation::new(
+            "job",
+            Code::JobTakenOver,
+            format!("this process is stopping: job {job_id} is handed back for any node to resume"),
+        )
+        .into(),
+    )
 }
 
 fn lease_end(length: Duration) -> String {
@@ -349,7 +378,16 @@ impl Provisioning {
     /// `interrupted` at once, for any node to resume, instead of when its lease would run out.
     /// The chunk under way either committed already or is refused. How many.
     pub async fn let_go_of_own_jobs(&self) -> Result<u64, ProvisioningError> {
-        Ok(jobs::let_go(&self.db, &process_lease_prefix(), &now()).await?)
+        STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+        // A chunk may hold SQLite's write lock for a while: try again before giving up.
+        let mut attempt = 0;
+        loop {
+            match jobs::let_go(&self.db, process_lease_prefix(), &now()).await {
+                Ok(jobs) => return Ok(jobs),
+                Err(error) if attempt >= 3 => return Err(error.into()),
+                Err(_) => attempt += 1,
+            }
+        }
     }
 
     /// Takes a finished check's uploaded file for an apply; false when it was already taken
@@ -458,6 +496,10 @@ impl Import {
     /// Marks the run failed with `reason` (an unreadable file, a lost database), unless another
     /// process has taken the job over.
     pub async fn fail(self, reason: &str) -> Result<Tally, ProvisioningError> {
+        if stopping() {
+            // Stopped, not failed: the job is handed back as it was.
+            return Ok(self.tally);
+        }
         let until = lease_end(self.lease.length);
         let lease = self.held(&until);
         jobs::finish(
@@ -480,6 +522,9 @@ impl Import {
     }
 
     async fn flush(&mut self) -> Result<ChunkReport, ProvisioningError> {
+        if stopping() {
+            return Err(handed_back(self.job_id));
+        }
         if self.pending.is_empty() {
             return Ok(ChunkReport::default());
         }

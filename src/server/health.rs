@@ -4,6 +4,7 @@
 //! says only that the database is unavailable; its details go to the log.
 
 use super::AppState;
+use crate::telemetry::http::escape;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -42,11 +43,26 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
         let jobs = state.core.job_figures().await?;
         Ok::<_, crate::provisioning::ProvisioningError>((outbox, jobs))
     };
+    // This node's request figures are in memory: they are given even when the database does
+    // not answer, which is when they matter most.
+    let mut text = String::new();
     let (figures, jobs) = match from_database.await {
-        Ok(figures) => figures,
+        Ok(figures) => {
+            text.push_str("# HELP numbat_database_up Whether the database answered this scrape.\n# TYPE numbat_database_up gauge\nnumbat_database_up 1\n");
+            figures
+        }
         Err(error) => {
             tracing::warn!(%error, "metrics: the database did not answer");
-            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+            text.push_str("# HELP numbat_database_up Whether the database answered this scrape.\n# TYPE numbat_database_up gauge\nnumbat_database_up 0\n");
+            state.http_metrics.render(&mut text);
+            return (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                text,
+            )
+                .into_response();
         }
     };
     let oldest_age = figures
@@ -60,7 +76,6 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
                 .as_seconds_f64()
                 .max(0.0)
         });
-    let mut text = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: String| {
         text.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
@@ -96,7 +111,9 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
     );
     for (kind, job_state, count, _) in &jobs {
         text.push_str(&format!(
-            "numbat_bulk_jobs{{kind=\"{kind}\",state=\"{job_state}\"}} {count}\n"
+            "numbat_bulk_jobs{{kind=\"{}\",state=\"{}\"}} {count}\n",
+            escape(kind),
+            escape(job_state)
         ));
     }
     text.push_str(
@@ -105,7 +122,9 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
     );
     for (kind, job_state, _, rows) in &jobs {
         text.push_str(&format!(
-            "numbat_bulk_job_rows_read{{kind=\"{kind}\",state=\"{job_state}\"}} {rows}\n"
+            "numbat_bulk_job_rows_read{{kind=\"{}\",state=\"{}\"}} {rows}\n",
+            escape(kind),
+            escape(job_state)
         ));
     }
     state.http_metrics.render(&mut text);

@@ -185,6 +185,8 @@ async fn log_server_errors(
 
 /// `numbat serve`: open and migrate the database, then answer until SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // From the start: a stop while the server starts is a clean one too.
+    let shutdown = crate::process::Shutdown::listen();
     let db = Database::connect(&args.database.database_url).await?;
     let schema_version = db.migrate().await?;
     tracing::info!(database = db.kind(), schema_version, "database ready");
@@ -283,12 +285,27 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening on http://{}", listener.local_addr()?);
-    axum::serve(
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let serving = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(crate::process::shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(async move {
+        shutdown.wait().await;
+        let _ = signalled.send(());
+    });
+    // Requests in flight get DRAIN_GRACE to finish; a slow client does not hold the stop up
+    // until the service manager's SIGKILL, which would leave the jobs below unhanded.
+    tokio::select! {
+        served = serving => served?,
+        () = async {
+            let _ = on_signal.await;
+            tokio::time::sleep(DRAIN_GRACE).await;
+        } => tracing::warn!(
+            grace_secs = DRAIN_GRACE.as_secs(),
+            "requests still in flight after the grace: stopping without them"
+        ),
+    }
     match core.let_go_of_own_jobs().await {
         Ok(0) => {}
         Ok(jobs) => tracing::info!(jobs, "bulk jobs handed back: any node can resume them now"),
@@ -300,6 +317,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long `numbat serve` waits for requests in flight after SIGTERM (below the packaged
+/// unit's `TimeoutStopSec=60`, and podman's and Kubernetes' defaults once raised as the
+/// operations guide says).
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Deletes portal sessions past their expiry, every ten minutes.
 async fn forget_expired_sessions(db: Database) {

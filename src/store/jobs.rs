@@ -309,7 +309,8 @@ pub async fn recent(db: &Database, kind: Option<&str>, limit: i64) -> Result<Vec
 
 /// How many jobs there are of each kind and state, and the rows they have read, for `/metrics`.
 pub async fn figures(db: &Database) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
-    const SQL: &str = "SELECT kind, state, COUNT(*), COALESCE(SUM(rows_read), 0) \
+    // PostgreSQL sums a BIGINT as NUMERIC: cast back, as the other counts do.
+    const SQL: &str = "SELECT kind, state, COUNT(*), CAST(COALESCE(SUM(rows_read), 0) AS BIGINT) \
                        FROM bulk_jobs GROUP BY kind, state ORDER BY kind, state";
     Ok(on_pool!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
 }

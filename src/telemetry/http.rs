@@ -156,7 +156,7 @@ impl HttpMetrics {
 }
 
 /// A label value as Prometheus reads it: backslash, quote and newline escaped.
-fn escape(value: &str) -> String {
+pub fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

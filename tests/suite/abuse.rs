@@ -446,9 +446,18 @@ async fn health_answers_say_nothing_of_internals_when_the_database_fails() {
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["status"], "unavailable");
     assert!(body.get("error").is_none(), "{body}");
+    // The node's own figures are still given, with the database marked down, and nothing of
+    // the error.
     let (response, text) = get(&app, "/metrics").await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(text, "database unavailable\n");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(text.contains("\nnumbat_database_up 0\n"), "{text}");
+    assert!(
+        text.contains("numbat_http_requests_total{door=\"other\",method=\"GET\",route=\"/readyz\",status=\"503\"} 1"),
+        "{text}"
+    );
+    for detail in ["pool", "closed", "sqlite", "error"] {
+        assert!(!text.to_lowercase().contains(detail), "{detail} in {text}");
+    }
 }
 
 async fn api_put(app: &axum::Router, token: &str, path: &str, body: Value) -> StatusCode {

@@ -121,13 +121,24 @@ impl Node {
     }
 
     /// SIGTERM, as a service manager stops it: it finishes the requests in flight, then exits.
+    /// A process that has not exited a minute later fails the test (and is killed).
     pub(crate) fn stop(&mut self) -> std::process::ExitStatus {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(sent.success());
-        self.child.wait().unwrap()
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "numbat serve did not stop within a minute of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -233,6 +244,48 @@ impl Browser {
         let response = request.send().await.expect("the node answers");
         assert_eq!(response.status().as_u16(), 200, "{path}");
         response.text().await.unwrap()
+    }
+
+    /// Checks the file of `ROWS` contoso numbers on `check_on` and applies it through
+    /// `apply_on`, as a user does: the apply's page and its job's id. The check must find every
+    /// row new and store nothing.
+    pub(crate) async fn check_then_apply(
+        &mut self,
+        db: &Database,
+        check_on: &Node,
+        apply_on: &Node,
+    ) -> (String, i64) {
+        let check = self
+            .upload(
+                check_on,
+                &plain_file(ROWS),
+                &[("account", "contoso"), ("service", "teamsDirectRouting")],
+            )
+            .await;
+        let check = job_id(&check);
+        let checked = until_state(db, check, "finished", Duration::from_secs(180)).await;
+        assert_eq!(checked.created, ROWS, "{checked:?}");
+        assert_eq!(
+            scalar(
+                db,
+                "SELECT COUNT(*) FROM numbers WHERE account_name = 'contoso'"
+            )
+            .await,
+            0,
+            "a check stores nothing"
+        );
+        let (status, applied) = self
+            .post(
+                apply_on,
+                &format!("/imports/{check}/apply"),
+                "application/x-www-form-urlencoded",
+                String::new(),
+            )
+            .await;
+        assert_eq!(status, 303, "{applied}");
+        assert!(applied.starts_with("/imports/"), "{applied}");
+        let id = job_id(&applied);
+        (applied, id)
     }
 
     /// Uploads `file` for a check with the upload form's fields; the check's page.
@@ -399,31 +452,9 @@ async fn on_postgres_a_check_made_on_one_node_is_applied_on_another_and_finished
     let node_b = Node::start(&test.url, 3);
     let mut browser = Browser::signed_in(&node_a, &test.db, "writer").await;
 
-    // The check is made on B: the file waits in the database, not on B's disk.
-    let check = browser
-        .upload(
-            &node_b,
-            &plain_file(ROWS),
-            &[("account", "contoso"), ("service", "teamsDirectRouting")],
-        )
-        .await;
-    let check = job_id(&check);
-    let checked = until_state(&test.db, check, "finished", Duration::from_secs(180)).await;
-    assert_eq!(checked.created, ROWS, "{checked:?}");
-    assert_eq!(scalar(&test.db, "SELECT COUNT(*) FROM numbers").await, 0);
-
-    // ... and applied through A.
-    let (status, applied) = browser
-        .post(
-            &node_a,
-            &format!("/imports/{check}/apply"),
-            "application/x-www-form-urlencoded",
-            String::new(),
-        )
-        .await;
-    assert_eq!(status, 303, "{applied}");
-    assert!(applied.starts_with("/imports/"), "{applied}");
-    let id = job_id(&applied);
+    // The check is made on B (the file waits in the database, not on B's disk), and applied
+    // through A.
+    let (applied, id) = browser.check_then_apply(&test.db, &node_b, &node_a).await;
 
     let killed = kill_mid_job(&test.db, id, &mut node_a).await;
 
@@ -486,25 +517,7 @@ async fn on_sqlite_an_apply_killed_with_its_server_is_resumed_by_a_new_process()
     contoso(&test.db).await;
     let mut node = Node::start(&test.url, 6);
     let mut browser = Browser::signed_in(&node, &test.db, "writer").await;
-    let check = browser
-        .upload(
-            &node,
-            &plain_file(ROWS),
-            &[("account", "contoso"), ("service", "teamsDirectRouting")],
-        )
-        .await;
-    let check = job_id(&check);
-    until_state(&test.db, check, "finished", Duration::from_secs(180)).await;
-    let (status, applied) = browser
-        .post(
-            &node,
-            &format!("/imports/{check}/apply"),
-            "application/x-www-form-urlencoded",
-            String::new(),
-        )
-        .await;
-    assert_eq!(status, 303, "{applied}");
-    let id = job_id(&applied);
+    let (_, id) = browser.check_then_apply(&test.db, &node, &node).await;
     let killed = kill_mid_job(&test.db, id, &mut node).await;
     assert_eq!(
         scalar(&test.db, "SELECT COUNT(*) FROM numbers").await,
@@ -562,25 +575,7 @@ async fn a_node_stopped_with_sigterm_hands_its_job_back_at_once() {
         contoso(&test.db).await;
         let mut node = Node::start(&test.url, 30);
         let mut browser = Browser::signed_in(&node, &test.db, "writer").await;
-        let check = browser
-            .upload(
-                &node,
-                &plain_file(ROWS),
-                &[("account", "contoso"), ("service", "teamsDirectRouting")],
-            )
-            .await;
-        let check = job_id(&check);
-        until_state(&test.db, check, "finished", Duration::from_secs(180)).await;
-        let (status, applied) = browser
-            .post(
-                &node,
-                &format!("/imports/{check}/apply"),
-                "application/x-www-form-urlencoded",
-                String::new(),
-            )
-            .await;
-        assert_eq!(status, 303, "{applied}");
-        let id = job_id(&applied);
+        let (applied, id) = browser.check_then_apply(&test.db, &node, &node).await;
         let started = Instant::now();
         while job(&test.db, id).await.last_line == 0 {
             assert!(started.elapsed() < Duration::from_secs(120), "no chunk");

@@ -1051,7 +1051,7 @@ async fn on_sigterm_the_edge_refuses_new_calls_relays_calls_in_flight_then_exits
         &p.test.url,
         &ports,
         &format!("udp:{}", local(ports.dr)),
-        &["--drain-secs", "3"],
+        &["--drain-secs", "10"],
     );
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     caller
@@ -1141,7 +1141,7 @@ async fn on_sigterm_the_edge_refuses_new_calls_relays_calls_in_flight_then_exits
     assert!(answered.contains("Call-ID: in-flight\r\n"), "{answered}");
 
     // Then it exits, cleanly, once the grace is over.
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = edge.child.try_wait().unwrap() {
             break status;
@@ -1154,7 +1154,7 @@ async fn on_sigterm_the_edge_refuses_new_calls_relays_calls_in_flight_then_exits
     };
     assert!(status.success(), "{status:?}");
     assert!(
-        started.elapsed() >= Duration::from_secs(2),
+        started.elapsed() >= Duration::from_secs(8),
         "it waited out the grace: {:?}",
         started.elapsed()
     );

@@ -59,9 +59,14 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn every_answer_names_a_fresh_request_id_and_metrics_count_requests_by_route_not_by_path() {
+    for test in TestDb::every_backend().await {
+        requests_and_jobs_are_counted(test.migrated().await).await;
+    }
+}
+
+async fn requests_and_jobs_are_counted(test: TestDb) {
     use axum::body::Body;
     use axum::http::Request;
-    let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let token = common::api_token(&test.db, "bss", &[numbat::provisioning::Role::Admin]).await;
     let api = |method: &str, path: &str, body: &str| {
@@ -99,8 +104,7 @@ async fn every_answer_names_a_fresh_request_id_and_metrics_count_requests_by_rou
             .to_str()
             .unwrap()
             .to_owned();
-        assert_eq!(id.len(), 36, "a UUID: {id}");
-        assert_ne!(id, "forged-by-the-client");
+        assert_eq!(id.len(), 36, "a UUID, not the client's: {id}");
         assert!(ids.insert(id), "each request has its own id");
     }
     // Paths a stranger makes up are counted under one series, not one each.
@@ -113,8 +117,45 @@ async fn every_answer_names_a_fresh_request_id_and_metrics_count_requests_by_rou
     let (response, _) = get(&app, "/healthz").await;
     assert!(response.headers().contains_key("x-ms-request-id"));
 
+    // An import of two numbers: a finished job that read two rows.
+    let core = common::cli_core(&test.db);
+    let options = numbat::bulk::ImportOptions {
+        account: Some("contoso".into()),
+        service: Some("teamsDirectRouting".into()),
+        ..numbat::bulk::ImportOptions::default()
+    };
+    numbat::bulk::import_file(
+        &core,
+        &common::cli_admin(),
+        "two.csv",
+        std::io::Cursor::new(b"Numbers\n+442071230001\n+442071230002\n".to_vec()),
+        options.file_settings().unwrap(),
+        numbat::provisioning::import::ImportMode::Apply,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+
     let (response, text) = get(&app, "/metrics").await;
     assert_eq!(response.status(), StatusCode::OK, "{text}");
+    assert!(text.contains("\nnumbat_database_up 1\n"), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "numbat_bulk_jobs{kind=\"import\",state=\"finished\"}"
+        ),
+        Some(1.0),
+        "{}: {text}",
+        test.db.kind()
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "numbat_bulk_job_rows_read{kind=\"import\",state=\"finished\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
     let account = "door=\"api\",method=\"GET\",route=\"/provisioning/accounts/{account}\"";
     assert_eq!(
         sample(

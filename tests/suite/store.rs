@@ -221,8 +221,18 @@ fn breaks_an_older_node(statement: &str) -> Option<&'static str> {
     if has(&["ALTER", "COLUMN"]) {
         return Some("changes a column an older node writes");
     }
-    if has(&["ADD", "COLUMN"]) && has(&["NOT", "NULL"]) && !has(&["DEFAULT"]) {
+    let alters = has(&["ALTER", "TABLE"]);
+    if alters && has(&["ADD"]) && has(&["NOT", "NULL"]) && !has(&["DEFAULT"]) {
         return Some("adds a required column an older node does not write");
+    }
+    if alters && (has(&["UNIQUE"]) || has(&["CHECK"]) || has(&["FOREIGN", "KEY"])) {
+        return Some("adds a constraint an older node's writes may break");
+    }
+    if has(&["CREATE", "UNIQUE", "INDEX"]) {
+        return Some("adds a uniqueness an older node's writes may break");
+    }
+    if has(&["DROP", "INDEX"]) {
+        return Some("drops an index an older node's ON CONFLICT may need");
     }
     None
 }
@@ -274,6 +284,10 @@ fn every_migration_expands_the_schema_unless_it_says_it_contracts_it() {
         "ALTER TABLE accounts RENAME COLUMN name TO account_name",
         "ALTER TABLE numbers ALTER COLUMN custom_sip_header TYPE BYTEA",
         "ALTER TABLE numbers ADD COLUMN tags TEXT NOT NULL",
+        "ALTER TABLE numbers ADD tags TEXT NOT NULL",
+        "ALTER TABLE numbers ADD CONSTRAINT one_header UNIQUE (custom_sip_header)",
+        "CREATE UNIQUE INDEX numbers_by_header ON numbers (custom_sip_header)",
+        "DROP INDEX accounts_by_label",
     ] {
         assert!(breaks_an_older_node(refused).is_some(), "{refused}");
     }

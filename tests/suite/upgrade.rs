@@ -206,8 +206,10 @@ async fn a_rolling_upgrade_on_postgres_fails_no_request() {
     client.until_answered(&old.address, 100).await;
     client.until_answered(&new.address, 100).await;
 
-    // The load balancer takes the old node out, and its service manager stops it.
+    // The load balancer takes the old node out; once the client's request in hand is
+    // answered, nothing more goes to the old node, and its service manager stops it.
     client.set_rotation(&[&new.address]);
+    client.until_answered(&new.address, 2).await;
     let stopped = old.stop();
     assert!(
         stopped.success(),
