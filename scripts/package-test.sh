@@ -66,6 +66,8 @@ cleanup() {
   if command -v podman >/dev/null 2>&1; then
     podman rm -f numbat-package-test >/dev/null 2>&1 || true
     podman volume rm -f numbat-package-test >/dev/null 2>&1 || true
+    # The image was made for this test: each run's would otherwise stay on the disk.
+    [ -n "${image:-}" ] && podman rmi -f "$image" >/dev/null 2>&1 || true
   fi
 }
 trap cleanup EXIT
