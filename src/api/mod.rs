@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod filter;
 mod numbers;
+mod onboarding;
 pub mod openapi;
 mod paging;
 mod repeat;
@@ -51,6 +52,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/accounts/{account}/numbers/{number}",
             get(numbers::get).put(numbers::put).delete(numbers::delete),
+        )
+        .route(
+            "/accounts/{account}/directRoutingOnboarding",
+            get(onboarding::get),
         )
         .route(
             "/accounts/{account}/teamsCivicAddresses",

@@ -138,6 +138,9 @@ pub fn document() -> Value {
             "delete": operation("Accounts_DeleteNumber", "Delete a number", "Delete", &with(&["AccountName", "TelephoneNumber"], &WRITE), None,
                 vec![("204", no_content.clone())], &["404", "412"]),
         },
+        "/accounts/{accountName}/directRoutingOnboarding": { "get": operation("Accounts_GetDirectRoutingOnboarding",
+            "A Direct Routing account's customer domains, their TXT records and DNS status, and the steps its customer's Microsoft 365 admin takes, with PowerShell ready to paste (a Numbat addition)", "Read",
+            &["AccountName"], None, vec![("200", ok("The onboarding.", "DirectRoutingOnboarding", false))], &["404", "409"]) },
         "/routing/{telephoneNumber}": { "get": operation("Routing_Get",
             "What the SIP edge does with a call to (fromOperator) or from (toOperator) a number: its service, custom header, Direct Routing Contact host, or why it is refused (a Numbat addition)", "Read",
             &["TelephoneNumber", "Direction", "Subdomain", "Region"], None, vec![("200", ok("The decision.", "RoutingDecision", false))], &[]) },
@@ -166,7 +169,8 @@ pub fn document() -> Value {
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
                 and 403/429 answers when the optional source allowlist or rate limit is configured, \
-                and the retrySync action. Capability questions go to Operator Connect when sync is on.",
+                the retrySync action, the routing lookup and the Direct Routing onboarding read. \
+                Capability questions go to Operator Connect when sync is on.",
         },
         "servers": [{ "url": MOUNT }],
         "security": [{ "bearer": [] }],
@@ -386,6 +390,37 @@ fn components() -> Value {
                         "choosableCapabilities": { "type": "array", "items": { "type": "string" } }, "supportsTollFree": { "type": "boolean" }
                     }
                 } } }
+            },
+            "DirectRoutingOnboarding": {
+                "type": "object",
+                "required": ["accountName", "subdomainStatus", "domains", "steps"],
+                "properties": {
+                    "accountName": { "type": "string" },
+                    "teamsTenantId": { "type": "string", "nullable": true },
+                    "subdomainStatus": { "type": "string", "enum": ["provisioned", "notProvisioned", "inconsistent"] },
+                    "domains": { "type": "array", "minItems": 2, "maxItems": 2, "items": {
+                        "type": "object",
+                        "required": ["region", "domain", "txtValue"],
+                        "properties": {
+                            "region": { "type": "integer", "minimum": 1, "maximum": 2 },
+                            "domain": { "type": "string" },
+                            "txtValue": { "type": "string" },
+                        },
+                        "additionalProperties": false,
+                    } },
+                    "steps": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["title", "detail", "done", "powershell"],
+                        "properties": {
+                            "title": { "type": "string" },
+                            "detail": { "type": "string" },
+                            "done": { "type": "boolean", "nullable": true },
+                            "powershell": { "type": "string", "nullable": true },
+                        },
+                        "additionalProperties": false,
+                    } },
+                },
+                "additionalProperties": false,
             },
             "RoutingDecision": {
                 "type": "object",

@@ -13,6 +13,7 @@ pub mod error;
 pub mod history;
 pub mod import;
 mod numbers;
+pub mod onboarding;
 pub mod review;
 mod routing;
 mod settings;

@@ -716,6 +716,7 @@ pub fn AccountPage() -> impl IntoView {
                                         <dt>"Region 1 token"</dt><dd class="mono">{dr.region1_token.clone()}</dd>
                                         <dt>"Region 2 token"</dt><dd class="mono">{dr.region2_token.clone()}</dd>
                                     </dl>
+                                    <p><a href=format!("/accounts/{}/onboarding", encode(&name))>"Direct Routing onboarding: the customer's steps"</a></p>
                                 })}
                             </section>
                             <section aria-labelledby="numbers-heading">

@@ -16,6 +16,7 @@ pub mod http;
 mod imports;
 mod layout;
 mod numbers;
+mod onboarding;
 mod review;
 mod rfis;
 mod sign_in;
@@ -95,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/accounts/new") view=accounts::AccountFormPage ssr=SsrMode::Async/>
                     <Route path=path!("/accounts/:name") view=accounts::AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/accounts/:name/edit") view=accounts::AccountFormPage ssr=SsrMode::Async/>
+                    <Route path=path!("/accounts/:name/onboarding") view=onboarding::OnboardingPage ssr=SsrMode::Async/>
                     <Route path=path!("/numbers") view=numbers::NumbersPage ssr=SsrMode::Async/>
                     <Route path=path!("/numbers/new") view=numbers::NumberFormPage ssr=SsrMode::Async/>
                     <Route path=path!("/numbers/:number") view=numbers::NumberFormPage ssr=SsrMode::Async/>

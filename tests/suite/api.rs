@@ -1731,3 +1731,166 @@ async fn write_conditions_combine_and_lists_match_any_etag() {
         assert_eq!(status, expected, "{why}: {body}");
     }
 }
+
+/// The onboarding of a Direct Routing account names both customer domains with the TXT values
+/// the DNS serves and the account's status, and gives the PowerShell for a voice route over
+/// both; what cannot be onboarded yet is refused by a named rule, and nothing changes.
+#[tokio::test]
+async fn direct_routing_onboarding_names_both_domains_and_the_steps_or_the_rule_that_stops_it() {
+    let api = Api::new().await;
+    let path = "/accounts/contoso/directRoutingOnboarding";
+    let (status, _, body) = api.call("GET", path, None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let dr = json!({ "name": "contoso", "serviceDetails": { "teamsDirectRouting": { "enabled": true,
+        "configuration": { "callScreening": true, "subdomain": "contoso",
+            "subdomainTokens": { "region1Token": "MS=ms11111111", "region2Token": "MS=ms22222222" } } } } });
+    let (status, _, body) = api.call("PUT", "/accounts/contoso", Some(dr), &[]).await;
+    assert!(status.is_success(), "{body}");
+    // No base domain yet: the domains have no names.
+    let (status, _, body) = api.call("GET", path, None, &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["target"], "baseDomain", "{body}");
+
+    let admin =
+        numbat::provisioning::Actor::new("setup", &[Role::Admin], numbat::provisioning::Door::Cli);
+    api.core()
+        .put_settings(
+            &admin,
+            numbat::provisioning::DeploymentSettings {
+                sip_header_name: None,
+                base_domain: Some(numbat::domain::BaseDomain::parse("dep1.example").unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    let (status, _, body) = api.call("GET", path, None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accountName"], "contoso");
+    assert_eq!(
+        body["subdomainStatus"], "notProvisioned",
+        "no DNS responder runs here"
+    );
+    assert_eq!(
+        body["domains"],
+        json!([
+            { "region": 1, "domain": "contoso.1r1.dep1.example", "txtValue": "MS=ms11111111" },
+            { "region": 2, "domain": "contoso.1r2.dep1.example", "txtValue": "MS=ms22222222" },
+        ])
+    );
+    // The answer has exactly the fields the OpenAPI document describes, at every level.
+    let (_, document) = crate::common::get(&api.app, "/openapi.json").await;
+    let document: Value = serde_json::from_str(&document).unwrap();
+    let schema = &document["components"]["schemas"]["DirectRoutingOnboarding"];
+    let keys = |object: &Value| {
+        let mut keys: Vec<String> = object.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&body), keys(&schema["properties"]));
+    for (field, item) in [
+        ("domains", &body["domains"][0]),
+        ("steps", &body["steps"][0]),
+    ] {
+        assert_eq!(
+            keys(item),
+            keys(&schema["properties"][field]["items"]["properties"]),
+            "{field}"
+        );
+    }
+    let steps = body["steps"].as_array().unwrap();
+    let dns = steps
+        .iter()
+        .find(|s| s["title"] == "Wait until the TXT records answer")
+        .unwrap();
+    assert_eq!(dns["done"], false, "{dns}");
+    let route = steps
+        .iter()
+        .find_map(|s| {
+            s["powershell"]
+                .as_str()
+                .filter(|p| p.contains("New-CsOnlineVoiceRoute"))
+        })
+        .expect("the voice route's PowerShell");
+    assert!(
+        route.contains("-OnlinePstnGatewayList contoso.1r1.dep1.example, contoso.1r2.dep1.example"),
+        "{route}"
+    );
+    assert!(route.contains("\"Numbat-contoso\""), "{route}");
+
+    // Once the DNS answers both, the step is done.
+    api.core()
+        .record_subdomain_status(
+            &admin,
+            &numbat::domain::AccountName::parse("contoso").unwrap(),
+            "contoso",
+            ["MS=ms11111111", "MS=ms22222222"],
+            numbat::domain::SubdomainStatus::Provisioned,
+        )
+        .await
+        .unwrap();
+    let (_, _, body) = api.call("GET", path, None, &[]).await;
+    assert_eq!(body["subdomainStatus"], "provisioned");
+    let dns = body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "Wait until the TXT records answer")
+        .unwrap()
+        .clone();
+    assert_eq!(dns["done"], true, "{dns}");
+
+    // An account without Direct Routing, or without its subdomain yet, has nothing to onboard.
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/accounts/fabrikam",
+            Some(oc_account("fabrikam")),
+            &[],
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, _, body) = api
+        .call(
+            "GET",
+            "/accounts/fabrikam/directRoutingOnboarding",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["target"], "serviceDetails.teamsDirectRouting");
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/accounts/northwind",
+            Some(dr_account("northwind")),
+            &[],
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, _, body) = api
+        .call(
+            "GET",
+            "/accounts/northwind/directRoutingOnboarding",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        body["error"]["target"],
+        "serviceDetails.teamsDirectRouting.configuration.subdomain"
+    );
+
+    // A hostile account name is refused by the name's rule, not looked up.
+    let (status, _, body) = api
+        .call(
+            "GET",
+            "/accounts/a%0D%0Ab/directRoutingOnboarding",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

@@ -190,3 +190,79 @@ async fn pages_load_the_browser_bundle_only_when_it_exists() {
         .contains("javascript"));
     assert_eq!(js, "export default function(){}");
 }
+
+/// The onboarding page, as a browser without JavaScript gets it: both domains with their TXT
+/// values, the steps, and the PowerShell as plain text with no button that would do nothing;
+/// reached from the account's page. Without a base domain it says which setting is missing.
+#[tokio::test]
+async fn a_direct_routing_accounts_onboarding_page_gives_its_domains_and_steps() {
+    use numbat::domain::{
+        Account, AccountName, AccountServices, BaseDomain, DirectRoutingConfig, Service,
+        SubdomainLabel, SubdomainToken,
+    };
+    use numbat::provisioning::{Actor, DeploymentSettings, Door, Precondition, Role};
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = common::cli_core(&test.db);
+    let admin = Actor::new("setup", &[Role::Admin], Door::Cli);
+    core.put_account(
+        &admin,
+        Account {
+            services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
+            direct_routing: Some(DirectRoutingConfig {
+                call_screening: true,
+                subdomain: SubdomainLabel::parse("contoso").unwrap(),
+                region1_token: SubdomainToken::parse("MS=ms11111111").unwrap(),
+                region2_token: SubdomainToken::parse("MS=ms22222222").unwrap(),
+            }),
+            ..Account::named(AccountName::parse("contoso").unwrap())
+        },
+        Precondition::NONE,
+    )
+    .await
+    .unwrap();
+    let app = app_without_bundle(&test.db);
+    let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
+
+    let (response, html) = browser.get("/accounts/contoso/onboarding").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(html.contains("base domain is not set"), "{html}");
+
+    core.put_settings(
+        &admin,
+        DeploymentSettings {
+            sip_header_name: None,
+            base_domain: Some(BaseDomain::parse("dep1.example").unwrap()),
+        },
+    )
+    .await
+    .unwrap();
+    let (_, account) = browser.get("/accounts/contoso").await;
+    assert!(
+        account.contains(r#"href="/accounts/contoso/onboarding""#),
+        "the account page links to its onboarding"
+    );
+    let (response, html) = browser.get("/accounts/contoso/onboarding").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        html.contains("<h1>Direct Routing onboarding for contoso</h1>"),
+        "{html}"
+    );
+    for text in [
+        "contoso.1r1.dep1.example",
+        "contoso.1r2.dep1.example",
+        "MS=ms11111111",
+        "MS=ms22222222",
+        "DNS status: not provisioned",
+        "Activate both domains",
+        "-OnlinePstnGatewayList contoso.1r1.dep1.example, contoso.1r2.dep1.example",
+    ] {
+        assert!(html.contains(text), "{text} missing: {html}");
+    }
+    assert_eq!(html.matches(r#"data-testid="powershell""#).count(), 2);
+    assert!(
+        !html.contains(">Copy<"),
+        "no copy button without JavaScript: {html}"
+    );
+    test.remove().await;
+}
