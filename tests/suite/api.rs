@@ -1258,12 +1258,13 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        20,
-        "ACG's 18 operations and Numbat's retrySync and routing lookup: {operations:?}"
+        21,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup and onboarding: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
         "Routing_Get",
+        "Accounts_GetDirectRoutingOnboarding",
         "ListNumbers",
         "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
     ] {
