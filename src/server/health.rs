@@ -105,27 +105,30 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
         "Times a batch was sent again after a transient failure or a worker's death.",
         figures.resent.to_string(),
     );
-    text.push_str(
-        "# HELP numbat_bulk_jobs Bulk jobs (imports and bulk actions) by kind and state.\n\
-         # TYPE numbat_bulk_jobs gauge\n",
-    );
-    for (kind, job_state, count, _) in &jobs {
-        text.push_str(&format!(
-            "numbat_bulk_jobs{{kind=\"{}\",state=\"{}\"}} {count}\n",
-            escape(kind),
-            escape(job_state)
-        ));
-    }
-    text.push_str(
-        "# HELP numbat_bulk_job_rows_read Rows read by bulk jobs, by kind and state.\n\
-         # TYPE numbat_bulk_job_rows_read gauge\n",
-    );
-    for (kind, job_state, _, rows) in &jobs {
-        text.push_str(&format!(
-            "numbat_bulk_job_rows_read{{kind=\"{}\",state=\"{}\"}} {rows}\n",
-            escape(kind),
-            escape(job_state)
-        ));
+    // Two families over the same rows: how many jobs, and how many rows they read.
+    // (name, help, whether it gives rows read rather than jobs)
+    let families = [
+        (
+            "numbat_bulk_jobs",
+            "Bulk jobs (imports and bulk actions) by kind and state.",
+            false,
+        ),
+        (
+            "numbat_bulk_job_rows_read",
+            "Rows read by bulk jobs, by kind and state.",
+            true,
+        ),
+    ];
+    for (name, help, rows_read) in families {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for job in &jobs {
+            text.push_str(&format!(
+                "{name}{{kind=\"{}\",state=\"{}\"}} {}\n",
+                escape(&job.0),
+                escape(&job.1),
+                if rows_read { job.3 } else { job.2 }
+            ));
+        }
     }
     state.http_metrics.render(&mut text);
     (

@@ -1841,48 +1841,29 @@ async fn direct_routing_onboarding_names_both_domains_and_the_steps_or_the_rule_
         .clone();
     assert_eq!(dns["done"], true, "{dns}");
 
-    // An account without Direct Routing, or without its subdomain yet, has nothing to onboard.
-    let (status, _, body) = api
-        .call(
-            "PUT",
-            "/accounts/fabrikam",
-            Some(oc_account("fabrikam")),
-            &[],
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
-    let (status, _, body) = api
-        .call(
-            "GET",
-            "/accounts/fabrikam/directRoutingOnboarding",
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(body["error"]["target"], "serviceDetails.teamsDirectRouting");
-    let (status, _, body) = api
-        .call(
-            "PUT",
-            "/accounts/northwind",
-            Some(dr_account("northwind")),
-            &[],
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
-    let (status, _, body) = api
-        .call(
-            "GET",
-            "/accounts/northwind/directRoutingOnboarding",
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(
-        body["error"]["target"],
-        "serviceDetails.teamsDirectRouting.configuration.subdomain"
-    );
+    // An account without Direct Routing, or without its subdomain yet, has nothing to onboard:
+    // a 409 that names the missing piece.
+    for (name, account, target) in [
+        (
+            "fabrikam",
+            oc_account("fabrikam"),
+            "serviceDetails.teamsDirectRouting",
+        ),
+        (
+            "northwind",
+            dr_account("northwind"),
+            "serviceDetails.teamsDirectRouting.configuration.subdomain",
+        ),
+    ] {
+        let (status, _, body) = api
+            .call("PUT", &format!("/accounts/{name}"), Some(account), &[])
+            .await;
+        assert!(status.is_success(), "{body}");
+        let onboarding = format!("/accounts/{name}/directRoutingOnboarding");
+        let (status, _, body) = api.call("GET", &onboarding, None, &[]).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {body}");
+        assert_eq!(body["error"]["target"], target, "{name}");
+    }
 
     // A hostile account name is refused by the name's rule, not looked up.
     let (status, _, body) = api

@@ -288,6 +288,18 @@ impl Browser {
         (applied, id)
     }
 
+    /// Presses job `id`'s Resume button on `node`, as a browser without JavaScript posts it:
+    /// the status and where it redirects.
+    pub(crate) async fn resume(&mut self, node: &Node, id: i64) -> (u16, String) {
+        self.post(
+            node,
+            &format!("/jobs/{id}/resume"),
+            "application/x-www-form-urlencoded",
+            String::new(),
+        )
+        .await
+    }
+
     /// Uploads `file` for a check with the upload form's fields; the check's page.
     pub(crate) async fn upload(
         &mut self,
@@ -471,14 +483,7 @@ async fn on_postgres_a_check_made_on_one_node_is_applied_on_another_and_finished
         "B offers to resume: {page}"
     );
 
-    let (status, back) = browser
-        .post(
-            &node_b,
-            &format!("/jobs/{id}/resume"),
-            "application/x-www-form-urlencoded",
-            String::new(),
-        )
-        .await;
+    let (status, back) = browser.resume(&node_b, id).await;
     assert_eq!((status, back.as_str()), (303, applied.as_str()));
     until_state(&test.db, id, "finished", Duration::from_secs(300)).await;
     assert_applied_once(&test.db, id).await;
@@ -491,14 +496,7 @@ async fn on_postgres_a_check_made_on_one_node_is_applied_on_another_and_finished
     );
 
     // A second resume of a finished job is refused, and changes nothing.
-    let (status, back) = browser
-        .post(
-            &node_b,
-            &format!("/jobs/{id}/resume"),
-            "application/x-www-form-urlencoded",
-            String::new(),
-        )
-        .await;
+    let (status, back) = browser.resume(&node_b, id).await;
     assert_eq!(status, 303);
     let refusal = browser.page(&node_b, &back).await;
     assert!(
@@ -598,14 +596,7 @@ async fn a_node_stopped_with_sigterm_hands_its_job_back_at_once() {
         );
 
         let next = Node::start(&test.url, 30);
-        let (status, back) = browser
-            .post(
-                &next,
-                &format!("/jobs/{id}/resume"),
-                "application/x-www-form-urlencoded",
-                String::new(),
-            )
-            .await;
+        let (status, back) = browser.resume(&next, id).await;
         assert_eq!((status, back.as_str()), (303, applied.as_str()));
         until_state(&test.db, id, "finished", Duration::from_secs(300)).await;
         assert_applied_once(&test.db, id).await;

@@ -232,14 +232,7 @@ async fn two_nodes_on_postgres_lose_nothing_acknowledged_when_one_is_killed_mid_
 
     // B takes it from here: the import is resumed on B once A's lease has run out.
     bulk_resume::until_state(&db, import, "interrupted", Duration::from_secs(60)).await;
-    let (status, _) = browser
-        .post(
-            &node_b,
-            &format!("/jobs/{import}/resume"),
-            "application/x-www-form-urlencoded",
-            String::new(),
-        )
-        .await;
+    let (status, _) = browser.resume(&node_b, import).await;
     assert_eq!(status, 303);
     writing.store(false, Ordering::SeqCst);
     let attempted = writer.await.unwrap() - 1;
