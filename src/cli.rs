@@ -76,6 +76,35 @@ pub enum Command {
     /// Direct Routing Contacts and screens callers; with --dns-listen, also the DNS responder
     /// for the Direct Routing domains.
     Edge(Box<EdgeArgs>),
+    /// Act on the number inventory: add, remove, reserve, cancelReservation, setQuarantine or
+    /// endQuarantine, for numbers listed or a range (--from, --to; at most 10,000). Prints a
+    /// line per number that was refused and the totals; exits with 2 when some were refused.
+    Inventory(Box<InventoryArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InventoryArgs {
+    /// add, remove, reserve, cancelReservation, setQuarantine or endQuarantine.
+    pub action: String,
+    /// The numbers (E.164), unless --from and --to give a range.
+    pub numbers: Vec<String>,
+    /// The first number of a range.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The last number of a range.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// reserve: the account the numbers are held for.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// reserve: until this date (held through it, UTC) or RFC 3339 time; default 30 days.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// setQuarantine: 1 to 365 days from now, or indefinitely.
+    #[arg(long)]
+    pub quarantine: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {

@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("stopped");
             Ok(())
         }
+        Command::Inventory(args) => inventory(*args).await,
         Command::Export(args) => {
             let db = open(&args.database.database_url).await?;
             let exported = numbat::bulk::commands::export(&db, args, &cli_operator()).await;
@@ -148,6 +149,45 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             db.close().await;
             println!("Revoked token {name}.");
         }
+    }
+    Ok(())
+}
+
+async fn inventory(args: numbat::cli::InventoryArgs) -> anyhow::Result<()> {
+    use numbat::provisioning::inventory::{ActionOutcome, ActionRequest};
+    let request = ActionRequest {
+        action: args.action,
+        telephone_numbers: (!args.numbers.is_empty()).then_some(args.numbers),
+        from: args.from,
+        to: args.to,
+        account_name: args.account,
+        until: args.until,
+        quarantine: args.quarantine,
+    };
+    let (action, numbers) = request.parse()?;
+    let db = open(&args.database.database_url).await?;
+    let report = core(&db)
+        .inventory_action(&cli_admin(), &action, &numbers)
+        .await;
+    db.close().await;
+    let report = report?;
+    for result in &report.results {
+        if let (ActionOutcome::Refused, Some(violation)) = (result.outcome, &result.violation) {
+            println!(
+                "{}: refused ({}): {}",
+                result.telephone_number, violation.code, violation.message
+            );
+        }
+    }
+    println!(
+        "{}: {} done, {} unchanged, {} refused",
+        action.name(),
+        report.done,
+        report.unchanged,
+        report.refused
+    );
+    if report.refused > 0 {
+        std::process::exit(2);
     }
     Ok(())
 }

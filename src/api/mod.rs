@@ -11,6 +11,7 @@ pub mod docs;
 mod error;
 mod extract;
 mod filter;
+mod inventory;
 mod numbers;
 mod onboarding;
 pub mod openapi;
@@ -66,6 +67,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(consents::get_civic_address),
         )
         .route("/numbers", get(numbers::list_all))
+        .route("/inventory", get(inventory::list).post(inventory::act))
+        .route("/inventory/{number}", get(inventory::get))
         .route("/routing/{number}", get(routing::decision))
         .route("/teamsRequestsForInformation", get(consents::list_rfis))
         .route(
@@ -144,6 +147,8 @@ fn allowed_methods(path: &str) -> Option<(&'static [axum::http::Method], &'stati
     );
     const ACTION: (&[Method], &str) = (&[Method::POST], "POST");
     const CONSENT: (&[Method], &str) = (&[Method::GET, Method::HEAD, Method::PATCH], "GET, PATCH");
+    const LIST_AND_ACT: (&[Method], &str) =
+        (&[Method::GET, Method::HEAD, Method::POST], "GET, POST");
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     Some(match segments.as_slice() {
         ["accounts"] | ["numbers"] | ["teamsRequestsForInformation"] | ["routing", _] => GET,
@@ -154,6 +159,8 @@ fn allowed_methods(path: &str) -> Option<(&'static [axum::http::Method], &'stati
         | ["accounts", _, "teamsCivicAddresses", _] => GET,
         ["accounts", _, "numbers", _] => RESOURCE,
         ["teamsRequestsForInformation", _] => CONSENT,
+        ["inventory"] => LIST_AND_ACT,
+        ["inventory", _] => GET,
         _ => return None,
     })
 }

@@ -98,6 +98,12 @@ fn with(a: &[&'static str], b: &[&'static str]) -> Vec<&'static str> {
     a.iter().chain(b).copied().collect()
 }
 
+/// `op` under the Inventory tag (Numbat's own operations beside ACG's).
+fn tagged(mut op: Value) -> Value {
+    op["tags"] = json!(["Inventory"]);
+    op
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let no_content = json!({ "description": "Done.", "headers": { "x-ms-client-request-id": { "$ref": "#/components/headers/ClientRequestId" } } });
@@ -149,6 +155,17 @@ pub fn document() -> Value {
         "/accounts/{accountName}/teamsCivicAddresses/{civicAddressId}": { "get": operation("Accounts_GetTeamsCivicAddress", "Get a civic address",
             "Read", &["AccountName", "CivicAddressId", "IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince"], None,
             vec![("200", ok("The address.", "TeamsCivicAddressResource", true)), ("304", json!({ "description": "Not modified." }))], &["404", "412"]) },
+        "/inventory": {
+            "get": tagged(operation("Inventory_List",
+                "The operator's inventory: numbers available, reserved for an account, or quarantined after release; assigned numbers are listed under /numbers (a Numbat addition)", "Read",
+                &["InventoryState", "InventoryAccountName", "InventoryPrefix", "Top", "Skip", "MaxPageSize", "After"], None, vec![("200", list_ok("PagedInventoryNumber"))], &[])),
+            "post": tagged(operation("Inventory_Act",
+                "Add, remove, reserve, cancel a reservation, set or end a quarantine: up to 10,000 numbers by list or by range, with a result per number; a number a rule refuses is left as it is (a Numbat addition)", "Write (Delete to remove)",
+                &[], Some(json_body("InventoryAction", "application/json")), vec![("200", ok("What was done to each number.", "InventoryActionReport", false))], &["404"])),
+        },
+        "/inventory/{telephoneNumber}": { "get": tagged(operation("Inventory_Get",
+            "Where one number stands: available, reserved, assigned or quarantined, with its account and end date (a Numbat addition)", "Read",
+            &["TelephoneNumber"], None, vec![("200", ok("The number's standing.", "InventoryNumber", false))], &["404"])) },
         "/numbers": { "get": operation("ListNumbers", "List numbers across accounts", "Read", &LIST, None, vec![("200", list_ok("PagedNumberResource"))], &[]) },
         "/teamsRequestsForInformation": { "get": operation("TeamsRequestsForInformation_List", "List requests for information (consents)", "Read",
             &LIST, None, vec![("200", list_ok("PagedRequestForInformationResource"))], &[]) },
@@ -169,9 +186,10 @@ pub fn document() -> Value {
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
                 and 403/429 answers when the optional source allowlist or rate limit is configured, \
-                the retrySync action, the routing lookup and the Direct Routing onboarding read. \
+                the retrySync action, the routing lookup, the Direct Routing onboarding read and the inventory (tag Inventory). \
                 Capability questions go to Operator Connect when sync is on.",
         },
+        "tags": [{ "name": "Inventory", "description": "Numbat's number inventory and its lifecycle: available, reserved, assigned, quarantined. ACG's operations are unchanged: PUT assigns, DELETE releases into quarantine." }],
         "servers": [{ "url": MOUNT }],
         "security": [{ "bearer": [] }],
         "paths": paths,
@@ -286,6 +304,9 @@ fn components() -> Value {
             "Direction": param("direction", "query", true, json!({ "type": "string", "enum": ["fromOperator", "toOperator"] }), "fromOperator: a call from the operator's network to the number; toOperator: a call from the number toward it."),
             "Subdomain": param("subdomain", "query", false, json!({ "type": "string" }), "For a Direct Routing call from Teams: the customer label of the Request-URI host (<label>.1r<n>.<base>), which decides call screening."),
             "Region": param("region", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 2 }), "The Direct Routing region whose domain goes in Contact (default 1)."),
+            "InventoryState": param("state", "query", false, json!({ "type": "string", "enum": ["available", "reserved", "quarantined"] }), "Only numbers in this state."),
+            "InventoryAccountName": param("accountName", "query", false, name.clone(), "Only numbers reserved for, or released by, this account."),
+            "InventoryPrefix": param("prefix", "query", false, string(Some("^\\+[0-9]{0,15}$"), Some(1), Some(16)), "Only numbers starting with this (e.g. +4420)."),
             "DeleteNumbers": param("deleteNumbers", "query", false, json!({ "type": "boolean" }), "Delete the account's numbers with it."),
             "IfMatch": param("If-Match", "header", false, json!({ "type": "string" }), "Only if the resource is at this ETag (or * for any); an ETag this server never gave is 412."),
             "IfModifiedSince": param("If-Modified-Since", "header", false, json!({ "type": "string" }), "Reads only (ignored on writes): 304 if not changed since this date, in HTTP (RFC 9110) or ISO 8601 form."),
@@ -433,11 +454,64 @@ fn components() -> Value {
                     "service": { "type": "string", "nullable": true, "enum": service_names },
                     "byDefaultRule": { "type": "boolean" },
                     "lineType": { "type": "string" },
+                    "inventoryState": { "type": "string", "enum": ["available", "reserved", "assigned", "quarantined"] },
                     "customSipHeader": { "type": "object", "nullable": true, "required": ["name", "value"], "properties": { "name": { "type": "string" }, "value": { "type": "string" } } },
                     "contactHost": { "type": "string", "nullable": true },
                     "rejection": { "type": "object", "nullable": true, "required": ["status", "reason"], "properties": { "status": { "type": "integer" }, "reason": { "type": "string" } } }
                 }
             },
+            "InventoryNumber": {
+                "type": "object",
+                "required": ["telephoneNumber", "state", "version", "updatedAt"],
+                "properties": {
+                    "telephoneNumber": { "type": "string" },
+                    "state": { "type": "string", "enum": ["available", "reserved", "assigned", "quarantined"] },
+                    "accountName": { "type": "string", "nullable": true, "description": "The account it is in, reserved for, or was released by." },
+                    "until": { "type": "string", "format": "date-time", "nullable": true, "description": "When the reservation or quarantine ends; null for an indefinite quarantine." },
+                    "version": { "type": "integer", "format": "int64" },
+                    "updatedAt": { "type": "string", "format": "date-time" },
+                },
+                "additionalProperties": false,
+            },
+            "InventoryAction": {
+                "type": "object",
+                "required": ["action"],
+                "properties": {
+                    "action": { "type": "string", "enum": ["add", "remove", "reserve", "cancelReservation", "setQuarantine", "endQuarantine"] },
+                    "telephoneNumbers": { "type": "array", "minItems": 1, "maxItems": 10000, "items": e164.clone(), "description": "The numbers; or give a range with from and to." },
+                    "from": e164.clone(),
+                    "to": e164.clone(),
+                    "accountName": { "type": "string", "description": "reserve: the account the numbers are held for." },
+                    "until": { "type": "string", "description": "reserve: a date (held through that day, UTC) or an RFC 3339 time, at most 365 days ahead; default 30 days." },
+                    "quarantine": { "type": "string", "description": "setQuarantine: 1 to 365 (days from now) or indefinitely." },
+                },
+                "additionalProperties": false,
+            },
+            "InventoryActionReport": {
+                "type": "object",
+                "required": ["done", "unchanged", "refused", "results"],
+                "properties": {
+                    "done": { "type": "integer" },
+                    "unchanged": { "type": "integer" },
+                    "refused": { "type": "integer" },
+                    "results": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["telephoneNumber", "outcome"],
+                        "properties": {
+                            "telephoneNumber": { "type": "string" },
+                            "outcome": { "type": "string", "enum": ["done", "unchanged", "refused"] },
+                            "violation": {
+                                "type": "object",
+                                "required": ["field", "code", "message"],
+                                "description": "Why a refused number was left as it was: the rule (code) and the field.",
+                                "properties": { "field": { "type": "string" }, "code": { "type": "string" }, "message": { "type": "string" } },
+                            },
+                        },
+                    } },
+                },
+                "additionalProperties": false,
+            },
+            "PagedInventoryNumber": paged("InventoryNumber"),
             "SyncRetried": { "type": "object", "required": ["retried"], "properties": { "retried": { "type": "integer", "format": "int64" } } },
             "TeamsAvailableCapabilities": { "type": "object", "required": ["availableCapabilities"], "properties": { "availableCapabilities": { "type": "array", "items": { "type": "string" } } } },
             "TeamsCivicAddressResource": {

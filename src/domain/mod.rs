@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod consent;
+pub mod inventory;
 pub mod names;
 pub mod number;
 pub mod portal;
@@ -17,6 +18,7 @@ pub mod violation;
 pub use account::{
     Account, AccountServices, DirectRoutingConfig, ProvisioningStatus, SubdomainStatus,
 };
+pub use inventory::{InventoryState, NumberRange, Quarantine, QuarantineDays};
 pub use names::{
     AccountName, BaseDomain, CustomSipHeader, CustomerDomain, SipHeaderName, SubdomainLabel,
     SubdomainToken, TenantId,

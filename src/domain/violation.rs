@@ -40,11 +40,15 @@ pub enum Code {
     TenantIdRequired,
     TooManyCells,
     UnsupportedFilter,
+    NotInInventory,
+    NumberReservedForAnotherAccount,
+    NumberQuarantinedFromAnotherAccount,
+    WrongInventoryState,
 }
 
 impl Code {
     /// Every code, for lists of them (the API's documentation, tests).
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 37] = [
         Code::AccountHasNumbers,
         Code::AccountMismatch,
         Code::AccountNotFound,
@@ -78,6 +82,10 @@ impl Code {
         Code::TenantIdRequired,
         Code::TooManyCells,
         Code::UnsupportedFilter,
+        Code::NotInInventory,
+        Code::NumberReservedForAnotherAccount,
+        Code::NumberQuarantinedFromAnotherAccount,
+        Code::WrongInventoryState,
     ];
 
     /// The code as sent on the wire and kept in import reports.
@@ -116,6 +124,10 @@ impl Code {
             Code::TenantIdRequired => "TenantIdRequired",
             Code::TooManyCells => "TooManyCells",
             Code::UnsupportedFilter => "UnsupportedFilter",
+            Code::NotInInventory => "NotInInventory",
+            Code::NumberReservedForAnotherAccount => "NumberReservedForAnotherAccount",
+            Code::NumberQuarantinedFromAnotherAccount => "NumberQuarantinedFromAnotherAccount",
+            Code::WrongInventoryState => "WrongInventoryState",
         }
     }
 
@@ -123,13 +135,18 @@ impl Code {
     pub fn is_conflict(self) -> bool {
         matches!(
             self,
-            Code::NumberInAnotherAccount | Code::AccountHasNumbers | Code::NumberExists
+            Code::NumberInAnotherAccount
+                | Code::AccountHasNumbers
+                | Code::NumberExists
+                | Code::NumberReservedForAnotherAccount
+                | Code::NumberQuarantinedFromAnotherAccount
+                | Code::WrongInventoryState
         )
     }
 
     /// About something that does not exist (HTTP 404).
     pub fn is_not_found(self) -> bool {
-        matches!(self, Code::NumberNotFound)
+        matches!(self, Code::NumberNotFound | Code::NotInInventory)
     }
 }
 
@@ -160,6 +177,12 @@ impl Violation {
             code,
             message: message.into(),
         }
+    }
+
+    /// The same violation, about `field`.
+    pub fn at(mut self, field: &str) -> Self {
+        self.field = field.to_owned();
+        self
     }
 
     /// The same violation, about item `index` of a batch of numbers.

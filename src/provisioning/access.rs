@@ -72,6 +72,8 @@ pub enum Door {
     Import,
     Cli,
     Sync,
+    /// The server itself, on a clock (holds that ran out).
+    System,
 }
 
 impl Door {
@@ -82,6 +84,7 @@ impl Door {
             Door::Import => "import",
             Door::Cli => "cli",
             Door::Sync => "sync",
+            Door::System => "system",
         }
     }
 }

@@ -156,8 +156,16 @@ impl Provisioning {
             ));
         }
         let at = now();
-        self.remove_numbers(&permit, &mut tx, &current.account, &owned, &at)
-            .await?;
+        self.remove_numbers(
+            &permit,
+            &mut tx,
+            &current.account,
+            &owned,
+            &at,
+            super::numbers::Release::Quarantine,
+        )
+        .await?;
+        Self::cancel_reservations_of(&permit, &mut tx, name, &at).await?;
         stored::delete(&mut tx, name).await?;
         let change = Change {
             action: "delete",

@@ -12,6 +12,7 @@
 //! the last committed line, so no row is applied twice and the tallies stay exact: the rows
 //! before are read again only to know which numbers the file already had.
 
+use super::numbers::Release;
 use super::{
     audit_event, now, Actor, Change, Outcome, Permission, Precondition, Provisioning,
     ProvisioningError,
@@ -671,7 +672,7 @@ impl Import {
             let batch: Vec<Number> = indexes.iter().map(|&i| valid[i].1.clone()).collect();
             let written = match &self.operation {
                 Operation::Upsert => unreachable!("written above in one go"),
-                Operation::Delete => self.delete(tx, account, &batch).await,
+                Operation::Delete => self.delete(tx, account, &batch, Release::Quarantine).await,
                 Operation::MoveTo(target) if target == account => {
                     Ok(vec![Outcome::Unchanged; batch.len()])
                 }
@@ -683,7 +684,7 @@ impl Import {
                             ..n.clone()
                         })
                         .collect();
-                    match self.delete(tx, account, &batch).await {
+                    match self.delete(tx, account, &batch, Release::Move).await {
                         Err(error) => Err(error),
                         Ok(_) => {
                             let permit = self.actor.permit(Permission::Write)?;
@@ -713,11 +714,12 @@ impl Import {
         tx: &mut Tx,
         account: &AccountName,
         batch: &[Number],
+        release: Release,
     ) -> Result<Vec<Outcome>, ProvisioningError> {
         let permit = self.actor.permit(Permission::Delete)?;
         let keys: Vec<_> = batch.iter().map(|n| n.telephone_number.clone()).collect();
         self.core
-            .delete_numbers_in(&permit, tx, account, &keys, Precondition::NONE)
+            .delete_numbers_in(&permit, tx, account, &keys, Precondition::NONE, release)
             .await?;
         Ok(vec![Outcome::Replaced; batch.len()])
     }

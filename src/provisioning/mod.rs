@@ -12,6 +12,7 @@ mod consents;
 pub mod error;
 pub mod history;
 pub mod import;
+pub mod inventory;
 mod numbers;
 pub mod onboarding;
 pub mod review;
@@ -31,6 +32,7 @@ pub use crate::store::accounts::{AccountFilter, AccountRecord, ProvisioningIssue
 pub use crate::store::audit::{AuditEvent, AuditFilter};
 pub use crate::store::consents::{CivicAddressRecord, RfiRecord};
 pub use crate::store::filter;
+pub use crate::store::inventory::{HeldRecord, InventoryFilter};
 pub use crate::store::jobs::{Job, RowError, Tally};
 pub use crate::store::numbers::{NumberFilter, NumberOrder, NumberRecord};
 pub use crate::store::outbox::{OutboxFigures, OutboxJob};

@@ -16,6 +16,15 @@ use std::collections::{HashMap, HashSet};
 
 const RESOURCE: &str = "number";
 
+/// What becomes of a number taken out of its account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// Released (ACG's DELETE): quarantined for the deployment's period.
+    Quarantine,
+    /// Moving to another account in the same transaction: no quarantine.
+    Move,
+}
+
 impl Provisioning {
     /// Creates or replaces numbers of one account, all or nothing: if any item breaks a rule,
     /// nothing is written and every broken rule is returned, named by item index and field.
@@ -195,6 +204,16 @@ impl Provisioning {
             .map(|r| (r.number.telephone_number.clone(), r))
             .collect();
 
+        // A number new to every account may be held in the inventory: for this account (it
+        // takes it) or for or from another (refused by name).
+        let at = now();
+        let fresh: Vec<(&TelephoneNumber, &AccountName)> = batch
+            .iter()
+            .filter(|n| !existing.contains_key(&n.telephone_number))
+            .map(|n| (&n.telephone_number, only_account.unwrap_or(&n.account_name)))
+            .collect();
+        let (held_back, taken) = Self::holds_for_assignment(tx, &fresh, &at).await?;
+
         let mut violations = Violations::new();
         let mut seen = HashSet::with_capacity(batch.len());
         let mut facts = Vec::with_capacity(batch.len());
@@ -232,6 +251,9 @@ impl Provisioning {
                     .in_item(index),
                 );
             }
+            if let Some(violation) = held_back.get(&number.telephone_number) {
+                violations.push(violation.clone().in_item(index));
+            }
             let number_facts = number.telephone_number.classify();
             match account_of(number) {
                 Some(account) => {
@@ -257,7 +279,6 @@ impl Provisioning {
             ));
         }
 
-        let at = now();
         let mut results = Vec::with_capacity(batch.len());
         let mut changed = Vec::new();
         let mut events = Vec::new();
@@ -325,6 +346,7 @@ impl Provisioning {
         }
 
         stored::upsert(tx, &changed).await?;
+        Self::take_from_inventory(tx, &taken).await?;
         let mut deltas: std::collections::BTreeMap<&AccountName, Vec<&Number>> =
             std::collections::BTreeMap::new();
         for record in &changed {
@@ -355,8 +377,15 @@ impl Provisioning {
     ) -> Result<(), ProvisioningError> {
         let permit = actor.permit(Permission::Delete)?;
         let mut tx = self.begin(&permit).await?;
-        self.delete_numbers_in(&permit, &mut tx, account_name, batch, Precondition::NONE)
-            .await?;
+        self.delete_numbers_in(
+            &permit,
+            &mut tx,
+            account_name,
+            batch,
+            Precondition::NONE,
+            Release::Quarantine,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -377,6 +406,7 @@ impl Provisioning {
             account_name,
             std::slice::from_ref(number),
             precondition,
+            Release::Quarantine,
         )
         .await
         .map_err(|error| match error {
@@ -396,6 +426,7 @@ impl Provisioning {
         account_name: &AccountName,
         batch: &[TelephoneNumber],
         precondition: Precondition,
+        release: Release,
     ) -> Result<(), ProvisioningError> {
         let account = accounts::fetch_for_update(tx, account_name)
             .await?
@@ -438,11 +469,12 @@ impl Provisioning {
                 violations,
             ));
         }
-        self.remove_numbers(permit, tx, &account, &doomed, &now())
+        self.remove_numbers(permit, tx, &account, &doomed, &now(), release)
             .await
     }
 
-    /// Deletes stored numbers of `account`, with their audit events, counts and outbox job.
+    /// Deletes stored numbers of `account`, with their audit events, counts and outbox job;
+    /// released numbers go into quarantine, moved ones straight on to their new account.
     pub(super) async fn remove_numbers(
         &self,
         permit: &Permit<'_>,
@@ -450,6 +482,7 @@ impl Provisioning {
         account: &Account,
         doomed: &[NumberRecord],
         at: &str,
+        release: Release,
     ) -> Result<(), ProvisioningError> {
         if doomed.is_empty() {
             return Ok(());
@@ -483,6 +516,14 @@ impl Provisioning {
             .filter_map(|r| super::sync::job_for_number(Some((account, &r.number)), None))
             .collect();
         outbox::enqueue(tx, at, &releases).await?;
+        if release == Release::Quarantine {
+            let days = super::settings::quarantine_days_in(tx).await?;
+            let released: Vec<(&TelephoneNumber, i64)> = doomed
+                .iter()
+                .map(|r| (&r.number.telephone_number, r.version))
+                .collect();
+            Self::quarantine_released(permit, tx, &account.name, &released, days, at).await?;
+        }
         Ok(())
     }
 

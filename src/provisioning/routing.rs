@@ -37,6 +37,14 @@ impl Provisioning {
             index.put_account(account);
         }
         index.load_numbers(facts);
-        Ok(index.decide(number.as_str(), direction, subdomain, region))
+        let held = stored::holds(&self.db, &[number.as_str().to_owned()]).await?;
+        let state = held.first().map(|(_, state)| *state);
+        index.put_hold(number.as_str(), state);
+        let mut decision = index.decide(number.as_str(), direction, subdomain, region);
+        // The edge keeps only the holds that refuse calls; the lookup also says "available".
+        if decision.inventory_state.is_none() {
+            decision.inventory_state = state;
+        }
+        Ok(decision)
     }
 }

@@ -1,17 +1,19 @@
-//! Deployment settings: the custom SIP header's name and the base domain.
+//! Deployment settings: the custom SIP header's name, the base domain and the quarantine of
+//! released numbers.
 
 use super::{
     audit_event, now, to_json, Actor, Change, Permission, Provisioning, ProvisioningError,
 };
 use crate::domain::rules::MAX_CUSTOMER_FQDN;
 use crate::domain::Code;
-use crate::domain::{BaseDomain, SipHeaderName, Violation, Violations};
+use crate::domain::{BaseDomain, QuarantineDays, SipHeaderName, Violation, Violations};
 use crate::store::accounts::{self, AccountFilter};
 use crate::store::{audit, settings};
 use serde::Serialize;
 
 const SIP_HEADER_NAME: &str = "sipHeaderName";
 const BASE_DOMAIN: &str = "baseDomain";
+const QUARANTINE_DAYS: &str = "quarantineDays";
 
 /// What holds for the whole deployment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -21,6 +23,8 @@ pub struct DeploymentSettings {
     pub sip_header_name: Option<SipHeaderName>,
     /// Direct Routing uses `1r1.<base>` and `1r2.<base>` under it.
     pub base_domain: Option<BaseDomain>,
+    /// How long a number an account released is held back from every other account.
+    pub quarantine_days: QuarantineDays,
 }
 
 impl DeploymentSettings {
@@ -29,6 +33,18 @@ impl DeploymentSettings {
         self.base_domain
             .as_ref()
             .map(|b| [b.region_domain(1), b.region_domain(2)])
+    }
+}
+
+/// The deployment's quarantine, read in the transaction of the release it applies to.
+pub(super) async fn quarantine_days_in(
+    tx: &mut crate::store::Tx,
+) -> Result<QuarantineDays, ProvisioningError> {
+    match settings::value_in(tx, QUARANTINE_DAYS).await? {
+        None => Ok(QuarantineDays::DEFAULT),
+        Some(value) => QuarantineDays::parse(&value).map_err(|v| {
+            crate::store::StoreError::Corrupt(format!("setting {QUARANTINE_DAYS}: {v}")).into()
+        }),
     }
 }
 
@@ -50,6 +66,9 @@ impl Provisioning {
                 }
                 BASE_DOMAIN => {
                     found.base_domain = Some(BaseDomain::parse(&value).map_err(corrupt)?)
+                }
+                QUARANTINE_DAYS => {
+                    found.quarantine_days = QuarantineDays::parse(&value).map_err(corrupt)?
                 }
                 _ => {}
             }
@@ -119,6 +138,8 @@ impl Provisioning {
             &at,
         )
         .await?;
+        let days = new.quarantine_days.get().to_string();
+        settings::put(&mut tx, QUARANTINE_DAYS, Some(&days), &at).await?;
         let change = Change {
             action: "replace",
             resource_type: "settings",

@@ -9,8 +9,9 @@
 
 use super::index::RoutingIndex;
 use super::RoutingSettings;
+use crate::domain::InventoryState;
 use crate::store::{routing as store, Database, StoreError};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -114,6 +115,10 @@ impl Feed {
         let mut loader = fresh.loader(expected);
         store::each_number(&self.db, |facts| loader.push(&facts)).await?;
         loader.finish();
+        store::each_hold(&self.db, |number, state| {
+            fresh.put_hold(number, Some(state))
+        })
+        .await?;
         let count = fresh.len();
         {
             let mut index = self.index.write().expect("index lock");
@@ -186,6 +191,10 @@ impl Feed {
         let found_accounts = store::accounts(&self.db, &account_names).await?;
         let number_keys: Vec<String> = numbers.into_iter().collect();
         let found_numbers = store::numbers(&self.db, &number_keys).await?;
+        let found_holds: HashMap<String, InventoryState> = store::holds(&self.db, &number_keys)
+            .await?
+            .into_iter()
+            .collect();
         let new_settings = if settings {
             Some(self.settings().await?)
         } else {
@@ -208,6 +217,9 @@ impl Feed {
         }
         for number in &found_numbers {
             index.put_number(number);
+        }
+        for key in &number_keys {
+            index.put_hold(key, found_holds.get(key).copied());
         }
         if let Some(settings) = new_settings {
             index.settings = settings;

@@ -10,7 +10,7 @@ use super::{
     number_key, AccountRoute, Arrival, Decision, Direction, NumberFacts, NumberRoute,
     RoutingSettings,
 };
-use crate::domain::LineType;
+use crate::domain::{InventoryState, LineType};
 use std::collections::HashMap;
 
 /// One number's facts; the key is kept beside it.
@@ -46,6 +46,8 @@ pub struct RoutingIndex {
     account_ids: HashMap<Box<str>, u32>,
     /// Direct Routing labels (lower case) to account ids.
     labels: HashMap<Box<str>, u32>,
+    /// Numbers in no account that calls must not reach: reserved or quarantined ones.
+    holds: HashMap<u64, InventoryState>,
     pub settings: RoutingSettings,
     /// Bumped by every change, so readers can tell the index moved on.
     pub generation: u64,
@@ -102,6 +104,7 @@ impl RoutingIndex {
             + self.sorted_slots.capacity() * std::mem::size_of::<Slot>()
             + self.overlay.capacity() * (8 + std::mem::size_of::<Option<Slot>>() + 1)
             + self.headers.capacity()
+            + self.holds.capacity() * (8 + std::mem::size_of::<InventoryState>() + 1)
     }
 
     fn sorted_position(&self, key: u64) -> Result<usize, usize> {
@@ -150,6 +153,7 @@ impl RoutingIndex {
         region: u8,
     ) -> Decision {
         let provisioned = self.number(number);
+        let held = number_key(number).and_then(|key| self.holds.get(&key).copied());
         let line_type = if provisioned.is_some() {
             LineType::Unknown
         } else {
@@ -163,6 +167,7 @@ impl RoutingIndex {
             number,
             direction,
             provisioned,
+            held,
             line_type,
             arrival,
             &self.settings,
@@ -319,6 +324,28 @@ impl RoutingIndex {
         self.overlay.insert(key, Some(slot));
         self.generation += 1;
         self.merge_if_large();
+    }
+
+    /// Records that `raw` is held back from calls (reserved or quarantined), or, with any
+    /// other state or none, that it is not.
+    pub fn put_hold(&mut self, raw: &str, state: Option<InventoryState>) {
+        let Some(key) = number_key(raw) else {
+            return;
+        };
+        let changed = match state {
+            Some(s @ (InventoryState::Reserved | InventoryState::Quarantined)) => {
+                self.holds.insert(key, s) != Some(s)
+            }
+            _ => self.holds.remove(&key).is_some(),
+        };
+        if changed {
+            self.generation += 1;
+        }
+    }
+
+    /// How many numbers are held back from calls.
+    pub fn hold_count(&self) -> usize {
+        self.holds.len()
     }
 
     /// Removes one number.

@@ -11,7 +11,7 @@ pub mod index;
 pub use crate::store::routing::{AccountRoute, DirectRoutingRoute, NumberFacts};
 pub use index::RoutingIndex;
 
-use crate::domain::{LineType, Service};
+use crate::domain::{InventoryState, LineType, Service};
 use serde::Serialize;
 
 /// Which way a call goes, seen from the operator's network.
@@ -97,6 +97,10 @@ pub struct Decision {
     /// Teams Phone Mobile) rather than the number's provisioning.
     pub by_default_rule: bool,
     pub line_type: LineType,
+    /// Where the number stands in the inventory: `assigned` when provisioned, `reserved` or
+    /// `quarantined` when held back (refused), none when the gateway knows nothing of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory_state: Option<InventoryState>,
     /// The header added to messages toward the operator's network, when there is one.
     pub custom_sip_header: Option<HeaderField>,
     /// Toward Microsoft Phone System (Direct Routing), the Contact host becomes this.
@@ -150,10 +154,13 @@ pub fn customer_domain(account: &AccountRoute, base: Option<&str>, region: u8) -
 /// Decides what happens to a call whose operator-side party is elsewhere and whose
 /// service-side party is `number`: the called number of a call from the operator's network,
 /// the calling number of a call toward it.
+// Each argument is one independent fact the decision reads, given by both of its callers.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     number: &str,
     direction: Direction,
     provisioned: Option<NumberRoute<'_>>,
+    held: Option<InventoryState>,
     line_type: LineType,
     arrival: Arrival<'_>,
     settings: &RoutingSettings,
@@ -167,10 +174,30 @@ pub fn decide(
         service: None,
         by_default_rule: false,
         line_type: provisioned.map_or(line_type, |p| p.line_type),
+        inventory_state: match provisioned {
+            Some(_) => Some(InventoryState::Assigned),
+            None => held,
+        },
         custom_sip_header: None,
         contact_host: None,
         rejection: None,
     };
+    if provisioned.is_none() {
+        let why = match held {
+            Some(InventoryState::Reserved) => Some("is reserved for an account but not assigned"),
+            Some(InventoryState::Quarantined) => {
+                Some("was released and is quarantined, held back from reassignment")
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            decision.rejection = Some(Rejection {
+                status: 404,
+                reason: format!("{number} {why}: not routed"),
+            });
+            return decision;
+        }
+    }
     match direction {
         Direction::FromOperator => match provisioned {
             Some(route) => match route.service() {
@@ -330,6 +357,7 @@ mod tests {
             "+441632960001",
             Direction::FromOperator,
             Some(route(&acct, &[Service::TeamsDirectRouting], Some("gold-7"))),
+            None,
             LineType::Unknown,
             Arrival::default(),
             &settings(),
@@ -346,6 +374,7 @@ mod tests {
             decide(
                 "+447700900001",
                 Direction::FromOperator,
+                None,
                 None,
                 line,
                 Arrival::default(),
@@ -368,12 +397,65 @@ mod tests {
     }
 
     #[test]
+    fn reserved_and_quarantined_numbers_are_refused_with_why_in_both_directions() {
+        for (held, words) in [
+            (InventoryState::Reserved, "is reserved"),
+            (InventoryState::Quarantined, "quarantined"),
+        ] {
+            for direction in [Direction::FromOperator, Direction::ToOperator] {
+                let d = decide(
+                    "+441632960001",
+                    direction,
+                    None,
+                    Some(held),
+                    LineType::FixedLine,
+                    Arrival::default(),
+                    &settings(),
+                    1,
+                );
+                let rejection = d.rejection.expect("a held number is refused");
+                assert_eq!(rejection.status, 404);
+                assert!(rejection.reason.contains(words), "{}", rejection.reason);
+                assert_eq!((d.service, d.inventory_state), (None, Some(held)));
+            }
+        }
+        // An available number is not held: the default rule applies as to any stranger.
+        let free = decide(
+            "+441632960001",
+            Direction::FromOperator,
+            None,
+            Some(InventoryState::Available),
+            LineType::FixedLine,
+            Arrival::default(),
+            &settings(),
+            1,
+        );
+        assert_eq!(free.service, Some(Service::TeamsOperatorConnect));
+        assert!(free.rejection.is_none());
+        // A provisioned number routes as before, whatever a stale hold says.
+        let acct = account(Some("contoso"), true);
+        let routed = decide(
+            "+441632960001",
+            Direction::FromOperator,
+            Some(route(&acct, &[Service::TeamsDirectRouting], None)),
+            Some(InventoryState::Quarantined),
+            LineType::Unknown,
+            Arrival::default(),
+            &settings(),
+            1,
+        );
+        assert_eq!(routed.service, Some(Service::TeamsDirectRouting));
+        assert_eq!(routed.inventory_state, Some(InventoryState::Assigned));
+    }
+
+    #[test]
     fn teams_phone_mobile_numbers_carry_no_header() {
         let acct = account(None, true);
         let d = decide(
             "+447700900001",
             Direction::ToOperator,
             Some(route(&acct, &[Service::TeamsPhoneMobile], Some("x"))),
+            None,
             LineType::Mobile,
             Arrival::default(),
             &settings(),
@@ -391,6 +473,7 @@ mod tests {
                 "+441632960099",
                 Direction::ToOperator,
                 None,
+                None,
                 LineType::FixedLine,
                 Arrival {
                     direct_routing_label: Some("contoso"),
@@ -405,6 +488,7 @@ mod tests {
             "+441632960001",
             Direction::ToOperator,
             Some(route(&screens, &[Service::TeamsDirectRouting], Some("v"))),
+            None,
             LineType::FixedLine,
             Arrival {
                 direct_routing_label: Some("CONTOSO"),

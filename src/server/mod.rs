@@ -279,6 +279,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state = state.with_job_lease(std::time::Duration::from_secs(args.job_lease_secs));
     tokio::spawn(files::look_after_jobs(state.core.clone()));
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
+    tokio::spawn(end_holds_that_ran_out(state.core.clone()));
     state.upstream = crate::sync::start(&db, &args.sync)?;
     let core = state.core.clone();
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -332,6 +333,22 @@ async fn forget_expired_sessions(db: Database) {
         every.tick().await;
         if let Err(error) = store.delete_expired().await {
             tracing::warn!(%error, "could not delete expired portal sessions");
+        }
+    }
+}
+
+/// Makes reserved and quarantined numbers whose time ran out available, every minute. Every
+/// node runs it; each hold is ended by one of them (see `Provisioning::end_due_holds`).
+async fn end_holds_that_ran_out(core: crate::provisioning::Provisioning) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        match core.end_due_holds(time::OffsetDateTime::now_utc()).await {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "reservations and quarantines that ran out ended"),
+            Err(error) => {
+                tracing::warn!(%error, "could not end reservations and quarantines that ran out")
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod consents;
 pub mod filter;
+pub mod inventory;
 pub mod jobs;
 pub mod numbers;
 pub mod outbox;

@@ -4,7 +4,7 @@
 use super::service_columns::{self, Enabled};
 use super::tx::on_pool;
 use super::{Database, StoreError};
-use crate::domain::LineType;
+use crate::domain::{InventoryState, LineType};
 use futures_util::StreamExt;
 
 /// A number's routing facts as loaded from the store: what the routing index holds.
@@ -221,4 +221,50 @@ pub async fn last_change(db: &Database) -> Result<i64, StoreError> {
         let (id,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await?;
         Ok(id)
     })
+}
+
+/// Every number held back from calls (reserved or quarantined), streamed to `each`.
+pub async fn each_hold(
+    db: &Database,
+    mut each: impl FnMut(&str, InventoryState),
+) -> Result<(), StoreError> {
+    const SQL: &str = "SELECT telephone_number, state FROM number_inventory \
+                       WHERE state IN ('reserved', 'quarantined')";
+    on_pool!(db, pool => {
+        let mut rows = sqlx::query_as::<_, (String, String)>(SQL).fetch(pool);
+        while let Some(row) = rows.next().await {
+            let (number, state) = row?;
+            if let Some(state) = InventoryState::parse(&state) {
+                each(&number, state);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The inventory state of each of `keys` that is in the inventory (not in an account).
+pub async fn holds(
+    db: &Database,
+    keys: &[String],
+) -> Result<Vec<(String, InventoryState)>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT telephone_number, state FROM number_inventory WHERE telephone_number IN ({})",
+            marks.join(", ")
+        );
+        on_pool!(db, pool => {
+            let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+            for key in chunk {
+                query = query.bind(key);
+            }
+            for (number, state) in query.fetch_all(pool).await? {
+                if let Some(state) = InventoryState::parse(&state) {
+                    found.push((number, state));
+                }
+            }
+        });
+    }
+    Ok(found)
 }

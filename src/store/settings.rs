@@ -25,3 +25,12 @@ pub async fn put(tx: &mut Tx, key: &str, value: Option<&str>, at: &str) -> Resul
     }
     Ok(())
 }
+
+/// One setting, read inside a write transaction.
+pub async fn value_in(tx: &mut Tx, key: &str) -> Result<Option<String>, StoreError> {
+    const SQL: &str = "SELECT value FROM deployment_settings WHERE key = $1";
+    let found: Option<(String,)> = on_tx!(tx, conn => {
+        sqlx::query_as(SQL).bind(key).fetch_optional(&mut *conn).await?
+    });
+    Ok(found.map(|(v,)| v))
+}

@@ -482,6 +482,7 @@ pub struct SettingsView {
     pub sip_header_name: Option<String>,
     pub base_domain: Option<String>,
     pub region_domains: Option<[String; 2]>,
+    pub quarantine_days: u16,
 }
 
 #[server(endpoint = "admin/settings")]
@@ -494,6 +495,7 @@ pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
         region_domains: settings.direct_routing_domains(),
         sip_header_name: settings.sip_header_name.map(|h| h.as_str().to_owned()),
         base_domain: settings.base_domain.map(|b| b.as_str().to_owned()),
+        quarantine_days: settings.quarantine_days.get(),
     })
 }
 
@@ -501,12 +503,27 @@ pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
 pub async fn save_settings(
     sip_header_name: Option<String>,
     base_domain: Option<String>,
+    #[server(default)] quarantine_days: Option<String>,
 ) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
-    use crate::domain::{BaseDomain, SipHeaderName};
+    use crate::domain::{BaseDomain, QuarantineDays, SipHeaderName};
     use crate::provisioning::DeploymentSettings;
     let (state, actor) = (state()?, actor()?);
     let mut problems = Vec::new();
+    // A form without the field keeps the deployment's current quarantine.
+    let quarantine_days = match non_empty(quarantine_days) {
+        Some(days) => QuarantineDays::parse(&days)
+            .map_err(|v| problems.push(format!("Quarantine: {}", v.message)))
+            .unwrap_or_default(),
+        None => {
+            state
+                .core
+                .settings(&actor)
+                .await
+                .map_err(refused)?
+                .quarantine_days
+        }
+    };
     let sip_header_name = non_empty(sip_header_name).and_then(|h| {
         SipHeaderName::parse(&h)
             .map_err(|v| problems.push(format!("Custom header name: {}", v.message)))
@@ -527,6 +544,7 @@ pub async fn save_settings(
             DeploymentSettings {
                 sip_header_name,
                 base_domain,
+                quarantine_days,
             },
         )
         .await
@@ -563,6 +581,11 @@ pub fn SettingsPage() -> impl IntoView {
                                     Some([one, two]) => format!("Customers' domains are <subdomain>.{one} and <subdomain>.{two}."),
                                     None => "Customers' Direct Routing domains are <subdomain>.1r1.<base> and <subdomain>.1r2.<base>.".to_owned(),
                                 }}</small>
+                            </div>
+                            <div class="field">
+                                <label for="quarantine-days">"Quarantine of released numbers (days)"</label>
+                                <input id="quarantine-days" name="quarantine_days" type="number" min="0" max="365" required=true value=s.quarantine_days.to_string() aria-describedby="quarantine-hint"/>
+                                <small id="quarantine-hint" class="hint">"A number an account releases is held back from every other account for this long (0 to 365; 0 makes it available at once)."</small>
                             </div>
                             <button type="submit">"Save settings"</button>
                         </ActionForm>

@@ -1258,13 +1258,16 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        21,
-        "ACG's 18 operations and Numbat's retrySync, routing lookup and onboarding: {operations:?}"
+        24,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding and three of the inventory: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
         "Routing_Get",
         "Accounts_GetDirectRoutingOnboarding",
+        "Inventory_List",
+        "Inventory_Get",
+        "Inventory_Act",
         "ListNumbers",
         "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
     ] {
@@ -1761,6 +1764,7 @@ async fn direct_routing_onboarding_names_both_domains_and_the_steps_or_the_rule_
             numbat::provisioning::DeploymentSettings {
                 sip_header_name: None,
                 base_domain: Some(numbat::domain::BaseDomain::parse("dep1.example").unwrap()),
+                ..Default::default()
             },
         )
         .await
@@ -1875,4 +1879,298 @@ async fn direct_routing_onboarding_names_both_domains_and_the_steps_or_the_rule_
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// The inventory through Numbat's own endpoints (tagged Inventory in the OpenAPI document):
+/// a range added and reserved with a result per number; ACG's PUT refused by the hold's rule
+/// and its DELETE quarantining; the routing lookup saying why a held number is not routed;
+/// hostile bodies refused by field, changing nothing.
+#[tokio::test]
+async fn the_inventory_acts_by_range_with_a_result_per_number_and_acgs_writes_obey_its_holds() {
+    let api = Api::new().await;
+    for name in ["alpha", "bravo"] {
+        let (status, _, body) = api
+            .call(
+                "PUT",
+                &format!("/accounts/{name}"),
+                Some(dr_account(name)),
+                &[],
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    let act = |body: Value| {
+        let api = &api;
+        async move { api.call("POST", "/inventory", Some(body), &[]).await }
+    };
+    let (status, _, body) =
+        act(json!({ "action": "add", "from": "+442071110000", "to": "+442071110999" })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            body["done"].as_u64(),
+            body["results"].as_array().map(Vec::len)
+        ),
+        (Some(1000), Some(1000))
+    );
+    assert_eq!(
+        body["results"][999],
+        json!({ "telephoneNumber": "+442071110999", "outcome": "done" })
+    );
+
+    let (_, _, body) = act(json!({ "action": "reserve", "accountName": "alpha",
+        "telephoneNumbers": ["+442071110001", "+442071110002", "+442071119999"] }))
+    .await;
+    assert_eq!(
+        (body["done"].as_u64(), body["refused"].as_u64()),
+        (Some(2), Some(1)),
+        "{body}"
+    );
+    assert_eq!(body["results"][2]["violation"]["code"], "NotInInventory");
+    assert_eq!(body["results"][2]["violation"]["field"], "telephoneNumber");
+
+    // ACG's PUT into bravo meets alpha's reservation: 409 naming the rule.
+    let path = "/accounts/bravo/numbers/%2B442071110001";
+    let (status, _, body) = api
+        .call("PUT", path, Some(dr_number("+442071110001", "bravo")), &[])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body.to_string().contains("NumberReservedForAnotherAccount"),
+        "{body}"
+    );
+    let (status, _, body) = api
+        .call("GET", "/inventory/%2B442071110001", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (body["state"].as_str(), body["accountName"].as_str()),
+        (Some("reserved"), Some("alpha"))
+    );
+    let (_, _, body) = api
+        .call(
+            "GET",
+            "/routing/%2B442071110001?direction=fromOperator",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(body["inventoryState"], "reserved");
+    assert_eq!(body["rejection"]["status"], 404);
+    assert!(
+        body["rejection"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("reserved"),
+        "{body}"
+    );
+
+    // Into alpha, then released: quarantined from alpha, and the lookup says so.
+    let path = "/accounts/alpha/numbers/%2B442071110001";
+    let (status, _, body) = api
+        .call("PUT", path, Some(dr_number("+442071110001", "alpha")), &[])
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, _, body) = api
+        .call("GET", "/inventory/%2B442071110001", None, &[])
+        .await;
+    assert_eq!(body["state"], "assigned");
+    let (_, _, body) = api
+        .call("GET", "/inventory?state=available&maxpagesize=5", None, &[])
+        .await;
+    assert_eq!(body["value"].as_array().unwrap().len(), 5);
+    assert_eq!(body["value"][0]["telephoneNumber"], "+442071110000");
+    assert_eq!(
+        body["value"][1]["telephoneNumber"], "+442071110003",
+        "reserved and assigned ones are not available"
+    );
+    assert!(
+        body["nextLink"]
+            .as_str()
+            .unwrap()
+            .contains("after=%2B442071110006"),
+        "{body}"
+    );
+    let (status, _, _) = api.call("DELETE", path, None, &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, body) = api
+        .call(
+            "GET",
+            "/inventory?state=quarantined&accountName=alpha",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(body["value"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["value"][0]["telephoneNumber"], "+442071110001");
+    let (_, _, body) = api
+        .call(
+            "GET",
+            "/routing/%2B442071110001?direction=toOperator",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (
+            body["inventoryState"].as_str(),
+            body["rejection"]["status"].as_u64()
+        ),
+        (Some("quarantined"), Some(404))
+    );
+    let (status, _, body) = api
+        .call("GET", "/accounts/alpha/numbers/%2B442071110001", None, &[])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "ACG's GETs show assigned numbers only: {body}"
+    );
+    let (_, _, body) = act(json!({ "action": "setQuarantine", "quarantine": "indefinitely", "telephoneNumbers": ["+442071110001"] })).await;
+    assert_eq!(body["done"], 1, "{body}");
+    let (_, _, body) = api
+        .call("GET", "/inventory/%2B442071110001", None, &[])
+        .await;
+    assert_eq!(body["until"], Value::Null);
+
+    // Hostile or wrong bodies: 400 naming the field and the rule, nothing changed.
+    let before = api
+        .call("GET", "/inventory?maxpagesize=500", None, &[])
+        .await
+        .2;
+    let huge: Vec<String> = (0..10_001).map(|i| format!("+4420800{i:05}")).collect();
+    for (body, target, code) in [
+        (
+            json!({ "action": "add", "telephoneNumbers": huge }),
+            "telephoneNumbers",
+            "BatchSize",
+        ),
+        (
+            json!({ "action": "add", "from": "+442071110000", "to": "+442071120000" }),
+            "to",
+            "BatchSize",
+        ),
+        (
+            json!({ "action": "add", "from": "+44207111", "to": "+4420711100" }),
+            "to",
+            "InvalidValue",
+        ),
+        (
+            json!({ "action": "add", "telephoneNumbers": ["+44207\r\n1110000"] }),
+            "telephoneNumbers[0]",
+            "InvalidFormat",
+        ),
+        (
+            json!({ "action": "add", "telephoneNumbers": ["+442071110000"], "from": "+442071110000", "to": "+442071110001" }),
+            "telephoneNumbers",
+            "Required",
+        ),
+        (
+            json!({ "action": "explode", "telephoneNumbers": ["+442071110000"] }),
+            "action",
+            "InvalidValue",
+        ),
+        (
+            json!({ "action": "reserve", "telephoneNumbers": ["+442071110000"] }),
+            "accountName",
+            "Required",
+        ),
+        (
+            json!({ "action": "reserve", "accountName": "alpha", "until": "1999-01-01", "telephoneNumbers": ["+442071110000"] }),
+            "until",
+            "OutOfRange",
+        ),
+        (
+            json!({ "action": "setQuarantine", "quarantine": "366", "telephoneNumbers": ["+442071110000"] }),
+            "quarantine",
+            "OutOfRange",
+        ),
+        (
+            json!({ "action": "add", "telephoneNumbers": ["+442071110000"], "sneaky": true }),
+            "",
+            "InvalidJson",
+        ),
+    ] {
+        let (status, _, answer) = act(body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {answer}");
+        let text = answer.to_string();
+        let names_field = target.is_empty() || text.contains(&format!("\"target\":\"{target}\""));
+        assert!(text.contains(code) && names_field, "{body} -> {answer}");
+    }
+    let (status, _, answer) = api
+        .call(
+            "GET",
+            "/inventory?state=assigned&prefix=%2B44%25",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.to_string().contains("state") && answer.to_string().contains("prefix"),
+        "{answer}"
+    );
+    assert_eq!(
+        api.call("GET", "/inventory?maxpagesize=500", None, &[])
+            .await
+            .2,
+        before,
+        "nothing changed"
+    );
+
+    // A reader reads the inventory but may not act on it; DELETE is not served here.
+    let reader = api.token("reader", &[Role::Read]).await;
+    let (status, _, _) = api.call_as(&reader, "GET", "/inventory", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = api
+        .call_as(
+            &reader,
+            "POST",
+            "/inventory",
+            Some(json!({ "action": "add", "telephoneNumbers": ["+15551230000"] })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = api.call("DELETE", "/inventory", None, &[]).await;
+    assert_eq!(
+        (status, headers.get("allow").and_then(|v| v.to_str().ok())),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("GET, POST"))
+    );
+    let (status, _, _) = api
+        .call("GET", "/inventory/%2B15551230000", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a number nobody knows");
+
+    // The answers have exactly the fields the document describes, under the Inventory tag.
+    let (_, document) = crate::common::get(&api.app, "/openapi.json").await;
+    let document: Value = serde_json::from_str(&document).unwrap();
+    let schema = |name: &str| {
+        let mut keys: Vec<String> = document["components"]["schemas"][name]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    let keys = |object: &Value| {
+        let mut keys: Vec<String> = object.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let (_, _, standing) = api
+        .call("GET", "/inventory/%2B442071110002", None, &[])
+        .await;
+    assert_eq!(keys(&standing), schema("InventoryNumber"));
+    assert_eq!(
+        document["paths"]["/inventory"]["post"]["tags"],
+        json!(["Inventory"])
+    );
+    assert_eq!(
+        document["paths"]["/accounts/{accountName}"]["put"]["tags"],
+        Value::Null,
+        "ACG's operations unchanged"
+    );
 }

@@ -667,3 +667,61 @@ fn portal_users_are_added_listed_reset_and_removed_from_the_command_line() {
     let (_, listing, _) = run(&["user", "list"]);
     assert!(!listing.contains("bo "), "{listing}");
 }
+
+/// The inventory from the command line: a range added, some reserved, refusals named per
+/// number with exit status 2, bad arguments named by field with nothing changed.
+#[test]
+fn the_inventory_is_acted_on_from_the_command_line_with_refusals_named_per_number() {
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let run = |args: &[&str]| {
+        let output = run_on(&url, args);
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&[
+        "inventory",
+        "add",
+        "--from",
+        "+442071110000",
+        "--to",
+        "+442071110099",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "add: 100 done, 0 unchanged, 0 refused");
+
+    // No such account: the whole action is refused and nothing changes.
+    let (code, _, stderr) = run(&[
+        "inventory",
+        "reserve",
+        "+442071110001",
+        "--account",
+        "nobody",
+    ]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("nobody"), "{stderr}");
+    let (code, _, stderr) = run(&["inventory", "reserve", "+442071110001"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("accountName"), "{stderr}");
+    let (code, _, stderr) = run(&["inventory", "add", "+4420\r\n711"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("telephoneNumbers[0]"), "{stderr}");
+
+    // A number added twice and one never added: refused by name, exit 2, the rest done.
+    let (code, stdout, stderr) = run(&["inventory", "remove", "+442071110001", "+442071119999"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stdout.contains("+442071119999: refused (NotInInventory)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("remove: 1 done, 0 unchanged, 1 refused\n"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(&["inventory", "add", "+442071110002"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("0 done, 1 unchanged"), "{stdout}");
+}

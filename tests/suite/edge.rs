@@ -152,6 +152,7 @@ pub(crate) async fn provision(test: TestDb) -> Provisioned {
         DeploymentSettings {
             sip_header_name: Some(SipHeaderName::parse(HEADER).unwrap()),
             base_domain: Some(BaseDomain::parse(BASE).unwrap()),
+            ..Default::default()
         },
     )
     .await
@@ -1157,5 +1158,136 @@ async fn on_sigterm_the_edge_refuses_new_calls_relays_calls_in_flight_then_exits
         started.elapsed() >= Duration::from_secs(8),
         "it waited out the grace: {:?}",
         started.elapsed()
+    );
+}
+
+/// A new call from the operator's network to `number`, sent from `caller`, with Call-ID `call`.
+fn invite_from_the_operator_side(caller: &UdpSocket, edge: SocketAddr, number: &str, call: &str) {
+    let me = caller.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:{number}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{call}\r\n\
+         From: <sip:+15550100000@127.0.0.1>;tag=c-{call}\r\nTo: <sip:{number}@127.0.0.1>\r\n\
+         Call-ID: {call}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    caller.send_to(invite.as_bytes(), edge).unwrap();
+}
+
+/// The first answer to `caller` that is not a 100 Trying.
+fn final_answer(caller: &UdpSocket) -> String {
+    loop {
+        let message = next_message(caller);
+        if !message.starts_with("SIP/2.0 100") {
+            return message;
+        }
+    }
+}
+
+/// Reserved and quarantined numbers are refused at call time with a `Warning` that says why,
+/// whichever way the call goes; an assigned number routes as before; and a number whose
+/// quarantine ends routes again once the change reaches the edge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_numbers_are_refused_with_a_warning_and_assigned_ones_route_as_before() {
+    const RESERVED: &str = "+442079460777";
+    const QUARANTINED: &str = "+442079460778";
+    let p = provision(TestDb::sqlite().await.migrated().await).await;
+    let act = |body: Value| api(&p, "POST", "/inventory", body);
+    let (status, answer) =
+        act(json!({ "action": "add", "telephoneNumbers": [RESERVED, QUARANTINED] })).await;
+    assert_eq!(
+        (status, answer["done"].as_u64()),
+        (StatusCode::OK, Some(2)),
+        "{answer}"
+    );
+    let (_, answer) = act(
+        json!({ "action": "reserve", "accountName": "contoso", "telephoneNumbers": [RESERVED] }),
+    )
+    .await;
+    assert_eq!(answer["done"], 1, "{answer}");
+    let path = format!("/accounts/contoso/numbers/{QUARANTINED}");
+    let number = json!({ "telephoneNumber": QUARANTINED, "accountName": "contoso", "serviceDetails": { "teamsDirectRouting": { "enabled": true } } });
+    assert!(api(&p, "PUT", &path, number).await.0.is_success());
+    assert_eq!(
+        api(&p, "DELETE", &path, Value::Null).await.0,
+        StatusCode::NO_CONTENT
+    );
+
+    let ports = Ports::new();
+    let hop = UdpSocket::bind(local(ports.operator_hop)).unwrap();
+    hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let service_hop = UdpSocket::bind(local(ports.oc)).unwrap();
+    service_hop
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let _edge = start_edge(&p, ports, Transport::Udp, None).await;
+    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+
+    let refusals = [
+        ("to the reserved number", true, RESERVED, "reserved"),
+        ("from the reserved number", false, RESERVED, "reserved"),
+        (
+            "to the quarantined number",
+            true,
+            QUARANTINED,
+            "quarantined",
+        ),
+        (
+            "from the quarantined number",
+            false,
+            QUARANTINED,
+            "quarantined",
+        ),
+    ];
+    for (i, (what, from_operator, number, why)) in refusals.into_iter().enumerate() {
+        let call = format!("held-{i}");
+        if from_operator {
+            invite_from_the_operator_side(&caller, local(ports.operator), number, &call);
+        } else {
+            invite_from_the_service_side(&caller, local(ports.service), number, &call);
+        }
+        let answer = final_answer(&caller);
+        assert!(answer.starts_with("SIP/2.0 404 "), "{what}: {answer}");
+        let warning = answer
+            .lines()
+            .find(|l| l.starts_with("Warning: 399 numbat \""))
+            .unwrap_or_else(|| panic!("{what}: no Warning in {answer}"));
+        assert!(
+            warning.contains(number) && warning.contains(why),
+            "{what}: {warning}"
+        );
+    }
+
+    // An assigned number routes as before: its call reaches the operator's hop.
+    invite_from_the_service_side(&caller, local(ports.service), OC_WITH_HEADER, "assigned");
+    let forwarded = next_message(&hop);
+    assert!(forwarded.starts_with("INVITE "), "{forwarded}");
+
+    // The quarantine ends through the API: the number is available, and calls to it take the
+    // default rule (a fixed line reaches Operator Connect) once the edge has the change.
+    let (_, answer) =
+        act(json!({ "action": "endQuarantine", "telephoneNumbers": [QUARANTINED] })).await;
+    assert_eq!(answer["done"], 1, "{answer}");
+    let started = Instant::now();
+    let reached = loop {
+        invite_from_the_operator_side(
+            &caller,
+            local(ports.operator),
+            QUARANTINED,
+            &format!("freed-{}", started.elapsed().as_micros()),
+        );
+        let mut buf = [0u8; 4096];
+        if let Ok((len, _)) = service_hop.recv_from(&mut buf) {
+            break String::from_utf8_lossy(&buf[..len]).into_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the edge never learnt the quarantine ended"
+        );
+    };
+    assert!(
+        reached.starts_with(&format!("INVITE sip:{QUARANTINED}@")),
+        "{reached}"
     );
 }

@@ -16,6 +16,7 @@ mod fuzz;
 mod fuzz_sip;
 mod health;
 mod import;
+mod inventory;
 mod nodes;
 mod oidc;
 mod pages;

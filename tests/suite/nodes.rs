@@ -108,6 +108,7 @@ async fn two_nodes_on_postgres_lose_nothing_acknowledged_when_one_is_killed_mid_
         DeploymentSettings {
             sip_header_name: Some(SipHeaderName::parse(HEADER).unwrap()),
             base_domain: None,
+            ..Default::default()
         },
     )
     .await

@@ -233,6 +233,7 @@ async fn a_direct_routing_accounts_onboarding_page_gives_its_domains_and_steps()
         DeploymentSettings {
             sip_header_name: None,
             base_domain: Some(BaseDomain::parse("dep1.example").unwrap()),
+            ..Default::default()
         },
     )
     .await

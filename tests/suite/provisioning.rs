@@ -660,6 +660,7 @@ async fn the_direct_routing_domain_must_fit_in_48_characters() {
         let settings = DeploymentSettings {
             base_domain: Some(base),
             sip_header_name: None,
+            ..Default::default()
         };
         core.put_settings(&admin(), settings).await.unwrap();
         let mut account = dr_account("contoso");
@@ -962,6 +963,7 @@ async fn deployment_settings_round_trip_with_the_direct_routing_domains() {
         let settings = DeploymentSettings {
             sip_header_name: Some(SipHeaderName::parse("X-MS-Operator-Content").unwrap()),
             base_domain: Some(BaseDomain::parse("Gw.Example.NET").unwrap()),
+            quarantine_days: numbat::domain::QuarantineDays::new(7).unwrap(),
         };
         core.put_settings(&admin(), settings.clone()).await.unwrap();
         let stored = core.settings(&admin()).await.unwrap();

@@ -1,0 +1,947 @@
+//! The inventory and its lifecycle: a number is `available`, `reserved` for an account until a
+//! date, `assigned` (in an account: ACG's numbers) or `quarantined` after its account released
+//! it, then available again.
+//!
+//! Every move is here: the inventory's own actions (by number or by range, with a result per
+//! number), the rules ACG's writes obey (an assignment takes a number out of the inventory, or
+//! is refused when the number is held for or from another account; a release quarantines), and
+//! the expiry of holds that ran out, which any number of nodes may run at once. Depends on
+//! `domain` and `store`.
+
+use super::{
+    audit_event, now, timestamp_of, to_json, Actor, Change, Door, Permission, Permit, Provisioning,
+    ProvisioningError, Role,
+};
+use crate::domain::{
+    AccountName, Code, InventoryState, NumberRange, Quarantine, QuarantineDays, TelephoneNumber,
+    Violation, Violations,
+};
+use crate::store::inventory::{self as stored, HeldRecord, InventoryFilter};
+use crate::store::numbers as assigned;
+use crate::store::{accounts, audit, Tx};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use time::OffsetDateTime;
+
+const RESOURCE: &str = "number";
+
+/// The most numbers one inventory action takes (a range of 10,000, or a list).
+pub const MAX_NUMBERS: usize = crate::domain::NumberRange::MAX as usize;
+
+/// The longest a reservation may run, from now.
+pub const MAX_RESERVATION_DAYS: i64 = 365;
+
+/// How long a reservation runs when the caller names no date.
+pub const DEFAULT_RESERVATION_DAYS: i64 = 30;
+
+/// What to do to each number of an inventory action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InventoryAction {
+    /// New numbers into the inventory, available.
+    Add,
+    /// Available numbers out of the inventory altogether.
+    Remove,
+    /// Available numbers (or ones this account released) held for `account` until `until`
+    /// (RFC 3339, or a date: held through that day, UTC).
+    Reserve {
+        account: AccountName,
+        until: Option<String>,
+    },
+    /// Reserved numbers back to available.
+    CancelReservation,
+    /// A quarantined number held for this long from now instead.
+    SetQuarantine(Quarantine),
+    /// Quarantined numbers available now.
+    EndQuarantine,
+}
+
+impl InventoryAction {
+    /// The action's name on the wire and in the audit trail.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Remove => "remove",
+            Self::Reserve { .. } => "reserve",
+            Self::CancelReservation => "cancelReservation",
+            Self::SetQuarantine(_) => "setQuarantine",
+            Self::EndQuarantine => "endQuarantine",
+        }
+    }
+
+    fn permission(&self) -> Permission {
+        match self {
+            Self::Remove => Permission::Delete,
+            _ => Permission::Write,
+        }
+    }
+}
+
+/// What an action did to one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ActionOutcome {
+    Done,
+    /// It already stood as asked.
+    Unchanged,
+    /// A rule refused it; `violation` says which.
+    Refused,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionResult {
+    pub telephone_number: TelephoneNumber,
+    pub outcome: ActionOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violation: Option<Violation>,
+}
+
+/// An action's result per number, in the order the numbers were given, with the totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReport {
+    pub done: usize,
+    pub unchanged: usize,
+    pub refused: usize,
+    pub results: Vec<ActionResult>,
+}
+
+impl ActionReport {
+    fn push(&mut self, number: &TelephoneNumber, step: Step) {
+        let (outcome, violation) = match step {
+            Step::Write(_) | Step::Delete => (ActionOutcome::Done, None),
+            Step::Unchanged => (ActionOutcome::Unchanged, None),
+            Step::Refuse(v) => (ActionOutcome::Refused, Some(v)),
+        };
+        match outcome {
+            ActionOutcome::Done => self.done += 1,
+            ActionOutcome::Unchanged => self.unchanged += 1,
+            ActionOutcome::Refused => self.refused += 1,
+        }
+        self.results.push(ActionResult {
+            telephone_number: number.clone(),
+            outcome,
+            violation,
+        });
+    }
+}
+
+/// One inventory action as a door receives it (the API's JSON, the command line's flags, the
+/// portal's form): the action's name, its numbers by list or by range, and its arguments.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: String,
+    #[serde(default)]
+    pub telephone_numbers: Option<Vec<String>>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub account_name: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub quarantine: Option<String>,
+}
+
+/// The action and its numbers, or every field that is wrong.
+impl ActionRequest {
+    pub fn parse(self) -> Result<(InventoryAction, Vec<TelephoneNumber>), ProvisioningError> {
+        let body = self;
+        let mut violations = Violations::new();
+        let mut required = |field: &str, value: &Option<String>| {
+            if value.is_none() {
+                violations.push(Violation::new(
+                    field,
+                    Code::Required,
+                    "is required for this action",
+                ));
+            }
+        };
+        let action = match body.action.as_str() {
+            "add" => Some(InventoryAction::Add),
+            "remove" => Some(InventoryAction::Remove),
+            "cancelReservation" => Some(InventoryAction::CancelReservation),
+            "endQuarantine" => Some(InventoryAction::EndQuarantine),
+            "reserve" => {
+                required("accountName", &body.account_name);
+                None
+            }
+            "setQuarantine" => {
+                required("quarantine", &body.quarantine);
+                None
+            }
+            _ => {
+                violations.push(Violation::new(
+                "action",
+                Code::InvalidValue,
+                "must be add, remove, reserve, cancelReservation, setQuarantine or endQuarantine",
+            ));
+                None
+            }
+        };
+        let action = match (action, body.action.as_str()) {
+            (Some(action), _) => Some(action),
+            (None, "reserve") => body
+                .account_name
+                .as_deref()
+                .and_then(|raw| violations.parse("accountName", raw, AccountName::parse))
+                .map(|account| InventoryAction::Reserve {
+                    account,
+                    until: body.until.clone(),
+                }),
+            (None, "setQuarantine") => body
+                .quarantine
+                .as_deref()
+                .and_then(|raw| violations.parse("quarantine", raw, Quarantine::parse))
+                .map(InventoryAction::SetQuarantine),
+            _ => None,
+        };
+        let numbers = match (&body.telephone_numbers, &body.from, &body.to) {
+            (Some(list), None, None) => {
+                if list.is_empty() || list.len() > MAX_NUMBERS {
+                    violations.push(Violation::new(
+                        "telephoneNumbers",
+                        Code::BatchSize,
+                        format!(
+                            "must hold 1–{MAX_NUMBERS} numbers; this one holds {}",
+                            list.len()
+                        ),
+                    ));
+                    Vec::new()
+                } else {
+                    list.iter()
+                        .enumerate()
+                        .filter_map(|(i, raw)| {
+                            violations.parse(
+                                &format!("telephoneNumbers[{i}]"),
+                                raw,
+                                TelephoneNumber::parse,
+                            )
+                        })
+                        .collect()
+                }
+            }
+            (None, Some(from), Some(to)) => match NumberRange::parse(from, to) {
+                Ok(range) => range.numbers().collect(),
+                Err(violation) => {
+                    violations.push(violation);
+                    Vec::new()
+                }
+            },
+            _ => {
+                violations.push(Violation::new(
+                    "telephoneNumbers",
+                    Code::Required,
+                    "give either telephoneNumbers or a range (from and to), not both",
+                ));
+                Vec::new()
+            }
+        };
+        match action {
+            Some(action) if violations.is_empty() => Ok((action, numbers)),
+            _ => Err(ProvisioningError::Invalid(violations)),
+        }
+    }
+}
+
+/// Where one number stands, whichever table holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Standing {
+    pub telephone_number: TelephoneNumber,
+    pub state: InventoryState,
+    /// The account it is in, reserved for, or was released by.
+    pub account_name: Option<AccountName>,
+    /// When its reservation or quarantine ends; none for an indefinite quarantine.
+    pub until: Option<String>,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+impl From<HeldRecord> for Standing {
+    fn from(held: HeldRecord) -> Self {
+        Self {
+            telephone_number: held.telephone_number,
+            state: held.state,
+            account_name: held.account_name,
+            until: held.until,
+            version: held.version,
+            updated_at: held.updated_at,
+        }
+    }
+}
+
+/// What one number's move comes to.
+enum Step {
+    Write(HeldRecord),
+    Delete,
+    Unchanged,
+    Refuse(Violation),
+}
+
+/// The state a hold has at `at`: a reservation or quarantine whose time ran out is available,
+/// whether or not expiry has got to it yet.
+fn effective(held: &HeldRecord, at: &str) -> InventoryState {
+    match (&held.state, &held.until) {
+        (InventoryState::Reserved | InventoryState::Quarantined, Some(until))
+            if until.as_str() <= at =>
+        {
+            InventoryState::Available
+        }
+        (state, _) => *state,
+    }
+}
+
+/// The hold's JSON in the audit trail: its state, account and end.
+fn hold_json(held: &HeldRecord) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Hold<'a> {
+        state: InventoryState,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account_name: Option<&'a AccountName>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        until: Option<&'a str>,
+    }
+    to_json(&Hold {
+        state: held.state,
+        account_name: held.account_name.as_ref(),
+        until: held.until.as_deref(),
+    })
+}
+
+/// Why an assignment of `number` to `account` is refused by its hold, if it is.
+pub(super) fn assignment_refusal(
+    held: &HeldRecord,
+    account: &AccountName,
+    at: &str,
+) -> Option<Violation> {
+    let other = held.account_name.as_ref().filter(|a| *a != account);
+    match (effective(held, at), other) {
+        (InventoryState::Reserved, Some(owner)) => Some(Violation::new(
+            "telephoneNumber",
+            Code::NumberReservedForAnotherAccount,
+            format!(
+                "{} is reserved for account {owner} until {}",
+                held.telephone_number,
+                held.until.as_deref().unwrap_or("further notice")
+            ),
+        )),
+        (InventoryState::Quarantined, Some(_)) => Some(Violation::new(
+            "telephoneNumber",
+            Code::NumberQuarantinedFromAnotherAccount,
+            format!(
+                "{} was released by another account and is quarantined {}; only that account may take it back",
+                held.telephone_number,
+                held.until
+                    .as_deref()
+                    .map_or("indefinitely".to_owned(), |u| format!("until {u}"))
+            ),
+        )),
+        _ => None,
+    }
+}
+
+fn wrong_state(number: &TelephoneNumber, state: InventoryState, wanted: &str) -> Violation {
+    Violation::new(
+        "telephoneNumber",
+        Code::WrongInventoryState,
+        format!("{number} is {state}; {wanted}"),
+    )
+}
+
+fn not_in_inventory(number: &TelephoneNumber) -> Violation {
+    Violation::new(
+        "telephoneNumber",
+        Code::NotInInventory,
+        format!("{number} is not in the inventory; add it first"),
+    )
+}
+
+/// `raw` as the end of a reservation: an RFC 3339 time, or a date (held through that day,
+/// UTC); after `now` and at most [`MAX_RESERVATION_DAYS`] ahead.
+fn reservation_end(raw: Option<&str>, now: OffsetDateTime) -> Result<String, Violation> {
+    use time::format_description::well_known::Rfc3339;
+    let Some(raw) = raw else {
+        return Ok(timestamp_of(
+            now + time::Duration::days(DEFAULT_RESERVATION_DAYS),
+        ));
+    };
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    let end = OffsetDateTime::parse(raw, &Rfc3339)
+        .ok()
+        .or_else(|| {
+            time::Date::parse(raw, &date_format)
+                .ok()
+                .and_then(|d| d.next_day())
+                .map(|d| d.midnight().assume_utc())
+        })
+        .ok_or_else(|| {
+            Violation::new(
+                "until",
+                Code::InvalidFormat,
+                "must be a date (2027-01-31) or an RFC 3339 time (2027-01-31T18:00:00Z)",
+            )
+        })?;
+    if end <= now || end > now + time::Duration::days(MAX_RESERVATION_DAYS) {
+        return Err(Violation::new(
+            "until",
+            Code::OutOfRange,
+            format!("must be after now and at most {MAX_RESERVATION_DAYS} days ahead"),
+        ));
+    }
+    Ok(timestamp_of(end))
+}
+
+/// The end of a quarantine of `period` starting at `at`.
+fn quarantine_end(period: Quarantine, at: OffsetDateTime) -> Option<String> {
+    match period {
+        Quarantine::Days(days) => Some(timestamp_of(at + time::Duration::days(days.into()))),
+        Quarantine::Indefinitely => None,
+    }
+}
+
+/// Reads the RFC 3339 time every stored time is written in.
+fn parse_time(stored: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(stored, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc())
+}
+
+impl Provisioning {
+    /// Applies `action` to each of `numbers` (at most [`MAX_NUMBERS`]) in one transaction,
+    /// with a result per number: a number a rule refuses is left as it is and named with the
+    /// rule; the others change, each with its audit event.
+    pub async fn inventory_action(
+        &self,
+        actor: &Actor,
+        action: &InventoryAction,
+        numbers: &[TelephoneNumber],
+    ) -> Result<ActionReport, ProvisioningError> {
+        let permit = actor.permit(action.permission())?;
+        if numbers.is_empty() || numbers.len() > MAX_NUMBERS {
+            return Err(ProvisioningError::Invalid(
+                Violation::new(
+                    "numbers",
+                    Code::BatchSize,
+                    format!(
+                        "must name 1–{MAX_NUMBERS} numbers; this action names {}",
+                        numbers.len()
+                    ),
+                )
+                .into(),
+            ));
+        }
+        let clock = OffsetDateTime::now_utc();
+        let at = timestamp_of(clock);
+        let until = match action {
+            InventoryAction::Reserve { until, .. } => Some(
+                reservation_end(until.as_deref(), clock)
+                    .map_err(|v| ProvisioningError::Invalid(v.into()))?,
+            ),
+            _ => None,
+        };
+        let mut tx = self.begin(&permit).await?;
+        if let InventoryAction::Reserve { account, .. } = action {
+            if accounts::fetch_for_update(&mut tx, account)
+                .await?
+                .is_none()
+            {
+                return Err(ProvisioningError::not_found("account", account.as_str()));
+            }
+        }
+        // Locks in the order every writer takes them (numbers, then the inventory), each in
+        // number order, so two overlapping actions or an action and an ACG write never wait
+        // on each other in a circle.
+        let mut keys: Vec<&TelephoneNumber> = numbers.iter().collect();
+        keys.sort();
+        keys.dedup();
+        let in_accounts: HashMap<TelephoneNumber, AccountName> =
+            assigned::fetch_for_update(&mut tx, &keys)
+                .await?
+                .into_iter()
+                .map(|r| (r.number.telephone_number, r.number.account_name))
+                .collect();
+        let held: HashMap<TelephoneNumber, HeldRecord> = stored::fetch_for_update(&mut tx, &keys)
+            .await?
+            .into_iter()
+            .map(|r| (r.telephone_number.clone(), r))
+            .collect();
+
+        let mut report = ActionReport::default();
+        let mut seen = HashSet::with_capacity(numbers.len());
+        let mut writes = Vec::new();
+        let mut deletes = Vec::new();
+        let mut events = Vec::new();
+        for number in numbers {
+            let step = if !seen.insert(number) {
+                Step::Refuse(Violation::new(
+                    "telephoneNumber",
+                    Code::Duplicate,
+                    "appears more than once in this action",
+                ))
+            } else if let Some(owner) = in_accounts.get(number) {
+                Step::Refuse(Violation::new(
+                    "telephoneNumber",
+                    Code::WrongInventoryState,
+                    format!("{number} is assigned to account {owner}; release it first"),
+                ))
+            } else {
+                decide(
+                    action,
+                    number,
+                    held.get(number),
+                    &at,
+                    until.as_deref(),
+                    clock,
+                )
+            };
+            let before = held.get(number);
+            match &step {
+                Step::Write(record) => {
+                    events.push(audit_event(
+                        &permit,
+                        &at,
+                        Change {
+                            action: action.name(),
+                            resource_type: RESOURCE,
+                            key: number.as_str(),
+                            version: Some(record.version),
+                            before: before.map(hold_json),
+                            after: Some(hold_json(record)),
+                            account: record
+                                .account_name
+                                .as_ref()
+                                .or(before.and_then(|b| b.account_name.as_ref()))
+                                .map(|a| a.as_str()),
+                        },
+                    ));
+                    writes.push(record.clone());
+                }
+                Step::Delete => {
+                    events.push(audit_event(
+                        &permit,
+                        &at,
+                        Change {
+                            action: action.name(),
+                            resource_type: RESOURCE,
+                            key: number.as_str(),
+                            version: None,
+                            before: before.map(hold_json),
+                            after: None,
+                            account: None,
+                        },
+                    ));
+                    deletes.push(number);
+                }
+                Step::Unchanged | Step::Refuse(_) => {}
+            }
+            report.push(number, step);
+        }
+        // A number new to the inventory is inserted only if no other transaction put it there
+        // meanwhile (a release's quarantine, say): that row is never overwritten.
+        let (new, changed): (Vec<HeldRecord>, Vec<HeldRecord>) = writes
+            .into_iter()
+            .partition(|r| !held.contains_key(&r.telephone_number));
+        let inserted = stored::insert_new(&mut tx, &new).await?;
+        let raced: HashSet<&TelephoneNumber> = new
+            .iter()
+            .map(|r| &r.telephone_number)
+            .filter(|n| !inserted.contains(n.as_str()))
+            .collect();
+        if !raced.is_empty() {
+            events.retain(|e| !raced.iter().any(|n| n.as_str() == e.resource_key));
+            for result in report
+                .results
+                .iter_mut()
+                .filter(|r| raced.contains(&r.telephone_number))
+            {
+                result.outcome = ActionOutcome::Refused;
+                result.violation = Some(Violation::new(
+                    "telephoneNumber",
+                    Code::WrongInventoryState,
+                    format!(
+                        "{} changed while this action ran; look at it again",
+                        result.telephone_number
+                    ),
+                ));
+                report.done -= 1;
+                report.refused += 1;
+            }
+        }
+        stored::upsert(&mut tx, &changed).await?;
+        stored::delete(&mut tx, &deletes).await?;
+        audit::record(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Ends the reservations and quarantines whose time ran out by `at`: each number becomes
+    /// available, with an audit event. Safe to run on every node at once: a hold is ended by
+    /// one of them. Returns how many ended.
+    pub async fn end_due_holds(&self, at: OffsetDateTime) -> Result<usize, ProvisioningError> {
+        const CHUNK: i64 = 1000;
+        let actor = Actor::new("expiry", &[Role::Admin], Door::System);
+        let permit = actor.permit(Permission::Write)?;
+        let stamp = timestamp_of(at);
+        let mut ended = 0;
+        loop {
+            let mut tx = self.begin(&permit).await?;
+            let due = stored::due(&mut tx, &stamp, CHUNK).await?;
+            if due.is_empty() {
+                tx.rollback().await?;
+                return Ok(ended);
+            }
+            let mut writes = Vec::with_capacity(due.len());
+            let mut events = Vec::with_capacity(due.len());
+            for held in &due {
+                let record = HeldRecord {
+                    state: InventoryState::Available,
+                    account_name: None,
+                    until: None,
+                    version: held.version + 1,
+                    updated_at: stamp.clone(),
+                    ..held.clone()
+                };
+                let action = match held.state {
+                    InventoryState::Reserved => "reservationEnded",
+                    _ => "quarantineEnded",
+                };
+                events.push(audit_event(
+                    &permit,
+                    &stamp,
+                    Change {
+                        action,
+                        resource_type: RESOURCE,
+                        key: held.telephone_number.as_str(),
+                        version: Some(record.version),
+                        before: Some(hold_json(held)),
+                        after: Some(hold_json(&record)),
+                        account: held.account_name.as_ref().map(|a| a.as_str()),
+                    },
+                ));
+                writes.push(record);
+            }
+            stored::upsert(&mut tx, &writes).await?;
+            audit::record(&mut tx, &events).await?;
+            tx.commit().await?;
+            ended += due.len();
+            if (due.len() as i64) < CHUNK {
+                return Ok(ended);
+            }
+        }
+    }
+
+    /// Where `number` stands: in an account, or in the inventory.
+    pub async fn standing(
+        &self,
+        actor: &Actor,
+        number: &TelephoneNumber,
+    ) -> Result<Standing, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        if let Some(record) = assigned::get(&self.db, number).await? {
+            return Ok(Standing {
+                telephone_number: record.number.telephone_number,
+                state: InventoryState::Assigned,
+                account_name: Some(record.number.account_name),
+                until: None,
+                version: record.version,
+                updated_at: record.updated_at,
+            });
+        }
+        let held = stored::get(&self.db, number)
+            .await?
+            .ok_or_else(|| ProvisioningError::not_found("number", number.as_str()))?;
+        let at = now();
+        let state = effective(&held, &at);
+        let mut standing = Standing::from(held);
+        if state != standing.state {
+            // Ran out, and expiry has not got to it yet: it is available already.
+            standing.state = state;
+            standing.account_name = None;
+            standing.until = None;
+        }
+        Ok(standing)
+    }
+
+    /// A page of the inventory's numbers (not those in accounts) matching `filter`.
+    pub async fn list_inventory(
+        &self,
+        actor: &Actor,
+        filter: &InventoryFilter,
+        after: Option<&TelephoneNumber>,
+        limit: i64,
+    ) -> Result<Vec<Standing>, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        Ok(stored::list(&self.db, filter, after, limit)
+            .await?
+            .into_iter()
+            .map(Standing::from)
+            .collect())
+    }
+
+    /// How many numbers are in each state, assigned ones included.
+    pub async fn inventory_counts(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<(InventoryState, i64)>, ProvisioningError> {
+        actor.permit(Permission::Read)?;
+        let held = stored::count_by_state(&self.db).await?;
+        let in_accounts = assigned::count(&self.db, &Default::default()).await?;
+        Ok(InventoryState::ALL
+            .into_iter()
+            .map(|state| {
+                let n = if state == InventoryState::Assigned {
+                    in_accounts
+                } else {
+                    held.iter()
+                        .find(|(s, _)| s == state.as_str())
+                        .map_or(0, |(_, n)| *n)
+                };
+                (state, n)
+            })
+            .collect())
+    }
+
+    /// The holds that a write of `numbers` into `account` meets, and the rule each breaks:
+    /// `(refusals by number, held numbers to take out of the inventory)`.
+    pub(super) async fn holds_for_assignment(
+        tx: &mut Tx,
+        numbers: &[(&TelephoneNumber, &AccountName)],
+        at: &str,
+    ) -> Result<(HashMap<TelephoneNumber, Violation>, Vec<TelephoneNumber>), ProvisioningError>
+    {
+        if numbers.is_empty() {
+            return Ok((HashMap::new(), Vec::new()));
+        }
+        let mut keys: Vec<&TelephoneNumber> = numbers.iter().map(|(n, _)| *n).collect();
+        keys.sort();
+        let held: HashMap<TelephoneNumber, HeldRecord> = stored::fetch_for_update(tx, &keys)
+            .await?
+            .into_iter()
+            .map(|r| (r.telephone_number.clone(), r))
+            .collect();
+        let mut refused = HashMap::new();
+        let mut taken = Vec::new();
+        for (number, account) in numbers {
+            if let Some(hold) = held.get(*number) {
+                match assignment_refusal(hold, account, at) {
+                    Some(violation) => {
+                        refused.insert((*number).clone(), violation);
+                    }
+                    None => taken.push((*number).clone()),
+                }
+            }
+        }
+        Ok((refused, taken))
+    }
+
+    /// Makes the numbers reserved for `account` (being deleted) available, each with its audit
+    /// event: a later account of the same name does not inherit them.
+    pub(super) async fn cancel_reservations_of(
+        permit: &Permit<'_>,
+        tx: &mut Tx,
+        account: &AccountName,
+        at: &str,
+    ) -> Result<(), ProvisioningError> {
+        let reserved = stored::reserved_for_update(tx, account).await?;
+        let mut writes = Vec::with_capacity(reserved.len());
+        let mut events = Vec::with_capacity(reserved.len());
+        for held in &reserved {
+            let record = HeldRecord {
+                state: InventoryState::Available,
+                account_name: None,
+                until: None,
+                version: held.version + 1,
+                updated_at: at.to_owned(),
+                ..held.clone()
+            };
+            events.push(audit_event(
+                permit,
+                at,
+                Change {
+                    action: "cancelReservation",
+                    resource_type: RESOURCE,
+                    key: held.telephone_number.as_str(),
+                    version: Some(record.version),
+                    before: Some(hold_json(held)),
+                    after: Some(hold_json(&record)),
+                    account: Some(account.as_str()),
+                },
+            ));
+            writes.push(record);
+        }
+        stored::upsert(tx, &writes).await?;
+        audit::record(tx, &events).await?;
+        Ok(())
+    }
+
+    /// Takes `numbers` (now written into accounts) out of the inventory.
+    pub(super) async fn take_from_inventory(
+        tx: &mut Tx,
+        numbers: &[TelephoneNumber],
+    ) -> Result<(), ProvisioningError> {
+        let keys: Vec<&TelephoneNumber> = numbers.iter().collect();
+        Ok(stored::delete(tx, &keys).await?)
+    }
+
+    /// Puts numbers released by `account` into quarantine for the deployment's period (or
+    /// makes them available at once when it is 0 days), each with its audit event.
+    pub(super) async fn quarantine_released(
+        permit: &Permit<'_>,
+        tx: &mut Tx,
+        account: &AccountName,
+        released: &[(&TelephoneNumber, i64)],
+        days: QuarantineDays,
+        at: &str,
+    ) -> Result<(), ProvisioningError> {
+        let clock = parse_time(at);
+        let mut writes = Vec::with_capacity(released.len());
+        let mut events = Vec::with_capacity(released.len());
+        for (number, version) in released {
+            let record = if days.get() == 0 {
+                HeldRecord {
+                    telephone_number: (*number).clone(),
+                    state: InventoryState::Available,
+                    account_name: None,
+                    until: None,
+                    version: version + 1,
+                    created_at: at.to_owned(),
+                    updated_at: at.to_owned(),
+                }
+            } else {
+                HeldRecord {
+                    telephone_number: (*number).clone(),
+                    state: InventoryState::Quarantined,
+                    account_name: Some(account.clone()),
+                    until: quarantine_end(Quarantine::Days(days.get()), clock),
+                    version: version + 1,
+                    created_at: at.to_owned(),
+                    updated_at: at.to_owned(),
+                }
+            };
+            events.push(audit_event(
+                permit,
+                at,
+                Change {
+                    action: "release",
+                    resource_type: RESOURCE,
+                    key: number.as_str(),
+                    version: Some(record.version),
+                    before: None,
+                    after: Some(hold_json(&record)),
+                    account: Some(account.as_str()),
+                },
+            ));
+            writes.push(record);
+        }
+        stored::upsert(tx, &writes).await?;
+        audit::record(tx, &events).await?;
+        Ok(())
+    }
+}
+
+/// One number's move under `action`, from its inventory row (none: not in the inventory).
+fn decide(
+    action: &InventoryAction,
+    number: &TelephoneNumber,
+    held: Option<&HeldRecord>,
+    at: &str,
+    reserve_until: Option<&str>,
+    clock: OffsetDateTime,
+) -> Step {
+    let next = |state: InventoryState, account: Option<AccountName>, until: Option<String>| {
+        let base = held.cloned().unwrap_or_else(|| HeldRecord {
+            telephone_number: number.clone(),
+            state,
+            account_name: None,
+            until: None,
+            version: 0,
+            created_at: at.to_owned(),
+            updated_at: at.to_owned(),
+        });
+        if held.is_some_and(|h| h.state == state && h.account_name == account && h.until == until) {
+            return Step::Unchanged;
+        }
+        Step::Write(HeldRecord {
+            state,
+            account_name: account,
+            until,
+            version: base.version + 1,
+            updated_at: at.to_owned(),
+            ..base
+        })
+    };
+    let Some(hold) = held else {
+        return match action {
+            InventoryAction::Add => next(InventoryState::Available, None, None),
+            _ => Step::Refuse(not_in_inventory(number)),
+        };
+    };
+    let state = effective(hold, at);
+    let same_account = |account: &AccountName| hold.account_name.as_ref() == Some(account);
+    match (action, state) {
+        (InventoryAction::Add, InventoryState::Available) => next(state, None, None),
+        (InventoryAction::Add, _) => Step::Refuse(wrong_state(
+            number,
+            state,
+            "it is in the inventory already",
+        )),
+        (InventoryAction::Remove, InventoryState::Available) => Step::Delete,
+        (InventoryAction::Remove, _) => Step::Refuse(wrong_state(
+            number,
+            state,
+            "only an available number leaves the inventory (cancel its reservation or end its quarantine first)",
+        )),
+        (InventoryAction::Reserve { account, .. }, InventoryState::Available) => next(
+            InventoryState::Reserved,
+            Some(account.clone()),
+            reserve_until.map(str::to_owned),
+        ),
+        (InventoryAction::Reserve { account, .. }, InventoryState::Reserved | InventoryState::Quarantined)
+            if same_account(account) =>
+        {
+            next(
+                InventoryState::Reserved,
+                Some(account.clone()),
+                reserve_until.map(str::to_owned),
+            )
+        }
+        (InventoryAction::Reserve { account, .. }, _) => Step::Refuse(
+            assignment_refusal(hold, account, at).unwrap_or_else(|| {
+                wrong_state(number, state, "only an available number can be reserved")
+            }),
+        ),
+        (InventoryAction::CancelReservation, InventoryState::Reserved) => {
+            next(InventoryState::Available, None, None)
+        }
+        (InventoryAction::CancelReservation | InventoryAction::EndQuarantine, InventoryState::Available) => {
+            next(InventoryState::Available, None, None)
+        }
+        (InventoryAction::CancelReservation, _) => Step::Refuse(wrong_state(
+            number,
+            state,
+            "only a reserved number's reservation can be cancelled",
+        )),
+        (InventoryAction::SetQuarantine(period), InventoryState::Quarantined) => next(
+            InventoryState::Quarantined,
+            hold.account_name.clone(),
+            quarantine_end(*period, clock),
+        ),
+        (InventoryAction::SetQuarantine(_), _) => Step::Refuse(wrong_state(
+            number,
+            state,
+            "only a quarantined number's quarantine can be changed",
+        )),
+        (InventoryAction::EndQuarantine, InventoryState::Quarantined) => {
+            next(InventoryState::Available, None, None)
+        }
+        (InventoryAction::EndQuarantine, _) => Step::Refuse(wrong_state(
+            number,
+            state,
+            "only a quarantined number's quarantine can be ended",
+        )),
+    }
+}
