@@ -211,6 +211,13 @@ fn string(pattern: Option<&str>, min: Option<u64>, max: Option<u64>) -> Value {
     s
 }
 
+/// `schema` that may also be null.
+fn nullable(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    schema["nullable"] = json!(true);
+    schema
+}
+
 fn components() -> Value {
     let name = string(Some("^[A-Za-z0-9_-]+$"), Some(1), Some(100));
     let e164 = string(Some("^\\+[1-9][0-9]+$"), Some(3), Some(16));
@@ -478,12 +485,12 @@ fn components() -> Value {
                 "required": ["action"],
                 "properties": {
                     "action": { "type": "string", "enum": ["add", "remove", "reserve", "cancelReservation", "setQuarantine", "endQuarantine"] },
-                    "telephoneNumbers": { "type": "array", "minItems": 1, "maxItems": 10000, "items": e164.clone(), "description": "The numbers; or give a range with from and to." },
-                    "from": e164.clone(),
-                    "to": e164.clone(),
-                    "accountName": { "type": "string", "description": "reserve: the account the numbers are held for." },
-                    "until": { "type": "string", "description": "reserve: a date (held through that day, UTC) or an RFC 3339 time, at most 365 days ahead; default 30 days." },
-                    "quarantine": { "type": "string", "description": "setQuarantine: 1 to 365 (days from now) or indefinitely." },
+                    "telephoneNumbers": { "type": "array", "nullable": true, "minItems": 1, "maxItems": 10000, "items": e164.clone(), "description": "The numbers; or give a range with from and to. Null is the same as absent, for every field but action." },
+                    "from": nullable(&e164),
+                    "to": nullable(&e164),
+                    "accountName": { "type": "string", "nullable": true, "description": "reserve: the account the numbers are held for." },
+                    "until": { "type": "string", "nullable": true, "description": "reserve: a date (held through that day, UTC) or an RFC 3339 time, ending within 365 days; default 30 days." },
+                    "quarantine": { "type": "string", "nullable": true, "description": "setQuarantine: 1 to 365 (days from now) or indefinitely." },
                 },
                 "additionalProperties": false,
             },

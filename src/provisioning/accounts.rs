@@ -162,7 +162,7 @@ impl Provisioning {
             &current.account,
             &owned,
             &at,
-            super::numbers::Release::Quarantine,
+            super::inventory::Release::Quarantine,
         )
         .await?;
         Self::cancel_reservations_of(&permit, &mut tx, name, &at).await?;

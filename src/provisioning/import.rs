@@ -12,7 +12,7 @@
 //! the last committed line, so no row is applied twice and the tallies stay exact: the rows
 //! before are read again only to know which numbers the file already had.
 
-use super::numbers::Release;
+use super::inventory::Release;
 use super::{
     audit_event, now, Actor, Change, Outcome, Permission, Precondition, Provisioning,
     ProvisioningError,

@@ -34,6 +34,15 @@ pub const MAX_RESERVATION_DAYS: i64 = 365;
 /// How long a reservation runs when the caller names no date.
 pub const DEFAULT_RESERVATION_DAYS: i64 = 30;
 
+/// What becomes of a number taken out of its account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// Released (ACG's DELETE): quarantined for the deployment's period.
+    Quarantine,
+    /// Moving to another account in the same transaction: no quarantine.
+    Move,
+}
+
 /// What to do to each number of an inventory action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InventoryAction {
@@ -311,6 +320,38 @@ fn hold_json(held: &HeldRecord) -> String {
         account_name: held.account_name.as_ref(),
         until: held.until.as_deref(),
     })
+}
+
+/// `held` made available at `at` by `action` (a hold that ran out or was cancelled), with
+/// its audit event.
+fn made_available(
+    permit: &Permit<'_>,
+    held: &HeldRecord,
+    at: &str,
+    action: &str,
+) -> (HeldRecord, crate::store::audit::AuditEvent) {
+    let record = HeldRecord {
+        state: InventoryState::Available,
+        account_name: None,
+        until: None,
+        version: held.version + 1,
+        updated_at: at.to_owned(),
+        ..held.clone()
+    };
+    let event = audit_event(
+        permit,
+        at,
+        Change {
+            action,
+            resource_type: RESOURCE,
+            key: held.telephone_number.as_str(),
+            version: Some(record.version),
+            before: Some(hold_json(held)),
+            after: Some(hold_json(&record)),
+            account: held.account_name.as_ref().map(|a| a.as_str()),
+        },
+    );
+    (record, event)
 }
 
 /// Why an assignment of `number` to `account` is refused by its hold, if it is.
@@ -597,31 +638,12 @@ impl Provisioning {
             let mut writes = Vec::with_capacity(due.len());
             let mut events = Vec::with_capacity(due.len());
             for held in &due {
-                let record = HeldRecord {
-                    state: InventoryState::Available,
-                    account_name: None,
-                    until: None,
-                    version: held.version + 1,
-                    updated_at: stamp.clone(),
-                    ..held.clone()
-                };
                 let action = match held.state {
                     InventoryState::Reserved => "reservationEnded",
                     _ => "quarantineEnded",
                 };
-                events.push(audit_event(
-                    &permit,
-                    &stamp,
-                    Change {
-                        action,
-                        resource_type: RESOURCE,
-                        key: held.telephone_number.as_str(),
-                        version: Some(record.version),
-                        before: Some(hold_json(held)),
-                        after: Some(hold_json(&record)),
-                        account: held.account_name.as_ref().map(|a| a.as_str()),
-                    },
-                ));
+                let (record, event) = made_available(&permit, held, &stamp, action);
+                events.push(event);
                 writes.push(record);
             }
             stored::upsert(&mut tx, &writes).await?;
@@ -750,27 +772,8 @@ impl Provisioning {
         let mut writes = Vec::with_capacity(reserved.len());
         let mut events = Vec::with_capacity(reserved.len());
         for held in &reserved {
-            let record = HeldRecord {
-                state: InventoryState::Available,
-                account_name: None,
-                until: None,
-                version: held.version + 1,
-                updated_at: at.to_owned(),
-                ..held.clone()
-            };
-            events.push(audit_event(
-                permit,
-                at,
-                Change {
-                    action: "cancelReservation",
-                    resource_type: RESOURCE,
-                    key: held.telephone_number.as_str(),
-                    version: Some(record.version),
-                    before: Some(hold_json(held)),
-                    after: Some(hold_json(&record)),
-                    account: Some(account.as_str()),
-                },
-            ));
+            let (record, event) = made_available(permit, held, at, "cancelReservation");
+            events.push(event);
             writes.push(record);
         }
         stored::upsert(tx, &writes).await?;

@@ -1,6 +1,7 @@
 //! Commands and queries on numbers; batches are all or nothing.
 
 use super::accounts::usage_delta;
+use super::inventory::Release;
 use super::{
     audit_event, now, to_json, Actor, Change, Current, Outcome, Permission, Permit, Precondition,
     Provisioning, ProvisioningError, Written,
@@ -15,15 +16,6 @@ use crate::store::{accounts, audit, outbox, Tx};
 use std::collections::{HashMap, HashSet};
 
 const RESOURCE: &str = "number";
-
-/// What becomes of a number taken out of its account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Release {
-    /// Released (ACG's DELETE): quarantined for the deployment's period.
-    Quarantine,
-    /// Moving to another account in the same transaction: no quarantine.
-    Move,
-}
 
 impl Provisioning {
     /// Creates or replaces numbers of one account, all or nothing: if any item breaks a rule,

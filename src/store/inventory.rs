@@ -120,27 +120,14 @@ pub async fn get(
 
 /// Inserts or replaces each record (creation time kept on replace).
 pub async fn upsert(tx: &mut Tx, records: &[HeldRecord]) -> Result<(), StoreError> {
-    for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        on_tx!(tx, conn => {
-            let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO number_inventory ({COLUMNS}) "));
-            query.push_values(chunk, |mut row, record| {
-                row.push_bind(record.telephone_number.as_str().to_owned())
-                    .push_bind(record.state.as_str())
-                    .push_bind(record.account_name.as_ref().map(|a| a.as_str().to_owned()))
-                    .push_bind(record.until.clone())
-                    .push_bind(record.version)
-                    .push_bind(record.created_at.clone())
-                    .push_bind(record.updated_at.clone());
-            });
-            query.push(
-                " ON CONFLICT (telephone_number) DO UPDATE SET state = excluded.state, \
-                 account_name = excluded.account_name, until = excluded.until, \
-                 version = excluded.version, updated_at = excluded.updated_at",
-            );
-            query.build().execute(&mut *conn).await?;
-        });
-    }
-    Ok(())
+    insert(
+        tx,
+        records,
+        "DO UPDATE SET state = excluded.state, account_name = excluded.account_name, \
+         until = excluded.until, version = excluded.version, updated_at = excluded.updated_at",
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Inserts the records whose numbers have no row yet; returns the numbers inserted (a row
@@ -149,7 +136,17 @@ pub async fn insert_new(
     tx: &mut Tx,
     records: &[HeldRecord],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
-    let mut inserted = std::collections::HashSet::with_capacity(records.len());
+    insert(tx, records, "DO NOTHING").await
+}
+
+/// Inserts `records`, doing `on_conflict` where a number has a row; returns the numbers
+/// written.
+async fn insert(
+    tx: &mut Tx,
+    records: &[HeldRecord],
+    on_conflict: &str,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut written = std::collections::HashSet::with_capacity(records.len());
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<(String,)> = on_tx!(tx, conn => {
             let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO number_inventory ({COLUMNS}) "));
@@ -162,12 +159,14 @@ pub async fn insert_new(
                     .push_bind(record.created_at.clone())
                     .push_bind(record.updated_at.clone());
             });
-            query.push(" ON CONFLICT (telephone_number) DO NOTHING RETURNING telephone_number");
+            query.push(format!(
+                " ON CONFLICT (telephone_number) {on_conflict} RETURNING telephone_number"
+            ));
             query.build_query_as().fetch_all(&mut *conn).await?
         });
-        inserted.extend(rows.into_iter().map(|(n,)| n));
+        written.extend(rows.into_iter().map(|(n,)| n));
     }
-    Ok(inserted)
+    Ok(written)
 }
 
 /// The reservations held for `account`, locked.
