@@ -163,6 +163,7 @@ async fn inventory(args: numbat::cli::InventoryArgs) -> anyhow::Result<()> {
         account_name: args.account,
         until: args.until,
         quarantine: args.quarantine,
+        ..Default::default()
     };
     let (action, numbers) = request.parse()?;
     let db = open(&args.database.database_url).await?;

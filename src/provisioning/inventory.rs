@@ -13,8 +13,8 @@ use super::{
     ProvisioningError, Role,
 };
 use crate::domain::{
-    AccountName, Code, InventoryState, NumberRange, Quarantine, QuarantineDays, TelephoneNumber,
-    Violation, Violations,
+    AccountName, Code, CustomSipHeader, InventoryState, Number, NumberRange, NumberServices,
+    Quarantine, QuarantineDays, Service, TelephoneNumber, Violation, Violations,
 };
 use crate::store::inventory::{self as stored, HeldRecord, InventoryFilter};
 use crate::store::numbers as assigned;
@@ -62,6 +62,16 @@ pub enum InventoryAction {
     SetQuarantine(Quarantine),
     /// Quarantined numbers available now.
     EndQuarantine,
+    /// Numbers of the inventory into `account` (ACG's assignment, each under every rule a PUT
+    /// obeys): available ones, or ones held for or released by that account.
+    Assign {
+        account: AccountName,
+        /// Boxed: a service table is large beside the other actions.
+        services: Box<NumberServices>,
+        custom_sip_header: Option<CustomSipHeader>,
+    },
+    /// Numbers of `account` released, into quarantine (ACG's DELETE).
+    Release { account: AccountName },
 }
 
 impl InventoryAction {
@@ -74,12 +84,14 @@ impl InventoryAction {
             Self::CancelReservation => "cancelReservation",
             Self::SetQuarantine(_) => "setQuarantine",
             Self::EndQuarantine => "endQuarantine",
+            Self::Assign { .. } => "assign",
+            Self::Release { .. } => "release",
         }
     }
 
     fn permission(&self) -> Permission {
         match self {
-            Self::Remove => Permission::Delete,
+            Self::Remove | Self::Release { .. } => Permission::Delete,
             _ => Permission::Write,
         }
     }
@@ -153,6 +165,13 @@ pub struct ActionRequest {
     pub until: Option<String>,
     #[serde(default)]
     pub quarantine: Option<String>,
+    /// assign: the services each number gets, by their wire names (those without Teams
+    /// settings: Direct Routing, Zoom, Call Protection; a Teams number is put one by one).
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
+    /// assign: the custom header value each number carries.
+    #[serde(default)]
+    pub custom_sip_header: Option<String>,
 }
 
 /// The action and its numbers, or every field that is wrong.
@@ -182,11 +201,15 @@ impl ActionRequest {
                 required("quarantine", &body.quarantine);
                 None
             }
+            "assign" | "release" => {
+                required("accountName", &body.account_name);
+                None
+            }
             _ => {
                 violations.push(Violation::new(
                 "action",
                 Code::InvalidValue,
-                "must be add, remove, reserve, cancelReservation, setQuarantine or endQuarantine",
+                "must be add, remove, reserve, cancelReservation, setQuarantine, endQuarantine, assign or release",
             ));
                 None
             }
@@ -206,6 +229,36 @@ impl ActionRequest {
                 .as_deref()
                 .and_then(|raw| violations.parse("quarantine", raw, Quarantine::parse))
                 .map(InventoryAction::SetQuarantine),
+            (None, "release") => body
+                .account_name
+                .as_deref()
+                .and_then(|raw| violations.parse("accountName", raw, AccountName::parse))
+                .map(|account| InventoryAction::Release { account }),
+            (None, "assign") => {
+                let account = body
+                    .account_name
+                    .as_deref()
+                    .and_then(|raw| violations.parse("accountName", raw, AccountName::parse));
+                let mut services = NumberServices::default();
+                for (i, raw) in body.services.iter().flatten().enumerate() {
+                    match Service::from_wire_name(raw) {
+                        Some(service) => services.set_enabled(service, true),
+                        None => violations.push(Violation::new(
+                            format!("services[{i}]"),
+                            Code::InvalidValue,
+                            "must be a service's name (teamsDirectRouting, zoomPhoneCloudPeering, azureOperatorCallProtection, …)",
+                        )),
+                    }
+                }
+                let custom_sip_header = body.custom_sip_header.as_deref().and_then(|raw| {
+                    violations.parse("customSipHeader", raw, CustomSipHeader::parse)
+                });
+                account.map(|account| InventoryAction::Assign {
+                    account,
+                    services: Box::new(services),
+                    custom_sip_header,
+                })
+            }
             _ => None,
         };
         let numbers = match (&body.telephone_numbers, &body.from, &body.to) {
@@ -484,6 +537,9 @@ impl Provisioning {
             ),
             _ => None,
         };
+        if let InventoryAction::Assign { .. } | InventoryAction::Release { .. } = action {
+            return self.assign_or_release(&permit, action, numbers).await;
+        }
         let mut tx = self.begin(&permit).await?;
         if let InventoryAction::Reserve { account, .. } = action {
             if accounts::fetch_for_update(&mut tx, account)
@@ -615,6 +671,132 @@ impl Provisioning {
         stored::upsert(&mut tx, &changed).await?;
         stored::delete(&mut tx, &deletes).await?;
         audit::record(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Assigns numbers of the inventory to an account, or releases an account's numbers, with a
+    /// result per number: each number is judged first (its state, and for an assignment every
+    /// rule a PUT obeys), then those that pass are written together through the same writes as
+    /// ACG's PUT and DELETE, in one transaction.
+    async fn assign_or_release(
+        &self,
+        permit: &Permit<'_>,
+        action: &InventoryAction,
+        numbers: &[TelephoneNumber],
+    ) -> Result<ActionReport, ProvisioningError> {
+        let at = now();
+        let account_name = match action {
+            InventoryAction::Assign { account, .. } | InventoryAction::Release { account } => {
+                account
+            }
+            _ => unreachable!("only assign and release come here"),
+        };
+        let mut tx = self.begin(permit).await?;
+        let account = accounts::fetch_for_update(&mut tx, account_name)
+            .await?
+            .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?
+            .account;
+        let mut keys: Vec<&TelephoneNumber> = numbers.iter().collect();
+        keys.sort();
+        keys.dedup();
+        let in_accounts: HashMap<TelephoneNumber, AccountName> =
+            assigned::fetch_for_update(&mut tx, &keys)
+                .await?
+                .into_iter()
+                .map(|r| (r.number.telephone_number, r.number.account_name))
+                .collect();
+        let held: HashMap<TelephoneNumber, HeldRecord> = stored::fetch_for_update(&mut tx, &keys)
+            .await?
+            .into_iter()
+            .map(|r| (r.telephone_number.clone(), r))
+            .collect();
+        let mut report = ActionReport::default();
+        let mut seen = HashSet::with_capacity(numbers.len());
+        let mut passing = Vec::new();
+        let mut assignments = Vec::new();
+        for number in numbers {
+            let owner = in_accounts.get(number);
+            let step = if !seen.insert(number) {
+                Step::Refuse(Violation::new(
+                    "telephoneNumber",
+                    Code::Duplicate,
+                    "appears more than once in this action",
+                ))
+            } else {
+                match action {
+                    InventoryAction::Assign {
+                        services,
+                        custom_sip_header,
+                        ..
+                    } => match (owner, held.get(number)) {
+                        (Some(owner), _) if owner == account_name => Step::Unchanged,
+                        (Some(owner), _) => Step::Refuse(Violation::new(
+                            "telephoneNumber",
+                            Code::NumberInAnotherAccount,
+                            format!("{number} already belongs to account {owner}"),
+                        )),
+                        (None, None) => Step::Refuse(not_in_inventory(number)),
+                        (None, Some(hold)) => match assignment_refusal(hold, account_name, &at) {
+                            Some(violation) => Step::Refuse(violation),
+                            None => {
+                                let candidate = Number {
+                                    telephone_number: number.clone(),
+                                    account_name: account_name.clone(),
+                                    services: NumberServices::clone(services),
+                                    custom_sip_header: custom_sip_header.clone(),
+                                }
+                                .normalized();
+                                let facts = number.classify();
+                                let broken = crate::domain::rules::check_number(
+                                    &candidate, &account, &facts,
+                                );
+                                match broken.0.into_iter().next() {
+                                    Some(violation) => Step::Refuse(violation),
+                                    None => {
+                                        assignments.push(candidate);
+                                        Step::Delete
+                                    }
+                                }
+                            }
+                        },
+                    },
+                    _ => match owner {
+                        Some(owner) if owner == account_name => {
+                            passing.push(number.clone());
+                            Step::Delete
+                        }
+                        _ => Step::Refuse(Violation::new(
+                            "telephoneNumber",
+                            Code::NumberNotFound,
+                            format!("{number} is not a number of account {account_name}"),
+                        )),
+                    },
+                }
+            };
+            report.push(number, step);
+        }
+        if !assignments.is_empty() {
+            self.write_numbers(
+                permit,
+                &mut tx,
+                account_name,
+                assignments,
+                super::Precondition::NONE,
+            )
+            .await?;
+        }
+        if !passing.is_empty() {
+            self.delete_numbers_in(
+                permit,
+                &mut tx,
+                account_name,
+                &passing,
+                super::Precondition::NONE,
+                Release::Quarantine,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(report)
     }
@@ -946,5 +1128,8 @@ fn decide(
             state,
             "only a quarantined number's quarantine can be ended",
         )),
+        (InventoryAction::Assign { .. } | InventoryAction::Release { .. }, _) => {
+            unreachable!("assign and release are not moves of a hold: see assign_or_release")
+        }
     }
 }

@@ -2090,6 +2090,16 @@ async fn the_inventory_acts_by_range_with_a_result_per_number_and_acgs_writes_ob
             "",
             "InvalidJson",
         ),
+        (
+            json!({ "action": "assign", "accountName": "alpha", "services": ["nope"], "telephoneNumbers": ["+442071110000"] }),
+            "services[0]",
+            "InvalidValue",
+        ),
+        (
+            json!({ "action": "assign", "accountName": "alpha", "customSipHeader": "a\r\nb", "telephoneNumbers": ["+442071110000"] }),
+            "customSipHeader",
+            "Invalid",
+        ),
     ] {
         let (status, _, answer) = act(body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {answer}");
@@ -2117,6 +2127,29 @@ async fn the_inventory_acts_by_range_with_a_result_per_number_and_acgs_writes_ob
         before,
         "nothing changed"
     );
+
+    // Assigned by range into alpha, as ACG's PUT would; then released by range.
+    let (_, _, body) = act(
+        json!({ "action": "assign", "accountName": "alpha", "services": ["teamsDirectRouting"],
+        "customSipHeader": "range-gold", "from": "+442071110010", "to": "+442071110012" }),
+    )
+    .await;
+    assert_eq!(body["done"], 3, "{body}");
+    let (status, _, number) = api
+        .call("GET", "/accounts/alpha/numbers/%2B442071110011", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{number}");
+    assert_eq!(number["configuration"]["customSipHeader"], "range-gold");
+    assert_eq!(
+        number["serviceDetails"]["teamsDirectRouting"]["enabled"],
+        true
+    );
+    let (_, _, body) = act(json!({ "action": "release", "accountName": "alpha", "from": "+442071110010", "to": "+442071110012" })).await;
+    assert_eq!(body["done"], 3, "{body}");
+    let (_, _, body) = api
+        .call("GET", "/inventory/%2B442071110011", None, &[])
+        .await;
+    assert_eq!(body["state"], "quarantined");
 
     // A reader reads the inventory but may not act on it; DELETE is not served here.
     let reader = api.token("reader", &[Role::Read]).await;

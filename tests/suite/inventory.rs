@@ -479,3 +479,108 @@ async fn two_nodes_ending_the_same_holds_end_each_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_range_is_assigned_and_released_with_a_result_per_number_under_every_put_rule() {
+    on_every_backend(|core, _| async move {
+        with_accounts(&core, &["alpha", "bravo"]).await;
+        let range = NumberRange::parse("+442071110000", "+442071110099").unwrap();
+        let numbers: Vec<TelephoneNumber> = range.numbers().collect();
+        core.inventory_action(&admin(), &InventoryAction::Add, &numbers)
+            .await
+            .unwrap();
+        act(&core, reserve("bravo"), &["+442071110005"]).await;
+        let assign = |services: NumberServices| InventoryAction::Assign {
+            account: name("alpha"),
+            services: Box::new(services),
+            custom_sip_header: Some(numbat::domain::CustomSipHeader::parse("gold").unwrap()),
+        };
+        let dr = NumberServices::only(Service::TeamsDirectRouting, None);
+        let mut with_stranger = numbers.clone();
+        with_stranger.push(tn("+442071119999"));
+        let report = core
+            .inventory_action(&admin(), &assign(dr.clone()), &with_stranger)
+            .await
+            .unwrap();
+        assert_eq!((report.done, report.unchanged, report.refused), (99, 0, 2));
+        let rule = |n: &str| {
+            report
+                .results
+                .iter()
+                .find(|r| r.telephone_number.as_str() == n)
+                .and_then(|r| r.violation.as_ref())
+                .map(|v| v.code.as_str().to_owned())
+        };
+        assert_eq!(
+            rule("+442071110005").as_deref(),
+            Some("NumberReservedForAnotherAccount")
+        );
+        assert_eq!(rule("+442071119999").as_deref(), Some("NotInInventory"));
+        let filter = NumberFilter {
+            account: Some(name("alpha")),
+            ..Default::default()
+        };
+        assert_eq!(core.count_numbers(&admin(), &filter).await.unwrap(), 99);
+        let one = core
+            .get_number(&admin(), None, &tn("+442071110042"))
+            .await
+            .unwrap();
+        assert_eq!(one.number.custom_sip_header.unwrap().as_str(), "gold");
+        assert_eq!(
+            state_of(&core, "+442071110042").await,
+            (InventoryState::Assigned, Some("alpha".into()))
+        );
+
+        // The same again: unchanged. A service alpha does not have: refused by the PUT's rule.
+        let again = core
+            .inventory_action(&admin(), &assign(dr), &numbers)
+            .await
+            .unwrap();
+        assert_eq!((again.done, again.unchanged, again.refused), (0, 99, 1));
+        act(
+            &core,
+            InventoryAction::CancelReservation,
+            &["+442071110005"],
+        )
+        .await;
+        let zoom = NumberServices::only(Service::ZoomPhoneCloudPeering, None);
+        let refused = core
+            .inventory_action(&admin(), &assign(zoom), &[tn("+442071110005")])
+            .await
+            .unwrap();
+        assert_eq!(
+            only(&refused),
+            (
+                ActionOutcome::Refused,
+                Some("ServiceNotEnabledOnAccount".into())
+            )
+        );
+        assert_eq!(
+            state_of(&core, "+442071110005").await.0,
+            InventoryState::Available,
+            "refused changes nothing"
+        );
+
+        // Released by range: alpha's go into quarantine; bravo has none to release.
+        let first_ten: Vec<TelephoneNumber> = numbers[..10].to_vec();
+        let release = |account: &str| InventoryAction::Release {
+            account: name(account),
+        };
+        let none = core
+            .inventory_action(&admin(), &release("bravo"), &first_ten)
+            .await
+            .unwrap();
+        assert_eq!((none.done, none.refused), (0, 10));
+        let released = core
+            .inventory_action(&admin(), &release("alpha"), &first_ten)
+            .await
+            .unwrap();
+        assert_eq!((released.done, released.refused), (9, 1), "{released:?}");
+        assert_eq!(
+            state_of(&core, "+442071110000").await,
+            (InventoryState::Quarantined, Some("alpha".into()))
+        );
+        assert_eq!(core.count_numbers(&admin(), &filter).await.unwrap(), 90);
+    })
+    .await;
+}
