@@ -242,6 +242,13 @@ impl ActionRequest {
                 let mut services = NumberServices::default();
                 for (i, raw) in body.services.iter().flatten().enumerate() {
                     match Service::from_wire_name(raw) {
+                        Some(service) if service.traits().teams_tenant => {
+                            violations.push(Violation::new(
+                                format!("services[{i}]"),
+                                Code::InvalidValue,
+                                format!("{} numbers need their own settings (usage, address): put each one through ACG's PUT", service.label()),
+                            ))
+                        }
                         Some(service) => services.set_enabled(service, true),
                         None => violations.push(Violation::new(
                             format!("services[{i}]"),
@@ -700,11 +707,11 @@ impl Provisioning {
         let mut keys: Vec<&TelephoneNumber> = numbers.iter().collect();
         keys.sort();
         keys.dedup();
-        let in_accounts: HashMap<TelephoneNumber, AccountName> =
+        let in_accounts: HashMap<TelephoneNumber, Number> =
             assigned::fetch_for_update(&mut tx, &keys)
                 .await?
                 .into_iter()
-                .map(|r| (r.number.telephone_number, r.number.account_name))
+                .map(|r| (r.number.telephone_number.clone(), r.number))
                 .collect();
         let held: HashMap<TelephoneNumber, HeldRecord> = stored::fetch_for_update(&mut tx, &keys)
             .await?
@@ -716,7 +723,8 @@ impl Provisioning {
         let mut passing = Vec::new();
         let mut assignments = Vec::new();
         for number in numbers {
-            let owner = in_accounts.get(number);
+            let stored_number = in_accounts.get(number);
+            let owner = stored_number.map(|n| &n.account_name);
             let step = if !seen.insert(number) {
                 Step::Refuse(Violation::new(
                     "telephoneNumber",
@@ -730,7 +738,26 @@ impl Provisioning {
                         custom_sip_header,
                         ..
                     } => match (owner, held.get(number)) {
-                        (Some(owner), _) if owner == account_name => Step::Unchanged,
+                        (Some(owner), _) if owner == account_name => {
+                            let asked = Number {
+                                telephone_number: number.clone(),
+                                account_name: account_name.clone(),
+                                services: NumberServices::clone(services),
+                                custom_sip_header: custom_sip_header.clone(),
+                            }
+                            .normalized();
+                            if stored_number.is_some_and(|n| n.clone().normalized() == asked) {
+                                Step::Unchanged
+                            } else {
+                                Step::Refuse(Violation::new(
+                                    "telephoneNumber",
+                                    Code::WrongInventoryState,
+                                    format!(
+                                        "{number} is already in account {owner} with other settings; change it on its own (PUT)"
+                                    ),
+                                ))
+                            }
+                        }
                         (Some(owner), _) => Step::Refuse(Violation::new(
                             "telephoneNumber",
                             Code::NumberInAnotherAccount,

@@ -199,6 +199,8 @@ impl Provisioning {
         // A number new to every account may be held in the inventory: for this account (it
         // takes it) or for or from another (refused by name).
         let at = now();
+        let batch_keys: Vec<TelephoneNumber> =
+            batch.iter().map(|n| n.telephone_number.clone()).collect();
         let fresh: Vec<(&TelephoneNumber, &AccountName)> = batch
             .iter()
             .filter(|n| !existing.contains_key(&n.telephone_number))
@@ -337,7 +339,36 @@ impl Provisioning {
             return Ok(results);
         }
 
-        stored::upsert(tx, &changed).await?;
+        // A number new when read is only inserted: if another transaction created it
+        // meanwhile (PostgreSQL lets both read "absent"), this write is refused rather than
+        // moving that number out of its account unseen.
+        let (created, replaced): (Vec<NumberRecord>, Vec<NumberRecord>) = changed
+            .iter()
+            .cloned()
+            .partition(|r| !existing.contains_key(&r.number.telephone_number));
+        let inserted = stored::insert_new(tx, &created).await?;
+        if inserted.len() < created.len() {
+            let mut raced = Violations::new();
+            for (index, number) in batch_keys.iter().enumerate() {
+                let lost = created.iter().any(|r| {
+                    &r.number.telephone_number == number && !inserted.contains(number.as_str())
+                });
+                if lost {
+                    raced.push(
+                        Violation::new(
+                            "telephoneNumber",
+                            Code::NumberExists,
+                            format!(
+                                "{number} was created by another request at the same moment; nothing was written, look at it again"
+                            ),
+                        )
+                        .in_item(index),
+                    );
+                }
+            }
+            return Err(ProvisioningError::Conflict(raced));
+        }
+        stored::upsert(tx, &replaced).await?;
         Self::take_from_inventory(tx, &taken).await?;
         let mut deltas: std::collections::BTreeMap<&AccountName, Vec<&Number>> =
             std::collections::BTreeMap::new();

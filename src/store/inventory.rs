@@ -98,7 +98,7 @@ pub async fn fetch_for_update(
             for number in chunk {
                 list.push_bind(number.as_str().to_owned());
             }
-            query.push(format!("){lock}"));
+            query.push(format!(") ORDER BY telephone_number{lock}"));
             query.build_query_as().fetch_all(&mut *conn).await?
         });
         found.extend(records(rows)?);

@@ -359,7 +359,7 @@ pub async fn fetch_for_update(
             for number in chunk {
                 list.push_bind(number.as_str().to_owned());
             }
-            query.push(format!("){lock}"));
+            query.push(format!(") ORDER BY telephone_number{lock}"));
             query.build_query_as().fetch_all(&mut *conn).await?
         });
         for row in rows {
@@ -387,6 +387,26 @@ pub async fn fetch_account_numbers_for_update(
 
 /// Inserts or replaces each record (creation time kept on replace).
 pub async fn upsert(tx: &mut Tx, records: &[NumberRecord]) -> Result<(), StoreError> {
+    let replace = format!("DO UPDATE SET {}", replaced_columns());
+    insert(tx, records, &replace).await.map(|_| ())
+}
+
+/// Inserts the records whose numbers have no row yet; returns the numbers inserted. A number
+/// another transaction created meanwhile is left as that transaction wrote it.
+pub async fn insert_new(
+    tx: &mut Tx,
+    records: &[NumberRecord],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    insert(tx, records, "DO NOTHING").await
+}
+
+/// Inserts `records`, doing `on_conflict` where a number has a row; returns the numbers written.
+async fn insert(
+    tx: &mut Tx,
+    records: &[NumberRecord],
+    on_conflict: &str,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut written = std::collections::HashSet::with_capacity(records.len());
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
             let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO numbers ({}) ", columns()));
@@ -413,13 +433,13 @@ pub async fn upsert(tx: &mut Tx, records: &[NumberRecord]) -> Result<(), StoreEr
                     .push_bind(record.updated_at.clone());
             });
             query.push(format!(
-                " ON CONFLICT (telephone_number) DO UPDATE SET {}",
-                replaced_columns()
+                " ON CONFLICT (telephone_number) {on_conflict} RETURNING telephone_number"
             ));
-            query.build().execute(&mut *conn).await?;
+            let rows: Vec<(String,)> = query.build_query_as().fetch_all(&mut *conn).await?;
+            written.extend(rows.into_iter().map(|(n,)| n));
         });
     }
-    Ok(())
+    Ok(written)
 }
 
 pub async fn delete(tx: &mut Tx, numbers: &[&TelephoneNumber]) -> Result<(), StoreError> {

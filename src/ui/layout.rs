@@ -7,9 +7,10 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
 /// The sections of the portal, in the order the navigation shows them.
-pub const SECTIONS: [(&str, &str); 6] = [
+pub const SECTIONS: [(&str, &str); 7] = [
     ("/accounts", "Accounts"),
     ("/numbers", "Numbers"),
+    ("/inventory", "Inventory"),
     ("/imports", "Imports"),
     ("/requests-for-information", "Requests for Information"),
     ("/review", "Review"),

@@ -14,6 +14,7 @@ mod home;
 #[cfg(feature = "ssr")]
 pub mod http;
 mod imports;
+mod inventory;
 mod layout;
 mod numbers;
 mod onboarding;
@@ -98,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/accounts/:name/edit") view=accounts::AccountFormPage ssr=SsrMode::Async/>
                     <Route path=path!("/accounts/:name/onboarding") view=onboarding::OnboardingPage ssr=SsrMode::Async/>
                     <Route path=path!("/numbers") view=numbers::NumbersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/inventory") view=inventory::InventoryPage ssr=SsrMode::Async/>
                     <Route path=path!("/numbers/new") view=numbers::NumberFormPage ssr=SsrMode::Async/>
                     <Route path=path!("/numbers/:number") view=numbers::NumberFormPage ssr=SsrMode::Async/>
                     <Route path=path!("/requests-for-information") view=rfis::RfiListPage ssr=SsrMode::Async/>

@@ -305,6 +305,7 @@ impl Browser {
             "/api/numbers/delete" => format!("/numbers/{}", field("number")),
             "/api/numbers/retry-sync" => format!("/numbers/{}", field("number")),
             "/api/rfis/relationship" => format!("/requests-for-information/{}", field("tenant")),
+            "/api/inventory/act" => "/inventory".to_owned(),
             other if other.starts_with("/api/admin/users") => "/admin/users".to_owned(),
             other if other.starts_with("/api/admin/tokens") => "/admin/tokens".to_owned(),
             other if other.starts_with("/api/admin/settings") => "/admin/settings".to_owned(),

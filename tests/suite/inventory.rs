@@ -531,6 +531,52 @@ async fn a_range_is_assigned_and_released_with_a_result_per_number_under_every_p
             (InventoryState::Assigned, Some("alpha".into()))
         );
 
+        // Asked for other settings than it has: refused, left as it is (PUT changes a number).
+        let other = core
+            .inventory_action(
+                &admin(),
+                &assign(NumberServices::only(Service::TeamsDirectRouting, None)).clone(),
+                &[tn("+442071110042")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            only(&other).0,
+            ActionOutcome::Unchanged,
+            "the same settings"
+        );
+        let no_header = InventoryAction::Assign {
+            account: name("alpha"),
+            services: Box::new(NumberServices::only(Service::TeamsDirectRouting, None)),
+            custom_sip_header: None,
+        };
+        let refused = core
+            .inventory_action(&admin(), &no_header, &[tn("+442071110042")])
+            .await
+            .unwrap();
+        assert_eq!(
+            only(&refused),
+            (ActionOutcome::Refused, Some("WrongInventoryState".into()))
+        );
+        let one = core
+            .get_number(&admin(), None, &tn("+442071110042"))
+            .await
+            .unwrap();
+        assert_eq!(
+            one.number.custom_sip_header.unwrap().as_str(),
+            "gold",
+            "left as it was"
+        );
+        let teams = numbat::provisioning::inventory::ActionRequest {
+            action: "assign".into(),
+            account_name: Some("alpha".into()),
+            services: Some(vec!["teamsOperatorConnect".into()]),
+            telephone_numbers: Some(vec!["+442071110042".into()]),
+            ..Default::default()
+        };
+        let error = teams.parse().unwrap_err();
+        assert_eq!(error.violations().unwrap().0[0].path(), "services[0]");
+
         // The same again: unchanged. A service alpha does not have: refused by the PUT's rule.
         let again = core
             .inventory_action(&admin(), &assign(dr), &numbers)

@@ -8,9 +8,10 @@ use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{Request, StatusCode};
 use numbat::auth::users::PortalRole;
 
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("/accounts", "Accounts"),
     ("/numbers", "Numbers"),
+    ("/inventory", "Inventory"),
     ("/imports", "Imports"),
     ("/requests-for-information", "Requests for Information"),
     ("/review", "Review"),

@@ -1069,3 +1069,147 @@ async fn the_account_page_names_its_service_boxes_by_the_service_table() {
     }
     test.remove().await;
 }
+
+/// The inventory page without JavaScript: a range added, reserved, assigned, released and its
+/// quarantine ended through the page's one form, each outcome shown back on the page; the same
+/// stored result as the API's; a form missing what its action needs names the field; a reader
+/// sees the inventory and is refused.
+#[tokio::test]
+async fn the_inventory_page_moves_a_range_through_its_lifecycle_without_javascript() {
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut admin = Browser::signed_in(&app, &test.db, "ines", &[PortalRole::AdminUser]).await;
+    assert_eq!(
+        admin
+            .post_error("/api/accounts/save", "form[name]=rangeco&form[direct_routing]=on&form[call_screening]=on&form[subdomain]=rangeco&form[region1_token]=t-one&form[region2_token]=t-two")
+            .await,
+        None
+    );
+    let range = "from=%2B442071110000&to=%2B442071110009";
+    let mut act = async |form: String, expected: &str| {
+        let (response, _) = admin
+            .post_from("/inventory", "/api/inventory/act", &form)
+            .await;
+        assert_eq!(response.status(), StatusCode::FOUND, "{form}");
+        let location = location(&response);
+        assert!(!location.contains("__err="), "{form}: {location}");
+        let (_, html) = admin
+            .get(location.trim_start_matches("http://portal.test"))
+            .await;
+        assert!(
+            html.contains(expected),
+            "{form}: no {expected:?} in the page"
+        );
+        html
+    };
+    let html = act(
+        format!("action=add&{range}"),
+        "add: 10 numbers done, 0 numbers unchanged, 0 numbers refused.",
+    )
+    .await;
+    assert!(
+        html.contains("+442071110009") && html.contains("<dd>10</dd>"),
+        "the list and the counts"
+    );
+    act(
+        format!("action=reserve&account=rangeco&{range}"),
+        "reserve: 10 numbers done",
+    )
+    .await;
+    let html = act(
+        "action=assign&account=rangeco&service=teamsDirectRouting&custom_sip_header=gold&numbers=%2B442071110000%0D%0A%2B442071110001%0D%0A%2B442071119999".to_owned(),
+        "assign: 2 numbers done, 0 numbers unchanged, 1 number refused.",
+    )
+    .await;
+    assert!(
+        html.contains("+442071119999 NotInInventory"),
+        "the refusal is named"
+    );
+    act(
+        "action=release&account=rangeco&numbers=%2B442071110000".to_owned(),
+        "release: 1 number done",
+    )
+    .await;
+    let html = act(
+        "action=endQuarantine&numbers=%2B442071110000".to_owned(),
+        "endQuarantine: 1 number done",
+    )
+    .await;
+    assert!(!html.contains("Quarantined</td>"));
+
+    // The same stored result the API reads.
+    let core = numbat::provisioning::Provisioning::new(test.db.clone());
+    let standing = |n: &str| {
+        let core = core.clone();
+        let n = numbat::domain::TelephoneNumber::parse(n).unwrap();
+        async move { core.standing(&common::cli_admin(), &n).await.unwrap() }
+    };
+    assert_eq!(
+        standing("+442071110000").await.state,
+        numbat::domain::InventoryState::Available
+    );
+    let assigned = standing("+442071110001").await;
+    assert_eq!(assigned.state, numbat::domain::InventoryState::Assigned);
+    assert_eq!(assigned.account_name.unwrap().as_str(), "rangeco");
+    let number = core
+        .get_number(
+            &common::cli_admin(),
+            None,
+            &numbat::domain::TelephoneNumber::parse("+442071110001").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(number.number.custom_sip_header.unwrap().as_str(), "gold");
+    assert!(number
+        .number
+        .services
+        .is_enabled(numbat::domain::Service::TeamsDirectRouting));
+    let (_, html) = admin.get("/inventory?state=reserved").await;
+    assert!(
+        html.contains("+442071110002") && !html.contains("+442071110001<"),
+        "filtered by state"
+    );
+
+    // Missing what the action needs: the field is named, nothing changes.
+    let error = admin
+        .post_error("/api/inventory/act", &format!("action=reserve&{range}"))
+        .await
+        .expect("refused");
+    assert!(error.contains("accountName"), "{error}");
+    let error = admin
+        .post_error(
+            "/api/inventory/act",
+            "action=add&from=%2B4420711&to=%2B442071119999",
+        )
+        .await
+        .expect("refused");
+    assert!(
+        error.contains("must have as many digits as from"),
+        "{error}"
+    );
+    // A made-up link cannot put words of its own on the page.
+    let (_, html) = admin
+        .get("/inventory?acted=Your%20account%20is%20closed&done=1")
+        .await;
+    assert!(!html.contains("account is closed") && !html.contains("1 number done"));
+    let (_, html) = admin
+        .get("/inventory?acted=add&done=0&unchanged=0&refused=1&why=call%20%2B1555%20now%3B%2B442071110000%20NotInInventory")
+        .await;
+    assert!(!html.contains("call +1555") && html.contains("+442071110000 NotInInventory"));
+
+    let mut reader = Browser::signed_in(&app, &test.db, "rui", &[PortalRole::ReadUser]).await;
+    let (_, html) = reader.get("/inventory").await;
+    assert!(
+        html.contains("+442071110002"),
+        "a reader sees the inventory"
+    );
+    let error = reader
+        .post_error(
+            "/api/inventory/act",
+            "action=remove&numbers=%2B442071110002",
+        )
+        .await
+        .expect("a reader is refused");
+    assert!(error.contains("Your role does not allow this"), "{error}");
+}
