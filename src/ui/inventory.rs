@@ -324,11 +324,16 @@ pub fn InventoryPage() -> impl IntoView {
                     Ok(page) => {
                         let shown = page.rows.len();
                         view! {
-                            <dl class="counts">
-                                {page.counts.into_iter().map(|(label, n)| view! {
-                                    <div><dt>{label}</dt><dd>{n}</dd></div>
+                            <div class="figures">
+                                {page.counts.into_iter().map(|(label, n)| {
+                                    // Assigned numbers are ACG's: their list is the numbers page.
+                                    let href = match label.as_str() {
+                                        "Assigned" => "/numbers".to_owned(),
+                                        other => format!("/inventory?state={}", other.to_lowercase()),
+                                    };
+                                    view! { <a class="figure" href=href><strong>{n}</strong>{label}</a> }
                                 }).collect_view()}
-                            </dl>
+                            </div>
                             {if page.rows.is_empty() {
                                 view! { <p class="empty">"No numbers of the inventory match. Add a range below to start one."</p> }.into_any()
                             } else {
@@ -337,7 +342,7 @@ pub fn InventoryPage() -> impl IntoView {
                                         <caption class="visually-hidden">"Numbers of the inventory"</caption>
                                         <thead><tr><th scope="col">"Number"</th><th scope="col">"State"</th><th scope="col">"Account"</th><th scope="col">"Until"</th></tr></thead>
                                         <tbody>{page.rows.into_iter().map(|r| view! { <tr>
-                                            <td><a href=format!("/numbers/{}", encode(&r.number))>{r.number.clone()}</a></td>
+                                            <td>{r.number}</td>
                                             <td>{r.state}</td>
                                             <td>{r.account.unwrap_or_default()}</td>
                                             <td>{r.until}</td>

@@ -1109,7 +1109,7 @@ async fn the_inventory_page_moves_a_range_through_its_lifecycle_without_javascri
     )
     .await;
     assert!(
-        html.contains("+442071110009") && html.contains("<dd>10</dd>"),
+        html.contains("+442071110009") && html.contains("<strong>10</strong>Available"),
         "the list and the counts"
     );
     act(
