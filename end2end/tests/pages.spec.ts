@@ -21,7 +21,7 @@ test("every page passes the accessibility check, light and dark", async ({ page 
   await page.getByLabel("Telephone numbers").fill(number);
   await page.getByLabel("Zoom Phone Cloud Peering", { exact: true }).check();
   await page.getByRole("button", { name: "Add numbers" }).click();
-  await expect(page.getByText("Added 1 numbers.")).toBeVisible();
+  await expect(page.getByText("Added 1 number.")).toBeVisible();
 
   const pages: [string, string][] = [
     ["home", "/"],

@@ -123,8 +123,8 @@ test("an operator provisions every service, edits, deletes and signs out", async
 
   // Delete the account with its remaining number: the confirmation says how many.
   await open(page, `/accounts/${dr}`, info);
-  await page.getByLabel("Also delete its 1 numbers").check();
-  await page.getByLabel(`Yes, delete account ${dr} (1 numbers stop being routed`).check();
+  await page.getByLabel("Also delete its 1 number (").check();
+  await page.getByLabel(`Yes, delete account ${dr} (1 number stops being routed`).check();
   await page.getByRole("button", { name: "Delete account" }).click();
   await expect(page.getByText(`Account ${dr} was deleted.`)).toBeVisible();
 

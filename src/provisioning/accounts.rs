@@ -148,8 +148,9 @@ impl Provisioning {
                     "deleteNumbers",
                     Code::AccountHasNumbers,
                     format!(
-                        "account {key} has {} numbers: delete them first, or ask for them to be deleted with it (deleteNumbers=true)",
-                        owned.len()
+                        "account {key} has {} {}: delete them first, or ask for them to be deleted with it (deleteNumbers=true)",
+                        owned.len(),
+                        if owned.len() == 1 { "number" } else { "numbers" }
                     ),
                 )
                 .into(),

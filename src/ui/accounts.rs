@@ -571,7 +571,7 @@ pub fn AccountsPage() -> impl IntoView {
                 })}
             </Suspense>
         </div>
-        {move || query.get().get("deleted").map(|name| view! { <Notice>{format!("Account {name} was deleted.")}</Notice> })}
+        {move || query.get().get("deleted").filter(|n| crate::domain::AccountName::parse(n).is_ok()).map(|name| view! { <Notice>{format!("Account {name} was deleted.")}</Notice> })}
         <form class="filters" method="get" action="/accounts" role="search">
             <div class="field">
                 <label for="q">"Name starts with"</label>
@@ -726,7 +726,7 @@ pub fn AccountPage() -> impl IntoView {
                                 } else {
                                     view! {
                                         <NumberTable rows=detail.numbers.clone()/>
-                                        <p><a href=numbers_href>{format!("All {} numbers of {name}", detail.number_count)}</a></p>
+                                        <p><a href=numbers_href>{format!("All {} of {name}", counted(detail.number_count, "number", "numbers"))}</a></p>
                                     }.into_any()
                                 }}
                             </section>
@@ -764,11 +764,11 @@ pub fn AccountPage() -> impl IntoView {
                                         <input type="hidden" name="name" value=name.clone()/>
                                         {(detail.number_count > 0).then(|| view! {
                                             <label class="check"><input type="checkbox" name="with_numbers"/>
-                                                {format!(" Also delete its {} numbers (without this, an account with numbers is not deleted)", detail.number_count)}
+                                                {format!(" Also delete its {} (without this, an account with numbers is not deleted)", counted(detail.number_count, "number", "numbers"))}
                                             </label>
                                         })}
                                         <label class="check"><input type="checkbox" name="confirm" required=true/>
-                                            {format!(" Yes, delete account {name}{}", if detail.number_count > 0 { format!(" ({} numbers stop being routed if deleted with it)", detail.number_count) } else { String::new() })}
+                                            {format!(" Yes, delete account {name}{}", if detail.number_count > 0 { format!(" ({} {} being routed if deleted with it)", counted(detail.number_count, "number", "numbers"), if detail.number_count == 1 { "stops" } else { "stop" }) } else { String::new() })}
                                         </label>
                                         <button type="submit" class="danger">"Delete account"</button>
                                     </ActionForm>

@@ -393,7 +393,7 @@ fn ImportRun(detail: ImportDetail) -> impl IntoView {
                     let can_write = match me { Some(me) => matches!(me.await, Ok(Some(me)) if me.abilities.change), None => false };
                     can_write.then(|| view! {
                         <form method="post" action=format!("/imports/{id}/apply")>
-                            <button type="submit" class="primary">{format!("Apply: write the {valid} new and changed rows")}</button>
+                            <button type="submit" class="primary">{format!("Apply: write the {}", counted(valid, "new or changed row", "new and changed rows"))}</button>
                             <small class="hint">" Invalid rows are skipped."</small>
                         </form>
                     })

@@ -232,11 +232,7 @@ fn at_most_lines(
 
 /// "1 number", "2 numbers".
 fn numbers_text(count: i64) -> String {
-    if count == 1 {
-        "1 number".to_owned()
-    } else {
-        format!("{count} numbers")
-    }
+    counted(count, "number", "numbers")
 }
 
 /// The outcome of the last action, from the page's address.

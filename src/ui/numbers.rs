@@ -752,8 +752,10 @@ pub fn NumbersPage() -> impl IntoView {
         {move || {
             let q = query.get();
             view! {
-                {q.get("added").map(|n| view! { <Notice>{format!("Added {n} numbers.")}</Notice> })}
-                {q.get("deleted").map(|n| view! { <Notice>{format!("Deleted {n}.")}</Notice> })}
+                // Only what the server's own redirect writes: a made-up link cannot put words
+                // of its own on the page.
+                {q.get("added").and_then(|n| n.parse::<u16>().ok()).map(|n| view! { <Notice>{format!("Added {}.", counted(i64::from(n), "number", "numbers"))}</Notice> })}
+                {q.get("deleted").filter(|n| crate::domain::TelephoneNumber::parse(n).is_ok()).map(|n| view! { <Notice>{format!("Deleted {n}.")}</Notice> })}
                 {q.get("bulk_error").map(|message| view! { <ErrorNotice message/> })}
             }
         }}

@@ -235,6 +235,15 @@ pub fn with_query(path: &str, query: &str) -> String {
     }
 }
 
+/// A count with its noun as people write it: "1 number", "2 numbers", "0 numbers".
+pub fn counted(count: i64, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
 /// A count for people: exact below the cap, "more than" at it.
 #[cfg(feature = "ssr")]
 pub fn count_text(count: i64, capped_at: i64) -> String {

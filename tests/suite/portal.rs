@@ -435,7 +435,7 @@ async fn an_operator_provisions_every_service_through_the_forms() {
             None
         );
         let (_, html) = admin.get("/accounts/dr-co").await;
-        assert!(html.contains("Also delete its 1 numbers"), "{html}");
+        assert!(html.contains("Also delete its 1 number ("), "{html}");
         let error = admin
             .post_error("/api/accounts/delete", "name=dr-co&confirm=on")
             .await
