@@ -446,6 +446,43 @@ pub(super) fn assignment_refusal(
     }
 }
 
+fn duplicate() -> Violation {
+    Violation::new(
+        "telephoneNumber",
+        Code::Duplicate,
+        "appears more than once in this action",
+    )
+}
+
+/// The numbers' rows in accounts and in the inventory, locked in the order every writer takes
+/// them (numbers, then the inventory), each in number order, so two overlapping actions or an
+/// action and an ACG write never wait on each other in a circle.
+async fn lock_standings(
+    tx: &mut Tx,
+    numbers: &[TelephoneNumber],
+) -> Result<
+    (
+        HashMap<TelephoneNumber, Number>,
+        HashMap<TelephoneNumber, HeldRecord>,
+    ),
+    ProvisioningError,
+> {
+    let mut keys: Vec<&TelephoneNumber> = numbers.iter().collect();
+    keys.sort();
+    keys.dedup();
+    let in_accounts = assigned::fetch_for_update(tx, &keys)
+        .await?
+        .into_iter()
+        .map(|r| (r.number.telephone_number.clone(), r.number))
+        .collect();
+    let held = stored::fetch_for_update(tx, &keys)
+        .await?
+        .into_iter()
+        .map(|r| (r.telephone_number.clone(), r))
+        .collect();
+    Ok((in_accounts, held))
+}
+
 fn wrong_state(number: &TelephoneNumber, state: InventoryState, wanted: &str) -> Violation {
     Violation::new(
         "telephoneNumber",
@@ -556,23 +593,7 @@ impl Provisioning {
                 return Err(ProvisioningError::not_found("account", account.as_str()));
             }
         }
-        // Locks in the order every writer takes them (numbers, then the inventory), each in
-        // number order, so two overlapping actions or an action and an ACG write never wait
-        // on each other in a circle.
-        let mut keys: Vec<&TelephoneNumber> = numbers.iter().collect();
-        keys.sort();
-        keys.dedup();
-        let in_accounts: HashMap<TelephoneNumber, AccountName> =
-            assigned::fetch_for_update(&mut tx, &keys)
-                .await?
-                .into_iter()
-                .map(|r| (r.number.telephone_number, r.number.account_name))
-                .collect();
-        let held: HashMap<TelephoneNumber, HeldRecord> = stored::fetch_for_update(&mut tx, &keys)
-            .await?
-            .into_iter()
-            .map(|r| (r.telephone_number.clone(), r))
-            .collect();
+        let (in_accounts, held) = lock_standings(&mut tx, numbers).await?;
 
         let mut report = ActionReport::default();
         let mut seen = HashSet::with_capacity(numbers.len());
@@ -581,12 +602,8 @@ impl Provisioning {
         let mut events = Vec::new();
         for number in numbers {
             let step = if !seen.insert(number) {
-                Step::Refuse(Violation::new(
-                    "telephoneNumber",
-                    Code::Duplicate,
-                    "appears more than once in this action",
-                ))
-            } else if let Some(owner) = in_accounts.get(number) {
+                Step::Refuse(duplicate())
+            } else if let Some(owner) = in_accounts.get(number).map(|n| &n.account_name) {
                 Step::Refuse(Violation::new(
                     "telephoneNumber",
                     Code::WrongInventoryState,
@@ -704,20 +721,7 @@ impl Provisioning {
             .await?
             .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?
             .account;
-        let mut keys: Vec<&TelephoneNumber> = numbers.iter().collect();
-        keys.sort();
-        keys.dedup();
-        let in_accounts: HashMap<TelephoneNumber, Number> =
-            assigned::fetch_for_update(&mut tx, &keys)
-                .await?
-                .into_iter()
-                .map(|r| (r.number.telephone_number.clone(), r.number))
-                .collect();
-        let held: HashMap<TelephoneNumber, HeldRecord> = stored::fetch_for_update(&mut tx, &keys)
-            .await?
-            .into_iter()
-            .map(|r| (r.telephone_number.clone(), r))
-            .collect();
+        let (in_accounts, held) = lock_standings(&mut tx, numbers).await?;
         let mut report = ActionReport::default();
         let mut seen = HashSet::with_capacity(numbers.len());
         let mut passing = Vec::new();
@@ -726,11 +730,7 @@ impl Provisioning {
             let stored_number = in_accounts.get(number);
             let owner = stored_number.map(|n| &n.account_name);
             let step = if !seen.insert(number) {
-                Step::Refuse(Violation::new(
-                    "telephoneNumber",
-                    Code::Duplicate,
-                    "appears more than once in this action",
-                ))
+                Step::Refuse(duplicate())
             } else {
                 match action {
                     InventoryAction::Assign {

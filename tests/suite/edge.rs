@@ -37,14 +37,26 @@ pub(crate) const UNPROVISIONED_MOBILE: &str = "+447400123456";
 const STRANGER: &str = "+441632960555";
 
 pub(crate) fn free_port() -> u16 {
-    // UDP and TCP both: the edge binds both on its addresses.
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    // Below Linux's ephemeral range (32768 and up): a port the OS hands out for the port 0
+    // of a bind, or as the source port of an outgoing connection, could be taken by another
+    // test's connection between this check and the edge's own bind (seen as an edge that
+    // never answered). Ports here come from one counter per run, so no two tests get the
+    // same one; each is checked free for UDP and TCP both, as the edge binds both.
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const LAST: u16 = 32_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let spread = (std::process::id() % 40) as u16 * 300;
+    for _ in 0..(LAST - FIRST) {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FIRST + (spread + step) % (LAST - FIRST);
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }
+    panic!("no free port between {FIRST} and {LAST}")
 }
 
 const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);

@@ -32,10 +32,8 @@ pub(crate) struct Emulator {
 
 impl Emulator {
     pub(crate) async fn start(flags: &[&str]) -> Self {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
+        // Below the ephemeral range, like every port a test hands to a process it starts.
+        let port = crate::edge::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_numbat"))
             .args(["oc-emulator", "--listen", &format!("127.0.0.1:{port}")])
             .args(flags)
