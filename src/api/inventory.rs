@@ -6,7 +6,7 @@
 use super::error::ApiError;
 use super::extract::{self, ApiQuery, Body, Caller, ListQuery};
 use super::paging;
-use crate::domain::{AccountName, Code, InventoryState, TelephoneNumber, Violation, Violations};
+use crate::domain::TelephoneNumber;
 use crate::provisioning::inventory::{ActionReport, ActionRequest, Standing};
 use crate::provisioning::InventoryFilter;
 use crate::state::AppState;
@@ -67,46 +67,11 @@ pub async fn list(
 }
 
 fn filter_of(own: InventoryQuery) -> Result<InventoryFilter, ApiError> {
-    let mut violations = Violations::new();
-    let state = own.state.as_deref().and_then(|raw| {
-        match InventoryState::parse(raw).filter(|s| *s != InventoryState::Assigned) {
-            Some(state) => Some(state),
-            None => {
-                violations.push(Violation::new(
-                    "state",
-                    Code::InvalidValue,
-                    "must be available, reserved or quarantined (assigned numbers are listed under /numbers)",
-                ));
-                None
-            }
-        }
-    });
-    let account = own
-        .account_name
-        .as_deref()
-        .and_then(|raw| violations.parse("accountName", raw, AccountName::parse));
-    let prefix = own.prefix.filter(|p| {
-        let digits = p.strip_prefix('+').unwrap_or(p);
-        let fine = p.starts_with('+')
-            && digits.len() < TelephoneNumber::MAX_LEN
-            && digits.bytes().all(|b| b.is_ascii_digit());
-        if !fine {
-            violations.push(Violation::new(
-                "prefix",
-                Code::InvalidFormat,
-                "must be + and up to 15 digits (e.g. +4420)",
-            ));
-        }
-        fine
-    });
-    if !violations.is_empty() {
-        return Err(crate::provisioning::ProvisioningError::Invalid(violations).into());
-    }
-    Ok(InventoryFilter {
-        state,
-        account,
-        prefix,
-    })
+    Ok(crate::provisioning::inventory::inventory_filter(
+        own.state.as_deref(),
+        own.account_name.as_deref(),
+        own.prefix.as_deref(),
+    )?)
 }
 
 pub async fn get(

@@ -316,6 +316,52 @@ impl ActionRequest {
     }
 }
 
+/// The inventory list's filter from a door's text: a state other than assigned, an account, a
+/// prefix of `+` and up to 15 digits; or every field that is wrong.
+pub fn inventory_filter(
+    state: Option<&str>,
+    account: Option<&str>,
+    prefix: Option<&str>,
+) -> Result<InventoryFilter, ProvisioningError> {
+    let mut violations = Violations::new();
+    let state = state.and_then(|raw| {
+        match InventoryState::parse(raw).filter(|s| *s != InventoryState::Assigned) {
+            Some(state) => Some(state),
+            None => {
+                violations.push(Violation::new(
+                    "state",
+                    Code::InvalidValue,
+                    "must be available, reserved or quarantined (assigned numbers are listed under /numbers)",
+                ));
+                None
+            }
+        }
+    });
+    let account = account.and_then(|raw| violations.parse("accountName", raw, AccountName::parse));
+    let prefix = prefix.map(str::to_owned).filter(|p| {
+        let digits = p.strip_prefix('+').unwrap_or(p);
+        let fine = p.starts_with('+')
+            && digits.len() < TelephoneNumber::MAX_LEN
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        if !fine {
+            violations.push(Violation::new(
+                "prefix",
+                Code::InvalidFormat,
+                "must be + and up to 15 digits (e.g. +4420)",
+            ));
+        }
+        fine
+    });
+    if !violations.is_empty() {
+        return Err(ProvisioningError::Invalid(violations));
+    }
+    Ok(InventoryFilter {
+        state,
+        account,
+        prefix,
+    })
+}
+
 /// Where one number stands, whichever table holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -620,44 +666,33 @@ impl Provisioning {
                 )
             };
             let before = held.get(number);
-            match &step {
-                Step::Write(record) => {
-                    events.push(audit_event(
-                        &permit,
-                        &at,
-                        Change {
-                            action: action.name(),
-                            resource_type: RESOURCE,
-                            key: number.as_str(),
-                            version: Some(record.version),
-                            before: before.map(hold_json),
-                            after: Some(hold_json(record)),
-                            account: record
-                                .account_name
-                                .as_ref()
-                                .or(before.and_then(|b| b.account_name.as_ref()))
-                                .map(|a| a.as_str()),
-                        },
-                    ));
-                    writes.push(record.clone());
+            // A write's new row, or `None` for a removal; nothing for the rest.
+            let moved = match &step {
+                Step::Write(record) => Some(Some(record)),
+                Step::Delete => Some(None),
+                Step::Unchanged | Step::Refuse(_) => None,
+            };
+            if let Some(after) = moved {
+                events.push(audit_event(
+                    &permit,
+                    &at,
+                    Change {
+                        action: action.name(),
+                        resource_type: RESOURCE,
+                        key: number.as_str(),
+                        version: after.map(|r| r.version),
+                        before: before.map(hold_json),
+                        after: after.map(hold_json),
+                        account: after
+                            .and_then(|r| r.account_name.as_ref())
+                            .or(before.and_then(|b| b.account_name.as_ref()))
+                            .map(|a| a.as_str()),
+                    },
+                ));
+                match after {
+                    Some(record) => writes.push(record.clone()),
+                    None => deletes.push(number),
                 }
-                Step::Delete => {
-                    events.push(audit_event(
-                        &permit,
-                        &at,
-                        Change {
-                            action: action.name(),
-                            resource_type: RESOURCE,
-                            key: number.as_str(),
-                            version: None,
-                            before: before.map(hold_json),
-                            after: None,
-                            account: None,
-                        },
-                    ));
-                    deletes.push(number);
-                }
-                Step::Unchanged | Step::Refuse(_) => {}
             }
             report.push(number, step);
         }

@@ -199,8 +199,6 @@ impl Provisioning {
         // A number new to every account may be held in the inventory: for this account (it
         // takes it) or for or from another (refused by name).
         let at = now();
-        let batch_keys: Vec<TelephoneNumber> =
-            batch.iter().map(|n| n.telephone_number.clone()).collect();
         let fresh: Vec<(&TelephoneNumber, &AccountName)> = batch
             .iter()
             .filter(|n| !existing.contains_key(&n.telephone_number))
@@ -343,17 +341,15 @@ impl Provisioning {
         // meanwhile (PostgreSQL lets both read "absent"), this write is refused rather than
         // moving that number out of its account unseen.
         let (created, replaced): (Vec<NumberRecord>, Vec<NumberRecord>) = changed
-            .iter()
-            .cloned()
+            .into_iter()
             .partition(|r| !existing.contains_key(&r.number.telephone_number));
         let inserted = stored::insert_new(tx, &created).await?;
         if inserted.len() < created.len() {
+            // `results` holds one entry per item of the batch, in its order.
             let mut raced = Violations::new();
-            for (index, number) in batch_keys.iter().enumerate() {
-                let lost = created.iter().any(|r| {
-                    &r.number.telephone_number == number && !inserted.contains(number.as_str())
-                });
-                if lost {
+            for (index, written) in results.iter().enumerate() {
+                let number = &written.record.number.telephone_number;
+                if written.outcome == Outcome::Created && !inserted.contains(number.as_str()) {
                     raced.push(
                         Violation::new(
                             "telephoneNumber",
@@ -372,7 +368,7 @@ impl Provisioning {
         Self::take_from_inventory(tx, &taken).await?;
         let mut deltas: std::collections::BTreeMap<&AccountName, Vec<&Number>> =
             std::collections::BTreeMap::new();
-        for record in &changed {
+        for record in created.iter().chain(&replaced) {
             deltas
                 .entry(&record.number.account_name)
                 .or_default()

@@ -60,43 +60,14 @@ pub async fn list_inventory(
     #[server(default)] query: InventoryQuery,
 ) -> Result<InventoryPage, ServerFnError> {
     use super::access::server::{actor, refused, state};
-    use crate::domain::{AccountName, InventoryState, TelephoneNumber};
-    use crate::provisioning::InventoryFilter;
+    use crate::domain::{InventoryState, TelephoneNumber};
     let (state, actor) = (state()?, actor()?);
-    let filter = InventoryFilter {
-        state: match non_empty(query.state) {
-            None => None,
-            Some(raw) => Some(
-                InventoryState::parse(&raw)
-                    .filter(|s| *s != InventoryState::Assigned)
-                    .ok_or_else(|| {
-                        ServerFnError::new("State: must be available, reserved or quarantined")
-                    })?,
-            ),
-        },
-        account: match non_empty(query.account) {
-            None => None,
-            Some(raw) => Some(
-                AccountName::parse(&raw)
-                    .map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?,
-            ),
-        },
-        prefix: match non_empty(query.prefix) {
-            None => None,
-            Some(raw) => {
-                let digits = raw.strip_prefix('+').unwrap_or(&raw);
-                if !raw.starts_with('+')
-                    || digits.len() >= TelephoneNumber::MAX_LEN
-                    || !digits.bytes().all(|b| b.is_ascii_digit())
-                {
-                    return Err(ServerFnError::new(
-                        "Starts with: must be + and up to 15 digits (e.g. +4420)",
-                    ));
-                }
-                Some(raw)
-            }
-        },
-    };
+    let filter = crate::provisioning::inventory::inventory_filter(
+        non_empty(query.state).as_deref(),
+        non_empty(query.account).as_deref(),
+        non_empty(query.prefix).as_deref(),
+    )
+    .map_err(refused)?;
     let after = non_empty(query.after).and_then(|a| TelephoneNumber::parse(&a).ok());
     let mut records = state
         .core
