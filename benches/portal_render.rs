@@ -1,7 +1,9 @@
-//! Server render time of the portal's numbers page with a million numbers in SQLite: the first
-//! page, and filtered searches (prefix, anywhere in the number, account + custom header,
-//! service + status). Requests go through the whole router (session lookup, server functions,
-//! rendering) without a network. Prints figures; asserts nothing.
+//! Server render time of the portal's numbers page with a million numbers, in SQLite and then
+//! in PostgreSQL (when it answers): the first page, and filtered searches (prefix, anywhere in
+//! the number, account + custom header, service + status, a rare and a common tag). Requests go
+//! through the whole router (session lookup, server functions, rendering) without a network.
+//! Also times tagging a third of the numbers through the core. Prints figures; asserts only
+//! that each page shows rows.
 //!
 //! `cargo bench --bench portal_render` (`-- --accounts N --per-account M --runs R`, default
 //! 1,000 × 1,000 numbers, 200 runs per page).
@@ -22,8 +24,6 @@ use std::time::Instant;
 use support::summary;
 use tower::ServiceExt;
 
-// Only the argument and summary helpers are used here: SQLite is the database this measures.
-#[allow(dead_code)]
 mod support;
 
 fn account_name(i: usize) -> AccountName {
@@ -113,17 +113,48 @@ async fn sign_in(app: &axum::Router, db: &Database) -> String {
     cookie_of(&response)
 }
 
-#[tokio::main]
-async fn main() {
-    let accounts = support::arg("--accounts", 1000);
-    let per_account = support::arg("--per-account", 1000);
-    let runs = support::arg("--runs", 200);
-    let folder = tempfile::tempdir().unwrap();
-    let db = Database::connect(&format!("sqlite://{}/bench.db", folder.path().display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
+/// Tags numbers through the core, 10,000 at a time: `rare` on one number in 10,000 and `common`
+/// on every third; prints how fast the bulk tag change went.
+async fn tag(db: &Database, total: usize) {
+    use numbat::domain::Tags;
+    use numbat::provisioning::labels::TagChange;
+    let core = Provisioning::new(db.clone());
+    let actor = Actor::new("bench", &[Role::Admin], Door::Cli);
+    let started = Instant::now();
+    let mut tagged = 0;
+    for (tag, every, offset) in [("rare", 10_000, 7), ("common", 3, 0)] {
+        let change = TagChange {
+            add: Tags::parse_text("tags", tag).unwrap(),
+            remove: Tags::default(),
+        };
+        let numbers: Vec<TelephoneNumber> = (offset..total)
+            .step_by(every)
+            .map(|i| TelephoneNumber::parse(&format!("+4420{i:08}")).unwrap())
+            .collect();
+        for batch in numbers.chunks(10_000) {
+            let report = core.change_tags(&actor, &change, batch).await.unwrap();
+            assert_eq!(report.done, batch.len());
+        }
+        tagged += numbers.len();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "  tagged {tagged} numbers through the core in {seconds:.1} s ({:.0} numbers/s, 10,000 a change)",
+        tagged as f64 / seconds
+    );
+}
+
+async fn measure(
+    label: &'static str,
+    db: Database,
+    accounts: usize,
+    per_account: usize,
+    runs: usize,
+) {
     load(&db, accounts, per_account).await;
+    let total = accounts * per_account;
+    println!("{label}: {total} numbers");
+    tag(&db, total).await;
     let app = router(AppState::new(db.clone(), std::path::Path::new("/none")));
     let cookie = sign_in(&app, &db).await;
 
@@ -150,11 +181,24 @@ async fn main() {
             "page 100 of a prefix search (after a cursor)".to_owned(),
             format!("/numbers?q=%2B4420&after=%2B4420{:08}", 50 * 100),
         ),
+        (
+            "tag on 1 number in 10,000".to_owned(),
+            "/numbers?tag=rare".to_owned(),
+        ),
+        (
+            "tag on 1 number in 3".to_owned(),
+            "/numbers?tag=common".to_owned(),
+        ),
+        (
+            "tag on 1 in 3 + account".to_owned(),
+            format!("/numbers?tag=common&account=customer-{middle:04}"),
+        ),
+        (
+            "tag on 1 in 3, a page deep in (after a cursor)".to_owned(),
+            format!("/numbers?tag=common&after=%2B4420{:08}", total / 2),
+        ),
     ];
-    println!(
-        "numbers page, server render with {} numbers in SQLite ({runs} runs each):",
-        accounts * per_account
-    );
+    println!("  numbers page, server render ({runs} runs each):");
     for (label, uri) in pages {
         let mut samples = Vec::with_capacity(runs);
         let mut size = 0;
@@ -176,4 +220,15 @@ async fn main() {
         }
         println!("  {label:<52} {}  {size} bytes", summary(samples));
     }
+}
+
+#[tokio::main]
+async fn main() {
+    let accounts = support::arg("--accounts", 1000);
+    let per_account = support::arg("--per-account", 1000);
+    let runs = support::arg("--runs", 200);
+    support::on_each_database(|label, db| async move {
+        measure(label, db, accounts, per_account, runs).await
+    })
+    .await;
 }

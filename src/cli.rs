@@ -80,6 +80,30 @@ pub enum Command {
     /// endQuarantine, for numbers listed or a range (--from, --to; at most 10,000). Prints a
     /// line per number that was refused and the totals; exits with 2 when some were refused.
     Inventory(Box<InventoryArgs>),
+    /// Add tags to and take tags from numbers listed or a range (--from, --to; at most
+    /// 10,000), in any state of the inventory. Prints a line per number that was refused and
+    /// the totals; exits with 2 when some were refused.
+    Tag(Box<TagArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TagArgs {
+    /// The numbers (E.164), unless --from and --to give a range.
+    pub numbers: Vec<String>,
+    /// A tag each number gets; repeat for more.
+    #[arg(long = "add")]
+    pub add: Vec<String>,
+    /// A tag each number loses; repeat for more.
+    #[arg(long = "remove")]
+    pub remove: Vec<String>,
+    /// The first number of a range.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The last number of a range.
+    #[arg(long)]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, clap::Args)]

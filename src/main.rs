@@ -91,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Inventory(args) => inventory(*args).await,
+        Command::Tag(args) => tag(*args).await,
         Command::Export(args) => {
             let db = open(&args.database.database_url).await?;
             let exported = numbat::bulk::commands::export(&db, args, &cli_operator()).await;
@@ -154,7 +155,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
 }
 
 async fn inventory(args: numbat::cli::InventoryArgs) -> anyhow::Result<()> {
-    use numbat::provisioning::inventory::{ActionOutcome, ActionRequest};
+    use numbat::provisioning::inventory::ActionRequest;
     let request = ActionRequest {
         action: args.action,
         telephone_numbers: (!args.numbers.is_empty()).then_some(args.numbers),
@@ -171,7 +172,32 @@ async fn inventory(args: numbat::cli::InventoryArgs) -> anyhow::Result<()> {
         .inventory_action(&cli_admin(), &action, &numbers)
         .await;
     db.close().await;
-    let report = report?;
+    report_and_exit(action.name(), report?)
+}
+
+async fn tag(args: numbat::cli::TagArgs) -> anyhow::Result<()> {
+    use numbat::provisioning::labels::TagRequest;
+    let request = TagRequest {
+        add_tags: args.add,
+        remove_tags: args.remove,
+        telephone_numbers: (!args.numbers.is_empty()).then_some(args.numbers),
+        from: args.from,
+        to: args.to,
+    };
+    let (change, numbers) = request.parse()?;
+    let db = open(&args.database.database_url).await?;
+    let report = core(&db).change_tags(&cli_admin(), &change, &numbers).await;
+    db.close().await;
+    report_and_exit("tag", report?)
+}
+
+/// Prints the refused numbers and the totals of an action with a result per number; exits
+/// with 2 when some were refused.
+fn report_and_exit(
+    action: &str,
+    report: numbat::provisioning::inventory::ActionReport,
+) -> anyhow::Result<()> {
+    use numbat::provisioning::inventory::ActionOutcome;
     for result in &report.results {
         if let (ActionOutcome::Refused, Some(violation)) = (result.outcome, &result.violation) {
             println!(
@@ -181,11 +207,8 @@ async fn inventory(args: numbat::cli::InventoryArgs) -> anyhow::Result<()> {
         }
     }
     println!(
-        "{}: {} done, {} unchanged, {} refused",
-        action.name(),
-        report.done,
-        report.unchanged,
-        report.refused
+        "{action}: {} done, {} unchanged, {} refused",
+        report.done, report.unchanged, report.refused
     );
     if report.refused > 0 {
         std::process::exit(2);

@@ -23,6 +23,7 @@ pub struct InventoryQuery {
     pub state: Option<String>,
     pub account_name: Option<String>,
     pub prefix: Option<String>,
+    pub tag: Option<String>,
 }
 
 pub async fn list(
@@ -71,6 +72,7 @@ fn filter_of(own: InventoryQuery) -> Result<InventoryFilter, ApiError> {
         own.state.as_deref(),
         own.account_name.as_deref(),
         own.prefix.as_deref(),
+        own.tag.as_deref(),
     )?)
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod filter;
 mod inventory;
+mod labels;
 mod numbers;
 mod onboarding;
 pub mod openapi;
@@ -69,6 +70,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/numbers", get(numbers::list_all))
         .route("/inventory", get(inventory::list).post(inventory::act))
         .route("/inventory/{number}", get(inventory::get))
+        .route(
+            "/labels/numbers",
+            get(labels::list_numbers).post(labels::change_tags),
+        )
+        .route(
+            "/labels/numbers/{number}",
+            get(labels::get_number).put(labels::put_number),
+        )
+        .route("/labels/accounts", get(labels::list_accounts))
+        .route(
+            "/labels/accounts/{account}",
+            get(labels::get_account).put(labels::put_account),
+        )
         .route("/routing/{number}", get(routing::decision))
         .route("/teamsRequestsForInformation", get(consents::list_rfis))
         .route(

@@ -104,6 +104,12 @@ fn tagged(mut op: Value) -> Value {
     op
 }
 
+/// `op` under the Labels tag.
+fn labelled(mut op: Value) -> Value {
+    op["tags"] = json!(["Labels"]);
+    op
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let no_content = json!({ "description": "Done.", "headers": { "x-ms-client-request-id": { "$ref": "#/components/headers/ClientRequestId" } } });
@@ -158,7 +164,7 @@ pub fn document() -> Value {
         "/inventory": {
             "get": tagged(operation("Inventory_List",
                 "The operator's inventory: numbers available, reserved for an account, or quarantined after release; assigned numbers are listed under /numbers (a Numbat addition)", "Read",
-                &["InventoryState", "InventoryAccountName", "InventoryPrefix", "Top", "Skip", "MaxPageSize", "After"], None, vec![("200", list_ok("PagedInventoryNumber"))], &[])),
+                &["InventoryState", "InventoryAccountName", "InventoryPrefix", "TagFilter", "Top", "Skip", "MaxPageSize", "After"], None, vec![("200", list_ok("PagedInventoryNumber"))], &[])),
             "post": tagged(operation("Inventory_Act",
                 "Add, remove, reserve, cancel a reservation, set or end a quarantine, assign to an account or release from it: up to 10,000 numbers by list or by range, with a result per number; a number a rule refuses is left as it is (a Numbat addition)", "Write (Delete to remove or release)",
                 &[], Some(json_body("InventoryAction", "application/json")), vec![("200", ok("What was done to each number.", "InventoryActionReport", false))], &["404"])),
@@ -166,6 +172,32 @@ pub fn document() -> Value {
         "/inventory/{telephoneNumber}": { "get": tagged(operation("Inventory_Get",
             "Where one number stands: available, reserved, assigned or quarantined, with its account and end date (a Numbat addition)", "Read",
             &["TelephoneNumber"], None, vec![("200", ok("The number's standing.", "InventoryNumber", false))], &["404"])) },
+        "/labels/numbers": {
+            "get": labelled(operation("Labels_ListNumbers",
+                "The numbers carrying a tag, in any state of the inventory, with their tags and note (a Numbat addition)", "Read",
+                &["Tag", "Top", "Skip", "MaxPageSize", "After"], None, vec![("200", list_ok("PagedLabels"))], &[])),
+            "post": labelled(operation("Labels_ChangeNumberTags",
+                "Add tags to and take tags from up to 10,000 numbers, by list or by range, with a result per number; a number a rule refuses is left as it is (a Numbat addition)", "Write",
+                &[], Some(json_body("TagChange", "application/json")), vec![("200", ok("What was done to each number.", "InventoryActionReport", false))], &[])),
+        },
+        "/labels/numbers/{telephoneNumber}": {
+            "get": labelled(operation("Labels_GetNumber", "A number's tags and note, in any state of the inventory (a Numbat addition)", "Read",
+                &["TelephoneNumber"], None, vec![("200", ok("The labels; the ETag is their own version.", "Labels", true))], &["404"])),
+            "put": labelled(operation("Labels_SetNumber", "Replace a number's tags and note; the number itself and its ETag are left alone (a Numbat addition)", "Write",
+                &["TelephoneNumber", "IfMatch", "IfNoneMatch", "IfUnmodifiedSince"], Some(json_body("LabelsIn", "application/json")),
+                vec![("200", ok("The labels as stored.", "Labels", true))], &["404", "412"])),
+        },
+        "/labels/accounts": {
+            "get": labelled(operation("Labels_ListAccounts", "The accounts carrying a tag, with their tags and note (a Numbat addition)", "Read",
+                &["Tag", "Top", "Skip", "MaxPageSize", "After"], None, vec![("200", list_ok("PagedLabels"))], &[])),
+        },
+        "/labels/accounts/{accountName}": {
+            "get": labelled(operation("Labels_GetAccount", "An account's tags and note (a Numbat addition)", "Read",
+                &["AccountName"], None, vec![("200", ok("The labels; the ETag is their own version.", "Labels", true))], &["404"])),
+            "put": labelled(operation("Labels_SetAccount", "Replace an account's tags and note; the account itself and its ETag are left alone (a Numbat addition)", "Write",
+                &["AccountName", "IfMatch", "IfNoneMatch", "IfUnmodifiedSince"], Some(json_body("LabelsIn", "application/json")),
+                vec![("200", ok("The labels as stored.", "Labels", true))], &["404", "412"])),
+        },
         "/numbers": { "get": operation("ListNumbers", "List numbers across accounts", "Read", &LIST, None, vec![("200", list_ok("PagedNumberResource"))], &[]) },
         "/teamsRequestsForInformation": { "get": operation("TeamsRequestsForInformation_List", "List requests for information (consents)", "Read",
             &LIST, None, vec![("200", list_ok("PagedRequestForInformationResource"))], &[]) },
@@ -186,15 +218,31 @@ pub fn document() -> Value {
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
                 and 403/429 answers when the optional source allowlist or rate limit is configured, \
-                the retrySync action, the routing lookup, the Direct Routing onboarding read and the inventory (tag Inventory). \
+                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory) and tags and notes (tag Labels). \
                 Capability questions go to Operator Connect when sync is on.",
         },
-        "tags": [{ "name": "Inventory", "description": "Numbat's number inventory and its lifecycle: available, reserved, assigned, quarantined. ACG's operations are unchanged: PUT assigns, DELETE releases into quarantine." }],
+        "tags": [
+            { "name": "Inventory", "description": "Numbat's number inventory and its lifecycle: available, reserved, assigned, quarantined. ACG's operations are unchanged: PUT assigns, DELETE releases into quarantine." },
+            { "name": "Labels", "description": "Numbat's tags (up to 50 per number or account, 50 characters each) and notes. They are not part of ACG's resources: writing them leaves a number's or an account's ETag alone." },
+        ],
         "servers": [{ "url": MOUNT }],
         "security": [{ "bearer": [] }],
         "paths": paths,
         "components": components(),
     })
+}
+
+/// A tag: 1–50 characters, no control character, `;` or `,`, no space at either end.
+fn tag_schema() -> Value {
+    let inner = "[^;,\\u0000-\\u001f\\u007f-\\u009f]";
+    let end = "[^;,\\s\\u0000-\\u001f\\u007f-\\u009f]";
+    json!({ "type": "string", "minLength": 1, "maxLength": 50, "pattern": format!("^{end}({inner}*{end})?$") })
+}
+
+/// A note: up to 1,000 characters, tabs and line breaks (LF, or CR LF) the only control
+/// characters; null or blank for none.
+fn note_schema() -> Value {
+    json!({ "type": "string", "nullable": true, "maxLength": 1000, "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$" })
 }
 
 fn string(pattern: Option<&str>, min: Option<u64>, max: Option<u64>) -> Value {
@@ -314,6 +362,8 @@ fn components() -> Value {
             "InventoryState": param("state", "query", false, json!({ "type": "string", "enum": ["available", "reserved", "quarantined"] }), "Only numbers in this state."),
             "InventoryAccountName": param("accountName", "query", false, name.clone(), "Only numbers reserved for, or released by, this account."),
             "InventoryPrefix": param("prefix", "query", false, string(Some("^\\+[0-9]{0,15}$"), Some(1), Some(16)), "Only numbers starting with this (e.g. +4420)."),
+            "Tag": param("tag", "query", true, tag_schema(), "The tag."),
+            "TagFilter": param("tag", "query", false, tag_schema(), "Only numbers carrying this tag."),
             "DeleteNumbers": param("deleteNumbers", "query", false, json!({ "type": "boolean" }), "Delete the account's numbers with it."),
             "IfMatch": param("If-Match", "header", false, json!({ "type": "string" }), "Only if the resource is at this ETag (or * for any); an ETag this server never gave is 412."),
             "IfModifiedSince": param("If-Modified-Since", "header", false, json!({ "type": "string" }), "Reads only (ignored on writes): 304 if not changed since this date, in HTTP (RFC 9110) or ISO 8601 form."),
@@ -521,6 +571,40 @@ fn components() -> Value {
                 "additionalProperties": false,
             },
             "PagedInventoryNumber": paged("InventoryNumber"),
+            "Labels": {
+                "type": "object",
+                "required": ["tags", "note", "version", "updatedAt"],
+                "properties": {
+                    "telephoneNumber": { "type": "string", "description": "A number's labels: the number." },
+                    "accountName": { "type": "string", "description": "An account's labels: the account." },
+                    "tags": { "type": "array", "maxItems": 50, "items": tag_schema() },
+                    "note": { "type": "string", "nullable": true },
+                    "version": { "type": "integer", "format": "int64", "description": "The labels' own version; 0 until first written." },
+                    "updatedAt": { "type": "string", "format": "date-time", "nullable": true },
+                },
+                "additionalProperties": false,
+            },
+            "LabelsIn": {
+                "type": "object",
+                "required": ["tags"],
+                "properties": {
+                    "tags": { "type": "array", "maxItems": 50, "items": tag_schema(), "description": "Every tag; a tag given twice counts once." },
+                    "note": note_schema(),
+                },
+                "additionalProperties": false,
+            },
+            "TagChange": {
+                "type": "object",
+                "properties": {
+                    "addTags": { "type": "array", "maxItems": 50, "items": tag_schema(), "description": "Tags each number gets." },
+                    "removeTags": { "type": "array", "maxItems": 50, "items": tag_schema(), "description": "Tags each number loses (a tag in both lists is lost). At least one tag in all." },
+                    "telephoneNumbers": { "type": "array", "nullable": true, "minItems": 1, "maxItems": 10000, "items": e164.clone(), "description": "The numbers; or give a range with from and to." },
+                    "from": nullable(&e164),
+                    "to": nullable(&e164),
+                },
+                "additionalProperties": false,
+            },
+            "PagedLabels": paged("Labels"),
             "SyncRetried": { "type": "object", "required": ["retried"], "properties": { "retried": { "type": "integer", "format": "int64" } } },
             "TeamsAvailableCapabilities": { "type": "object", "required": ["availableCapabilities"], "properties": { "availableCapabilities": { "type": "array", "items": { "type": "string" } } } },
             "TeamsCivicAddressResource": {

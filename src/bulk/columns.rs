@@ -8,7 +8,7 @@
 
 use crate::domain::Code;
 use crate::domain::{
-    AccountName, Number, NumberService, NumberServices, Service, Violation, Violations,
+    AccountName, Number, NumberService, NumberServices, Service, Tags, Violation, Violations,
 };
 use crate::wire::TeamsConfigIn;
 use crate::wire::{NumberConfigurationIn, NumberIn, NumberServiceIn, NumberServicesIn};
@@ -30,6 +30,10 @@ const TEAMS_FIELDS: [&str; 9] = [
 pub const TELEPHONE_NUMBER: &str = "telephoneNumber";
 pub const ACCOUNT_NAME: &str = "accountName";
 pub const CUSTOM_SIP_HEADER: &str = "configuration_customSipHeader";
+/// Numbat's own column after ACG's: the number's tags, separated by `;`. When a file has it,
+/// each row's cell is the number's whole set of tags (blank: none); without it, tags are left
+/// as they are.
+pub const TAGS: &str = "tags";
 /// The single heading of ACG's older one-number-per-line files.
 pub const PLAIN_HEADING: &str = "Numbers";
 
@@ -51,6 +55,13 @@ pub fn number_columns() -> Vec<String> {
         }
     }
     columns.push(CUSTOM_SIP_HEADER.to_owned());
+    columns
+}
+
+/// Every column an export writes and an import reads: ACG's, then [`TAGS`].
+pub fn export_columns() -> Vec<String> {
+    let mut columns = number_columns();
+    columns.push(TAGS.to_owned());
     columns
 }
 
@@ -87,7 +98,7 @@ impl Heading {
     /// Reads a heading row; every name must be a known column, once, and `telephoneNumber`
     /// must be there.
     pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
-        let known = number_columns();
+        let known = export_columns();
         let mut positions = HashMap::new();
         for (position, name) in names.into_iter().enumerate() {
             let name = name.trim().trim_start_matches('\u{feff}');
@@ -114,6 +125,14 @@ impl Heading {
             .get(position)
             .map(str::trim)
             .filter(|c| !c.is_empty())
+    }
+
+    /// The tags a row gives its number: `None` when the file has no [`TAGS`] column.
+    pub fn tags(&self, record: &csv::StringRecord) -> Result<Option<Tags>, Violations> {
+        let Some(&position) = self.positions.get(TAGS) else {
+            return Ok(None);
+        };
+        Tags::parse_text(TAGS, record.get(position).unwrap_or_default()).map(Some)
     }
 
     /// The number a row describes, or every cell that breaks a rule (named by field path).

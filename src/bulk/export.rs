@@ -1,7 +1,7 @@
-//! Writing numbers as CSV in the import's columns, a page at a time, so an export of any size
+//! Writing numbers as CSV in the import's columns (ACG's, then their tags), a page at a time, so an export of any size
 //! streams and imports back unchanged.
 
-use super::columns::{number_columns, number_row};
+use super::columns::{export_columns, number_row};
 use crate::domain::TelephoneNumber;
 use crate::provisioning::{Actor, NumberFilter, NumberOrder, Provisioning, ProvisioningError};
 
@@ -47,12 +47,26 @@ impl NumberExport {
             .await?;
         let mut writer = csv::Writer::from_writer(Vec::with_capacity(page.len() * 96 + 512));
         if !self.heading_written {
-            writer.write_record(number_columns()).expect(IN_MEMORY);
+            writer.write_record(export_columns()).expect(IN_MEMORY);
             self.heading_written = true;
         }
+        let keys: Vec<&str> = page
+            .iter()
+            .map(|r| r.number.telephone_number.as_str())
+            .collect();
+        let kind = crate::provisioning::labels::LabelledKind::Number;
+        let labels = self.core.labels_of(&self.actor, kind, &keys).await?;
         for record in &page {
+            let mut row = number_row(&record.number);
+            let key = record.number.telephone_number.as_str();
+            row.push(
+                labels
+                    .get(key)
+                    .map(|l| l.labels.tags.to_text())
+                    .unwrap_or_default(),
+            );
             writer
-                .write_record(super::cells::neutralise_row(number_row(&record.number)))
+                .write_record(super::cells::neutralise_row(row))
                 .expect(IN_MEMORY);
         }
         self.done = (page.len() as i64) < PAGE_ROWS;

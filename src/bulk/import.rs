@@ -345,6 +345,7 @@ fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mp
                     line,
                     number: Err(error.into()),
                     read_at_version: None,
+                    tags: None,
                 })) {
                     return;
                 }
@@ -372,11 +373,19 @@ fn read_rows<R: Read>(file: R, settings: &FileSettings, sender: &tokio::sync::mp
                 }
             },
         };
-        let number = form.number(&text, &settings.defaults);
+        let (number, tags) = match (form.number(&text, &settings.defaults), form.tags(&text)) {
+            (Ok(number), Ok(tags)) => (Ok(number), tags),
+            (Err(mut broken), Err(more)) => {
+                broken.extend(more);
+                (Err(broken), None)
+            }
+            (Err(broken), Ok(_)) | (Ok(_), Err(broken)) => (Err(broken), None),
+        };
         let row = ImportRow {
             line,
             number,
             read_at_version: None,
+            tags,
         };
         if !send(Ok(row)) {
             return;
@@ -492,6 +501,14 @@ impl Form {
         }
         let heading = Heading::parse(first.iter())?;
         Ok((Form::Columns(heading), true))
+    }
+
+    /// The tags a row gives its number (a file of plain numbers gives none).
+    fn tags(&self, record: &csv::StringRecord) -> Result<Option<crate::domain::Tags>, Violations> {
+        match self {
+            Form::Columns(heading) => heading.tags(record),
+            Form::Plain { .. } => Ok(None),
+        }
     }
 
     fn number(

@@ -7,6 +7,7 @@
 pub mod account;
 pub mod consent;
 pub mod inventory;
+pub mod labels;
 pub mod names;
 pub mod number;
 pub mod portal;
@@ -19,6 +20,7 @@ pub use account::{
     Account, AccountServices, DirectRoutingConfig, ProvisioningStatus, SubdomainStatus,
 };
 pub use inventory::{InventoryState, NumberRange, Quarantine, QuarantineDays};
+pub use labels::{Labels, Note, Tag, Tags};
 pub use names::{
     AccountName, BaseDomain, CustomSipHeader, CustomerDomain, SipHeaderName, SubdomainLabel,
     SubdomainToken, TenantId,

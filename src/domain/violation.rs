@@ -44,11 +44,12 @@ pub enum Code {
     NumberReservedForAnotherAccount,
     NumberQuarantinedFromAnotherAccount,
     WrongInventoryState,
+    TooManyTags,
 }
 
 impl Code {
     /// Every code, for lists of them (the API's documentation, tests).
-    pub const ALL: [Code; 37] = [
+    pub const ALL: [Code; 38] = [
         Code::AccountHasNumbers,
         Code::AccountMismatch,
         Code::AccountNotFound,
@@ -86,6 +87,7 @@ impl Code {
         Code::NumberReservedForAnotherAccount,
         Code::NumberQuarantinedFromAnotherAccount,
         Code::WrongInventoryState,
+        Code::TooManyTags,
     ];
 
     /// The code as sent on the wire and kept in import reports.
@@ -128,6 +130,7 @@ impl Code {
             Code::NumberReservedForAnotherAccount => "NumberReservedForAnotherAccount",
             Code::NumberQuarantinedFromAnotherAccount => "NumberQuarantinedFromAnotherAccount",
             Code::WrongInventoryState => "WrongInventoryState",
+            Code::TooManyTags => "TooManyTags",
         }
     }
 

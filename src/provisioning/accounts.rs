@@ -168,6 +168,8 @@ impl Provisioning {
         .await?;
         Self::cancel_reservations_of(&permit, &mut tx, name, &at).await?;
         stored::delete(&mut tx, name).await?;
+        let labels = crate::store::labels::Kind::Account;
+        Self::forget_labels(&mut tx, labels, &[key]).await?;
         let change = Change {
             action: "delete",
             resource_type: RESOURCE,

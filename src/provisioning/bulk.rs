@@ -10,10 +10,11 @@
 //! matches (read in ascending order) after the last number done.
 
 use super::import::{Import, ImportMode, ImportRow, ImportStart, Operation};
+use super::labels::TagChange;
 use super::{Actor, NumberFilter, NumberOrder, Permission, Provisioning, ProvisioningError};
 use crate::domain::Code;
 use crate::domain::{AccountName, CustomSipHeader, Number, Service, TelephoneNumber, Violation};
-use crate::domain::{LineType, ProvisioningStatus};
+use crate::domain::{LineType, ProvisioningStatus, Tag, Tags};
 use crate::store::jobs::{Job, Tally};
 use crate::store::numbers as stored;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,8 @@ pub enum BulkAction {
     SetHeader(CustomSipHeader),
     ClearHeader,
     MoveTo(AccountName),
+    /// Add and take away tags.
+    Tag(TagChange),
 }
 
 /// Which numbers.
@@ -49,6 +52,7 @@ impl BulkAction {
             Self::SetHeader(_) => "setHeader",
             Self::ClearHeader => "clearHeader",
             Self::MoveTo(_) => "move",
+            Self::Tag(_) => "tag",
         }
     }
 
@@ -61,6 +65,7 @@ impl BulkAction {
             Self::SetHeader(h) => format!("Set the custom header value to {h}"),
             Self::ClearHeader => "Clear the custom header value".to_owned(),
             Self::MoveTo(a) => format!("Move to account {a}"),
+            Self::Tag(change) => change.describe(),
         }
     }
 
@@ -76,6 +81,7 @@ impl BulkAction {
         match self {
             Self::Delete => Operation::Delete,
             Self::MoveTo(account) => Operation::MoveTo(account.clone()),
+            Self::Tag(change) => Operation::Tag(change.clone()),
             _ => Operation::Upsert,
         }
     }
@@ -85,7 +91,7 @@ impl BulkAction {
         let mut number = number.clone();
         let services = &mut number.services;
         match self {
-            Self::Delete | Self::MoveTo(_) => {}
+            Self::Delete | Self::MoveTo(_) | Self::Tag(_) => {}
             Self::SetHeader(header) => number.custom_sip_header = Some(header.clone()),
             Self::ClearHeader => number.custom_sip_header = None,
             Self::EnableService(service) => services.set_enabled(*service, true),
@@ -104,6 +110,9 @@ struct Plan {
     argument: Option<String>,
     numbers: Option<Vec<String>>,
     filter: Option<StoredFilter>,
+    /// A tag change's tags.
+    add_tags: Option<Vec<String>>,
+    remove_tags: Option<Vec<String>>,
 }
 
 /// A number filter's fields, as text.
@@ -118,6 +127,7 @@ struct StoredFilter {
     contains: Option<String>,
     has_custom_header: Option<bool>,
     no_service: bool,
+    tag: Option<String>,
 }
 
 impl Plan {
@@ -129,7 +139,12 @@ impl Plan {
             }
             BulkAction::SetHeader(h) => Some(h.to_string()),
             BulkAction::MoveTo(a) => Some(a.to_string()),
-            BulkAction::Delete | BulkAction::ClearHeader => None,
+            BulkAction::Delete | BulkAction::ClearHeader | BulkAction::Tag(_) => None,
+        };
+        let tags = |tags: &crate::domain::Tags| Some(tags.iter().map(|t| t.to_string()).collect());
+        let (add_tags, remove_tags) = match action {
+            BulkAction::Tag(change) => (tags(&change.add), tags(&change.remove)),
+            _ => (None, None),
         };
         let (numbers, filter) = match selection {
             Selection::Numbers(numbers) => {
@@ -147,6 +162,7 @@ impl Plan {
                     contains: f.contains.clone(),
                     has_custom_header: f.has_custom_header,
                     no_service: f.no_service,
+                    tag: f.tag.as_ref().map(|t| t.to_string()),
                 }),
             ),
         };
@@ -155,6 +171,8 @@ impl Plan {
             argument,
             numbers,
             filter,
+            add_tags,
+            remove_tags,
         })
     }
 
@@ -169,6 +187,15 @@ impl Plan {
             "setHeader" => BulkAction::SetHeader(CustomSipHeader::parse(argument()?).ok()?),
             "clearHeader" => BulkAction::ClearHeader,
             "move" => BulkAction::MoveTo(AccountName::parse(argument()?).ok()?),
+            "tag" => {
+                let tags = |list: &Option<Vec<String>>| {
+                    Tags::parse_list("tags", list.as_deref().unwrap_or_default()).ok()
+                };
+                BulkAction::Tag(TagChange {
+                    add: tags(&self.add_tags)?,
+                    remove: tags(&self.remove_tags)?,
+                })
+            }
             _ => return None,
         };
         let selection = match (&self.numbers, &self.filter) {
@@ -199,6 +226,10 @@ impl Plan {
                 contains: f.contains.clone(),
                 has_custom_header: f.has_custom_header,
                 no_service: f.no_service,
+                tag: match &f.tag {
+                    Some(t) => Some(Tag::parse(t).ok()?),
+                    None => None,
+                },
                 expr: None,
             }),
             _ => return None,
@@ -320,7 +351,11 @@ impl Provisioning {
                 for number in numbers.into_iter().skip(usize::try_from(done).unwrap_or(0)) {
                     line += 1;
                     let current = stored::get(&self.db, &number).await?;
-                    let read_at_version = current.as_ref().map(|r| r.version);
+                    // A tag change is not about the number's settings: it needs no version.
+                    let read_at_version = current
+                        .as_ref()
+                        .filter(|_| !matches!(action, BulkAction::Tag(_)))
+                        .map(|r| r.version);
                     let number = match current {
                         Some(record) => Ok(action.apply(&record.number)),
                         None => Err(Violation::new(
@@ -334,6 +369,7 @@ impl Provisioning {
                         line,
                         number,
                         read_at_version,
+                        tags: None,
                     })
                     .await?;
                 }
@@ -354,7 +390,9 @@ impl Provisioning {
                         run.push(ImportRow {
                             line,
                             number: Ok(action.apply(&record.number)),
-                            read_at_version: Some(record.version),
+                            read_at_version: (!matches!(action, BulkAction::Tag(_)))
+                                .then_some(record.version),
+                            tags: None,
                         })
                         .await?;
                     }
@@ -384,6 +422,7 @@ mod tests {
             contains: Some("555".into()),
             has_custom_header: Some(true),
             no_service: false,
+            tag: Some(Tag::parse("vip").unwrap()),
             expr: None,
         };
         let numbers = vec![TelephoneNumber::parse("+441632960501").unwrap()];
@@ -394,6 +433,10 @@ mod tests {
             BulkAction::SetHeader(CustomSipHeader::parse("abc-1").unwrap()),
             BulkAction::ClearHeader,
             BulkAction::MoveTo(AccountName::parse("fabrikam").unwrap()),
+            BulkAction::Tag(TagChange {
+                add: Tags::parse_text("add", "vip;site: Leeds").unwrap(),
+                remove: Tags::parse_text("remove", "old").unwrap(),
+            }),
         ];
         for action in actions {
             for selection in [

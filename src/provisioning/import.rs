@@ -59,6 +59,8 @@ pub struct ImportRow {
     /// The version the number had when it was read (a bulk action's rows): a row whose number
     /// has changed or gone since is left alone, not overwritten with what was read.
     pub read_at_version: Option<i64>,
+    /// The number's whole set of tags, when the file gives them (its `tags` column).
+    pub tags: Option<crate::domain::Tags>,
 }
 
 /// What a run is, for its job row.
@@ -84,6 +86,8 @@ pub enum Operation {
     Delete,
     /// Moves it to this account: deleted from its own, created in this one.
     MoveTo(AccountName),
+    /// Adds and takes away tags (its number otherwise left as it is).
+    Tag(super::labels::TagChange),
 }
 
 /// A run under way (an import, or a bulk action: see `bulk`). Feed it rows with `push`, then
@@ -542,7 +546,11 @@ impl Import {
             .iter()
             .filter_map(|r| r.read_at_version.map(|v| (r.line, v)))
             .collect();
+        let mut tags_of: HashMap<i64, crate::domain::Tags> = HashMap::new();
         for row in rows {
+            if let Some(tags) = row.tags {
+                tags_of.insert(row.line, tags);
+            }
             match row.number {
                 Err(violations) => errors.extend(row_errors(row.line, violations)),
                 Ok(number) => match self.first_seen(&number, row.line) {
@@ -570,11 +578,14 @@ impl Import {
         loop {
             let mut tx = self.core.db.begin().await?;
             let stale = changed_since_read(&mut tx, &valid, &read_at).await?;
-            let (outcomes, refused) = if stale.is_empty() {
+            let (mut outcomes, mut refused) = if stale.is_empty() {
                 self.write(&mut tx, &valid).await?
             } else {
                 (Vec::new(), stale)
             };
+            if refused.is_empty() && !tags_of.is_empty() {
+                refused = self.retag(&mut tx, &valid, &tags_of, &mut outcomes).await?;
+            }
             if refused.is_empty() {
                 for outcome in outcomes {
                     match outcome {
@@ -659,6 +670,29 @@ impl Import {
                 }
             };
         }
+        if let Operation::Tag(change) = &self.operation {
+            let permit = self.actor.permit(Permission::Write)?;
+            let keys: Vec<_> = valid
+                .iter()
+                .map(|(_, n)| n.telephone_number.clone())
+                .collect();
+            let steps = self.core.change_tags_in(&permit, tx, change, &keys).await?;
+            let mut outcomes = Vec::with_capacity(steps.len());
+            let mut refused = Violations::new();
+            for (i, step) in steps.into_iter().enumerate() {
+                match step {
+                    Ok(true) => outcomes.push(Outcome::Replaced),
+                    Ok(false) => outcomes.push(Outcome::Unchanged),
+                    Err(violation) => refused.push(violation.in_item(i)),
+                }
+            }
+            if refused.is_empty() {
+                return Ok((outcomes, Vec::new()));
+            }
+            let all: Vec<usize> = (0..valid.len()).collect();
+            let error = ProvisioningError::Invalid(refused);
+            return Ok((Vec::new(), refused_rows(error, &all, valid)?));
+        }
         let mut by_account: BTreeMap<&AccountName, Vec<usize>> = BTreeMap::new();
         for (index, (_, number)) in valid.iter().enumerate() {
             by_account
@@ -671,7 +705,7 @@ impl Import {
         for (account, indexes) in by_account {
             let batch: Vec<Number> = indexes.iter().map(|&i| valid[i].1.clone()).collect();
             let written = match &self.operation {
-                Operation::Upsert => unreachable!("written above in one go"),
+                Operation::Upsert | Operation::Tag(_) => unreachable!("written above in one go"),
                 Operation::Delete => self.delete(tx, account, &batch, Release::Quarantine).await,
                 Operation::MoveTo(target) if target == account => {
                     Ok(vec![Outcome::Unchanged; batch.len()])
@@ -706,6 +740,46 @@ impl Import {
             }
         }
         Ok((outcomes, refused))
+    }
+
+    /// Gives the rows' numbers the tags their file gave (`tags_of`, by line), in `tx` after
+    /// the numbers themselves were written; a number whose tags changed counts as changed. The
+    /// rows the core refused, if any (then `tx` must be rolled back).
+    async fn retag(
+        &self,
+        tx: &mut Tx,
+        valid: &[(i64, Number)],
+        tags_of: &HashMap<i64, crate::domain::Tags>,
+        outcomes: &mut [Outcome],
+    ) -> Result<Vec<RowError>, ProvisioningError> {
+        let given: Vec<usize> = (0..valid.len())
+            .filter(|&i| tags_of.contains_key(&valid[i].0))
+            .collect();
+        if given.is_empty() {
+            return Ok(Vec::new());
+        }
+        let permit = self.actor.permit(Permission::Write)?;
+        let numbers: Vec<_> = given
+            .iter()
+            .map(|&i| valid[i].1.telephone_number.clone())
+            .collect();
+        let tags: Vec<_> = given
+            .iter()
+            .map(|&i| tags_of[&valid[i].0].clone())
+            .collect();
+        let steps = self.core.set_tags_in(&permit, tx, &numbers, &tags).await?;
+        let mut refused = Violations::new();
+        for (item, (&i, step)) in given.iter().zip(steps).enumerate() {
+            match step {
+                Ok(true) if outcomes[i] == Outcome::Unchanged => outcomes[i] = Outcome::Replaced,
+                Ok(_) => {}
+                Err(violation) => refused.push(violation.in_item(item)),
+            }
+        }
+        if refused.is_empty() {
+            return Ok(Vec::new());
+        }
+        refused_rows(ProvisioningError::Invalid(refused), &given, valid)
     }
 
     /// Deletes `batch` from `account`; each counts as a change.

@@ -317,11 +317,12 @@ impl ActionRequest {
 }
 
 /// The inventory list's filter from a door's text: a state other than assigned, an account, a
-/// prefix of `+` and up to 15 digits; or every field that is wrong.
+/// prefix of `+` and up to 15 digits, a tag; or every field that is wrong.
 pub fn inventory_filter(
     state: Option<&str>,
     account: Option<&str>,
     prefix: Option<&str>,
+    tag: Option<&str>,
 ) -> Result<InventoryFilter, ProvisioningError> {
     let mut violations = Violations::new();
     let state = state.and_then(|raw| {
@@ -352,10 +353,12 @@ pub fn inventory_filter(
         }
         fine
     });
+    let tag = tag.and_then(|raw| violations.parse("tag", raw, crate::domain::Tag::parse));
     if !violations.is_empty() {
         return Err(ProvisioningError::Invalid(violations));
     }
     Ok(InventoryFilter {
+        tag,
         state,
         account,
         prefix,
@@ -729,6 +732,9 @@ impl Provisioning {
         }
         stored::upsert(&mut tx, &changed).await?;
         stored::delete(&mut tx, &deletes).await?;
+        // A number out of the inventory altogether takes its tags and note with it.
+        let gone: Vec<&str> = deletes.iter().map(|n| n.as_str()).collect();
+        Self::forget_labels(&mut tx, crate::store::labels::Kind::Number, &gone).await?;
         audit::record(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(report)

@@ -13,6 +13,7 @@ pub mod error;
 pub mod history;
 pub mod import;
 pub mod inventory;
+pub mod labels;
 mod numbers;
 pub mod onboarding;
 pub mod review;

@@ -176,6 +176,8 @@ pub struct AccountFilter {
     pub service: Option<Service>,
     /// Only names starting with this text.
     pub name_prefix: Option<String>,
+    /// Only accounts carrying this tag.
+    pub tag: Option<crate::domain::Tag>,
     /// Any further condition, e.g. from an API `filter` expression.
     pub expr: Option<super::filter::Expr>,
 }
@@ -280,6 +282,10 @@ pub async fn list_in_order(
             query.push(" AND name >= ").push_bind(prefix.clone());
             query.push(" AND name < ").push_bind(format!("{prefix}\u{10FFFF}"));
         }
+        if let Some(tag) = &filter.tag {
+            let condition = super::labels::tagged_condition(super::labels::Kind::Account, "name");
+            query.push(format!(" AND {condition}")).push_bind(tag.as_str().to_owned()).push(")");
+        }
         if let Some(expr) = &filter.expr {
             query.push(" AND ");
             super::filter::push_expr(&mut query, expr, super::filter::Table::Accounts);
@@ -302,6 +308,10 @@ pub async fn count(db: &Database, filter: &AccountFilter) -> Result<i64, StoreEr
         if let Some(prefix) = &filter.name_prefix {
             query.push(" AND name >= ").push_bind(prefix.clone());
             query.push(" AND name < ").push_bind(format!("{prefix}\u{10FFFF}"));
+        }
+        if let Some(tag) = &filter.tag {
+            let condition = super::labels::tagged_condition(super::labels::Kind::Account, "name");
+            query.push(format!(" AND {condition}")).push_bind(tag.as_str().to_owned()).push(")");
         }
         if let Some(expr) = &filter.expr {
             query.push(" AND ");

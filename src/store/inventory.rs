@@ -32,6 +32,8 @@ pub struct InventoryFilter {
     pub account: Option<AccountName>,
     /// Numbers starting with these characters (`+4420…`).
     pub prefix: Option<String>,
+    /// Numbers carrying this tag.
+    pub tag: Option<crate::domain::Tag>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -228,10 +230,22 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<HeldRecord>, StoreError> {
     let rows: Vec<HeldRow> = on_pool!(db, pool => {
+        // With a tag, the tag's index rows lead (see `numbers::push_source`).
+        let (source, key) = match filter.tag {
+            Some(_) => (
+                "label_tags JOIN number_inventory i ON i.telephone_number = resource_key",
+                "resource_key",
+            ),
+            None => ("number_inventory i", "i.telephone_number"),
+        };
         let mut query = sqlx::QueryBuilder::new(format!(
-            "SELECT {COLUMNS} FROM number_inventory i WHERE NOT EXISTS \
+            "SELECT i.telephone_number, state, account_name, until, version, created_at, \
+             updated_at FROM {source} WHERE NOT EXISTS \
              (SELECT 1 FROM numbers n WHERE n.telephone_number = i.telephone_number)"
         ));
+        if let Some(tag) = &filter.tag {
+            query.push(" AND resource_type = 'number' AND tag = ").push_bind(tag.as_str().to_owned());
+        }
         if let Some(state) = filter.state {
             query.push(" AND state = ").push_bind(state.as_str());
         }
@@ -240,12 +254,12 @@ pub async fn list(
         }
         if let Some(prefix) = &filter.prefix {
             // A prefix of digits only (the door parsed it), so no LIKE wildcard can hide in it.
-            query.push(" AND telephone_number LIKE ").push_bind(format!("{prefix}%"));
+            query.push(" AND i.telephone_number LIKE ").push_bind(format!("{prefix}%"));
         }
         if let Some(after) = after {
-            query.push(" AND telephone_number > ").push_bind(after.as_str().to_owned());
+            query.push(format!(" AND {key} > ")).push_bind(after.as_str().to_owned());
         }
-        query.push(" ORDER BY telephone_number LIMIT ").push_bind(limit);
+        query.push(format!(" ORDER BY {key} LIMIT ")).push_bind(limit);
         query.build_query_as().fetch_all(pool).await?
     });
     records(rows)

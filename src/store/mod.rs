@@ -11,6 +11,7 @@ pub mod consents;
 pub mod filter;
 pub mod inventory;
 pub mod jobs;
+pub mod labels;
 pub mod numbers;
 pub mod outbox;
 pub mod repeatability;

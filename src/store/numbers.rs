@@ -212,8 +212,36 @@ pub struct NumberFilter {
     pub has_custom_header: Option<bool>,
     /// Only numbers with no service enabled.
     pub no_service: bool,
+    /// Only numbers carrying this tag.
+    pub tag: Option<crate::domain::Tag>,
     /// Any further condition, e.g. from an API `filter` expression.
     pub expr: Option<super::filter::Expr>,
+}
+
+/// Appends the rows a list reads and its WHERE clause: `numbers`, or for a tag the tag's index
+/// rows joined to their numbers, so the list follows that index in number order (a rare tag
+/// reads only its own rows, a common one stops at the page's end). Evaluates to the column the
+/// list is ordered and paged by. `numbers` and `label_tags` share no column name, so `filter`'s
+/// conditions read the same either way.
+macro_rules! push_source {
+    ($query:expr, $filter:expr) => {{
+        let filter: &NumberFilter = $filter;
+        match &filter.tag {
+            Some(tag) => {
+                $query
+                    .push(
+                        " FROM label_tags JOIN numbers ON telephone_number = resource_key \
+                         WHERE resource_type = 'number' AND tag = ",
+                    )
+                    .push_bind(tag.as_str().to_owned());
+                "resource_key"
+            }
+            None => {
+                $query.push(" FROM numbers WHERE TRUE");
+                "telephone_number"
+            }
+        }
+    }};
 }
 
 /// Appends `filter`'s conditions to a query that already has a WHERE clause.
@@ -297,12 +325,13 @@ pub async fn list(
         NumberOrder::Descending => ("<", "DESC"),
     };
     let rows: Vec<NumberRow> = on_pool!(db, pool => {
-        let mut query = sqlx::QueryBuilder::new(format!("SELECT {} FROM numbers WHERE TRUE", columns()));
+        let mut query = sqlx::QueryBuilder::new(format!("SELECT {}", columns()));
+        let key = push_source!(query, filter);
         push_filter!(query, filter);
         if let Some(after) = after {
-            query.push(format!(" AND telephone_number {comparison} ")).push_bind(after.as_str().to_owned());
+            query.push(format!(" AND {key} {comparison} ")).push_bind(after.as_str().to_owned());
         }
-        query.push(format!(" ORDER BY telephone_number {direction} LIMIT ")).push_bind(limit);
+        query.push(format!(" ORDER BY {key} {direction} LIMIT ")).push_bind(limit);
         query.build_query_as().fetch_all(pool).await?
     });
     rows.into_iter().map(NumberRow::into_record).collect()
@@ -310,7 +339,8 @@ pub async fn list(
 
 pub async fn count(db: &Database, filter: &NumberFilter) -> Result<i64, StoreError> {
     Ok(on_pool!(db, pool => {
-        let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM numbers WHERE TRUE");
+        let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*)");
+        push_source!(query, filter);
         push_filter!(query, filter);
         query.build_query_scalar().fetch_one(pool).await?
     }))
@@ -324,7 +354,8 @@ pub async fn count_capped(
     cap: i64,
 ) -> Result<i64, StoreError> {
     Ok(on_pool!(db, pool => {
-        let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM numbers WHERE TRUE");
+        let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1");
+        push_source!(query, filter);
         push_filter!(query, filter);
         query.push(" LIMIT ").push_bind(cap + 1).push(") AS matching");
         query.build_query_scalar().fetch_one(pool).await?

@@ -115,6 +115,8 @@ pub struct AccountQuery {
     pub service: Option<String>,
     /// Sync status: pending, synced or failed.
     pub status: Option<String>,
+    /// Only accounts carrying this tag.
+    pub tag: Option<String>,
     pub sort: Option<String>,
     pub after: Option<String>,
 }
@@ -145,8 +147,16 @@ pub(crate) fn account_filter(
                 || ServerFnError::new("Sync status: must be pending, synced or failed"),
             )?),
         };
+    let tag = match non_empty(query.tag.clone()) {
+        Some(text) => Some(
+            crate::domain::Tag::parse(text.trim())
+                .map_err(|v| ServerFnError::new(format!("Tag: {}", v.message)))?,
+        ),
+        None => None,
+    };
     Ok(crate::provisioning::AccountFilter {
         service,
+        tag,
         name_prefix: non_empty(query.q.clone()),
         expr: status.map(|status| {
             use crate::provisioning::filter::{Expr, Field, Value};
@@ -271,10 +281,16 @@ pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> 
     };
     Ok(AccountDetail {
         account: account_view(record),
-        numbers: numbers
-            .into_iter()
-            .map(super::numbers::number_row)
-            .collect(),
+        numbers: super::numbers::with_tags(
+            &state.core,
+            &actor,
+            numbers
+                .into_iter()
+                .map(super::numbers::number_row)
+                .collect(),
+        )
+        .await
+        .map_err(refused)?,
         number_count,
         civic_addresses,
         civic_note,
@@ -548,6 +564,7 @@ pub fn AccountsPage() -> impl IntoView {
             q: q.get("q"),
             service: q.get("service"),
             status: q.get("status"),
+            tag: q.get("tag"),
             sort: q.get("sort"),
             after: q.get("after"),
         }
@@ -558,6 +575,7 @@ pub fn AccountsPage() -> impl IntoView {
         ("q", &initial.q),
         ("service", &initial.service),
         ("status", &initial.status),
+        ("tag", &initial.tag),
     ]);
     let export_href = with_query("/accounts/export.csv", &filter_query);
     view! {
@@ -596,6 +614,10 @@ pub fn AccountsPage() -> impl IntoView {
                         view! { <option value=s selected=selected>{s}</option> }
                     }).collect_view()}
                 </select>
+            </div>
+            <div class="field">
+                <label for="tag">"Tag"</label>
+                <input id="tag" name="tag" value=initial.tag.clone().unwrap_or_default()/>
             </div>
             <div class="field">
                 <label for="sort">"Sort"</label>
@@ -754,6 +776,7 @@ pub fn AccountPage() -> impl IntoView {
                                     </article>
                                 }).collect_view()}
                             </section>
+                            <super::labels::LabelsPanel kind="account" key=name.clone() can_change=abilities.change saved=query.get_untracked().get("labelled").is_some()/>
                             <super::audit::History kind=None key=None account=Some(name.clone())/>
                             {(!abilities.remove).then(|| action_error(delete))}
                             {abilities.remove.then(|| view! {

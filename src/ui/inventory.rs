@@ -1,5 +1,5 @@
 //! The inventory page: how many numbers stand in each state, the inventory's numbers filtered
-//! by state, account and prefix, and one form for every action on numbers listed or a range.
+//! by state, account, prefix and tag, and one form for every action on numbers listed or a range.
 //! Reads and acts through the core's inventory, as the API's endpoints and `numbat inventory` do;
 //! an action's outcome comes back in the page's address, so it reads the same with JavaScript
 //! on and off.
@@ -35,6 +35,7 @@ pub struct InventoryQuery {
     pub state: Option<String>,
     pub account: Option<String>,
     pub prefix: Option<String>,
+    pub tag: Option<String>,
     pub after: Option<String>,
 }
 
@@ -45,6 +46,8 @@ pub struct InventoryRow {
     pub account: Option<String>,
     /// When the hold ends, in words.
     pub until: String,
+    /// Its tags, separated by `; `.
+    pub tags: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,6 +69,7 @@ pub async fn list_inventory(
         non_empty(query.state).as_deref(),
         non_empty(query.account).as_deref(),
         non_empty(query.prefix).as_deref(),
+        non_empty(query.tag).as_deref(),
     )
     .map_err(refused)?;
     let after = non_empty(query.after).and_then(|a| TelephoneNumber::parse(&a).ok());
@@ -83,9 +87,23 @@ pub async fn list_inventory(
         .into_iter()
         .map(|(s, n)| (s.label().to_owned(), n))
         .collect();
+    let keys: Vec<&str> = records
+        .iter()
+        .map(|r| r.telephone_number.as_str())
+        .collect();
+    let kind = crate::provisioning::labels::LabelledKind::Number;
+    let labels = state
+        .core
+        .labels_of(&actor, kind, &keys)
+        .await
+        .map_err(refused)?;
     let rows: Vec<InventoryRow> = records
         .into_iter()
         .map(|r| InventoryRow {
+            tags: labels
+                .get(r.telephone_number.as_str())
+                .map(|l| l.labels.tags.to_text().replace(';', "; "))
+                .unwrap_or_default(),
             number: r.telephone_number.to_string(),
             until: match (r.state, &r.until) {
                 (InventoryState::Available, _) => String::new(),
@@ -268,6 +286,7 @@ pub fn InventoryPage() -> impl IntoView {
             state: q.get("state"),
             account: q.get("account"),
             prefix: q.get("prefix"),
+            tag: q.get("tag"),
             after: q.get("after"),
         }
     };
@@ -307,12 +326,13 @@ pub fn InventoryPage() -> impl IntoView {
                                 view! {
                                     <table class="list">
                                         <caption class="visually-hidden">"Numbers of the inventory"</caption>
-                                        <thead><tr><th scope="col">"Number"</th><th scope="col">"State"</th><th scope="col">"Account"</th><th scope="col">"Until"</th></tr></thead>
+                                        <thead><tr><th scope="col">"Number"</th><th scope="col">"State"</th><th scope="col">"Account"</th><th scope="col">"Until"</th><th scope="col">"Tags"</th></tr></thead>
                                         <tbody>{page.rows.into_iter().map(|r| view! { <tr>
                                             <td>{r.number}</td>
                                             <td>{r.state}</td>
                                             <td>{r.account.unwrap_or_default()}</td>
                                             <td>{r.until}</td>
+                                            <td>{r.tags}</td>
                                         </tr> }).collect_view()}</tbody>
                                     </table>
                                     <Pager path="/inventory" next_after=page.next_after shown=shown total=String::from("this filter's numbers")/>
@@ -341,6 +361,10 @@ pub fn InventoryPage() -> impl IntoView {
             <div class="field">
                 <label for="inventory-prefix">"Starts with"</label>
                 <input id="inventory-prefix" name="prefix" inputmode="tel" value=initial.prefix.clone().unwrap_or_default()/>
+            </div>
+            <div class="field">
+                <label for="inventory-tag">"Tag"</label>
+                <input id="inventory-tag" name="tag" value=initial.tag.clone().unwrap_or_default()/>
             </div>
             <button type="submit">"Search"</button>
         </form>

@@ -15,6 +15,7 @@ mod home;
 pub mod http;
 mod imports;
 mod inventory;
+mod labels;
 mod layout;
 mod numbers;
 mod onboarding;

@@ -28,6 +28,9 @@ pub struct NumberRow {
     pub line_type: String,
     pub country: Option<String>,
     pub sync_status: String,
+    /// Its tags (filled in by the lists that show them).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -48,7 +51,26 @@ pub(crate) fn number_row(record: crate::provisioning::NumberRecord) -> NumberRow
         line_type: record.line_type.as_str().to_owned(),
         country: record.country.clone(),
         sync_status: record.provisioning_status.as_str().to_owned(),
+        tags: Vec::new(),
     }
+}
+
+/// `rows` with their tags, read in one go.
+#[cfg(feature = "ssr")]
+pub(crate) async fn with_tags(
+    core: &crate::provisioning::Provisioning,
+    actor: &crate::provisioning::Actor,
+    mut rows: Vec<NumberRow>,
+) -> Result<Vec<NumberRow>, crate::provisioning::ProvisioningError> {
+    let keys: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
+    let kind = crate::provisioning::labels::LabelledKind::Number;
+    let mut labels = core.labels_of(actor, kind, &keys).await?;
+    for row in &mut rows {
+        if let Some(found) = labels.remove(&row.number) {
+            row.tags = found.labels.tags.iter().map(|t| t.to_string()).collect();
+        }
+    }
+    Ok(rows)
 }
 
 #[component]
@@ -69,6 +91,7 @@ pub fn NumberTable(
                 <th scope="col">"Custom header"</th>
                 <th scope="col">"Line type"</th>
                 <th scope="col">"Sync"</th>
+                <th scope="col">"Tags"</th>
             </tr></thead>
             <tbody>
                 {rows.into_iter().map(|row| {
@@ -86,6 +109,10 @@ pub fn NumberTable(
                         <td class="mono">{row.custom_header.clone().unwrap_or_default()}</td>
                         <td>{row.line_type.clone()}{row.country.clone().map(|c| format!(" ({c})"))}</td>
                         <td><SyncBadge status=row.sync_status.clone()/></td>
+                        <td>{row.tags.iter().map(|t| {
+                            let href = format!("/numbers?tag={}", encode(t));
+                            view! { <a class="tag" href=href>{t.clone()}</a>" " }
+                        }).collect_view()}</td>
                     </tr> }
                 }).collect_view()}
             </tbody>
@@ -104,6 +131,8 @@ pub struct NumberQuery {
     pub line_type: Option<String>,
     /// `yes` or `no`.
     pub header: Option<String>,
+    /// Only numbers carrying this tag.
+    pub tag: Option<String>,
     /// `desc` for highest first.
     pub sort: Option<String>,
     pub after: Option<String>,
@@ -166,6 +195,10 @@ pub(crate) fn number_filter(
         Some("no") => Some(false),
         _ => None,
     };
+    if let Some(tag) = non_empty(query.tag.clone()) {
+        let tag = tag.trim();
+        filter.tag = Some(crate::domain::Tag::parse(tag).map_err(|v| bad("Tag", &v.message))?);
+    }
     Ok(filter)
 }
 
@@ -207,6 +240,9 @@ pub async fn list_numbers(
         count_text(count, COUNT_CAP)
     };
     let rows: Vec<NumberRow> = records.into_iter().map(number_row).collect();
+    let rows = with_tags(&state.core, &actor, rows)
+        .await
+        .map_err(refused)?;
     Ok(NumberPage {
         next_after: more
             .then(|| rows.last().map(|r| r.number.clone()))
@@ -710,6 +746,7 @@ pub fn NumbersPage() -> impl IntoView {
             status: q.get("status"),
             line_type: q.get("line_type"),
             header: q.get("header"),
+            tag: q.get("tag"),
             sort: q.get("sort"),
             after: q.get("after"),
         }
@@ -729,6 +766,7 @@ pub fn NumbersPage() -> impl IntoView {
         ("status", &initial.status),
         ("line_type", &initial.line_type),
         ("header", &initial.header),
+        ("tag", &initial.tag),
     ]);
     let export_href = with_query("/numbers/export.csv", &filter_query);
     view! {
@@ -806,6 +844,10 @@ pub fn NumbersPage() -> impl IntoView {
                 </select>
             </div>
             <div class="field">
+                <label for="tag">"Tag"</label>
+                <input id="tag" name="tag" value=initial.tag.clone().unwrap_or_default()/>
+            </div>
+            <div class="field">
                 <label for="sort">"Sort"</label>
                 <select id="sort" name="sort">
                     <option value="asc">"Lowest first"</option>
@@ -872,6 +914,8 @@ fn BulkActions(
                         <option value="disable">"Disable a service"</option>
                         <option value="setHeader">"Set the custom header value"</option>
                         <option value="clearHeader">"Clear the custom header value"</option>
+                        <option value="tag">"Add tags"</option>
+                        <option value="untag">"Remove tags"</option>
                     })}
                     {(abilities.change && abilities.remove).then(|| view! { <option value="move">"Move to another account"</option> })}
                     {abilities.remove.then(|| view! { <option value="delete">"Delete"</option> })}
@@ -887,6 +931,10 @@ fn BulkActions(
             <div class="field">
                 <label for="bulk-header">"Custom header value (to set)"</label>
                 <input id="bulk-header" name="header"/>
+            </div>
+            <div class="field">
+                <label for="bulk-tags">"Tags (to add or remove), separated by ; or ,"</label>
+                <input id="bulk-tags" name="tags"/>
             </div>
             <div class="field">
                 <label for="bulk-account">"Account (to move to)"</label>
@@ -931,7 +979,7 @@ pub fn NumberFormPage() -> impl IntoView {
                 match data.await {
                     Err(error) => view! { <Title text="Number"/><h1>"Number"</h1><LoadError message=error_text(&error)/> }.into_any(),
                     Ok(data) => {
-                        view! { <NumberFormBody data abilities prefill_account=q.get("account") saved=q.get("saved").is_some() retried=q.get("retried").is_some() add save delete retry/> }.into_any()
+                        view! { <NumberFormBody data abilities prefill_account=q.get("account") saved=q.get("saved").is_some() retried=q.get("retried").is_some() labelled=q.get("labelled").is_some() add save delete retry/> }.into_any()
                     }
                 }
             })}}
@@ -946,6 +994,8 @@ fn NumberFormBody(
     prefill_account: Option<String>,
     saved: bool,
     retried: bool,
+    /// Reached from a save of the tags and note.
+    labelled: bool,
     add: ServerAction<AddNumbers>,
     save: ServerAction<SaveNumber>,
     delete: ServerAction<DeleteNumber>,
@@ -1163,6 +1213,7 @@ fn NumberFormBody(
             }.into_any()
         }}
         {detail.as_ref().map(|d| view! {
+            <super::labels::LabelsPanel kind="number" key=d.row.number.clone() can_change=abilities.change saved=labelled/>
             <super::audit::History kind=Some("number") key=Some(d.row.number.clone()) account=None/>
         })}
         {(!abilities.remove).then(|| action_error(delete))}

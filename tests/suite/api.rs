@@ -1258,8 +1258,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        24,
-        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding and three of the inventory: {operations:?}"
+        31,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory and seven of the labels: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
@@ -1268,6 +1268,10 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         "Inventory_List",
         "Inventory_Get",
         "Inventory_Act",
+        "Labels_ListNumbers",
+        "Labels_ChangeNumberTags",
+        "Labels_SetNumber",
+        "Labels_SetAccount",
         "ListNumbers",
         "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
     ] {
@@ -2206,4 +2210,245 @@ async fn the_inventory_acts_by_range_with_a_result_per_number_and_acgs_writes_ob
         Value::Null,
         "ACG's operations unchanged"
     );
+}
+
+/// Tags and notes through Numbat's own endpoints: a number's labels in any state, their own
+/// ETag (the number's is left alone), a bulk tag change with a result per number, the lists by
+/// tag, and hostile input refused by field and rule with nothing changed.
+#[tokio::test]
+async fn labels_are_read_replaced_and_listed_by_tag_and_leave_acgs_number_alone() {
+    let api = Api::new().await;
+    let (status, _, body) = api
+        .call("PUT", "/accounts/alpha", Some(dr_account("alpha")), &[])
+        .await;
+    assert!(status.is_success(), "{body}");
+    let number = json!({ "telephoneNumber": "+442071110001", "accountName": "alpha",
+        "serviceDetails": { "teamsDirectRouting": { "enabled": true } } });
+    let (status, headers, body) = api
+        .call(
+            "PUT",
+            "/accounts/alpha/numbers/%2B442071110001",
+            Some(number),
+            &[],
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let number_etag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, _, body) = api
+        .call(
+            "POST",
+            "/inventory",
+            Some(json!({ "action": "add", "telephoneNumbers": ["+442071110002"] })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Never labelled: version 0, and an If-Match on it works.
+    let (status, headers, body) = api
+        .call("GET", "/labels/numbers/%2B442071110001", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({ "telephoneNumber": "+442071110001", "tags": [], "note": null, "version": 0, "updatedAt": null })
+    );
+    assert_eq!(headers["etag"], "\"0\"");
+    let labels = json!({ "tags": ["vip", "site: Leeds", "vip"], "note": "Porting in\r\nref 42" });
+    let (status, headers, body) = api
+        .call(
+            "PUT",
+            "/labels/numbers/%2B442071110001",
+            Some(labels.clone()),
+            &[("if-match", "\"0\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tags"], json!(["site: Leeds", "vip"]));
+    assert_eq!(body["note"], "Porting in\nref 42");
+    assert_eq!(body["version"].as_i64(), Some(1));
+    assert_eq!(headers["etag"], "\"1\"");
+    // The same save again changes nothing; a stale ETag is refused.
+    let (_, _, again) = api
+        .call(
+            "PUT",
+            "/labels/numbers/%2B442071110001",
+            Some(labels.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(again["version"], 1);
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/labels/numbers/%2B442071110001",
+            Some(json!({ "tags": [] })),
+            &[("if-match", "\"0\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    // ACG's number is as it was: same body, same ETag.
+    let (_, headers, acg) = api
+        .call("GET", "/accounts/alpha/numbers/%2B442071110001", None, &[])
+        .await;
+    assert_eq!(headers["etag"].to_str().unwrap(), number_etag);
+    assert!(acg.get("tags").is_none(), "{acg}");
+
+    // Many numbers at once, each with its result.
+    let (status, _, report) = api
+        .call("POST", "/labels/numbers", Some(json!({
+            "addTags": ["billing"],
+            "telephoneNumbers": ["+442071110001", "+442071110002", "+442071110003", "+442071110002"],
+        })), &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let outcomes: Vec<(&str, &str)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap(),
+                r["violation"]["code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("done", ""),
+            ("done", ""),
+            ("refused", "NotInInventory"),
+            ("refused", "Duplicate")
+        ]
+    );
+    let (status, _, page) = api
+        .call("GET", "/labels/numbers?tag=billing", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let listed: Vec<&str> = page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["telephoneNumber"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["+442071110001", "+442071110002"]);
+    let (_, _, page) = api.call("GET", "/inventory?tag=billing", None, &[]).await;
+    assert_eq!(page["value"].as_array().map(Vec::len), Some(1), "{page}");
+    let (_, _, page) = api
+        .call(
+            "GET",
+            "/labels/numbers?tag=billing&maxpagesize=1",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(page["value"].as_array().map(Vec::len), Some(1), "{page}");
+    assert!(
+        page["nextLink"]
+            .as_str()
+            .unwrap()
+            .contains("after=%2B442071110001"),
+        "{page}"
+    );
+
+    // An account's labels, and its list by tag.
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/labels/accounts/alpha",
+            Some(json!({ "tags": ["wholesale"], "note": null })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, page) = api
+        .call("GET", "/labels/accounts?tag=wholesale", None, &[])
+        .await;
+    assert_eq!(page["value"][0]["accountName"], "alpha", "{page}");
+    let (status, _, _) = api.call("GET", "/labels/accounts/nobody", None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Hostile input: refused by field and rule, nothing changed.
+    let fifty_one: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+    let huge = "n".repeat(1001);
+    let long_tag = "x".repeat(51);
+    for (body, field, code) in [
+        (json!({ "tags": fifty_one }), "tags", "TooManyTags"),
+        (json!({ "tags": ["a\r\nb"] }), "tags[0]", "InvalidValue"),
+        (json!({ "tags": ["a;b"] }), "tags[0]", "InvalidValue"),
+        (json!({ "tags": [" lead"] }), "tags[0]", "InvalidValue"),
+        (json!({ "tags": [long_tag] }), "tags[0]", "InvalidValue"),
+        (json!({ "tags": [], "note": huge }), "note", "InvalidValue"),
+        (
+            json!({ "tags": [], "note": "bell\u{7}" }),
+            "note",
+            "InvalidValue",
+        ),
+    ] {
+        let (status, _, error) = api
+            .call(
+                "PUT",
+                "/labels/numbers/%2B442071110001",
+                Some(body.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
+        let text = error.to_string();
+        assert!(
+            text.contains(field) && text.contains(code),
+            "{body}: {error}"
+        );
+    }
+    let (status, _, error) = api
+        .call(
+            "PUT",
+            "/labels/numbers/%2B442071110001",
+            Some(json!({ "tags": [], "colour": "red" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let (status, _, error) = api.call("GET", "/labels/numbers", None, &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let (status, _, error) = api
+        .call(
+            "POST",
+            "/labels/numbers",
+            Some(json!({ "telephoneNumbers": ["+442071110001"] })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let (status, _, error) = api
+        .call(
+            "POST",
+            "/labels/numbers",
+            Some(json!({ "addTags": ["x"], "from": "+442071110000", "to": "+442071200000" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let (_, _, after) = api
+        .call("GET", "/labels/numbers/%2B442071110001", None, &[])
+        .await;
+    assert_eq!(
+        after["tags"],
+        json!(["billing", "site: Leeds", "vip"]),
+        "{after}"
+    );
+    assert_eq!(after["version"], 2);
+    // A reader may read, not write.
+    let reader = crate::common::api_token(&api._test.db, "reader", &[Role::Read]).await;
+    let (status, _, _) = api
+        .call_as(
+            &reader,
+            "PUT",
+            "/labels/numbers/%2B442071110001",
+            Some(json!({ "tags": [] })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

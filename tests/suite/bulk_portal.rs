@@ -542,6 +542,7 @@ async fn moving_and_deleting_in_bulk_keep_counts_and_refuse_what_a_rule_forbids(
             line: 1,
             number: Ok(read.number.clone()),
             read_at_version: Some(read.version),
+            tags: None,
         })
         .await
         .unwrap();

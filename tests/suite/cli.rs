@@ -725,3 +725,75 @@ fn the_inventory_is_acted_on_from_the_command_line_with_refusals_named_per_numbe
     assert_eq!(code, Some(0));
     assert!(stdout.contains("0 done, 1 unchanged"), "{stdout}");
 }
+
+/// Tags from the command line: a range tagged, refusals named per number with exit status 2,
+/// bad tags named by field with nothing changed, and the tags then seen through the core.
+#[test]
+fn numbers_are_tagged_and_untagged_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let run = |args: &[&str]| {
+        let output = run_on(&url, args);
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let range = ["--from", "+442071110000", "--to", "+442071110009"];
+    let (code, _, stderr) = run(&[&["inventory", "add"], &range[..]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stdout, stderr) = run(&[
+        &["tag", "--add", "porting", "--add", "site: Leeds"],
+        &range[..],
+    ]
+    .concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "tag: 10 done, 0 unchanged, 0 refused");
+    let (code, stdout, _) = run(&[
+        "tag",
+        "--remove",
+        "porting",
+        "+442071110001",
+        "+442071119999",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stdout.contains("+442071119999: refused (NotInInventory)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("tag: 1 done, 0 unchanged, 1 refused\n"),
+        "{stdout}"
+    );
+    for bad in [
+        &["tag", "+442071110001"][..],
+        &["tag", "--add", "a;b", "+442071110001"][..],
+    ] {
+        let (code, _, stderr) = run(bad);
+        assert_ne!(code, Some(0), "{bad:?}");
+        assert!(stderr.to_lowercase().contains("tags"), "{bad:?}: {stderr}");
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tags = rt.block_on(async {
+        let db = numbat::store::Database::connect(&url).await.unwrap();
+        let core = numbat::provisioning::Provisioning::new(db);
+        let admin = crate::common::cli_admin();
+        let mut seen = Vec::new();
+        for n in ["+442071110001", "+442071110002"] {
+            let target = numbat::provisioning::labels::Labelled::Number(
+                numbat::domain::TelephoneNumber::parse(n).unwrap(),
+            );
+            seen.push(
+                core.labels(&admin, &target)
+                    .await
+                    .unwrap()
+                    .labels
+                    .tags
+                    .to_text(),
+            );
+        }
+        seen
+    });
+    assert_eq!(tags, ["site: Leeds", "porting;site: Leeds"]);
+}

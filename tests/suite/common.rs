@@ -306,6 +306,10 @@ impl Browser {
             "/api/numbers/retry-sync" => format!("/numbers/{}", field("number")),
             "/api/rfis/relationship" => format!("/requests-for-information/{}", field("tenant")),
             "/api/inventory/act" => "/inventory".to_owned(),
+            "/api/labels/save" => match field("kind").as_str() {
+                "account" => format!("/accounts/{}", field("key")),
+                _ => format!("/numbers/{}", field("key")),
+            },
             other if other.starts_with("/api/admin/users") => "/admin/users".to_owned(),
             other if other.starts_with("/api/admin/tokens") => "/admin/tokens".to_owned(),
             other if other.starts_with("/api/admin/settings") => "/admin/settings".to_owned(),

@@ -17,6 +17,7 @@ mod fuzz_sip;
 mod health;
 mod import;
 mod inventory;
+mod labels;
 mod nodes;
 mod oidc;
 mod pages;

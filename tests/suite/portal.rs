@@ -1216,3 +1216,145 @@ async fn the_inventory_page_moves_a_range_through_its_lifecycle_without_javascri
         .expect("a reader is refused");
     assert!(error.contains("Your role does not allow this"), "{error}");
 }
+
+/// A number's and an account's tags and note through the page's own form, without JavaScript:
+/// saved as rendered and edited, shown with links to the lists they filter; a stale form, bad
+/// tags, a huge note and forged fields refused with the rule and nothing changed; a reader's
+/// hand-made post refused.
+#[tokio::test]
+async fn tags_and_notes_are_saved_from_a_page_and_filter_the_lists() {
+    use numbat::domain::TelephoneNumber;
+    use numbat::domain::{Account, AccountName, AccountServices, Number, NumberServices, Service};
+    use numbat::provisioning::labels::Labelled;
+    use numbat::provisioning::Precondition;
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let core = common::cli_core(&test.db);
+    let admin_actor = common::cli_admin();
+    let account = Account {
+        services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
+        ..Account::named(AccountName::parse("tagged-co").unwrap())
+    };
+    core.put_account(&admin_actor, account, Precondition::NONE)
+        .await
+        .unwrap();
+    for n in ["+442071110001", "+442071110002"] {
+        let number = Number {
+            telephone_number: TelephoneNumber::parse(n).unwrap(),
+            account_name: AccountName::parse("tagged-co").unwrap(),
+            services: NumberServices::only(Service::TeamsDirectRouting, None),
+            custom_sip_header: None,
+        };
+        core.put_number(&admin_actor, number, Precondition::NONE)
+            .await
+            .unwrap();
+    }
+    let mut admin = Browser::signed_in(&app, &test.db, "ada", &[PortalRole::AdminUser]).await;
+    let (_, page) = admin.get("/numbers/%2B442071110001").await;
+    assert!(page.contains("No tags."), "{page}");
+    let form = common::form_as_rendered(&page, "/api/labels/save");
+    let edited = form
+        .replace("tags=", "tags=vip%3B+site%3A+Leeds%2C+vip")
+        .replace("note=", "note=Porting+in%0D%0Aref+42");
+    assert_eq!(admin.post_error("/api/labels/save", &edited).await, None);
+    let (_, page) = admin.get("/numbers/%2B442071110001?labelled=1").await;
+    assert!(page.contains("Tags and note saved."), "{page}");
+    assert!(
+        page.contains(r#"href="/numbers?tag=site%3A%20Leeds""#),
+        "{page}"
+    );
+    assert!(page.contains("Porting in\nref 42"), "{page}");
+
+    // The list by tag shows the one number, with its tags.
+    let (_, list) = admin.get("/numbers?tag=vip").await;
+    assert!(
+        list.contains("+442071110001") && !list.contains("+442071110002"),
+        "{list}"
+    );
+    let (_, list) = admin.get("/numbers?tag=a%3Bb").await;
+    assert!(list.contains("Tag: a tag may not contain"), "{list}");
+
+    // The form as first rendered is stale now; bad and forged input is refused; nothing changes.
+    // The form's fields with one of them set to `value`.
+    let with = |form: &str, name: &str, value: &str| {
+        let pairs = form_urlencoded::parse(form.as_bytes()).map(|(k, v)| {
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        });
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let fifty_one: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+    let fresh = {
+        let (_, page) = admin.get("/numbers/%2B442071110001").await;
+        common::form_as_rendered(&page, "/api/labels/save")
+    };
+    for (posted, expected) in [
+        (
+            with(&form, "tags", "other"),
+            "Someone else changed these tags",
+        ),
+        (
+            with(&fresh, "tags", "x\ny; vip"),
+            "Tags: a tag may not contain",
+        ),
+        (
+            with(&fresh, "tags", &fifty_one.join(";")),
+            "at most 50 tags",
+        ),
+        (
+            with(&fresh, "note", &"n".repeat(1001)),
+            "Note: a note has at most 1000 characters",
+        ),
+        (with(&fresh, "kind", "evil"), "only numbers and accounts"),
+        (with(&fresh, "key", "+449999999999"), "+449999999999"),
+    ] {
+        let error = admin.post_error("/api/labels/save", &posted).await;
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains(expected)),
+            "{posted}: {error:?}"
+        );
+    }
+    let kept = core
+        .labels(
+            &admin_actor,
+            &Labelled::Number(TelephoneNumber::parse("+442071110001").unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (kept.version, kept.labels.tags.to_text().as_str()),
+        (1, "site: Leeds;vip")
+    );
+
+    // An account's labels from its page filter the accounts list.
+    let (_, page) = admin.get("/accounts/tagged-co").await;
+    let form = common::form_as_rendered(&page, "/api/labels/save");
+    let edited = form.replace("tags=", "tags=wholesale");
+    assert_eq!(admin.post_error("/api/labels/save", &edited).await, None);
+    let (_, list) = admin.get("/accounts?tag=wholesale").await;
+    assert!(list.contains("tagged-co"), "{list}");
+    let (_, list) = admin.get("/accounts?tag=retail").await;
+    assert!(!list.contains(r#"href="/accounts/tagged-co""#), "{list}");
+
+    // A reader sees the labels, gets no form, and a hand-made post is refused.
+    let mut reader = Browser::signed_in(&app, &test.db, "rita", &[PortalRole::ReadUser]).await;
+    let (_, page) = reader.get("/numbers/%2B442071110001").await;
+    assert!(
+        page.contains("site: Leeds") && !page.contains(r#"action="/api/labels/save""#),
+        "{page}"
+    );
+    let error = reader
+        .post_error("/api/labels/save", &with(&fresh, "tags", "mine"))
+        .await;
+    assert!(
+        error.is_some_and(|e| e.contains("Write")),
+        "a reader's post is refused"
+    );
+}

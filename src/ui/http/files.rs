@@ -548,6 +548,30 @@ fn streamed_csv(file_name: &str, export: Export) -> Response {
     csv_response(file_name, Body::from_stream(chunks.fuse()))
 }
 
+/// A bulk tag (`which` is `tag`) or untag of the tags `text` lists, separated by `;` or `,`.
+fn tag_action(which: &str, text: &str) -> Result<crate::provisioning::bulk::BulkAction, String> {
+    use crate::domain::Tags;
+    match Tags::parse_text("tags", text) {
+        Ok(tags) if tags.is_empty() => Err("Tags: enter the tags, separated by ; or ,".to_owned()),
+        Ok(tags) => {
+            let (add, remove) = match which {
+                "tag" => (tags, Tags::default()),
+                _ => (Tags::default(), tags),
+            };
+            let change = crate::provisioning::labels::TagChange { add, remove };
+            Ok(crate::provisioning::bulk::BulkAction::Tag(change))
+        }
+        Err(violations) => Err(format!(
+            "Tags: {}",
+            violations
+                .iter()
+                .map(|v| v.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
+}
+
 /// `POST /numbers/bulk`: a bulk action on the ticked numbers or on every number the list's
 /// filter matches; runs as a job in the background and shows the job's page.
 pub async fn bulk(
@@ -588,29 +612,33 @@ pub async fn bulk(
             .and_then(|s| crate::domain::Service::from_wire_name(&s))
             .ok_or("Service: choose the service to enable or disable")
     };
-    let action = match field("action").as_deref() {
-        Some("delete") => Ok(BulkAction::Delete),
-        Some("enable") => service().map(BulkAction::EnableService),
-        Some("disable") => service().map(BulkAction::DisableService),
-        Some("setHeader") => match field("header") {
-            None => Err("Custom header value: enter the value to set"),
-            Some(text) => match crate::domain::CustomSipHeader::parse(&text) {
-                Ok(header) => Ok(BulkAction::SetHeader(header)),
-                Err(_) => Err("Custom header value: 1–100 characters: A–Z, a–z, 0–9, _ and -"),
+    let action: Result<BulkAction, String> = match field("action").as_deref() {
+        Some(which @ ("tag" | "untag")) => tag_action(which, &field("tags").unwrap_or_default()),
+        other => match other {
+            Some("delete") => Ok(BulkAction::Delete),
+            Some("enable") => service().map(BulkAction::EnableService),
+            Some("disable") => service().map(BulkAction::DisableService),
+            Some("setHeader") => match field("header") {
+                None => Err("Custom header value: enter the value to set"),
+                Some(text) => match crate::domain::CustomSipHeader::parse(&text) {
+                    Ok(header) => Ok(BulkAction::SetHeader(header)),
+                    Err(_) => Err("Custom header value: 1–100 characters: A–Z, a–z, 0–9, _ and -"),
+                },
             },
-        },
-        Some("clearHeader") => Ok(BulkAction::ClearHeader),
-        Some("move") => {
-            match field("target_account").map(|a| crate::domain::AccountName::parse(&a)) {
-                Some(Ok(account)) => Ok(BulkAction::MoveTo(account)),
-                _ => Err("Move to account: enter the account to move the numbers to"),
+            Some("clearHeader") => Ok(BulkAction::ClearHeader),
+            Some("move") => {
+                match field("target_account").map(|a| crate::domain::AccountName::parse(&a)) {
+                    Some(Ok(account)) => Ok(BulkAction::MoveTo(account)),
+                    _ => Err("Move to account: enter the account to move the numbers to"),
+                }
             }
+            _ => Err("Action: choose what to do"),
         }
-        _ => Err("Action: choose what to do"),
+        .map_err(String::from),
     };
     let action = match action {
         Ok(action) => action,
-        Err(message) => return back(message),
+        Err(message) => return back(message.as_ref()),
     };
     let (selection, selection_text, total) = if field("scope").as_deref() == Some("matching") {
         let query: crate::ui::NumberQuery = match serde_urlencoded::from_str(&filter_query) {
