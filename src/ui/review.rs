@@ -83,7 +83,22 @@ pub async fn load_review() -> Result<Review, ServerFnError> {
 /// A horizontal bar chart drawn as SVG (no script), with the same figures as a table beside it
 /// for keyboards and screen readers; each bar and row links to its list.
 #[component]
-fn BarChart(title: &'static str, id: &'static str, figures: Vec<Figure>) -> impl IntoView {
+fn BarChart(
+    title: &'static str,
+    id: &'static str,
+    figures: Vec<Figure>,
+    /// What the chart says instead when it has nothing to draw, and why.
+    empty: &'static str,
+) -> impl IntoView {
+    if figures.iter().all(|f| f.value == 0) {
+        return view! {
+            <figure class="chart" aria-labelledby=format!("{id}-caption")>
+                <figcaption id=format!("{id}-caption")><h2>{title}</h2></figcaption>
+                <p class="empty">{empty}</p>
+            </figure>
+        }
+        .into_any();
+    }
     const WIDTH: f64 = 640.0;
     const LABEL: f64 = 230.0;
     const ROW: f64 = 30.0;
@@ -124,6 +139,16 @@ fn BarChart(title: &'static str, id: &'static str, figures: Vec<Figure>) -> impl
             </table>
         </figure>
     }
+    .into_any()
+}
+
+/// The words after a figure, as people write them: `one` after 1, `many` after any other count.
+fn noun(count: i64, one: &'static str, many: &'static str) -> &'static str {
+    if count == 1 {
+        one
+    } else {
+        many
+    }
 }
 
 #[component]
@@ -140,19 +165,22 @@ pub fn ReviewPage() -> impl IntoView {
                     Ok(review) => view! {
                         <div class="figures">
                             <a class="figure" href="/numbers?service=none">
-                                <strong>{review.without_service}</strong>" numbers with no service"
+                                <strong>{review.without_service}</strong>{noun(review.without_service, " number with no service", " numbers with no service")}
                             </a>
                             <a class="figure" href="/numbers?status=failed">
-                                <strong>{review.failed_numbers}</strong>" numbers failed to sync"
+                                <strong>{review.failed_numbers}</strong>{noun(review.failed_numbers, " number failed to sync", " numbers failed to sync")}
                             </a>
                             <a class="figure" href="/accounts?status=failed">
-                                <strong>{review.failed_accounts}</strong>" accounts failed to sync"
+                                <strong>{review.failed_accounts}</strong>{noun(review.failed_accounts, " account failed to sync", " accounts failed to sync")}
                             </a>
                         </div>
                         <div class="charts">
-                            <BarChart title="Numbers per service" id="per-service" figures=review.per_service/>
-                            <BarChart title="Numbers per sync status" id="per-status" figures=review.per_status/>
-                            <BarChart title="Accounts with the most numbers" id="per-account" figures=review.per_account/>
+                            <BarChart title="Numbers per service" id="per-service" figures=review.per_service
+                                empty="No number has a service yet: the bars appear once numbers are added with one."/>
+                            <BarChart title="Numbers per sync status" id="per-status" figures=review.per_status
+                                empty="No numbers yet, so no sync status to count."/>
+                            <BarChart title="Accounts with the most numbers" id="per-account" figures=review.per_account
+                                empty="No account has numbers yet: the ten accounts with the most numbers appear here once numbers are added (an account's page has Add numbers; Imports takes a CSV file)."/>
                         </div>
                         <h2>"Recent changes"</h2>
                         {if review.recent.is_empty() {

@@ -408,6 +408,20 @@ async fn the_review_draws_its_figures_and_links_each_to_its_list() {
     let test = TestDb::sqlite().await.migrated().await;
     let core = Provisioning::new(test.db.clone());
     accounts(&core).await;
+    let app = app_without_bundle(&test.db);
+    let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
+    // A new deployment: each chart says why it has nothing to draw, and where numbers come from.
+    let (_, html) = browser.get("/review").await;
+    assert!(!html.contains("<svg"), "{html}");
+    assert!(html.contains("No account has numbers yet"), "{html}");
+    assert!(
+        html.contains("No numbers yet, so no sync status to count."),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong>0</strong> numbers with no service"),
+        "{html}"
+    );
     for number in ["+441632960901", "+441632960902"] {
         core.put_number(&admin(), dr(number, "contoso"), Precondition::NONE)
             .await
@@ -420,8 +434,6 @@ async fn the_review_draws_its_figures_and_links_each_to_its_list() {
     core.put_number(&admin(), bare, Precondition::NONE)
         .await
         .unwrap();
-    let app = app_without_bundle(&test.db);
-    let mut browser = Browser::signed_in(&app, &test.db, "reader", &[PortalRole::ReadUser]).await;
     let (response, html) = browser.get("/review").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(html.contains("<svg"), "{html}");
@@ -436,7 +448,7 @@ async fn the_review_draws_its_figures_and_links_each_to_its_list() {
         "{html}"
     );
     assert!(
-        html.contains("<strong>1</strong> numbers with no service"),
+        html.contains("<strong>1</strong> number with no service"),
         "{html}"
     );
     let (_, none) = browser.get("/numbers?service=none").await;
