@@ -234,15 +234,17 @@ pub fn document() -> Value {
 
 /// A tag: 1–50 characters, no control character, `;` or `,`, no space at either end.
 fn tag_schema() -> Value {
-    let inner = "[^;,\\u0000-\\u001f\\u007f-\\u009f]";
-    let end = "[^;,\\s\\u0000-\\u001f\\u007f-\\u009f]";
+    // Control characters, then the invisible ones `domain::labels::INVISIBLE` lists.
+    let refused = "\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff";
+    let inner = format!("[^;,{refused}]");
+    let end = format!("[^;,\\s{refused}]");
     json!({ "type": "string", "minLength": 1, "maxLength": 50, "pattern": format!("^{end}({inner}*{end})?$") })
 }
 
-/// A note: up to 1,000 characters, tabs and line breaks (LF, or CR LF) the only control
-/// characters; null or blank for none.
+/// A note: up to 1,000 characters, tabs and line breaks the only control characters; null or
+/// blank for none. (The server also takes CR LF as a line break; the schema leaves CR out.)
 fn note_schema() -> Value {
-    json!({ "type": "string", "nullable": true, "maxLength": 1000, "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$" })
+    json!({ "type": "string", "nullable": true, "maxLength": 1000, "pattern": "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$" })
 }
 
 fn string(pattern: Option<&str>, min: Option<u64>, max: Option<u64>) -> Value {

@@ -8,6 +8,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
 
+/// Characters that show nothing or turn text around (zero-width spaces and joiners, direction
+/// marks and overrides, the byte-order mark, the soft hyphen): in a tag they would make two
+/// different tags look the same. The API's schema lists the same ranges.
+pub const INVISIBLE: [char; 21] = [
+    '\u{00AD}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}',
+    '\u{202C}', '\u{202D}', '\u{202E}', '\u{2060}', '\u{2061}', '\u{2062}', '\u{2063}', '\u{2064}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{FEFF}',
+];
+
 /// One tag: 1–50 characters, none of them a control character, `;` or `,` (the separators a
 /// CSV cell and the portal's field use), with no space at either end. Case counts.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -40,13 +49,13 @@ impl Tag {
         }
         if let Some(bad) = tag
             .chars()
-            .find(|c| c.is_control() || matches!(c, ';' | ','))
+            .find(|c| c.is_control() || INVISIBLE.contains(c) || matches!(c, ';' | ','))
         {
             return Err(Violation::new(
                 "",
                 Code::InvalidValue,
                 format!(
-                    "a tag may not contain {}: no control characters, `;` or `,`",
+                    "a tag may not contain {}: no control or invisible characters, `;` or `,`",
                     bad.escape_default()
                 ),
             ));
@@ -199,11 +208,6 @@ impl Note {
     pub fn parse(raw: &str) -> Result<Option<Self>, Violation> {
         // Counted as given, so what a form or a client sends is what the limit measures.
         let chars = raw.chars().count();
-        let text = raw.replace("\r\n", "\n");
-        let text = text.trim();
-        if text.is_empty() && chars <= Self::MAX_CHARS {
-            return Ok(None);
-        }
         if chars > Self::MAX_CHARS {
             return Err(Violation::new(
                 "",
@@ -214,6 +218,9 @@ impl Note {
                 ),
             ));
         }
+        let text = raw.replace("\r\n", "\n");
+        // Checked before trimming, so a control character at either end is refused, not
+        // trimmed away (what the API's schema says too).
         if let Some(bad) = text
             .chars()
             .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
@@ -226,6 +233,10 @@ impl Note {
                     bad.escape_default()
                 ),
             ));
+        }
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
         }
         Ok(Some(Self(text.to_owned())))
     }
@@ -285,6 +296,8 @@ mod tests {
             "a,b",
             "line\nbreak",
             "nul\0",
+            "vip\u{202E}",
+            "\u{200B}vip",
             &"x".repeat(51),
         ] {
             let error = Tag::parse(bad).unwrap_err();
@@ -324,6 +337,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(note.as_str(), "Porting in\nfrom BT\tref 42");
+        // A control character at an end is refused, not trimmed away; a lone CR too.
+        for bad in ["\u{b}", "x\u{c}", "\u{85}", "a\rb"] {
+            assert!(Note::parse(bad).is_err(), "{bad:?}");
+        }
         assert!(Note::parse(&"n".repeat(1000)).unwrap().is_some());
         assert!(Note::parse(&"n".repeat(1001)).is_err());
         assert!(Note::parse("bell\u{7}").is_err());

@@ -45,11 +45,12 @@ pub enum Code {
     NumberQuarantinedFromAnotherAccount,
     WrongInventoryState,
     TooManyTags,
+    ServiceNotOnNumber,
 }
 
 impl Code {
     /// Every code, for lists of them (the API's documentation, tests).
-    pub const ALL: [Code; 38] = [
+    pub const ALL: [Code; 39] = [
         Code::AccountHasNumbers,
         Code::AccountMismatch,
         Code::AccountNotFound,
@@ -88,6 +89,7 @@ impl Code {
         Code::NumberQuarantinedFromAnotherAccount,
         Code::WrongInventoryState,
         Code::TooManyTags,
+        Code::ServiceNotOnNumber,
     ];
 
     /// The code as sent on the wire and kept in import reports.
@@ -131,6 +133,7 @@ impl Code {
             Code::NumberQuarantinedFromAnotherAccount => "NumberQuarantinedFromAnotherAccount",
             Code::WrongInventoryState => "WrongInventoryState",
             Code::TooManyTags => "TooManyTags",
+            Code::ServiceNotOnNumber => "ServiceNotOnNumber",
         }
     }
 
@@ -144,6 +147,7 @@ impl Code {
                 | Code::NumberReservedForAnotherAccount
                 | Code::NumberQuarantinedFromAnotherAccount
                 | Code::WrongInventoryState
+                | Code::ServiceNotOnNumber
         )
     }
 

@@ -169,7 +169,7 @@ impl Provisioning {
         Self::cancel_reservations_of(&permit, &mut tx, name, &at).await?;
         stored::delete(&mut tx, name).await?;
         let labels = crate::store::labels::Kind::Account;
-        Self::forget_labels(&mut tx, labels, &[key]).await?;
+        Self::forget_labels(&permit, &mut tx, labels, &[key], Some(key)).await?;
         let change = Change {
             action: "delete",
             resource_type: RESOURCE,

@@ -734,7 +734,8 @@ impl Provisioning {
         stored::delete(&mut tx, &deletes).await?;
         // A number out of the inventory altogether takes its tags and note with it.
         let gone: Vec<&str> = deletes.iter().map(|n| n.as_str()).collect();
-        Self::forget_labels(&mut tx, crate::store::labels::Kind::Number, &gone).await?;
+        let kind = crate::store::labels::Kind::Number;
+        Self::forget_labels(&permit, &mut tx, kind, &gone, None).await?;
         audit::record(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(report)

@@ -187,12 +187,13 @@ async fn lock_numbers(
     keys.sort();
     keys.dedup();
     let mut found: HashMap<String, Option<String>> = HashMap::with_capacity(keys.len());
+    let assigned = numbers::fetch_for_update(tx, &keys).await?;
     for record in inventory::fetch_for_update(tx, &keys).await? {
         let account = record.account_name.map(|a| a.to_string());
         found.insert(record.telephone_number.to_string(), account);
     }
     // An assigned number's account wins over a row the inventory left behind.
-    for record in numbers::fetch_for_update(tx, &keys).await? {
+    for record in assigned {
         let number = record.number;
         found.insert(
             number.telephone_number.to_string(),
@@ -391,13 +392,38 @@ impl Provisioning {
         retag_in(permit, tx, numbers, |i, _| Ok(tags[i].clone())).await
     }
 
-    /// Removes the labels of numbers that left the inventory, or of a deleted account.
+    /// Removes the labels of numbers that left the inventory, or of a deleted account, each
+    /// removal an audit event (`label`, the labels before and none after).
     pub(super) async fn forget_labels(
+        permit: &Permit<'_>,
         tx: &mut Tx,
         kind: Kind,
         keys: &[&str],
+        account: Option<&str>,
     ) -> Result<(), ProvisioningError> {
-        Ok(stored::delete(tx, kind, keys).await?)
+        let at = now();
+        let gone = stored::of_many_in(tx, kind, keys).await?;
+        let events: Vec<_> = gone
+            .iter()
+            .map(|before| {
+                audit_event(
+                    permit,
+                    &at,
+                    Change {
+                        action: "label",
+                        resource_type: kind.as_str(),
+                        key: &before.key,
+                        version: None,
+                        before: Some(labels_json(before)),
+                        after: None,
+                        account,
+                    },
+                )
+            })
+            .collect();
+        stored::delete(tx, kind, keys).await?;
+        audit::record(tx, &events).await?;
+        Ok(())
     }
 }
 

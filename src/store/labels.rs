@@ -146,6 +146,12 @@ pub async fn fetch_for_update(
         });
         for row in rows {
             let record = row.into_record()?;
+            // A row this transaction just made stands for no labels at all.
+            let record = if record.version == 0 {
+                LabelRecord::none(&record.key)
+            } else {
+                record
+            };
             found.insert(record.key.clone(), record);
         }
     }
@@ -157,9 +163,10 @@ pub async fn fetch_for_update(
     Ok(found)
 }
 
-/// Writes each record's labels (its tags' index rows with them); a record with neither tags
-/// nor a note is removed. Also clears the empty rows [`fetch_for_update`] made for the `locked`
-/// keys that were not written.
+/// Writes each record's labels (its tags' index rows with them). A record left with neither
+/// tags nor a note keeps its row, so its version goes on from where it was (an ETag given out
+/// before is never valid again). Also clears the empty rows [`fetch_for_update`] made for the
+/// `locked` keys that were not written.
 pub async fn write(
     tx: &mut Tx,
     kind: Kind,
@@ -180,10 +187,7 @@ pub async fn write(
     }
     let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
     delete(tx, kind, &keys).await?;
-    let kept: Vec<&LabelRecord> = records
-        .iter()
-        .filter(|r| !r.labels.tags.is_empty() || r.labels.note.is_some())
-        .collect();
+    let kept: Vec<&LabelRecord> = records.iter().collect();
     for chunk in kept.chunks(KEYS_PER_STATEMENT) {
         on_tx!(tx, conn => {
             let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO labels ({COLUMNS}, resource_type) "));
@@ -214,6 +218,33 @@ pub async fn write(
         });
     }
     Ok(())
+}
+
+/// The stored labels of `keys` inside `tx` (keys without labels are absent).
+pub async fn of_many_in(
+    tx: &mut Tx,
+    kind: Kind,
+    keys: &[&str],
+) -> Result<Vec<LabelRecord>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+        let rows: Vec<LabelRow> = on_tx!(tx, conn => {
+            let mut query = sqlx::QueryBuilder::new(format!(
+                "SELECT {COLUMNS} FROM labels WHERE resource_type = "
+            ));
+            query.push_bind(kind.as_str()).push(" AND resource_key IN (");
+            let mut list = query.separated(", ");
+            for key in chunk {
+                list.push_bind(key.to_string());
+            }
+            query.push(") ORDER BY resource_key");
+            query.build_query_as().fetch_all(&mut *conn).await?
+        });
+        for row in rows {
+            found.push(row.into_record()?);
+        }
+    }
+    Ok(found)
 }
 
 /// Removes the labels of `keys` (a number gone from the inventory, an account deleted).

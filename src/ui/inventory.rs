@@ -69,7 +69,7 @@ pub async fn list_inventory(
         non_empty(query.state).as_deref(),
         non_empty(query.account).as_deref(),
         non_empty(query.prefix).as_deref(),
-        non_empty(query.tag).as_deref(),
+        non_empty(query.tag).as_deref().map(str::trim),
     )
     .map_err(refused)?;
     let after = non_empty(query.after).and_then(|a| TelephoneNumber::parse(&a).ok());

@@ -73,8 +73,9 @@ pub async fn save_labels(
             .collect();
         ServerFnError::new(lines.join("\n"))
     })?;
-    let note =
-        Note::parse(&note).map_err(|v| ServerFnError::new(format!("Note: {}", v.message)))?;
+    // A browser sends a textarea's line breaks as CR LF: counted as one, as the page shows them.
+    let note = Note::parse(&note.replace("\r\n", "\n"))
+        .map_err(|v| ServerFnError::new(format!("Note: {}", v.message)))?;
     let labels = Labels { tags, note };
     match state
         .core

@@ -245,6 +245,41 @@ async fn numbers_in_every_state_and_accounts_carry_labels_with_their_own_version
             .unwrap();
         assert_eq!(after_first.len(), 1);
 
+        // Cleared, the labels go on counting: an ETag given out before never matches again.
+        let cleared = core
+            .set_labels(
+                &admin(),
+                &number(N2),
+                labels("", None),
+                Precondition::if_match(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(cleared.version, 2);
+        assert_eq!(core.labels(&admin(), &number(N2)).await.unwrap().version, 2);
+        let old_etag = core
+            .set_labels(
+                &admin(),
+                &number(N2),
+                labels("vip", None),
+                Precondition::if_match(1),
+            )
+            .await;
+        assert!(
+            matches!(old_etag, Err(ProvisioningError::PreconditionFailed { .. })),
+            "{old_etag:?}"
+        );
+        let again = core
+            .set_labels(
+                &admin(),
+                &number(N2),
+                labels("vip", None),
+                Precondition::if_match(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.version, 3);
+
         // Released into quarantine, a number keeps its labels; out of the inventory, it loses them.
         core.delete_number(
             &admin(),
@@ -259,6 +294,14 @@ async fn numbers_in_every_state_and_accounts_carry_labels_with_their_own_version
             .await
             .unwrap();
         assert!(core.labels(&admin(), &number(N2)).await.is_err());
+        let removal = history(N2).await;
+        let forgotten = removal
+            .iter()
+            .find(|e| e.action == "label" && e.after.is_none());
+        assert!(
+            forgotten.is_some_and(|e| e.before.as_deref().unwrap().contains("vip")),
+            "the removed labels are in the number's history: {removal:?}"
+        );
         let tagged = core
             .tagged(&admin(), LabelledKind::Number, &vip, None, 10)
             .await
