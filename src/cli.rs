@@ -84,6 +84,22 @@ pub enum Command {
     /// 10,000), in any state of the inventory. Prints a line per number that was refused and
     /// the totals; exits with 2 when some were refused.
     Tag(Box<TagArgs>),
+    /// Mark or unmark numbers as test numbers of a service for Microsoft's verification
+    /// (`mark`, `unmark`), or list every service's (`list`).
+    Verification(Box<VerificationArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerificationArgs {
+    /// mark, unmark or list.
+    pub action: String,
+    /// The numbers (E.164), up to 20.
+    pub numbers: Vec<String>,
+    /// The service, by its API name (teamsOperatorConnect, teamsDirectRouting, …).
+    #[arg(long)]
+    pub service: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -92,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Inventory(args) => inventory(*args).await,
         Command::Tag(args) => tag(*args).await,
+        Command::Verification(args) => verification(*args).await,
         Command::Export(args) => {
             let db = open(&args.database.database_url).await?;
             let exported = numbat::bulk::commands::export(&db, args, &cli_operator()).await;
@@ -189,6 +190,46 @@ async fn tag(args: numbat::cli::TagArgs) -> anyhow::Result<()> {
     let report = core(&db).change_tags(&cli_admin(), &change, &numbers).await;
     db.close().await;
     report_and_exit("tag", report?)
+}
+
+async fn verification(args: numbat::cli::VerificationArgs) -> anyhow::Result<()> {
+    use numbat::provisioning::verification::VerificationRequest;
+    if args.action == "list" {
+        let db = open(&args.database.database_url).await?;
+        let status = core(&db).verification_status(&cli_admin()).await;
+        db.close().await;
+        for line in status? {
+            println!(
+                "{}: {} ready of {} asked in production ({} in a lab), {} synced",
+                line.service.wire_name(),
+                line.ready,
+                line.production_count,
+                line.lab_count,
+                line.synced
+            );
+            for n in line.numbers {
+                let standing = if n.service_enabled {
+                    "ready"
+                } else {
+                    "does not count"
+                };
+                println!("  {} {standing}", n.telephone_number);
+            }
+        }
+        return Ok(());
+    }
+    let request = VerificationRequest {
+        service: args.service.unwrap_or_default(),
+        action: args.action.clone(),
+        telephone_numbers: args.numbers,
+    };
+    let (service, mark, numbers) = request.parse()?;
+    let db = open(&args.database.database_url).await?;
+    let report = core(&db)
+        .mark_verification(&cli_admin(), service, mark, &numbers)
+        .await;
+    db.close().await;
+    report_and_exit(&args.action, report?)
 }
 
 /// Prints the refused numbers and the totals of an action with a result per number; exits

@@ -1,6 +1,7 @@
 // Tags and notes, with JavaScript on and off: a number's tags and note saved on its page, the
 // numbers list filtered by a tag, a bulk action adding a tag to ticked numbers, an account's
-// tags filtering the accounts list; then the pages checked with axe in light and dark.
+// tags filtering the accounts list; and a service's test numbers marked on the review page.
+// Each page is checked with axe in light and dark.
 import { expect, test, type Page, type TestInfo } from "@playwright/test";
 import { check, open, ready, signedIn, tag, unique, usesJavaScript } from "./support";
 
@@ -81,4 +82,37 @@ test("tags and a note on a number and an account, the tag filter and a bulk tag"
   await expect(page.getByRole("link", { name: a })).toBeVisible();
   await expect(page.getByRole("link", { name: b })).toBeVisible();
   await check(page, info, "numbers-by-tag");
+});
+
+test("test numbers of a service are marked on the review page, each refusal named", async ({ page }, info) => {
+  await signedIn(page, info, unique(info, "launcher"), "AdminUser");
+  const account = `${tag(info)}-launch`;
+  await open(page, "/accounts/new", info);
+  await page.getByLabel("Account name").fill(account);
+  await page.getByLabel("Enable Zoom Phone Cloud Peering").check();
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(`Account ${account}`);
+  const [a] = [9].map((n) => numberFor(info, n));
+  await open(page, `/numbers/new?account=${account}`, info);
+  await page.getByLabel("Telephone numbers").fill(a);
+  await page.getByLabel("Zoom Phone Cloud Peering", { exact: true }).check();
+  await page.getByRole("button", { name: "Add numbers" }).click();
+  await expect(page.getByText("Added 1 number.")).toBeVisible();
+
+  await open(page, "/review", info);
+  await ready(page, info);
+  await page.getByLabel("Service", { exact: true }).selectOption("teamsDirectRouting");
+  await page.getByLabel("Numbers (up to 20, one a line)").fill(a);
+  await page.getByRole("button", { name: "Apply to the test numbers" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Marked as test numbers" })).toContainText(
+    `0 numbers done, 0 numbers unchanged, 1 number refused.`,
+  );
+  await expect(page.getByText(`${a} ServiceNotOnNumber`)).toBeVisible();
+  await ready(page, info);
+  await page.getByLabel("Service", { exact: true }).selectOption("zoomPhoneCloudPeering");
+  await page.getByLabel("Numbers (up to 20, one a line)").fill(a);
+  await page.getByRole("button", { name: "Apply to the test numbers" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Marked as test numbers" })).toContainText("1 number done");
+  await expect(page.getByRole("row", { name: /Zoom Phone Cloud Peering/ })).toContainText(`${a} — ready`);
+  await check(page, info, "verification");
 });

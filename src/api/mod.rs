@@ -19,6 +19,7 @@ pub mod openapi;
 mod paging;
 mod repeat;
 mod routing;
+mod verification;
 
 pub use error::{ApiError, ErrorBody};
 pub use repeat::WINDOW as REPEAT_WINDOW;
@@ -84,6 +85,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(labels::get_account).put(labels::put_account),
         )
         .route("/routing/{number}", get(routing::decision))
+        .route(
+            "/verificationNumbers",
+            get(verification::list).post(verification::act),
+        )
         .route("/teamsRequestsForInformation", get(consents::list_rfis))
         .route(
             "/teamsRequestsForInformation/{tenant}",

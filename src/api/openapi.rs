@@ -104,6 +104,12 @@ fn tagged(mut op: Value) -> Value {
     op
 }
 
+/// `op` under the Launch tag.
+fn launch(mut op: Value) -> Value {
+    op["tags"] = json!(["Launch"]);
+    op
+}
+
 /// `op` under the Labels tag.
 fn labelled(mut op: Value) -> Value {
     op["tags"] = json!(["Labels"]);
@@ -198,6 +204,14 @@ pub fn document() -> Value {
                 &["AccountName", "IfMatch", "IfNoneMatch", "IfUnmodifiedSince"], Some(json_body("LabelsIn", "application/json")),
                 vec![("200", ok("The labels as stored.", "Labels", true))], &["404", "412"])),
         },
+        "/verificationNumbers": {
+            "get": launch(operation("VerificationNumbers_List",
+                "Every service's test numbers for Microsoft's verification (six asked in production, three in a lab), each with whether it has the service on and is synced (a Numbat addition)", "Read",
+                &[], None, vec![("200", ok("Per service, its test numbers.", "VerificationNumbers", false))], &[])),
+            "post": launch(operation("VerificationNumbers_Act",
+                "Mark or unmark up to 20 numbers as test numbers of a service, with a result per number; marking needs the number in an account with the service on (a Numbat addition)", "Write",
+                &[], Some(json_body("VerificationAction", "application/json")), vec![("200", ok("What was done to each number.", "InventoryActionReport", false))], &[])),
+        },
         "/numbers": { "get": operation("ListNumbers", "List numbers across accounts", "Read", &LIST, None, vec![("200", list_ok("PagedNumberResource"))], &[]) },
         "/teamsRequestsForInformation": { "get": operation("TeamsRequestsForInformation_List", "List requests for information (consents)", "Read",
             &LIST, None, vec![("200", list_ok("PagedRequestForInformationResource"))], &[]) },
@@ -218,11 +232,12 @@ pub fn document() -> Value {
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
                 and 403/429 answers when the optional source allowlist or rate limit is configured, \
-                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory) and tags and notes (tag Labels). \
+                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels) and service verification numbers (tag Launch). \
                 Capability questions go to Operator Connect when sync is on.",
         },
         "tags": [
             { "name": "Inventory", "description": "Numbat's number inventory and its lifecycle: available, reserved, assigned, quarantined. ACG's operations are unchanged: PUT assigns, DELETE releases into quarantine." },
+            { "name": "Launch", "description": "What a launch needs beside the numbers themselves: the test numbers of each service for Microsoft's verification." },
             { "name": "Labels", "description": "Numbat's tags (up to 50 per number or account, 50 characters each) and notes. They are not part of ACG's resources: writing them leaves a number's or an account's ETag alone." },
         ],
         "servers": [{ "url": MOUNT }],
@@ -230,6 +245,12 @@ pub fn document() -> Value {
         "paths": paths,
         "components": components(),
     })
+}
+
+/// A service by its wire name.
+fn service_schema() -> Value {
+    let names: Vec<&str> = Service::ALL.iter().map(|s| s.wire_name()).collect();
+    json!({ "type": "string", "enum": names })
 }
 
 /// A tag: 1–50 characters, no control character, `;` or `,`, no space at either end.
@@ -607,6 +628,44 @@ fn components() -> Value {
                 "additionalProperties": false,
             },
             "PagedLabels": paged("Labels"),
+            "VerificationNumbers": {
+                "type": "object",
+                "required": ["value"],
+                "properties": { "value": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["service", "numbers", "ready", "synced", "productionCount", "labCount"],
+                    "properties": {
+                        "service": service_schema(),
+                        "numbers": { "type": "array", "items": {
+                            "type": "object",
+                            "required": ["telephoneNumber", "accountName", "serviceEnabled", "provisioningStatus"],
+                            "properties": {
+                                "telephoneNumber": { "type": "string" },
+                                "accountName": { "type": "string", "nullable": true, "description": "Null once it left every account." },
+                                "serviceEnabled": { "type": "boolean", "description": "In an account with the service on: a test number that counts." },
+                                "provisioningStatus": { "type": "string", "nullable": true, "enum": ["pending", "synced", "failed", null] },
+                            },
+                            "additionalProperties": false,
+                        } },
+                        "ready": { "type": "integer", "description": "Marked numbers with the service on." },
+                        "synced": { "type": "integer", "description": "Of those, the ones synced with Operator Connect (every one, for a service that does not sync there)." },
+                        "productionCount": { "type": "integer", "description": "How many ACG asks for in production." },
+                        "labCount": { "type": "integer", "description": "How many ACG asks for in a lab." },
+                    },
+                    "additionalProperties": false,
+                } } },
+                "additionalProperties": false,
+            },
+            "VerificationAction": {
+                "type": "object",
+                "required": ["service", "action", "telephoneNumbers"],
+                "properties": {
+                    "service": service_schema(),
+                    "action": { "type": "string", "enum": ["mark", "unmark"] },
+                    "telephoneNumbers": { "type": "array", "minItems": 1, "maxItems": 20, "items": e164.clone() },
+                },
+                "additionalProperties": false,
+            },
             "SyncRetried": { "type": "object", "required": ["retried"], "properties": { "retried": { "type": "integer", "format": "int64" } } },
             "TeamsAvailableCapabilities": { "type": "object", "required": ["availableCapabilities"], "properties": { "availableCapabilities": { "type": "array", "items": { "type": "string" } } } },
             "TeamsCivicAddressResource": {

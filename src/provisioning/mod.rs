@@ -24,6 +24,7 @@ pub mod sync;
 pub mod tokens;
 pub mod uploads;
 pub mod users;
+pub mod verification;
 
 pub use access::{Actor, Door, Permission, Permit, Role};
 pub use error::ProvisioningError;

@@ -23,6 +23,7 @@ pub mod tokens;
 mod tx;
 pub mod uploads;
 pub mod users;
+pub mod verification;
 
 pub use tx::{commits, Tx};
 

@@ -23,6 +23,7 @@ mod review;
 mod rfis;
 mod sign_in;
 pub mod theme;
+mod verification;
 mod widgets;
 
 use access::Me;

@@ -1,6 +1,6 @@
 //! The admins' review (open to anyone who may read): numbers per service, per sync status and
-//! per account as bar charts drawn on the server in SVG, numbers with no service, failed syncs
-//! and recent changes. Every figure links to the filtered list behind it.
+//! per account as bar charts drawn on the server in SVG, numbers with no service, failed syncs,
+//! each service's verification numbers (`verification`) and recent changes. Every figure links to the filtered list behind it.
 
 use super::access::error_text;
 use super::widgets::*;
@@ -154,6 +154,7 @@ fn noun(count: i64, one: &'static str, many: &'static str) -> &'static str {
 #[component]
 pub fn ReviewPage() -> impl IntoView {
     let review = Resource::new(|| (), |_| load_review());
+    let me = use_context::<super::MeResource>().expect("the app provides the signed-in person");
     view! {
         <Title text="Review"/>
         <h1>"Review"</h1>
@@ -182,6 +183,12 @@ pub fn ReviewPage() -> impl IntoView {
                             <BarChart title="Accounts with the most numbers" id="per-account" figures=review.per_account
                                 empty="No account has numbers yet: the ten accounts with the most numbers appear here once numbers are added (an account's page has Add numbers; Imports takes a CSV file)."/>
                         </div>
+                        <Suspense fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                let can_change = me.await.ok().flatten().is_some_and(|m| m.abilities.change);
+                                view! { <super::verification::VerificationSection can_change/> }
+                            })}
+                        </Suspense>
                         <h2>"Recent changes"</h2>
                         {if review.recent.is_empty() {
                             view! { <p class="empty">"No change recorded yet."</p> }.into_any()

@@ -1258,8 +1258,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        31,
-        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory and seven of the labels: {operations:?}"
+        33,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels and two of the verification numbers: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
@@ -1272,6 +1272,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         "Labels_ChangeNumberTags",
         "Labels_SetNumber",
         "Labels_SetAccount",
+        "VerificationNumbers_List",
+        "VerificationNumbers_Act",
         "ListNumbers",
         "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
     ] {

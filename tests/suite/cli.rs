@@ -797,3 +797,80 @@ fn numbers_are_tagged_and_untagged_from_the_command_line() {
     });
     assert_eq!(tags, ["site: Leeds", "porting;site: Leeds"]);
 }
+
+/// Test numbers from the command line: a number without the service refused by its rule with
+/// exit status 2, the list showing what counts.
+#[test]
+fn test_numbers_are_marked_and_listed_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let run = |args: &[&str]| {
+        let output = run_on(&url, args);
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use numbat::domain::{
+            Account, AccountName, AccountServices, Number, NumberServices, Service,
+        };
+        use numbat::provisioning::Precondition;
+        let db = numbat::store::Database::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        let core = numbat::provisioning::Provisioning::new(db.clone());
+        let admin = crate::common::cli_admin();
+        let account = Account {
+            services: AccountServices::default().with(Service::ZoomPhoneCloudPeering, true, false),
+            ..Account::named(AccountName::parse("zoom-co").unwrap())
+        };
+        core.put_account(&admin, account, Precondition::NONE)
+            .await
+            .unwrap();
+        let number = Number {
+            telephone_number: numbat::domain::TelephoneNumber::parse("+14155550101").unwrap(),
+            account_name: AccountName::parse("zoom-co").unwrap(),
+            services: NumberServices::only(Service::ZoomPhoneCloudPeering, None),
+            custom_sip_header: None,
+        };
+        core.put_number(&admin, number, Precondition::NONE)
+            .await
+            .unwrap();
+        db.close().await;
+    });
+    let (code, stdout, stderr) = run(&[
+        "verification",
+        "mark",
+        "--service",
+        "zoomPhoneCloudPeering",
+        "+14155550101",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "mark: 1 done, 0 unchanged, 0 refused");
+    let (code, stdout, _) = run(&[
+        "verification",
+        "mark",
+        "--service",
+        "teamsDirectRouting",
+        "+14155550101",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stdout.contains("+14155550101: refused (ServiceNotOnNumber)"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(&["verification", "mark", "--service", "fax", "+14155550101"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("service"), "{stderr}");
+    let (code, stdout, _) = run(&["verification", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains(
+            "zoomPhoneCloudPeering: 1 ready of 6 asked in production (3 in a lab), 1 synced"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  +14155550101 ready"), "{stdout}");
+}

@@ -28,3 +28,4 @@ mod sso;
 mod store;
 mod sync;
 mod upgrade;
+mod verification;
