@@ -83,6 +83,18 @@ async fn main() -> anyhow::Result<()> {
                 dns = ?edge.dns,
                 "edge ready"
             );
+            // For the launch checklist: this edge, what it serves, every 30 seconds.
+            let serves = format!(
+                "SIP toward the operator on {}, toward the services on {}",
+                args.operator_listen, args.service_listen
+            );
+            let dns = edge.dns.map(|addr| format!("DNS on {addr}"));
+            tokio::spawn(numbat::provisioning::launch::report_edge_every(
+                core(&db),
+                serves,
+                dns,
+                std::time::Duration::from_secs(30),
+            ));
             shutdown.wait().await;
             edge.drain(std::time::Duration::from_secs(args.drain_secs))
                 .await;

@@ -14,6 +14,7 @@ pub mod history;
 pub mod import;
 pub mod inventory;
 pub mod labels;
+pub mod launch;
 mod numbers;
 pub mod onboarding;
 pub mod review;

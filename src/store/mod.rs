@@ -15,6 +15,7 @@ pub mod labels;
 pub mod numbers;
 pub mod outbox;
 pub mod repeatability;
+pub mod reports;
 pub mod routing;
 mod service_columns;
 pub mod sessions;

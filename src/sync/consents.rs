@@ -47,9 +47,29 @@ pub async fn pull_every(core: Provisioning, client: std::sync::Arc<OcClient>, ev
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        match pull(&core, &client).await {
-            Ok(report) => tracing::debug!(?report, "consents pulled from Operator Connect"),
-            Err(error) => tracing::warn!(%error, "pulling consents from Operator Connect failed"),
+        let (ok, detail) = match pull(&core, &client).await {
+            Ok(report) => {
+                tracing::debug!(?report, "consents pulled from Operator Connect");
+                let detail = format!(
+                    "{} consents, {} civic addresses",
+                    report.consents, report.addresses
+                );
+                (true, detail)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "pulling consents from Operator Connect failed");
+                (false, error.to_string())
+            }
+        };
+        // What the launch checklist shows; a report that cannot be written is only logged.
+        let actor = Actor::new("sync", &[Role::Admin], Door::Sync);
+        let node = crate::provisioning::launch::node_name();
+        let component = crate::provisioning::launch::OPERATOR_CONNECT;
+        if let Err(error) = core
+            .report_component(&actor, component, &node, ok, &detail)
+            .await
+        {
+            tracing::warn!(%error, "recording the consent pull's outcome failed");
         }
     }
 }

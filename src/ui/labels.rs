@@ -120,7 +120,9 @@ pub fn LabelsPanel(
     view! {
         <section class="card labels" aria-labelledby="labels-heading">
             <h2 id="labels-heading">"Tags and note"</h2>
-            {saved.then(|| view! { <Notice>"Tags and note saved."</Notice> })}
+            // Without JavaScript the save comes back as the page's address; with it, as the
+            // action's value.
+            {move || (saved || matches!(save.value().get(), Some(Ok(())))).then(|| view! { <Notice>"Tags and note saved."</Notice> })}
             {action_error(save)}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {

@@ -161,6 +161,7 @@ pub fn ReviewPage() -> impl IntoView {
         <p class="lead">"How numbers are assigned and whether they reached their platforms. Each figure opens the list behind it."</p>
         <Suspense fallback=|| view! { <p>"Counting…"</p> }>
             {move || Suspend::new(async move {
+                let can_change = me.await.ok().flatten().is_some_and(|m| m.abilities.change);
                 match review.await {
                     Err(error) => view! { <LoadError message=error_text(&error)/> }.into_any(),
                     Ok(review) => view! {
@@ -183,12 +184,7 @@ pub fn ReviewPage() -> impl IntoView {
                             <BarChart title="Accounts with the most numbers" id="per-account" figures=review.per_account
                                 empty="No account has numbers yet: the ten accounts with the most numbers appear here once numbers are added (an account's page has Add numbers; Imports takes a CSV file)."/>
                         </div>
-                        <Suspense fallback=|| ()>
-                            {move || Suspend::new(async move {
-                                let can_change = me.await.ok().flatten().is_some_and(|m| m.abilities.change);
-                                view! { <super::verification::VerificationSection can_change/> }
-                            })}
-                        </Suspense>
+                        <super::verification::VerificationSection can_change/>
                         <h2>"Recent changes"</h2>
                         {if review.recent.is_empty() {
                             view! { <p class="empty">"No change recorded yet."</p> }.into_any()

@@ -245,3 +245,146 @@ async fn the_review_page_and_the_api_mark_and_show_test_numbers() {
         "{page}"
     );
 }
+
+/// The launch checklist from a new deployment to every line done: settings, the consent pull's
+/// report (and its failure named), accounts per service, test numbers, the edge and DNS
+/// reporting in (and one silent too long counted as failing); the home page shows it.
+#[tokio::test]
+async fn the_launch_checklist_follows_the_deployment_to_every_line_done() {
+    use numbat::domain::{BaseDomain, SipHeaderName};
+    use numbat::provisioning::launch::{LineState, DNS, EDGE, OPERATOR_CONNECT};
+    use numbat::provisioning::DeploymentSettings;
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let core = Provisioning::new(test.db.clone());
+        let states = |lines: Vec<numbat::provisioning::launch::ChecklistLine>| {
+            lines
+                .into_iter()
+                .map(|l| (l.item, l.state))
+                .collect::<Vec<_>>()
+        };
+        let fresh = states(core.launch_checklist(&admin()).await.unwrap());
+        assert_eq!(
+            fresh,
+            [
+                ("Custom SIP header name".to_owned(), LineState::ToDo),
+                ("Direct Routing base domain".to_owned(), LineState::ToDo),
+                (
+                    "Operator Connect answering, consents pulled".to_owned(),
+                    LineState::Unknown
+                ),
+                ("Accounts".to_owned(), LineState::ToDo),
+                ("The SIP edge answering".to_owned(), LineState::Unknown),
+            ]
+        );
+        core.put_settings(
+            &admin(),
+            DeploymentSettings {
+                sip_header_name: Some(SipHeaderName::parse("X-Customer").unwrap()),
+                base_domain: Some(BaseDomain::parse("voice.example").unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        setup(&core).await;
+        let dr = Service::TeamsDirectRouting;
+        let six: Vec<TelephoneNumber> = (0..6).map(|i| tn(&format!("+44207111{i:04}"))).collect();
+        core.mark_verification(&admin(), dr, true, &six)
+            .await
+            .unwrap();
+        let system = Actor::new("sync", &[Role::Admin], Door::Sync);
+        core.report_component(
+            &system,
+            OPERATOR_CONNECT,
+            "node-1",
+            false,
+            "Operator Connect: 503 Service Unavailable",
+        )
+        .await
+        .unwrap();
+        let lines = core.launch_checklist(&admin()).await.unwrap();
+        let pull = lines
+            .iter()
+            .find(|l| l.item.starts_with("Operator Connect"))
+            .unwrap();
+        assert_eq!(pull.state, LineState::Failing);
+        assert!(pull.detail.contains("503 Service Unavailable"), "{pull:?}");
+        core.report_component(
+            &system,
+            OPERATOR_CONNECT,
+            "node-1",
+            true,
+            "3 consents, 2 civic addresses",
+        )
+        .await
+        .unwrap();
+        core.report_component(
+            &system,
+            EDGE,
+            "edge-1",
+            true,
+            "SIP toward the operator on 127.0.0.1:5060",
+        )
+        .await
+        .unwrap();
+        core.report_component(&system, DNS, "edge-1", true, "DNS on 127.0.0.1:5353")
+            .await
+            .unwrap();
+        // An edge that went quiet long ago does not hide one that answers.
+        numbat::store::reports::record(
+            &test.db,
+            &numbat::store::reports::ComponentReport {
+                component: EDGE.into(),
+                node: "edge-old".into(),
+                ok: true,
+                detail: "old".into(),
+                at: "2026-01-01T00:00:00.000Z".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let lines = core.launch_checklist(&admin()).await.unwrap();
+        let not_done: Vec<_> = lines
+            .iter()
+            .filter(|l| l.state != LineState::Done)
+            .collect();
+        // Zoom has an account but no test numbers yet: the one line left to do.
+        assert_eq!(not_done.len(), 1, "{lines:#?}");
+        assert_eq!(not_done[0].item, "Test numbers of Zoom Phone Cloud Peering");
+        assert_eq!(not_done[0].fix, "/review#verification-heading");
+        let edge = lines
+            .iter()
+            .find(|l| l.item == "The SIP edge answering")
+            .unwrap();
+        assert!(edge.detail.starts_with("1 edge reporting"), "{edge:?}");
+        let reader = Actor::new("reader", &[Role::Read], Door::Api);
+        assert!(core
+            .report_component(&reader, EDGE, "x", true, "forged")
+            .await
+            .is_err());
+        test.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn the_home_page_shows_the_checklist_and_counts_as_people_write_them() {
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone());
+    setup(&core).await;
+    let app = app_without_bundle(&test.db);
+    let mut reader = Browser::signed_in(&app, &test.db, "rita", &[PortalRole::ReadUser]).await;
+    let (_, page) = reader.get("/").await;
+    assert!(page.contains("Launch checklist"), "{page}");
+    assert!(
+        page.contains(r#"<a href="/admin/settings">Custom SIP header name</a>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<span class="badge check-to-do">To do</span>"#),
+        "{page}"
+    );
+    assert!(page.contains("<strong>1</strong> account</a>"), "{page}");
+    assert!(page.contains("<strong>30</strong> numbers</a>"), "{page}");
+}
