@@ -19,6 +19,8 @@ CREATE TABLE label_tags (
     resource_key   TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (resource_type, tag, resource_key)
 );
+-- A resource's own tag rows, to replace them when its labels change.
+CREATE INDEX label_tags_by_resource ON label_tags (resource_type, resource_key);
 -- The inventory's key has the database's default collation (0012), the tag index's the C one:
 -- joined on them, PostgreSQL reads the tag index in order and finds each inventory row through
 -- this index, instead of reading the whole inventory.

@@ -19,3 +19,5 @@ CREATE TABLE label_tags (
     resource_key   TEXT NOT NULL,
     PRIMARY KEY (resource_type, tag, resource_key)
 );
+-- A resource's own tag rows, to replace them when its labels change.
+CREATE INDEX label_tags_by_resource ON label_tags (resource_type, resource_key);

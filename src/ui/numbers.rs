@@ -15,6 +15,11 @@ pub const PAGE: i64 = 50;
 /// Counts stop here: past it the page says "more than".
 #[cfg(feature = "ssr")]
 pub const COUNT_CAP: i64 = 10_000;
+/// Counts of a list filtered by tag stop here: each tagged number is looked up in the numbers
+/// (a tagged number may be in the inventory instead), so counting to 10,000 costs more than the
+/// page itself (about 14 ms at a million numbers, where 1,000 costs 1.5).
+#[cfg(feature = "ssr")]
+pub const TAG_COUNT_CAP: i64 = 1_000;
 /// Numbers one "Add numbers" form may carry.
 pub const MAX_ADD: usize = 1_000;
 
@@ -232,12 +237,17 @@ pub async fn list_numbers(
             records.len().to_string()
         }
     } else {
+        let cap = if filter.tag.is_some() {
+            TAG_COUNT_CAP
+        } else {
+            COUNT_CAP
+        };
         let count = state
             .core
-            .count_numbers_capped(&actor, &filter, COUNT_CAP)
+            .count_numbers_capped(&actor, &filter, cap)
             .await
             .map_err(refused)?;
-        count_text(count, COUNT_CAP)
+        count_text(count, cap)
     };
     let rows: Vec<NumberRow> = records.into_iter().map(number_row).collect();
     let rows = with_tags(&state.core, &actor, rows)
