@@ -155,13 +155,20 @@ impl Database {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             "sqlite" => Ok(Self::Sqlite(connect_sqlite(url).await?)),
-            "postgres" | "postgresql" => Ok(Self::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect(url)
-                    .await?,
-            )),
+            "postgres" | "postgresql" => {
+                // Batched statements (a chunk's 1,000 keys) are prepared once per connection;
+                // a plan made generic while a table was small (a seq scan) would stay as it
+                // grows. Each execution is planned for its values instead.
+                let options = sqlx::postgres::PgConnectOptions::from_str(url)?
+                    .options([("plan_cache_mode", "force_custom_plan")]);
+                Ok(Self::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(16)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .connect_with(options)
+                        .await?,
+                ))
+            }
             other => Err(StoreError::UnsupportedScheme(other.to_owned())),
         }
     }
