@@ -218,25 +218,45 @@ pub struct NumberFilter {
     pub expr: Option<super::filter::Expr>,
 }
 
-/// Appends the rows a list reads and its WHERE clause: `numbers`, or for a tag the tag's index
-/// rows joined to their numbers, so the list follows that index in number order (a rare tag
-/// reads only its own rows, a common one stops at the page's end). Evaluates to the column the
-/// list is ordered and paged by. `numbers` and `label_tags` share no column name, so `filter`'s
-/// conditions read the same either way.
+/// Appends the rows a list reads and its WHERE clause, and evaluates to the column the list is
+/// ordered and paged by. With a tag but no account, the tag's index rows lead, joined to their
+/// numbers, so the list follows that index in number order: a rare tag reads only its own rows,
+/// a common one stops at the end of the page (a prefix bounds the index rows too). With an
+/// account as well, the account's numbers lead and each is looked up in the tag's index: an
+/// account's numbers sit together in number order, and a common tag's rows read in order would
+/// pass every number before them first. `numbers` and `label_tags` share no column name, so
+/// `filter`'s conditions read the same either way.
 macro_rules! push_source {
     ($query:expr, $filter:expr) => {{
         let filter: &NumberFilter = $filter;
-        match &filter.tag {
-            Some(tag) => {
+        match (&filter.tag, &filter.account) {
+            (Some(tag), None) => {
                 $query
                     .push(
                         " FROM label_tags JOIN numbers ON telephone_number = resource_key \
                          WHERE resource_type = 'number' AND tag = ",
                     )
                     .push_bind(tag.as_str().to_owned());
+                if let Some(prefix) = &filter.prefix {
+                    $query
+                        .push(" AND resource_key >= ")
+                        .push_bind(prefix.clone())
+                        .push(" AND resource_key < ")
+                        .push_bind(format!("{prefix}~"));
+                }
                 "resource_key"
             }
-            None => {
+            (Some(tag), Some(_)) => {
+                $query
+                    .push(
+                        " FROM numbers WHERE EXISTS (SELECT 1 FROM label_tags \
+                         WHERE resource_type = 'number' AND tag = ",
+                    )
+                    .push_bind(tag.as_str().to_owned())
+                    .push(" AND resource_key = numbers.telephone_number)");
+                "telephone_number"
+            }
+            (None, _) => {
                 $query.push(" FROM numbers WHERE TRUE");
                 "telephone_number"
             }

@@ -217,6 +217,29 @@ async fn numbers_in_every_state_and_accounts_carry_labels_with_their_own_version
             [N1]
         );
         assert_eq!(core.count_numbers(&admin(), &filter).await.unwrap(), 1);
+        // With an account or a prefix as well (each read by its own index).
+        let alpha = AccountName::parse("alpha").unwrap();
+        for (account, prefix, expected) in [
+            (Some(alpha.clone()), None, 1),
+            (None, Some("+4420711100".to_owned()), 1),
+            (None, Some("+4420799".to_owned()), 0),
+            (Some(alpha), Some("+4420711100".to_owned()), 1),
+        ] {
+            let narrower = NumberFilter {
+                account,
+                prefix,
+                ..filter.clone()
+            };
+            let listed = core
+                .list_numbers(&admin(), &narrower, NumberOrder::Descending, None, 10)
+                .await
+                .unwrap();
+            assert_eq!(listed.len(), expected, "{narrower:?}");
+            assert_eq!(
+                core.count_numbers(&admin(), &narrower).await.unwrap(),
+                expected as i64
+            );
+        }
         let inventory = InventoryFilter {
             tag: Some(vip.clone()),
             ..InventoryFilter::default()
