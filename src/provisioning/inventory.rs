@@ -268,50 +268,65 @@ impl ActionRequest {
             }
             _ => None,
         };
-        let numbers = match (&body.telephone_numbers, &body.from, &body.to) {
-            (Some(list), None, None) => {
-                if list.is_empty() || list.len() > MAX_NUMBERS {
-                    violations.push(Violation::new(
-                        "telephoneNumbers",
-                        Code::BatchSize,
-                        format!(
-                            "must hold 1–{MAX_NUMBERS} numbers; this one holds {}",
-                            list.len()
-                        ),
-                    ));
-                    Vec::new()
-                } else {
-                    list.iter()
-                        .enumerate()
-                        .filter_map(|(i, raw)| {
-                            violations.parse(
-                                &format!("telephoneNumbers[{i}]"),
-                                raw,
-                                TelephoneNumber::parse,
-                            )
-                        })
-                        .collect()
-                }
-            }
-            (None, Some(from), Some(to)) => match NumberRange::parse(from, to) {
-                Ok(range) => range.numbers().collect(),
-                Err(violation) => {
-                    violations.push(violation);
-                    Vec::new()
-                }
-            },
-            _ => {
-                violations.push(Violation::new(
-                    "telephoneNumbers",
-                    Code::Required,
-                    "give either telephoneNumbers or a range (from and to), not both",
-                ));
-                Vec::new()
-            }
-        };
+        let numbers = numbers_listed_or_ranged(
+            body.telephone_numbers.as_deref(),
+            body.from.as_deref(),
+            body.to.as_deref(),
+            &mut violations,
+        );
         match action {
             Some(action) if violations.is_empty() => Ok((action, numbers)),
             _ => Err(ProvisioningError::Invalid(violations)),
+        }
+    }
+}
+
+/// The numbers a request names, by list (`telephoneNumbers`, 1–[`MAX_NUMBERS`]) or by range
+/// (`from`, `to`), never both; every problem goes into `violations` (then the list is empty or
+/// partial). Shared by every action that takes numbers this way.
+pub fn numbers_listed_or_ranged(
+    list: Option<&[String]>,
+    from: Option<&str>,
+    to: Option<&str>,
+    violations: &mut Violations,
+) -> Vec<TelephoneNumber> {
+    match (list, from, to) {
+        (Some(list), None, None) if list.is_empty() || list.len() > MAX_NUMBERS => {
+            violations.push(Violation::new(
+                "telephoneNumbers",
+                Code::BatchSize,
+                format!(
+                    "must hold 1–{MAX_NUMBERS} numbers; this one holds {}",
+                    list.len()
+                ),
+            ));
+            Vec::new()
+        }
+        (Some(list), None, None) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, raw)| {
+                violations.parse(
+                    &format!("telephoneNumbers[{i}]"),
+                    raw,
+                    TelephoneNumber::parse,
+                )
+            })
+            .collect(),
+        (None, Some(from), Some(to)) => match NumberRange::parse(from, to) {
+            Ok(range) => range.numbers().collect(),
+            Err(violation) => {
+                violations.push(violation);
+                Vec::new()
+            }
+        },
+        _ => {
+            violations.push(Violation::new(
+                "telephoneNumbers",
+                Code::Required,
+                "give either telephoneNumbers or a range (from and to), not both",
+            ));
+            Vec::new()
         }
     }
 }

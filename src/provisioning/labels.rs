@@ -10,9 +10,7 @@
 use super::inventory::{ActionOutcome, ActionReport, ActionResult, MAX_NUMBERS};
 use super::{audit_event, now, Actor, Change, Permission, Permit, Provisioning};
 use super::{Current, Precondition, ProvisioningError};
-use crate::domain::{
-    AccountName, Code, Labels, NumberRange, Tags, TelephoneNumber, Violation, Violations,
-};
+use crate::domain::{AccountName, Code, Labels, Tags, TelephoneNumber, Violation, Violations};
 use crate::store::labels::{self as stored, Kind, LabelRecord};
 use crate::store::{accounts, audit, inventory, numbers, Tx};
 use serde::Serialize;
@@ -113,45 +111,12 @@ impl TagRequest {
             add: tags("addTags", &self.add_tags),
             remove: tags("removeTags", &self.remove_tags),
         };
-        let numbers = match (self.telephone_numbers, self.from, self.to) {
-            (Some(list), None, None) if list.is_empty() || list.len() > MAX_NUMBERS => {
-                violations.push(Violation::new(
-                    "telephoneNumbers",
-                    Code::BatchSize,
-                    format!(
-                        "must hold 1–{MAX_NUMBERS} numbers; this one holds {}",
-                        list.len()
-                    ),
-                ));
-                Vec::new()
-            }
-            (Some(list), None, None) => list
-                .iter()
-                .enumerate()
-                .filter_map(|(i, raw)| {
-                    violations.parse(
-                        &format!("telephoneNumbers[{i}]"),
-                        raw,
-                        TelephoneNumber::parse,
-                    )
-                })
-                .collect(),
-            (None, Some(from), Some(to)) => match NumberRange::parse(&from, &to) {
-                Ok(range) => range.numbers().collect(),
-                Err(violation) => {
-                    violations.push(violation);
-                    Vec::new()
-                }
-            },
-            _ => {
-                violations.push(Violation::new(
-                    "telephoneNumbers",
-                    Code::Required,
-                    "give either telephoneNumbers or a range (from and to), not both",
-                ));
-                Vec::new()
-            }
-        };
+        let numbers = super::inventory::numbers_listed_or_ranged(
+            self.telephone_numbers.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+            &mut violations,
+        );
         if !violations.is_empty() {
             return Err(ProvisioningError::Invalid(violations));
         }

@@ -138,7 +138,7 @@ pub async fn act_on_inventory(
     #[server(default)] custom_sip_header: Option<String>,
 ) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
-    use crate::provisioning::inventory::{ActionOutcome, ActionRequest, MAX_NUMBERS};
+    use crate::provisioning::inventory::{ActionRequest, MAX_NUMBERS};
     let (state, actor) = (state()?, actor()?);
     // One number a line (or separated by spaces or commas); more than an action takes is
     // refused by the core's count, without reading the rest.
@@ -170,17 +170,7 @@ pub async fn act_on_inventory(
         .inventory_action(&actor, &action, &numbers)
         .await
         .map_err(refused)?;
-    let refusals: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| r.outcome == ActionOutcome::Refused)
-        .take(REFUSALS_SHOWN)
-        .filter_map(|r| {
-            r.violation
-                .as_ref()
-                .map(|v| format!("{} {}", r.telephone_number, v.code))
-        })
-        .collect();
+    let refusals = refusal_pairs(&report, REFUSALS_SHOWN);
     let mut target = format!(
         "/inventory?acted={}&done={}&unchanged={}&refused={}",
         action.name(),
@@ -240,21 +230,7 @@ fn Outcome() -> impl IntoView {
                 .map_or(0, |n| i64::from(n.min(10_000)))
         };
         let (done, unchanged, refused) = (count("done"), count("unchanged"), count("refused"));
-        let why: Vec<String> = q
-            .get("why")
-            .map(|w| {
-                w.split(';')
-                    .take(REFUSALS_SHOWN)
-                    .filter(|line| {
-                        line.split_once(' ').is_some_and(|(number, code)| {
-                            crate::domain::TelephoneNumber::parse(number).is_ok()
-                                && crate::domain::Code::ALL.iter().any(|c| c.as_str() == code)
-                        })
-                    })
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let why = refusals_in_address(q.get("why"), REFUSALS_SHOWN);
         let more = refused - why.len() as i64;
         Some(view! {
             <div class="notice">

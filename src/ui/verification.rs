@@ -78,7 +78,6 @@ pub async fn mark_verification_numbers(
     numbers: String,
 ) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
-    use crate::provisioning::inventory::ActionOutcome;
     use crate::provisioning::verification::{VerificationRequest, MAX_PER_SERVICE};
     let (state, actor) = (state()?, actor()?);
     let request = VerificationRequest {
@@ -97,17 +96,7 @@ pub async fn mark_verification_numbers(
         .mark_verification(&actor, service, mark, &numbers)
         .await
         .map_err(refused)?;
-    let refusals: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| r.outcome == ActionOutcome::Refused)
-        .take(REFUSALS_SHOWN)
-        .filter_map(|r| {
-            r.violation
-                .as_ref()
-                .map(|v| format!("{} {}", r.telephone_number, v.code))
-        })
-        .collect();
+    let refusals = refusal_pairs(&report, REFUSALS_SHOWN);
     let mut target = format!(
         "/review?verified={}&service={}&done={}&unchanged={}&refused={}",
         if mark { "mark" } else { "unmark" },
@@ -144,21 +133,7 @@ fn Outcome() -> impl IntoView {
                 .and_then(|v| v.parse::<u8>().ok())
                 .map_or(0, |n| i64::from(n.min(20)))
         };
-        let why: Vec<String> = q
-            .get("why")
-            .map(|w| {
-                w.split(';')
-                    .take(REFUSALS_SHOWN)
-                    .filter(|line| {
-                        line.split_once(' ').is_some_and(|(number, code)| {
-                            crate::domain::TelephoneNumber::parse(number).is_ok()
-                                && crate::domain::Code::ALL.iter().any(|c| c.as_str() == code)
-                        })
-                    })
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let why = refusals_in_address(q.get("why"), REFUSALS_SHOWN);
         Some(view! {
             <div class="notice">
                 <p>{format!(

@@ -259,3 +259,42 @@ pub fn count_text(count: i64, capped_at: i64) -> String {
 pub fn non_empty(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
+
+/// The refused numbers of an action with a result per number, as `number Code` pairs (at most
+/// `max`), for the page's address: what [`refusals_in_address`] reads back.
+#[cfg(feature = "ssr")]
+pub fn refusal_pairs(
+    report: &crate::provisioning::inventory::ActionReport,
+    max: usize,
+) -> Vec<String> {
+    use crate::provisioning::inventory::ActionOutcome;
+    report
+        .results
+        .iter()
+        .filter(|r| r.outcome == ActionOutcome::Refused)
+        .take(max)
+        .filter_map(|r| {
+            r.violation
+                .as_ref()
+                .map(|v| format!("{} {}", r.telephone_number, v.code))
+        })
+        .collect()
+}
+
+/// The `number Code` pairs an address's `why` carries (at most `max`), keeping only real numbers
+/// with real codes: a link someone made up cannot put words of its own on the page.
+pub fn refusals_in_address(why: Option<String>, max: usize) -> Vec<String> {
+    why.map(|w| {
+        w.split(';')
+            .take(max)
+            .filter(|line| {
+                line.split_once(' ').is_some_and(|(number, code)| {
+                    crate::domain::TelephoneNumber::parse(number).is_ok()
+                        && crate::domain::Code::ALL.iter().any(|c| c.as_str() == code)
+                })
+            })
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
