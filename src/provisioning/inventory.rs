@@ -129,10 +129,21 @@ pub struct ActionReport {
 
 impl ActionReport {
     fn push(&mut self, number: &TelephoneNumber, step: Step) {
+        let outcome = match step {
+            Step::Write(_) | Step::Delete => Ok(true),
+            Step::Unchanged => Ok(false),
+            Step::Refuse(v) => Err(v),
+        };
+        self.record(number, outcome);
+    }
+
+    /// Adds one number's result: changed (`Ok(true)`), left as it stood (`Ok(false)`) or
+    /// refused by a rule; every action with a result per number reports through here.
+    pub(crate) fn record(&mut self, number: &TelephoneNumber, step: Result<bool, Violation>) {
         let (outcome, violation) = match step {
-            Step::Write(_) | Step::Delete => (ActionOutcome::Done, None),
-            Step::Unchanged => (ActionOutcome::Unchanged, None),
-            Step::Refuse(v) => (ActionOutcome::Refused, Some(v)),
+            Ok(true) => (ActionOutcome::Done, None),
+            Ok(false) => (ActionOutcome::Unchanged, None),
+            Err(v) => (ActionOutcome::Refused, Some(v)),
         };
         match outcome {
             ActionOutcome::Done => self.done += 1,

@@ -7,7 +7,7 @@
 //! version (ACG's ETag) alone, since ACG's resources do not carry them. Each change is an audit
 //! event (`label`) in the resource's history. Depends on `domain` and `store`.
 
-use super::inventory::{ActionOutcome, ActionReport, ActionResult, MAX_NUMBERS};
+use super::inventory::{ActionReport, MAX_NUMBERS};
 use super::{audit_event, now, Actor, Change, Permission, Permit, Provisioning};
 use super::{Current, Precondition, ProvisioningError};
 use crate::domain::{AccountName, Code, Labels, Tags, TelephoneNumber, Violation, Violations};
@@ -311,21 +311,7 @@ impl Provisioning {
         tx.commit().await?;
         let mut report = ActionReport::default();
         for (number, step) in numbers.iter().zip(steps) {
-            let (outcome, violation) = match step {
-                Ok(true) => (ActionOutcome::Done, None),
-                Ok(false) => (ActionOutcome::Unchanged, None),
-                Err(violation) => (ActionOutcome::Refused, Some(violation)),
-            };
-            match outcome {
-                ActionOutcome::Done => report.done += 1,
-                ActionOutcome::Unchanged => report.unchanged += 1,
-                ActionOutcome::Refused => report.refused += 1,
-            }
-            report.results.push(ActionResult {
-                telephone_number: number.clone(),
-                outcome,
-                violation,
-            });
+            report.record(number, step);
         }
         Ok(report)
     }

@@ -4,7 +4,7 @@
 //! later happens to the number, and the status says, per service, how many marked numbers
 //! still have the service and how many of those are synced. Depends on `domain` and `store`.
 
-use super::inventory::{ActionOutcome, ActionReport, ActionResult};
+use super::inventory::ActionReport;
 use super::{audit_event, now, Actor, Change, Permission, Provisioning, ProvisioningError};
 use crate::domain::{Code, ProvisioningStatus, Service, TelephoneNumber, Violation};
 use crate::store::{audit, numbers, verification as stored};
@@ -125,49 +125,33 @@ impl Provisioning {
                     Some(_) => Ok(marked.insert(key.to_owned())),
                 }
             };
-            let (outcome, violation) = match step {
-                Ok(true) => {
-                    if mark {
-                        stored::add(&mut tx, service, number, &at).await?;
-                    } else {
-                        stored::remove(&mut tx, service, number).await?;
-                    }
-                    let what = serde_json::json!({ "verificationNumberOf": service.wire_name() });
-                    let (before, after) = if mark {
-                        (None, Some(what.to_string()))
-                    } else {
-                        (Some(what.to_string()), None)
-                    };
-                    events.push(audit_event(
-                        &permit,
-                        &at,
-                        Change {
-                            action,
-                            resource_type: "number",
-                            key,
-                            version: None,
-                            before,
-                            after,
-                            account: record.map(|r| r.number.account_name.as_str()),
-                        },
-                    ));
-                    report.done += 1;
-                    (ActionOutcome::Done, None)
+            if let Ok(true) = step {
+                if mark {
+                    stored::add(&mut tx, service, number, &at).await?;
+                } else {
+                    stored::remove(&mut tx, service, number).await?;
                 }
-                Ok(false) => {
-                    report.unchanged += 1;
-                    (ActionOutcome::Unchanged, None)
-                }
-                Err(violation) => {
-                    report.refused += 1;
-                    (ActionOutcome::Refused, Some(violation))
-                }
-            };
-            report.results.push(ActionResult {
-                telephone_number: number.clone(),
-                outcome,
-                violation,
-            });
+                let what = serde_json::json!({ "verificationNumberOf": service.wire_name() });
+                let (before, after) = if mark {
+                    (None, Some(what.to_string()))
+                } else {
+                    (Some(what.to_string()), None)
+                };
+                events.push(audit_event(
+                    &permit,
+                    &at,
+                    Change {
+                        action,
+                        resource_type: "number",
+                        key,
+                        version: None,
+                        before,
+                        after,
+                        account: record.map(|r| r.number.account_name.as_str()),
+                    },
+                ));
+            }
+            report.record(number, step);
         }
         audit::record(&mut tx, &events).await?;
         tx.commit().await?;
