@@ -350,6 +350,14 @@ pub async fn list(
         push_filter!(query, filter);
         if let Some(after) = after {
             query.push(format!(" AND {key} {comparison} ")).push_bind(after.as_str().to_owned());
+            if key != "telephone_number" {
+                // PostgreSQL carries an equality across a join but not a bound: without this
+                // one, a merge join read the numbers' key from its first row to the cursor
+                // (96 ms for a page half-way through a million numbers, 0.3 ms with it).
+                query
+                    .push(format!(" AND telephone_number {comparison} "))
+                    .push_bind(after.as_str().to_owned());
+            }
         }
         query.push(format!(" ORDER BY {key} {direction} LIMIT ")).push_bind(limit);
         query.build_query_as().fetch_all(pool).await?
