@@ -87,6 +87,32 @@ pub enum Command {
     /// Mark or unmark numbers as test numbers of a service for Microsoft's verification
     /// (`mark`, `unmark`), or list every service's (`list`).
     Verification(Box<VerificationArgs>),
+    /// Show an Operator Connect or Teams Phone Mobile number's emergency location, or change
+    /// it with --address (one of the tenant's civic addresses), --location and
+    /// --tenant-may-update; a change is written as a change of the number (its history, its
+    /// ETag, sent to Operator Connect).
+    EmergencyLocation(Box<EmergencyLocationArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EmergencyLocationArgs {
+    /// The number (E.164).
+    pub number: String,
+    /// Change the location to this civic address of the tenant (its ID).
+    #[arg(long)]
+    pub address: Option<String>,
+    /// A location of that civic address (its ID).
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Let the enterprise change the address itself in Teams (then --address may be left out).
+    #[arg(long)]
+    pub tenant_may_update: bool,
+    /// Change the location even without --address (clears it; needs --tenant-may-update for a
+    /// calling user's number).
+    #[arg(long)]
+    pub set: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -105,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Inventory(args) => inventory(*args).await,
         Command::Tag(args) => tag(*args).await,
         Command::Verification(args) => verification(*args).await,
+        Command::EmergencyLocation(args) => emergency_location(*args).await,
         Command::Export(args) => {
             let db = open(&args.database.database_url).await?;
             let exported = numbat::bulk::commands::export(&db, args, &cli_operator()).await;
@@ -242,6 +243,50 @@ async fn verification(args: numbat::cli::VerificationArgs) -> anyhow::Result<()>
         .await;
     db.close().await;
     report_and_exit(&args.action, report?)
+}
+
+async fn emergency_location(args: numbat::cli::EmergencyLocationArgs) -> anyhow::Result<()> {
+    use numbat::provisioning::emergency::EmergencyLocation;
+    use numbat::provisioning::Precondition;
+    let number = numbat::domain::TelephoneNumber::parse(&args.number)
+        .map_err(|v| anyhow::anyhow!("number: {}", v.message))?;
+    let change =
+        (args.set || args.address.is_some() || args.location.is_some() || args.tenant_may_update)
+            .then(|| {
+                EmergencyLocation::parse(
+                    args.address.as_deref(),
+                    args.location.as_deref(),
+                    args.tenant_may_update,
+                )
+            })
+            .transpose()?;
+    let db = open(&args.database.database_url).await?;
+    let core = core(&db);
+    let result = async {
+        if let Some(change) = change {
+            core.set_emergency_location(&cli_admin(), &number, change, Precondition::NONE)
+                .await?;
+        }
+        core.emergency_location(&cli_admin(), &number).await
+    }
+    .await;
+    db.close().await;
+    let view = result?;
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_owned());
+    println!(
+        "{} ({}, account {}): civic address {}, location {}, enterprise may update: {}",
+        view.telephone_number,
+        view.service.wire_name(),
+        view.account_name,
+        or_none(&view.location.civic_address_id),
+        or_none(&view.location.location_id),
+        if view.location.allow_tenant_address_update {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    Ok(())
 }
 
 /// Prints the refused numbers and the totals of an action with a result per number; exits

@@ -8,6 +8,7 @@
 mod accounts;
 mod consents;
 pub mod docs;
+mod emergency;
 mod error;
 mod extract;
 mod filter;
@@ -83,6 +84,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/labels/accounts/{account}",
             get(labels::get_account).put(labels::put_account),
+        )
+        .route(
+            "/emergencyLocations/{number}",
+            get(emergency::get).put(emergency::put),
         )
         .route("/routing/{number}", get(routing::decision))
         .route(

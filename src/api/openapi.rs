@@ -110,6 +110,12 @@ fn launch(mut op: Value) -> Value {
     op
 }
 
+/// `op` under the Emergency tag.
+fn emergency(mut op: Value) -> Value {
+    op["tags"] = json!(["Emergency"]);
+    op
+}
+
 /// `op` under the Labels tag.
 fn labelled(mut op: Value) -> Value {
     op["tags"] = json!(["Labels"]);
@@ -212,6 +218,15 @@ pub fn document() -> Value {
                 "Mark or unmark up to 20 numbers as test numbers of a service, with a result per number; marking needs the number in an account with the service on (a Numbat addition)", "Write",
                 &[], Some(json_body("VerificationAction", "application/json")), vec![("200", ok("What was done to each number.", "InventoryActionReport", false))], &[])),
         },
+        "/emergencyLocations/{telephoneNumber}": {
+            "get": emergency(operation("EmergencyLocations_Get",
+                "An Operator Connect or Teams Phone Mobile number's civic address and location, with the address as its tenant keeps it (a Numbat addition)", "Read",
+                &["TelephoneNumber"], None, vec![("200", ok("The location; the ETag is the number's.", "EmergencyLocation", true))], &["404", "409"])),
+            "put": emergency(operation("EmergencyLocations_Set",
+                "Change an Operator Connect or Teams Phone Mobile number's civic address and location, chosen from its tenant's civic addresses; written as a change of the number (its history, its ETag, sent to Operator Connect) (a Numbat addition)", "Write",
+                &["TelephoneNumber", "IfMatch", "IfNoneMatch", "IfUnmodifiedSince"], Some(json_body("EmergencyLocationIn", "application/json")),
+                vec![("200", ok("The location as stored; the ETag is the number's.", "EmergencyLocation", true))], &["404", "409", "412"])),
+        },
         "/numbers": { "get": operation("ListNumbers", "List numbers across accounts", "Read", &LIST, None, vec![("200", list_ok("PagedNumberResource"))], &[]) },
         "/teamsRequestsForInformation": { "get": operation("TeamsRequestsForInformation_List", "List requests for information (consents)", "Read",
             &LIST, None, vec![("200", list_ok("PagedRequestForInformationResource"))], &[]) },
@@ -232,12 +247,13 @@ pub fn document() -> Value {
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
                 and 403/429 answers when the optional source allowlist or rate limit is configured, \
-                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels) and service verification numbers (tag Launch). \
+                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels), service verification numbers (tag Launch) and emergency locations (tag Emergency). \
                 Capability questions go to Operator Connect when sync is on.",
         },
         "tags": [
             { "name": "Inventory", "description": "Numbat's number inventory and its lifecycle: available, reserved, assigned, quarantined. ACG's operations are unchanged: PUT assigns, DELETE releases into quarantine." },
             { "name": "Launch", "description": "What a launch needs beside the numbers themselves: the test numbers of each service for Microsoft's verification." },
+            { "name": "Emergency", "description": "The civic address and location of an Operator Connect or Teams Phone Mobile number, chosen from its tenant's civic addresses. A change is a change of the number: its ETag, its history and its sync." },
             { "name": "Labels", "description": "Numbat's tags (up to 50 per number or account, 50 characters each) and notes. They are not part of ACG's resources: writing them leaves a number's or an account's ETag alone." },
         ],
         "servers": [{ "url": MOUNT }],
@@ -628,6 +644,30 @@ fn components() -> Value {
                 "additionalProperties": false,
             },
             "PagedLabels": paged("Labels"),
+            "EmergencyLocation": {
+                "type": "object",
+                "required": ["telephoneNumber", "accountName", "service", "civicAddressId", "locationId", "allowTenantAddressUpdate", "version"],
+                "properties": {
+                    "telephoneNumber": e164.clone(),
+                    "accountName": { "type": "string" },
+                    "service": { "type": "string", "enum": ["teamsOperatorConnect", "teamsPhoneMobile"], "description": "The Teams service whose settings hold the location." },
+                    "civicAddressId": { "type": "string", "nullable": true },
+                    "locationId": { "type": "string", "nullable": true },
+                    "allowTenantAddressUpdate": { "type": "boolean" },
+                    "civicAddress": schema_ref("TeamsCivicAddressResource"),
+                    "version": { "type": "integer", "format": "int64", "description": "The number's version (its ETag)." },
+                },
+                "additionalProperties": false,
+            },
+            "EmergencyLocationIn": {
+                "type": "object",
+                "properties": {
+                    "civicAddressId": { "type": "string", "nullable": true, "minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "description": "One of the tenant's civic addresses; none (with allowTenantAddressUpdate) lets the enterprise set it." },
+                    "locationId": { "type": "string", "nullable": true, "minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "description": "A location of that address." },
+                    "allowTenantAddressUpdate": { "type": "boolean", "default": false },
+                },
+                "additionalProperties": false,
+            },
             "VerificationNumbers": {
                 "type": "object",
                 "required": ["value"],

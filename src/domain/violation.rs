@@ -46,11 +46,14 @@ pub enum Code {
     WrongInventoryState,
     TooManyTags,
     ServiceNotOnNumber,
+    CivicAddressNotFound,
+    LocationNotFound,
+    ServiceLaunched,
 }
 
 impl Code {
     /// Every code, for lists of them (the API's documentation, tests).
-    pub const ALL: [Code; 39] = [
+    pub const ALL: [Code; 42] = [
         Code::AccountHasNumbers,
         Code::AccountMismatch,
         Code::AccountNotFound,
@@ -90,6 +93,9 @@ impl Code {
         Code::WrongInventoryState,
         Code::TooManyTags,
         Code::ServiceNotOnNumber,
+        Code::CivicAddressNotFound,
+        Code::LocationNotFound,
+        Code::ServiceLaunched,
     ];
 
     /// The code as sent on the wire and kept in import reports.
@@ -134,6 +140,9 @@ impl Code {
             Code::WrongInventoryState => "WrongInventoryState",
             Code::TooManyTags => "TooManyTags",
             Code::ServiceNotOnNumber => "ServiceNotOnNumber",
+            Code::CivicAddressNotFound => "CivicAddressNotFound",
+            Code::LocationNotFound => "LocationNotFound",
+            Code::ServiceLaunched => "ServiceLaunched",
         }
     }
 
@@ -148,6 +157,7 @@ impl Code {
                 | Code::NumberQuarantinedFromAnotherAccount
                 | Code::WrongInventoryState
                 | Code::ServiceNotOnNumber
+                | Code::ServiceLaunched
         )
     }
 

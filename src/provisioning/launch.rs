@@ -247,6 +247,25 @@ impl Provisioning {
                 "/review#verification-heading",
             ));
         }
+        let launchable: Vec<Service> = with_accounts
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| super::live::can_launch(*s))
+            .collect();
+        if !settings.launched.is_empty() || !launchable.is_empty() {
+            let not_yet: Vec<Service> = launchable
+                .iter()
+                .copied()
+                .filter(|s| !settings.launched.contains(s))
+                .collect();
+            let live = Service::phrase(settings.launched.iter().copied(), "and");
+            let waiting = Service::phrase(not_yet.iter().copied(), "and");
+            lines.push(match (settings.launched.is_empty(), not_yet.is_empty()) {
+                (true, _) => line("Live services", LineState::ToDo, format!("None yet: mark {waiting} live once Microsoft has verified it; the portal then shows its numbers read-only and changes go through the API."), "/admin/settings"),
+                (false, true) => line("Live services", LineState::Done, format!("{live}: the portal shows their numbers read-only; changes go through the API."), "/admin/settings"),
+                (false, false) => line("Live services", LineState::ToDo, format!("{live} live (the portal shows their numbers read-only); {waiting} not yet."), "/admin/settings"),
+            });
+        }
 
         let fresh = |component: &str| {
             let all: Vec<&ComponentReport> =

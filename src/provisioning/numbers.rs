@@ -132,7 +132,7 @@ impl Provisioning {
     }
 
     /// Writes one number in `tx`, its violations named without the item of a batch.
-    async fn write_one(
+    pub(super) async fn write_one(
         &self,
         permit: &Permit<'_>,
         tx: &mut Tx,
@@ -170,6 +170,7 @@ impl Provisioning {
         only_account: Option<&AccountName>,
     ) -> Result<Vec<Written<NumberRecord>>, ProvisioningError> {
         let batch: Vec<Number> = batch.into_iter().map(Number::normalized).collect();
+        let live = self.live_for(permit.actor()).await?;
         let names: Vec<&AccountName> = match only_account {
             Some(name) => vec![name],
             None => {
@@ -245,6 +246,12 @@ impl Provisioning {
             }
             if let Some(violation) = held_back.get(&number.telephone_number) {
                 violations.push(violation.clone().in_item(index));
+            }
+            // A live service's number, as it is or as it would be, is not the portal's to change.
+            if let Some(violation) = super::live::refusal(&live, &number.services)
+                .or_else(|| current.and_then(|c| super::live::refusal(&live, &c.number.services)))
+            {
+                violations.push(violation.in_item(index));
             }
             let number_facts = number.telephone_number.classify();
             match account_of(number) {
@@ -458,6 +465,7 @@ impl Provisioning {
             .filter(|r| &r.number.account_name == account_name)
             .map(|r| (r.number.telephone_number.clone(), r))
             .collect();
+        let live = self.live_for(permit.actor()).await?;
         let mut violations = Violations::new();
         let mut seen = HashSet::new();
         let mut doomed = Vec::with_capacity(batch.len());
@@ -477,8 +485,13 @@ impl Provisioning {
                     )
                     .in_item(index),
                 ),
-                Some(record) if seen.insert(number) => doomed.push(record.clone()),
-                Some(_) => {}
+                Some(record) => {
+                    if let Some(refusal) = super::live::refusal(&live, &record.number.services) {
+                        violations.push(refusal.in_item(index));
+                    } else if seen.insert(number) {
+                        doomed.push(record.clone());
+                    }
+                }
             }
         }
         if !violations.is_empty() {

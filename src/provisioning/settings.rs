@@ -6,7 +6,7 @@ use super::{
 };
 use crate::domain::rules::MAX_CUSTOMER_FQDN;
 use crate::domain::Code;
-use crate::domain::{BaseDomain, QuarantineDays, SipHeaderName, Violation, Violations};
+use crate::domain::{BaseDomain, QuarantineDays, Service, SipHeaderName, Violation, Violations};
 use crate::store::accounts::{self, AccountFilter};
 use crate::store::{audit, settings};
 use serde::Serialize;
@@ -14,6 +14,7 @@ use serde::Serialize;
 const SIP_HEADER_NAME: &str = "sipHeaderName";
 const BASE_DOMAIN: &str = "baseDomain";
 const QUARANTINE_DAYS: &str = "quarantineDays";
+const LAUNCHED: &str = "launchedServices";
 
 /// What holds for the whole deployment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -25,6 +26,9 @@ pub struct DeploymentSettings {
     pub base_domain: Option<BaseDomain>,
     /// How long a number an account released is held back from every other account.
     pub quarantine_days: QuarantineDays,
+    /// Services marked launched (live): the portal shows their numbers read-only
+    /// ([`super::live`]). Only Operator Connect and Teams Phone Mobile can be.
+    pub launched: Vec<Service>,
 }
 
 impl DeploymentSettings {
@@ -70,6 +74,13 @@ impl Provisioning {
                 QUARANTINE_DAYS => {
                     found.quarantine_days = QuarantineDays::parse(&value).map_err(corrupt)?
                 }
+                LAUNCHED => {
+                    found.launched =
+                        super::live::parse_launched(value.split(',').filter(|n| !n.is_empty()))
+                            .map_err(|v| {
+                                crate::store::StoreError::Corrupt(format!("setting {key}: {v}"))
+                            })?
+                }
                 _ => {}
             }
         }
@@ -84,6 +95,19 @@ impl Provisioning {
         new: DeploymentSettings,
     ) -> Result<DeploymentSettings, ProvisioningError> {
         let permit = actor.permit(Permission::Administer)?;
+        if let Some(service) = new.launched.iter().find(|s| !super::live::can_launch(**s)) {
+            return Err(ProvisioningError::invalid(Violation::new(
+                "launchedServices",
+                Code::InvalidValue,
+                format!(
+                    "{} cannot be launched: only Operator Connect and Teams Phone Mobile can",
+                    service.label()
+                ),
+            )));
+        }
+        let mut new = new;
+        new.launched.sort_by_key(|s| s.index());
+        new.launched.dedup();
         let current = self.settings_unchecked().await?;
         if let Some(base) = new
             .base_domain
@@ -140,6 +164,8 @@ impl Provisioning {
         .await?;
         let days = new.quarantine_days.get().to_string();
         settings::put(&mut tx, QUARANTINE_DAYS, Some(&days), &at).await?;
+        let launched: Vec<&str> = new.launched.iter().map(|s| s.wire_name()).collect();
+        settings::put(&mut tx, LAUNCHED, Some(&launched.join(",")), &at).await?;
         let change = Change {
             action: "replace",
             resource_type: "settings",

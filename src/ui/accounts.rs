@@ -299,7 +299,7 @@ pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> 
 }
 
 #[cfg(feature = "ssr")]
-fn civic_view(record: crate::provisioning::CivicAddressRecord) -> CivicView {
+pub(super) fn civic_view(record: crate::provisioning::CivicAddressRecord) -> CivicView {
     let address = record.address;
     let text = |key: &str| {
         address

@@ -483,11 +483,14 @@ pub struct SettingsView {
     pub base_domain: Option<String>,
     pub region_domains: Option<[String; 2]>,
     pub quarantine_days: u16,
+    pub oc_live: bool,
+    pub tpm_live: bool,
 }
 
 #[server(endpoint = "admin/settings")]
 pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
     use super::access::server::refused;
+    use crate::domain::Service;
     let (state, _) = server::admin()?;
     let actor = super::access::server::actor()?;
     let settings = state.core.settings(&actor).await.map_err(refused)?;
@@ -496,6 +499,8 @@ pub async fn load_settings() -> Result<SettingsView, ServerFnError> {
         sip_header_name: settings.sip_header_name.map(|h| h.as_str().to_owned()),
         base_domain: settings.base_domain.map(|b| b.as_str().to_owned()),
         quarantine_days: settings.quarantine_days.get(),
+        oc_live: settings.launched.contains(&Service::TeamsOperatorConnect),
+        tpm_live: settings.launched.contains(&Service::TeamsPhoneMobile),
     })
 }
 
@@ -504,25 +509,34 @@ pub async fn save_settings(
     sip_header_name: Option<String>,
     base_domain: Option<String>,
     #[server(default)] quarantine_days: Option<String>,
+    #[server(default)] launch_shown: Option<String>,
+    #[server(default)] oc_live: Option<String>,
+    #[server(default)] tpm_live: Option<String>,
 ) -> Result<(), ServerFnError> {
     use super::access::server::{actor, refused, state};
-    use crate::domain::{BaseDomain, QuarantineDays, SipHeaderName};
+    use crate::domain::{BaseDomain, QuarantineDays, Service, SipHeaderName};
     use crate::provisioning::DeploymentSettings;
     let (state, actor) = (state()?, actor()?);
     let mut problems = Vec::new();
+    let current = state.core.settings(&actor).await.map_err(refused)?;
     // A form without the field keeps the deployment's current quarantine.
     let quarantine_days = match non_empty(quarantine_days) {
         Some(days) => QuarantineDays::parse(&days)
             .map_err(|v| problems.push(format!("Quarantine: {}", v.message)))
             .unwrap_or_default(),
-        None => {
-            state
-                .core
-                .settings(&actor)
-                .await
-                .map_err(refused)?
-                .quarantine_days
-        }
+        None => current.quarantine_days,
+    };
+    // Unticked boxes send nothing: the marker says the form showed them.
+    let launched = if launch_shown.is_some() {
+        [
+            (oc_live, Service::TeamsOperatorConnect),
+            (tpm_live, Service::TeamsPhoneMobile),
+        ]
+        .into_iter()
+        .filter_map(|(ticked, service)| ticked.map(|_| service))
+        .collect()
+    } else {
+        current.launched
     };
     let sip_header_name = non_empty(sip_header_name).and_then(|h| {
         SipHeaderName::parse(&h)
@@ -545,6 +559,7 @@ pub async fn save_settings(
                 sip_header_name,
                 base_domain,
                 quarantine_days,
+                launched,
             },
         )
         .await
@@ -587,6 +602,13 @@ pub fn SettingsPage() -> impl IntoView {
                                 <input id="quarantine-days" name="quarantine_days" type="number" min="0" max="365" required=true value=s.quarantine_days.to_string() aria-describedby="quarantine-hint"/>
                                 <small id="quarantine-hint" class="hint">"A number an account releases is held back from every other account for this long (0 to 365; 0 makes it available at once)."</small>
                             </div>
+                            <fieldset class="field">
+                                <legend>"Live services"</legend>
+                                <input type="hidden" name="launch_shown" value="1"/>
+                                <p class="hint" id="live-hint">"Once a service is launched, Microsoft's programme requires its numbers to be provisioned through the API: the portal then shows those numbers read-only."</p>
+                                <label class="check"><input type="checkbox" name="oc_live" checked=s.oc_live aria-describedby="live-hint"/>" Operator Connect is live"</label>
+                                <label class="check"><input type="checkbox" name="tpm_live" checked=s.tpm_live aria-describedby="live-hint"/>" Teams Phone Mobile is live"</label>
+                            </fieldset>
                             <button type="submit">"Save settings"</button>
                         </ActionForm>
                     }.into_any(),

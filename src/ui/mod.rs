@@ -10,6 +10,7 @@ pub mod access;
 mod accounts;
 mod admin;
 mod audit;
+mod emergency;
 mod home;
 #[cfg(feature = "ssr")]
 pub mod http;

@@ -293,6 +293,8 @@ pub struct NumberDetail {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NumberFormData {
     pub number: Option<NumberDetail>,
+    /// Why the portal may not change this number: a service of it is live.
+    pub live: Option<String>,
     pub header_name: Option<String>,
     pub accounts: Vec<String>,
 }
@@ -384,8 +386,17 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
         .into_iter()
         .map(|a| a.account.name.as_str().to_owned())
         .collect();
+    // The core refuses a portal change to a live service's number; the page says so first.
+    let live = number.as_ref().and_then(|n| {
+        let service = settings.launched.iter().find(|s| n.enabled.contains(s))?;
+        Some(format!(
+            "{} is live: this number is read-only here and changes through the Provisioning API, as the programme requires once a service is launched.",
+            service.label()
+        ))
+    });
     Ok(NumberFormData {
         number,
+        live,
         header_name: settings.sip_header_name.map(|h| h.as_str().to_owned()),
         accounts,
     })
@@ -969,16 +980,19 @@ pub fn NumberFormPage() -> impl IntoView {
     let save = ServerAction::<SaveNumber>::new();
     let delete = ServerAction::<DeleteNumber>::new();
     let retry = ServerAction::<RetryNumberSync>::new();
-    // A save or a retry returns to this same page: their versions make it load the number again.
+    let locate = ServerAction::<super::emergency::SaveEmergency>::new();
+    // A save, a retry or an emergency location change returns to this same page: their
+    // versions make it load the number again (and the form its new version).
     let data = Resource::new(
         move || {
             (
                 params.get().get("number"),
                 save.version().get(),
                 retry.version().get(),
+                locate.version().get(),
             )
         },
-        |(number, _, _)| load_number_form(number),
+        |(number, _, _, _)| load_number_form(number),
     );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -989,7 +1003,7 @@ pub fn NumberFormPage() -> impl IntoView {
                 match data.await {
                     Err(error) => view! { <Title text="Number"/><h1>"Number"</h1><LoadError message=error_text(&error)/> }.into_any(),
                     Ok(data) => {
-                        view! { <NumberFormBody data abilities prefill_account=q.get("account") saved=q.get("saved").is_some() retried=q.get("retried").is_some() labelled=q.get("labelled").is_some() add save delete retry/> }.into_any()
+                        view! { <NumberFormBody data abilities prefill_account=q.get("account") saved=q.get("saved").is_some() retried=q.get("retried").is_some() labelled=q.get("labelled").is_some() located=q.get("located").is_some() add save delete retry locate/> }.into_any()
                     }
                 }
             })}}
@@ -1006,10 +1020,13 @@ fn NumberFormBody(
     retried: bool,
     /// Reached from a save of the tags and note.
     labelled: bool,
+    /// Reached from a change of the emergency location.
+    located: bool,
     add: ServerAction<AddNumbers>,
     save: ServerAction<SaveNumber>,
     delete: ServerAction<DeleteNumber>,
     retry: ServerAction<RetryNumberSync>,
+    locate: ServerAction<super::emergency::SaveEmergency>,
 ) -> impl IntoView {
     let detail = data.number.clone();
     let editing = detail.is_some();
@@ -1056,7 +1073,16 @@ fn NumberFormBody(
         Some(d) => format!("Number {}", d.row.number),
         None => "Add numbers".to_owned(),
     };
-    let read_only = !abilities.change;
+    let live = data.live.clone();
+    // Tags and notes stay the operator's own, live or not.
+    let may_label = abilities.change;
+    // A live service's number is read-only whatever the person's role.
+    let abilities = crate::domain::portal::Abilities {
+        change: abilities.change && live.is_none(),
+        remove: abilities.remove && live.is_none(),
+        ..abilities
+    };
+    let read_only = !abilities.change && live.is_none();
     // A number that is not synced can be sent to Operator Connect again by whoever may change it.
     let retry_target = detail
         .as_ref()
@@ -1205,11 +1231,12 @@ fn NumberFormBody(
             </ActionForm>
         })}
         {read_only.then(|| view! { <p class="hint">"Your role lets you view numbers, not change them."</p> })}
+        {live.clone().map(|reason| view! { <Notice>{reason}</Notice> })}
         {if editing {
             view! {
                 {action_error(save)}
                 <ActionForm action=save attr:class="form">
-                    {form_body}
+                    <fieldset class="plain" disabled=live.is_some()>{form_body}</fieldset>
                     {abilities.change.then(|| view! { <button type="submit">"Save changes"</button> })}
                 </ActionForm>
             }.into_any()
@@ -1222,8 +1249,11 @@ fn NumberFormBody(
                 </ActionForm>
             }.into_any()
         }}
+        {detail.as_ref().filter(|d| d.enabled.iter().any(|s| s.traits().teams_tenant)).map(|d| view! {
+            <super::emergency::EmergencyPanel number=d.row.number.clone() can_change=abilities.change saved=located save=locate/>
+        })}
         {detail.as_ref().map(|d| view! {
-            <super::labels::LabelsPanel kind="number" key=d.row.number.clone() can_change=abilities.change saved=labelled/>
+            <super::labels::LabelsPanel kind="number" key=d.row.number.clone() can_change=may_label saved=labelled/>
             <super::audit::History kind=Some("number") key=Some(d.row.number.clone()) account=None/>
         })}
         {(!abilities.remove).then(|| action_error(delete))}

@@ -1258,8 +1258,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        33,
-        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels and two of the verification numbers: {operations:?}"
+        35,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers and two of the emergency locations: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
@@ -1274,6 +1274,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         "Labels_SetAccount",
         "VerificationNumbers_List",
         "VerificationNumbers_Act",
+        "EmergencyLocations_Get",
+        "EmergencyLocations_Set",
         "ListNumbers",
         "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
     ] {
@@ -2453,4 +2455,193 @@ async fn labels_are_read_replaced_and_listed_by_tag_and_leave_acgs_number_alone(
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_emergency_location_is_chosen_from_the_tenants_addresses_and_changes_the_numbers_etag() {
+    let api = Api::new().await;
+    api.seed_teams_data().await;
+    let address = "ebfee340-a791-11ed-9bfa-ed8bb5c41be4";
+    let location = "653c9fed-f8a7-4a6c-917b-b5b1ad4d45f7";
+    let (status, _, _) = api
+        .call("PUT", "/accounts/contoso", Some(oc_account("contoso")), &[])
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let number = json!({
+        "telephoneNumber": "+14255550101", "accountName": "contoso",
+        "serviceDetails": { "teamsOperatorConnect": { "enabled": true, "configuration": {
+            "usage": "CallingUserAssignment", "choosableCapabilities": ["InboundCalling"],
+            "allowTenantAddressUpdate": true } } }
+    });
+    let (status, headers, _) = api
+        .call(
+            "PUT",
+            "/accounts/contoso/numbers/+14255550101",
+            Some(number),
+            &[],
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    let first_etag = headers["etag"].to_str().unwrap().to_owned();
+
+    let (status, headers, body) = api
+        .call("GET", "/emergencyLocations/+14255550101", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        headers["etag"].to_str().unwrap(),
+        first_etag,
+        "the number's own ETag"
+    );
+    assert_eq!(body["service"], "teamsOperatorConnect");
+    assert_eq!(body["civicAddressId"], Value::Null);
+    assert_eq!(body["allowTenantAddressUpdate"], true);
+
+    // Refused by name, and nothing changes: an address the tenant does not have, a location of
+    // no such address, no address for a calling user the enterprise may not locate, hostile IDs.
+    for (change, field, code) in [
+        (
+            json!({ "civicAddressId": "not-theirs" }),
+            "civicAddressId",
+            "CivicAddressNotFound",
+        ),
+        (
+            json!({ "civicAddressId": address, "locationId": "elsewhere" }),
+            "locationId",
+            "LocationNotFound",
+        ),
+        (
+            json!({ "allowTenantAddressUpdate": false }),
+            "civicAddressId",
+            "Required",
+        ),
+        (
+            json!({ "locationId": location, "allowTenantAddressUpdate": true }),
+            "locationId",
+            "Required",
+        ),
+        (
+            json!({ "civicAddressId": "a\r\nWarning: 1" }),
+            "civicAddressId",
+            "InvalidFormat",
+        ),
+        (
+            json!({ "civicAddressId": "x".repeat(101) }),
+            "civicAddressId",
+            "InvalidFormat",
+        ),
+        (
+            json!({ "civicAddressId": "" }),
+            "civicAddressId",
+            "InvalidFormat",
+        ),
+    ] {
+        let (status, _, body) = api
+            .call(
+                "PUT",
+                "/emergencyLocations/+14255550101",
+                Some(change.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{change}: {body}");
+        let text = body.to_string();
+        assert!(
+            text.contains(code) && text.contains(field),
+            "{change}: {body}"
+        );
+    }
+    let (status, _, body) = api
+        .call(
+            "PUT",
+            "/emergencyLocations/+14255550101",
+            Some(json!({ "civicAddressId": address, "extra": 1 })),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused: {body}"
+    );
+
+    // A stale ETag is refused; the current one lets the change through.
+    let change = json!({ "civicAddressId": address, "locationId": location });
+    let (status, _, _) = api
+        .call(
+            "PUT",
+            "/emergencyLocations/+14255550101",
+            Some(change.clone()),
+            &[("if-match", "\"999\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (_, headers, _) = api
+        .call("GET", "/accounts/contoso/numbers/+14255550101", None, &[])
+        .await;
+    assert_eq!(
+        headers["etag"].to_str().unwrap(),
+        first_etag,
+        "nothing refused changed the number"
+    );
+    let (status, headers, body) = api
+        .call(
+            "PUT",
+            "/emergencyLocations/+14255550101",
+            Some(change.clone()),
+            &[("if-match", &first_etag)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second_etag = headers["etag"].to_str().unwrap().to_owned();
+    assert_ne!(second_etag, first_etag);
+    assert_eq!(body["civicAddressId"], address);
+    assert_eq!(body["locationId"], location);
+    assert_eq!(body["allowTenantAddressUpdate"], false);
+    assert_eq!(body["civicAddress"]["cityOrTown"], "Reston");
+
+    // ACG's own read of the number carries the change, with the same ETag.
+    let (_, headers, number) = api
+        .call("GET", "/accounts/contoso/numbers/+14255550101", None, &[])
+        .await;
+    assert_eq!(headers["etag"].to_str().unwrap(), second_etag);
+    let config = &number["serviceDetails"]["teamsOperatorConnect"]["configuration"];
+    assert_eq!(config["civicAddressId"], address);
+    assert_eq!(config["locationId"], location);
+
+    // The same change again changes nothing, not even the ETag.
+    let (status, headers, _) = api
+        .call("PUT", "/emergencyLocations/+14255550101", Some(change), &[])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["etag"].to_str().unwrap(), second_etag);
+
+    // A Direct Routing number has no emergency location; an unknown number is not found.
+    let (status, _, _) = api
+        .call(
+            "PUT",
+            "/accounts/fabrikam",
+            Some(dr_account("fabrikam")),
+            &[],
+        )
+        .await;
+    assert!(status.is_success());
+    let (status, _, _) = api
+        .call(
+            "PUT",
+            "/accounts/fabrikam/numbers/+14255550199",
+            Some(dr_number("+14255550199", "fabrikam")),
+            &[],
+        )
+        .await;
+    assert!(status.is_success());
+    let (status, _, body) = api
+        .call("GET", "/emergencyLocations/+14255550199", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("ServiceNotOnNumber"), "{body}");
+    let (status, _, _) = api
+        .call("GET", "/emergencyLocations/+14255550177", None, &[])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -874,3 +874,84 @@ fn test_numbers_are_marked_and_listed_from_the_command_line() {
     );
     assert!(stdout.contains("  +14155550101 ready"), "{stdout}");
 }
+
+/// An emergency location from the command line: shown, changed to a location of the tenant's
+/// address, and an address the tenant does not have refused by its rule.
+#[test]
+fn an_emergency_location_is_shown_and_changed_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let run = |args: &[&str]| {
+        let output = run_on(&url, args);
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = run(&["demo-data"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use numbat::domain::number::{Capability, TeamsNumberConfig, Usage};
+        use numbat::domain::{AccountName, Number, NumberService, NumberServices, Service};
+        use numbat::provisioning::Precondition;
+        let db = numbat::store::Database::connect(&url).await.unwrap();
+        let core = numbat::provisioning::Provisioning::new(db.clone());
+        let block = NumberService {
+            enabled: true,
+            assignment_status: None,
+            configuration: Some(TeamsNumberConfig {
+                usage: Usage::CallingUserAssignment,
+                choosable_capabilities: vec![Capability::parse("InboundCalling").unwrap()],
+                additional_usages: vec![],
+                civic_address_id: Some("civic-fabrikam-hq".into()),
+                location_id: None,
+                allow_tenant_address_update: false,
+                displayed_country_code: None,
+            }),
+        };
+        let number = Number {
+            telephone_number: numbat::domain::TelephoneNumber::parse("+442079460001").unwrap(),
+            account_name: AccountName::parse("fabrikam").unwrap(),
+            services: NumberServices::only(Service::TeamsOperatorConnect, Some(block)),
+            custom_sip_header: None,
+        };
+        core.put_number(&crate::common::cli_admin(), number, Precondition::NONE)
+            .await
+            .unwrap();
+        db.close().await;
+    });
+    let (code, stdout, stderr) = run(&["emergency-location", "+442079460001"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "+442079460001 (teamsOperatorConnect, account fabrikam): civic address civic-fabrikam-hq, location none, enterprise may update: no"
+    );
+    let (code, stdout, stderr) = run(&[
+        "emergency-location",
+        "+442079460001",
+        "--address",
+        "civic-fabrikam-hq",
+        "--location",
+        "loc-fabrikam-hq-4",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("location loc-fabrikam-hq-4"), "{stdout}");
+    let (code, _, stderr) = run(&[
+        "emergency-location",
+        "+442079460001",
+        "--address",
+        "somewhere-else",
+    ]);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("somewhere-else is not one of tenant"),
+        "{stderr}"
+    );
+    let (_, stdout, _) = run(&["emergency-location", "+442079460001"]);
+    assert!(
+        stdout.contains("location loc-fabrikam-hq-4"),
+        "unchanged by the refusal: {stdout}"
+    );
+}

@@ -964,6 +964,7 @@ async fn deployment_settings_round_trip_with_the_direct_routing_domains() {
             sip_header_name: Some(SipHeaderName::parse("X-MS-Operator-Content").unwrap()),
             base_domain: Some(BaseDomain::parse("Gw.Example.NET").unwrap()),
             quarantine_days: numbat::domain::QuarantineDays::new(7).unwrap(),
+            launched: vec![Service::TeamsOperatorConnect],
         };
         core.put_settings(&admin(), settings.clone()).await.unwrap();
         let stored = core.settings(&admin()).await.unwrap();
