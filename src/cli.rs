@@ -92,6 +92,22 @@ pub enum Command {
     /// --tenant-may-update; a change is written as a change of the number (its history, its
     /// ETag, sent to Operator Connect).
     EmergencyLocation(Box<EmergencyLocationArgs>),
+    /// Print a month's billable users per service and account (the most on any day, as ACG
+    /// bills), from the daily counts the server takes; with --count-today, count today first
+    /// (if no node has yet).
+    Billing(Box<BillingArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BillingArgs {
+    /// The month, YYYY-MM (default: this month, UTC).
+    #[arg(long)]
+    pub month: Option<String>,
+    /// Count today's billable users now, unless a node already has.
+    #[arg(long)]
+    pub count_today: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -106,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Tag(args) => tag(*args).await,
         Command::Verification(args) => verification(*args).await,
         Command::EmergencyLocation(args) => emergency_location(*args).await,
+        Command::Billing(args) => billing(*args).await,
         Command::Export(args) => {
             let db = open(&args.database.database_url).await?;
             let exported = numbat::bulk::commands::export(&db, args, &cli_operator()).await;
@@ -245,21 +246,72 @@ async fn verification(args: numbat::cli::VerificationArgs) -> anyhow::Result<()>
     report_and_exit(&args.action, report?)
 }
 
+async fn billing(args: numbat::cli::BillingArgs) -> anyhow::Result<()> {
+    use numbat::provisioning::billing::Month;
+    let month = match args.month.as_deref() {
+        None => Month::of(time::OffsetDateTime::now_utc().date()),
+        Some(raw) => Month::parse(raw).map_err(|v| anyhow::anyhow!("--month: {}", v.message))?,
+    };
+    let db = open(&args.database.database_url).await?;
+    let core = core(&db);
+    let result = async {
+        if args.count_today {
+            let node = numbat::provisioning::launch::node_name();
+            core.take_billing_snapshot(time::OffsetDateTime::now_utc(), &node)
+                .await?;
+        }
+        core.billable_users(&cli_admin(), month).await
+    }
+    .await;
+    db.close().await;
+    let report = result?;
+    println!(
+        "{}: {} days counted; most users on a day {}{}, {} included, {} billed",
+        report.month,
+        report.days_counted,
+        report.peak,
+        report
+            .peak_day
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default(),
+        report.included,
+        report.billed
+    );
+    for service in report.services.iter().filter(|s| s.peak > 0) {
+        println!(
+            "{}: most {}, last day {} ({})",
+            service.service.wire_name(),
+            service.peak,
+            service.latest,
+            service.rule
+        );
+        for account in &service.accounts {
+            println!(
+                "  {}: most {}, last day {}",
+                account.account_name, account.peak, account.latest
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn emergency_location(args: numbat::cli::EmergencyLocationArgs) -> anyhow::Result<()> {
+    if args.tenant_may_update && !(args.set || args.address.is_some() || args.location.is_some()) {
+        anyhow::bail!("--tenant-may-update changes the whole location: give --address (and --location), or --set to leave no address");
+    }
     use numbat::provisioning::emergency::EmergencyLocation;
     use numbat::provisioning::Precondition;
     let number = numbat::domain::TelephoneNumber::parse(&args.number)
         .map_err(|v| anyhow::anyhow!("number: {}", v.message))?;
-    let change =
-        (args.set || args.address.is_some() || args.location.is_some() || args.tenant_may_update)
-            .then(|| {
-                EmergencyLocation::parse(
-                    args.address.as_deref(),
-                    args.location.as_deref(),
-                    args.tenant_may_update,
-                )
-            })
-            .transpose()?;
+    let change = (args.set || args.address.is_some() || args.location.is_some())
+        .then(|| {
+            EmergencyLocation::parse(
+                args.address.as_deref(),
+                args.location.as_deref(),
+                args.tenant_may_update,
+            )
+        })
+        .transpose()?;
     let db = open(&args.database.database_url).await?;
     let core = core(&db);
     let result = async {

@@ -58,11 +58,9 @@ pub async fn put(
         body.allow_tenant_address_update,
     )
     .map_err(ProvisioningError::Invalid)?;
-    state
+    let (_, view) = state
         .core
         .set_emergency_location(&actor, &number, change, condition)
         .await?;
-    Ok(answer(
-        state.core.emergency_location(&actor, &number).await?,
-    ))
+    Ok(answer(view))
 }

@@ -6,6 +6,7 @@
 //! `store`, `ui` or `server`.
 
 mod accounts;
+mod billing;
 mod consents;
 pub mod docs;
 mod emergency;
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/labels/accounts/{account}",
             get(labels::get_account).put(labels::put_account),
         )
+        .route("/billableUsers", get(billing::get))
         .route(
             "/emergencyLocations/{number}",
             get(emergency::get).put(emergency::put),

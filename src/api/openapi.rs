@@ -110,6 +110,12 @@ fn launch(mut op: Value) -> Value {
     op
 }
 
+/// `op` under the Billing tag.
+fn billing(mut op: Value) -> Value {
+    op["tags"] = json!(["Billing"]);
+    op
+}
+
 /// `op` under the Emergency tag.
 fn emergency(mut op: Value) -> Value {
     op["tags"] = json!(["Emergency"]);
@@ -218,6 +224,11 @@ pub fn document() -> Value {
                 "Mark or unmark up to 20 numbers as test numbers of a service, with a result per number; marking needs the number in an account with the service on (a Numbat addition)", "Write",
                 &[], Some(json_body("VerificationAction", "application/json")), vec![("200", ok("What was done to each number.", "InventoryActionReport", false))], &[])),
         },
+        "/billableUsers": {
+            "get": billing(operation("BillableUsers_Get",
+                "A month's billable users per service and account, as ACG bills them: the most users on any day of the month, from the daily counts (a Numbat addition)", "Read",
+                &["Month"], None, vec![("200", ok("The month's users.", "BillableUsers", false))], &[])),
+        },
         "/emergencyLocations/{telephoneNumber}": {
             "get": emergency(operation("EmergencyLocations_Get",
                 "An Operator Connect or Teams Phone Mobile number's civic address and location, with the address as its tenant keeps it (a Numbat addition)", "Read",
@@ -247,12 +258,13 @@ pub fn document() -> Value {
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
                 and 403/429 answers when the optional source allowlist or rate limit is configured, \
-                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels), service verification numbers (tag Launch) and emergency locations (tag Emergency). \
+                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels), service verification numbers (tag Launch), emergency locations (tag Emergency) and billable users (tag Billing). \
                 Capability questions go to Operator Connect when sync is on.",
         },
         "tags": [
             { "name": "Inventory", "description": "Numbat's number inventory and its lifecycle: available, reserved, assigned, quarantined. ACG's operations are unchanged: PUT assigns, DELETE releases into quarantine." },
             { "name": "Launch", "description": "What a launch needs beside the numbers themselves: the test numbers of each service for Microsoft's verification." },
+            { "name": "Billing", "description": "Billable users as ACG bills them: per month, the most users on any day, per service and account, from counts taken once a day and kept whatever changes later." },
             { "name": "Emergency", "description": "The civic address and location of an Operator Connect or Teams Phone Mobile number, chosen from its tenant's civic addresses. A change is a change of the number: its ETag, its history and its sync." },
             { "name": "Labels", "description": "Numbat's tags (up to 50 per number or account, 50 characters each) and notes. They are not part of ACG's resources: writing them leaves a number's or an account's ETag alone." },
         ],
@@ -401,6 +413,7 @@ fn components() -> Value {
             "InventoryState": param("state", "query", false, json!({ "type": "string", "enum": ["available", "reserved", "quarantined"] }), "Only numbers in this state."),
             "InventoryAccountName": param("accountName", "query", false, name.clone(), "Only numbers reserved for, or released by, this account."),
             "InventoryPrefix": param("prefix", "query", false, string(Some("^\\+[0-9]{0,15}$"), Some(1), Some(16)), "Only numbers starting with this (e.g. +4420)."),
+            "Month": param("month", "query", false, json!({ "type": "string", "pattern": "^(2[0-9]{3}|[3-9][0-9]{3})-(0[1-9]|1[0-2])$" }), "The month, YYYY-MM (from 2000; none: this month, UTC)."),
             "Tag": param("tag", "query", true, tag_schema(), "The tag."),
             "TagFilter": param("tag", "query", false, tag_schema(), "Only numbers carrying this tag."),
             "DeleteNumbers": param("deleteNumbers", "query", false, json!({ "type": "boolean" }), "Delete the account's numbers with it."),
@@ -644,6 +657,51 @@ fn components() -> Value {
                 "additionalProperties": false,
             },
             "PagedLabels": paged("Labels"),
+            "BillableUsers": {
+                "type": "object",
+                "required": ["month", "daysCounted", "peak", "peakDay", "included", "billed", "services", "days"],
+                "properties": {
+                    "month": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$" },
+                    "daysCounted": { "type": "integer", "minimum": 0, "maximum": 31 },
+                    "peak": { "type": "integer", "format": "int64", "description": "The most users of every service together on any day of the month." },
+                    "peakDay": { "type": "string", "format": "date", "nullable": true },
+                    "included": { "type": "integer", "format": "int64", "description": "Users the service fee includes." },
+                    "billed": { "type": "integer", "format": "int64", "description": "peak beyond included." },
+                    "services": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["service", "rule", "peak", "peakDay", "latest", "accounts"],
+                        "properties": {
+                            "service": service_schema(),
+                            "rule": { "type": "string", "description": "What counts as a user of this service." },
+                            "peak": { "type": "integer", "format": "int64" },
+                            "peakDay": { "type": "string", "format": "date", "nullable": true },
+                            "latest": { "type": "integer", "format": "int64", "description": "On the last day counted." },
+                            "accounts": { "type": "array", "items": {
+                                "type": "object",
+                                "required": ["accountName", "peak", "latest"],
+                                "properties": {
+                                    "accountName": { "type": "string" },
+                                    "peak": { "type": "integer", "format": "int64" },
+                                    "latest": { "type": "integer", "format": "int64" },
+                                },
+                                "additionalProperties": false,
+                            } },
+                        },
+                        "additionalProperties": false,
+                    } },
+                    "days": { "type": "array", "items": {
+                        "type": "object",
+                        "required": ["day", "users", "total"],
+                        "properties": {
+                            "day": { "type": "string", "format": "date" },
+                            "users": { "type": "array", "items": { "type": "integer", "format": "int64" }, "description": "Per service, in the order of the service enum." },
+                            "total": { "type": "integer", "format": "int64" },
+                        },
+                        "additionalProperties": false,
+                    } },
+                },
+                "additionalProperties": false,
+            },
             "EmergencyLocation": {
                 "type": "object",
                 "required": ["telephoneNumber", "accountName", "service", "civicAddressId", "locationId", "allowTenantAddressUpdate", "version"],

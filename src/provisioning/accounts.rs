@@ -46,6 +46,31 @@ impl Provisioning {
                 outcome: Outcome::Unchanged,
             });
         }
+        // By the portal, a live service's numbers stay as they are upstream: no switching the
+        // service or its sync off, or moving the account to another tenant, while it has them.
+        if let Some(current) = &current {
+            let live = self.live_for(actor).await?;
+            let tenant_changed = current.account.teams_tenant_id != account.teams_tenant_id;
+            for service in live {
+                let held = current.usage().of(service);
+                let touched = tenant_changed
+                    || current.account.has_enabled(service) != account.has_enabled(service)
+                    || current.account.syncs(service) != account.syncs(service);
+                if held > 0 && touched {
+                    return Err(ProvisioningError::Conflict(
+                        Violation::new(
+                            format!("serviceDetails.{}", service.wire_name()),
+                            Code::ServiceLaunched,
+                            format!(
+                                "{} is live and account {key} has {held} of its numbers: its service, sync and tenant change through the Provisioning API, not the portal",
+                                service.label()
+                            ),
+                        )
+                        .into(),
+                    ));
+                }
+            }
+        }
 
         let at = now();
         let subdomain_status = match &current {
@@ -142,6 +167,13 @@ impl Provisioning {
             return Err(ProvisioningError::not_found(RESOURCE, key));
         };
         let owned = numbers::fetch_account_numbers_for_update(&mut tx, name).await?;
+        let live = self.live_for(actor).await?;
+        if let Some(refusal) = owned
+            .iter()
+            .find_map(|n| super::live::refusal(&live, &n.number.services))
+        {
+            return Err(ProvisioningError::Conflict(refusal.into()));
+        }
         if !owned.is_empty() && !with_numbers {
             return Err(ProvisioningError::Conflict(
                 Violation::new(

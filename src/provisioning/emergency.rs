@@ -128,7 +128,7 @@ impl Provisioning {
         number: &TelephoneNumber,
         change: EmergencyLocation,
         precondition: Precondition,
-    ) -> Result<Written<NumberRecord>, ProvisioningError> {
+    ) -> Result<(Written<NumberRecord>, EmergencyLocationView), ProvisioningError> {
         let permit = actor.permit(Permission::Write)?;
         let mut tx = self.begin(&permit).await?;
         // Locks in the order every writer takes them, the account and then its number; the
@@ -146,6 +146,7 @@ impl Provisioning {
             .filter(|r| r.number.account_name == account)
             .ok_or_else(|| ProvisioningError::not_found("number", number.as_str()))?;
         located(&record)?;
+        let mut civic_address = None;
         if let Some(id) = &change.civic_address_id {
             let tenant = self.tenant(&record).await?.ok_or_else(|| {
                 ProvisioningError::invalid(Violation::new(
@@ -177,6 +178,7 @@ impl Provisioning {
                     )));
                 }
             }
+            civic_address = Some(address.address);
         }
         let mut new = record.number.clone();
         for service in Service::teams() {
@@ -196,7 +198,16 @@ impl Provisioning {
             .await
             .map_err(without_service_path)?;
         tx.commit().await?;
-        Ok(written)
+        let (service, location) = located(&written.record)?;
+        let view = EmergencyLocationView {
+            telephone_number: written.record.number.telephone_number.clone(),
+            account_name: written.record.number.account_name.to_string(),
+            service,
+            location,
+            civic_address,
+            version: written.record.version,
+        };
+        Ok((written, view))
     }
 
     async fn tenant(

@@ -7,6 +7,7 @@
 
 pub mod access;
 mod accounts;
+pub mod billing;
 pub mod bulk;
 mod consents;
 pub mod emergency;

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/numbers/bulk", axum::routing::post(files::bulk))
         .route("/audit/export.csv", get(files::export_audit))
         .route("/accounts/export.csv", get(files::export_accounts))
+        .route("/billing/export.csv", get(files::export_billing))
         .nest(crate::api::MOUNT, crate::api::router(state.clone()))
         .leptos_routes(&state, routes, page_shell)
         .route_layer(axum::middleware::from_fn(crate::state::mark_route))
@@ -212,6 +213,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     );
     tokio::spawn(forget_expired_sessions(db.clone()));
+    tokio::spawn(count_billable_users(
+        crate::provisioning::Provisioning::new(db.clone()),
+    ));
     if let Some(path) = &args.capability_plans {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("--capability-plans {}: {e}", path.display()))?;
@@ -333,6 +337,22 @@ async fn forget_expired_sessions(db: Database) {
         every.tick().await;
         if let Err(error) = store.delete_expired().await {
             tracing::warn!(%error, "could not delete expired portal sessions");
+        }
+    }
+}
+
+/// Counts the day's billable users at start-up and then at the first check (every ten minutes)
+/// of each UTC day. Every node runs it; each day is counted by one of them.
+async fn count_billable_users(core: crate::provisioning::Provisioning) {
+    let node = crate::provisioning::launch::node_name();
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(error) = core
+            .take_billing_snapshot(time::OffsetDateTime::now_utc(), &node)
+            .await
+        {
+            tracing::warn!(%error, "could not count the day's billable users");
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod access;
 mod accounts;
 mod admin;
 mod audit;
+mod billing;
 mod emergency;
 mod home;
 #[cfg(feature = "ssr")]
@@ -34,6 +35,9 @@ pub use accounts::{AccountForm, AccountQuery};
 #[cfg(feature = "ssr")]
 pub(crate) use audit::audit_filter;
 pub use audit::AuditQuery;
+#[cfg(feature = "ssr")]
+pub(crate) use billing::billing_month;
+pub use billing::BillingQuery;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -111,6 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/imports/:id") view=imports::ImportPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs/:id") view=imports::ImportPage ssr=SsrMode::Async/>
                     <Route path=path!("/review") view=review::ReviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/billing") view=billing::BillingPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/tokens") view=admin::TokensPage ssr=SsrMode::Async/>

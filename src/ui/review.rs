@@ -158,7 +158,7 @@ pub fn ReviewPage() -> impl IntoView {
     view! {
         <Title text="Review"/>
         <h1>"Review"</h1>
-        <p class="lead">"How numbers are assigned and whether they reached their platforms. Each figure opens the list behind it."</p>
+        <p class="lead">"How numbers are assigned and whether they reached their platforms. Each figure opens the list behind it. What ACG bills for is on "<a href="/billing">"Billable users"</a>"."</p>
         <Suspense fallback=|| view! { <p>"Counting…"</p> }>
             {move || Suspend::new(async move {
                 let can_change = me.await.ok().flatten().is_some_and(|m| m.abilities.change);

@@ -1258,8 +1258,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        35,
-        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers and two of the emergency locations: {operations:?}"
+        36,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers, two of the emergency locations and the billable users: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
@@ -1276,6 +1276,7 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         "VerificationNumbers_Act",
         "EmergencyLocations_Get",
         "EmergencyLocations_Set",
+        "BillableUsers_Get",
         "ListNumbers",
         "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
     ] {

@@ -949,6 +949,12 @@ fn an_emergency_location_is_shown_and_changed_from_the_command_line() {
         stderr.contains("somewhere-else is not one of tenant"),
         "{stderr}"
     );
+    let (code, _, stderr) = run(&["emergency-location", "+442079460001", "--tenant-may-update"]);
+    assert_ne!(code, Some(0), "alone it would clear the address");
+    assert!(
+        stderr.contains("--tenant-may-update changes the whole location"),
+        "{stderr}"
+    );
     let (_, stdout, _) = run(&["emergency-location", "+442079460001"]);
     assert!(
         stdout.contains("location loc-fabrikam-hq-4"),

@@ -194,7 +194,7 @@ async fn a_location_is_chosen_from_the_tenants_addresses_and_is_a_change_of_the_
             before
         );
 
-        let written = core
+        let (written, view) = core
             .set_emergency_location(
                 &admin(),
                 &tn(N),
@@ -206,6 +206,7 @@ async fn a_location_is_chosen_from_the_tenants_addresses_and_is_a_change_of_the_
         assert_eq!(written.outcome, Outcome::Replaced);
         assert_eq!(written.record.version, before.version + 1);
         let after = core.emergency_location(&admin(), &tn(N)).await.unwrap();
+        assert_eq!(view, after, "the change answers with what it wrote");
         assert_eq!(after.location, location(Some(LAB), Some("lab-1"), false));
         // Everything else about the number is as it was.
         let stored = core.get_number(&admin(), None, &tn(N)).await.unwrap();
@@ -239,7 +240,7 @@ async fn a_location_is_chosen_from_the_tenants_addresses_and_is_a_change_of_the_
         assert!(jobs.last().unwrap().payload.contains("lab-1"));
 
         // The same location again writes nothing.
-        let again = core
+        let (again, _) = core
             .set_emergency_location(
                 &admin(),
                 &tn(N),

@@ -190,6 +190,53 @@ async fn a_live_services_numbers_change_through_the_api_only() {
         .await
         .unwrap();
 
+        // Nor may the portal take the numbers away with their account, or switch the live
+        // service or its sync on or off on it.
+        let error = core
+            .delete_account(
+                &portal(),
+                &AccountName::parse("contoso").unwrap(),
+                true,
+                Precondition::NONE,
+            )
+            .await
+            .unwrap_err();
+        assert!(refused_as_launched(&error), "{error}");
+        let current = core
+            .get_account(&api(), &AccountName::parse("contoso").unwrap())
+            .await
+            .unwrap()
+            .account;
+        let mut sync_on = current.clone();
+        sync_on.services = AccountServices::default()
+            .with(Service::TeamsOperatorConnect, true, true)
+            .with(Service::TeamsDirectRouting, true, false);
+        // (A move to another tenant is refused by its own rule, TenantIdLocked, whatever the door.)
+        let error = core
+            .put_account(&portal(), sync_on.clone(), Precondition::NONE)
+            .await
+            .unwrap_err();
+        assert!(refused_as_launched(&error), "{error}");
+        let mut without_oc = current.clone();
+        without_oc.services =
+            AccountServices::default().with(Service::TeamsDirectRouting, true, false);
+        let error = core
+            .put_account(&portal(), without_oc, Precondition::NONE)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("live") || matches!(error, ProvisioningError::Invalid(_)),
+            "{error}"
+        );
+        assert_eq!(
+            core.get_account(&api(), &AccountName::parse("contoso").unwrap())
+                .await
+                .unwrap()
+                .account,
+            current,
+            "nothing refused changed the account"
+        );
+
         // The API (and every other door) goes on.
         let written = core
             .put_number(&api(), oc_number(Some("after")), Precondition::NONE)

@@ -6,6 +6,7 @@ mod common;
 
 mod abuse;
 mod api;
+mod billing;
 mod bulk_portal;
 mod bulk_resume;
 mod cli;

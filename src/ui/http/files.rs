@@ -820,3 +820,66 @@ pub async fn export_accounts(
 fn spreadsheet_safe(cell: &str) -> String {
     crate::bulk::cells::neutralise(cell).into_owned()
 }
+
+/// `GET /billing/export.csv?month=YYYY-MM`: a month's billable users, one line per service and
+/// account (its most users on any day and on the last day counted), then a line per service
+/// for every account together.
+pub async fn export_billing(
+    State(state): State<AppState>,
+    user: Option<Extension<SignedIn>>,
+    Query(query): Query<crate::ui::BillingQuery>,
+) -> Response {
+    let actor = match reader(user, "/billing") {
+        Ok(actor) => actor,
+        Err(answer) => return answer,
+    };
+    let month = match crate::ui::billing_month(query.month.as_deref()) {
+        Ok(month) => month,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    let report = match state.core.billable_users(&actor, month).await {
+        Ok(report) => report,
+        Err(error) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::ui::access::server::refused(error).to_string(),
+            )
+                .into_response()
+        }
+    };
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record([
+        "month",
+        "service",
+        "account",
+        "peak",
+        "latest",
+        "days_counted",
+    ]);
+    let days = report.days_counted.to_string();
+    for service in &report.services {
+        for account in &service.accounts {
+            let _ = writer.write_record([
+                report.month.clone(),
+                service.service.wire_name().to_owned(),
+                spreadsheet_safe(&account.account_name),
+                account.peak.to_string(),
+                account.latest.to_string(),
+                days.clone(),
+            ]);
+        }
+        let _ = writer.write_record([
+            report.month.clone(),
+            service.service.wire_name().to_owned(),
+            "(all accounts)".to_owned(),
+            service.peak.to_string(),
+            service.latest.to_string(),
+            days.clone(),
+        ]);
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    csv_response(
+        &format!("billable-users-{}.csv", report.month),
+        Body::from(bytes),
+    )
+}
