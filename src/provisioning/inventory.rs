@@ -790,6 +790,8 @@ impl Provisioning {
             .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?
             .account;
         let (in_accounts, held) = lock_standings(&mut tx, numbers).await?;
+        // By the portal, a live service's numbers are refused one by one, not the whole action.
+        let live = self.live_for(permit.actor()).await?;
         let mut report = ActionReport::default();
         let mut seen = HashSet::with_capacity(numbers.len());
         let mut passing = Vec::new();
@@ -846,7 +848,8 @@ impl Provisioning {
                                 let broken = crate::domain::rules::check_number(
                                     &candidate, &account, &facts,
                                 );
-                                match broken.0.into_iter().next() {
+                                let live_refusal = super::live::refusal(&live, &candidate.services);
+                                match broken.0.into_iter().next().or(live_refusal) {
                                     Some(violation) => Step::Refuse(violation),
                                     None => {
                                         assignments.push(candidate);
@@ -858,8 +861,15 @@ impl Provisioning {
                     },
                     _ => match owner {
                         Some(owner) if owner == account_name => {
-                            passing.push(number.clone());
-                            Step::Delete
+                            match stored_number
+                                .and_then(|n| super::live::refusal(&live, &n.services))
+                            {
+                                Some(violation) => Step::Refuse(violation),
+                                None => {
+                                    passing.push(number.clone());
+                                    Step::Delete
+                                }
+                            }
                         }
                         _ => Step::Refuse(Violation::new(
                             "telephoneNumber",

@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 /// The accounts a service's table lists (the CSV has every one).
+#[cfg(feature = "ssr")]
 pub const TOP_ACCOUNTS: usize = 10;
 
 /// `?month=YYYY-MM` (none: this month).
@@ -110,6 +111,15 @@ fn users(count: i64) -> String {
 /// same figures for keyboards and screen readers.
 #[component]
 fn DaysChart(days: Vec<(String, i64)>) -> impl IntoView {
+    if days.iter().all(|d| d.1 == 0) {
+        return view! {
+            <figure class="chart" aria-labelledby="days-caption">
+                <figcaption id="days-caption"><h2>"Users per day"</h2></figcaption>
+                <p class="empty">"No users on any day counted this month: a number counts once it has a service (and, for Operator Connect and Teams Phone Mobile, once it is in Operator Connect)."</p>
+            </figure>
+        }
+        .into_any();
+    }
     const WIDTH: f64 = 640.0;
     const HEIGHT: f64 = 160.0;
     const TOP: f64 = 16.0;
@@ -151,6 +161,7 @@ fn DaysChart(days: Vec<(String, i64)>) -> impl IntoView {
             </details>
         </figure>
     }
+    .into_any()
 }
 
 #[component]

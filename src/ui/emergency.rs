@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The most civic addresses the form offers (a tenant with more is told so).
+#[cfg(feature = "ssr")]
 pub const SHOWN_ADDRESSES: i64 = 500;
 
 /// A number's emergency location and the choices the form offers.

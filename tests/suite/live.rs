@@ -261,6 +261,29 @@ async fn a_live_services_numbers_change_through_the_api_only() {
             live.detail
         );
 
+        // An inventory release by the portal refuses the live number alone, by name.
+        let release = numbat::provisioning::inventory::InventoryAction::Release {
+            account: AccountName::parse("contoso").unwrap(),
+        };
+        let report = core
+            .inventory_action(&portal(), &release, &[tn(OC), tn(DR)])
+            .await
+            .unwrap();
+        assert_eq!((report.done, report.refused), (1, 1), "{report:?}");
+        let refused = report
+            .results
+            .iter()
+            .find(|r| r.telephone_number.as_str() == OC)
+            .unwrap();
+        assert_eq!(
+            refused.violation.as_ref().unwrap().code.as_str(),
+            "ServiceLaunched"
+        );
+        assert!(
+            core.get_number(&api(), None, &tn(OC)).await.is_ok(),
+            "still assigned"
+        );
+
         // Unlaunched again, the portal may change it.
         launch(&core, vec![]).await.unwrap();
         core.put_number(&portal(), oc_number(Some("again")), Precondition::NONE)
