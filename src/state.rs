@@ -102,6 +102,18 @@ impl AppState {
         self
     }
 
+    /// The capability plans Operator Connect offers `tenant`: asked of Operator Connect when
+    /// sync is on, else those configured (`--capability-plans`, or the built-in default).
+    pub async fn capability_plans_of(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<crate::wire::CapabilityPlan>, crate::sync::UpstreamError> {
+        match &self.upstream {
+            Some(upstream) => upstream.capability_plans(tenant).await,
+            None => Ok(self.capability_plans.as_ref().clone()),
+        }
+    }
+
     /// The same state answering capability questions with `plans`.
     pub fn with_capability_plans(mut self, plans: Vec<crate::wire::CapabilityPlan>) -> Self {
         self.capability_plans = std::sync::Arc::new(plans);

@@ -37,13 +37,22 @@ where
     F: Fn(&'static str, Database) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let folder = tempfile::tempdir().unwrap();
-    let db = Database::connect(&format!("sqlite://{}/bench.db", folder.path().display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    bench("sqlite", db.clone()).await;
-    db.close().await;
+    // NUMBAT_BENCH_ONLY=postgres (or sqlite) runs one database; NUMBAT_BENCH_KEEP=1 leaves the
+    // PostgreSQL database in place afterwards, to EXPLAIN its queries with the same data.
+    let only = std::env::var("NUMBAT_BENCH_ONLY").unwrap_or_default();
+    let keep = std::env::var("NUMBAT_BENCH_KEEP").is_ok_and(|v| v == "1");
+    if only.is_empty() || only == "sqlite" {
+        let folder = tempfile::tempdir().unwrap();
+        let db = Database::connect(&format!("sqlite://{}/bench.db", folder.path().display()))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        bench("sqlite", db.clone()).await;
+        db.close().await;
+    }
+    if only == "sqlite" {
+        return;
+    }
 
     let admin_url = std::env::var("NUMBAT_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -63,6 +72,10 @@ where
     db.migrate().await.unwrap();
     bench("postgres", db.clone()).await;
     db.close().await;
+    if keep {
+        println!("postgres: kept database {name}");
+        return;
+    }
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&admin)
         .await

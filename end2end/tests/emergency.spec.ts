@@ -12,8 +12,9 @@ test("an Operator Connect number's emergency location is chosen from its tenant'
   await page.getByLabel("Telephone numbers").fill(number);
   await page.getByLabel("Operator Connect", { exact: true }).check();
   await page.getByLabel("Usage", { exact: true }).selectOption("CallingUserAssignment");
-  await page.getByLabel("Capabilities").fill("InboundCalling");
-  await page.getByLabel("Civic address ID").fill("civic-fabrikam-hq");
+  // Capabilities and the civic address are chosen from the account's plans and addresses.
+  await page.getByLabel("InboundCalling", { exact: true }).check();
+  await page.getByLabel("Civic address", { exact: true }).selectOption("civic-fabrikam-hq");
   await page.getByRole("button", { name: "Add numbers" }).click();
   await expect(page.getByText("Added 1 number.")).toBeVisible();
 

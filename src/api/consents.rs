@@ -221,13 +221,10 @@ pub async fn capability_plans(
     account: &crate::domain::AccountName,
 ) -> Result<Response, ApiError> {
     let tenant = state.core.teams_tenant(actor, account).await?;
-    let plans = match &state.upstream {
-        Some(upstream) => upstream
-            .capability_plans(tenant.as_str())
-            .await
-            .map_err(upstream_error)?,
-        None => state.capability_plans.as_ref().clone(),
-    };
+    let plans = state
+        .capability_plans_of(tenant.as_str())
+        .await
+        .map_err(upstream_error)?;
     Ok(Json(serde_json::json!({ "capabilityPlans": plans })).into_response())
 }
 

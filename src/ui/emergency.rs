@@ -134,7 +134,7 @@ fn field_name(field: &str) -> &str {
 }
 
 /// An address as its choice reads: the address, then the company or description.
-fn address_label(address: &CivicView) -> String {
+pub(super) fn address_label(address: &CivicView) -> String {
     let mut label = if address.summary.is_empty() {
         address.id.clone()
     } else {

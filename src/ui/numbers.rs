@@ -278,6 +278,19 @@ pub struct TeamsSettings {
     pub displayed_country_code: Option<String>,
 }
 
+/// The Teams settings an account's tenant offers: its capability plans' usages and
+/// capabilities, and its civic addresses.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct TeamsChoices {
+    /// Usages the plans offer (none when the plans could not be read).
+    pub usages: Vec<String>,
+    /// Capabilities the plans let a number choose.
+    pub capabilities: Vec<String>,
+    /// Why the plans are not offered, when they are not.
+    pub plans_note: Option<String>,
+    pub addresses: Vec<super::accounts::CivicView>,
+}
+
 /// One number with everything its page shows and its form edits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NumberDetail {
@@ -293,6 +306,8 @@ pub struct NumberDetail {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NumberFormData {
     pub number: Option<NumberDetail>,
+    /// What the account's Teams tenant offers, when the account is known and has one.
+    pub choices: Option<TeamsChoices>,
     /// Why the portal may not change this number: a service of it is live.
     pub live: Option<String>,
     pub header_name: Option<String>,
@@ -300,7 +315,10 @@ pub struct NumberFormData {
 }
 
 #[server(endpoint = "numbers/form")]
-pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, ServerFnError> {
+pub async fn load_number_form(
+    number: Option<String>,
+    account: Option<String>,
+) -> Result<NumberFormData, ServerFnError> {
     use super::access::server::{actor, refused, state};
     use crate::domain::TelephoneNumber;
     use crate::provisioning::AccountFilter;
@@ -378,6 +396,15 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
         }
     };
     let settings = state.core.settings(&actor).await.map_err(refused)?;
+    let chosen_account = number
+        .as_ref()
+        .map(|n| n.row.account.clone())
+        .or_else(|| non_empty(account))
+        .and_then(|a| crate::domain::AccountName::parse(&a).ok());
+    let choices = match chosen_account {
+        Some(account) => teams_choices(&state, &actor, &account).await,
+        None => None,
+    };
     let accounts = state
         .core
         .list_accounts(&actor, &AccountFilter::default(), None, 500)
@@ -396,10 +423,50 @@ pub async fn load_number_form(number: Option<String>) -> Result<NumberFormData, 
     });
     Ok(NumberFormData {
         number,
+        choices,
         live,
         header_name: settings.sip_header_name.map(|h| h.as_str().to_owned()),
         accounts,
     })
+}
+
+/// What `account`'s Teams tenant offers the form; none for an account without a tenant (it
+/// can have no Teams service). Plans or addresses that cannot be read leave their fields typed.
+#[cfg(feature = "ssr")]
+async fn teams_choices(
+    state: &crate::state::AppState,
+    actor: &crate::provisioning::Actor,
+    account: &crate::domain::AccountName,
+) -> Option<TeamsChoices> {
+    let tenant = state.core.teams_tenant(actor, account).await.ok()?;
+    let mut choices = TeamsChoices::default();
+    match state.capability_plans_of(tenant.as_str()).await {
+        Ok(plans) => {
+            for plan in &plans {
+                if !choices.usages.contains(&plan.usage) {
+                    choices.usages.push(plan.usage.clone());
+                }
+                for c in &plan.choosable_capabilities {
+                    if !choices.capabilities.contains(c) {
+                        choices.capabilities.push(c.clone());
+                    }
+                }
+            }
+        }
+        Err(error) => {
+            choices.plans_note = Some(format!(
+                "The account's capability plans could not be read from Operator Connect ({error}): type the capabilities."
+            ))
+        }
+    }
+    if let Ok(found) = state
+        .core
+        .list_civic_addresses(actor, account, None, super::emergency::SHOWN_ADDRESSES)
+        .await
+    {
+        choices.addresses = found.into_iter().map(super::accounts::civic_view).collect();
+    }
+    Some(choices)
 }
 
 /// The number form as posted (adding several or editing one).
@@ -426,6 +493,22 @@ pub struct NumberForm {
     /// (`form[zoom]=on`): whatever else the form posts.
     #[serde(flatten)]
     pub services: std::collections::BTreeMap<String, String>,
+}
+
+/// The form key of the capability box shown at `position`: `cap007_InboundCalling`. The
+/// position keeps the order a stored number's capabilities had, so an unchanged save is
+/// unchanged.
+pub fn capability_key(position: usize, name: &str) -> String {
+    format!("cap{position:03}_{name}")
+}
+
+/// The capability a ticked box's key names, if the key is one.
+#[cfg(feature = "ssr")]
+pub fn ticked_capability(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("cap")?;
+    let (position, name) = rest.split_once('_')?;
+    (position.len() == 3 && position.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
+        .then_some(name)
 }
 
 impl NumberForm {
@@ -540,12 +623,29 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
                 let usage = Usage::parse(&text)
                     .map_err(|v| problems.push(keyed("usage", format!("Usage: {}", v.message))))
                     .ok();
-                let capabilities: Vec<Capability> = parse_list(
+                // Ticked boxes first, in the order the form showed them (their keys carry it),
+                // then any typed; each once.
+                let mut capabilities: Vec<Capability> = Vec::new();
+                for name in form.services.keys().filter_map(|k| ticked_capability(k)) {
+                    match Capability::parse(name) {
+                        Ok(c) if !capabilities.contains(&c) => capabilities.push(c),
+                        Ok(_) => {}
+                        Err(v) => problems.push(keyed(
+                            "capabilities",
+                            format!("Capabilities: {name}: {}", v.message),
+                        )),
+                    }
+                }
+                for c in parse_list(
                     &form.capabilities,
                     Capability::parse,
                     ("capabilities", "Capabilities"),
                     &mut problems,
-                );
+                ) {
+                    if !capabilities.contains(&c) {
+                        capabilities.push(c);
+                    }
+                }
                 let additional_usages: Vec<Usage> = parse_list(
                     &form.additional_usages,
                     Usage::parse,
@@ -987,12 +1087,13 @@ pub fn NumberFormPage() -> impl IntoView {
         move || {
             (
                 params.get().get("number"),
+                query.get().get("account"),
                 save.version().get(),
                 retry.version().get(),
                 locate.version().get(),
             )
         },
-        |(number, _, _, _)| load_number_form(number),
+        |(number, account, _, _, _)| load_number_form(number, account),
     );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -1088,6 +1189,58 @@ fn NumberFormBody(
         .as_ref()
         .filter(|d| abilities.change && d.row.sync_status != "synced")
         .map(|d| (d.row.number.clone(), d.row.account.clone()));
+    // The Teams settings' choices: the account's plans and addresses when it is known.
+    let choices = data.choices.clone().unwrap_or_default();
+    let plans_note = choices.plans_note.clone();
+    let mut usages = choices.usages.clone();
+    if usages.is_empty() {
+        usages = crate::domain::number::Usage::ALL
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect();
+    }
+    if let Some(current) = teams.usage.clone().filter(|u| !usages.contains(u)) {
+        usages.push(current);
+    }
+    let stored_capabilities: Vec<String> = teams
+        .capabilities
+        .split([',', ' '])
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    // A stored number's capabilities first, in its order, so an unchanged save is unchanged.
+    let offered_capabilities: Vec<String> = if choices.capabilities.is_empty() {
+        Vec::new()
+    } else {
+        let mut offered: Vec<String> = stored_capabilities
+            .iter()
+            .filter(|c| choices.capabilities.contains(c))
+            .cloned()
+            .collect();
+        for c in &choices.capabilities {
+            if !offered.contains(c) {
+                offered.push(c.clone());
+            }
+        }
+        offered
+    };
+    let other_capabilities = stored_capabilities
+        .iter()
+        .filter(|c| !offered_capabilities.contains(c))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let addresses = choices.addresses.clone();
+    // With the bundle loaded, the Teams settings show only while a Teams service is ticked;
+    // without it they are always there, under their services' names.
+    let scripted = RwSignal::new(false);
+    Effect::new(move |_| scripted.set(true));
+    let teams_ticked = move || {
+        Service::ALL
+            .iter()
+            .zip(ticked)
+            .any(|(s, on)| s.traits().teams_tenant && on.get())
+    };
     let form_body = view! {
         {detail.as_ref().map(|d| view! { <input type="hidden" name="form[version]" value=d.version.to_string()/> })}
         {teams.of.clone().map(|of| view! { <input type="hidden" name="form[teams_settings_of]" value=of/> })}
@@ -1151,28 +1304,49 @@ fn NumberFormBody(
                 </small>
             </div>
         </fieldset>
-        <fieldset disabled=read_only>
+        <fieldset disabled=read_only hidden=move || scripted.get() && !teams_ticked()>
             <legend>{match Service::ALL.into_iter().find(|s| teams.of.as_deref() == Some(s.traits().form_name)) {
                 Some(shown) => format!("{} settings (of {})", Service::teams_labels(), shown.label()),
-                None => format!("{} settings", Service::teams_labels()),
+                None => format!("{} settings (only for numbers with one of them)", Service::teams_labels()),
             }}</legend>
             <div class="field">
                 <label for="field-usage">"Usage"</label>
                 <select id="field-usage" name="form[usage]" aria-describedby="error-usage">
                     <option value="">"Not set"</option>
-                    {crate::domain::number::Usage::ALL.into_iter().map(|u| view! {
-                        <option value=u.as_str() selected=teams.usage.as_deref() == Some(u.as_str())>{u.as_str()}</option>
+                    {usages.iter().map(|u| view! {
+                        <option value=u.clone() selected=teams.usage.as_deref() == Some(u.as_str())>{u.clone()}</option>
                     }).collect_view()}
                 </select>
                 {beside("usage")}
             </div>
-            <div class="field">
-                <label for="field-capabilities">"Capabilities"</label>
-                <input id="field-capabilities" name="form[capabilities]" aria-describedby="capabilities-hint error-capabilities"
-                    value=if teams.capabilities.is_empty() { "InboundCalling, OutboundCalling".to_owned() } else { teams.capabilities.clone() }/>
-                <small id="capabilities-hint" class="hint">"Comma-separated, from your capability plans: InboundCalling, OutboundCalling, Mobile, …"</small>
-                {beside("capabilities")}
-            </div>
+            {if offered_capabilities.is_empty() {
+                view! {
+                    <div class="field">
+                        <label for="field-capabilities">"Capabilities"</label>
+                        <input id="field-capabilities" name="form[capabilities]" aria-describedby="capabilities-hint error-capabilities"
+                            value=teams.capabilities.clone()/>
+                        <small id="capabilities-hint" class="hint">{plans_note.clone().unwrap_or_else(|| "Comma-separated, from the account's capability plans (choose the account first to pick them from a list): InboundCalling, OutboundCalling, Mobile, …".to_owned())}</small>
+                        {beside("capabilities")}
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <fieldset class="choices" aria-describedby="capabilities-hint error-capabilities">
+                        <legend>"Capabilities"</legend>
+                        {offered_capabilities.iter().enumerate().map(|(i, c)| view! {
+                            <label class="check"><input type="checkbox" name=format!("form[{}]", capability_key(i, c)) checked=stored_capabilities.contains(c)/>" "{c.clone()}</label>
+                        }).collect_view()}
+                        <small id="capabilities-hint" class="hint">"From the account's capability plans; at least one."</small>
+                        <div class="field">
+                            <label for="field-capabilities">"Other capabilities"</label>
+                            <input id="field-capabilities" name="form[capabilities]" aria-describedby="other-capabilities-hint"
+                                value=other_capabilities.clone()/>
+                            <small id="other-capabilities-hint" class="hint">"Comma-separated, only for one the plans above do not offer."</small>
+                        </div>
+                        {beside("capabilities")}
+                    </fieldset>
+                }.into_any()
+            }}
             <div class="field">
                 <label for="field-additional-usages">"Additional usages"</label>
                 <input id="field-additional-usages" name="form[additional_usages]" aria-describedby="additional-usages-hint error-additional_usages"
@@ -1189,16 +1363,54 @@ fn NumberFormBody(
                 </select>
                 {beside("assignment_status")}
             </div>
-            <div class="field">
-                <label for="field-civic">"Civic address ID"</label>
-                <input id="field-civic" name="form[civic_address_id]" aria-describedby="error-civic_address_id" value=teams.civic_address_id.clone().unwrap_or_default()/>
-                {beside("civic_address_id")}
-            </div>
-            <div class="field">
-                <label for="field-location">"Location ID"</label>
-                <input id="field-location" name="form[location_id]" aria-describedby="error-location_id" value=teams.location_id.clone().unwrap_or_default()/>
-                {beside("location_id")}
-            </div>
+            {if addresses.is_empty() {
+                view! {
+                    <div class="field">
+                        <label for="field-civic">"Civic address ID"</label>
+                        <input id="field-civic" name="form[civic_address_id]" aria-describedby="civic-hint error-civic_address_id" value=teams.civic_address_id.clone().unwrap_or_default()/>
+                        <small id="civic-hint" class="hint">"One of the tenant's civic addresses (the account's page lists them once sync has pulled them)."</small>
+                        {beside("civic_address_id")}
+                    </div>
+                    <div class="field">
+                        <label for="field-location">"Location ID"</label>
+                        <input id="field-location" name="form[location_id]" aria-describedby="error-location_id" value=teams.location_id.clone().unwrap_or_default()/>
+                        {beside("location_id")}
+                    </div>
+                }.into_any()
+            } else {
+                let chosen = teams.civic_address_id.clone().unwrap_or_default();
+                let chosen_location = teams.location_id.clone().unwrap_or_default();
+                let unknown_address = (!chosen.is_empty() && !addresses.iter().any(|a| a.id == chosen)).then(|| chosen.clone());
+                let unknown_location = (!chosen_location.is_empty() && !addresses.iter().any(|a| a.locations.iter().any(|l| l.0 == chosen_location))).then(|| chosen_location.clone());
+                view! {
+                    <div class="field">
+                        <label for="field-civic">"Civic address"</label>
+                        <select id="field-civic" name="form[civic_address_id]" aria-describedby="error-civic_address_id">
+                            <option value="" selected=chosen.is_empty()>"None"</option>
+                            {unknown_address.map(|id| view! { <option value=id.clone() selected=true>{format!("{id} (not among the tenant's addresses)")}</option> })}
+                            {addresses.iter().map(|a| view! {
+                                <option value=a.id.clone() selected=a.id == chosen>{super::emergency::address_label(a)}</option>
+                            }).collect_view()}
+                        </select>
+                        {beside("civic_address_id")}
+                    </div>
+                    <div class="field">
+                        <label for="field-location">"Location"</label>
+                        <select id="field-location" name="form[location_id]" aria-describedby="error-location_id">
+                            <option value="" selected=chosen_location.is_empty()>"None"</option>
+                            {unknown_location.map(|id| view! { <option value=id.clone() selected=true>{format!("{id} (not among the tenant's locations)")}</option> })}
+                            {addresses.iter().filter(|a| !a.locations.is_empty()).map(|a| view! {
+                                <optgroup label=super::emergency::address_label(a)>
+                                    {a.locations.iter().map(|(id, description, _)| view! {
+                                        <option value=id.clone() selected=*id == chosen_location>{description.clone().map_or(id.clone(), |d| format!("{d} ({id})"))}</option>
+                                    }).collect_view()}
+                                </optgroup>
+                            }).collect_view()}
+                        </select>
+                        {beside("location_id")}
+                    </div>
+                }.into_any()
+            }}
             <Checkbox name="form[allow_tenant_address_update]" label="Allow the customer to update the address" checked=teams.allow_tenant_address_update/>
             {beside("allow_tenant_address_update")}
             <div class="field">

@@ -268,3 +268,77 @@ async fn a_direct_routing_accounts_onboarding_page_gives_its_domains_and_steps()
     );
     test.remove().await;
 }
+
+/// The number form offers what the account's tenant has: usages and capabilities from its
+/// capability plans (none ticked for a new number), civic addresses and locations to choose
+/// from; and a number without a Teams service gets no Teams settings filled in.
+#[tokio::test]
+async fn the_number_form_offers_the_accounts_plans_and_addresses() {
+    use numbat::domain::{Account, AccountName, AccountServices, Number, NumberServices, Service};
+    use numbat::provisioning::{Actor, Door, Precondition, Provisioning, Role};
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone());
+    let admin = Actor::new("admin", &[Role::Admin], Door::Cli);
+    let (tenant, address) = numbat::demo::civic_address();
+    core.record_civic_address(&admin, &tenant, address)
+        .await
+        .unwrap();
+    let oc = Account {
+        teams_tenant_id: Some(tenant.clone()),
+        services: AccountServices::default().with(Service::TeamsOperatorConnect, true, false),
+        ..Account::named(AccountName::parse("oc-co").unwrap())
+    };
+    core.put_account(&admin, oc, Precondition::NONE)
+        .await
+        .unwrap();
+    let zoom = Account {
+        services: AccountServices::default().with(Service::ZoomPhoneCloudPeering, true, false),
+        ..Account::named(AccountName::parse("zoom-co").unwrap())
+    };
+    core.put_account(&admin, zoom, Precondition::NONE)
+        .await
+        .unwrap();
+    let number = Number {
+        telephone_number: numbat::domain::TelephoneNumber::parse("+14155550188").unwrap(),
+        account_name: AccountName::parse("zoom-co").unwrap(),
+        services: NumberServices::only(Service::ZoomPhoneCloudPeering, None),
+        custom_sip_header: None,
+    };
+    core.put_number(&admin, number, Precondition::NONE)
+        .await
+        .unwrap();
+    let app = app_without_bundle(&test.db);
+    let mut browser = Browser::signed_in(&app, &test.db, "writer", &[PortalRole::WriteUser]).await;
+
+    let (_, html) = browser.get("/numbers/new?account=oc-co").await;
+    for text in [
+        r#"<input type="checkbox" name="form[cap000_InboundCalling]">"#,
+        r#"<input type="checkbox" name="form[cap001_OutboundCalling]">"#,
+        r#"<label for="field-capabilities">Other capabilities</label>"#,
+        r#"<option value="civic-fabrikam-hq">1, Harbour Exchange Square, London, E14 9GE, GB (Fabrikam Ltd)</option>"#,
+        r#"<optgroup label="1, Harbour Exchange Square, London, E14 9GE, GB (Fabrikam Ltd)">"#,
+        r#"<option value="loc-fabrikam-hq-4">Floor 4, trading (loc-fabrikam-hq-4)</option>"#,
+        r#"<option value="FirstPartyAppAssignment">FirstPartyAppAssignment</option>"#,
+    ] {
+        assert!(html.contains(text), "{text}: {html}");
+    }
+
+    // A Zoom number: its Teams settings are said to be for Teams numbers only, and empty.
+    let (_, html) = browser.get("/numbers/%2B14155550188").await;
+    assert!(
+        html.contains(
+            "Operator Connect and Teams Phone Mobile settings (only for numbers with one of them)"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="form[capabilities]" aria-describedby="capabilities-hint error-capabilities" value="""#),
+        "nothing filled in: {html}"
+    );
+    assert!(
+        !html.contains("cap000_"),
+        "an account without a tenant has no plans to offer"
+    );
+    test.remove().await;
+}
