@@ -332,6 +332,23 @@ macro_rules! push_filter {
     }};
 }
 
+/// A tag and an account together on PostgreSQL: whichever is smaller leads, through its index,
+/// and each row is probed in the other's. Left to itself the planner chose a parallel hash join
+/// that read every row of a common tag for one account's capped count (45 ms at a million
+/// numbers, 3.5 ms without hash joins; a rare tag led in 0.4 ms either way, EXPLAIN ANALYZE
+/// on the render benchmark's database). A page or a capped count never needs a whole side.
+async fn index_driven_joins(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+) -> Result<(), StoreError> {
+    sqlx::query("SET LOCAL enable_hashjoin = off")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Numbers matching `filter` in the given order, starting after `after`, at most `limit`.
 pub async fn list(
     db: &Database,
@@ -344,6 +361,24 @@ pub async fn list(
         NumberOrder::Ascending => (">", "ASC"),
         NumberOrder::Descending => ("<", "DESC"),
     };
+    if let (Database::Postgres(pool), Some(_), Some(_)) = (db, &filter.tag, &filter.account) {
+        let mut tx = pool.begin().await?;
+        index_driven_joins(&mut tx).await?;
+        let mut query = sqlx::QueryBuilder::new(format!("SELECT {}", columns()));
+        let key = push_source!(query, filter);
+        push_filter!(query, filter);
+        if let Some(after) = after {
+            query
+                .push(format!(" AND {key} {comparison} "))
+                .push_bind(after.as_str().to_owned());
+        }
+        query
+            .push(format!(" ORDER BY {key} {direction} LIMIT "))
+            .push_bind(limit);
+        let rows: Vec<NumberRow> = query.build_query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        return rows.into_iter().map(NumberRow::into_record).collect();
+    }
     let rows: Vec<NumberRow> = on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new(format!("SELECT {}", columns()));
         let key = push_source!(query, filter);
@@ -381,6 +416,20 @@ pub async fn count_capped(
     filter: &NumberFilter,
     cap: i64,
 ) -> Result<i64, StoreError> {
+    if let (Database::Postgres(pool), Some(_), Some(_)) = (db, &filter.tag, &filter.account) {
+        let mut tx = pool.begin().await?;
+        index_driven_joins(&mut tx).await?;
+        let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1");
+        push_source!(query, filter);
+        push_filter!(query, filter);
+        query
+            .push(" LIMIT ")
+            .push_bind(cap + 1)
+            .push(") AS matching");
+        let counted: i64 = query.build_query_scalar().fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        return Ok(counted);
+    }
     Ok(on_pool!(db, pool => {
         let mut query = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1");
         push_source!(query, filter);

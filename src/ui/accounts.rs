@@ -201,23 +201,12 @@ pub async fn list_accounts(
     })
 }
 
-/// A civic address with its locations, read-only.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CivicView {
-    pub id: String,
-    pub summary: String,
-    pub company: Option<String>,
-    pub description: Option<String>,
-    pub validated: Option<String>,
-    pub locations: Vec<(String, Option<String>, Option<String>)>,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountDetail {
     pub account: AccountView,
     pub numbers: Vec<NumberRow>,
     pub number_count: i64,
-    pub civic_addresses: Vec<CivicView>,
+    pub civic_addresses: Vec<super::civic::CivicView>,
     /// Why civic addresses are not listed, when they are not.
     pub civic_note: Option<String>,
     pub customer_domains: Vec<String>,
@@ -275,7 +264,10 @@ pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> 
             .list_civic_addresses(&actor, &name, None, 200)
             .await
         {
-            Ok(found) => (found.into_iter().map(civic_view).collect(), None),
+            Ok(found) => (
+                found.into_iter().map(super::civic::civic_view).collect(),
+                None,
+            ),
             Err(error) => (Vec::new(), Some(error_text(&refused(error)))),
         }
     };
@@ -296,35 +288,6 @@ pub async fn load_account(name: String) -> Result<AccountDetail, ServerFnError> 
         civic_note,
         customer_domains,
     })
-}
-
-#[cfg(feature = "ssr")]
-pub(super) fn civic_view(record: crate::provisioning::CivicAddressRecord) -> CivicView {
-    let address = record.address;
-    let text = |key: &str| {
-        address
-            .details
-            .get(key)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
-    let summary = ["houseNumber", "streetName", "city", "postalCode", "country"]
-        .iter()
-        .filter_map(|k| text(k))
-        .collect::<Vec<_>>()
-        .join(", ");
-    CivicView {
-        id: address.id.clone(),
-        summary,
-        company: text("companyName"),
-        description: text("description"),
-        validated: address.validation_status.map(|v| v.label().to_owned()),
-        locations: address
-            .locations
-            .iter()
-            .map(|l| (l.id.clone(), l.description.clone(), l.elin.clone()))
-            .collect(),
-    }
 }
 
 /// Everything the account form needs: the account when editing, the Direct Routing domains.

@@ -5,14 +5,10 @@
 //! JavaScript on and off (the locations are grouped under their address).
 
 use super::access::error_text;
-use super::accounts::CivicView;
+use super::civic::{address_label, CivicView, SHOWN_ADDRESSES};
 use super::widgets::*;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// The most civic addresses the form offers (a tenant with more is told so).
-#[cfg(feature = "ssr")]
-pub const SHOWN_ADDRESSES: i64 = 500;
 
 /// A number's emergency location and the choices the form offers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,7 +53,7 @@ pub async fn load_emergency(number: String) -> Result<EmergencyView, ServerFnErr
             let more = found.len() as i64 > SHOWN_ADDRESSES;
             found.truncate(SHOWN_ADDRESSES as usize);
             (
-                found.into_iter().map(super::accounts::civic_view).collect(),
+                found.into_iter().map(super::civic::civic_view).collect(),
                 more.then(|| {
                     format!("The tenant has more than {SHOWN_ADDRESSES} civic addresses; the first {SHOWN_ADDRESSES} are offered. Set another through the API.")
                 }),
@@ -131,22 +127,6 @@ fn field_name(field: &str) -> &str {
         "locationId" => "Location",
         other => other,
     }
-}
-
-/// An address as its choice reads: the address, then the company or description.
-pub(super) fn address_label(address: &CivicView) -> String {
-    let mut label = if address.summary.is_empty() {
-        address.id.clone()
-    } else {
-        address.summary.clone()
-    };
-    if let Some(extra) = address.company.as_ref().or(address.description.as_ref()) {
-        label.push_str(&format!(" ({extra})"));
-    }
-    if address.validated.as_deref() == Some("not validated") {
-        label.push_str(" — not validated");
-    }
-    label
 }
 
 /// The emergency location of `number`, with a form to change it when `can_change`.

@@ -11,6 +11,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod billing;
+mod civic;
 mod emergency;
 mod home;
 #[cfg(feature = "ssr")]

@@ -288,7 +288,7 @@ pub struct TeamsChoices {
     pub capabilities: Vec<String>,
     /// Why the plans are not offered, when they are not.
     pub plans_note: Option<String>,
-    pub addresses: Vec<super::accounts::CivicView>,
+    pub addresses: Vec<super::civic::CivicView>,
 }
 
 /// One number with everything its page shows and its form edits.
@@ -461,10 +461,10 @@ async fn teams_choices(
     }
     if let Ok(found) = state
         .core
-        .list_civic_addresses(actor, account, None, super::emergency::SHOWN_ADDRESSES)
+        .list_civic_addresses(actor, account, None, super::civic::SHOWN_ADDRESSES)
         .await
     {
-        choices.addresses = found.into_iter().map(super::accounts::civic_view).collect();
+        choices.addresses = found.into_iter().map(super::civic::civic_view).collect();
     }
     Some(choices)
 }
@@ -1389,7 +1389,7 @@ fn NumberFormBody(
                             <option value="" selected=chosen.is_empty()>"None"</option>
                             {unknown_address.map(|id| view! { <option value=id.clone() selected=true>{format!("{id} (not among the tenant's addresses)")}</option> })}
                             {addresses.iter().map(|a| view! {
-                                <option value=a.id.clone() selected=a.id == chosen>{super::emergency::address_label(a)}</option>
+                                <option value=a.id.clone() selected=a.id == chosen>{super::civic::address_label(a)}</option>
                             }).collect_view()}
                         </select>
                         {beside("civic_address_id")}
@@ -1400,7 +1400,7 @@ fn NumberFormBody(
                             <option value="" selected=chosen_location.is_empty()>"None"</option>
                             {unknown_location.map(|id| view! { <option value=id.clone() selected=true>{format!("{id} (not among the tenant's locations)")}</option> })}
                             {addresses.iter().filter(|a| !a.locations.is_empty()).map(|a| view! {
-                                <optgroup label=super::emergency::address_label(a)>
+                                <optgroup label=super::civic::address_label(a)>
                                     {a.locations.iter().map(|(id, description, _)| view! {
                                         <option value=id.clone() selected=*id == chosen_location>{description.clone().map_or(id.clone(), |d| format!("{d} ({id})"))}</option>
                                     }).collect_view()}

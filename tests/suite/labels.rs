@@ -239,6 +239,28 @@ async fn numbers_in_every_state_and_accounts_carry_labels_with_their_own_version
                 core.count_numbers(&admin(), &narrower).await.unwrap(),
                 expected as i64
             );
+            assert_eq!(
+                core.count_numbers_capped(&admin(), &narrower, 1000)
+                    .await
+                    .unwrap(),
+                expected as i64,
+                "the page's capped count: {narrower:?}"
+            );
+            // A page after the last number lists nothing more.
+            let after = listed.last().map(|r| r.number.telephone_number.clone());
+            if let Some(after) = after {
+                let rest = core
+                    .list_numbers(
+                        &admin(),
+                        &narrower,
+                        NumberOrder::Descending,
+                        Some(&after),
+                        10,
+                    )
+                    .await
+                    .unwrap();
+                assert!(rest.is_empty(), "{narrower:?}: {rest:?}");
+            }
         }
         let inventory = InventoryFilter {
             tag: Some(vip.clone()),
