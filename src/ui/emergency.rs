@@ -5,7 +5,7 @@
 //! JavaScript on and off (the locations are grouped under their address).
 
 use super::access::error_text;
-use super::civic::{address_label, CivicView, SHOWN_ADDRESSES};
+use super::civic::{address_label, CivicView};
 use super::widgets::*;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ pub async fn load_emergency(number: String) -> Result<EmergencyView, ServerFnErr
     use super::access::server::{actor, refused, state};
     use crate::domain::{AccountName, TelephoneNumber};
     let (state, actor) = (state()?, actor()?);
+    let shown = super::civic::SHOWN_ADDRESSES;
     let number = TelephoneNumber::parse(&number)
         .map_err(|v| ServerFnError::new(format!("Number: {}", v.message)))?;
     let view = state
@@ -40,7 +41,7 @@ pub async fn load_emergency(number: String) -> Result<EmergencyView, ServerFnErr
         .map_err(|v| ServerFnError::new(format!("Account: {}", v.message)))?;
     let (addresses, no_choice) = match state
         .core
-        .list_civic_addresses(&actor, &account, None, SHOWN_ADDRESSES + 1)
+        .list_civic_addresses(&actor, &account, None, shown + 1)
         .await
     {
         Ok(found) if found.is_empty() => (
@@ -50,12 +51,12 @@ pub async fn load_emergency(number: String) -> Result<EmergencyView, ServerFnErr
             )),
         ),
         Ok(mut found) => {
-            let more = found.len() as i64 > SHOWN_ADDRESSES;
-            found.truncate(SHOWN_ADDRESSES as usize);
+            let more = found.len() as i64 > shown;
+            found.truncate(shown as usize);
             (
                 found.into_iter().map(super::civic::civic_view).collect(),
                 more.then(|| {
-                    format!("The tenant has more than {SHOWN_ADDRESSES} civic addresses; the first {SHOWN_ADDRESSES} are offered. Set another through the API.")
+                    format!("The tenant has more than {shown} civic addresses; the first {shown} are offered. Set another through the API.")
                 }),
             )
         }
