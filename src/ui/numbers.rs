@@ -630,9 +630,10 @@ pub fn numbers_from_form(form: &NumberForm) -> Result<Vec<crate::domain::Number>
                     match Capability::parse(name) {
                         Ok(c) if !capabilities.contains(&c) => capabilities.push(c),
                         Ok(_) => {}
+                        // The box's name is not echoed: a hand-made post could put anything there.
                         Err(v) => problems.push(keyed(
                             "capabilities",
-                            format!("Capabilities: {name}: {}", v.message),
+                            format!("Capabilities: a ticked box {}", v.message),
                         )),
                     }
                 }
@@ -1503,4 +1504,71 @@ fn check_number_list(text: &str) -> Option<String> {
             .err()
             .map(|v| format!("{item} {}", v.message))
     })
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capability_box_key_carries_its_position_and_name_and_nothing_else() {
+        assert_eq!(capability_key(7, "InboundCalling"), "cap007_InboundCalling");
+        assert_eq!(
+            ticked_capability("cap007_InboundCalling"),
+            Some("InboundCalling")
+        );
+        for other in [
+            "cap7_Inbound",
+            "capxyz_Inbound",
+            "cap001_",
+            "zoom",
+            "cap0001_X",
+            "cap١٢٣_X",
+        ] {
+            assert_eq!(ticked_capability(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_hand_made_capability_box_is_refused_by_its_rule_without_echoing_it() {
+        let hostile = format!("Inbound\r\nSet-Cookie: x{}", "A".repeat(10_000));
+        let mut form = NumberForm {
+            account: "oc-co".into(),
+            numbers: "+442079460300".into(),
+            usage: Some("CallingUserAssignment".into()),
+            ..NumberForm::default()
+        };
+        form.services.insert("operator_connect".into(), "on".into());
+        form.services
+            .insert(capability_key(0, "InboundCalling"), "on".into());
+        form.services
+            .insert(capability_key(1, &hostile), "on".into());
+        let error = numbers_from_form(&form).unwrap_err().to_string();
+        assert!(
+            error.contains("Capabilities: a ticked box must be a capability name"),
+            "{error}"
+        );
+        assert!(
+            error.len() < 500 && !error.contains("Set-Cookie"),
+            "{error}"
+        );
+
+        // Ticked boxes keep the order they were shown in; a typed one comes after, each once.
+        form.services.remove(&capability_key(1, &hostile));
+        form.services
+            .insert(capability_key(1, "OutboundCalling"), "on".into());
+        form.capabilities = Some("Mobile, InboundCalling".into());
+        let numbers = numbers_from_form(&form).unwrap();
+        let config = numbers[0]
+            .services
+            .teams(Service::TeamsOperatorConnect)
+            .and_then(|b| b.configuration.clone())
+            .unwrap();
+        let names: Vec<&str> = config
+            .choosable_capabilities
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(names, ["InboundCalling", "OutboundCalling", "Mobile"]);
+    }
 }
