@@ -63,3 +63,8 @@ pub fn address_label(address: &CivicView) -> String {
     }
     label
 }
+
+/// A location as its choice reads: its description, then its ID.
+pub fn location_label(id: &str, description: Option<&str>) -> String {
+    description.map_or_else(|| id.to_owned(), |d| format!("{d} ({id})"))
+}

@@ -181,12 +181,13 @@ fn emergency_body(
         })
         .unwrap_or_else(|| "none".to_owned());
     let location = view.location_id.clone().map(|id| {
-        view.addresses
+        let described = view
+            .addresses
             .iter()
             .flat_map(|a| &a.locations)
             .find(|(l, _, _)| *l == id)
-            .and_then(|(_, description, _)| description.clone())
-            .map_or(id.clone(), |d| format!("{d} ({id})"))
+            .and_then(|(_, description, _)| description.as_deref());
+        super::civic::location_label(&id, described)
     });
     let facts = view! {
         <dl class="facts">
@@ -225,7 +226,7 @@ fn emergency_body(
                             <optgroup label=address_label(a)>
                                 {a.locations.iter().map(|(id, description, _)| {
                                     let selected = *id == chosen_location;
-                                    let text = description.clone().map_or(id.clone(), |d| format!("{d} ({id})"));
+                                    let text = super::civic::location_label(id, description.as_deref());
                                     view! { <option value=id.clone() selected=selected>{text}</option> }
                                 }).collect_view()}
                             </optgroup>

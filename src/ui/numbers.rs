@@ -1403,7 +1403,7 @@ fn NumberFormBody(
                             {addresses.iter().filter(|a| !a.locations.is_empty()).map(|a| view! {
                                 <optgroup label=super::civic::address_label(a)>
                                     {a.locations.iter().map(|(id, description, _)| view! {
-                                        <option value=id.clone() selected=*id == chosen_location>{description.clone().map_or(id.clone(), |d| format!("{d} ({id})"))}</option>
+                                        <option value=id.clone() selected=*id == chosen_location>{super::civic::location_label(id, description.as_deref())}</option>
                                     }).collect_view()}
                                 </optgroup>
                             }).collect_view()}
