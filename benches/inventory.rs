@@ -1,4 +1,4 @@
-//! Times the inventory's range actions at their largest (10,000 numbers, one action each):
+//! Times the inventory's range actions at their largest (10,000 numbers, one job each):
 //! add, reserve, assign (each number under every rule ACG's PUT obeys), release into quarantine
 //! and end the quarantine, on SQLite and on PostgreSQL (when it answers). Each round uses a
 //! fresh range; prints the median and spread of the rounds. Asserts nothing.

@@ -356,8 +356,12 @@ fn report_and_exit(
             );
         }
     }
+    let job = report
+        .job_id
+        .map(|id| format!(" (job {id})"))
+        .unwrap_or_default();
     println!(
-        "{action}: {} done, {} unchanged, {} refused",
+        "{action}{job}: {} done, {} unchanged, {} refused",
         report.done, report.unchanged, report.refused
     );
     if report.refused > 0 {

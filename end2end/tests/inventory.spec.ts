@@ -1,6 +1,6 @@
 // The inventory page, with JavaScript on and off: a range added, reserved for an account, one
 // number assigned, released into quarantine and its quarantine ended, each outcome shown on the
-// page; then the page checked with axe in light and dark.
+// page with a link to its job; then the page checked with axe in light and dark.
 import { expect, test } from "@playwright/test";
 import { check, open, ready, signedIn, tag, unique, usesJavaScript } from "./support";
 
@@ -53,6 +53,11 @@ test("a range moves through the inventory's lifecycle", async ({ page }, info) =
   await ready(page, info);
   await act("endQuarantine", { numbers: first });
   await expect(outcome).toContainText("endQuarantine: 1 number done");
+  // Every action is a job, linked from its outcome; its page keeps the result.
+  await outcome.getByRole("link", { name: /^Job \d+$/ }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(/^Inventory action \d+$/);
+  await expect(page.getByText(`End the quarantine — ${first}`)).toBeVisible();
+  await expect(page.getByText("1 number: 1 done, 0 unchanged; 0 refused")).toBeVisible();
   await open(page, `/inventory?prefix=${encodeURIComponent(base)}`, info);
   await expect(page.getByRole("row", { name: new RegExp(`\\${first}`) })).toContainText("Available");
   await expect(page.getByRole("row", { name: new RegExp(`\\${last}`) })).toContainText("Reserved");

@@ -602,6 +602,7 @@ fn components() -> Value {
                 "type": "object",
                 "required": ["done", "unchanged", "refused", "results"],
                 "properties": {
+                    "jobId": { "type": "integer", "description": "The job an inventory action ran as: its record, with every refused number, stays in the job list." },
                     "done": { "type": "integer" },
                     "unchanged": { "type": "integer" },
                     "refused": { "type": "integer" },

@@ -257,6 +257,19 @@ async fn resume(
             );
             Ok(None)
         }
+        Resumed::Inventory { run, job } => {
+            eprintln!(
+                "Resuming inventory action {id} ({}) after {} numbers",
+                job.source, job.last_line
+            );
+            core.run_inventory(run).await?;
+            let t = core.job(actor, id).await?;
+            println!(
+                "Inventory action {id} ({}): {} numbers: {} done, {} unchanged; {} refused (left as they were).",
+                job.source, t.rows_read, t.changed, t.unchanged, t.invalid
+            );
+            Ok(None)
+        }
     }
 }
 

@@ -249,10 +249,15 @@ pub enum Resumed {
         action: BulkAction,
         selection: Selection,
     },
+    /// An inventory action: give it to `run_inventory`.
+    Inventory {
+        run: super::inventory_job::InventoryRun,
+        job: Job,
+    },
 }
 
 impl Provisioning {
-    /// Resumes interrupted job `id` (an import, or a bulk action) for `actor`, who needs the
+    /// Resumes interrupted job `id` (an import, a bulk or an inventory action) for `actor`, who needs the
     /// permissions its start needed: takes its lease over and returns the run, which goes on
     /// after what its committed chunks did.
     pub async fn resume_job(&self, actor: Actor, id: i64) -> Result<Resumed, ProvisioningError> {
@@ -260,6 +265,10 @@ impl Provisioning {
         if job.kind == "import" {
             let (run, job) = self.take_over_job(actor, id, &[Permission::Write]).await?;
             return Ok(Resumed::Import { run, job });
+        }
+        if job.kind == super::inventory_job::KIND {
+            let (run, job) = self.resume_inventory(actor, &job).await?;
+            return Ok(Resumed::Inventory { run, job });
         }
         let plan = job
             .settings

@@ -419,7 +419,7 @@ impl Provisioning {
             .ok_or_else(|| ProvisioningError::not_found("job", id.to_string()))
     }
 
-    /// The newest jobs first, only those of `kind` (`import`, `bulk`) when given.
+    /// The newest jobs first, only those of `kind` (`import`, `bulk`, `inventory`) when given.
     pub async fn jobs(
         &self,
         actor: &Actor,
@@ -605,15 +605,8 @@ impl Import {
                     tx = self.core.db.begin().await?;
                 }
                 errors.sort_by_key(|e| e.line);
-                let until = lease_end(self.lease.length);
-                let lease = self.held(&until);
-                let at = now();
-                let key = last_key.as_deref();
-                if !jobs::progress_in(&mut tx, self.job_id, &tally, key, &at, lease).await? {
-                    tx.rollback().await?;
-                    return Err(taken_over(self.job_id));
-                }
-                jobs::keep_errors_in(&mut tx, self.job_id, self.kept_errors, &errors).await?;
+                self.keep_progress(&mut tx, &tally, last_key.as_deref(), &errors)
+                    .await?;
                 tx.commit().await?;
                 self.tally = tally;
                 if last_key.is_some() {
@@ -631,6 +624,50 @@ impl Import {
             chunk_done: true,
             errors,
         })
+    }
+
+    /// Records `tally` (the run's counts with a chunk's) and the chunk's refused rows in the
+    /// chunk's own transaction, renewing the lease: the chunk commits with its progress, and
+    /// only while the run still holds its job (otherwise `tx` must be dropped, rolling back).
+    async fn keep_progress(
+        &self,
+        tx: &mut Tx,
+        tally: &Tally,
+        last_key: Option<&str>,
+        errors: &[RowError],
+    ) -> Result<(), ProvisioningError> {
+        let until = lease_end(self.lease.length);
+        let lease = self.held(&until);
+        if !jobs::progress_in(tx, self.job_id, tally, last_key, &now(), lease).await? {
+            return Err(taken_over(self.job_id));
+        }
+        jobs::keep_errors_in(tx, self.job_id, self.kept_errors, errors).await?;
+        Ok(())
+    }
+
+    /// Commits a chunk a caller wrote itself in `tx` (an inventory action's: see
+    /// `inventory_job`), with `chunk`'s counts and its refused rows as the job's progress.
+    /// Refused (and `tx` rolled back) when the process is stopping or the job was taken over.
+    pub(super) async fn commit_chunk(
+        &mut self,
+        mut tx: Tx,
+        chunk: &Tally,
+        errors: &[RowError],
+    ) -> Result<(), ProvisioningError> {
+        if stopping() {
+            return Err(handed_back(self.job_id));
+        }
+        let tally = self.tally.plus(chunk);
+        self.keep_progress(&mut tx, &tally, None, errors).await?;
+        tx.commit().await?;
+        self.tally = tally;
+        self.kept_errors = (self.kept_errors + errors.len() as i64).min(jobs::KEPT_ROW_ERRORS);
+        Ok(())
+    }
+
+    /// Who the run acts for.
+    pub(super) fn actor(&self) -> &Actor {
+        &self.actor
     }
 
     /// The line `number` was first seen on, if it was; otherwise remembers this line.

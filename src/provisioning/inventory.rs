@@ -89,11 +89,76 @@ impl InventoryAction {
         }
     }
 
-    fn permission(&self) -> Permission {
+    pub(super) fn permission(&self) -> Permission {
         match self {
             Self::Remove | Self::Release { .. } => Permission::Delete,
             _ => Permission::Write,
         }
+    }
+
+    /// What it does, in words, for the job list.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Add => "Add to the inventory".to_owned(),
+            Self::Remove => "Remove from the inventory".to_owned(),
+            Self::Reserve { account, .. } => format!("Reserve for account {account}"),
+            Self::CancelReservation => "Cancel the reservation".to_owned(),
+            Self::SetQuarantine(Quarantine::Days(days)) => format!("Quarantine for {days} days"),
+            Self::SetQuarantine(Quarantine::Indefinitely) => "Quarantine indefinitely".to_owned(),
+            Self::EndQuarantine => "End the quarantine".to_owned(),
+            Self::Assign { account, .. } => format!("Assign to account {account}"),
+            Self::Release { account } => format!("Release from account {account}"),
+        }
+    }
+
+    /// The action as a door would ask for it, on `numbers`: what an inventory job stores to
+    /// be resumed, read back by [`ActionRequest::parse`].
+    pub(super) fn request(&self, numbers: &[TelephoneNumber]) -> ActionRequest {
+        let mut request = ActionRequest {
+            action: self.name().to_owned(),
+            ..ActionRequest::default()
+        };
+        // A range is kept as its two ends (a tenth of the space); any other list as it is.
+        let range = match numbers {
+            [first, .., last] => NumberRange::parse(first.as_str(), last.as_str())
+                .ok()
+                .filter(|r| r.len() == numbers.len() && r.numbers().eq(numbers.iter().cloned())),
+            _ => None,
+        };
+        match range {
+            Some(_) => {
+                request.from = numbers.first().map(|n| n.to_string());
+                request.to = numbers.last().map(|n| n.to_string());
+            }
+            None => {
+                request.telephone_numbers = Some(numbers.iter().map(|n| n.to_string()).collect())
+            }
+        }
+        match self {
+            Self::Add | Self::Remove | Self::CancelReservation | Self::EndQuarantine => {}
+            Self::Reserve { account, until } => {
+                request.account_name = Some(account.to_string());
+                request.until = until.clone();
+            }
+            Self::SetQuarantine(period) => request.quarantine = Some(period.to_string()),
+            Self::Assign {
+                account,
+                services,
+                custom_sip_header,
+            } => {
+                request.account_name = Some(account.to_string());
+                request.services = Some(
+                    Service::ALL
+                        .into_iter()
+                        .filter(|s| services.is_enabled(*s))
+                        .map(|s| s.wire_name().to_owned())
+                        .collect(),
+                );
+                request.custom_sip_header = custom_sip_header.as_ref().map(|h| h.to_string());
+            }
+            Self::Release { account } => request.account_name = Some(account.to_string()),
+        }
+        request
     }
 }
 
@@ -121,6 +186,9 @@ pub struct ActionResult {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionReport {
+    /// The job the action ran as (an inventory action's), listed with the other bulk jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<i64>,
     pub done: usize,
     pub unchanged: usize,
     pub refused: usize,
@@ -128,6 +196,14 @@ pub struct ActionReport {
 }
 
 impl ActionReport {
+    /// Adds a later chunk's results.
+    pub(super) fn extend(&mut self, chunk: ActionReport) {
+        self.done += chunk.done;
+        self.unchanged += chunk.unchanged;
+        self.refused += chunk.refused;
+        self.results.extend(chunk.results);
+    }
+
     fn push(&mut self, number: &TelephoneNumber, step: Step) {
         let outcome = match step {
             Step::Write(_) | Step::Delete => Ok(true),
@@ -160,7 +236,7 @@ impl ActionReport {
 
 /// One inventory action as a door receives it (the API's JSON, the command line's flags, the
 /// portal's form): the action's name, its numbers by list or by range, and its arguments.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActionRequest {
     pub action: String,
@@ -576,7 +652,7 @@ fn not_in_inventory(number: &TelephoneNumber) -> Violation {
 
 /// `raw` as the end of a reservation: an RFC 3339 time, or a date (held through that day,
 /// UTC); after `now` and at most [`MAX_RESERVATION_DAYS`] ahead.
-fn reservation_end(raw: Option<&str>, now: OffsetDateTime) -> Result<String, Violation> {
+pub(super) fn reservation_end(raw: Option<&str>, now: OffsetDateTime) -> Result<String, Violation> {
     use time::format_description::well_known::Rfc3339;
     let Some(raw) = raw else {
         return Ok(timestamp_of(
@@ -624,59 +700,58 @@ fn parse_time(stored: &str) -> OffsetDateTime {
 }
 
 impl Provisioning {
-    /// Applies `action` to each of `numbers` (at most [`MAX_NUMBERS`]) in one transaction,
-    /// with a result per number: a number a rule refuses is left as it is and named with the
-    /// rule; the others change, each with its audit event.
-    pub async fn inventory_action(
+    /// Does `action` to one chunk of an inventory job's numbers in `tx`, which the caller
+    /// commits with the job's progress: a result per number, a number a rule refuses left as it
+    /// is and named with the rule, the others changed, each with its audit event. `seen` holds
+    /// the numbers of the job's earlier chunks: a number named twice is refused the second
+    /// time. `clock` is the job's start, from which a reservation or quarantine runs.
+    pub(super) async fn inventory_chunk(
         &self,
-        actor: &Actor,
+        permit: &Permit<'_>,
+        tx: &mut Tx,
         action: &InventoryAction,
         numbers: &[TelephoneNumber],
+        seen: &mut HashSet<TelephoneNumber>,
+        clock: OffsetDateTime,
     ) -> Result<ActionReport, ProvisioningError> {
-        let permit = actor.permit(action.permission())?;
-        if numbers.is_empty() || numbers.len() > MAX_NUMBERS {
-            return Err(ProvisioningError::Invalid(
-                Violation::new(
-                    "numbers",
-                    Code::BatchSize,
-                    format!(
-                        "must name 1–{MAX_NUMBERS} numbers; this action names {}",
-                        numbers.len()
-                    ),
-                )
-                .into(),
-            ));
+        if let InventoryAction::Assign { .. } | InventoryAction::Release { .. } = action {
+            return self
+                .assign_or_release(permit, tx, action, numbers, seen)
+                .await;
         }
-        let clock = OffsetDateTime::now_utc();
-        let at = timestamp_of(clock);
+        let at = now();
         let until = match action {
-            InventoryAction::Reserve { until, .. } => Some(
-                reservation_end(until.as_deref(), clock)
-                    .map_err(|v| ProvisioningError::Invalid(v.into()))?,
-            ),
+            InventoryAction::Reserve { until, .. } => {
+                let end = reservation_end(until.as_deref(), clock)
+                    .map_err(|v| ProvisioningError::Invalid(v.into()))?;
+                // A job resumed after the end its action asked for holds nothing.
+                if end <= at {
+                    return Err(ProvisioningError::Invalid(
+                        Violation::new(
+                            "until",
+                            Code::OutOfRange,
+                            format!("the reservation was to end at {end}, which has passed; reserve the rest again"),
+                        )
+                        .into(),
+                    ));
+                }
+                Some(end)
+            }
             _ => None,
         };
-        if let InventoryAction::Assign { .. } | InventoryAction::Release { .. } = action {
-            return self.assign_or_release(&permit, action, numbers).await;
-        }
-        let mut tx = self.begin(&permit).await?;
         if let InventoryAction::Reserve { account, .. } = action {
-            if accounts::fetch_for_update(&mut tx, account)
-                .await?
-                .is_none()
-            {
+            if accounts::fetch_for_update(tx, account).await?.is_none() {
                 return Err(ProvisioningError::not_found("account", account.as_str()));
             }
         }
-        let (in_accounts, held) = lock_standings(&mut tx, numbers).await?;
+        let (in_accounts, held) = lock_standings(tx, numbers).await?;
 
         let mut report = ActionReport::default();
-        let mut seen = HashSet::with_capacity(numbers.len());
         let mut writes = Vec::new();
         let mut deletes = Vec::new();
         let mut events = Vec::new();
         for number in numbers {
-            let step = if !seen.insert(number) {
+            let step = if !seen.insert(number.clone()) {
                 Step::Refuse(duplicate())
             } else if let Some(owner) = in_accounts.get(number).map(|n| &n.account_name) {
                 Step::Refuse(Violation::new(
@@ -703,7 +778,7 @@ impl Provisioning {
             };
             if let Some(after) = moved {
                 events.push(audit_event(
-                    &permit,
+                    permit,
                     &at,
                     Change {
                         action: action.name(),
@@ -730,7 +805,7 @@ impl Provisioning {
         let (new, changed): (Vec<HeldRecord>, Vec<HeldRecord>) = writes
             .into_iter()
             .partition(|r| !held.contains_key(&r.telephone_number));
-        let inserted = stored::insert_new(&mut tx, &new).await?;
+        let inserted = stored::insert_new(tx, &new).await?;
         let raced: HashSet<&TelephoneNumber> = new
             .iter()
             .map(|r| &r.telephone_number)
@@ -741,7 +816,8 @@ impl Provisioning {
             for result in report
                 .results
                 .iter_mut()
-                .filter(|r| raced.contains(&r.telephone_number))
+                // Only the number's own result: a later mention of it is refused as a duplicate.
+                .filter(|r| r.outcome == ActionOutcome::Done && raced.contains(&r.telephone_number))
             {
                 result.outcome = ActionOutcome::Refused;
                 result.violation = Some(Violation::new(
@@ -756,26 +832,27 @@ impl Provisioning {
                 report.refused += 1;
             }
         }
-        stored::upsert(&mut tx, &changed).await?;
-        stored::delete(&mut tx, &deletes).await?;
+        stored::upsert(tx, &changed).await?;
+        stored::delete(tx, &deletes).await?;
         // A number out of the inventory altogether takes its tags and note with it.
         let gone: Vec<&str> = deletes.iter().map(|n| n.as_str()).collect();
         let kind = crate::store::labels::Kind::Number;
-        Self::forget_labels(&permit, &mut tx, kind, &gone, None).await?;
-        audit::record(&mut tx, &events).await?;
-        tx.commit().await?;
+        Self::forget_labels(permit, tx, kind, &gone, None).await?;
+        audit::record(tx, &events).await?;
         Ok(report)
     }
 
     /// Assigns numbers of the inventory to an account, or releases an account's numbers, with a
     /// result per number: each number is judged first (its state, and for an assignment every
     /// rule a PUT obeys), then those that pass are written together through the same writes as
-    /// ACG's PUT and DELETE, in one transaction.
+    /// ACG's PUT and DELETE, in `tx`.
     async fn assign_or_release(
         &self,
         permit: &Permit<'_>,
+        tx: &mut Tx,
         action: &InventoryAction,
         numbers: &[TelephoneNumber],
+        seen: &mut HashSet<TelephoneNumber>,
     ) -> Result<ActionReport, ProvisioningError> {
         let at = now();
         let account_name = match action {
@@ -784,22 +861,20 @@ impl Provisioning {
             }
             _ => unreachable!("only assign and release come here"),
         };
-        let mut tx = self.begin(permit).await?;
-        let account = accounts::fetch_for_update(&mut tx, account_name)
+        let account = accounts::fetch_for_update(tx, account_name)
             .await?
             .ok_or_else(|| ProvisioningError::not_found("account", account_name.as_str()))?
             .account;
-        let (in_accounts, held) = lock_standings(&mut tx, numbers).await?;
+        let (in_accounts, held) = lock_standings(tx, numbers).await?;
         // By the portal, a live service's numbers are refused one by one, not the whole action.
         let live = self.live_for(permit.actor()).await?;
         let mut report = ActionReport::default();
-        let mut seen = HashSet::with_capacity(numbers.len());
         let mut passing = Vec::new();
         let mut assignments = Vec::new();
         for number in numbers {
             let stored_number = in_accounts.get(number);
             let owner = stored_number.map(|n| &n.account_name);
-            let step = if !seen.insert(number) {
+            let step = if !seen.insert(number.clone()) {
                 Step::Refuse(duplicate())
             } else {
                 match action {
@@ -884,7 +959,7 @@ impl Provisioning {
         if !assignments.is_empty() {
             self.write_numbers(
                 permit,
-                &mut tx,
+                tx,
                 account_name,
                 assignments,
                 super::Precondition::NONE,
@@ -894,7 +969,7 @@ impl Provisioning {
         if !passing.is_empty() {
             self.delete_numbers_in(
                 permit,
-                &mut tx,
+                tx,
                 account_name,
                 &passing,
                 super::Precondition::NONE,
@@ -902,7 +977,6 @@ impl Provisioning {
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(report)
     }
 

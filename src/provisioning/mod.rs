@@ -15,6 +15,7 @@ pub mod error;
 pub mod history;
 pub mod import;
 pub mod inventory;
+pub mod inventory_job;
 pub mod labels;
 pub mod launch;
 pub mod live;

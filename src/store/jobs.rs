@@ -18,9 +18,9 @@ pub const KEPT_ROW_ERRORS: i64 = 10_000;
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     pub id: i64,
-    /// `import` or `bulk`.
+    /// `import`, `bulk` or `inventory`.
     pub kind: String,
-    /// An import's `dryRun` or `apply`; a bulk action's name, e.g. `delete`.
+    /// An import's `dryRun` or `apply`; a bulk or inventory action's name, e.g. `delete`.
     pub action: String,
     /// The file's name as given, or what a bulk action was asked to do.
     pub source: String,
@@ -299,10 +299,12 @@ pub async fn get(db: &Database, id: i64) -> Result<Option<Job>, StoreError> {
     Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
 }
 
-/// The newest jobs first; only those of `kind` when given.
+/// The newest jobs first, without their settings; only those of `kind` when given.
 pub async fn recent(db: &Database, kind: Option<&str>, limit: i64) -> Result<Vec<Job>, StoreError> {
+    // Without each job's settings (an inventory job's list of numbers): `get` reads them.
+    let columns = JOB_COLUMNS.replace("settings,", "CAST(NULL AS TEXT) AS settings,");
     let sql = format!(
-        "SELECT {JOB_COLUMNS} FROM bulk_jobs WHERE ($1 IS NULL OR kind = $1) ORDER BY id DESC LIMIT $2"
+        "SELECT {columns} FROM bulk_jobs WHERE ($1 IS NULL OR kind = $1) ORDER BY id DESC LIMIT $2"
     );
     Ok(on_pool!(db, pool => sqlx::query_as(&sql).bind(kind).bind(limit).fetch_all(pool).await?))
 }

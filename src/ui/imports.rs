@@ -163,20 +163,20 @@ impl ImportView {
     }
 
     fn title(&self) -> String {
-        if self.kind == "import" {
-            format!("Import {}", self.id)
-        } else {
-            format!("Bulk action {}", self.id)
+        match self.kind.as_str() {
+            "import" => format!("Import {}", self.id),
+            "inventory" => format!("Inventory action {}", self.id),
+            _ => format!("Bulk action {}", self.id),
         }
     }
 }
 
 fn what_it_did(run: &ImportView) -> String {
     if run.kind != "import" {
-        let done = if run.action == "delete" {
-            "deleted"
-        } else {
-            "changed"
+        let done = match (run.kind.as_str(), run.action.as_str()) {
+            ("inventory", _) => "done",
+            (_, "delete") => "deleted",
+            _ => "changed",
         };
         format!(
             "{} {}: {} {done}, {} unchanged; {} refused (left as they were).",
@@ -274,7 +274,7 @@ pub fn ImportsPage() -> impl IntoView {
                             <tbody>{runs.into_iter().map(|run| view! { <tr>
                                 <td><a href=run.href()>{run.title()}</a></td>
                                 <td class="mono">{run.source.clone()}</td>
-                                <td>{match (run.kind.as_str(), run.dry_run) { ("import", true) => "Check", ("import", false) => "Apply", _ => "Bulk action" }}</td>
+                                <td>{match (run.kind.as_str(), run.dry_run) { ("import", true) => "Check", ("import", false) => "Apply", ("inventory", _) => "Inventory action", _ => "Bulk action" }}</td>
                                 <td><span class=format!("badge job-{}", run.state)>{run.state.clone()}</span></td>
                                 <td>{what_it_did(&run)}</td>
                                 <td>{run.started_at.clone()}</td>

@@ -172,8 +172,9 @@ pub async fn act_on_inventory(
         .map_err(refused)?;
     let refusals = refusal_pairs(&report, REFUSALS_SHOWN);
     let mut target = format!(
-        "/inventory?acted={}&done={}&unchanged={}&refused={}",
+        "/inventory?acted={}&job={}&done={}&unchanged={}&refused={}",
         action.name(),
+        report.job_id.unwrap_or_default(),
         report.done,
         report.unchanged,
         report.refused
@@ -232,6 +233,11 @@ fn Outcome() -> impl IntoView {
         let (done, unchanged, refused) = (count("done"), count("unchanged"), count("refused"));
         let why = refusals_in_address(q.get("why"), REFUSALS_SHOWN);
         let more = refused - why.len() as i64;
+        // Digits only, so the link can only lead to a job's page.
+        let job = q
+            .get("job")
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|id| *id > 0);
         Some(view! {
             <div class="notice">
                 <p>{format!(
@@ -245,6 +251,9 @@ fn Outcome() -> impl IntoView {
                         {why.into_iter().map(|line| view! { <li><code>{line}</code></li> }).collect_view()}
                         {(more > 0).then(|| view! { <li>{format!("and {} more", numbers_text(more))}</li> })}
                     </ul>
+                })}
+                {job.map(|id| view! {
+                    <p><a href=format!("/jobs/{id}")>{format!("Job {id}")}</a>" keeps the result, with every refused number and why."</p>
                 })}
             </div>
         })

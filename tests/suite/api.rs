@@ -1917,10 +1917,12 @@ async fn the_inventory_acts_by_range_with_a_result_per_number_and_acgs_writes_ob
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (
+            body["jobId"].as_i64(),
             body["done"].as_u64(),
             body["results"].as_array().map(Vec::len)
         ),
-        (Some(1000), Some(1000))
+        (Some(1), Some(1000), Some(1000)),
+        "one job, with a result per number"
     );
     assert_eq!(
         body["results"][999],

@@ -691,7 +691,10 @@ fn the_inventory_is_acted_on_from_the_command_line_with_refusals_named_per_numbe
         "+442071110099",
     ]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(stdout.trim(), "add: 100 done, 0 unchanged, 0 refused");
+    assert_eq!(
+        stdout.trim(),
+        "add (job 1): 100 done, 0 unchanged, 0 refused"
+    );
 
     // No such account: the whole action is refused and nothing changes.
     let (code, _, stderr) = run(&[
@@ -718,12 +721,57 @@ fn the_inventory_is_acted_on_from_the_command_line_with_refusals_named_per_numbe
         "{stdout}"
     );
     assert!(
-        stdout.ends_with("remove: 1 done, 0 unchanged, 1 refused\n"),
+        stdout.ends_with("remove (job 2): 1 done, 0 unchanged, 1 refused\n"),
         "{stdout}"
     );
     let (code, stdout, _) = run(&["inventory", "add", "+442071110002"]);
     assert_eq!(code, Some(0));
     assert!(stdout.contains("0 done, 1 unchanged"), "{stdout}");
+
+    // An action whose process died before doing a number is resumed from the command line.
+    let id = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use numbat::provisioning::inventory::InventoryAction;
+        let db = numbat::store::Database::connect(&url).await.unwrap();
+        let core = numbat::provisioning::Provisioning::new(db.clone())
+            .with_job_lease(Duration::from_secs(1));
+        let range = numbat::domain::NumberRange::parse("+442071120000", "+442071120099").unwrap();
+        let run = core
+            .start_inventory(
+                crate::common::cli_admin(),
+                &InventoryAction::Add,
+                range.numbers().collect(),
+            )
+            .await
+            .unwrap();
+        let id = run.job_id();
+        drop(run);
+        let started = Instant::now();
+        while core
+            .job(&crate::common::cli_admin(), id)
+            .await
+            .unwrap()
+            .state
+            != "interrupted"
+        {
+            core.mark_interrupted_jobs().await.unwrap();
+            assert!(started.elapsed().as_secs() < 20, "never interrupted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        db.close().await;
+        id
+    });
+    let (code, stdout, stderr) = run(&["import", "--resume", &id.to_string()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        format!("Inventory action {id} (Add to the inventory — 100 numbers, +442071120000 to +442071120099): 100 numbers: 100 done, 0 unchanged; 0 refused (left as they were).")
+    );
+    let (code, stdout, _) = run(&["inventory", "add", "+442071120099"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("0 done, 1 unchanged"),
+        "done once: {stdout}"
+    );
 }
 
 /// Tags from the command line: a range tagged, refusals named per number with exit status 2,

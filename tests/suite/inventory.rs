@@ -630,3 +630,147 @@ async fn a_range_is_assigned_and_released_with_a_result_per_number_under_every_p
     })
     .await;
 }
+
+/// A range action of 10,000 numbers is one job: its result per number comes back and its
+/// refusals are kept with the job; a job whose worker died after a chunk is resumed after that
+/// chunk by another run, doing each number once, with a reservation ending when the original
+/// action said.
+#[tokio::test]
+async fn a_range_job_whose_worker_died_is_resumed_after_its_last_chunk_doing_each_number_once() {
+    use numbat::provisioning::bulk::Resumed;
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let core =
+            Provisioning::new(test.db.clone()).with_job_lease(std::time::Duration::from_secs(1));
+        with_accounts(&core, &["alpha", "bravo"]).await;
+        let range = NumberRange::parse("+442071110000", "+442071119999").unwrap();
+        let numbers: Vec<TelephoneNumber> = range.numbers().collect();
+        let added = core
+            .inventory_action(&admin(), &InventoryAction::Add, &numbers)
+            .await
+            .unwrap();
+        assert_eq!((added.done, added.results.len()), (10_000, 10_000));
+        let add_job = core.job(&admin(), added.job_id.unwrap()).await.unwrap();
+        assert_eq!(
+            (
+                add_job.kind.as_str(),
+                add_job.state.as_str(),
+                add_job.changed
+            ),
+            ("inventory", "finished", 10_000)
+        );
+        assert_eq!(
+            add_job.source,
+            "Add to the inventory — 10000 numbers, +442071110000 to +442071119999"
+        );
+
+        // One number is held for bravo; the last of the list names the first again.
+        act(&core, reserve("bravo"), &["+442071117777"]).await;
+        let mut asked = numbers[..9_999].to_vec();
+        asked.push(numbers[0].clone());
+        let last_day = (OffsetDateTime::now_utc() + Duration::days(40)).date();
+        let (until, day_after) = (last_day.to_string(), last_day.next_day().unwrap());
+        let action = InventoryAction::Reserve {
+            account: name("alpha"),
+            until: Some(until.clone()),
+        };
+        let run = core
+            .start_inventory(admin(), &action, asked.clone())
+            .await
+            .unwrap();
+        let id = run.job_id();
+        let worker = tokio::spawn({
+            let core = core.clone();
+            async move { core.run_inventory(run).await }
+        });
+        let started = std::time::Instant::now();
+        while core.job(&admin(), id).await.unwrap().last_line == 0 {
+            assert!(started.elapsed().as_secs() < 60, "no chunk was committed");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        worker.abort();
+        assert!(
+            worker.await.is_err(),
+            "the worker was stopped, not finished"
+        );
+        let stopped = core.job(&admin(), id).await.unwrap();
+        assert!(stopped.last_line < 10_000, "stopped too late: {stopped:?}");
+        assert_eq!(stopped.last_line % 1_000, 0, "whole chunks: {stopped:?}");
+        let reserved = InventoryFilter {
+            state: Some(InventoryState::Reserved),
+            account: Some(name("alpha")),
+            ..Default::default()
+        };
+        let held = |core: Provisioning| {
+            let reserved = reserved.clone();
+            async move {
+                core.list_inventory(&admin(), &reserved, None, 10_001)
+                    .await
+                    .unwrap()
+                    .len() as i64
+            }
+        };
+        assert_eq!(
+            held(core.clone()).await,
+            stopped.changed,
+            "the job's progress commits with its chunk"
+        );
+
+        let started = std::time::Instant::now();
+        while core.job(&admin(), id).await.unwrap().state != "interrupted" {
+            core.mark_interrupted_jobs().await.unwrap();
+            assert!(started.elapsed().as_secs() < 20, "never interrupted");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let Resumed::Inventory { run, job } = core.resume_job(admin(), id).await.unwrap() else {
+            panic!("an inventory job resumes as one");
+        };
+        assert_eq!(job.last_line, stopped.last_line);
+        let rest = core.run_inventory(run).await.unwrap();
+        assert_eq!(
+            rest.results.len() as i64,
+            10_000 - stopped.last_line,
+            "only the numbers after the last chunk are done again"
+        );
+        let done = core.job(&admin(), id).await.unwrap();
+        assert_eq!(
+            (
+                done.state.as_str(),
+                done.rows_read,
+                done.changed,
+                done.invalid
+            ),
+            ("finished", 10_000, 9_998, 2),
+            "the counts of one clean run: {done:?}"
+        );
+        assert_eq!(held(core.clone()).await, 9_998);
+        let kept = core.job_errors(&admin(), id).await.unwrap();
+        let kept: Vec<(i64, &str, &str)> = kept
+            .iter()
+            .map(|e| (e.line, e.key.as_deref().unwrap_or(""), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (7_778, "+442071117777", "NumberReservedForAnotherAccount"),
+                (10_000, "+442071110000", "Duplicate")
+            ]
+        );
+        let one = core.standing(&admin(), &tn("+442071119998")).await.unwrap();
+        assert_eq!(
+            one.until.as_deref(),
+            Some(format!("{}T00:00:00.000Z", day_after).as_str()),
+            "held through the day the action named, after the resume too"
+        );
+        let events = core
+            .audit_events(&admin(), Some("number"), Some("+442071110001"), None, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            events.iter().filter(|e| e.action == "reserve").count(),
+            1,
+            "reserved once"
+        );
+        test.remove().await;
+    }
+}

@@ -1079,6 +1079,67 @@ async fn the_account_page_names_its_service_boxes_by_the_service_table() {
 /// quarantine ended through the page's one form, each outcome shown back on the page; the same
 /// stored result as the API's; a form missing what its action needs names the field; a reader
 /// sees the inventory and is refused.
+/// An inventory action whose process died before its first chunk is resumed from its job's
+/// page without JavaScript: the Resume button runs it to the end.
+#[tokio::test]
+async fn an_interrupted_inventory_action_is_resumed_from_its_page_without_javascript() {
+    use numbat::provisioning::inventory::InventoryAction;
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let app = app_without_bundle(&test.db);
+    let mut admin = Browser::signed_in(&app, &test.db, "ines", &[PortalRole::AdminUser]).await;
+    let core = numbat::provisioning::Provisioning::new(test.db.clone())
+        .with_job_lease(std::time::Duration::from_secs(1));
+    let range = numbat::domain::NumberRange::parse("+442071110000", "+442071112499").unwrap();
+    let run = core
+        .start_inventory(
+            common::cli_admin(),
+            &InventoryAction::Add,
+            range.numbers().collect(),
+        )
+        .await
+        .unwrap();
+    let id = run.job_id();
+    // Its process dies before doing a number: the run is dropped, its lease runs out.
+    drop(run);
+    let started = std::time::Instant::now();
+    while core.job(&common::cli_admin(), id).await.unwrap().state != "interrupted" {
+        core.mark_interrupted_jobs().await.unwrap();
+        assert!(started.elapsed().as_secs() < 20, "never interrupted");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, page) = admin.get(&format!("/jobs/{id}")).await;
+    assert!(
+        page.contains(&format!("Inventory action {id}"))
+            && page.contains(&format!(r#"action="/jobs/{id}/resume""#)),
+        "an interrupted inventory action offers Resume: {page}"
+    );
+    let (response, _) = admin
+        .post_from(&format!("/jobs/{id}"), &format!("/jobs/{id}/resume"), "")
+        .await;
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let started = std::time::Instant::now();
+    loop {
+        let job = core.job(&common::cli_admin(), id).await.unwrap();
+        if job.state == "finished" {
+            assert_eq!((job.rows_read, job.changed, job.invalid), (2_500, 2_500, 0));
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "never finished: {job:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, page) = admin.get(&format!("/jobs/{id}")).await;
+    assert!(
+        page.contains("2500 numbers: 2500 done, 0 unchanged; 0 refused"),
+        "{page}"
+    );
+    let counts = core.inventory_counts(&common::cli_admin()).await.unwrap();
+    assert!(
+        counts.contains(&(numbat::domain::InventoryState::Available, 2_500)),
+        "{counts:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_inventory_page_moves_a_range_through_its_lifecycle_without_javascript() {
     let _renderer = common::one_renderer_at_a_time().await;
@@ -1144,6 +1205,21 @@ async fn the_inventory_page_moves_a_range_through_its_lifecycle_without_javascri
     assert!(
         html.contains("<strong>0</strong>Quarantined"),
         "the quarantine ended"
+    );
+    // Each action is a job (the fifth just now), linked from the outcome; the third's page
+    // keeps its refused number and why.
+    assert!(
+        html.contains(r#"<a href="/jobs/5">Job 5</a>"#),
+        "the job is linked"
+    );
+    let (_, job) = admin.get("/jobs/3").await;
+    assert!(
+        job.contains("Inventory action 3")
+            && job
+                .contains("Assign to account rangeco — 3 numbers, +442071110000 to +442071119999")
+            && job.contains("3 numbers: 2 done, 0 unchanged; 1 refused")
+            && job.contains("NotInInventory"),
+        "the job's page: {job}"
     );
 
     // The same stored result the API reads.

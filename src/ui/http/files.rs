@@ -442,6 +442,14 @@ pub async fn resume(
                 }
             });
         }
+        (Resumed::Inventory { run, .. }, _) => {
+            let core = state.core.clone();
+            tokio::spawn(async move {
+                if let Err(error) = core.run_inventory(run).await {
+                    tracing::error!(%error, job = id, "a resumed inventory action stopped");
+                }
+            });
+        }
         (Resumed::Import { run, .. }, None) => {
             // Not reached: an import's file was checked above, unless it finished meanwhile.
             let _ = run.fail("its file could not be read").await;
