@@ -11,6 +11,7 @@ mod consents;
 pub mod docs;
 mod emergency;
 mod error;
+mod events;
 mod extract;
 mod filter;
 mod inventory;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(labels::get_account).put(labels::put_account),
         )
         .route("/billableUsers", get(billing::get))
+        .route("/events", get(events::list))
         .route(
             "/emergencyLocations/{number}",
             get(emergency::get).put(emergency::put),

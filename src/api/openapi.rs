@@ -116,6 +116,12 @@ fn billing(mut op: Value) -> Value {
     op
 }
 
+/// `op` under the Events tag.
+fn events(mut op: Value) -> Value {
+    op["tags"] = json!(["Events"]);
+    op
+}
+
 /// `op` under the Emergency tag.
 fn emergency(mut op: Value) -> Value {
     op["tags"] = json!(["Emergency"]);
@@ -229,6 +235,11 @@ pub fn document() -> Value {
                 "A month's billable users per service and account, as ACG bills them: the most users on any day of the month, from the daily counts (a Numbat addition)", "Read",
                 &["Month"], None, vec![("200", ok("The month's users.", "BillableUsers", false))], &[])),
         },
+        "/events": {
+            "get": events(operation("Events_List",
+                "Changes in commit order, after a cursor this feed gave (none: from the start): numbers, accounts, consents, civic addresses, settings and jobs, each the audit event its change wrote in the same transaction. With the header `Prefer: wait=N` (RFC 7240, N up to 30 seconds) a read that finds nothing new waits that long for the first new change; `Preference-Applied` says the wait used. Keep the answer's `cursor` and read after it again (a Numbat addition)", "Read",
+                &["FeedAfter", "FeedPageSize"], None, vec![("200", ok("Up to maxpagesize changes and the cursor to read after next.", "FeedPage", false))], &[])),
+        },
         "/emergencyLocations/{telephoneNumber}": {
             "get": emergency(operation("EmergencyLocations_Get",
                 "An Operator Connect or Teams Phone Mobile number's civic address and location, with the address as its tenant keeps it (a Numbat addition)", "Read",
@@ -258,7 +269,7 @@ pub fn document() -> Value {
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
                 and 403/429 answers when the optional source allowlist or rate limit is configured, \
-                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels), service verification numbers (tag Launch), emergency locations (tag Emergency) and billable users (tag Billing). \
+                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels), service verification numbers (tag Launch), emergency locations (tag Emergency), billable users (tag Billing) and the change feed (tag Events). \
                 Capability questions go to Operator Connect when sync is on.",
         },
         "tags": [
@@ -266,6 +277,7 @@ pub fn document() -> Value {
             { "name": "Launch", "description": "What a launch needs beside the numbers themselves: the test numbers of each service for Microsoft's verification." },
             { "name": "Billing", "description": "Billable users as ACG bills them: per month, the most users on any day, per service and account, from counts taken once a day and kept whatever changes later." },
             { "name": "Emergency", "description": "The civic address and location of an Operator Connect or Teams Phone Mobile number, chosen from its tenant's civic addresses. A change is a change of the number: its ETag, its history and its sync." },
+            { "name": "Events", "description": "The change feed: every change to numbers, accounts, consents, civic addresses, settings and jobs in commit order, from a cursor that survives restarts; a read can wait for new changes." },
             { "name": "Labels", "description": "Numbat's tags (up to 50 per number or account, 50 characters each) and notes. They are not part of ACG's resources: writing them leaves a number's or an account's ETag alone." },
         ],
         "servers": [{ "url": MOUNT }],
@@ -413,6 +425,8 @@ fn components() -> Value {
             "InventoryState": param("state", "query", false, json!({ "type": "string", "enum": ["available", "reserved", "quarantined"] }), "Only numbers in this state."),
             "InventoryAccountName": param("accountName", "query", false, name.clone(), "Only numbers reserved for, or released by, this account."),
             "InventoryPrefix": param("prefix", "query", false, string(Some("^\\+[0-9]{0,15}$"), Some(1), Some(16)), "Only numbers starting with this (e.g. +4420)."),
+            "FeedAfter": param("after", "query", false, string(Some("^[0-9]{1,19}\\.[0-9]{1,19}$"), Some(3), Some(39)), "A cursor the feed gave: the answer's cursor, or an event's id."),
+            "FeedPageSize": param("maxpagesize", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 1000 }), "Events a page (default 100)."),
             "Month": param("month", "query", false, json!({ "type": "string", "pattern": "^(2[0-9]{3}|[3-9][0-9]{3})-(0[1-9]|1[0-2])$" }), "The month, YYYY-MM (from 2000; none: this month, UTC)."),
             "Tag": param("tag", "query", true, tag_schema(), "The tag."),
             "TagFilter": param("tag", "query", false, tag_schema(), "Only numbers carrying this tag."),
@@ -658,6 +672,32 @@ fn components() -> Value {
                 "additionalProperties": false,
             },
             "PagedLabels": paged("Labels"),
+            "FeedPage": {
+                "type": "object",
+                "required": ["value", "cursor"],
+                "properties": {
+                    "value": { "type": "array", "items": { "$ref": "#/components/schemas/FeedEvent" } },
+                    "cursor": { "type": "string", "description": "Where to read after next: the last event's id, or the cursor given when nothing was new." },
+                },
+                "additionalProperties": false,
+            },
+            "FeedEvent": {
+                "type": "object",
+                "required": ["id", "type", "time", "actor", "door", "resourceType", "resourceKey"],
+                "properties": {
+                    "id": { "type": "string", "description": "The event's cursor: reading after it goes on with the next change." },
+                    "type": { "type": "string", "description": "<resourceType>.<action>: number.create (assigned), number.replace, number.delete (released), number.reserve, account.create, job.start, …" },
+                    "time": { "type": "string" },
+                    "actor": { "type": "string" },
+                    "door": { "type": "string" },
+                    "resourceType": { "type": "string", "enum": ["account", "number", "requestForInformation", "teamsCivicAddress", "settings", "job"] },
+                    "resourceKey": { "type": "string" },
+                    "accountName": { "type": "string" },
+                    "version": { "type": "integer", "description": "The resource's version after the change; none after a delete." },
+                    "data": { "description": "The resource as the change left it; none after a delete." },
+                },
+                "additionalProperties": false,
+            },
             "BillableUsers": {
                 "type": "object",
                 "required": ["month", "daysCounted", "peak", "peakDay", "included", "billed", "services", "days"],

@@ -12,6 +12,7 @@ pub mod bulk;
 mod consents;
 pub mod emergency;
 pub mod error;
+pub mod feed;
 pub mod history;
 pub mod import;
 pub mod inventory;

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod billing;
 pub mod consents;
+pub mod feed;
 pub mod filter;
 pub mod inventory;
 pub mod jobs;

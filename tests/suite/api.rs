@@ -717,6 +717,7 @@ async fn every_role_against_every_operation() {
             [false, true, false, true],
         ),
         ("GET", "/numbers".into(), None, [true, false, false, true]),
+        ("GET", "/events".into(), None, [true, false, false, true]),
         (
             "POST",
             "/accounts/contoso:deleteNumbers".into(),
@@ -1258,8 +1259,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        36,
-        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers, two of the emergency locations and the billable users: {operations:?}"
+        37,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers, two of the emergency locations, the billable users and the change feed: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
@@ -2647,4 +2648,150 @@ async fn an_emergency_location_is_chosen_from_the_tenants_addresses_and_changes_
         .call("GET", "/emergencyLocations/+14255550177", None, &[])
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The change feed through the API: every change in order with the resource as it was left,
+/// a cursor read after, a long poll that waits for the next change (and says the wait it
+/// used), and hostile cursors and page sizes refused by name with nothing read.
+#[tokio::test]
+async fn the_change_feed_pages_in_commit_order_and_a_read_can_wait_for_the_next_change() {
+    let api = Api::new().await;
+    api.call("PUT", "/accounts/contoso", Some(dr_account("contoso")), &[])
+        .await;
+    api.call(
+        "PUT",
+        "/accounts/contoso/numbers/%2B442079460001",
+        Some(dr_number("+442079460001", "contoso")),
+        &[],
+    )
+    .await;
+    api.call(
+        "DELETE",
+        "/accounts/contoso/numbers/%2B442079460001",
+        None,
+        &[],
+    )
+    .await;
+    let (status, _, page) = api.call("GET", "/events", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let kinds: Vec<(&str, &str)> = page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["resourceKey"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("account.create", "contoso"),
+            ("number.create", "+442079460001"),
+            ("number.delete", "+442079460001"),
+            ("number.release", "+442079460001")
+        ]
+    );
+    let assigned = &page["value"][1];
+    assert_eq!(assigned["accountName"], "contoso");
+    assert_eq!(assigned["door"], "api");
+    assert_eq!(assigned["actor"], "token:bss", "the token's name");
+    assert_eq!(assigned["version"], 1);
+    assert_eq!(assigned["data"]["telephoneNumber"], "+442079460001");
+    assert!(
+        page["value"][2].get("data").is_none(),
+        "nothing after a delete"
+    );
+    let cursor = page["cursor"].as_str().unwrap().to_owned();
+    assert_eq!(
+        page["value"][3]["data"]["state"], "quarantined",
+        "released into quarantine: {page}"
+    );
+    assert_eq!(cursor, page["value"][3]["id"].as_str().unwrap());
+
+    // Two at a time, from the second event on.
+    let first = page["value"][0]["id"].as_str().unwrap();
+    let (_, _, two) = api
+        .call(
+            "GET",
+            &format!("/events?after={first}&maxpagesize=1"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(two["value"].as_array().unwrap().len(), 1);
+    assert_eq!(two["value"][0]["type"], "number.create");
+
+    // Nothing new: the same cursor back, after the wait asked for.
+    let (status, headers, empty) = api
+        .call(
+            "GET",
+            &format!("/events?after={cursor}"),
+            None,
+            &[("prefer", "wait=1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(empty, json!({ "value": [], "cursor": cursor }));
+    assert_eq!(headers["preference-applied"], "wait=1");
+
+    // A read waiting at the end gets the next change as soon as it commits.
+    let waiting = {
+        let app = api.app.clone();
+        let token = api.token.clone();
+        let cursor = cursor.clone();
+        tokio::spawn(async move {
+            let request = Request::get(format!("/provisioning/events?after={cursor}&{V}"))
+                .header("authorization", format!("Bearer {token}"))
+                .header("prefer", "wait=20")
+                .body(Body::empty())
+                .unwrap();
+            let started = std::time::Instant::now();
+            let (_, text) = send(&app, request).await;
+            (
+                started.elapsed(),
+                serde_json::from_str::<Value>(&text).unwrap(),
+            )
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    api.call(
+        "PUT",
+        "/accounts/fabrikam",
+        Some(dr_account("fabrikam")),
+        &[],
+    )
+    .await;
+    let (waited, next) = waiting.await.unwrap();
+    assert_eq!(next["value"][0]["type"], "account.create");
+    assert_eq!(next["value"][0]["resourceKey"], "fabrikam");
+    assert!(
+        waited < std::time::Duration::from_secs(20),
+        "answered when the change came, not at the end of the wait"
+    );
+
+    let huge = "9".repeat(5_000);
+    for bad in [
+        "1",
+        "1.2.3",
+        "-1.0",
+        "1.2%0D%0A",
+        "99999999999999999999.1",
+        huge.as_str(),
+    ] {
+        let (status, _, body) = api
+            .call("GET", &format!("/events?after={bad}"), None, &[])
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body.to_string().contains("after"), "{bad}: {body}");
+    }
+    for bad in ["0", "1001", "-5"] {
+        let (status, _, body) = api
+            .call("GET", &format!("/events?maxpagesize={bad}"), None, &[])
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body.to_string().contains("maxpagesize"), "{bad}: {body}");
+    }
 }

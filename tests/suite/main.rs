@@ -14,6 +14,7 @@ mod edge;
 mod edge_abuse;
 mod edge_tls;
 mod emergency;
+mod feed;
 mod fuzz;
 mod fuzz_sip;
 mod health;
