@@ -39,6 +39,8 @@ pub mod dns;
 #[cfg(feature = "ssr")]
 pub mod edge;
 #[cfg(feature = "ssr")]
+pub mod hooks;
+#[cfg(feature = "ssr")]
 pub mod process;
 #[cfg(feature = "ssr")]
 pub mod provisioning;

@@ -23,6 +23,7 @@ mod paging;
 mod repeat;
 mod routing;
 mod verification;
+mod webhooks;
 
 pub use error::{ApiError, ErrorBody};
 pub use repeat::WINDOW as REPEAT_WINDOW;
@@ -33,7 +34,7 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// The only api-version served.
@@ -89,6 +90,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/billableUsers", get(billing::get))
         .route("/events", get(events::list))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::get).delete(webhooks::delete),
+        )
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/{id}/replay", post(webhooks::replay))
+        .route("/webhooks/{id}/resume", post(webhooks::resume))
+        .route("/webhooks/{id}/rotateSecret", post(webhooks::rotate))
         .route(
             "/emergencyLocations/{number}",
             get(emergency::get).put(emergency::put),

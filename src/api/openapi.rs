@@ -240,6 +240,35 @@ pub fn document() -> Value {
                 "Changes in commit order, after a cursor this feed gave (none: from the start): numbers, accounts, consents, civic addresses, settings and jobs, each the audit event its change wrote in the same transaction. With the header `Prefer: wait=N` (RFC 7240, N up to 30 seconds) a read that finds nothing new waits that long for the first new change; `Preference-Applied` says the wait used. Keep the answer's `cursor` and read after it again (a Numbat addition)", "Read",
                 &["FeedAfter", "FeedPageSize"], None, vec![("200", ok("Up to maxpagesize changes and the cursor to read after next.", "FeedPage", false))], &[])),
         },
+        "/webhooks": {
+            "get": events(operation("Webhooks_List", "Every webhook subscription, without its secret (a Numbat addition)", "Admin",
+                &[], None, vec![("200", ok("The subscriptions.", "WebhookSubscriptions", false))], &[])),
+            "post": events(operation("Webhooks_Create",
+                "Make a webhook subscription: an https URL outside loopback and private ranges (unless the deployment allows them), the event or resource types it takes (none: all), optionally one account's events only. Deliveries are signed as Standard Webhooks asks; the secret is in this answer only (a Numbat addition)", "Admin",
+                &[], Some(json_body("WebhookSubscriptionIn", "application/json")), vec![("201", ok("The subscription, with its secret.", "WebhookSubscription", false))], &[])),
+        },
+        "/webhooks/{webhookId}": {
+            "get": events(operation("Webhooks_Get", "One webhook subscription, without its secret (a Numbat addition)", "Admin",
+                &["WebhookId"], None, vec![("200", ok("The subscription.", "WebhookSubscription", false))], &["404"])),
+            "delete": events(operation("Webhooks_Delete", "Delete a webhook subscription and its delivery log (a Numbat addition)", "Admin",
+                &["WebhookId"], None, vec![("204", json!({ "description": "Deleted." }))], &["404"])),
+        },
+        "/webhooks/{webhookId}/deliveries": {
+            "get": events(operation("Webhooks_Deliveries", "A subscription's newest 200 delivery attempts: event, outcome, attempt, status, the start of the answer, time (a Numbat addition)", "Admin",
+                &["WebhookId"], None, vec![("200", ok("The attempts, newest first.", "WebhookDeliveries", false))], &["404"])),
+        },
+        "/webhooks/{webhookId}/replay": {
+            "post": events(operation("Webhooks_Replay", "Deliver again every event after an event's id, or from an RFC 3339 time on; each keeps its webhook-id (a Numbat addition)", "Admin",
+                &["WebhookId"], Some(json_body("WebhookReplay", "application/json")), vec![("200", ok("The subscription, at its new place.", "WebhookSubscription", false))], &["404"])),
+        },
+        "/webhooks/{webhookId}/rotateSecret": {
+            "post": events(operation("Webhooks_RotateSecret", "Give a subscription a new secret, in this answer only; for a day deliveries carry signatures under both the new and the old secret (a Numbat addition)", "Admin",
+                &["WebhookId"], None, vec![("200", ok("The subscription, with its new secret.", "WebhookSubscription", false))], &["404"])),
+        },
+        "/webhooks/{webhookId}/resume": {
+            "post": events(operation("Webhooks_Resume", "Make a paused subscription active again, retrying the event it is on at once (a Numbat addition)", "Admin",
+                &["WebhookId"], None, vec![("200", ok("The subscription.", "WebhookSubscription", false))], &["404"])),
+        },
         "/emergencyLocations/{telephoneNumber}": {
             "get": emergency(operation("EmergencyLocations_Get",
                 "An Operator Connect or Teams Phone Mobile number's civic address and location, with the address as its tenant keeps it (a Numbat addition)", "Read",
@@ -269,7 +298,7 @@ pub fn document() -> Value {
             "description": "Azure Communications Gateway's Provisioning API (2024-02-29-preview), as Numbat serves it. \
                 Additions: the `after` cursor that nextLink carries, the lineType and country filters on numbers, \
                 and 403/429 answers when the optional source allowlist or rate limit is configured, \
-                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels), service verification numbers (tag Launch), emergency locations (tag Emergency), billable users (tag Billing) and the change feed (tag Events). \
+                the retrySync action, the routing lookup, the Direct Routing onboarding read, the inventory (tag Inventory), tags and notes (tag Labels), service verification numbers (tag Launch), emergency locations (tag Emergency), billable users (tag Billing), and the change feed and webhooks (tag Events). \
                 Capability questions go to Operator Connect when sync is on.",
         },
         "tags": [
@@ -277,7 +306,7 @@ pub fn document() -> Value {
             { "name": "Launch", "description": "What a launch needs beside the numbers themselves: the test numbers of each service for Microsoft's verification." },
             { "name": "Billing", "description": "Billable users as ACG bills them: per month, the most users on any day, per service and account, from counts taken once a day and kept whatever changes later." },
             { "name": "Emergency", "description": "The civic address and location of an Operator Connect or Teams Phone Mobile number, chosen from its tenant's civic addresses. A change is a change of the number: its ETag, its history and its sync." },
-            { "name": "Events", "description": "The change feed: every change to numbers, accounts, consents, civic addresses, settings and jobs in commit order, from a cursor that survives restarts; a read can wait for new changes." },
+            { "name": "Events", "description": "The change feed: every change to numbers, accounts, consents, civic addresses, settings and jobs in commit order, from a cursor that survives restarts; a read can wait for new changes. Webhook subscriptions deliver the same events, signed, in order." },
             { "name": "Labels", "description": "Numbat's tags (up to 50 per number or account, 50 characters each) and notes. They are not part of ACG's resources: writing them leaves a number's or an account's ETag alone." },
         ],
         "servers": [{ "url": MOUNT }],
@@ -425,6 +454,7 @@ fn components() -> Value {
             "InventoryState": param("state", "query", false, json!({ "type": "string", "enum": ["available", "reserved", "quarantined"] }), "Only numbers in this state."),
             "InventoryAccountName": param("accountName", "query", false, name.clone(), "Only numbers reserved for, or released by, this account."),
             "InventoryPrefix": param("prefix", "query", false, string(Some("^\\+[0-9]{0,15}$"), Some(1), Some(16)), "Only numbers starting with this (e.g. +4420)."),
+            "WebhookId": param("webhookId", "path", true, json!({ "type": "integer", "minimum": 1 }), "The subscription."),
             "FeedAfter": param("after", "query", false, string(Some("^[0-9]{1,19}\\.[0-9]{1,19}$"), Some(3), Some(39)), "A cursor the feed gave: the answer's cursor, or an event's id."),
             "FeedPageSize": param("maxpagesize", "query", false, json!({ "type": "integer", "minimum": 1, "maximum": 1000 }), "Events a page (default 100)."),
             "Month": param("month", "query", false, json!({ "type": "string", "pattern": "^(2[0-9]{3}|[3-9][0-9]{3})-(0[1-9]|1[0-2])$" }), "The month, YYYY-MM (from 2000; none: this month, UTC)."),
@@ -672,6 +702,67 @@ fn components() -> Value {
                 "additionalProperties": false,
             },
             "PagedLabels": paged("Labels"),
+            "WebhookSubscriptionIn": {
+                "type": "object",
+                "required": ["url"],
+                "properties": {
+                    "url": { "type": "string", "maxLength": 2048, "description": "https, outside loopback and private ranges unless the deployment allows them." },
+                    "types": { "type": "array", "maxItems": 50, "items": { "type": "string", "pattern": "^[A-Za-z]+(\\.[A-Za-z]+)?$", "maxLength": 64 } },
+                    "accountName": { "type": "string" },
+                    "fromStart": { "type": "boolean", "description": "Deliver from the feed's start instead of from now." },
+                },
+                "additionalProperties": false,
+            },
+            "WebhookSubscription": {
+                "type": "object",
+                "required": ["id", "url", "types", "state", "cursor", "failures", "createdAt"],
+                "properties": {
+                    "id": { "type": "integer" },
+                    "url": { "type": "string" },
+                    "types": { "type": "array", "items": { "type": "string" } },
+                    "accountName": { "type": "string" },
+                    "state": { "type": "string", "enum": ["active", "paused"] },
+                    "pausedReason": { "type": "string" },
+                    "cursor": { "type": "string" },
+                    "failures": { "type": "integer" },
+                    "nextAttemptAt": { "type": "string" },
+                    "createdAt": { "type": "string" },
+                    "secret": { "type": "string", "description": "whsec_…: in the answer that made the subscription only." },
+                },
+                "additionalProperties": false,
+            },
+            "WebhookSubscriptions": {
+                "type": "object",
+                "required": ["value"],
+                "properties": { "value": { "type": "array", "items": { "$ref": "#/components/schemas/WebhookSubscription" } } },
+                "additionalProperties": false,
+            },
+            "WebhookDeliveries": {
+                "type": "object",
+                "required": ["value"],
+                "properties": { "value": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["id", "eventId", "eventType", "outcome", "attempt", "at"],
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "eventId": { "type": "string" },
+                        "eventType": { "type": "string" },
+                        "outcome": { "type": "string", "enum": ["delivered", "failed", "parked"] },
+                        "attempt": { "type": "integer" },
+                        "status": { "type": "integer", "nullable": true },
+                        "answer": { "type": "string", "nullable": true },
+                        "at": { "type": "string" },
+                    },
+                    "additionalProperties": false,
+                } } },
+                "additionalProperties": false,
+            },
+            "WebhookReplay": {
+                "type": "object",
+                "required": ["since"],
+                "properties": { "since": { "type": "string", "description": "An event's id (0.42), or an RFC 3339 time." } },
+                "additionalProperties": false,
+            },
             "FeedPage": {
                 "type": "object",
                 "required": ["value", "cursor"],

@@ -55,6 +55,21 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    pub fn from_position(position: Position) -> Self {
+        Cursor(position)
+    }
+
+    pub fn position(self) -> Position {
+        self.0
+    }
+}
+
+/// Whether `raw` reads as an RFC 3339 time.
+pub fn looks_like_time(raw: &str) -> bool {
+    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).is_ok()
+}
+
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.0.xid, self.0.id)

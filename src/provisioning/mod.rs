@@ -31,6 +31,7 @@ pub mod tokens;
 pub mod uploads;
 pub mod users;
 pub mod verification;
+pub mod webhooks;
 
 pub use access::{Actor, Door, Permission, Permit, Role};
 pub use error::ProvisioningError;
@@ -56,6 +57,10 @@ pub struct Provisioning {
     db: Database,
     /// How long a bulk job stays its worker's without a heartbeat (see `import`).
     job_lease: std::time::Duration,
+    /// Whether webhook subscriptions may name loopback and private addresses (labs, tests).
+    webhooks_allow_private: bool,
+    /// How webhook deliveries are retried.
+    webhook_retry: webhooks::RetryPolicy,
 }
 
 /// The ETags an `If-Match` or `If-None-Match` names: `*` (any existing version) or up to
@@ -208,7 +213,26 @@ impl Provisioning {
         Self {
             db,
             job_lease: import::DEFAULT_JOB_LEASE,
+            webhooks_allow_private: false,
+            webhook_retry: webhooks::RetryPolicy::default(),
         }
+    }
+
+    /// The same core letting webhook subscriptions name loopback and private addresses, and
+    /// plain http (for labs and tests; never on a deployment others can reach).
+    pub fn with_private_webhooks(mut self, allow: bool) -> Self {
+        self.webhooks_allow_private = allow;
+        self
+    }
+
+    pub fn webhooks_allow_private(&self) -> bool {
+        self.webhooks_allow_private
+    }
+
+    /// The same core retrying webhook deliveries under `policy`.
+    pub fn with_webhook_retry(mut self, policy: webhooks::RetryPolicy) -> Self {
+        self.webhook_retry = policy;
+        self
     }
 
     /// The same core holding bulk jobs under leases of `lease`: a job whose worker has not

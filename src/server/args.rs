@@ -82,6 +82,17 @@ pub struct ServeArgs {
     #[arg(long, env = "NUMBAT_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
     pub job_lease_secs: u64,
 
+    /// Lets webhook subscriptions name loopback and private addresses and plain http: for labs
+    /// and tests only, since it lets whoever manages subscriptions reach the operator's own
+    /// network from this server.
+    #[arg(long, env = "NUMBAT_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhooks_allow_private: bool,
+
+    /// Whether this process delivers webhooks (every serving process does by default; each
+    /// subscription is delivered by one process at a time).
+    #[arg(long, env = "NUMBAT_WEBHOOKS_DELIVER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhooks_deliver: bool,
+
     #[command(flatten)]
     pub sync: SyncArgs,
 

@@ -281,6 +281,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     state = state.with_job_lease(std::time::Duration::from_secs(args.job_lease_secs));
+    state.core = state
+        .core
+        .clone()
+        .with_private_webhooks(args.webhooks_allow_private);
+    if args.webhooks_deliver {
+        crate::hooks::start(state.core.clone());
+    }
     tokio::spawn(files::look_after_jobs(state.core.clone()));
     tokio::spawn(forget_old_repeatable_answers(db.clone()));
     tokio::spawn(end_holds_that_ran_out(state.core.clone()));

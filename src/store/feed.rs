@@ -81,3 +81,54 @@ pub async fn after(db: &Database, after: Position, limit: i64) -> Result<Vec<Fee
         }
     })
 }
+
+/// The position after the last event readable now: where a reader starting "from now" begins.
+pub async fn last(db: &Database) -> Result<Position, StoreError> {
+    Ok(match db {
+        Database::Sqlite(pool) => {
+            let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_events")
+                .fetch_one(pool)
+                .await?;
+            Position {
+                xid: 0,
+                id: id.unwrap_or(0),
+            }
+        }
+        Database::Postgres(pool) => {
+            let row: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT (COALESCE(xid, '0'::xid8))::text::bigint, id FROM audit_events \
+                 WHERE xid IS NULL OR xid < pg_snapshot_xmin(pg_current_snapshot()) \
+                 ORDER BY COALESCE(xid, '0'::xid8) DESC, id DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?;
+            row.map_or(Position::default(), |(xid, id)| Position { xid, id })
+        }
+    })
+}
+
+/// The position just before the first event (in feed order) written at or after `at` (an
+/// RFC 3339 time, compared as stored text), or the end when there is none.
+pub async fn before_time(db: &Database, at: &str) -> Result<Position, StoreError> {
+    let first: Option<(i64, i64)> = match db {
+        Database::Sqlite(pool) => {
+            sqlx::query_as("SELECT 0, id FROM audit_events WHERE at >= $1 ORDER BY id LIMIT 1")
+                .bind(at)
+                .fetch_optional(pool)
+                .await?
+        }
+        Database::Postgres(pool) => {
+            sqlx::query_as(
+                "SELECT (COALESCE(xid, '0'::xid8))::text::bigint, id FROM audit_events \
+                 WHERE at >= $1 ORDER BY COALESCE(xid, '0'::xid8), id LIMIT 1",
+            )
+            .bind(at)
+            .fetch_optional(pool)
+            .await?
+        }
+    };
+    match first {
+        Some((xid, id)) => Ok(Position { xid, id: id - 1 }),
+        None => last(db).await,
+    }
+}

@@ -27,6 +27,7 @@ mod tx;
 pub mod uploads;
 pub mod users;
 pub mod verification;
+pub mod webhooks;
 
 pub use tx::{commits, Tx};
 

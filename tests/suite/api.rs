@@ -718,6 +718,7 @@ async fn every_role_against_every_operation() {
         ),
         ("GET", "/numbers".into(), None, [true, false, false, true]),
         ("GET", "/events".into(), None, [true, false, false, true]),
+        ("GET", "/webhooks".into(), None, [false, false, false, true]),
         (
             "POST",
             "/accounts/contoso:deleteNumbers".into(),
@@ -1259,8 +1260,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        37,
-        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers, two of the emergency locations, the billable users and the change feed: {operations:?}"
+        45,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers, two of the emergency locations, the billable users, the change feed and eight of the webhooks: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
@@ -2793,5 +2794,156 @@ async fn the_change_feed_pages_in_commit_order_and_a_read_can_wait_for_the_next_
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         assert!(body.to_string().contains("maxpagesize"), "{bad}: {body}");
+    }
+}
+
+/// Webhook subscriptions through the API (Admin only): an address inside the operator's own
+/// networks, or a hostile one, is refused by name; a subscription's secret is in the answer
+/// that made it only; it is read, replayed, resumed and deleted.
+#[tokio::test]
+async fn webhook_subscriptions_are_admin_only_public_https_and_show_their_secret_once() {
+    let api = Api::new().await;
+    let make = |url: &str| json!({ "url": url, "types": ["number", "account.create"] });
+    for bad in [
+        "http://hooks.example.com/",
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest",
+        "https://[::1]/",
+        "https://localhost/x",
+        "https://hooks.example.com/\r\nX-Injected: 1",
+    ] {
+        let (status, _, body) = api.call("POST", "/webhooks", Some(make(bad)), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body.to_string().contains("url"), "{bad}: {body}");
+    }
+    let (status, _, body) = api
+        .call(
+            "POST",
+            "/webhooks",
+            Some(json!({ "url": "https://hooks.example.com/n", "types": ["a.b.c"] })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("types[0]"), "{body}");
+    let (status, _, list) = api.call("GET", "/webhooks", None, &[]).await;
+    assert_eq!(
+        (status, list),
+        (StatusCode::OK, json!({ "value": [] })),
+        "nothing made"
+    );
+
+    let (status, _, made) = api
+        .call(
+            "POST",
+            "/webhooks",
+            Some(make("https://hooks.example.com/numbat")),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let secret = made["secret"].as_str().unwrap();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() >= 46,
+        "{secret}"
+    );
+    let id = made["id"].as_i64().unwrap();
+    assert_eq!(made["types"], json!(["number", "account.create"]));
+    assert_eq!(made["state"], "active");
+    let (_, _, list) = api.call("GET", "/webhooks", None, &[]).await;
+    assert_eq!(list["value"].as_array().unwrap().len(), 1);
+    assert!(
+        list["value"][0].get("secret").is_none(),
+        "never shown again"
+    );
+    let (status, _, one) = api.call("GET", &format!("/webhooks/{id}"), None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(one.get("secret").is_none());
+    let (status, _, log) = api
+        .call("GET", &format!("/webhooks/{id}/deliveries"), None, &[])
+        .await;
+    assert_eq!((status, log), (StatusCode::OK, json!({ "value": [] })));
+    let (status, _, replayed) = api
+        .call(
+            "POST",
+            &format!("/webhooks/{id}/replay"),
+            Some(json!({ "since": "0.0" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replayed}");
+    assert_eq!(replayed["cursor"], "0.0");
+    let (status, _, body) = api
+        .call(
+            "POST",
+            &format!("/webhooks/{id}/replay"),
+            Some(json!({ "since": "last tuesday" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("since"), "{body}");
+    let (status, _, _) = api
+        .call("POST", &format!("/webhooks/{id}/resume"), None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, rotated) = api
+        .call("POST", &format!("/webhooks/{id}/rotateSecret"), None, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let new_secret = rotated["secret"].as_str().unwrap();
+    assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+
+    // Another role may not see or make them.
+    let reader = api.token("reader", &[Role::Read]).await;
+    let (status, _, _) = api.call_as(&reader, "GET", "/webhooks", None, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let writer = api.token("writer", &[Role::Write]).await;
+    let (status, _, _) = api
+        .call_as(
+            &writer,
+            "POST",
+            "/webhooks",
+            Some(make("https://hooks.example.com/x")),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _, _) = api
+        .call("DELETE", &format!("/webhooks/{id}"), None, &[])
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for path in [
+        format!("/webhooks/{id}"),
+        "/webhooks/abc".to_owned(),
+        "/webhooks/-1".to_owned(),
+    ] {
+        let (status, _, _) = api.call("GET", &path, None, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // The subscription's changes are in the audit trail, never its secret.
+    let events = api
+        .core()
+        .audit_events(
+            &crate::common::cli_admin(),
+            Some("webhookSubscription"),
+            None,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        events.len(),
+        5,
+        "create, replay, resume, rotate, delete: {events:?}"
+    );
+    for e in &events {
+        let text = format!("{e:?}");
+        assert!(
+            !text.contains(secret) && !text.contains(new_secret),
+            "{text}"
+        );
     }
 }

@@ -33,3 +33,4 @@ mod store;
 mod sync;
 mod upgrade;
 mod verification;
+mod webhooks;

@@ -1,0 +1,254 @@
+//! Webhook deliveries over HTTP: each subscription's events, signed as Standard Webhooks asks
+//! (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of
+//! id.timestamp.body>`), sent one at a time in commit order by whichever process holds the
+//! subscription, with the receiver's address checked against the addresses its name resolves to
+//! at each delivery (and the connection pinned to one of them). Depends on the core
+//! (`provisioning::webhooks`, `provisioning::feed`).
+
+use crate::provisioning::feed::{Cursor, FeedEvent};
+use crate::provisioning::webhooks::{base64, base64_decode, is_public, takes, Failure};
+use crate::provisioning::{Provisioning, ProvisioningError};
+use crate::store::webhooks::Subscription;
+use hmac::{Hmac, Mac};
+use std::time::Duration;
+
+/// How long a process holds a subscription it delivers; a round ends well before.
+const LEASE: Duration = Duration::from_secs(30);
+const ROUND: Duration = Duration::from_secs(15);
+/// How long one attempt may take.
+const ATTEMPT: Duration = Duration::from_secs(10);
+/// The most of a receiver's answer kept in the delivery log.
+const ANSWER_KEPT: usize = 200;
+
+/// The `v1,<signature>` of `body` under `secret` (`whsec_<base64 key>`); `None` for a secret
+/// that does not read as one.
+pub fn signature(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
+    let key = base64_decode(secret.strip_prefix("whsec_")?)?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).ok()?;
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    Some(format!("v1,{}", base64(&mac.finalize().into_bytes())))
+}
+
+/// Every signature a delivery carries, space-separated: the current secret's, and the previous
+/// one's while a rotation lets both be valid.
+fn signatures(subscription: &Subscription, id: &str, timestamp: i64, body: &str) -> String {
+    let now = crate::provisioning::now();
+    let mut secrets = vec![subscription.secret.as_str()];
+    if let (Some(previous), Some(until)) =
+        (&subscription.previous_secret, &subscription.previous_until)
+    {
+        if until.as_str() > now.as_str() {
+            secrets.push(previous);
+        }
+    }
+    secrets
+        .into_iter()
+        .filter_map(|secret| signature(secret, id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A client for `url`: no redirects followed, bounded in time; unless private addresses are
+/// allowed, pinned to a public address the host resolves to, and refused when any is not
+/// public (so a name cannot be pointed at the operator's own network).
+async fn client_for(url: &reqwest::Url, allow_private: bool) -> Result<reqwest::Client, Failure> {
+    let refuse = |answer: String| Failure {
+        status: None,
+        answer,
+    };
+    let builder = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(ATTEMPT)
+            .connect_timeout(Duration::from_secs(5))
+    };
+    if allow_private {
+        // Nothing to pin: one client for every delivery, its connections kept.
+        static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+        if let Some(client) = SHARED.get() {
+            return Ok(client.clone());
+        }
+        let client = builder()
+            .build()
+            .map_err(|e| refuse(format!("no HTTP client: {e}")))?;
+        return Ok(SHARED.get_or_init(|| client).clone());
+    }
+    let mut builder = builder();
+    {
+        let host = url.host_str().unwrap_or_default();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|e| refuse(format!("{host} does not resolve: {e}")))?
+            .collect();
+        if let Some(private) = addresses.iter().find(|a| !is_public(a.ip())) {
+            return Err(refuse(format!(
+                "{host} resolves to {}, which is not a public address",
+                private.ip()
+            )));
+        }
+        let first = addresses
+            .first()
+            .ok_or_else(|| refuse(format!("{host} has no address")))?;
+        builder = builder.resolve(bare, *first);
+    }
+    builder
+        .build()
+        .map_err(|e| refuse(format!("no HTTP client: {e}")))
+}
+
+/// Sends one event to a subscription's receiver: its status when 2xx.
+pub async fn send(
+    subscription: &Subscription,
+    event: &FeedEvent,
+    allow_private: bool,
+) -> Result<u16, Failure> {
+    let url = reqwest::Url::parse(&subscription.url).map_err(|_| Failure {
+        status: None,
+        answer: "the subscription's URL does not read back".into(),
+    })?;
+    let client = client_for(&url, allow_private).await?;
+    let body = serde_json::to_string(event).expect("an event serialises");
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signed = signatures(subscription, &event.id, timestamp, &body);
+    let sent = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", "numbat-webhooks")
+        .header("webhook-id", &event.id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signed)
+        .body(body)
+        .send()
+        .await;
+    let response = sent.map_err(|e| Failure {
+        status: None,
+        answer: format!("no answer: {e}"),
+    })?;
+    let status = response.status().as_u16();
+    if response.status().is_success() {
+        return Ok(status);
+    }
+    let text = response.text().await.unwrap_or_default();
+    let answer: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(ANSWER_KEPT)
+        .collect();
+    Err(Failure {
+        status: Some(status),
+        answer,
+    })
+}
+
+/// Delivers what `subscription` has waiting, for a round at most: every event it takes, one at
+/// a time, until one fails (then it waits its turn again) or the feed has nothing more.
+async fn deliver_subscription(
+    core: &Provisioning,
+    owner: &str,
+    mut subscription: Subscription,
+) -> Result<(), ProvisioningError> {
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < ROUND && subscription.state == "active" {
+        let events = core.feed_after(subscription.position(), 100).await?;
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let end = Cursor::parse(&last.id)
+            .map(Cursor::position)
+            .unwrap_or_default();
+        let mut passed = None;
+        for event in &events {
+            let at = Cursor::parse(&event.id)
+                .map(Cursor::position)
+                .unwrap_or_default();
+            if !takes(
+                &subscription.types,
+                subscription.account_name.as_deref(),
+                event,
+            ) {
+                passed = Some(at);
+                continue;
+            }
+            let outcome = send(&subscription, event, core.webhooks_allow_private()).await;
+            let failed = outcome.is_err();
+            let held = core
+                .record_webhook_attempt(&mut subscription, owner, at, Some((event, outcome)))
+                .await?;
+            if !held || failed {
+                return Ok(());
+            }
+            passed = None;
+        }
+        if passed.is_some()
+            && !core
+                .record_webhook_attempt(&mut subscription, owner, end, None)
+                .await?
+        {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One round: takes every subscription due and delivers each (at once, side by side). How many
+/// subscriptions it took.
+pub async fn deliver_due(core: &Provisioning, owner: &str) -> Result<usize, ProvisioningError> {
+    let due = core.claim_due_webhooks(owner, LEASE).await?;
+    let count = due.len();
+    let mut rounds = tokio::task::JoinSet::new();
+    for subscription in due {
+        let (core, owner) = (core.clone(), owner.to_owned());
+        rounds.spawn(async move {
+            let id = subscription.id;
+            if let Err(error) = deliver_subscription(&core, &owner, subscription).await {
+                tracing::warn!(%error, subscription = id, "a webhook round stopped");
+            }
+        });
+    }
+    while rounds.join_next().await.is_some() {}
+    Ok(count)
+}
+
+/// Delivers webhooks for as long as the process runs: a round at each of this process's
+/// commits, and every quarter second for other nodes' and for retries coming due.
+pub fn start(core: Provisioning) -> tokio::task::JoinHandle<()> {
+    let owner = format!(
+        "{}:{}:{:08x}",
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "numbat".into()),
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    tokio::spawn(async move {
+        let mut commits = crate::store::commits().subscribe();
+        loop {
+            commits.borrow_and_update();
+            if let Err(error) = deliver_due(&core, &owner).await {
+                tracing::warn!(%error, "webhook deliveries could not run");
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(250), commits.changed()).await;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of the Standard Webhooks specification: this secret, id, time and body sign
+    /// to this signature.
+    #[test]
+    fn a_signature_is_the_standard_webhooks_one() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let body = r#"{"test": 2432232314}"#;
+        assert_eq!(
+            signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap(),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+        assert!(signature("no-prefix", "id", 1, body).is_none());
+        assert!(signature("whsec_!!!", "id", 1, body).is_none());
+    }
+}
