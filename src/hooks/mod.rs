@@ -12,10 +12,11 @@ use crate::store::webhooks::Subscription;
 use hmac::{Hmac, Mac};
 use std::time::Duration;
 
-/// How long a process holds a subscription it delivers; a round ends well before.
+/// How long a process holds a subscription it delivers. A round starts no attempt after ROUND,
+/// so its last one (5 s of lookup and ATTEMPT) ends before the lease does.
 const LEASE: Duration = Duration::from_secs(30);
-const ROUND: Duration = Duration::from_secs(15);
-/// How long one attempt may take.
+const ROUND: Duration = Duration::from_secs(12);
+/// How long one request may take (its name's lookup has 5 seconds besides).
 const ATTEMPT: Duration = Duration::from_secs(10);
 /// The most of a receiver's answer kept in the delivery log.
 const ANSWER_KEPT: usize = 200;
@@ -57,7 +58,9 @@ async fn client_for(url: &reqwest::Url, allow_private: bool) -> Result<reqwest::
         answer,
     };
     let builder = || {
+        // No proxy from the environment: it would resolve the name itself, past the check.
         reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(ATTEMPT)
             .connect_timeout(Duration::from_secs(5))
@@ -78,14 +81,19 @@ async fn client_for(url: &reqwest::Url, allow_private: bool) -> Result<reqwest::
         let host = url.host_str().unwrap_or_default();
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let port = url.port_or_known_default().unwrap_or(443);
-        let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare, port))
-            .await
+        let lookup = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::lookup_host((bare, port)),
+        )
+        .await
+        .map_err(|_| refuse(format!("{host} did not resolve within 5 seconds")))?;
+        let addresses: Vec<std::net::SocketAddr> = lookup
             .map_err(|e| refuse(format!("{host} does not resolve: {e}")))?
             .collect();
-        if let Some(private) = addresses.iter().find(|a| !is_public(a.ip())) {
+        // Which address is not said: the log is no map of the operator's network.
+        if addresses.iter().any(|a| !is_public(a.ip())) {
             return Err(refuse(format!(
-                "{host} resolves to {}, which is not a public address",
-                private.ip()
+                "{host} resolves to an address that is not public"
             )));
         }
         let first = addresses
@@ -130,8 +138,19 @@ pub async fn send(
     if response.status().is_success() {
         return Ok(status);
     }
-    let text = response.text().await.unwrap_or_default();
-    let answer: String = text
+    // At most a kibibyte of the answer is read, however much the receiver sends.
+    let mut response = response;
+    let mut kept = Vec::new();
+    while kept.len() < 1024 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = 1024 - kept.len();
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            _ => break,
+        }
+    }
+    let answer: String = String::from_utf8_lossy(&kept)
         .chars()
         .filter(|c| !c.is_control())
         .take(ANSWER_KEPT)
@@ -152,14 +171,16 @@ async fn deliver_subscription(
     let started = tokio::time::Instant::now();
     while started.elapsed() < ROUND && subscription.state == "active" {
         let events = core.feed_after(subscription.position(), 100).await?;
-        let Some(last) = events.last() else {
+        if events.is_empty() {
             return Ok(());
-        };
-        let end = Cursor::parse(&last.id)
-            .map(Cursor::position)
-            .unwrap_or_default();
+        }
+        // The last event passed over as not taken, since the last one delivered.
         let mut passed = None;
         for event in &events {
+            // No attempt starts that could end after the lease (see ROUND).
+            if started.elapsed() >= ROUND {
+                break;
+            }
             let at = Cursor::parse(&event.id)
                 .map(Cursor::position)
                 .unwrap_or_default();
@@ -181,12 +202,13 @@ async fn deliver_subscription(
             }
             passed = None;
         }
-        if passed.is_some()
-            && !core
-                .record_webhook_attempt(&mut subscription, owner, end, None)
+        if let Some(to) = passed {
+            if !core
+                .record_webhook_attempt(&mut subscription, owner, to, None)
                 .await?
-        {
-            return Ok(());
+            {
+                return Ok(());
+            }
         }
     }
     Ok(())

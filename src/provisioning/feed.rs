@@ -17,6 +17,9 @@ pub const DEFAULT_PAGE: i64 = 100;
 /// The longest a read waits for new events.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
+/// The most reads of this process waiting for new events at once.
+pub const MAX_WAITING: usize = 64;
+
 /// How often a waiting read looks again for other processes' commits (its own process's wake
 /// it at once).
 const LOOK_AGAIN: Duration = Duration::from_millis(500);
@@ -151,6 +154,19 @@ impl Provisioning {
                 format!("must be 1–{MAX_PAGE}"),
             )));
         }
+        // A bounded number of reads wait at once; past that a read answers at once, so
+        // waiting readers cannot take every database connection.
+        static WAITING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_WAITING);
+        let waiting = if wait.is_zero() {
+            None
+        } else {
+            WAITING.try_acquire().ok()
+        };
+        let wait = if waiting.is_some() {
+            wait
+        } else {
+            Duration::ZERO
+        };
         let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
         let mut commits = crate::store::commits().subscribe();
         loop {

@@ -43,11 +43,13 @@ impl Default for RetryPolicy {
 }
 
 /// Whether `ip` is an address on the public internet: not loopback, private, link-local,
-/// carrier-grade NAT, unique local, multicast, documentation or unspecified.
+/// carrier-grade NAT, unique local, site-local, multicast, documentation, benchmarking,
+/// IETF-reserved or unspecified; an IPv6 address carrying an IPv4 one (mapped, compatible,
+/// NAT64, 6to4) is judged by the IPv4 one, and Teredo is refused.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -58,19 +60,39 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 192 && b == 88 && c == 99)
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                std::net::Ipv4Addr::new(a, b, c, d)
+            };
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
+            if s[..6] == [0; 6] && !(v6.is_loopback() || v6.is_unspecified()) {
+                return is_public(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            if s[0] == 0x2002 {
+                return is_public(IpAddr::V4(embedded(s[1], s[2])));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x64 && s[1] == 0xff9b)
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x2001 && s[1] == 0))
         }
     }
 }
@@ -297,11 +319,27 @@ impl From<&Subscription> for SubscriptionView {
 
 /// A subscription's audit record: what it is, never its secret.
 fn audited(view: &SubscriptionView) -> String {
+    // Only where it goes: a path or query may carry a receiver's own key.
     serde_json::json!({
-        "url": view.url, "types": view.types, "accountName": view.account_name,
+        "url": receiver_site(&view.url), "types": view.types, "accountName": view.account_name,
         "state": view.state, "pausedReason": view.paused_reason,
     })
     .to_string()
+}
+
+/// A receiver's scheme, host and port, without its path or query (which may carry a key).
+fn receiver_site(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}/…",
+                u.scheme(),
+                u.host_str().unwrap_or_default()
+            )
+        }
+        Err(_) => String::new(),
+    }
 }
 
 /// The wait before attempt `failures + 1`: `first` doubled per failure, at most an hour,
@@ -456,7 +494,13 @@ impl Provisioning {
             Some(raw) => Some(match Cursor::parse(raw) {
                 Ok(cursor) => cursor.position(),
                 Err(_) if super::feed::looks_like_time(raw) => {
-                    feed_store::before_time(&self.db, raw).await?
+                    // Compared as stored: UTC, to the millisecond.
+                    let at = time::OffsetDateTime::parse(
+                        raw,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .expect("it reads as a time");
+                    feed_store::before_time(&self.db, &super::timestamp_of(at)).await?
                 }
                 Err(_) => {
                     return Err(ProvisioningError::invalid(Violation::new(
@@ -505,8 +549,19 @@ impl Provisioning {
         let until = super::timestamp_of(time::OffsetDateTime::now_utc() + ROTATION_OVERLAP);
         let secret = new_secret();
         let mut tx = self.begin(&permit).await?;
-        if stored::get_in(&mut tx, id).await?.is_none() {
+        let Some(current) = stored::get_in(&mut tx, id).await? else {
             return Err(ProvisioningError::not_found("webhook", id.to_string()));
+        };
+        // Two secrets sign at most: the one rotated out last must have run out first.
+        if let Some(until) = current.previous_until.filter(|u| u.as_str() > at.as_str()) {
+            return Err(ProvisioningError::Conflict(
+                Violation::new(
+                    "secret",
+                    Code::InvalidValue,
+                    format!("the secret rotated out last still signs deliveries until {until}; rotate again after that"),
+                )
+                .into(),
+            ));
         }
         stored::rotate(&mut tx, id, &secret, &until, &at).await?;
         let after = stored::get_in(&mut tx, id).await?.expect("still there");
@@ -597,11 +652,13 @@ impl Provisioning {
                 if failing_for >= self.webhook_retry.give_up_after {
                     deliveries.push(delivery(event, "parked", attempt_no, status, answer, &at));
                     paused = format!(
-                        "event {} could not be delivered for {} hours and was parked; the subscription is paused until an administrator resumes it",
+                        "event {} could not be delivered for {} hours and was parked; the subscription is paused until an administrator resumes it, starting with that event",
                         event.id,
                         self.webhook_retry.give_up_after.as_secs() / 3600
                     );
                     progress.paused = Some(&paused);
+                    // It stays on the parked event: a resume tries it first.
+                    progress.position = subscription.position();
                 } else {
                     deliveries.push(delivery(event, "failed", attempt_no, status, answer, &at));
                     let wait = backoff(self.webhook_retry.first_wait, subscription.failures);
@@ -618,6 +675,7 @@ impl Provisioning {
             &self.db,
             subscription.id,
             owner,
+            subscription.version,
             &deliveries,
             &progress,
             &at,
@@ -680,6 +738,8 @@ mod tests {
             "https://hooks.example.com/numbat",
             "https://hooks.example.com:8443/a?b=c",
             "https://203.0.114.7/x",
+            "https://[2a00:1450:4009:81d::200e]/",
+            "https://[64:ff9b::808:808]/",
         ] {
             assert!(parse_url(good, false).is_ok(), "{good}");
         }
@@ -699,6 +759,14 @@ mod tests {
             "https://[fd00::1]/",
             "https://[fe80::1]/",
             "https://[::ffff:127.0.0.1]/",
+            "https://[::127.0.0.1]/",
+            "https://[64:ff9b::a00:5]/",
+            "https://[64:ff9b:1::1]/",
+            "https://[2002:a00:1::1]/",
+            "https://[2001:0:4136:e378::1]/",
+            "https://[fec0::1]/",
+            "https://192.0.0.192/",
+            "https://192.88.99.1/",
             "https://user:pw@hooks.example.com/",
             "https://hooks.example.com/#x",
             "https://hooks.example.com/\r\nX: y",

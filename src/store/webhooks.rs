@@ -188,11 +188,13 @@ pub struct Progress<'a> {
 }
 
 /// Records attempts (`deliveries`) and the subscription's progress together, only while
-/// `owner` holds its lease; false (nothing recorded) when it no longer does.
+/// `owner` holds its lease (not run out) and nobody changed the subscription since it was
+/// taken at `version` (a replay, a pause, a new secret); false (nothing recorded) otherwise.
 pub async fn record(
     db: &Database,
     id: i64,
     owner: &str,
+    version: i64,
     deliveries: &[Delivery],
     progress: &Progress<'_>,
     at: &str,
@@ -201,7 +203,8 @@ pub async fn record(
         failures = $5, failing_since = $6, next_attempt_at = $7, \
         state = CASE WHEN $8 IS NULL THEN state ELSE 'paused' END, \
         paused_reason = COALESCE($8, paused_reason), updated_at = $9 \
-        WHERE id = $1 AND lease_owner = $2 AND state = 'active'";
+        WHERE id = $1 AND lease_owner = $2 AND state = 'active' AND lease_until > $9 \
+          AND version = $10";
     const DELIVERY: &str = "INSERT INTO webhook_deliveries (subscription_id, event_id, \
         event_type, outcome, attempt, status, answer, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     let mut tx = db.begin().await?;
@@ -216,6 +219,7 @@ pub async fn record(
             .bind(progress.next_attempt_at)
             .bind(progress.paused)
             .bind(at)
+            .bind(version)
             .execute(&mut *conn)
             .await?
             .rows_affected()
@@ -241,26 +245,6 @@ pub async fn record(
         tx.commit().await?;
     }
     Ok(held)
-}
-
-/// Adds attempts outside a subscription's run (a replay of one event).
-pub async fn log(tx: &mut Tx, id: i64, delivery: &Delivery) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO webhook_deliveries (subscription_id, event_id, event_type, \
-        outcome, attempt, status, answer, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    on_tx!(tx, conn => {
-        sqlx::query(SQL)
-            .bind(id)
-            .bind(&delivery.event_id)
-            .bind(&delivery.event_type)
-            .bind(&delivery.outcome)
-            .bind(delivery.attempt)
-            .bind(delivery.status)
-            .bind(&delivery.answer)
-            .bind(&delivery.at)
-            .execute(&mut *conn)
-            .await?;
-    });
-    Ok(())
 }
 
 /// The newest attempts of a subscription first.

@@ -2893,6 +2893,14 @@ async fn webhook_subscriptions_are_admin_only_public_https_and_show_their_secret
     assert_eq!(status, StatusCode::OK, "{rotated}");
     let new_secret = rotated["secret"].as_str().unwrap();
     assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+    let (status, _, body) = api
+        .call("POST", &format!("/webhooks/{id}/rotateSecret"), None, &[])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "two secrets sign at most: {body}"
+    );
 
     // Another role may not see or make them.
     let reader = api.token("reader", &[Role::Read]).await;

@@ -730,33 +730,9 @@ fn the_inventory_is_acted_on_from_the_command_line_with_refusals_named_per_numbe
 
     // An action whose process died before doing a number is resumed from the command line.
     let id = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use numbat::provisioning::inventory::InventoryAction;
         let db = numbat::store::Database::connect(&url).await.unwrap();
-        let core = numbat::provisioning::Provisioning::new(db.clone())
-            .with_job_lease(Duration::from_secs(1));
-        let range = numbat::domain::NumberRange::parse("+442071120000", "+442071120099").unwrap();
-        let run = core
-            .start_inventory(
-                crate::common::cli_admin(),
-                &InventoryAction::Add,
-                range.numbers().collect(),
-            )
-            .await
-            .unwrap();
-        let id = run.job_id();
-        drop(run);
-        let started = Instant::now();
-        while core
-            .job(&crate::common::cli_admin(), id)
-            .await
-            .unwrap()
-            .state
-            != "interrupted"
-        {
-            core.mark_interrupted_jobs().await.unwrap();
-            assert!(started.elapsed().as_secs() < 20, "never interrupted");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let id =
+            crate::common::interrupted_inventory_add(&db, "+442071120000", "+442071120099").await;
         db.close().await;
         id
     });

@@ -479,3 +479,30 @@ fn unescape(text: &str) -> String {
         .replace("&#x27;", "'")
         .replace("&amp;", "&")
 }
+
+/// An inventory job adding `first` to `last` whose process died before doing a number (its run
+/// dropped, its lease run out): interrupted, waiting to be resumed. Its id.
+#[allow(dead_code)]
+pub async fn interrupted_inventory_add(db: &Database, first: &str, last: &str) -> i64 {
+    use numbat::provisioning::inventory::InventoryAction;
+    let core = numbat::provisioning::Provisioning::new(db.clone())
+        .with_job_lease(std::time::Duration::from_secs(1));
+    let range = numbat::domain::NumberRange::parse(first, last).unwrap();
+    let run = core
+        .start_inventory(
+            cli_admin(),
+            &InventoryAction::Add,
+            range.numbers().collect(),
+        )
+        .await
+        .unwrap();
+    let id = run.job_id();
+    drop(run);
+    let started = std::time::Instant::now();
+    while core.job(&cli_admin(), id).await.unwrap().state != "interrupted" {
+        core.mark_interrupted_jobs().await.unwrap();
+        assert!(started.elapsed().as_secs() < 20, "never interrupted");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    id
+}

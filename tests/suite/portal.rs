@@ -1083,31 +1083,13 @@ async fn the_account_page_names_its_service_boxes_by_the_service_table() {
 /// page without JavaScript: the Resume button runs it to the end.
 #[tokio::test]
 async fn an_interrupted_inventory_action_is_resumed_from_its_page_without_javascript() {
-    use numbat::provisioning::inventory::InventoryAction;
     let _renderer = common::one_renderer_at_a_time().await;
     let test = TestDb::sqlite().await.migrated().await;
     let app = app_without_bundle(&test.db);
     let mut admin = Browser::signed_in(&app, &test.db, "ines", &[PortalRole::AdminUser]).await;
-    let core = numbat::provisioning::Provisioning::new(test.db.clone())
-        .with_job_lease(std::time::Duration::from_secs(1));
-    let range = numbat::domain::NumberRange::parse("+442071110000", "+442071112499").unwrap();
-    let run = core
-        .start_inventory(
-            common::cli_admin(),
-            &InventoryAction::Add,
-            range.numbers().collect(),
-        )
-        .await
-        .unwrap();
-    let id = run.job_id();
     // Its process dies before doing a number: the run is dropped, its lease runs out.
-    drop(run);
-    let started = std::time::Instant::now();
-    while core.job(&common::cli_admin(), id).await.unwrap().state != "interrupted" {
-        core.mark_interrupted_jobs().await.unwrap();
-        assert!(started.elapsed().as_secs() < 20, "never interrupted");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let id = common::interrupted_inventory_add(&test.db, "+442071110000", "+442071112499").await;
+    let core = numbat::provisioning::Provisioning::new(test.db.clone());
     let (_, page) = admin.get(&format!("/jobs/{id}")).await;
     assert!(
         page.contains(&format!("Inventory action {id}"))

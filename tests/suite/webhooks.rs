@@ -324,14 +324,32 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
         tried
     );
 
-    // The receiver is back: resumed and replayed from the start, the parked event comes again.
+    // The receiver is back: resumed, the parked event comes first.
     up.store(true, std::sync::atomic::Ordering::SeqCst);
     let parked_id = log[0].event_id.clone();
-    core.change_webhook(&cli_admin(), made.id, true, Some("0.0"))
+    core.change_webhook(&cli_admin(), made.id, true, None)
         .await
         .unwrap();
     deliver_until(&core, || {
         got.lock().unwrap().iter().any(|r| r.id == parked_id)
+    })
+    .await;
+    assert_eq!(
+        got.lock().unwrap()[0].id,
+        parked_id,
+        "the parked event first"
+    );
+    // Replayed from the start: the same events again, under their own ids.
+    core.change_webhook(&cli_admin(), made.id, false, Some("0.0"))
+        .await
+        .unwrap();
+    deliver_until(&core, || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.id == parked_id)
+            .count()
+            >= 2
     })
     .await;
     // A new secret: for a while each delivery is signed under both, so either verifies.
