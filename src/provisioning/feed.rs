@@ -112,7 +112,7 @@ impl From<FeedRow> for FeedEvent {
                 id: row.id,
             })
             .to_string(),
-            kind: format!("{}.{}", row.resource_type, row.action),
+            kind: format!("{}.{}", row.resource_type, event_action(&row.action)),
             time: row.at,
             actor: row.actor,
             door: row.door,
@@ -125,6 +125,25 @@ impl From<FeedRow> for FeedEvent {
                 .map(|json| serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json))),
         }
     }
+}
+
+/// An audit action as an event type's second part: its words joined in camel case, so
+/// `sync failed` is `syncFailed` and every type is letters and one dot, as subscriptions name
+/// them.
+pub fn event_action(action: &str) -> String {
+    let mut out = String::with_capacity(action.len());
+    for (i, word) in action.split_whitespace().enumerate() {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            if i == 0 {
+                out.push(first);
+            } else {
+                out.extend(first.to_uppercase());
+            }
+            out.extend(chars);
+        }
+    }
+    out
 }
 
 /// A page of the feed, and where the next read goes on (the given cursor when there was
@@ -197,6 +216,28 @@ impl Provisioning {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_actions_become_event_types_a_subscription_can_name() {
+        assert_eq!(event_action("create"), "create");
+        assert_eq!(event_action("sync failed"), "syncFailed");
+        assert_eq!(event_action("retry sync"), "retrySync");
+        assert_eq!(event_action("signInLocked"), "signInLocked");
+        for action in [
+            "sync",
+            "sync failed",
+            "retry sync",
+            "finish",
+            "fail",
+            "endQuarantine",
+        ] {
+            let kind = format!("number.{}", event_action(action));
+            assert!(
+                crate::provisioning::webhooks::parse_types(std::slice::from_ref(&kind)).is_ok(),
+                "{kind}"
+            );
+        }
+    }
 
     #[test]
     fn a_cursor_reads_back_and_hostile_ones_are_refused_naming_after() {

@@ -490,9 +490,7 @@ impl Import {
     /// Processes what is left and marks the run finished; returns the last chunk's report.
     pub async fn finish(mut self) -> Result<(ChunkReport, Tally), ProvisioningError> {
         let report = self.flush().await?;
-        let until = lease_end(self.lease.length);
-        let lease = self.held(&until);
-        if !jobs::finish(&self.core.db, self.job_id, &self.tally, None, &now(), lease).await? {
+        if !self.end(None).await? {
             return Err(taken_over(self.job_id));
         }
         Ok((report, self.tally))
@@ -505,18 +503,46 @@ impl Import {
             // Stopped, not failed: the job is handed back as it was.
             return Ok(self.tally);
         }
+        self.end(Some(reason)).await?;
+        Ok(self.tally)
+    }
+
+    /// Ends the job, finished or failed with `failure`, with its audit event (`job.finish` or
+    /// `job.fail`, carrying its counts) in the same transaction. False, with nothing changed,
+    /// when another process has taken the job over.
+    async fn end(&self, failure: Option<&str>) -> Result<bool, ProvisioningError> {
         let until = lease_end(self.lease.length);
         let lease = self.held(&until);
-        jobs::finish(
-            &self.core.db,
-            self.job_id,
-            &self.tally,
-            Some(reason),
-            &now(),
-            lease,
-        )
-        .await?;
-        Ok(self.tally)
+        let permit = self.actor.permit(Permission::Read)?;
+        let at = now();
+        let mut tx = self.core.begin(&permit).await?;
+        let Some(job) =
+            jobs::finish_in(&mut tx, self.job_id, &self.tally, failure, &at, lease).await?
+        else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let key = job.id.to_string();
+        let what = serde_json::json!({
+            "kind": job.kind,
+            "action": job.action,
+            "source": job.source,
+            "state": job.state,
+            "startedAt": job.started_at,
+            "finishedAt": job.finished_at,
+            "totalLines": job.total_lines,
+            "rowsRead": job.rows_read,
+            "created": job.created,
+            "changed": job.changed,
+            "unchanged": job.unchanged,
+            "invalid": job.invalid,
+            "failure": job.failure,
+        });
+        let action = if failure.is_some() { "fail" } else { "finish" };
+        let change = job_change(action, &key, &what);
+        audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     fn held<'a>(&'a self, until: &'a str) -> Lease<'a> {
@@ -944,7 +970,8 @@ fn row_errors(line: i64, violations: Violations) -> impl Iterator<Item = RowErro
     })
 }
 
-/// The audit trail's record of a job's `action` (its start, a resume): `what` it is about.
+/// The audit trail's record of a job's `action` (its start, a resume, its end): `what` it is
+/// about.
 fn job_change<'a>(action: &'a str, key: &'a str, what: &serde_json::Value) -> Change<'a> {
     Change {
         action,

@@ -159,33 +159,38 @@ pub async fn progress_in(
     }))
 }
 
-/// Ends a job `lease`'s owner holds: `finished`, or `failed` with the reason; the lease is
-/// let go. False (and nothing changed) when the job is no longer theirs.
-pub async fn finish(
-    db: &Database,
+/// Ends a job `lease`'s owner holds, in the caller's transaction (which records its audit event
+/// alongside): `finished`, or `failed` with the reason; the lease is let go. Returns the job as
+/// it ended, or none (and nothing changed) when the job is no longer theirs.
+pub async fn finish_in(
+    tx: &mut Tx,
     id: i64,
     tally: &Tally,
     failure: Option<&str>,
     at: &str,
     lease: Lease<'_>,
-) -> Result<bool, StoreError> {
-    let mut tx = db.begin().await?;
-    if !progress_in(&mut tx, id, tally, None, at, lease).await? {
-        tx.rollback().await?;
-        return Ok(false);
+) -> Result<Option<Job>, StoreError> {
+    if !progress_in(tx, id, tally, None, at, lease).await? {
+        return Ok(None);
     }
-    const SQL: &str = "UPDATE bulk_jobs SET state = $2, failure = $3, finished_at = $4, \
-        lease_until = NULL WHERE id = $1";
+    let sql = format!(
+        "UPDATE bulk_jobs SET state = $2, failure = $3, finished_at = $4, lease_until = NULL \
+         WHERE id = $1 RETURNING {JOB_COLUMNS}"
+    );
     let state = if failure.is_some() {
         "failed"
     } else {
         "finished"
     };
-    on_tx!(&mut tx, conn => {
-        sqlx::query(SQL).bind(id).bind(state).bind(failure).bind(at).execute(&mut *conn).await?;
-    });
-    tx.commit().await?;
-    Ok(true)
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_as(&sql)
+            .bind(id)
+            .bind(state)
+            .bind(failure)
+            .bind(at)
+            .fetch_optional(&mut *conn)
+            .await?
+    }))
 }
 
 /// Renews `lease` (the worker's heartbeat); false when the job is no longer its owner's.

@@ -166,3 +166,43 @@ async fn a_waiting_read_is_answered_by_the_next_change_of_any_process() {
         test.remove().await;
     }
 }
+
+#[tokio::test]
+async fn a_jobs_end_is_in_the_feed_with_its_counts_after_the_events_of_what_it_did() {
+    use numbat::provisioning::inventory::InventoryAction;
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let core = Provisioning::new(test.db.clone());
+        let numbers: Vec<TelephoneNumber> = ["+442079460101", "+442079460102", "+442079460101"]
+            .iter()
+            .map(|n| TelephoneNumber::parse(n).unwrap())
+            .collect();
+        let report = core
+            .inventory_action(&cli_admin(), &InventoryAction::Add, &numbers)
+            .await
+            .unwrap();
+        let job = report.job_id.unwrap().to_string();
+        let events = all_after(&core, Cursor::START, 4).await;
+        assert_eq!(
+            kinds(&events),
+            [
+                ("job.start".to_owned(), job.clone()),
+                ("number.add".to_owned(), "+442079460101".to_owned()),
+                ("number.add".to_owned(), "+442079460102".to_owned()),
+                ("job.finish".to_owned(), job.clone()),
+            ],
+            "{}",
+            test.url
+        );
+        let end = events[3].data.clone().unwrap();
+        assert_eq!(end["kind"], "inventory", "{end}");
+        assert_eq!(end["action"], "add", "{end}");
+        assert_eq!(end["state"], "finished", "{end}");
+        assert_eq!(end["rowsRead"], 3, "{end}");
+        assert_eq!(end["changed"], 2, "the two numbers added: {end}");
+        assert_eq!(end["invalid"], 1, "the number named twice: {end}");
+        assert!(end["finishedAt"].is_string(), "{end}");
+        assert!(end.get("leaseOwner").is_none() && end.get("upload").is_none());
+        test.remove().await;
+    }
+}

@@ -291,6 +291,32 @@ fn api_request(method: &str, path: &str, token: &str, body: Option<Value>) -> Re
         .unwrap()
 }
 
+/// The change feed read through the API from its start until `enough` holds of what was read
+/// (PostgreSQL holds events back while any older transaction of the server runs), or ten
+/// seconds have passed.
+async fn feed_until(
+    app: &axum::Router,
+    token: &str,
+    enough: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let mut events: Vec<Value> = Vec::new();
+    let mut cursor = "0.0".to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !enough(&events) && Instant::now() < deadline {
+        let path = format!("/events?after={cursor}&maxpagesize=1000");
+        let (answer, body) = common::send(app, api_request("GET", &path, token, None)).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        cursor = page["cursor"].as_str().unwrap().to_owned();
+        let read = page["value"].as_array().unwrap();
+        if read.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        events.extend(read.iter().cloned());
+    }
+    events
+}
+
 #[tokio::test]
 async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason() {
     let emulator = Emulator::start(&["--order-delay-ms", "100"]).await;
@@ -376,6 +402,36 @@ async fn a_number_reaches_synced_and_a_bad_one_failed_with_the_upstreams_reason(
             body.contains(r#""serviceProvisioningStatus":"synced""#),
             "the tenant's consent was checked: {body}"
         );
+
+        // The feed tells other systems how the upstream took each, with its code and message.
+        let events = feed_until(&app, &token, |events| {
+            events.iter().any(|e| e["type"] == "number.syncFailed")
+                && events.iter().any(|e| e["type"] == "number.sync")
+        })
+        .await;
+        let of = |kind: &str, key: &str| {
+            events
+                .iter()
+                .find(|e| e["type"] == kind && e["resourceKey"] == key)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {kind} of {key} in {events:?}"))
+        };
+        let failed = of("number.syncFailed", "+12025550123");
+        assert_eq!(failed["door"], "sync", "{failed}");
+        assert_eq!(failed["accountName"], "fabrikam", "{failed}");
+        assert_eq!(
+            failed["data"]["serviceProvisioningErrors"][0]["code"], "CountryNotConsented",
+            "{failed}"
+        );
+        assert!(
+            failed["data"]["serviceProvisioningErrors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("consented to GB, IE")),
+            "{failed}"
+        );
+        let synced = of("number.sync", "+442030000001");
+        assert_eq!(synced["data"]["serviceProvisioningStatus"], "synced");
+        of("account.sync", "fabrikam");
 
         // The metrics count the failure and an empty queue.
         let (answer, metrics) = common::get(&app, "/metrics").await;
