@@ -57,6 +57,10 @@ pub enum Command {
     /// Manage the people who sign in to the portal.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage webhook subscriptions: signed deliveries of the change feed's events to an
+    /// operator's own systems (the same as the API's `/provisioning/webhooks`).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Record demonstration data (Operator Connect consents, a linked account, civic
     /// addresses) so every portal page has something to show before sync runs.
     DemoData(DatabaseArgs),
@@ -229,6 +233,84 @@ pub enum UserCommand {
         /// The issuer, exactly as given to `serve --sso-issuer`.
         #[arg(long, env = "NUMBAT_SSO_ISSUER")]
         issuer: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Make a subscription; its secret is printed once, alone on the last line.
+    Create {
+        /// The receiver: https, outside loopback and private ranges unless allowed.
+        #[arg(long)]
+        url: String,
+        /// An event type (number.create) or resource type (number) it takes; repeat or
+        /// separate with commas for several; none for every event.
+        #[arg(long = "type", value_delimiter = ',')]
+        types: Vec<String>,
+        /// Only this account's events.
+        #[arg(long)]
+        account: Option<String>,
+        /// Deliver the feed from its start instead of from now.
+        #[arg(long)]
+        from_start: bool,
+        /// Allow plain http and private, loopback and link-local receivers (labs and tests),
+        /// as `numbat serve --webhooks-allow-private` does.
+        #[arg(long, env = "NUMBAT_WEBHOOKS_ALLOW_PRIVATE")]
+        allow_private: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List subscriptions: id, state, attempts by outcome, place in the feed, receiver.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// A subscription's newest delivery attempts.
+    Deliveries {
+        id: i64,
+        /// How many (1–200).
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Deliver again every event after an event's id, or from an RFC 3339 time on.
+    Replay {
+        id: i64,
+        #[arg(long)]
+        since: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Deliver one event again now, out of turn (the subscription's place is unchanged).
+    Redeliver {
+        id: i64,
+        /// The event's id (0.42).
+        #[arg(long)]
+        event: String,
+        #[arg(long, env = "NUMBAT_WEBHOOKS_ALLOW_PRIVATE")]
+        allow_private: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Make a paused subscription active again, starting with the event it is on.
+    Resume {
+        id: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Give a subscription a new secret, printed once on the last line; the old one still
+    /// signs for a day.
+    RotateSecret {
+        id: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Delete a subscription and its delivery log.
+    Delete {
+        id: i64,
         #[command(flatten)]
         database: DatabaseArgs,
     },

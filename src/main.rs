@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use numbat::auth::users::PortalRole;
-use numbat::cli::{Cli, Command, TokenCommand, UserCommand};
+use numbat::cli::{Cli, Command, TokenCommand, UserCommand, WebhookCommand};
 use numbat::provisioning::{Actor, Door, Provisioning, Role};
 use numbat::store::{Database, SchemaState};
 
@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token(command) => token(command).await,
         Command::User(command) => user(command).await,
+        Command::Webhook(command) => webhook(command).await,
         Command::DemoData(args) => {
             let db = open(&args.database_url).await?;
             let core = numbat::provisioning::Provisioning::new(db.clone());
@@ -164,6 +165,152 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             core(&db).revoke_token(&cli_admin(), &name).await?;
             db.close().await;
             println!("Revoked token {name}.");
+        }
+    }
+    Ok(())
+}
+
+async fn webhook(command: WebhookCommand) -> anyhow::Result<()> {
+    use numbat::provisioning::webhooks::{SubscriptionRequest, SubscriptionView};
+    let show = |s: &SubscriptionView| {
+        let types = if s.types.is_empty() {
+            "every event".to_owned()
+        } else {
+            s.types.join(",")
+        };
+        let account = s.account_name.as_deref().unwrap_or("every account");
+        println!(
+            "{:<6} {:<7} delivered {:<7} failed {:<6} parked {:<4} at {:<14} {} ({types}; {account})",
+            s.id, s.state, s.attempts.delivered, s.attempts.failed, s.attempts.parked, s.cursor, s.url
+        );
+        if let Some(reason) = &s.paused_reason {
+            println!("       paused: {reason}");
+        }
+    };
+    match command {
+        WebhookCommand::Create {
+            url,
+            types,
+            account,
+            from_start,
+            allow_private,
+            database,
+        } => {
+            let db = open(&database.database_url).await?;
+            let made = core(&db)
+                .with_private_webhooks(allow_private)
+                .create_webhook(
+                    &cli_admin(),
+                    SubscriptionRequest {
+                        url,
+                        types,
+                        account_name: account,
+                        from_start,
+                    },
+                )
+                .await;
+            db.close().await;
+            let made = made?;
+            show(&made);
+            println!(
+                "Created webhook {}. Keep its secret now: it is not shown again.",
+                made.id
+            );
+            println!("{}", made.secret.unwrap_or_default());
+        }
+        WebhookCommand::List { database } => {
+            let db = open(&database.database_url).await?;
+            let all = core(&db).webhooks(&cli_admin()).await;
+            db.close().await;
+            for s in all? {
+                show(&s);
+            }
+        }
+        WebhookCommand::Deliveries {
+            id,
+            limit,
+            database,
+        } => {
+            let db = open(&database.database_url).await?;
+            let log = core(&db)
+                .webhook_deliveries(&cli_admin(), id, limit.clamp(1, 200))
+                .await;
+            db.close().await;
+            for d in log? {
+                println!(
+                    "{} {:<10} {:<24} {:<9} attempt {:<3} {} {}{}",
+                    d.at,
+                    d.event_id,
+                    d.event_type,
+                    d.outcome,
+                    d.attempt,
+                    d.status.map_or("-".to_owned(), |s| s.to_string()),
+                    d.answer.unwrap_or_default(),
+                    d.requested_by
+                        .map(|by| format!(" (asked by {by})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        WebhookCommand::Replay {
+            id,
+            since,
+            database,
+        } => {
+            let db = open(&database.database_url).await?;
+            let view = core(&db)
+                .change_webhook(&cli_admin(), id, false, Some(&since))
+                .await;
+            db.close().await;
+            let view = view?;
+            println!(
+                "Webhook {id} delivers again every event after {}.",
+                view.cursor
+            );
+        }
+        WebhookCommand::Redeliver {
+            id,
+            event,
+            allow_private,
+            database,
+        } => {
+            let db = open(&database.database_url).await?;
+            let core = core(&db).with_private_webhooks(allow_private);
+            let attempt = numbat::hooks::redeliver(&core, &cli_admin(), id, &event).await;
+            db.close().await;
+            let attempt = attempt?;
+            let status = attempt
+                .status
+                .map_or("no answer".to_owned(), |s| s.to_string());
+            println!(
+                "Event {event} to webhook {id}: {} ({status}){}",
+                attempt.outcome,
+                attempt.answer.map(|a| format!(": {a}")).unwrap_or_default()
+            );
+            if attempt.outcome != "delivered" {
+                std::process::exit(2);
+            }
+        }
+        WebhookCommand::Resume { id, database } => {
+            let db = open(&database.database_url).await?;
+            let view = core(&db).change_webhook(&cli_admin(), id, true, None).await;
+            db.close().await;
+            show(&view?);
+        }
+        WebhookCommand::RotateSecret { id, database } => {
+            let db = open(&database.database_url).await?;
+            let view = core(&db).rotate_webhook_secret(&cli_admin(), id).await;
+            db.close().await;
+            let view = view?;
+            println!("Webhook {id} has a new secret; the old one signs beside it for a day. Keep it now: it is not shown again.");
+            println!("{}", view.secret.unwrap_or_default());
+        }
+        WebhookCommand::Delete { id, database } => {
+            let db = open(&database.database_url).await?;
+            let deleted = core(&db).delete_webhook(&cli_admin(), id).await;
+            db.close().await;
+            deleted?;
+            println!("Deleted webhook {id} and its delivery log.");
         }
     }
     Ok(())

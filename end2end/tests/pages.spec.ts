@@ -39,6 +39,7 @@ test("every page passes the accessibility check, light and dark", async ({ page 
     ["audit", "/audit"],
     ["users", "/admin/users"],
     ["tokens", "/admin/tokens"],
+    ["webhooks", "/admin/webhooks"],
     ["settings", "/admin/settings"],
     ["password", "/password"],
     ["not-found", "/no-such-page"],

@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/webhooks/{id}/replay", post(webhooks::replay))
         .route("/webhooks/{id}/resume", post(webhooks::resume))
+        .route("/webhooks/{id}/redeliver", post(webhooks::redeliver))
         .route("/webhooks/{id}/rotateSecret", post(webhooks::rotate))
         .route(
             "/emergencyLocations/{number}",

@@ -261,6 +261,10 @@ pub fn document() -> Value {
             "post": events(operation("Webhooks_Replay", "Deliver again every event after an event's id, or from an RFC 3339 time on; each keeps its webhook-id (a Numbat addition)", "Admin",
                 &["WebhookId"], Some(json_body("WebhookReplay", "application/json")), vec![("200", ok("The subscription, at its new place.", "WebhookSubscription", false))], &["404"])),
         },
+        "/webhooks/{webhookId}/redeliver": {
+            "post": events(operation("Webhooks_Redeliver", "Deliver one event the subscription takes again, now and out of turn, under its own webhook-id; the subscription's place and the events waiting are left as they are (a Numbat addition)", "Admin",
+                &["WebhookId"], Some(json_body("WebhookRedeliver", "application/json")), vec![("200", ok("The attempt, as the delivery log keeps it.", "WebhookDelivery", false))], &["404"])),
+        },
         "/webhooks/{webhookId}/rotateSecret": {
             "post": events(operation("Webhooks_RotateSecret", "Give a subscription a new secret, in this answer only; for a day deliveries carry signatures under both the new and the old secret (a Numbat addition)", "Admin",
                 &["WebhookId"], None, vec![("200", ok("The subscription, with its new secret.", "WebhookSubscription", false))], &["404"])),
@@ -715,7 +719,7 @@ fn components() -> Value {
             },
             "WebhookSubscription": {
                 "type": "object",
-                "required": ["id", "url", "types", "state", "cursor", "failures", "createdAt"],
+                "required": ["id", "url", "types", "state", "cursor", "failures", "createdAt", "attempts"],
                 "properties": {
                     "id": { "type": "integer" },
                     "url": { "type": "string" },
@@ -727,6 +731,17 @@ fn components() -> Value {
                     "failures": { "type": "integer" },
                     "nextAttemptAt": { "type": "string" },
                     "createdAt": { "type": "string" },
+                    "attempts": {
+                        "type": "object",
+                        "description": "Delivery attempts so far, by outcome.",
+                        "required": ["delivered", "failed", "parked"],
+                        "properties": {
+                            "delivered": { "type": "integer" },
+                            "failed": { "type": "integer" },
+                            "parked": { "type": "integer" },
+                        },
+                        "additionalProperties": false,
+                    },
                     "secret": { "type": "string", "description": "whsec_…: in the answer that made the subscription only." },
                 },
                 "additionalProperties": false,
@@ -737,24 +752,32 @@ fn components() -> Value {
                 "properties": { "value": { "type": "array", "items": { "$ref": "#/components/schemas/WebhookSubscription" } } },
                 "additionalProperties": false,
             },
+            "WebhookDelivery": {
+                "type": "object",
+                "required": ["id", "eventId", "eventType", "outcome", "attempt", "at"],
+                "properties": {
+                    "id": { "type": "integer" },
+                    "eventId": { "type": "string" },
+                    "eventType": { "type": "string" },
+                    "outcome": { "type": "string", "enum": ["delivered", "failed", "parked"] },
+                    "attempt": { "type": "integer" },
+                    "status": { "type": "integer", "nullable": true },
+                    "answer": { "type": "string", "nullable": true },
+                    "at": { "type": "string" },
+                    "requestedBy": { "type": "string", "nullable": true, "description": "Who asked for this redelivery of one event; none for the deliverer's own attempts." },
+                },
+                "additionalProperties": false,
+            },
             "WebhookDeliveries": {
                 "type": "object",
                 "required": ["value"],
-                "properties": { "value": { "type": "array", "items": {
-                    "type": "object",
-                    "required": ["id", "eventId", "eventType", "outcome", "attempt", "at"],
-                    "properties": {
-                        "id": { "type": "integer" },
-                        "eventId": { "type": "string" },
-                        "eventType": { "type": "string" },
-                        "outcome": { "type": "string", "enum": ["delivered", "failed", "parked"] },
-                        "attempt": { "type": "integer" },
-                        "status": { "type": "integer", "nullable": true },
-                        "answer": { "type": "string", "nullable": true },
-                        "at": { "type": "string" },
-                    },
-                    "additionalProperties": false,
-                } } },
+                "properties": { "value": { "type": "array", "items": { "$ref": "#/components/schemas/WebhookDelivery" } } },
+                "additionalProperties": false,
+            },
+            "WebhookRedeliver": {
+                "type": "object",
+                "required": ["event"],
+                "properties": { "event": { "type": "string", "maxLength": 41, "description": "The event's id (0.42)." } },
                 "additionalProperties": false,
             },
             "WebhookReplay": {

@@ -1,6 +1,6 @@
 //! Webhook subscriptions (a Numbat addition, beside ACG's operations; Admin role): make, list,
-//! read and delete them, read their delivery log, resume a paused one, and deliver again
-//! everything since an event or a time.
+//! read and delete them, read their delivery log, resume a paused one, deliver again
+//! everything since an event or a time, or one event now.
 //!
 //! Translates paths and bodies to the core's calls; holds no rule. Depends on the core.
 
@@ -102,6 +102,26 @@ pub async fn replay(
             .core
             .change_webhook(&actor, id, false, Some(&body.since))
             .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Redeliver {
+    /// The event's id.
+    pub event: String,
+}
+
+/// Delivers one event again now, out of turn; answers with the attempt.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    Body(body): Body<Redeliver>,
+) -> Result<Json<Delivery>, ApiError> {
+    let id = id_of(&id)?;
+    Ok(Json(
+        crate::hooks::redeliver(&state.core, &actor, id, &body.event).await?,
     ))
 }
 

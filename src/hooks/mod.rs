@@ -7,8 +7,8 @@
 
 use crate::provisioning::feed::{Cursor, FeedEvent};
 use crate::provisioning::webhooks::{base64, base64_decode, is_public, takes, Failure};
-use crate::provisioning::{Provisioning, ProvisioningError};
-use crate::store::webhooks::Subscription;
+use crate::provisioning::{Actor, Provisioning, ProvisioningError};
+use crate::store::webhooks::{Delivery, Subscription};
 use hmac::{Hmac, Mac};
 use std::time::Duration;
 
@@ -161,6 +161,35 @@ pub async fn send(
     })
 }
 
+/// Delivers one event of a subscription again, now and out of turn, as an administrator asked
+/// (`event` is the event's id): the attempt, as the delivery log keeps it. Its place in the
+/// feed, and the events waiting, are left as they are.
+pub async fn redeliver(
+    core: &Provisioning,
+    actor: &Actor,
+    id: i64,
+    event: &str,
+) -> Result<Delivery, ProvisioningError> {
+    let (subscription, event) = core.webhook_redelivery(actor, id, event).await?;
+    let outcome = send(&subscription, &event, core.webhooks_allow_private()).await;
+    core.record_webhook_redelivery(actor, &subscription, &event, outcome)
+        .await
+}
+
+/// The longest wait before a retry that a round waits itself.
+const SHORT_WAIT: Duration = Duration::from_secs(2);
+
+/// How long until `subscription`'s next attempt is due, when one is set.
+fn retry_in(subscription: &Subscription) -> Option<Duration> {
+    let at = time::OffsetDateTime::parse(
+        subscription.next_attempt_at.as_deref()?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    let wait = at - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
 /// Delivers what `subscription` has waiting, for a round at most: every event it takes, one at
 /// a time, until one fails (then it waits its turn again) or the feed has nothing more.
 async fn deliver_subscription(
@@ -169,6 +198,7 @@ async fn deliver_subscription(
     mut subscription: Subscription,
 ) -> Result<(), ProvisioningError> {
     let started = tokio::time::Instant::now();
+    let mut retried = false;
     while started.elapsed() < ROUND && subscription.state == "active" {
         let events = core.feed_after(subscription.position(), 100).await?;
         if events.is_empty() {
@@ -197,10 +227,25 @@ async fn deliver_subscription(
             let held = core
                 .record_webhook_attempt(&mut subscription, owner, at, Some((event, outcome)))
                 .await?;
-            if !held || failed {
+            if !held {
                 return Ok(());
             }
+            if failed {
+                // A short wait is waited here, still holding the subscription, so a retry
+                // comes when it is due rather than at the next round; a long one ends the round.
+                match retry_in(&subscription) {
+                    Some(wait) if wait <= SHORT_WAIT && started.elapsed() + wait < ROUND => {
+                        tokio::time::sleep(wait).await;
+                        retried = true;
+                        break;
+                    }
+                    _ => return Ok(()),
+                }
+            }
             passed = None;
+        }
+        if std::mem::take(&mut retried) {
+            continue;
         }
         if let Some(to) = passed {
             if !core

@@ -289,10 +289,37 @@ pub struct SubscriptionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
     pub created_at: String,
+    /// Delivery attempts so far, by outcome.
+    pub attempts: Attempts,
     /// The secret, in the answer that made the subscription only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
+
+/// A subscription's delivery attempts by outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Attempts {
+    pub delivered: i64,
+    /// Failed, to be tried again.
+    pub failed: i64,
+    /// Given up on.
+    pub parked: i64,
+}
+
+/// A subscription's figures for `/metrics`: its state, its attempts, and the events it has
+/// still to go through (counted up to [`BACKLOG_CAP`]) with the time of the oldest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionFigures {
+    pub id: i64,
+    pub state: String,
+    pub attempts: Attempts,
+    pub backlog: i64,
+    pub oldest_waiting_at: Option<String>,
+}
+
+/// The most waiting events a scrape counts per subscription, so a paused subscription far
+/// behind does not make `/metrics` scan the feed.
+pub const BACKLOG_CAP: i64 = 100_000;
 
 impl From<&Subscription> for SubscriptionView {
     fn from(s: &Subscription) -> Self {
@@ -312,6 +339,11 @@ impl From<&Subscription> for SubscriptionView {
             failures: s.failures,
             next_attempt_at: s.next_attempt_at.clone(),
             created_at: s.created_at.clone(),
+            attempts: Attempts {
+                delivered: s.delivered,
+                failed: s.failed,
+                parked: s.parked,
+            },
             secret: None,
         }
     }
@@ -366,6 +398,23 @@ impl Provisioning {
             after,
             account: None,
         }
+    }
+
+    /// Every subscription's figures (no actor: figures only, for `/metrics`).
+    pub async fn webhook_figures(&self) -> Result<Vec<SubscriptionFigures>, ProvisioningError> {
+        let mut figures = Vec::new();
+        for s in stored::list(&self.db).await? {
+            let (backlog, oldest_waiting_at) =
+                feed_store::backlog(&self.db, s.position(), BACKLOG_CAP).await?;
+            figures.push(SubscriptionFigures {
+                id: s.id,
+                state: s.state.clone(),
+                attempts: SubscriptionView::from(&s).attempts,
+                backlog,
+                oldest_waiting_at,
+            });
+        }
+        Ok(figures)
     }
 
     /// Makes a subscription (Admin): its secret is in this answer only.
@@ -534,6 +583,88 @@ impl Provisioning {
         audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
         tx.commit().await?;
         Ok(view)
+    }
+
+    /// The subscription `id` and its event `event` (an event's id), for delivering that one
+    /// event again out of turn (Admin): refused, naming `event`, when the feed has no such
+    /// event or the subscription does not take it.
+    pub async fn webhook_redelivery(
+        &self,
+        actor: &Actor,
+        id: i64,
+        event: &str,
+    ) -> Result<(Subscription, FeedEvent), ProvisioningError> {
+        actor.permit(Permission::Administer)?;
+        let at = Cursor::parse(event).map_err(|v| ProvisioningError::invalid(v.at("event")))?;
+        let subscription = stored::get(&self.db, id)
+            .await?
+            .ok_or_else(|| ProvisioningError::not_found("webhook", id.to_string()))?;
+        let Some(row) = feed_store::one(&self.db, at.position()).await? else {
+            return Err(ProvisioningError::invalid(Violation::new(
+                "event",
+                Code::InvalidValue,
+                format!("the change feed has no event {event}"),
+            )));
+        };
+        let event = FeedEvent::from(row);
+        if !takes(
+            &subscription.types,
+            subscription.account_name.as_deref(),
+            &event,
+        ) {
+            return Err(ProvisioningError::invalid(Violation::new(
+                "event",
+                Code::InvalidValue,
+                format!(
+                    "webhook {id} does not take {} events{}",
+                    event.kind,
+                    subscription
+                        .account_name
+                        .as_deref()
+                        .map(|a| format!(" or events of accounts other than {a}"))
+                        .unwrap_or_default()
+                ),
+            )));
+        }
+        Ok((subscription, event))
+    }
+
+    /// Records a redelivery of one event (`webhook_redelivery`'s) and what it did, in the
+    /// delivery log and the audit trail together; the subscription's place is unchanged.
+    pub async fn record_webhook_redelivery(
+        &self,
+        actor: &Actor,
+        subscription: &Subscription,
+        event: &FeedEvent,
+        outcome: Result<u16, Failure>,
+    ) -> Result<Delivery, ProvisioningError> {
+        let permit = actor.permit(Permission::Administer)?;
+        let at = now();
+        let (outcome, status, answer) = match outcome {
+            Ok(status) => ("delivered", Some(i32::from(status)), None),
+            Err(failure) => (
+                "failed",
+                failure.status.map(i32::from),
+                Some(failure.answer),
+            ),
+        };
+        let mut made = delivery(event, outcome, 1, status, answer, &at);
+        made.requested_by = Some(actor.principal.clone());
+        made.subscription_id = subscription.id;
+        let mut tx = self.begin(&permit).await?;
+        if stored::get_in(&mut tx, subscription.id).await?.is_none() {
+            return Err(ProvisioningError::not_found(
+                "webhook",
+                subscription.id.to_string(),
+            ));
+        }
+        stored::log_redelivery(&mut tx, subscription.id, &made).await?;
+        let key = subscription.id.to_string();
+        let what = serde_json::json!({ "event": event.id, "eventType": event.kind, "outcome": outcome, "status": status });
+        let change = Self::subscription_change("redeliver", &key, None, Some(what.to_string()));
+        audit::record(&mut tx, &[audit_event(&permit, &at, change)]).await?;
+        tx.commit().await?;
+        Ok(made)
     }
 
     /// Gives a subscription a new secret (Admin), in this answer only; deliveries are signed
@@ -713,6 +844,7 @@ fn delivery(
         status,
         answer,
         at: at.to_owned(),
+        requested_by: None,
     }
 }
 

@@ -93,6 +93,12 @@ pub struct ServeArgs {
     #[arg(long, env = "NUMBAT_WEBHOOKS_DELIVER", default_value_t = true, action = clap::ArgAction::Set)]
     pub webhooks_deliver: bool,
 
+    /// The wait before a failed webhook delivery is tried again, in milliseconds; it doubles
+    /// with each failure of the same event (with jitter) up to an hour, and the event is parked
+    /// after a day of failing.
+    #[arg(long, env = "NUMBAT_WEBHOOKS_FIRST_RETRY_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub webhooks_first_retry_ms: u64,
+
     #[command(flatten)]
     pub sync: SyncArgs,
 

@@ -1,9 +1,11 @@
 //! `/healthz` (the process answers) and `/readyz` (the database answers too), as JSON; and
 //! `/metrics` in Prometheus' text format: HTTP requests by door, route and status with their
-//! latency, bulk jobs by state, and the outbox's figures (sync). Anyone may ask, so a failure
-//! says only that the database is unavailable; its details go to the log.
+//! latency, bulk jobs by state, the outbox's figures (sync) and each webhook subscription's.
+//! Anyone may ask, so a failure says only that the database is unavailable; its details go to
+//! the log.
 
 use super::AppState;
+use crate::provisioning::webhooks::SubscriptionFigures;
 use crate::telemetry::http::escape;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -41,12 +43,13 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
     let from_database = async {
         let outbox = state.core.outbox_figures().await?;
         let jobs = state.core.job_figures().await?;
-        Ok::<_, crate::provisioning::ProvisioningError>((outbox, jobs))
+        let hooks = state.core.webhook_figures().await?;
+        Ok::<_, crate::provisioning::ProvisioningError>((outbox, jobs, hooks))
     };
     // This node's request figures are in memory: they are given even when the database does
     // not answer, which is when they matter most.
     let mut text = String::new();
-    let (figures, jobs) = match from_database.await {
+    let (figures, jobs, hooks) = match from_database.await {
         Ok(figures) => {
             text.push_str("# HELP numbat_database_up Whether the database answered this scrape.\n# TYPE numbat_database_up gauge\nnumbat_database_up 1\n");
             figures
@@ -130,6 +133,7 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
             ));
         }
     }
+    render_webhooks(&mut text, &hooks);
     state.http_metrics.render(&mut text);
     (
         [(
@@ -139,4 +143,65 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
         text,
     )
         .into_response()
+}
+
+/// Each webhook subscription's attempts by outcome, whether it is paused, the events it has
+/// still to go through and the age of the oldest (labelled by the subscription's id only: its
+/// address may carry the receiver's key).
+fn render_webhooks(text: &mut String, hooks: &[SubscriptionFigures]) {
+    let now = time::OffsetDateTime::now_utc();
+    let age = |at: &Option<String>| {
+        at.as_deref()
+            .and_then(|at| {
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0))
+    };
+    text.push_str(
+        "# HELP numbat_webhook_deliveries_total Delivery attempts by subscription and outcome (delivered; failed, to be tried again; parked, given up on).\n\
+         # TYPE numbat_webhook_deliveries_total counter\n",
+    );
+    for hook in hooks {
+        let a = hook.attempts;
+        for (outcome, count) in [
+            ("delivered", a.delivered),
+            ("failed", a.failed),
+            ("parked", a.parked),
+        ] {
+            text.push_str(&format!(
+                "numbat_webhook_deliveries_total{{subscription=\"{}\",outcome=\"{outcome}\"}} {count}\n",
+                hook.id
+            ));
+        }
+    }
+    // (name, help, each subscription's value)
+    let gauges: [(&str, &str, Vec<String>); 3] = [
+        (
+            "numbat_webhook_paused",
+            "Whether the subscription is paused (1) after an event kept failing.",
+            hooks
+                .iter()
+                .map(|h| u8::from(h.state == "paused").to_string())
+                .collect(),
+        ),
+        (
+            "numbat_webhook_queue_depth",
+            "Events of the feed the subscription has still to go through (counted up to 100000).",
+            hooks.iter().map(|h| h.backlog.to_string()).collect(),
+        ),
+        (
+            "numbat_webhook_oldest_undelivered_age_seconds",
+            "Age of the oldest event the subscription has still to go through (0 when none).",
+            hooks
+                .iter()
+                .map(|h| format!("{:.3}", age(&h.oldest_waiting_at)))
+                .collect(),
+        ),
+    ];
+    for (name, help, values) in gauges {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (hook, value) in hooks.iter().zip(values) {
+            text.push_str(&format!("{name}{{subscription=\"{}\"}} {value}\n", hook.id));
+        }
+    }
 }

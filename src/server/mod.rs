@@ -284,7 +284,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.core = state
         .core
         .clone()
-        .with_private_webhooks(args.webhooks_allow_private);
+        .with_private_webhooks(args.webhooks_allow_private)
+        .with_webhook_retry(crate::provisioning::webhooks::RetryPolicy {
+            first_wait: std::time::Duration::from_millis(args.webhooks_first_retry_ms),
+            ..Default::default()
+        });
     if args.webhooks_deliver {
         crate::hooks::start(state.core.clone());
     }

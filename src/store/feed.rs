@@ -82,6 +82,37 @@ pub async fn after(db: &Database, after: Position, limit: i64) -> Result<Vec<Fee
     })
 }
 
+/// The event at `at`, when the feed carries it (on PostgreSQL, once its transaction ended).
+pub async fn one(db: &Database, at: Position) -> Result<Option<FeedRow>, StoreError> {
+    let types = RESOURCE_TYPES.map(|t| format!("'{t}'")).join(", ");
+    Ok(match db {
+        Database::Sqlite(pool) => {
+            let sql = format!(
+                "SELECT 0 AS xid, {COLUMNS} FROM audit_events \
+                 WHERE id = $1 AND $2 = 0 AND resource_type IN ({types})"
+            );
+            sqlx::query_as(&sql)
+                .bind(at.id)
+                .bind(at.xid)
+                .fetch_optional(pool)
+                .await?
+        }
+        Database::Postgres(pool) => {
+            let sql = format!(
+                "SELECT (COALESCE(xid, '0'::xid8))::text::bigint AS xid, {COLUMNS} FROM audit_events \
+                 WHERE id = $2 AND COALESCE(xid, '0'::xid8) = $1::bigint::text::xid8 \
+                   AND (xid IS NULL OR xid < pg_snapshot_xmin(pg_current_snapshot())) \
+                   AND resource_type IN ({types})"
+            );
+            sqlx::query_as(&sql)
+                .bind(at.xid)
+                .bind(at.id)
+                .fetch_optional(pool)
+                .await?
+        }
+    })
+}
+
 /// The position after the last event readable now: where a reader starting "from now" begins.
 pub async fn last(db: &Database) -> Result<Position, StoreError> {
     Ok(match db {
@@ -131,4 +162,44 @@ pub async fn before_time(db: &Database, at: &str) -> Result<Position, StoreError
         Some((xid, id)) => Ok(Position { xid, id: id - 1 }),
         None => last(db).await,
     }
+}
+
+/// How many events come after `after` (counting at most `cap`), and the time of the first: a
+/// subscription's backlog, for `/metrics`.
+pub async fn backlog(
+    db: &Database,
+    after: Position,
+    cap: i64,
+) -> Result<(i64, Option<String>), StoreError> {
+    let types = RESOURCE_TYPES.map(|t| format!("'{t}'")).join(", ");
+    Ok(match db {
+        Database::Sqlite(pool) => {
+            let sql = format!(
+                "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM audit_events \
+                 WHERE id > $1 AND resource_type IN ({types}) ORDER BY id LIMIT $2)"
+            );
+            sqlx::query_as(&sql)
+                .bind(after.id)
+                .bind(cap)
+                .fetch_one(pool)
+                .await?
+        }
+        Database::Postgres(pool) => {
+            // The events a reader will be handed, in the same order: those of transactions
+            // that ended.
+            let sql = format!(
+                "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM audit_events \
+                 WHERE (COALESCE(xid, '0'::xid8), id) > ($1::bigint::text::xid8, $2) \
+                   AND (xid IS NULL OR xid < pg_snapshot_xmin(pg_current_snapshot())) \
+                   AND resource_type IN ({types}) \
+                 ORDER BY COALESCE(xid, '0'::xid8), id LIMIT $3) AS waiting"
+            );
+            sqlx::query_as(&sql)
+                .bind(after.xid)
+                .bind(after.id)
+                .bind(cap)
+                .fetch_one(pool)
+                .await?
+        }
+    })
 }

@@ -34,6 +34,10 @@ pub struct Subscription {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    /// Attempts recorded, by outcome (delivered, failed to be tried again, parked).
+    pub delivered: i64,
+    pub failed: i64,
+    pub parked: i64,
 }
 
 impl Subscription {
@@ -62,11 +66,14 @@ pub struct Delivery {
     /// The start of its answer, or why there was none.
     pub answer: Option<String>,
     pub at: String,
+    /// Who asked for this delivery of one event out of turn (a redelivery); none for the
+    /// deliverer's own attempts.
+    pub requested_by: Option<String>,
 }
 
 const COLUMNS: &str = "id, url, types, account_name, secret, previous_secret, previous_until, \
     state, paused_reason, cursor_xid, cursor_id, failures, failing_since, next_attempt_at, \
-    lease_owner, lease_until, created_at, updated_at, version";
+    lease_owner, lease_until, created_at, updated_at, version, delivered, failed, parked";
 
 pub struct NewSubscription<'a> {
     pub url: &'a str,
@@ -202,11 +209,14 @@ pub async fn record(
     const PROGRESS: &str = "UPDATE webhook_subscriptions SET cursor_xid = $3, cursor_id = $4, \
         failures = $5, failing_since = $6, next_attempt_at = $7, \
         state = CASE WHEN $8 IS NULL THEN state ELSE 'paused' END, \
-        paused_reason = COALESCE($8, paused_reason), updated_at = $9 \
+        paused_reason = COALESCE($8, paused_reason), updated_at = $9, \
+        delivered = delivered + $11, failed = failed + $12, parked = parked + $13 \
         WHERE id = $1 AND lease_owner = $2 AND state = 'active' AND lease_until > $9 \
           AND version = $10";
     const DELIVERY: &str = "INSERT INTO webhook_deliveries (subscription_id, event_id, \
         event_type, outcome, attempt, status, answer, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    let count = |outcome: &str| deliveries.iter().filter(|d| d.outcome == outcome).count() as i64;
+    let (delivered, failed, parked) = (count("delivered"), count("failed"), count("parked"));
     let mut tx = db.begin().await?;
     let held = on_tx!(&mut tx, conn => {
         let held = sqlx::query(PROGRESS)
@@ -220,6 +230,9 @@ pub async fn record(
             .bind(progress.paused)
             .bind(at)
             .bind(version)
+            .bind(delivered)
+            .bind(failed)
+            .bind(parked)
             .execute(&mut *conn)
             .await?
             .rows_affected()
@@ -247,10 +260,38 @@ pub async fn record(
     Ok(held)
 }
 
+/// Records a delivery of one event out of turn (a redelivery an administrator asked for) in
+/// the caller's transaction, counting it with the subscription's attempts; the subscription's
+/// place in the feed is left as it is.
+pub async fn log_redelivery(tx: &mut Tx, id: i64, d: &Delivery) -> Result<(), StoreError> {
+    const DELIVERY: &str = "INSERT INTO webhook_deliveries (subscription_id, event_id, \
+        event_type, outcome, attempt, status, answer, at, requested_by) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    const COUNT: &str = "UPDATE webhook_subscriptions SET \
+        delivered = delivered + CASE WHEN $2 = 'delivered' THEN 1 ELSE 0 END, \
+        failed = failed + CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END WHERE id = $1";
+    on_tx!(tx, conn => {
+        sqlx::query(DELIVERY)
+            .bind(id)
+            .bind(&d.event_id)
+            .bind(&d.event_type)
+            .bind(&d.outcome)
+            .bind(d.attempt)
+            .bind(d.status)
+            .bind(&d.answer)
+            .bind(&d.at)
+            .bind(&d.requested_by)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(COUNT).bind(id).bind(&d.outcome).execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
 /// The newest attempts of a subscription first.
 pub async fn deliveries(db: &Database, id: i64, limit: i64) -> Result<Vec<Delivery>, StoreError> {
     const SQL: &str = "SELECT id, subscription_id, event_id, event_type, outcome, attempt, \
-        status, answer, at FROM webhook_deliveries WHERE subscription_id = $1 \
+        status, answer, at, requested_by FROM webhook_deliveries WHERE subscription_id = $1 \
         ORDER BY id DESC LIMIT $2";
     Ok(on_pool!(db, pool => sqlx::query_as(SQL).bind(id).bind(limit).fetch_all(pool).await?))
 }

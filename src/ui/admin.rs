@@ -20,7 +20,7 @@ pub struct Secret {
 }
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(super) mod server {
     use super::*;
     use crate::provisioning::Permission;
 
@@ -236,7 +236,7 @@ fn RoleChecks(roles: Vec<PortalRole>) -> impl IntoView {
 }
 
 #[component]
-fn ShownOnce(secret: Option<Secret>) -> impl IntoView {
+pub(super) fn ShownOnce(secret: Option<Secret>) -> impl IntoView {
     secret.map(|s| {
         view! {
             <div class="notice info secret" role="status">

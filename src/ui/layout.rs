@@ -54,6 +54,7 @@ fn UserMenu() -> impl IntoView {
                         {me.abilities.administer.then(|| view! {
                             <a href="/admin/users">"Users"</a>
                             <a href="/admin/tokens">"API tokens"</a>
+                            <a href="/admin/webhooks">"Webhooks"</a>
                             <a href="/admin/settings">"Settings"</a>
                         })}
                         {me.local.then(|| view! { <a href="/password">"Password"</a> })}

@@ -27,6 +27,7 @@ mod rfis;
 mod sign_in;
 pub mod theme;
 mod verification;
+mod webhooks;
 mod widgets;
 
 use access::Me;
@@ -121,6 +122,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/tokens") view=admin::TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/settings") view=admin::SettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/webhooks") view=webhooks::WebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/webhooks/:id") view=webhooks::WebhookPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <layout::Footer/>

@@ -1260,8 +1260,8 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         .collect();
     assert_eq!(
         operations.len(),
-        45,
-        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers, two of the emergency locations, the billable users, the change feed and eight of the webhooks: {operations:?}"
+        46,
+        "ACG's 18 operations and Numbat's retrySync, routing lookup, onboarding, three of the inventory, seven of the labels, two of the verification numbers, two of the emergency locations, the billable users, the change feed and nine of the webhooks: {operations:?}"
     );
     for id in [
         "Accounts_CreateOrUpdateNumbers",
@@ -1279,6 +1279,7 @@ async fn the_openapi_document_and_reference_page_describe_every_operation() {
         "EmergencyLocations_Get",
         "EmergencyLocations_Set",
         "BillableUsers_Get",
+        "Webhooks_Redeliver",
         "ListNumbers",
         "TeamsRequestsForInformation_CreateOrUpdateRequestForInformation",
     ] {
@@ -2883,6 +2884,33 @@ async fn webhook_subscriptions_are_admin_only_public_https_and_show_their_secret
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.to_string().contains("since"), "{body}");
+    // One event again: only an event of the feed, named by its id; nothing is logged else.
+    let huge = "9".repeat(100_000);
+    for bad in ["0.999999", "abc", "1.2\r\nX: y", huge.as_str()] {
+        let (status, _, body) = api
+            .call(
+                "POST",
+                &format!("/webhooks/{id}/redeliver"),
+                Some(json!({ "event": bad })),
+                &[],
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.to_string().contains("event"), "{body}");
+    }
+    let (status, _, body) = api
+        .call(
+            "POST",
+            "/webhooks/999999/redeliver",
+            Some(json!({ "event": "0.1" })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (_, _, log) = api
+        .call("GET", &format!("/webhooks/{id}/deliveries"), None, &[])
+        .await;
+    assert_eq!(log, json!({ "value": [] }));
     let (status, _, _) = api
         .call("POST", &format!("/webhooks/{id}/resume"), None, &[])
         .await;

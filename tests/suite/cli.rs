@@ -985,3 +985,147 @@ fn an_emergency_location_is_shown_and_changed_from_the_command_line() {
         "unchanged by the refusal: {stdout}"
     );
 }
+
+/// A receiver on a loopback port answering every request 204; the `webhook-id` of each.
+fn receiving_ids() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = ids.clone();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !data.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => data.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&data).into_owned();
+            if let Some(id) = head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("webhook-id")
+                    .then(|| v.trim().to_owned())
+            }) {
+                kept.lock().unwrap().push(id);
+            }
+            let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, ids)
+}
+
+/// Webhook subscriptions from the command line: made (the secret once, on the last line),
+/// refused by field for a private receiver unless allowed, listed with their attempts, one
+/// event delivered again, its attempt in the log, a new secret, deleted.
+#[test]
+fn webhooks_are_made_listed_redelivered_and_deleted_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/numbat.db", root.path().display());
+    let run = |args: &[&str]| {
+        let output = numbat()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env_remove("NUMBAT_WEBHOOKS_ALLOW_PRIVATE")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (receiver, ids) = receiving_ids();
+    // Events to deliver: the job's start (0.1), then each number added (0.2, 0.3).
+    let (code, _, stderr) = run(&["inventory", "add", "+442071110001", "+442071110002"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let (code, _, stderr) = run(&["webhook", "create", "--url", &receiver, "--type", "number"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("url"),
+        "a loopback receiver is refused: {stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "webhook",
+        "create",
+        "--url",
+        "https://hooks.example.com/",
+        "--type",
+        "number.\r\nx",
+    ]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("types[0]"), "{stderr}");
+    let (code, stdout, stderr) = run(&[
+        "webhook",
+        "create",
+        "--url",
+        &receiver,
+        "--type",
+        "number",
+        "--allow-private",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let secret = stdout.lines().last().unwrap();
+    assert!(secret.starts_with("whsec_"), "{stdout}");
+    assert!(stdout.contains("Created webhook 1."), "{stdout}");
+
+    let (code, stdout, _) = run(&["webhook", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with("1 "), "{stdout}");
+    assert!(
+        stdout.contains("active") && stdout.contains("(number; every account)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(secret), "never shown again: {stdout}");
+
+    // The job's start is not a number event: refused by name, nothing sent.
+    let (code, _, stderr) = run(&[
+        "webhook",
+        "redeliver",
+        "1",
+        "--event",
+        "0.1",
+        "--allow-private",
+    ]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("does not take job.start"), "{stderr}");
+    let (code, stdout, stderr) = run(&[
+        "webhook",
+        "redeliver",
+        "1",
+        "--event",
+        "0.2",
+        "--allow-private",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("Event 0.2 to webhook 1: delivered (204)"),
+        "{stdout}"
+    );
+    assert_eq!(*ids.lock().unwrap(), ["0.2"]);
+    let (_, stdout, _) = run(&["webhook", "deliveries", "1"]);
+    assert!(
+        stdout.contains("0.2") && stdout.contains("number.add"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("asked by"), "{stdout}");
+    let (_, stdout, _) = run(&["webhook", "list"]);
+    assert!(stdout.contains("delivered 1 "), "{stdout}");
+
+    let (code, stdout, _) = run(&["webhook", "rotate-secret", "1"]);
+    assert_eq!(code, Some(0));
+    let rotated = stdout.lines().last().unwrap();
+    assert!(
+        rotated.starts_with("whsec_") && rotated != secret,
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(&["webhook", "delete", "1"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("Deleted webhook 1"), "{stdout}");
+    let (code, _, stderr) = run(&["webhook", "deliveries", "1"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains('1'), "{stderr}");
+}

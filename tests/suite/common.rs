@@ -313,6 +313,10 @@ impl Browser {
             other if other.starts_with("/api/admin/users") => "/admin/users".to_owned(),
             other if other.starts_with("/api/admin/tokens") => "/admin/tokens".to_owned(),
             other if other.starts_with("/api/admin/settings") => "/admin/settings".to_owned(),
+            "/api/admin/webhooks/create" => "/admin/webhooks".to_owned(),
+            other if other.starts_with("/api/admin/webhooks") => {
+                format!("/admin/webhooks/{}", field("id"))
+            }
             other => panic!("no page is known for {other}"),
         };
         let (response, _) = self.post_from(&page, uri, form).await;
@@ -505,4 +509,49 @@ pub async fn interrupted_inventory_add(db: &Database, first: &str, last: &str) -
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     id
+}
+
+/// `text` percent-encoded for a form (every byte but letters, digits and `-._~`).
+#[allow(dead_code)]
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Account `account` with Direct Routing on (made if missing) and `number` assigned to it.
+#[allow(dead_code)]
+pub async fn put_direct_routing_number(
+    core: &numbat::provisioning::Provisioning,
+    account: &str,
+    number: &str,
+) {
+    use numbat::domain::{
+        Account, AccountName, AccountServices, Number, NumberServices, Service, TelephoneNumber,
+    };
+    use numbat::provisioning::Precondition;
+    let name = AccountName::parse(account).unwrap();
+    if core.get_account(&cli_admin(), &name).await.is_err() {
+        let made = Account {
+            services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
+            ..Account::named(name.clone())
+        };
+        core.put_account(&cli_admin(), made, Precondition::NONE)
+            .await
+            .unwrap();
+    }
+    let number = Number {
+        telephone_number: TelephoneNumber::parse(number).unwrap(),
+        account_name: name,
+        services: NumberServices::only(Service::TeamsDirectRouting, None),
+        custom_sip_header: None,
+    };
+    core.put_number(&cli_admin(), number, Precondition::NONE)
+        .await
+        .unwrap();
 }

@@ -1421,3 +1421,106 @@ async fn tags_and_notes_are_saved_from_a_page_and_filter_the_lists() {
         "a reader's post is refused"
     );
 }
+
+/// Webhooks in the portal without JavaScript: an admin makes one (a private receiver refused
+/// by field unless the deployment allows it), sees its secret once, sees its deliveries, and
+/// delivers one event again; a user who is not an admin is refused and changes nothing.
+#[tokio::test]
+async fn an_admin_makes_a_webhook_sees_its_deliveries_and_delivers_one_again_without_javascript() {
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let refusing = app_without_bundle(&test.db);
+    let mut admin = Browser::signed_in(&refusing, &test.db, "wes", &[PortalRole::AdminUser]).await;
+    let (url, got) = crate::webhooks::receiver(|_| (Some(204), std::time::Duration::ZERO)).await;
+    let form = format!("url={}&types=number", common::encode(&url));
+    let refused = admin
+        .post_error("/api/admin/webhooks/create", &form)
+        .await
+        .expect("a loopback receiver is refused");
+    assert!(refused.contains("url"), "{refused}");
+
+    // A lab deployment that allows private receivers.
+    let mut state = numbat::state::AppState::new(test.db.clone(), std::path::Path::new("/none"));
+    state.core = state.core.clone().with_private_webhooks(true);
+    admin.app = numbat::server::router(state);
+    let (response, _) = admin
+        .post_from("/admin/webhooks", "/api/admin/webhooks/create", &form)
+        .await;
+    assert_eq!(location(&response), "/admin/webhooks/1");
+    let (_, page) = admin.get("/admin/webhooks/1").await;
+    let secret = page
+        .split("data-testid=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{page}");
+    assert!(page.contains("Nothing delivered yet"), "{page}");
+    let (_, again) = admin.get("/admin/webhooks/1").await;
+    assert!(!again.contains(&secret), "shown once");
+    let (_, list) = admin.get("/admin/webhooks").await;
+    assert!(
+        list.contains(r#"href="/admin/webhooks/1""#) && list.contains("number (every account)"),
+        "{list}"
+    );
+
+    // A number is assigned; the deliverer sends it; the page shows the attempt.
+    let core = numbat::provisioning::Provisioning::new(test.db.clone()).with_private_webhooks(true);
+    common::put_direct_routing_number(&core, "contoso", "+442079460001").await;
+    let started = std::time::Instant::now();
+    while got.lock().unwrap().is_empty() {
+        numbat::hooks::deliver_due(&core, "portal-test")
+            .await
+            .unwrap();
+        assert!(started.elapsed().as_secs() < 20, "never delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let event = got.lock().unwrap()[0].id.clone();
+    let (_, page) = admin.get("/admin/webhooks/1").await;
+    assert!(page.contains("1 delivered, 0 failed, 0 parked"), "{page}");
+    assert!(
+        page.contains(&format!("<code>{event}</code>")) && page.contains("number.create"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("Deliver again: event {event}")),
+        "{page}"
+    );
+
+    // Delivered again from its row; a made-up event is refused by name.
+    let redeliver = format!("id=1&event={event}");
+    assert_eq!(
+        admin
+            .post_error("/api/admin/webhooks/redeliver", &redeliver)
+            .await,
+        None
+    );
+    assert_eq!(got.lock().unwrap().len(), 2);
+    assert_eq!(got.lock().unwrap()[1].id, event);
+    let (_, page) = admin.get("/admin/webhooks/1").await;
+    assert!(page.contains("asked by wes"), "{page}");
+    let refused = admin
+        .post_error("/api/admin/webhooks/redeliver", "id=1&event=0.99999")
+        .await
+        .expect("no such event");
+    assert!(refused.contains("no event 0.99999"), "{refused}");
+
+    // Someone who is not an admin sees no webhook and makes none.
+    let mut writer =
+        Browser::signed_in(&admin.app, &test.db, "wanda", &[PortalRole::WriteUser]).await;
+    let (_, page) = writer.get("/admin/webhooks/1").await;
+    assert!(
+        !page.contains("number.create") && page.contains("AdminUser"),
+        "{page}"
+    );
+    let refused = writer
+        .post_error("/api/admin/webhooks/create", &form)
+        .await
+        .expect("refused");
+    assert!(refused.contains("AdminUser"), "{refused}");
+    assert_eq!(
+        core.webhooks(&common::cli_admin()).await.unwrap().len(),
+        1,
+        "nothing made"
+    );
+}

@@ -18,18 +18,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One request as the receiver got it.
 #[derive(Clone, Debug)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
 }
 
 /// A receiver on a loopback port answering each request by `answer(n)` (the n-th request):
 /// `Some(status)` after an optional delay, `None` to drop the connection unanswered, or
 /// `Some(0)` to take the event (as a receiver that crashed before answering would have) and
 /// drop the connection: the sender sees a failure and sends it again.
-async fn receiver(
+pub(crate) async fn receiver(
     answer: impl Fn(usize) -> (Option<u16>, Duration) + Send + Sync + 'static,
 ) -> (String, Arc<Mutex<Vec<Received>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -313,6 +313,37 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
         .unwrap();
     assert_eq!(log[0].outcome, "parked");
     assert!(log.len() >= 2, "tried again before giving up: {log:?}");
+    // The metrics show it: paused, its attempts by outcome, the parked event still waiting.
+    let app = numbat::server::router(numbat::state::AppState::new(
+        test.db.clone(),
+        std::path::Path::new("/none"),
+    ));
+    let metric = |text: &str, name: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let of = |name: &str| format!("{name}{{subscription=\"{}\"", made.id);
+    let (_, text) = crate::common::get(&app, "/metrics").await;
+    assert_eq!(metric(&text, &of("numbat_webhook_paused")), 1.0, "{text}");
+    let parked = format!(
+        "{},outcome=\"parked\"}}",
+        of("numbat_webhook_deliveries_total")
+    );
+    assert_eq!(metric(&text, &parked), 1.0, "{text}");
+    let failed = format!(
+        "{},outcome=\"failed\"}}",
+        of("numbat_webhook_deliveries_total")
+    );
+    assert_eq!(metric(&text, &failed), (log.len() - 1) as f64, "{text}");
+    assert_eq!(
+        metric(&text, &of("numbat_webhook_queue_depth")),
+        1.0,
+        "{text}"
+    );
+    assert!(metric(&text, &of("numbat_webhook_oldest_undelivered_age_seconds")) > 0.0);
     // Paused: nothing more is tried.
     let tried = log.len();
     numbat::hooks::deliver_due(&core, "node-a").await.unwrap();
@@ -339,6 +370,22 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
         parked_id,
         "the parked event first"
     );
+    let (_, text) = crate::common::get(&app, "/metrics").await;
+    assert_eq!(metric(&text, &of("numbat_webhook_paused")), 0.0, "{text}");
+    assert_eq!(
+        metric(&text, &of("numbat_webhook_queue_depth")),
+        0.0,
+        "{text}"
+    );
+    let delivered = format!(
+        "{},outcome=\"delivered\"}}",
+        of("numbat_webhook_deliveries_total")
+    );
+    assert_eq!(metric(&text, &delivered), 1.0, "{text}");
+    assert_eq!(
+        metric(&text, &of("numbat_webhook_oldest_undelivered_age_seconds")),
+        0.0
+    );
     // Replayed from the start: the same events again, under their own ids.
     core.change_webhook(&cli_admin(), made.id, false, Some("0.0"))
         .await
@@ -352,6 +399,34 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
             >= 2
     })
     .await;
+    // One event again, out of turn: the receiver gets it under its own id, the log says who
+    // asked, and the subscription's place is left as it was.
+    let before = core.webhook(&cli_admin(), made.id).await.unwrap();
+    let copies = |id: &str| got.lock().unwrap().iter().filter(|r| r.id == id).count();
+    let had = copies(&parked_id);
+    let again = numbat::hooks::redeliver(&core, &cli_admin(), made.id, &parked_id)
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, "delivered", "{again:?}");
+    assert_eq!(
+        again.requested_by.as_deref(),
+        Some(cli_admin().principal.as_str())
+    );
+    assert_eq!(copies(&parked_id), had + 1);
+    let log = core
+        .webhook_deliveries(&cli_admin(), made.id, 1)
+        .await
+        .unwrap();
+    assert_eq!(log[0].event_id, parked_id);
+    assert!(log[0].requested_by.is_some());
+    assert_eq!(
+        core.webhook(&cli_admin(), made.id).await.unwrap().cursor,
+        before.cursor
+    );
+    let refused = numbat::hooks::redeliver(&core, &cli_admin(), made.id, "0.999999")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.violations().unwrap().0[0].field, "event");
     // A new secret: for a while each delivery is signed under both, so either verifies.
     let old_secret = made.secret.clone().unwrap();
     let rotated = core
@@ -380,4 +455,192 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
         .unwrap_err();
     assert_eq!(refused.violations().unwrap().0[0].field, "since");
     test.remove().await;
+}
+
+/// 10,000 changes written through the API of real `numbat serve` processes to a receiver that
+/// fails on purpose (503s, dropped connections, slow answers, events taken and the connection
+/// dropped), with the delivering process SIGKILLed mid-delivery: on SQLite the one server, then
+/// started again; on PostgreSQL one of two, the other taking the subscription over. Every event
+/// arrives, signed; the first arrivals are exactly the change feed's events in commit order (so
+/// in order per resource); a duplicate only ever comes under the same id with the same body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_changes_through_real_servers_all_arrive_across_a_sigkill_mid_delivery() {
+    use crate::bulk_resume::Node;
+    use serde_json::{json, Value};
+    const NUMBERS: usize = 5_000;
+    const BATCH: usize = 100;
+    const V: &str = "api-version=2024-02-29-preview";
+    for test in TestDb::every_backend().await {
+        let test = test.migrated().await;
+        let postgres = test.url.starts_with("postgres");
+        let core = Provisioning::new(test.db.clone());
+        contoso(&core).await;
+        let token =
+            crate::common::api_token(&test.db, "bss", &[numbat::provisioning::Role::Admin]).await;
+        let (url, got) = receiver(|n| match n {
+            n if n % 10 == 3 => (Some(503), Duration::ZERO),
+            n if n % 23 == 5 => (None, Duration::ZERO),
+            n if n % 31 == 7 => (Some(200), Duration::from_millis(30)),
+            n if n % 37 == 11 => (Some(0), Duration::ZERO),
+            _ => (Some(204), Duration::ZERO),
+        })
+        .await;
+        let flags = [
+            "--webhooks-allow-private",
+            "--webhooks-first-retry-ms",
+            "20",
+        ];
+        let mut nodes = vec![Node::start_with(&test.url, 30, &flags)];
+        if postgres {
+            nodes.push(Node::start_with(&test.url, 30, &flags));
+        }
+        let http = reqwest::Client::new();
+        let made: Value = http
+            .post(nodes[0].url(&format!("/provisioning/webhooks?{V}")))
+            .bearer_auth(&token)
+            .json(&json!({ "url": url, "types": ["number"] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let secret = made["secret"].as_str().unwrap().to_owned();
+
+        // 5,000 numbers made, then each changed: 10,000 changes, a batch of 100 at a time.
+        let mut killed_at = None;
+        for round in 0..2 {
+            for batch in 0..NUMBERS / BATCH {
+                if killed_at.is_none() && got.lock().unwrap().len() >= 2_000 {
+                    killed_at = Some(got.lock().unwrap().len());
+                    nodes[0].kill();
+                    if postgres {
+                        nodes.remove(0);
+                    } else {
+                        nodes[0] = Node::start_with(&test.url, 30, &flags);
+                    }
+                }
+                let numbers: Vec<Value> = (batch * BATCH..(batch + 1) * BATCH)
+                    .map(|i| {
+                        let mut n = json!({ "telephoneNumber": format!("+4420794{i:05}"),
+                            "accountName": "contoso",
+                            "serviceDetails": { "teamsDirectRouting": { "enabled": true } } });
+                        if round == 1 {
+                            n["configuration"] =
+                                json!({ "customSipHeader": format!("changed-{i}") });
+                        }
+                        n
+                    })
+                    .collect();
+                let node = &nodes[batch % nodes.len()];
+                let answer = http
+                    .post(node.url(&format!(
+                        "/provisioning/accounts/contoso:createOrUpdateNumbers?{V}"
+                    )))
+                    .bearer_auth(&token)
+                    .json(&json!({ "numbers": numbers }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(answer.status().is_success(), "{}", answer.status());
+            }
+        }
+        if killed_at.is_none() {
+            let started = std::time::Instant::now();
+            while got.lock().unwrap().len() < 2_000 {
+                assert!(
+                    started.elapsed() < Duration::from_secs(120),
+                    "no deliveries"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            killed_at = Some(got.lock().unwrap().len());
+            nodes[0].kill();
+            if postgres {
+                nodes.remove(0);
+            } else {
+                nodes[0] = Node::start_with(&test.url, 30, &flags);
+            }
+        }
+
+        // Everything arrives: after the dead process's lease, another takes over.
+        let started = std::time::Instant::now();
+        loop {
+            let ids: HashSet<String> = got.lock().unwrap().iter().map(|r| r.id.clone()).collect();
+            if ids.len() >= 2 * NUMBERS {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "{} of {} events arrived ({})",
+                ids.len(),
+                2 * NUMBERS,
+                test.url
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // The feed, read through the surviving server, holds exactly those events.
+        let mut feed: Vec<Value> = Vec::new();
+        let mut cursor = "0.0".to_owned();
+        loop {
+            let page: Value = http
+                .get(nodes[0].url(&format!(
+                    "/provisioning/events?{V}&after={cursor}&maxpagesize=1000"
+                )))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let read = page["value"].as_array().unwrap().clone();
+            if read.is_empty() {
+                break;
+            }
+            cursor = page["cursor"].as_str().unwrap().to_owned();
+            feed.extend(read);
+        }
+        let feed: Vec<Value> = feed
+            .into_iter()
+            .filter(|e| e["resourceType"] == "number")
+            .collect();
+        assert_eq!(feed.len(), 2 * NUMBERS, "{}", test.url);
+        let got = got.lock().unwrap().clone();
+        let mut first: Vec<&Received> = Vec::new();
+        let mut bodies: HashMap<&str, &str> = HashMap::new();
+        for r in &got {
+            assert!(verifies(&secret, r), "signature of {}", r.id);
+            match bodies.get(r.id.as_str()) {
+                Some(body) => assert_eq!(*body, r.body, "a duplicate of {} differs", r.id),
+                None => {
+                    bodies.insert(&r.id, &r.body);
+                    first.push(r);
+                }
+            }
+        }
+        let arrived: Vec<&str> = first.iter().map(|r| r.id.as_str()).collect();
+        let carried: Vec<&str> = feed.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            arrived, carried,
+            "first arrivals in the feed's order ({})",
+            test.url
+        );
+        for (r, e) in first.iter().zip(&feed) {
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(&body, e, "the delivery is the feed's event");
+        }
+        println!(
+            "{}: {} requests for {} events, killed after {}",
+            test.url,
+            got.len(),
+            first.len(),
+            killed_at.unwrap()
+        );
+        for node in &mut nodes {
+            node.stop();
+        }
+        test.remove().await;
+    }
 }
