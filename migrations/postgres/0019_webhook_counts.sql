@@ -12,3 +12,5 @@ UPDATE webhook_subscriptions SET
               WHERE d.subscription_id = webhook_subscriptions.id AND d.outcome = 'parked');
 -- Who asked for a delivery out of turn (a redelivery of one event); none for the deliverer's own.
 ALTER TABLE webhook_deliveries ADD COLUMN requested_by TEXT;
+-- The log keeps 30 days of attempts; older ones are forgotten by time.
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (at);

@@ -10,6 +10,7 @@ use crate::provisioning::webhooks::{base64, base64_decode, is_public, takes, Fai
 use crate::provisioning::{Actor, Provisioning, ProvisioningError};
 use crate::store::webhooks::{Delivery, Subscription};
 use hmac::{Hmac, Mac};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// How long a process holds a subscription it delivers. A round starts no attempt after ROUND,
@@ -116,6 +117,16 @@ pub async fn send(
         status: None,
         answer: "the subscription's URL does not read back".into(),
     })?;
+    // A subscription made where private receivers were allowed (a lab, the command line's
+    // --allow-private) is sent in the clear only where they still are.
+    if url.scheme() != "https" && !allow_private {
+        return Err(Failure {
+            status: None,
+            answer:
+                "the receiver's address is not https, and this server allows only https receivers"
+                    .into(),
+        });
+    }
     let client = client_for(&url, allow_private).await?;
     let body = serde_json::to_string(event).expect("an event serialises");
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -278,8 +289,22 @@ pub async fn deliver_due(core: &Provisioning, owner: &str) -> Result<usize, Prov
     Ok(count)
 }
 
-/// Delivers webhooks for as long as the process runs: a round at each of this process's
-/// commits, and every quarter second for other nodes' and for retries coming due.
+/// A subscription this process is delivering, let go of when dropped.
+struct UnderWay(std::sync::Arc<std::sync::Mutex<HashSet<i64>>>, i64);
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        if let Ok(mut ids) = self.0.lock() {
+            ids.remove(&self.1);
+        }
+    }
+}
+
+/// Delivers webhooks for as long as the process runs: looks for subscriptions due at each of
+/// this process's commits, and every quarter second for other nodes' and for retries coming
+/// due. Each subscription's round runs on its own task, so a slow receiver holds up only its
+/// own subscription; one already under way here is not started twice (the look renews its
+/// lease).
 pub fn start(core: Provisioning) -> tokio::task::JoinHandle<()> {
     let owner = format!(
         "{}:{}:{:08x}",
@@ -291,10 +316,37 @@ pub fn start(core: Provisioning) -> tokio::task::JoinHandle<()> {
     );
     tokio::spawn(async move {
         let mut commits = crate::store::commits().subscribe();
+        let under_way = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
+        let mut last_forgot: Option<tokio::time::Instant> = None;
         loop {
             commits.borrow_and_update();
-            if let Err(error) = deliver_due(&core, &owner).await {
-                tracing::warn!(%error, "webhook deliveries could not run");
+            if last_forgot.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
+                last_forgot = Some(tokio::time::Instant::now());
+                if let Err(error) = core.forget_old_webhook_attempts().await {
+                    tracing::warn!(%error, "could not forget old webhook attempts");
+                }
+            }
+            match core.claim_due_webhooks(&owner, LEASE).await {
+                Ok(due) => {
+                    for subscription in due {
+                        let id = subscription.id;
+                        if !under_way.lock().is_ok_and(|mut ids| ids.insert(id)) {
+                            continue;
+                        }
+                        let (core, owner, under_way) =
+                            (core.clone(), owner.clone(), under_way.clone());
+                        tokio::spawn(async move {
+                            // Let go however the round ends, a panic included.
+                            let _done = UnderWay(under_way, id);
+                            if let Err(error) =
+                                deliver_subscription(&core, &owner, subscription).await
+                            {
+                                tracing::warn!(%error, subscription = id, "a webhook round stopped");
+                            }
+                        });
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "webhook deliveries could not run"),
             }
             let _ = tokio::time::timeout(Duration::from_millis(250), commits.changed()).await;
         }

@@ -20,6 +20,9 @@ const RESOURCE: &str = "webhookSubscription";
 /// How long a rotated-out secret still signs deliveries beside the new one.
 pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
+/// How long the delivery log keeps an attempt.
+pub const LOG_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// The longest address, and the most event types a subscription names.
 pub const MAX_URL: usize = 2048;
 pub const MAX_TYPES: usize = 50;
@@ -319,7 +322,7 @@ pub struct SubscriptionFigures {
 
 /// The most waiting events a scrape counts per subscription, so a paused subscription far
 /// behind does not make `/metrics` scan the feed.
-pub const BACKLOG_CAP: i64 = 100_000;
+pub const BACKLOG_CAP: i64 = 10_000;
 
 impl From<&Subscription> for SubscriptionView {
     fn from(s: &Subscription) -> Self {
@@ -398,6 +401,13 @@ impl Provisioning {
             after,
             account: None,
         }
+    }
+
+    /// Forgets delivery attempts older than [`LOG_KEPT`] (housekeeping, no actor: the log is
+    /// a record of attempts, not provisioning); each subscription's counts stay.
+    pub async fn forget_old_webhook_attempts(&self) -> Result<u64, ProvisioningError> {
+        let before = super::timestamp_ago(LOG_KEPT);
+        Ok(stored::forget_before(&self.db, &before).await?)
     }
 
     /// Every subscription's figures (no actor: figures only, for `/metrics`).
@@ -652,13 +662,13 @@ impl Provisioning {
         made.requested_by = Some(actor.principal.clone());
         made.subscription_id = subscription.id;
         let mut tx = self.begin(&permit).await?;
-        if stored::get_in(&mut tx, subscription.id).await?.is_none() {
+        let Some(logged) = stored::log_redelivery(&mut tx, subscription.id, &made).await? else {
             return Err(ProvisioningError::not_found(
                 "webhook",
                 subscription.id.to_string(),
             ));
-        }
-        stored::log_redelivery(&mut tx, subscription.id, &made).await?;
+        };
+        made.id = logged;
         let key = subscription.id.to_string();
         let what = serde_json::json!({ "event": event.id, "eventType": event.kind, "outcome": outcome, "status": status });
         let change = Self::subscription_change("redeliver", &key, None, Some(what.to_string()));
@@ -715,7 +725,10 @@ impl Provisioning {
         lease: Duration,
     ) -> Result<Vec<Subscription>, ProvisioningError> {
         let until = super::timestamp_of(time::OffsetDateTime::now_utc() + lease);
-        Ok(stored::claim_due(&self.db, owner, &now(), &until).await?)
+        // Only those with events to go through: a subscription that is caught up is not
+        // written at every look.
+        let end = feed_store::last(&self.db).await?;
+        Ok(stored::claim_due(&self.db, owner, &now(), &until, end).await?)
     }
 
     /// The events after `position`, for a delivering process.

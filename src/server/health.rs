@@ -158,7 +158,7 @@ fn render_webhooks(text: &mut String, hooks: &[SubscriptionFigures]) {
             .map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0))
     };
     text.push_str(
-        "# HELP numbat_webhook_deliveries_total Delivery attempts by subscription and outcome (delivered; failed, to be tried again; parked, given up on).\n\
+        "# HELP numbat_webhook_deliveries_total Delivery attempts by subscription and outcome (delivered; failed, tried again unless it was a redelivery an administrator asked for; parked, given up on).\n\
          # TYPE numbat_webhook_deliveries_total counter\n",
     );
     for hook in hooks {
@@ -186,7 +186,7 @@ fn render_webhooks(text: &mut String, hooks: &[SubscriptionFigures]) {
         ),
         (
             "numbat_webhook_queue_depth",
-            "Events of the feed the subscription has still to go through (counted up to 100000).",
+            "Events of the feed the subscription has still to go through (counted up to 10000).",
             hooks.iter().map(|h| h.backlog.to_string()).collect(),
         ),
         (

@@ -113,26 +113,29 @@ pub async fn one(db: &Database, at: Position) -> Result<Option<FeedRow>, StoreEr
     })
 }
 
-/// The position after the last event readable now: where a reader starting "from now" begins.
+/// The position of the last event readable now: where a reader starting "from now" begins.
 pub async fn last(db: &Database) -> Result<Position, StoreError> {
+    let types = RESOURCE_TYPES.map(|t| format!("'{t}'")).join(", ");
     Ok(match db {
         Database::Sqlite(pool) => {
-            let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_events")
-                .fetch_one(pool)
-                .await?;
+            let sql = format!(
+                "SELECT id FROM audit_events WHERE resource_type IN ({types}) \
+                 ORDER BY id DESC LIMIT 1"
+            );
+            let id: Option<i64> = sqlx::query_scalar(&sql).fetch_optional(pool).await?;
             Position {
                 xid: 0,
                 id: id.unwrap_or(0),
             }
         }
         Database::Postgres(pool) => {
-            let row: Option<(i64, i64)> = sqlx::query_as(
+            let sql = format!(
                 "SELECT (COALESCE(xid, '0'::xid8))::text::bigint, id FROM audit_events \
-                 WHERE xid IS NULL OR xid < pg_snapshot_xmin(pg_current_snapshot()) \
-                 ORDER BY COALESCE(xid, '0'::xid8) DESC, id DESC LIMIT 1",
-            )
-            .fetch_optional(pool)
-            .await?;
+                 WHERE (xid IS NULL OR xid < pg_snapshot_xmin(pg_current_snapshot())) \
+                   AND resource_type IN ({types}) \
+                 ORDER BY COALESCE(xid, '0'::xid8) DESC, id DESC LIMIT 1"
+            );
+            let row: Option<(i64, i64)> = sqlx::query_as(&sql).fetch_optional(pool).await?;
             row.map_or(Position::default(), |(xid, id)| Position { xid, id })
         }
     })

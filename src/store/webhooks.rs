@@ -164,22 +164,32 @@ pub async fn update(
     Ok(())
 }
 
-/// Takes the lease of every active subscription that is due (its next attempt's time has come)
-/// and not held by another live process, for `owner` until `until`; the subscriptions taken.
+/// Takes the lease of every active subscription that is due (its next attempt's time has come),
+/// behind `end` (the feed's last event: it has events to go through) and not held by another
+/// live process, for `owner` until `until`; the subscriptions taken.
 pub async fn claim_due(
     db: &Database,
     owner: &str,
     now: &str,
     until: &str,
+    end: Position,
 ) -> Result<Vec<Subscription>, StoreError> {
     let sql = format!(
         "UPDATE webhook_subscriptions SET lease_owner = $1, lease_until = $3 \
          WHERE state = 'active' AND (next_attempt_at IS NULL OR next_attempt_at <= $2) \
+           AND (cursor_xid, cursor_id) < ($4, $5) \
            AND (lease_until IS NULL OR lease_until < $2 OR lease_owner = $1) \
          RETURNING {COLUMNS}"
     );
     Ok(on_pool!(db, pool => {
-        sqlx::query_as(&sql).bind(owner).bind(now).bind(until).fetch_all(pool).await?
+        sqlx::query_as(&sql)
+            .bind(owner)
+            .bind(now)
+            .bind(until)
+            .bind(end.xid)
+            .bind(end.id)
+            .fetch_all(pool)
+            .await?
     }))
 }
 
@@ -262,30 +272,49 @@ pub async fn record(
 
 /// Records a delivery of one event out of turn (a redelivery an administrator asked for) in
 /// the caller's transaction, counting it with the subscription's attempts; the subscription's
-/// place in the feed is left as it is.
-pub async fn log_redelivery(tx: &mut Tx, id: i64, d: &Delivery) -> Result<(), StoreError> {
-    const DELIVERY: &str = "INSERT INTO webhook_deliveries (subscription_id, event_id, \
-        event_type, outcome, attempt, status, answer, at, requested_by) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// place in the feed is left as it is. The attempt's id, or none (nothing recorded) when the
+/// subscription is gone.
+pub async fn log_redelivery(tx: &mut Tx, id: i64, d: &Delivery) -> Result<Option<i64>, StoreError> {
     const COUNT: &str = "UPDATE webhook_subscriptions SET \
         delivered = delivered + CASE WHEN $2 = 'delivered' THEN 1 ELSE 0 END, \
         failed = failed + CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END WHERE id = $1";
-    on_tx!(tx, conn => {
-        sqlx::query(DELIVERY)
+    const DELIVERY: &str = "INSERT INTO webhook_deliveries (subscription_id, event_id, \
+        event_type, outcome, attempt, status, answer, at, requested_by) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+    Ok(on_tx!(tx, conn => {
+        // First, so a subscription deleted meanwhile is seen (and, on PostgreSQL, locked).
+        let counted = sqlx::query(COUNT)
             .bind(id)
-            .bind(&d.event_id)
-            .bind(&d.event_type)
             .bind(&d.outcome)
-            .bind(d.attempt)
-            .bind(d.status)
-            .bind(&d.answer)
-            .bind(&d.at)
-            .bind(&d.requested_by)
             .execute(&mut *conn)
-            .await?;
-        sqlx::query(COUNT).bind(id).bind(&d.outcome).execute(&mut *conn).await?;
-    });
-    Ok(())
+            .await?
+            .rows_affected();
+        if counted == 0 {
+            None
+        } else {
+            Some(
+                sqlx::query_scalar(DELIVERY)
+                    .bind(id)
+                    .bind(&d.event_id)
+                    .bind(&d.event_type)
+                    .bind(&d.outcome)
+                    .bind(d.attempt)
+                    .bind(d.status)
+                    .bind(&d.answer)
+                    .bind(&d.at)
+                    .bind(&d.requested_by)
+                    .fetch_one(&mut *conn)
+                    .await?,
+            )
+        }
+    }))
+}
+
+/// Forgets delivery attempts recorded before `before` (a stored time); how many. The counts
+/// on each subscription stay.
+pub async fn forget_before(db: &Database, before: &str) -> Result<u64, StoreError> {
+    const SQL: &str = "DELETE FROM webhook_deliveries WHERE at < $1";
+    Ok(on_pool!(db, pool => sqlx::query(SQL).bind(before).execute(pool).await?.rows_affected()))
 }
 
 /// The newest attempts of a subscription first.

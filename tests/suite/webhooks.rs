@@ -151,11 +151,11 @@ async fn deliver_until(core: &Provisioning, done: impl Fn() -> bool) {
     }
 }
 
-/// 1,000 changes to a receiver failing on purpose: every event delivered, signed, in order per
+/// 400 changes (the real-server test below sends 10,000) to a receiver failing on purpose: every event delivered, signed, in order per
 /// resource, duplicates only under the same id, and exactly what the feed carries.
 #[tokio::test]
 async fn every_change_reaches_a_flaky_receiver_signed_once_per_id_in_order_per_resource() {
-    const NUMBERS: usize = 500;
+    const NUMBERS: usize = 200;
     for test in TestDb::every_backend().await {
         let test = test.migrated().await;
         let core = Provisioning::new(test.db.clone())
@@ -188,7 +188,7 @@ async fn every_change_reaches_a_flaky_receiver_signed_once_per_id_in_order_per_r
             .unwrap();
         let secret = made.secret.clone().unwrap();
         let start = Cursor::parse(&made.cursor).unwrap();
-        // Each number created, then changed: 1,000 changes, two per resource.
+        // Each number created, then changed: 400 changes, two per resource.
         for n in 0..NUMBERS {
             core.put_number(&cli_admin(), number(n, None), Precondition::NONE)
                 .await
@@ -408,6 +408,7 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
         .await
         .unwrap();
     assert_eq!(again.outcome, "delivered", "{again:?}");
+    assert!(again.id > 0, "the attempt as the log keeps it: {again:?}");
     assert_eq!(
         again.requested_by.as_deref(),
         Some(cli_admin().principal.as_str())
@@ -418,6 +419,7 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
         .await
         .unwrap();
     assert_eq!(log[0].event_id, parked_id);
+    assert_eq!(log[0].id, again.id);
     assert!(log[0].requested_by.is_some());
     assert_eq!(
         core.webhook(&cli_admin(), made.id).await.unwrap().cursor,
@@ -454,6 +456,35 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
         .await
         .unwrap_err();
     assert_eq!(refused.violations().unwrap().0[0].field, "since");
+
+    // The log keeps a month: older attempts are forgotten, the counts stay.
+    assert_eq!(core.forget_old_webhook_attempts().await.unwrap(), 0);
+    let kept = core
+        .webhook_deliveries(&cli_admin(), made.id, 1000)
+        .await
+        .unwrap()
+        .len();
+    let attempts = core.webhook(&cli_admin(), made.id).await.unwrap().attempts;
+    let numbat::store::Database::Sqlite(pool) = &test.db else {
+        unreachable!()
+    };
+    sqlx::query("UPDATE webhook_deliveries SET at = '2026-01-01T00:00:00.000Z'")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        core.forget_old_webhook_attempts().await.unwrap(),
+        kept as u64
+    );
+    assert!(core
+        .webhook_deliveries(&cli_admin(), made.id, 1000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        core.webhook(&cli_admin(), made.id).await.unwrap().attempts,
+        attempts
+    );
     test.remove().await;
 }
 
@@ -643,4 +674,105 @@ async fn ten_thousand_changes_through_real_servers_all_arrive_across_a_sigkill_m
         }
         test.remove().await;
     }
+}
+
+/// The delivering loop as a server runs it: a receiver that takes seconds to answer holds up
+/// only its own subscription; another subscription's receiver gets the same change at once.
+#[tokio::test]
+async fn a_slow_receiver_holds_up_only_its_own_subscription() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let core = Provisioning::new(test.db.clone()).with_private_webhooks(true);
+    let (slow_url, slow) = receiver(|_| (Some(204), Duration::from_secs(6))).await;
+    let (fast_url, fast) = receiver(|_| (Some(204), Duration::ZERO)).await;
+    for url in [slow_url, fast_url] {
+        core.create_webhook(
+            &cli_admin(),
+            SubscriptionRequest {
+                url,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let delivering = numbat::hooks::start(core.clone());
+    contoso(&core).await;
+    let started = std::time::Instant::now();
+    while fast.lock().unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the fast receiver waited for the slow one"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        slow.lock().unwrap().is_empty(),
+        "the slow one is still answering"
+    );
+    // A second change reaches the fast receiver while the slow one still holds its first.
+    core.put_account(
+        &cli_admin(),
+        Account::named(AccountName::parse("second").unwrap()),
+        Precondition::NONE,
+    )
+    .await
+    .unwrap();
+    while fast.lock().unwrap().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the second change waited"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    while slow.lock().unwrap().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the slow one never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    delivering.abort();
+    test.remove().await;
+}
+
+/// A subscription to a plain-http receiver, made where private receivers were allowed (a lab,
+/// the command line's --allow-private), is not sent in the clear by a server that allows only
+/// https: the attempt fails, saying why, and the receiver hears nothing.
+#[tokio::test]
+async fn a_plain_http_subscription_is_not_sent_by_a_server_that_allows_only_https() {
+    let test = TestDb::sqlite().await.migrated().await;
+    let lab = Provisioning::new(test.db.clone()).with_private_webhooks(true);
+    let (url, got) = receiver(|_| (Some(204), Duration::ZERO)).await;
+    let made = lab
+        .create_webhook(
+            &cli_admin(),
+            SubscriptionRequest {
+                url,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Its retry far off, so the round ends at the first failure.
+    let strict = Provisioning::new(test.db.clone()).with_webhook_retry(RetryPolicy {
+        first_wait: Duration::from_secs(60),
+        ..Default::default()
+    });
+    contoso(&strict).await;
+    numbat::hooks::deliver_due(&strict, "strict").await.unwrap();
+    let log = strict
+        .webhook_deliveries(&cli_admin(), made.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(log[0].outcome, "failed", "{log:?}");
+    assert!(
+        log[0]
+            .answer
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not https"),
+        "{log:?}"
+    );
+    assert!(got.lock().unwrap().is_empty());
+    test.remove().await;
 }
