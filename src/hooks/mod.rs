@@ -201,22 +201,61 @@ fn retry_in(subscription: &Subscription) -> Option<Duration> {
     Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
+/// The most delivered events recorded together, and the longest they wait to be recorded.
+/// Recording a batch in one transaction is what lets a subscription keep up with a thousand
+/// changes a second; a process killed before recording one sends its events again (same ids).
+const RECORD_EVERY: usize = 50;
+const RECORD_WITHIN: Duration = Duration::from_millis(50);
+
+/// Delivered events not yet recorded, and the place they take the subscription to.
+#[derive(Default)]
+struct Unrecorded {
+    delivered: Vec<Delivery>,
+    to: Option<crate::store::feed::Position>,
+    since: Option<tokio::time::Instant>,
+}
+
+impl Unrecorded {
+    fn is_due(&self) -> bool {
+        self.delivered.len() >= RECORD_EVERY
+            || self.since.is_some_and(|at| at.elapsed() >= RECORD_WITHIN)
+    }
+
+    /// Records them; false when the subscription is no longer this process's.
+    async fn record(
+        &mut self,
+        core: &Provisioning,
+        owner: &str,
+        subscription: &mut Subscription,
+    ) -> Result<bool, ProvisioningError> {
+        let Some(to) = self.to.take() else {
+            return Ok(true);
+        };
+        let delivered = std::mem::take(&mut self.delivered);
+        self.since = None;
+        core.record_webhook_deliveries(subscription, owner, to, &delivered)
+            .await
+    }
+}
+
 /// Delivers what `subscription` has waiting, for a round at most: every event it takes, one at
-/// a time, until one fails (then it waits its turn again) or the feed has nothing more.
+/// a time in feed order, until one fails (then it is tried again in this round when its wait is
+/// short, else at its turn) or the feed has nothing more. Delivered events are recorded a batch
+/// at a time (see [`RECORD_EVERY`]); a failure is recorded at once, after them.
 async fn deliver_subscription(
     core: &Provisioning,
     owner: &str,
     mut subscription: Subscription,
 ) -> Result<(), ProvisioningError> {
     let started = tokio::time::Instant::now();
+    let mut unrecorded = Unrecorded::default();
     let mut retried = false;
     while started.elapsed() < ROUND && subscription.state == "active" {
-        let events = core.feed_after(subscription.position(), 100).await?;
+        let from = unrecorded.to.unwrap_or(subscription.position());
+        let events = core.feed_after(from, 100).await?;
         if events.is_empty() {
-            return Ok(());
+            break;
         }
-        // The last event passed over as not taken, since the last one delivered.
-        let mut passed = None;
         for event in &events {
             // No attempt starts that could end after the lease (see ROUND).
             if started.elapsed() >= ROUND {
@@ -230,43 +269,71 @@ async fn deliver_subscription(
                 subscription.account_name.as_deref(),
                 event,
             ) {
-                passed = Some(at);
+                // Passed over: the next record moves the subscription past it.
+                unrecorded.to = Some(at);
+                unrecorded
+                    .since
+                    .get_or_insert_with(tokio::time::Instant::now);
+                if unrecorded.is_due() && !unrecorded.record(core, owner, &mut subscription).await?
+                {
+                    return Ok(());
+                }
                 continue;
             }
             let outcome = send(&subscription, event, core.webhooks_allow_private()).await;
-            let failed = outcome.is_err();
-            let held = core
-                .record_webhook_attempt(&mut subscription, owner, at, Some((event, outcome)))
-                .await?;
-            if !held {
-                return Ok(());
-            }
-            if failed {
-                // A short wait is waited here, still holding the subscription, so a retry
-                // comes when it is due rather than at the next round; a long one ends the round.
-                match retry_in(&subscription) {
-                    Some(wait) if wait <= SHORT_WAIT && started.elapsed() + wait < ROUND => {
-                        tokio::time::sleep(wait).await;
-                        retried = true;
-                        break;
+            match outcome {
+                Ok(status) => {
+                    let attempt = subscription.failures + 1;
+                    unrecorded
+                        .delivered
+                        .push(Provisioning::delivered_attempt(event, attempt, status));
+                    unrecorded.to = Some(at);
+                    unrecorded
+                        .since
+                        .get_or_insert_with(tokio::time::Instant::now);
+                    // The next event is its first attempt.
+                    subscription.failures = 0;
+                    subscription.failing_since = None;
+                    if unrecorded.is_due()
+                        && !unrecorded.record(core, owner, &mut subscription).await?
+                    {
+                        return Ok(());
                     }
-                    _ => return Ok(()),
+                }
+                Err(failure) => {
+                    // What came before is recorded first, so the failure is at the right place.
+                    if !unrecorded.record(core, owner, &mut subscription).await? {
+                        return Ok(());
+                    }
+                    let held = core
+                        .record_webhook_attempt(
+                            &mut subscription,
+                            owner,
+                            at,
+                            Some((event, Err(failure))),
+                        )
+                        .await?;
+                    if !held {
+                        return Ok(());
+                    }
+                    // A short wait is waited here, still holding the subscription, so a retry
+                    // comes when it is due rather than at the next round; a long one ends it.
+                    match retry_in(&subscription) {
+                        Some(wait) if wait <= SHORT_WAIT && started.elapsed() + wait < ROUND => {
+                            tokio::time::sleep(wait).await;
+                            retried = true;
+                            break;
+                        }
+                        _ => return Ok(()),
+                    }
                 }
             }
-            passed = None;
         }
         if std::mem::take(&mut retried) {
             continue;
         }
-        if let Some(to) = passed {
-            if !core
-                .record_webhook_attempt(&mut subscription, owner, to, None)
-                .await?
-            {
-                return Ok(());
-            }
-        }
     }
+    unrecorded.record(core, owner, &mut subscription).await?;
     Ok(())
 }
 

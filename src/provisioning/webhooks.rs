@@ -744,6 +744,57 @@ impl Provisioning {
             .collect())
     }
 
+    /// The record of `event` delivered (the receiver answered `status`) at its `attempt`, to
+    /// be recorded with others by [`Provisioning::record_webhook_deliveries`].
+    pub fn delivered_attempt(event: &FeedEvent, attempt: i32, status: u16) -> Delivery {
+        delivery(
+            event,
+            "delivered",
+            attempt,
+            Some(i32::from(status)),
+            None,
+            &now(),
+        )
+    }
+
+    /// Records several events delivered one after another, and the subscription's place moved
+    /// on to `to` (the last of them, or an event passed over after them), in one transaction.
+    /// False when the process no longer holds the subscription: nothing is recorded, and those
+    /// events will be sent again (under the same ids).
+    pub async fn record_webhook_deliveries(
+        &self,
+        subscription: &mut Subscription,
+        owner: &str,
+        to: Position,
+        delivered: &[Delivery],
+    ) -> Result<bool, ProvisioningError> {
+        let progress = Progress {
+            position: to,
+            failures: 0,
+            failing_since: None,
+            next_attempt_at: None,
+            paused: None,
+        };
+        let held = stored::record(
+            &self.db,
+            subscription.id,
+            owner,
+            subscription.version,
+            delivered,
+            &progress,
+            &now(),
+        )
+        .await?;
+        if held {
+            subscription.cursor_xid = to.xid;
+            subscription.cursor_id = to.id;
+            subscription.failures = 0;
+            subscription.failing_since = None;
+            subscription.next_attempt_at = None;
+        }
+        Ok(held)
+    }
+
     /// Records what delivering a subscription's next event (at `to`) did: delivered, or failed
     /// (then the subscription stays where it was, to try again after a wait); with no attempt,
     /// the events up to `to` were passed over as not taken. False when the process no longer
