@@ -2,13 +2,16 @@
 //! the server's own delivering loop (`hooks::start`):
 //!
 //! - at a steady rate of changes (default 1,000 a second for 10 seconds, each a number assigned
-//!   in its own transaction), the time from each change's commit to its delivery: p50, p95,
-//!   p99;
+//!   in its own transaction, spread over 20 accounts as an operator's customers would be), the
+//!   time from each change's commit to its delivery: p50, p95, p99;
 //! - a backlog (a subscription made afterwards, from the feed's start): events delivered a
 //!   second.
 //!
 //! Prints figures; asserts only that every event arrived.
-//! `cargo bench --bench webhooks` (`-- --rate N --seconds S`).
+//! `cargo bench --bench webhooks` (`-- --rate N --seconds S --accounts A --batch B`): with
+//! `--batch B`, each transaction assigns B numbers of one account (the API's batch PUT), at
+//! rate/B transactions a second; every number in it counts from that transaction's commit.
+//! Without `--batch`, it runs one number to a transaction and then ten, each on a new database.
 
 use numbat::domain::{
     Account, AccountName, AccountServices, Number, NumberServices, Service, TelephoneNumber,
@@ -88,10 +91,14 @@ async fn receiver() -> (String, Arrivals) {
     (base, arrivals)
 }
 
-fn number(i: usize) -> Number {
+fn account(a: usize) -> AccountName {
+    AccountName::parse(&format!("hooked{a}")).unwrap()
+}
+
+fn number(i: usize, a: usize) -> Number {
     Number {
         telephone_number: TelephoneNumber::parse(&format!("+44207{i:07}")).unwrap(),
-        account_name: AccountName::parse("hooked").unwrap(),
+        account_name: account(a),
         services: NumberServices::only(Service::TeamsDirectRouting, None),
         custom_sip_header: None,
     }
@@ -131,42 +138,75 @@ async fn wait_for(arrivals: &Arrivals, path: &str, count: usize, limit: Duration
     }
 }
 
-async fn run(label: &'static str, db: Database, rate: usize, seconds: usize) {
+/// How the changes are written.
+#[derive(Clone, Copy)]
+struct Load {
+    rate: usize,
+    seconds: usize,
+    accounts: usize,
+    batch: usize,
+}
+
+async fn run(label: &'static str, db: Database, load: Load) {
+    let Load {
+        rate,
+        seconds,
+        accounts,
+        batch,
+    } = load;
     let core = Provisioning::new(db).with_private_webhooks(true);
     let actor = Actor::new("bench", &[Role::Admin], Door::Cli);
-    core.put_account(
-        &actor,
-        Account {
-            services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
-            ..Account::named(AccountName::parse("hooked").unwrap())
-        },
-        Precondition::NONE,
-    )
-    .await
-    .unwrap();
+    for a in 0..accounts {
+        core.put_account(
+            &actor,
+            Account {
+                services: AccountServices::default().with(Service::TeamsDirectRouting, true, false),
+                ..Account::named(account(a))
+            },
+            Precondition::NONE,
+        )
+        .await
+        .unwrap();
+    }
     let (base, arrivals) = receiver().await;
     subscribe(&core, &actor, format!("{base}/steady"), false).await;
     let delivering = numbat::hooks::start(core.clone());
 
-    // Changes at `rate` a second, each its own transaction; when each committed.
-    let total = rate * seconds;
+    // Changes at `rate` a second, `batch` to a transaction; when each committed.
+    let transactions = (rate * seconds).div_ceil(batch);
+    let total = transactions * batch;
     let committed: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let writers = Arc::new(tokio::sync::Semaphore::new(32));
-    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate as u32);
+    let mut tick = tokio::time::interval(Duration::from_secs(1) * batch as u32 / rate as u32);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..total {
+    for t in 0..transactions {
         tick.tick().await;
         let permit = writers.clone().acquire_owned().await.unwrap();
         let (core, actor, committed) = (core.clone(), actor.clone(), committed.clone());
         tasks.spawn(async move {
-            let n = number(i);
-            let key = n.telephone_number.as_str().to_owned();
-            core.put_number(&actor, n, Precondition::NONE)
-                .await
-                .unwrap();
-            committed.lock().unwrap().insert(key, Instant::now());
+            let a = t % accounts;
+            let numbers: Vec<Number> = (t * batch..(t + 1) * batch).map(|i| number(i, a)).collect();
+            let keys: Vec<String> = numbers
+                .iter()
+                .map(|n| n.telephone_number.as_str().to_owned())
+                .collect();
+            if batch == 1 {
+                let n = numbers.into_iter().next().unwrap();
+                core.put_number(&actor, n, Precondition::NONE)
+                    .await
+                    .unwrap();
+            } else {
+                core.upsert_numbers(&actor, &account(a), numbers)
+                    .await
+                    .unwrap();
+            }
+            let now = Instant::now();
+            let mut committed = committed.lock().unwrap();
+            for key in keys {
+                committed.insert(key, now);
+            }
             drop(permit);
         });
     }
@@ -184,7 +224,7 @@ async fn run(label: &'static str, db: Database, rate: usize, seconds: usize) {
         })
         .collect();
     println!(
-        "{label:<8} {total} changes at {:.0}/s (asked {rate}/s): commit to delivery {}{}",
+        "{label:<8} {total} changes at {:.0}/s (asked {rate}/s; {batch} to a transaction, {accounts} accounts): commit to delivery {}{}",
         total as f64 / writing.as_secs_f64(),
         support::summary(latencies),
         if all { "" } else { "  (NOT ALL ARRIVED)" }
@@ -206,7 +246,17 @@ async fn run(label: &'static str, db: Database, rate: usize, seconds: usize) {
 
 #[tokio::main]
 async fn main() {
-    let rate = support::arg("--rate", 1_000).max(1);
-    let seconds = support::arg("--seconds", 10).max(1);
-    support::on_each_database(|label, db| run(label, db, rate, seconds)).await;
+    let batches = match support::arg("--batch", 0) {
+        0 => vec![1, 10],
+        batch => vec![batch],
+    };
+    for batch in batches {
+        let load = Load {
+            rate: support::arg("--rate", 1_000).max(1),
+            seconds: support::arg("--seconds", 10).max(1),
+            accounts: support::arg("--accounts", 20).max(1),
+            batch,
+        };
+        support::on_each_database(|label, db| run(label, db, load)).await;
+    }
 }

@@ -1,8 +1,9 @@
 //! Webhook deliveries over HTTP: each subscription's events, signed as Standard Webhooks asks
 //! (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of
-//! id.timestamp.body>`), sent one at a time in commit order by whichever process holds the
-//! subscription, with the receiver's address checked against the addresses its name resolves to
-//! at each delivery (and the connection pinned to one of them). Depends on the core
+//! id.timestamp.body>`), sent in commit order by whichever process holds the subscription, a
+//! few at a time but never two of one resource at once (so each resource's events arrive in
+//! order), with the receiver's address checked against the addresses its name resolves to at
+//! each round (and the round's connections pinned to one of them). Depends on the core
 //! (`provisioning::webhooks`, `provisioning::feed`).
 
 use crate::provisioning::feed::{Cursor, FeedEvent};
@@ -107,12 +108,16 @@ async fn client_for(url: &reqwest::Url, allow_private: bool) -> Result<reqwest::
         .map_err(|e| refuse(format!("no HTTP client: {e}")))
 }
 
-/// Sends one event to a subscription's receiver: its status when 2xx.
-pub async fn send(
-    subscription: &Subscription,
-    event: &FeedEvent,
-    allow_private: bool,
-) -> Result<u16, Failure> {
+/// Where a subscription's events go: its URL, and a client whose connections are pinned to an
+/// address checked when it was made.
+#[derive(Clone)]
+struct Receiver {
+    url: reqwest::Url,
+    client: reqwest::Client,
+}
+
+/// The receiver of `subscription`, resolved and checked now.
+async fn receiver(subscription: &Subscription, allow_private: bool) -> Result<Receiver, Failure> {
     let url = reqwest::Url::parse(&subscription.url).map_err(|_| Failure {
         status: None,
         answer: "the subscription's URL does not read back".into(),
@@ -128,6 +133,26 @@ pub async fn send(
         });
     }
     let client = client_for(&url, allow_private).await?;
+    Ok(Receiver { url, client })
+}
+
+/// Sends one event to a subscription's receiver: its status when 2xx.
+pub async fn send(
+    subscription: &Subscription,
+    event: &FeedEvent,
+    allow_private: bool,
+) -> Result<u16, Failure> {
+    let to = receiver(subscription, allow_private).await?;
+    send_to(&to, subscription, event).await
+}
+
+/// Sends one event to `to`: its status when 2xx.
+async fn send_to(
+    to: &Receiver,
+    subscription: &Subscription,
+    event: &FeedEvent,
+) -> Result<u16, Failure> {
+    let Receiver { url, client } = to.clone();
     let body = serde_json::to_string(event).expect("an event serialises");
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let signed = signatures(subscription, &event.id, timestamp, &body);
@@ -238,10 +263,38 @@ impl Unrecorded {
     }
 }
 
-/// Delivers what `subscription` has waiting, for a round at most: every event it takes, one at
-/// a time in feed order, until one fails (then it is tried again in this round when its wait is
-/// short, else at its turn) or the feed has nothing more. Delivered events are recorded a batch
-/// at a time (see [`RECORD_EVERY`]); a failure is recorded at once, after them.
+/// The most events of one subscription sent at once, each of a different resource. A receiver
+/// answering in a millisecond then takes several thousand events a second, however busy the
+/// machine; each resource's events still arrive in commit order.
+const IN_FLIGHT: usize = 8;
+
+/// The next window of `events`: the most consecutive events that hold at most [`IN_FLIGHT`]
+/// the subscription takes and no resource twice among those. How many events it spans.
+fn window(subscription: &Subscription, events: &[FeedEvent]) -> usize {
+    let mut resources = HashSet::new();
+    let mut taken = 0;
+    for (spanned, event) in events.iter().enumerate() {
+        if takes(
+            &subscription.types,
+            subscription.account_name.as_deref(),
+            event,
+        ) {
+            let resource = (event.resource_type.as_str(), event.resource_key.as_str());
+            if taken == IN_FLIGHT || !resources.insert(resource) {
+                return spanned;
+            }
+            taken += 1;
+        }
+    }
+    events.len()
+}
+
+/// Delivers what `subscription` has waiting, for a round at most: every event it takes, in feed
+/// order a window at a time (see [`window`]), until one fails (then it is tried again in this
+/// round when its wait is short, else at its turn; those after it in its window are sent again
+/// after it, under the same ids) or the feed has nothing more. Delivered events are recorded a
+/// batch at a time (see [`RECORD_EVERY`]); a failure is recorded at once, after them. The
+/// receiver's name is resolved and checked once a round, and again after a failure.
 async fn deliver_subscription(
     core: &Provisioning,
     owner: &str,
@@ -249,88 +302,102 @@ async fn deliver_subscription(
 ) -> Result<(), ProvisioningError> {
     let started = tokio::time::Instant::now();
     let mut unrecorded = Unrecorded::default();
-    let mut retried = false;
-    while started.elapsed() < ROUND && subscription.state == "active" {
+    let mut to: Option<Result<Receiver, Failure>> = None;
+    'round: while started.elapsed() < ROUND && subscription.state == "active" {
         let from = unrecorded.to.unwrap_or(subscription.position());
         let events = core.feed_after(from, 100).await?;
         if events.is_empty() {
             break;
         }
-        for event in &events {
+        let mut rest = &events[..];
+        while !rest.is_empty() {
             // No attempt starts that could end after the lease (see ROUND).
             if started.elapsed() >= ROUND {
-                break;
+                break 'round;
             }
-            let at = Cursor::parse(&event.id)
-                .map(Cursor::position)
-                .unwrap_or_default();
-            if !takes(
-                &subscription.types,
-                subscription.account_name.as_deref(),
-                event,
-            ) {
-                // Passed over: the next record moves the subscription past it.
-                unrecorded.to = Some(at);
+            let (now, later) = rest.split_at(window(&subscription, rest).max(1));
+            rest = later;
+            let taken = |event: &&FeedEvent| {
+                takes(
+                    &subscription.types,
+                    subscription.account_name.as_deref(),
+                    event,
+                )
+            };
+            if to.is_none() && now.iter().any(|e| taken(&e)) {
+                to = Some(receiver(&subscription, core.webhooks_allow_private()).await);
+            }
+            let sends = now.iter().filter(taken).map(|event| {
+                let to = to.clone();
+                let subscription = &subscription;
+                async move {
+                    match to {
+                        Some(Ok(to)) => send_to(&to, subscription, event).await,
+                        Some(Err(failure)) => Err(failure),
+                        None => unreachable!("the receiver is found before a send"),
+                    }
+                }
+            });
+            let mut outcomes = futures_util::future::join_all(sends).await.into_iter();
+            for event in now {
+                let at = Cursor::parse(&event.id)
+                    .map(Cursor::position)
+                    .unwrap_or_default();
                 unrecorded
                     .since
                     .get_or_insert_with(tokio::time::Instant::now);
-                if unrecorded.is_due() && !unrecorded.record(core, owner, &mut subscription).await?
-                {
-                    return Ok(());
-                }
-                continue;
-            }
-            let outcome = send(&subscription, event, core.webhooks_allow_private()).await;
-            match outcome {
-                Ok(status) => {
-                    let attempt = subscription.failures + 1;
-                    unrecorded
-                        .delivered
-                        .push(Provisioning::delivered_attempt(event, attempt, status));
+                if !taken(&event) {
+                    // Passed over: the next record moves the subscription past it.
                     unrecorded.to = Some(at);
-                    unrecorded
-                        .since
-                        .get_or_insert_with(tokio::time::Instant::now);
-                    // The next event is its first attempt.
-                    subscription.failures = 0;
-                    subscription.failing_since = None;
-                    if unrecorded.is_due()
-                        && !unrecorded.record(core, owner, &mut subscription).await?
-                    {
-                        return Ok(());
-                    }
+                    continue;
                 }
-                Err(failure) => {
-                    // What came before is recorded first, so the failure is at the right place.
-                    if !unrecorded.record(core, owner, &mut subscription).await? {
-                        return Ok(());
+                match outcomes.next().expect("an outcome for each event sent") {
+                    Ok(status) => {
+                        let attempt = subscription.failures + 1;
+                        unrecorded
+                            .delivered
+                            .push(Provisioning::delivered_attempt(event, attempt, status));
+                        unrecorded.to = Some(at);
+                        // The next event is its first attempt.
+                        subscription.failures = 0;
+                        subscription.failing_since = None;
                     }
-                    let held = core
-                        .record_webhook_attempt(
-                            &mut subscription,
-                            owner,
-                            at,
-                            Some((event, Err(failure))),
-                        )
-                        .await?;
-                    if !held {
-                        return Ok(());
-                    }
-                    // A short wait is waited here, still holding the subscription, so a retry
-                    // comes when it is due rather than at the next round; a long one ends it.
-                    match retry_in(&subscription) {
-                        Some(wait) if wait <= SHORT_WAIT && started.elapsed() + wait < ROUND => {
-                            tokio::time::sleep(wait).await;
-                            retried = true;
-                            break;
+                    Err(failure) => {
+                        // What came before is recorded first, so the failure is at the right
+                        // place; what came after in the window is sent again after it.
+                        if !unrecorded.record(core, owner, &mut subscription).await? {
+                            return Ok(());
                         }
-                        _ => return Ok(()),
+                        let held = core
+                            .record_webhook_attempt(
+                                &mut subscription,
+                                owner,
+                                at,
+                                Some((event, Err(failure))),
+                            )
+                            .await?;
+                        if !held {
+                            return Ok(());
+                        }
+                        to = None;
+                        // A short wait is waited here, still holding the subscription, so a
+                        // retry comes when it is due rather than at the next round; a long
+                        // one ends it.
+                        match retry_in(&subscription) {
+                            Some(wait)
+                                if wait <= SHORT_WAIT && started.elapsed() + wait < ROUND =>
+                            {
+                                tokio::time::sleep(wait).await;
+                                continue 'round;
+                            }
+                            _ => return Ok(()),
+                        }
                     }
                 }
             }
-        }
-        if std::mem::take(&mut retried) {
-            continue;
+            if unrecorded.is_due() && !unrecorded.record(core, owner, &mut subscription).await? {
+                return Ok(());
+            }
         }
     }
     unrecorded.record(core, owner, &mut subscription).await?;

@@ -224,7 +224,7 @@ pub async fn record(
         WHERE id = $1 AND lease_owner = $2 AND state = 'active' AND lease_until > $9 \
           AND version = $10";
     const DELIVERY: &str = "INSERT INTO webhook_deliveries (subscription_id, event_id, \
-        event_type, outcome, attempt, status, answer, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        event_type, outcome, attempt, status, answer, at) ";
     let count = |outcome: &str| deliveries.iter().filter(|d| d.outcome == outcome).count() as i64;
     let (delivered, failed, parked) = (count("delivered"), count("failed"), count("parked"));
     let mut tx = db.begin().await?;
@@ -247,20 +247,20 @@ pub async fn record(
             .await?
             .rows_affected()
             == 1;
-        if held {
-            for d in deliveries {
-                sqlx::query(DELIVERY)
-                    .bind(id)
-                    .bind(&d.event_id)
-                    .bind(&d.event_type)
-                    .bind(&d.outcome)
-                    .bind(d.attempt)
-                    .bind(d.status)
-                    .bind(&d.answer)
-                    .bind(&d.at)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+        // One statement for the batch (a round records at most a hundred or so at once).
+        if held && !deliveries.is_empty() {
+            let mut query = sqlx::QueryBuilder::new(DELIVERY);
+            query.push_values(deliveries, |mut row, d| {
+                row.push_bind(id)
+                    .push_bind(d.event_id.clone())
+                    .push_bind(d.event_type.clone())
+                    .push_bind(d.outcome.clone())
+                    .push_bind(d.attempt)
+                    .push_bind(d.status)
+                    .push_bind(d.answer.clone())
+                    .push_bind(d.at.clone());
+            });
+            query.build().execute(&mut *conn).await?;
         }
         held
     });

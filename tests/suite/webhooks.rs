@@ -151,6 +151,39 @@ async fn deliver_until(core: &Provisioning, done: impl Fn() -> bool) {
     }
 }
 
+/// The events that arrived first (their ids, in arrival order) are exactly the feed's
+/// (`(id, resource)` in commit order), none missing and none made up, and each resource's
+/// arrived in the feed's order. Events of different resources may arrive side by side.
+fn assert_in_order_per_resource(arrived: &[&str], feed: &[(&str, &str)], url: &str) {
+    let resource_of: HashMap<&str, &str> = feed.iter().copied().collect();
+    let mut arrived_sorted = arrived.to_vec();
+    arrived_sorted.sort_unstable();
+    let mut feed_sorted: Vec<&str> = feed.iter().map(|(id, _)| *id).collect();
+    feed_sorted.sort_unstable();
+    assert_eq!(
+        arrived_sorted, feed_sorted,
+        "exactly the feed's events arrived ({url})"
+    );
+    fn per_resource<'a>(
+        ids: impl Iterator<Item = &'a str>,
+        resource_of: &HashMap<&'a str, &'a str>,
+    ) -> HashMap<&'a str, Vec<&'a str>> {
+        let mut by: HashMap<&str, Vec<&str>> = HashMap::new();
+        for id in ids {
+            by.entry(resource_of[id]).or_default().push(id);
+        }
+        by
+    }
+    let got = per_resource(arrived.iter().copied(), &resource_of);
+    let want = per_resource(feed.iter().map(|(id, _)| *id), &resource_of);
+    for (resource, events) in &want {
+        assert_eq!(
+            &got[resource], events,
+            "{resource}'s events in commit order ({url})"
+        );
+    }
+}
+
 /// 400 changes (the real-server test below sends 10,000) to a receiver failing on purpose: every event delivered, signed, in order per
 /// resource, duplicates only under the same id, and exactly what the feed carries.
 #[tokio::test]
@@ -238,13 +271,14 @@ async fn every_change_reaches_a_flaky_receiver_signed_once_per_id_in_order_per_r
                 Some(before) => assert_eq!(before, r.body, "a duplicate is the same event"),
             }
         }
-        let feed_ids: Vec<String> = feed.iter().map(|e| e.id.clone()).collect();
-        assert_eq!(
-            first_seen, feed_ids,
-            "exactly the feed's events, in commit order (so in order per resource)"
-        );
-        for (event, r) in feed.iter().zip(&first_seen) {
-            let body: serde_json::Value = serde_json::from_str(bodies[r.as_str()]).unwrap();
+        let carried: Vec<(&str, &str)> = feed
+            .iter()
+            .map(|e| (e.id.as_str(), e.resource_key.as_str()))
+            .collect();
+        let first_ids: Vec<&str> = first_seen.iter().map(String::as_str).collect();
+        assert_in_order_per_resource(&first_ids, &carried, &test.url);
+        for event in &feed {
+            let body: serde_json::Value = serde_json::from_str(bodies[event.id.as_str()]).unwrap();
             assert_eq!(body, serde_json::to_value(event).unwrap());
         }
         let log = core
@@ -492,8 +526,8 @@ async fn a_receiver_down_for_good_parks_the_event_and_pauses_and_a_replay_delive
 /// fails on purpose (503s, dropped connections, slow answers, events taken and the connection
 /// dropped), with the delivering process SIGKILLed mid-delivery: on SQLite the one server, then
 /// started again; on PostgreSQL one of two, the other taking the subscription over. Every event
-/// arrives, signed; the first arrivals are exactly the change feed's events in commit order (so
-/// in order per resource); a duplicate only ever comes under the same id with the same body.
+/// arrives, signed; the first arrivals are exactly the change feed's events, each number's in
+/// commit order; a duplicate only ever comes under the same id with the same body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_changes_through_real_servers_all_arrive_across_a_sigkill_mid_delivery() {
     use crate::bulk_resume::Node;
@@ -652,14 +686,18 @@ async fn ten_thousand_changes_through_real_servers_all_arrive_across_a_sigkill_m
             }
         }
         let arrived: Vec<&str> = first.iter().map(|r| r.id.as_str()).collect();
-        let carried: Vec<&str> = feed.iter().map(|e| e["id"].as_str().unwrap()).collect();
-        assert_eq!(
-            arrived, carried,
-            "first arrivals in the feed's order ({})",
-            test.url
-        );
-        for (r, e) in first.iter().zip(&feed) {
-            let body: Value = serde_json::from_str(&r.body).unwrap();
+        let carried: Vec<(&str, &str)> = feed
+            .iter()
+            .map(|e| {
+                (
+                    e["id"].as_str().unwrap(),
+                    e["resourceKey"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_in_order_per_resource(&arrived, &carried, &test.url);
+        for e in &feed {
+            let body: Value = serde_json::from_str(bodies[e["id"].as_str().unwrap()]).unwrap();
             assert_eq!(&body, e, "the delivery is the feed's event");
         }
         println!(
