@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the browser bundle (target/site/pkg/numbat.js and numbat_bg.wasm) from the library's
-# `hydrate` feature, with whichever wasm toolchain setup.sh found. Cargo rebuilds only what
-# changed, so an up-to-date bundle takes seconds.
+# Builds the browser bundle from the library's `hydrate` feature, with whichever wasm toolchain
+# setup.sh found: wasm-bindgen's output, named by its content's hash
+# (target/site/pkg/numbat-<hash>.js and numbat-<hash>_bg.wasm, the name in pkg/bundle, so
+# browsers may keep each for a year), with brotli and gzip copies for the server to send.
+# Cargo rebuilds only what changed, so an up-to-date bundle takes seconds.
 source "$(dirname "$0")/common.sh"
 source "$ROOT/scripts/wasm-toolchain.sh"
 
@@ -14,7 +16,7 @@ BUILD=(rustc --lib --crate-type cdylib --locked --profile wasm-release
 find_wasm_toolchain
 case "$WASM_TOOLCHAIN" in
   none)
-    rm -f "$OUT/numbat.js" "$OUT/numbat_bg.wasm"
+    rm -f "$OUT"/numbat*.js* "$OUT"/numbat*.wasm* "$OUT/bundle"
     say "no wasm32 toolchain: pages will be served without the browser bundle (run scripts/setup.sh to get one)"
     exit 0
     ;;
@@ -30,8 +32,24 @@ case "$WASM_TOOLCHAIN" in
     ;;
 esac
 
-if [ ! -f "$OUT/numbat_bg.wasm" ] || [ "$WASM" -nt "$OUT/numbat_bg.wasm" ]; then
+BINDGEN=target/front/bindgen
+if [ ! -f "$OUT/bundle" ] || [ ! -f "$BINDGEN/numbat_bg.wasm" ] || [ "$WASM" -nt "$BINDGEN/numbat_bg.wasm" ]; then
   command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen is missing: run scripts/setup.sh"
-  wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$OUT" --out-name numbat "$WASM"
+  rm -rf "$BINDGEN"
+  wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$BINDGEN" --out-name numbat "$WASM"
+  # No wasm-opt: Debian's binaryen (108) made a bundle that no longer hydrates, and its -Oz,
+  # -Os and -O2 left the compressed size within 1% of rustc's own opt-level "z".
+  name="numbat-$(cat "$BINDGEN/numbat.js" "$BINDGEN/numbat_bg.wasm" | sha256sum | cut -c1-16)"
+  mkdir -p "$OUT"
+  rm -f "$OUT"/numbat*.js* "$OUT"/numbat*.wasm*
+  cp "$BINDGEN/numbat.js" "$OUT/$name.js"
+  cp "$BINDGEN/numbat_bg.wasm" "$OUT/${name}_bg.wasm"
+  for file in "$OUT/$name.js" "$OUT/${name}_bg.wasm"; do
+    gzip -9 -k -f "$file"
+    if command -v brotli >/dev/null 2>&1; then brotli -q 11 -k -f "$file"; fi
+  done
+  printf '%s\n' "$name" > "$OUT/bundle"
 fi
-say "browser bundle: $OUT/numbat_bg.wasm ($(wc -c < "$OUT/numbat_bg.wasm") bytes, $(gzip -9c "$OUT/numbat_bg.wasm" | wc -c) gzipped)"
+name="$(cat "$OUT/bundle")"
+wasm_file="$OUT/${name}_bg.wasm"
+say "browser bundle: $wasm_file ($(wc -c < "$wasm_file") bytes, $(wc -c < "$wasm_file.gz") gzipped$([ -f "$wasm_file.br" ] && echo ", $(wc -c < "$wasm_file.br") brotli"))"

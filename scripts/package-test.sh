@@ -82,7 +82,7 @@ chroot "$ROOTFS" dpkg -i /tmp/numbat.deb >"$OUT/test-dpkg.log" 2>&1 || die "dpkg
 chroot "$ROOTFS" getent passwd numbat | grep -q ':/usr/sbin/nologin$' || die "no numbat system user"
 [ "$(chroot "$ROOTFS" stat -c '%U %a' /var/lib/numbat)" = "numbat 700" ] || die "/var/lib/numbat is not numbat's alone"
 [ "$(chroot "$ROOTFS" stat -c '%G %a' /etc/numbat/numbat.env)" = "numbat 640" ] || die "numbat.env is not root:numbat 0640"
-[ -f "$ROOTFS/usr/share/numbat/site/pkg/numbat_bg.wasm" ] || say "package test: the package holds no browser bundle (no wasm toolchain here)"
+[ -f "$ROOTFS/usr/share/numbat/site/pkg/bundle" ] || say "package test: the package holds no browser bundle (no wasm toolchain here)"
 verify="$(systemd-analyze verify --man=no --root="$ROOTFS" numbat.service numbat-edge.service numbat-sync-worker.service 2>&1)" \
   || die "systemd-analyze verify failed: $verify"
 [ -z "$verify" ] || die "systemd-analyze verify complains: $verify"
@@ -102,9 +102,13 @@ server=$!
 wait_ready || die "the packaged server did not become ready: $(tail -5 "$OUT/test-serve.log")"
 password="$("${in_root[@]}" /usr/bin/numbat user add ana --role AdminUser 2>/dev/null | tail -n 1 | awk '{print $NF}')"
 sign_in ana "$password"
-if [ -f "$ROOTFS/usr/share/numbat/site/pkg/numbat_bg.wasm" ]; then
-  code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/pkg/numbat_bg.wasm")"
-  [ "$code" = 200 ] || die "the packaged server does not serve its browser bundle: $code"
+if [ -f "$ROOTFS/usr/share/numbat/site/pkg/bundle" ]; then
+  bundle="$(cat "$ROOTFS/usr/share/numbat/site/pkg/bundle")"
+  curl -s "http://127.0.0.1:$PORT/sign-in" | grep -q "/pkg/$bundle.js" \
+    || die "the packaged server's pages do not load its browser bundle $bundle"
+  answer="$(curl -s -o /dev/null -H 'Accept-Encoding: br, gzip' -w '%{http_code} %header{content-encoding}' \
+    "http://127.0.0.1:$PORT/pkg/${bundle}_bg.wasm")"
+  [ "$answer" = "200 br" ] || die "the packaged server does not send its browser bundle compressed with brotli: $answer"
 fi
 grep -q '"request_id"' "$OUT/test-serve.log" || die "the packaged server's JSON log names no request id"
 kill -TERM "$server"

@@ -43,7 +43,7 @@ install -d "$STAGE/DEBIAN" "$STAGE/usr/bin" "$STAGE/usr/share/numbat/site" \
   "$STAGE/lib/systemd/system" "$STAGE/etc/numbat" "$STAGE/usr/share/doc/numbat"
 strip -o "$STAGE/usr/bin/numbat" "$binary"
 chmod 0755 "$STAGE/usr/bin/numbat"
-if [ -f target/site/pkg/numbat_bg.wasm ]; then
+if [ -f target/site/pkg/bundle ]; then
   cp -r target/site/pkg "$STAGE/usr/share/numbat/site/"
 else
   say "no browser bundle: the package's pages will be served without it (they work, without live controls)"

@@ -5,7 +5,7 @@
 # NUMBAT_OC_URL says otherwise. Extra arguments go to `numbat serve`.
 source "$(dirname "$0")/common.sh"
 
-"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/setup.sh" run
 "$ROOT/scripts/build-bundle.sh"
 say "building the server (release)"
 cargo build --quiet --locked --release --bin numbat

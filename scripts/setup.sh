@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Sets up everything Numbat needs on this machine, installing only what is missing:
-# the wasm toolchain and wasm-bindgen for the browser bundle, schemathesis for the API contract
-# test, Chromium and the npm packages for the browser tests. A second run installs nothing.
+# Sets up what Numbat needs on this machine, installing only what is missing. `setup.sh run`:
+# what running needs (the wasm toolchain, wasm-bindgen and brotli for the browser bundle). `setup.sh` (or `setup.sh test`): that and what the tests need (schemathesis for the
+# API contract test, SIPp, dig and Kamailio for the edge, the packaging tools, Chromium and the
+# npm packages for the browser tests). A second run installs nothing.
 source "$(dirname "$0")/common.sh"
 source "$ROOT/scripts/wasm-toolchain.sh"
+
+FOR="${1:-test}"
+case "$FOR" in run|test) ;; *) die "usage: scripts/setup.sh [run|test]" ;; esac
 
 # The browser bundle's toolchain. Without one the server still works, without the bundle.
 find_wasm_toolchain --install
@@ -17,7 +21,11 @@ else
     # No --locked: one of its locked dependencies is not served by the registry.
     cargo install --quiet wasm-bindgen-cli --version "=$want"
   fi
+  # brotli compresses the bundle once, at build time (a third smaller than gzip).
+  apt_ensure brotli || say "without brotli the bundle is sent gzipped"
 fi
+
+[ "$FOR" = run ] && exit 0
 
 # The API contract test: schemathesis from PyPI, in its own virtual environment under target/.
 SCHEMATHESIS_VERSION=4.32.5

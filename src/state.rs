@@ -50,12 +50,13 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// State for a server whose browser bundle, if any, lives under `site_root/pkg`.
     pub fn new(db: Database, site_root: &Path) -> Self {
+        let bundle = bundle_name(site_root);
         let leptos_options = LeptosOptions::builder()
-            .output_name("numbat")
+            .output_name(bundle.clone().unwrap_or_else(|| "numbat".to_owned()))
             .site_root(site_root.to_string_lossy().into_owned())
             .site_pkg_dir("pkg")
             .build();
-        let with_bundle = bundle_files(site_root).iter().all(|file| file.is_file());
+        let with_bundle = bundle.is_some();
         Self {
             leptos_options,
             core: crate::provisioning::Provisioning::new(db),
@@ -121,10 +122,35 @@ impl AppState {
     }
 }
 
-/// The two files the hydration script loads.
-pub fn bundle_files(site_root: &Path) -> [PathBuf; 2] {
+/// The browser bundle's name under `site_root/pkg`, when both its files are there: the one
+/// `pkg/bundle` names (`numbat-<hash>`, as `scripts/build-bundle.sh` writes it, so a new build
+/// never meets an old file in a browser's cache), else plain `numbat`.
+pub fn bundle_name(site_root: &Path) -> Option<String> {
     let pkg = site_root.join("pkg");
-    [pkg.join("numbat.js"), pkg.join("numbat_bg.wasm")]
+    let named = std::fs::read_to_string(pkg.join("bundle"))
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| is_bundle_name(name));
+    let name = named.unwrap_or_else(|| "numbat".to_owned());
+    let [js, wasm] = bundle_files(site_root, &name);
+    (js.is_file() && wasm.is_file()).then_some(name)
+}
+
+/// Whether `name` is one the build writes: `numbat`, then `-` and hex digits. Anything else
+/// in `pkg/bundle` is ignored rather than put into pages.
+fn is_bundle_name(name: &str) -> bool {
+    name.strip_prefix("numbat-").is_some_and(|hash| {
+        (8..=64).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// The two files of bundle `name` the hydration script loads.
+pub fn bundle_files(site_root: &Path, name: &str) -> [PathBuf; 2] {
+    let pkg = site_root.join("pkg");
+    [
+        pkg.join(format!("{name}.js")),
+        pkg.join(format!("{name}_bg.wasm")),
+    ]
 }
 
 /// How long portal sessions last.

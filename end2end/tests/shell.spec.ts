@@ -92,8 +92,13 @@ test.describe("with JavaScript", () => {
     });
     page.on("pageerror", (error) => problems.push(error.message));
     await open(page, "/", info);
-    const wasm = await page.request.get("/pkg/numbat_bg.wasm");
+    // The bundle the page named, by its hash, compressed at build time and kept for a year.
+    const preload = await page.locator('link[rel="preload"][type="application/wasm"]').getAttribute("href");
+    expect(preload).toMatch(/^\/pkg\/numbat-[0-9a-f]{16}_bg\.wasm$/);
+    const wasm = await page.request.get(preload!, { headers: { "accept-encoding": "br, gzip" } });
     expect(wasm.status()).toBe(200);
+    expect(wasm.headers()["content-encoding"]).toBe("br");
+    expect(wasm.headers()["cache-control"]).toContain("immutable");
     for (const { label } of sections) {
       await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: label, exact: true }).click();
       await expect(page.getByRole("heading", { level: 1 })).toHaveText(label);

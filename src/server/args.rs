@@ -16,7 +16,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
 
-    /// Folder holding the browser bundle (`pkg/numbat.js`, `pkg/numbat_bg.wasm`).
+    /// Folder holding the browser bundle (`pkg/bundle` naming `pkg/numbat-<hash>.js` and its
+    /// `_bg.wasm`, as `scripts/build-bundle.sh` makes them).
     #[arg(long, env = "NUMBAT_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 

@@ -1,6 +1,7 @@
 //! Security headers on every answer: a Content-Security-Policy whose per-request nonce lets
 //! only the page's own hydration scripts run, framing refused, no MIME sniffing, a referrer
-//! policy, and `no-store` on everything that is not a static file. Depends on axum only; the
+//! policy, `no-store` on everything that is not a static file, and a year's caching for the
+//! browser bundle's files, whose names carry their hash. Depends on axum only; the
 //! page shell reads the nonce from the request (see `Nonce`).
 
 use crate::state::Nonce;
@@ -33,11 +34,21 @@ fn is_static(path: &str) -> bool {
         || path == "/openapi.json"
 }
 
+/// Whether `path` is a file of a browser bundle named by its hash (`/pkg/numbat-<hash>…`),
+/// which never changes and may be kept for a year.
+fn is_hashed(path: &str) -> bool {
+    path.strip_prefix("/pkg/numbat-").is_some_and(|rest| {
+        let hash = rest.split(['.', '_']).next().unwrap_or_default();
+        hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 /// The middleware. `https` adds `Strict-Transport-Security` (the portal's public URL is https).
 pub async fn secure(https: bool, mut request: Request, next: Next) -> Response {
     let nonce = Nonce::random();
     let policy = content_security_policy(&nonce);
     let cacheable = is_static(request.uri().path());
+    let immutable = is_hashed(request.uri().path());
     request.extensions_mut().insert(nonce);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -53,7 +64,13 @@ pub async fn secure(https: bool, mut request: Request, next: Next) -> Response {
             HeaderValue::from_static("max-age=31536000"),
         );
     }
-    if cacheable {
+    if immutable {
+        // Named by its content's hash: a new build has a new name.
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    } else if cacheable {
         headers
             .entry(CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("no-cache"));

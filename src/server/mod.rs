@@ -70,6 +70,16 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/export.csv", get(files::export_accounts))
         .route("/billing/export.csv", get(files::export_billing))
         .nest(crate::api::MOUNT, crate::api::router(state.clone()))
+        // The browser bundle, sent as compressed at build time (brotli, gzip) when the browser
+        // takes it and the file is there.
+        .nest_service(
+            "/pkg",
+            tower_http::services::ServeDir::new(
+                std::path::Path::new(state.leptos_options.site_root.as_ref()).join("pkg"),
+            )
+            .precompressed_br()
+            .precompressed_gzip(),
+        )
         .leptos_routes(&state, routes, page_shell)
         .route_layer(axum::middleware::from_fn(crate::state::mark_route))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(

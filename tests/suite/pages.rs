@@ -4,9 +4,13 @@ use crate::common;
 
 use crate::common::{app, app_without_bundle, get, Browser, TestDb};
 use axum::body::Body;
-use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
+};
 use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
 use numbat::auth::users::PortalRole;
+use tower::ServiceExt;
 
 const SECTIONS: [(&str, &str); 7] = [
     ("/accounts", "Accounts"),
@@ -190,6 +194,110 @@ async fn pages_load_the_browser_bundle_only_when_it_exists() {
         .unwrap()
         .contains("javascript"));
     assert_eq!(js, "export default function(){}");
+    assert_eq!(response.headers()[CACHE_CONTROL], "no-cache");
+}
+
+/// A bundle as `scripts/build-bundle.sh` makes it: named by its hash in `pkg/bundle`, sent
+/// brotli- or gzip-compressed as built to a browser that takes it, kept for a year. A name in
+/// `pkg/bundle` that is not one the build writes is never put into a page.
+#[tokio::test]
+async fn a_hashed_bundle_is_sent_compressed_and_cached_for_a_year() {
+    let _renderer = common::one_renderer_at_a_time().await;
+    let test = TestDb::sqlite().await.migrated().await;
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    let name = "numbat-0123456789abcdef";
+    std::fs::write(
+        pkg.join(format!("{name}.js")),
+        "export default function(){}",
+    )
+    .unwrap();
+    std::fs::write(pkg.join(format!("{name}_bg.wasm")), b"\0asm plain").unwrap();
+    std::fs::write(pkg.join(format!("{name}_bg.wasm.br")), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join(format!("{name}_bg.wasm.gz")), b"gzip bytes").unwrap();
+
+    // A `pkg/bundle` naming something else is ignored: no file of that name, no bundle.
+    for hostile in [
+        "\"><script>alert(1)</script>",
+        "../../etc/passwd",
+        "numbat-0123456789abcdef\r\nX: y",
+        "numbat-zzzzzzzzzzzzzzzz",
+    ] {
+        std::fs::write(pkg.join("bundle"), hostile).unwrap();
+        let (_, html) = get(&app(&test.db, site.path()), "/sign-in").await;
+        assert!(
+            !html.contains("/pkg/"),
+            "{hostile:?} named a bundle: {html}"
+        );
+        assert!(
+            !html.contains("alert(1)") && !html.contains("passwd"),
+            "{html}"
+        );
+    }
+
+    std::fs::write(pkg.join("bundle"), format!("{name}\n")).unwrap();
+    let app = app(&test.db, site.path());
+    let (_, html) = get(&app, "/sign-in").await;
+    assert!(
+        html.contains(&format!(
+            r#"<link rel="modulepreload" href="/pkg/{name}.js""#
+        )),
+        "{html}"
+    );
+    assert!(html.contains(&format!("/pkg/{name}_bg.wasm")), "{html}");
+
+    let wasm = format!("/pkg/{name}_bg.wasm");
+    for (accept, encoding, body) in [
+        ("br, gzip", Some("br"), "brotli bytes"),
+        ("gzip", Some("gzip"), "gzip bytes"),
+        ("identity", None, "\0asm plain"),
+    ] {
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get(&wasm)
+                    .header(ACCEPT_ENCODING, accept)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{accept}");
+        assert_eq!(
+            response
+                .headers()
+                .get(CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap()),
+            encoding,
+            "{accept}"
+        );
+        assert_eq!(
+            response.headers()[CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("wasm"));
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], body.as_bytes(), "{accept}");
+    }
+
+    // A file that is not there is a 404, not a page, and a path out of the folder is refused.
+    for path in [
+        "/pkg/numbat-ffffffffffffffff_bg.wasm",
+        "/pkg/../Cargo.toml",
+        "/pkg/%2e%2e/%2e%2e/etc/passwd",
+    ] {
+        let (response, body) = get(&app, path).await;
+        assert!(
+            response.status().is_client_error(),
+            "{path}: {}",
+            response.status()
+        );
+        assert!(!body.contains("root:"), "{path}: {body}");
+    }
 }
 
 /// The onboarding page, as a browser without JavaScript gets it: both domains with their TXT
