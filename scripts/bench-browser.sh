@@ -5,23 +5,27 @@
 # time until the page is interactive, for a first visit and a return. Needs what
 # `scripts/setup.sh` installs (Chromium, the browser tests' npm packages).
 #
-#   scripts/bench-browser.sh [site root] [runs]
+#   scripts/bench-browser.sh [site root] [runs]   (NUMBAT_BENCH_BIN=target/debug/numbat: that server)
 source "$(dirname "$0")/common.sh"
 
 SITE="${1:-target/site}"
 RUNS="${2:-7}"
 PORT="${NUMBAT_BENCH_PORT:-3407}"
 [ -d end2end/node_modules ] || die "the browser tests' npm packages are missing: run scripts/setup.sh"
-say "building the server (release)"
-cargo build --quiet --locked --release --bin numbat
+# NUMBAT_BENCH_BIN names a server binary already built (e.g. target/debug/numbat).
+NUMBAT="${NUMBAT_BENCH_BIN:-target/release/numbat}"
+if [ -z "${NUMBAT_BENCH_BIN:-}" ]; then
+  say "building the server (release)"
+  cargo build --quiet --locked --release --bin numbat
+fi
 
 work="$(mktemp -d)"
 server=""
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 db="sqlite://$work/numbat.db"
-target/release/numbat demo-data --database-url "$db" >/dev/null
-one_time="$(target/release/numbat user add bench --role ReadUser --database-url "$db" 2>/dev/null | tail -n 1 | awk '{print $NF}')"
-target/release/numbat serve --listen "127.0.0.1:$PORT" --database-url "$db" --site-root "$SITE" \
+"$NUMBAT" demo-data --database-url "$db" >/dev/null
+one_time="$("$NUMBAT" user add bench --role ReadUser --database-url "$db" 2>/dev/null | tail -n 1 | awk '{print $NF}')"
+"$NUMBAT" serve --listen "127.0.0.1:$PORT" --database-url "$db" --site-root "$SITE" \
   2>"$work/server.log" &
 server=$!
 base="http://127.0.0.1:$PORT"
