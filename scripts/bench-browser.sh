@@ -8,7 +8,7 @@
 #   scripts/bench-browser.sh [site root] [runs]   (NUMBAT_BENCH_BIN=target/debug/numbat: that server)
 source "$(dirname "$0")/common.sh"
 
-SITE="${1:-target/site}"
+SITE="$(cd "$OLDPWD" && realpath "${1:-$ROOT/target/site}")"
 RUNS="${2:-7}"
 PORT="${NUMBAT_BENCH_PORT:-3407}"
 [ -d end2end/node_modules ] || die "the browser tests' npm packages are missing: run scripts/setup.sh"
@@ -25,6 +25,7 @@ trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 db="sqlite://$work/numbat.db"
 "$NUMBAT" demo-data --database-url "$db" >/dev/null
 one_time="$("$NUMBAT" user add bench --role ReadUser --database-url "$db" 2>/dev/null | tail -n 1 | awk '{print $NF}')"
+curl -s -o /dev/null "http://127.0.0.1:$PORT/" && die "something already answers on port $PORT (NUMBAT_BENCH_PORT)"
 "$NUMBAT" serve --listen "127.0.0.1:$PORT" --database-url "$db" --site-root "$SITE" \
   2>"$work/server.log" &
 server=$!

@@ -33,7 +33,17 @@ case "$WASM_TOOLCHAIN" in
 esac
 
 BINDGEN=target/front/bindgen
-if [ ! -f "$OUT/bundle" ] || [ ! -f "$BINDGEN/numbat_bg.wasm" ] || [ "$WASM" -nt "$BINDGEN/numbat_bg.wasm" ]; then
+# Made again when the wasm changed, or when what pkg/bundle names is not all there (a build
+# cut short, brotli installed since).
+complete() {
+  local name
+  name="$(cat "$OUT/bundle" 2>/dev/null)" || return 1
+  [ -f "$OUT/$name.js.gz" ] && [ -f "$OUT/${name}_bg.wasm.gz" ] || return 1
+  if command -v brotli >/dev/null 2>&1; then
+    [ -f "$OUT/$name.js.br" ] && [ -f "$OUT/${name}_bg.wasm.br" ] || return 1
+  fi
+}
+if ! complete || [ ! -f "$BINDGEN/numbat_bg.wasm" ] || [ "$WASM" -nt "$BINDGEN/numbat_bg.wasm" ]; then
   command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen is missing: run scripts/setup.sh"
   rm -rf "$BINDGEN"
   wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$BINDGEN" --out-name numbat "$WASM"
@@ -41,7 +51,8 @@ if [ ! -f "$OUT/bundle" ] || [ ! -f "$BINDGEN/numbat_bg.wasm" ] || [ "$WASM" -nt
   # -Os and -O2 left the compressed size within 1% of rustc's own opt-level "z".
   name="numbat-$(cat "$BINDGEN/numbat.js" "$BINDGEN/numbat_bg.wasm" | sha256sum | cut -c1-16)"
   mkdir -p "$OUT"
-  rm -f "$OUT"/numbat*.js* "$OUT"/numbat*.wasm*
+  # The name goes first and comes back last, so a build cut short names nothing.
+  rm -f "$OUT/bundle" "$OUT"/numbat*.js* "$OUT"/numbat*.wasm*
   cp "$BINDGEN/numbat.js" "$OUT/$name.js"
   cp "$BINDGEN/numbat_bg.wasm" "$OUT/${name}_bg.wasm"
   for file in "$OUT/$name.js" "$OUT/${name}_bg.wasm"; do

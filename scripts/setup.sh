@@ -27,6 +27,9 @@ fi
 
 [ "$FOR" = run ] && exit 0
 
+# The browser and package tests check that the bundle is sent brotli-compressed.
+apt_ensure brotli || die "the browser and package tests need brotli"
+
 # The API contract test: schemathesis from PyPI, in its own virtual environment under target/.
 SCHEMATHESIS_VERSION=4.32.5
 if [ "$(target/tools/schemathesis/bin/schemathesis --version 2>/dev/null | awk '{print $NF}')" != "$SCHEMATHESIS_VERSION" ]; then

@@ -268,19 +268,16 @@ impl Unrecorded {
 /// machine; each resource's events still arrive in commit order.
 const IN_FLIGHT: usize = 8;
 
-/// The next window of `events`: the most consecutive events that hold at most [`IN_FLIGHT`]
-/// the subscription takes and no resource twice among those. How many events it spans.
-fn window(subscription: &Subscription, events: &[FeedEvent]) -> usize {
+/// The next window of `events` for a subscription to `types` (and `account`): the most
+/// consecutive events that hold at most `most` it takes and no resource twice among those. How
+/// many events it spans.
+fn window(types: &str, account: Option<&str>, most: usize, events: &[FeedEvent]) -> usize {
     let mut resources = HashSet::new();
     let mut taken = 0;
     for (spanned, event) in events.iter().enumerate() {
-        if takes(
-            &subscription.types,
-            subscription.account_name.as_deref(),
-            event,
-        ) {
+        if takes(types, account, event) {
             let resource = (event.resource_type.as_str(), event.resource_key.as_str());
-            if taken == IN_FLIGHT || !resources.insert(resource) {
+            if taken == most || !resources.insert(resource) {
                 return spanned;
             }
             taken += 1;
@@ -315,7 +312,20 @@ async fn deliver_subscription(
             if started.elapsed() >= ROUND {
                 break 'round;
             }
-            let (now, later) = rest.split_at(window(&subscription, rest).max(1));
+            // An event being retried goes alone, so a receiver that is down is not sent the
+            // events after it again at each retry.
+            let most = if subscription.failures > 0 {
+                1
+            } else {
+                IN_FLIGHT
+            };
+            let spanned = window(
+                &subscription.types,
+                subscription.account_name.as_deref(),
+                most,
+                rest,
+            );
+            let (now, later) = rest.split_at(spanned.max(1));
             rest = later;
             let taken = |event: &&FeedEvent| {
                 takes(
@@ -490,6 +500,50 @@ pub fn start(core: Provisioning) -> tokio::task::JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(id: i64, resource_type: &str, key: &str) -> FeedEvent {
+        FeedEvent {
+            id: format!("0.{id}"),
+            kind: format!("{resource_type}.replace"),
+            time: String::new(),
+            actor: "ana".into(),
+            door: "api".into(),
+            resource_type: resource_type.into(),
+            resource_key: key.into(),
+            account_name: Some("contoso".into()),
+            version: Some(1),
+            data: None,
+        }
+    }
+
+    /// A window never holds one resource twice, holds at most `most` events the subscription
+    /// takes, and spans the events it passes over.
+    #[test]
+    fn a_window_holds_each_resource_once_and_at_most_so_many() {
+        let events = [
+            event(1, "number", "+1"),
+            event(2, "account", "contoso"),
+            event(3, "number", "+2"),
+            event(4, "number", "+1"),
+            event(5, "number", "+3"),
+        ];
+        // +1 comes again at the fourth: the window ends before it.
+        assert_eq!(window("", None, 8, &events), 3);
+        // A number subscription passes over the account and still stops at +1's second event.
+        assert_eq!(window("number", None, 8, &events), 3);
+        // Another account's subscription takes none of them: one window spans them all.
+        assert_eq!(window("", Some("fabrikam"), 8, &events), 5);
+        // The same key as another type's is another resource.
+        let mixed = [event(1, "account", "x"), event(2, "number", "x")];
+        assert_eq!(window("", None, 8, &mixed), 2);
+        // At most `most`: one while retrying.
+        assert_eq!(window("", None, 1, &events), 1);
+        assert_eq!(window("number", None, 2, &events), 3);
+        let many: Vec<FeedEvent> = (0..20)
+            .map(|i| event(i, "number", &format!("+{i}")))
+            .collect();
+        assert_eq!(window("", None, IN_FLIGHT, &many), IN_FLIGHT);
+    }
 
     /// The example of the Standard Webhooks specification: this secret, id, time and body sign
     /// to this signature.

@@ -7,7 +7,7 @@
 use crate::state::Nonce;
 use axum::extract::Request;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, VARY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::HeaderValue;
@@ -51,6 +51,7 @@ pub async fn secure(https: bool, mut request: Request, next: Next) -> Response {
     let immutable = is_hashed(request.uri().path());
     request.extensions_mut().insert(nonce);
     let mut response = next.run(request).await;
+    let status = response.status();
     let headers = response.headers_mut();
     if let Ok(policy) = HeaderValue::from_str(&policy) {
         headers.insert(CONTENT_SECURITY_POLICY, policy);
@@ -65,7 +66,13 @@ pub async fn secure(https: bool, mut request: Request, next: Next) -> Response {
         );
     }
     if immutable {
-        // Named by its content's hash: a new build has a new name.
+        // Sent as built, compressed or not, by what the browser takes.
+        headers.append(VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    let found = status.is_success() || status == axum::http::StatusCode::NOT_MODIFIED;
+    if immutable && found {
+        // Named by its content's hash: a new build has a new name. Only a file found: a 404
+        // (a node not yet upgraded asked for a new name) is asked again next time.
         headers.insert(
             CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),

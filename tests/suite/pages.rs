@@ -6,6 +6,7 @@ use crate::common::{app, app_without_bundle, get, Browser, TestDb};
 use axum::body::Body;
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
+    VARY,
 };
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -276,6 +277,7 @@ async fn a_hashed_bundle_is_sent_compressed_and_cached_for_a_year() {
             response.headers()[CACHE_CONTROL],
             "public, max-age=31536000, immutable"
         );
+        assert_eq!(response.headers()[VARY], "accept-encoding");
         assert!(response.headers()[CONTENT_TYPE]
             .to_str()
             .unwrap()
@@ -284,11 +286,14 @@ async fn a_hashed_bundle_is_sent_compressed_and_cached_for_a_year() {
         assert_eq!(&bytes[..], body.as_bytes(), "{accept}");
     }
 
-    // A file that is not there is a 404, not a page, and a path out of the folder is refused.
+    // A file that is not there is a 404 that is asked again next time (a node not yet upgraded
+    // is asked for a new build's name), and a path out of the folder is refused.
+    std::fs::write(site.path().join("secret"), "the site root's own file").unwrap();
     for path in [
         "/pkg/numbat-ffffffffffffffff_bg.wasm",
-        "/pkg/../Cargo.toml",
-        "/pkg/%2e%2e/%2e%2e/etc/passwd",
+        "/pkg/../secret",
+        "/pkg/%2e%2e/secret",
+        "/pkg/..%2fsecret",
     ] {
         let (response, body) = get(&app, path).await;
         assert!(
@@ -296,7 +301,14 @@ async fn a_hashed_bundle_is_sent_compressed_and_cached_for_a_year() {
             "{path}: {}",
             response.status()
         );
-        assert!(!body.contains("root:"), "{path}: {body}");
+        assert!(!body.contains("own file"), "{path}: {body}");
+        assert!(
+            !response.headers()[CACHE_CONTROL]
+                .to_str()
+                .unwrap()
+                .contains("immutable"),
+            "{path}"
+        );
     }
 }
 
