@@ -300,6 +300,8 @@ async fn deliver_subscription(
     let started = tokio::time::Instant::now();
     let mut unrecorded = Unrecorded::default();
     let mut to: Option<Result<Receiver, Failure>> = None;
+    // Windows in a row without a failure (from 3 on, the whole IN_FLIGHT).
+    let mut calm: u32 = 3;
     'round: while started.elapsed() < ROUND && subscription.state == "active" {
         let from = unrecorded.to.unwrap_or(subscription.position());
         let events = core.feed_after(from, 100).await?;
@@ -313,11 +315,12 @@ async fn deliver_subscription(
                 break 'round;
             }
             // An event being retried goes alone, so a receiver that is down is not sent the
-            // events after it again at each retry.
+            // events after it again at each retry; after a failure the window grows back
+            // (1, 2, 4, 8), so a receiver failing now and then is not sent most events twice.
             let most = if subscription.failures > 0 {
                 1
             } else {
-                IN_FLIGHT
+                IN_FLIGHT.min(1 << calm)
             };
             let spanned = window(
                 &subscription.types,
@@ -390,6 +393,7 @@ async fn deliver_subscription(
                             return Ok(());
                         }
                         to = None;
+                        calm = 0;
                         // A short wait is waited here, still holding the subscription, so a
                         // retry comes when it is due rather than at the next round; a long
                         // one ends it.
@@ -405,6 +409,7 @@ async fn deliver_subscription(
                     }
                 }
             }
+            calm = (calm + 1).min(3);
             if unrecorded.is_due() && !unrecorded.record(core, owner, &mut subscription).await? {
                 return Ok(());
             }
