@@ -104,7 +104,8 @@ password="$("${in_root[@]}" /usr/bin/numbat user add ana --role AdminUser 2>/dev
 sign_in ana "$password"
 if [ -f "$ROOTFS/usr/share/numbat/site/pkg/bundle" ]; then
   bundle="$(cat "$ROOTFS/usr/share/numbat/site/pkg/bundle")"
-  curl -s "http://127.0.0.1:$PORT/sign-in" | grep -q "/pkg/$bundle.js" \
+  sign_in_page="$(curl -s "http://127.0.0.1:$PORT/sign-in")"
+  grep -q "/pkg/$bundle.js" <<<"$sign_in_page" \
     || die "the packaged server's pages do not load its browser bundle $bundle"
   answer="$(curl -s -o /dev/null -H 'Accept-Encoding: br, gzip' -w '%{http_code} %header{content-encoding}' \
     "http://127.0.0.1:$PORT/pkg/${bundle}_bg.wasm")"
